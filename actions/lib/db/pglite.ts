@@ -1,0 +1,50 @@
+import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
+
+type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
+
+// One representation on both backends: numeric as a JS number (pg gives strings by default too).
+const parsers = { [types.NUMERIC]: (v: string) => Number(v) };
+
+function queryable(conn: PgliteLike): Queryable {
+  return {
+    async query<R>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<R>> {
+      const r = await conn.query<R>(sql, params as unknown[], { parsers });
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    },
+    async exec(sql) {
+      await conn.exec(sql);
+    },
+    async copyInCsv(table, columns, csv) {
+      const parts: string[] = [];
+      if (typeof csv === 'string') parts.push(csv);
+      else for await (const chunk of csv) parts.push(chunk);
+      const r = await conn.query(copyInSql(table, columns, "'/dev/blob'"), [], { blob: new Blob(parts) });
+      return r.affectedRows ?? 0;
+    },
+    async *copyOutBinary(select) {
+      // PGlite runs in this process: the result is one blob, there is no socket to stream from.
+      const r = await conn.query(`COPY (${select}) TO '/dev/blob' WITH (FORMAT binary)`);
+      if (r.blob) yield new Uint8Array(await r.blob.arrayBuffer());
+    },
+  };
+}
+
+export async function openPglite(dataDir: string | undefined): Promise<Db> {
+  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  const base = queryable(db);
+  return {
+    backend: 'pglite',
+    location: dataDir ?? 'memory',
+    ...base,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+      return db.transaction(async (tx) => {
+        if (options.readOnly) await tx.query('SET TRANSACTION READ ONLY');
+        return fn(queryable(tx));
+      });
+    },
+    // PGlite is a single connection: session state is shared, which is what one process needs.
+    session: (fn) => fn(base),
+    close: () => db.close(),
+  };
+}

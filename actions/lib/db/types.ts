@@ -1,0 +1,53 @@
+export type SqlParam = string | number | boolean | null | Date | Uint8Array | bigint | readonly unknown[] | { [k: string]: unknown };
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** What a connection or a transaction can do. Parameterised SQL only: values never go into SQL text. */
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements with no parameters (migrations, DDL). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Bulk load: `COPY <table> (<columns>) FROM STDIN WITH (FORMAT csv)`. `table` and `columns` are
+   * identifiers (quoted here); `csv` is the body without a header, streamed chunk by chunk where
+   * the backend can take a stream. Returns the number of rows loaded.
+   */
+  copyInCsv(table: string, columns: readonly string[], csv: string | AsyncIterable<string>): Promise<number>;
+  /** Bulk read: `COPY (<select>) TO STDOUT WITH (FORMAT binary)`, yielded as the server sends it. */
+  copyOutBinary(select: string): AsyncIterable<Uint8Array>;
+}
+
+export interface TransactionOptions {
+  readOnly?: boolean;
+}
+
+export type Backend = 'pglite' | 'postgres';
+
+export interface Db extends Queryable {
+  readonly backend: Backend;
+  /** Where the data lives, safe to print: a directory, `memory`, or a URL with the password masked. */
+  readonly location: string;
+  /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Runs `fn` on one dedicated connection (session-level state such as advisory locks). */
+  session<T>(fn: (conn: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Quotes an identifier (optionally schema-qualified as `schema.name`) for SQL text. */
+export function quoteIdent(name: string): string {
+  return name
+    .split('.')
+    .map((part) => {
+      if (part.length === 0) throw new Error(`empty identifier in "${name}"`);
+      return '"' + part.replace(/"/g, '""') + '"';
+    })
+    .join('.');
+}
+
+export function copyInSql(table: string, columns: readonly string[], source: 'STDIN' | "'/dev/blob'"): string {
+  return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source} WITH (FORMAT csv)`;
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
+import { loadMigrations, migrate } from '../actions/lib/db/migrate.ts';
+import { openDb, redactUrl, scrubSecret } from '../actions/lib/db/index.ts';
+import { describeDb } from './helpers/db.ts';
+
+describeDb('database layer', ({ db, backend }) => {
+  it('applies migrations once and records them', async () => {
+    const again = await migrate(db());
+    expect(again.applied).toEqual([]);
+    expect(again.alreadyApplied).toEqual(loadMigrations().map((m) => `${m.version}_${m.name}`));
+    const { rows } = await db().query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.schema_migrations');
+    expect(rows[0].n).toBe(loadMigrations().length);
+    const tables = await db().query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mlops' ORDER BY 1",
+    );
+    expect(tables.rows.map((r) => r.table_name)).toEqual(
+      expect.arrayContaining(['training_runs', 'model_artifacts', 'evaluations', 'model_performance', 'deployments', 'quality_checks', 'drift_reports', 'alerts', 'predictions']),
+    );
+  });
+
+  it('refuses a migration whose file changed after it was applied', async () => {
+    const changed = loadMigrations().map((m, i) => (i === 0 ? { ...m, sql: m.sql + '\n-- edited', checksum: 'f'.repeat(64) } : m));
+    await expect(migrate(db(), changed)).rejects.toThrow(/migration 001_mlops_schema\.sql was changed after it was applied/);
+  });
+
+  it('rolls back a failed transaction as a whole', async () => {
+    await db().exec('CREATE TABLE public.tx_probe (id int primary key)');
+    await expect(
+      db().transaction(async (tx) => {
+        await tx.query('INSERT INTO public.tx_probe VALUES ($1)', [1]);
+        await tx.query('INSERT INTO public.tx_probe VALUES ($1)', [1]);
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    const { rows } = await db().query<{ n: number }>('SELECT count(*)::int AS n FROM public.tx_probe');
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('refuses writes in a READ ONLY transaction', async () => {
+    await expect(
+      db().transaction(async (tx) => {
+        await tx.query('INSERT INTO public.tx_probe VALUES ($1)', [2]);
+      }, { readOnly: true }),
+    ).rejects.toThrow(/read-only transaction/);
+  });
+
+  it('bulk-loads CSV with COPY and reads it back as columns with binary COPY', async () => {
+    await db().exec('CREATE TABLE public.copy_probe (ts timestamptz, station text, v double precision)');
+    async function* chunks() {
+      for (let i = 0; i < 3000; i++) yield `2026-01-01T00:${String(i % 60).padStart(2, '0')}:00Z,S${i % 3},${i % 7 === 0 ? '' : i / 2}\n`;
+    }
+    const loaded = await db().copyInCsv('public.copy_probe', ['ts', 'station', 'v'], chunks());
+    expect(loaded).toBe(3000);
+    const decoded = await db().transaction(
+      async (tx) => decodeBinaryCopy(tx.copyOutBinary('SELECT station, v FROM public.copy_probe'), ['text', 'float8']),
+      { readOnly: true },
+    );
+    expect(decoded.rows).toBe(3000);
+    const v = decoded.columns[1] as Float64Array;
+    let nulls = 0;
+    let sum = 0;
+    for (const x of v) Number.isNaN(x) ? nulls++ : (sum += x);
+    expect(nulls).toBe(Math.ceil(3000 / 7));
+    let expected = 0;
+    for (let i = 0; i < 3000; i++) if (i % 7 !== 0) expected += i / 2;
+    expect(sum).toBeCloseTo(expected, 6);
+    expect([...decoded.dictionaries[0]!].sort()).toEqual(['S0', 'S1', 'S2']);
+    expect(backend).toMatch(/pglite|postgres/);
+  });
+
+  it('returns numbers for int8 and numeric, Dates for timestamptz, objects for jsonb', async () => {
+    const { rows } = await db().query<{ a: number; b: number; c: Date; d: { x: number } }>(
+      "SELECT 7::int8 AS a, 1.25::numeric AS b, '2026-01-01T00:00:00Z'::timestamptz AS c, $1::jsonb AS d",
+      [JSON.stringify({ x: 1 })],
+    );
+    expect(rows[0]).toEqual({ a: 7, b: 1.25, c: new Date('2026-01-01T00:00:00Z'), d: { x: 1 } });
+  });
+});
+
+describe('connection strings', () => {
+  it('never shows the password', () => {
+    expect(redactUrl('postgres://app:s3cr%40t@db.example:5432/mlops')).toBe('postgres://app:***@db.example:5432/mlops');
+    expect(scrubSecret('failed for postgres://app:s3cr%40t@h/db and s3cr@t', 'postgres://app:s3cr%40t@h/db')).not.toMatch(/s3cr/);
+  });
+
+  it('names the server, without the password, when it cannot connect', async () => {
+    const err = await openDb({ url: 'postgres://app:hunter2@127.0.0.1:1/nowhere' }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^cannot connect to PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+});
