@@ -1,0 +1,138 @@
+import type { GatesConfig } from '../config/schema.ts';
+
+/** The holdout metrics a gate looks at (the evaluator's output). */
+export interface GateMetrics {
+  rmse: number;
+  mae: number;
+  r2: number;
+  nan_predictions: number;
+}
+
+export type GateName = 'improvement' | 'nan_predictions' | 'beats_baseline' | 'training_time' | 'cooldown' | 'max_rmse' | 'min_r2';
+
+export interface GateResult {
+  name: GateName;
+  label: string;
+  /** the rule as a person reads it, e.g. `>= 2%` */
+  threshold: string;
+  /** the measured value as a person reads it, e.g. `8.0%` */
+  value: string;
+  /** the raw number behind `value` (NaN when not applicable) */
+  raw: number;
+  passed: boolean;
+  /** hard gates cannot be overridden by --force */
+  hard: boolean;
+  /** true when this gate failed but --force let the promotion through */
+  overridden: boolean;
+  reason: string;
+}
+
+export type Decision = 'promote' | 'reject' | 'skip';
+
+export interface GateDecision {
+  decision: Exclude<Decision, 'skip'>;
+  gates: GateResult[];
+  reasons: string[];
+  /** improvement of the primary metric over the champion in percent (null without a champion) */
+  improvementPct: number | null;
+}
+
+export interface GateInput {
+  config: GatesConfig;
+  challenger: GateMetrics;
+  /** null when the pipeline has no model in production yet */
+  champion: GateMetrics | null;
+  baseline: GateMetrics;
+  trainingMs: number;
+  lastPromotionAt: Date | null;
+  asOf: Date;
+  force: boolean;
+}
+
+const pct = (x: number): string => `${x.toFixed(1)}%`;
+const num = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
+const duration = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+
+/** Relative improvement of `better` over `reference` for a lower-is-better metric, in percent. */
+export function improvementPct(reference: number, challenger: number): number {
+  if (!Number.isFinite(reference) || !Number.isFinite(challenger)) return Number.NaN;
+  if (reference === 0) return challenger === 0 ? 0 : Number.NEGATIVE_INFINITY;
+  return ((reference - challenger) / reference) * 100;
+}
+
+/**
+ * The promotion decision: every configured gate with value, threshold and verdict. `--force` lifts
+ * only the improvement gate; data, NaN and absolute limits always hold. The first model of a
+ * pipeline (no champion) passes the improvement gate by definition.
+ */
+export function evaluateGates(input: GateInput): GateDecision {
+  const { config, challenger, champion, baseline } = input;
+  const metric = config.metric;
+  const gates: GateResult[] = [];
+  const add = (g: Omit<GateResult, 'overridden'>): void => {
+    gates.push({ ...g, overridden: false });
+  };
+
+  let improvement: number | null = null;
+  if (champion) {
+    improvement = improvementPct(champion[metric], challenger[metric]);
+    const passed = improvement >= config.min_improvement_pct;
+    add({
+      name: 'improvement', label: 'improvement over champion', threshold: `>= ${config.min_improvement_pct}%`,
+      value: Number.isFinite(improvement) ? pct(improvement) : 'n/a', raw: improvement, passed, hard: false,
+      reason: passed
+        ? `${metric} improves ${pct(improvement)} on the champion (${num(champion[metric])} -> ${num(challenger[metric])})`
+        : `${metric} improves only ${Number.isFinite(improvement) ? pct(improvement) : 'n/a'} on the champion (${num(champion[metric])} -> ${num(challenger[metric])}); ${config.min_improvement_pct}% required`,
+    });
+  } else {
+    add({ name: 'improvement', label: 'improvement over champion', threshold: `>= ${config.min_improvement_pct}%`,
+      value: 'first model', raw: Number.NaN, passed: true, hard: false, reason: 'no champion in production: first model of this pipeline' });
+  }
+
+  const nanPassed = challenger.nan_predictions <= config.max_nan_predictions;
+  add({ name: 'nan_predictions', label: 'NaN or infinite predictions', threshold: `<= ${config.max_nan_predictions}`,
+    value: String(challenger.nan_predictions), raw: challenger.nan_predictions, passed: nanPassed, hard: true,
+    reason: nanPassed ? 'no NaN or infinite predictions' : `challenger produced ${challenger.nan_predictions} NaN or infinite predictions on the holdout` });
+
+  const overBaseline = improvementPct(baseline[metric], challenger[metric]);
+  const baselinePassed = overBaseline >= config.must_beat_baseline_pct;
+  add({ name: 'beats_baseline', label: 'beats baseline', threshold: `>= ${config.must_beat_baseline_pct}%`,
+    value: Number.isFinite(overBaseline) ? pct(overBaseline) : 'n/a', raw: overBaseline, passed: baselinePassed, hard: true,
+    reason: baselinePassed
+      ? `${metric} ${pct(overBaseline)} better than the baseline`
+      : `${metric} ${num(challenger[metric])} is not ${config.must_beat_baseline_pct}% better than the baseline's ${num(baseline[metric])}` });
+
+  const limitMs = config.max_training_minutes * 60_000;
+  const timePassed = input.trainingMs < limitMs;
+  add({ name: 'training_time', label: 'training time', threshold: `< ${config.max_training_minutes} min`,
+    value: duration(input.trainingMs), raw: input.trainingMs, passed: timePassed, hard: true,
+    reason: timePassed ? 'trained within the time limit' : `training took ${duration(input.trainingMs)}, over ${config.max_training_minutes} min` });
+
+  if (config.cooldown_days !== null) {
+    const since = input.lastPromotionAt ? (input.asOf.getTime() - input.lastPromotionAt.getTime()) / 86_400_000 : Number.POSITIVE_INFINITY;
+    const passed = since >= config.cooldown_days;
+    add({ name: 'cooldown', label: 'days since last promotion', threshold: `>= ${config.cooldown_days}`,
+      value: Number.isFinite(since) ? since.toFixed(1) : 'never promoted', raw: since, passed, hard: true,
+      reason: passed ? 'outside the promotion cooldown' : `last promotion ${since.toFixed(1)} days ago, cooldown is ${config.cooldown_days} days` });
+  }
+  if (config.max_rmse !== null) {
+    const passed = challenger.rmse <= config.max_rmse;
+    add({ name: 'max_rmse', label: 'rmse limit', threshold: `<= ${config.max_rmse}`, value: num(challenger.rmse), raw: challenger.rmse,
+      passed, hard: true, reason: passed ? 'rmse within the absolute limit' : `rmse ${num(challenger.rmse)} above the limit ${config.max_rmse}` });
+  }
+  if (config.min_r2 !== null) {
+    const passed = challenger.r2 >= config.min_r2;
+    add({ name: 'min_r2', label: 'r2 limit', threshold: `>= ${config.min_r2}`, value: challenger.r2.toFixed(4), raw: challenger.r2,
+      passed, hard: true, reason: passed ? 'r2 within the absolute limit' : `r2 ${challenger.r2.toFixed(4)} below the limit ${config.min_r2}` });
+  }
+
+  if (input.force) {
+    for (const g of gates) if (!g.passed && !g.hard) g.overridden = true;
+  }
+  const blocking = gates.filter((g) => !g.passed && !g.overridden);
+  const decision = blocking.length === 0 ? 'promote' : 'reject';
+  const reasons = decision === 'promote'
+    ? gates.filter((g) => g.overridden).map((g) => `forced past: ${g.reason}`).concat(gates[0].reason)
+    : blocking.map((g) => g.reason);
+  return { decision, gates, reasons, improvementPct: improvement };
+}

@@ -1,0 +1,170 @@
+import type { QualityConfig } from '../config/schema.ts';
+import { entityRanges, type Frame } from '../source/frame.ts';
+
+/** One data-quality check: what was measured, against what, and whether it passed. */
+export interface QualityCheck {
+  name: 'rows' | 'days_covered' | 'null_share' | 'range' | 'gaps' | 'staleness' | 'duplicate_timestamps' | 'completeness';
+  column: string | null;
+  value: number;
+  threshold: number;
+  /** how value is compared with threshold, for reports: `>=` means value must be at least threshold */
+  op: '>=' | '<=';
+  passed: boolean;
+  /** one line a person can act on */
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface QualityReport {
+  passed: boolean;
+  checks: QualityCheck[];
+  failed: QualityCheck[];
+  rows: number;
+  window: { start: string; end: string };
+  newest: string | null;
+  oldest: string | null;
+}
+
+export interface QualityOptions {
+  /** the time the data is judged at (staleness is measured from here) */
+  asOf: Date;
+  /** sensor columns whose nulls count; derived columns may be NULL by design */
+  columns: readonly string[];
+  /** sampling interval, for completeness */
+  intervalMinutes: number;
+  /** false for monitoring over a short window: rows/day minimums are about training windows */
+  trainingMinimums?: boolean;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const fmt = (x: number, digits = 2): string => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits));
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+function check(c: Omit<QualityCheck, 'passed'>): QualityCheck {
+  const passed = c.op === '>=' ? c.value >= c.threshold : c.value <= c.threshold;
+  return { ...c, passed };
+}
+
+/**
+ * Judges a frame against the pipeline's quality rules. Pure: reads typed columns once per check,
+ * never row objects. A failing report stops a retrain as `skip`.
+ */
+export function checkQuality(frame: Frame, config: QualityConfig, options: QualityOptions): QualityReport {
+  const checks: QualityCheck[] = [];
+  const { times, rows } = frame;
+  let oldest = Number.POSITIVE_INFINITY;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < rows; i++) {
+    const t = times[i];
+    if (t < oldest) oldest = t;
+    if (t > newest) newest = t;
+  }
+  const training = options.trainingMinimums !== false;
+
+  if (training) {
+    checks.push(check({ name: 'rows', column: null, value: rows, threshold: config.min_rows, op: '>=',
+      message: `${fmt(rows)} rows in the window (minimum ${fmt(config.min_rows)})` }));
+    const days = rows > 0 ? (newest - oldest) / DAY : 0;
+    checks.push(check({ name: 'days_covered', column: null, value: Number(days.toFixed(4)), threshold: config.min_days, op: '>=',
+      message: `${days.toFixed(1)} days covered (minimum ${config.min_days})` }));
+  }
+
+  // Completeness per entity: rows present against rows expected at the sampling interval.
+  const ranges = entityRanges(frame);
+  const spanMinutes = (frame.window.end.getTime() - frame.window.start.getTime()) / MINUTE;
+  const expectedPerEntity = Math.max(1, Math.floor(spanMinutes / options.intervalMinutes));
+  let worstCompleteness = ranges.length === 0 ? 0 : 1;
+  let worstEntity: string | null = null;
+  const perEntity: Record<string, number> = {};
+  for (const r of ranges) {
+    const c = Math.min(1, (r.end - r.start) / expectedPerEntity);
+    perEntity[frame.entityIds[r.entity]] = Number(c.toFixed(4));
+    if (c < worstCompleteness) {
+      worstCompleteness = c;
+      worstEntity = frame.entityIds[r.entity];
+    }
+  }
+  checks.push(check({ name: 'completeness', column: null, value: Number(worstCompleteness.toFixed(4)), threshold: config.min_completeness, op: '>=',
+    message: `${pct(worstCompleteness)} of expected rows present${worstEntity ? ` (worst: ${worstEntity})` : ''} (minimum ${pct(config.min_completeness)})`,
+    details: { per_entity: perEntity, expected_per_entity: expectedPerEntity } }));
+
+  for (const name of options.columns) {
+    const i = frame.names.indexOf(name);
+    if (i < 0) continue;
+    const col = frame.columns[i];
+    let nulls = 0;
+    for (let r = 0; r < rows; r++) if (Number.isNaN(col[r])) nulls++;
+    const share = rows > 0 ? nulls / rows : 0;
+    checks.push(check({ name: 'null_share', column: name, value: Number(share.toFixed(6)), threshold: config.max_null_share, op: '<=',
+      message: `${name}: ${pct(share)} nulls (${fmt(nulls)} rows; maximum ${pct(config.max_null_share)})`, details: { nulls } }));
+  }
+
+  for (const [name, [lo, hi]] of Object.entries(config.ranges)) {
+    const i = frame.names.indexOf(name);
+    if (i < 0) continue;
+    const col = frame.columns[i];
+    let outside = 0;
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let r = 0; r < rows; r++) {
+      const v = col[r];
+      if (Number.isNaN(v)) continue;
+      if (v < lo || v > hi) {
+        outside++;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    const share = rows > 0 ? outside / rows : 0;
+    checks.push(check({ name: 'range', column: name, value: Number(share.toFixed(6)), threshold: config.max_range_violation_share, op: '<=',
+      message: `${name}: ${fmt(outside)} values outside [${lo}, ${hi}] (${pct(share)}; maximum ${pct(config.max_range_violation_share)})`,
+      details: { outside, range: [lo, hi], ...(outside > 0 ? { min_outside: min, max_outside: max } : {}) } }));
+  }
+
+  // Gaps and duplicates per entity: rows are ordered by entity then time.
+  const maxGapMs = config.max_gap_minutes * MINUTE;
+  let longGaps = 0;
+  let longestGap = 0;
+  let duplicates = 0;
+  const gapList: { entity: string; from: string; minutes: number }[] = [];
+  for (const r of ranges) {
+    for (let i = r.start + 1; i < r.end; i++) {
+      const d = times[i] - times[i - 1];
+      if (d === 0) duplicates++;
+      if (d > longestGap) longestGap = d;
+      if (d > maxGapMs) {
+        longGaps++;
+        if (gapList.length < 20) gapList.push({ entity: frame.entityIds[r.entity], from: new Date(times[i - 1]).toISOString(), minutes: d / MINUTE });
+      }
+    }
+  }
+  checks.push(check({ name: 'gaps', column: null, value: longGaps, threshold: 0, op: '<=',
+    message: `${fmt(longGaps)} gaps longer than ${config.max_gap_minutes} min (longest ${fmt(longestGap / MINUTE, 0)} min)`,
+    details: { longest_gap_minutes: longestGap / MINUTE, gaps: gapList } }));
+  checks.push(check({ name: 'duplicate_timestamps', column: null, value: duplicates, threshold: config.max_duplicate_timestamps, op: '<=',
+    message: `${fmt(duplicates)} duplicate timestamps (maximum ${config.max_duplicate_timestamps})` }));
+
+  const staleness = rows > 0 ? (options.asOf.getTime() - newest) / MINUTE : Number.POSITIVE_INFINITY;
+  checks.push(check({ name: 'staleness', column: null, value: Number.isFinite(staleness) ? Number(staleness.toFixed(2)) : 1e12,
+    threshold: config.max_staleness_minutes, op: '<=',
+    message: rows > 0
+      ? `newest row is ${fmt(staleness, 0)} min old at ${options.asOf.toISOString()} (maximum ${config.max_staleness_minutes} min)`
+      : `no rows at all before ${options.asOf.toISOString()}` }));
+
+  const failed = checks.filter((c) => !c.passed);
+  return {
+    passed: failed.length === 0,
+    checks,
+    failed,
+    rows,
+    window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() },
+    newest: rows > 0 ? new Date(newest).toISOString() : null,
+    oldest: rows > 0 ? new Date(oldest).toISOString() : null,
+  };
+}
+
+/** One line per failed check, for a skip decision's reasons. */
+export function qualityReasons(report: QualityReport): string[] {
+  return report.failed.map((c) => `data quality: ${c.message}`);
+}
