@@ -1,0 +1,255 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { featureColumns } from '../actions/lib/config/schema.ts';
+import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
+import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
+
+const F = 'pipelines/x.yaml';
+
+const MINIMAL = `name: x
+source:
+  table: readings_wide
+  columns: [tank_level_m, inflow_m3h]
+target:
+  column: tank_level_m
+  horizon_minutes: 60
+trainer:
+  algorithm: gbdt
+`;
+
+/** The formatted lines of the error thrown for `text`. */
+function errorsOf(text: string, file = F): string[] {
+  try {
+    loadPipelineFile(file, text);
+  } catch (e) {
+    expect(e).toBeInstanceOf(PipelineConfigError);
+    return (e as PipelineConfigError).issues.map(formatIssue);
+  }
+  throw new Error('expected the pipeline to be rejected');
+}
+
+describe('loadPipelineFile', () => {
+  it('loads a minimal pipeline with defaults filled in', () => {
+    const p = loadPipelineFile(F, MINIMAL);
+    expect(p.name).toBe('x');
+    expect(p.source.time_column).toBe('ts');
+    expect(p.baseline).toEqual({ kind: 'mean', season_minutes: 1440 });
+    expect(p.trainer.algorithm).toBe('gbdt');
+    expect(p.gates.min_improvement_pct).toBe(2);
+  });
+
+  it('reports malformed YAML with its position', () => {
+    expect(errorsOf('name: x\nsource:\n  columns: [a, b\n')).toEqual([
+      'pipelines/x.yaml:4:1 YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ]);
+    const lines = errorsOf('name: x\nname: y\n');
+    expect(lines).toEqual(['pipelines/x.yaml:2:1 YAML syntax error: Map keys must be unique']);
+  });
+
+  it('reports an unknown key at the key, with the allowed keys', () => {
+    const text = MINIMAL + 'gates:\n  min_improvment_pct: 2\n';
+    expect(errorsOf(text)).toEqual([
+      'pipelines/x.yaml:11:3 gates.min_improvment_pct: unknown key "min_improvment_pct" (allowed: metric, min_improvement_pct, max_nan_predictions, max_training_minutes, must_beat_baseline_pct, cooldown_days, max_rmse, min_r2)',
+    ]);
+  });
+
+  it('reports a wrong type with the value found', () => {
+    expect(errorsOf(MINIMAL + 'gates:\n  min_improvement_pct: two\n')).toEqual([
+      'pipelines/x.yaml:11:24 gates.min_improvement_pct: expected a number >= 0, got "two"',
+    ]);
+    expect(errorsOf(MINIMAL + 'gates:\n  cooldown_days: [1]\n')).toEqual([
+      'pipelines/x.yaml:11:18 gates.cooldown_days: expected a number >= 0 or null, got a list',
+    ]);
+    expect(errorsOf(MINIMAL + 'features:\n  zscore: yes\n')).toEqual(['pipelines/x.yaml:11:11 features.zscore: expected true or false, got "yes"']);
+    expect(errorsOf(MINIMAL.replace('columns: [tank_level_m, inflow_m3h]', 'columns: tank_level_m'))).toEqual([
+      'pipelines/x.yaml:4:12 source.columns: expected a list, got "tank_level_m"',
+    ]);
+  });
+
+  it('reports values out of range', () => {
+    expect(errorsOf(MINIMAL + 'gates:\n  min_improvement_pct: -1\n')).toEqual([
+      'pipelines/x.yaml:11:24 gates.min_improvement_pct: expected a number >= 0, got -1',
+    ]);
+    expect(errorsOf(MINIMAL.replace('algorithm: gbdt', 'algorithm: gbdt\n  params: { trees: 0, max_depth: 2.5 }'))).toEqual([
+      'pipelines/x.yaml:10:20 trainer.params.trees: expected an integer >= 1, got 0',
+      'pipelines/x.yaml:10:34 trainer.params.max_depth: expected an integer >= 1 and <= 16, got 2.5',
+    ]);
+    expect(errorsOf(MINIMAL + 'quality:\n  ranges: { tank_level_m: [0, 1, 2] }\n')).toEqual([
+      'pipelines/x.yaml:11:27 quality.ranges.tank_level_m: expected a list of exactly 2 values, got 3 items',
+    ]);
+  });
+
+  it('reports a missing required field at the mapping that should hold it', () => {
+    expect(errorsOf(MINIMAL.replace('  column: tank_level_m\n', ''))).toEqual([
+      'pipelines/x.yaml:6:3 target.column: required field is missing',
+    ]);
+    expect(errorsOf('name: x\n')).toEqual([
+      'pipelines/x.yaml:1:1 source: required field is missing',
+      'pipelines/x.yaml:1:1 target: required field is missing',
+      'pipelines/x.yaml:1:1 trainer: required field is missing',
+    ]);
+  });
+
+  it('reports a bad enum value with the allowed values', () => {
+    expect(errorsOf(MINIMAL + 'baseline: lstm\n')).toEqual([
+      'pipelines/x.yaml:10:11 baseline: expected one of persistence, seasonal_naive, mean, got "lstm"',
+    ]);
+    expect(errorsOf(MINIMAL + 'baseline: { kind: naive }\n')).toEqual([
+      'pipelines/x.yaml:10:19 baseline.kind: expected one of persistence, seasonal_naive, mean, got "naive"',
+    ]);
+    expect(errorsOf(MINIMAL.replace('algorithm: gbdt', 'algorithm: xgboost'))).toEqual([
+      'pipelines/x.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, command, got "xgboost"',
+    ]);
+    expect(errorsOf(MINIMAL + 'features:\n  calendar: [hour_of_day, month]\n')).toEqual([
+      'pipelines/x.yaml:11:27 features.calendar[1]: expected one of hour_of_day, day_of_week, got "month"',
+    ]);
+  });
+
+  it('reports a regex failure with the schema message', () => {
+    expect(errorsOf(MINIMAL.replace('name: x', 'name: Tank_Level'))).toEqual([
+      'pipelines/x.yaml:1:7 name: expected a name of lowercase letters, digits and dashes ([a-z0-9-]+), got "Tank_Level"',
+    ]);
+    expect(errorsOf(MINIMAL + 'quality:\n  ranges: { tank-level: [0, 1] }\n')).toEqual([
+      'pipelines/x.yaml:11:13 quality.ranges.tank-level: invalid key "tank-level": expected a column or table name ([A-Za-z_][A-Za-z0-9_]*)',
+    ]);
+  });
+
+  it('reports every problem of a file, sorted by line', () => {
+    const text = MINIMAL.replace('horizon_minutes: 60', 'horizon_minutes: -5').replace('name: x', 'name: X') + 'extra: 1\n';
+    expect(errorsOf(text)).toEqual([
+      'pipelines/x.yaml:1:7 name: expected a name of lowercase letters, digits and dashes ([a-z0-9-]+), got "X"',
+      'pipelines/x.yaml:7:20 target.horizon_minutes: expected an integer >= 0, got -5',
+      'pipelines/x.yaml:10:1 extra: unknown key "extra" (allowed: name, description, task, source, quality, target, features, split, trainer, baseline, gates, promotion, drift, health, schedule)',
+    ]);
+    try {
+      loadPipelineFile(F, text);
+    } catch (e) {
+      const err = e as PipelineConfigError;
+      expect(err.message.split('\n')).toHaveLength(3);
+      expect(err.issues[1]).toEqual({ file: F, line: 7, col: 20, path: 'target.horizon_minutes', message: 'expected an integer >= 0, got -5' });
+    }
+  });
+
+  it('rejects an empty file and a document that is not a mapping', () => {
+    expect(errorsOf('')).toEqual(['pipelines/x.yaml:1:1 the file is empty: expected a mapping with name, source, target, trainer, ...']);
+    expect(errorsOf('# only a comment\n')).toEqual(['pipelines/x.yaml:1:1 the file is empty: expected a mapping with name, source, target, trainer, ...']);
+    expect(errorsOf('- name: x\n')).toEqual(['pipelines/x.yaml:1:1 expected a mapping with name, source, target, trainer, ..., got a list']);
+    expect(errorsOf('hello\n')).toEqual(['pipelines/x.yaml:1:1 expected a mapping with name, source, target, trainer, ..., got "hello"']);
+  });
+
+  it('checks across fields without a database', () => {
+    const text = MINIMAL.replace('column: tank_level_m', 'column: outflow_m3h') +
+      'features:\n  columns: [inflow_m3h, head_m]\n  lags: [1, 50000]\nquality:\n  ranges: { pump_speed_rpm: [0, 3600], tank_level_m: [12, 0] }\n';
+    expect(errorsOf(text)).toEqual([
+      'pipelines/x.yaml:6:11 target.column: column "outflow_m3h" is not in source.columns or source.derive (available: tank_level_m, inflow_m3h)',
+      'pipelines/x.yaml:11:25 features.columns[1]: column "head_m" is not in source.columns or source.derive (available: tank_level_m, inflow_m3h)',
+      'pipelines/x.yaml:12:13 features.lags[1]: lag of 50000 steps of 1 min = 50000 minutes (plus the 60-minute horizon) does not fit in the data window (source.window_days: 30, 43200 minutes)',
+      'pipelines/x.yaml:14:13 quality.ranges.pump_speed_rpm: column "pump_speed_rpm" is not in source.columns or source.derive (available: tank_level_m, inflow_m3h)',
+      'pipelines/x.yaml:14:54 quality.ranges.tank_level_m: expected [min, max] with min <= max, got [12, 0]',
+    ]);
+  });
+
+  it('refuses the target as a feature when the horizon is 0', () => {
+    const text = MINIMAL.replace('horizon_minutes: 60', 'horizon_minutes: 0') + 'features:\n  columns: [inflow_m3h, tank_level_m]\n';
+    expect(errorsOf(text)).toEqual([
+      'pipelines/x.yaml:11:25 features.columns[1]: "tank_level_m" is the target with horizon 0: as a feature it would leak the answer',
+    ]);
+  });
+});
+
+describe('the demo pipelines', () => {
+  it('load cleanly, sorted by file name', () => {
+    const all = loadPipelines('pipelines');
+    expect(all.map((p) => p.file)).toEqual(['pipelines/pump-efficiency.yaml', 'pipelines/tank-level-forecast.yaml']);
+    const [pump, tank] = all.map((p) => p.config);
+
+    expect(tank.name).toBe('tank-level-forecast');
+    expect(tank.target).toEqual({ column: 'tank_level_m', horizon_minutes: 60 });
+    expect(tank.source.columns).toEqual(['tank_level_m', 'inflow_m3h', 'outflow_m3h', 'pump_speed_rpm', 'pump_power_kw']);
+    expect(tank.features.lags).toEqual([1, 5, 15, 60]);
+    expect(tank.features.rolling).toEqual({ windows: [15, 60], stats: ['mean', 'std'] });
+    expect(tank.features.zscore).toBe(false);
+    expect(tank.trainer).toMatchObject({ algorithm: 'gbdt', params: { trees: 200, max_depth: 6, learning_rate: 0.05 } });
+    expect(tank.baseline.kind).toBe('persistence');
+    expect(tank.quality).toMatchObject({ min_rows: 36000, min_days: 25, max_gap_minutes: 30 });
+    expect(tank.quality.ranges).toEqual({ tank_level_m: [0, 12], pump_speed_rpm: [0, 3600], inflow_m3h: [0, 2000], outflow_m3h: [0, 2000] });
+
+    expect(pump.name).toBe('pump-efficiency');
+    expect(pump.target).toEqual({ column: 'efficiency', horizon_minutes: 0 });
+    expect(Object.keys(pump.source.derive)).toEqual(['head_m', 'efficiency']);
+    expect(pump.features.columns).toEqual(['inflow_m3h', 'pump_speed_rpm', 'head_m']);
+    expect(featureColumns(pump)).not.toContain('pump_power_kw');
+    expect(pump.baseline.kind).toBe('mean');
+  });
+
+  it('pass the database checks against the demo table', async () => {
+    const { pipelines, errors } = await validatePipelines('pipelines', { sourceColumns: async (t) => (t === 'readings_wide' ? DEMO_COLUMNS : null) });
+    expect(errors.map(formatIssue)).toEqual([]);
+    expect(pipelines).toHaveLength(2);
+  });
+});
+
+const DEMO_COLUMNS = [
+  'ts', 'station_id', 'tank_level_m', 'inflow_m3h', 'outflow_m3h', 'pump_speed_rpm', 'pump_power_kw',
+  'suction_pressure_bar', 'discharge_pressure_bar', 'pump_on', 'sensor_fault',
+];
+
+function dirWith(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'pipelines-'));
+  mkdirSync(join(root, 'pipelines'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(root, 'pipelines', name), text);
+  return join(root, 'pipelines');
+}
+
+describe('validatePipelines', () => {
+  it('reports duplicate names across files and the problems of every file', async () => {
+    const dir = dirWith({ 'a.yaml': MINIMAL, 'b.yaml': MINIMAL, 'c.yaml': MINIMAL.replace('name: x', 'name: c') + 'split: { holdout_fraction: 1 }\n' });
+    const { pipelines, errors } = await validatePipelines(dir);
+    expect(errors.map(formatIssue)).toEqual([
+      `${dir}/b.yaml:1:7 name: duplicate pipeline name "x" (also in ${dir}/a.yaml)`,
+      `${dir}/c.yaml:10:28 split.holdout_fraction: expected a number < 1, got 1`,
+    ]);
+    expect(pipelines.map((p) => p.file)).toEqual([`${dir}/a.yaml`]);
+    expect(() => loadPipelines(dir)).toThrow(PipelineConfigError);
+  });
+
+  it('names the file relative to the working directory as given', async () => {
+    const { errors } = await validatePipelines('test/../pipelines', { sourceColumns: async () => null });
+    expect(errors.map(formatIssue)).toEqual([
+      'pipelines/pump-efficiency.yaml:8:10 source.table: table "readings_wide" does not exist',
+      'pipelines/tank-level-forecast.yaml:14:10 source.table: table "readings_wide" does not exist',
+    ]);
+  });
+
+  it('checks columns against the source table', async () => {
+    const text = MINIMAL.replace('columns: [tank_level_m, inflow_m3h]', 'columns: [tank_level_m, inflow_m3h, foo]') +
+      'quality:\n  ranges: { bar: [0, 1] }\n';
+    const dir = dirWith({ 'x.yaml': text.replace('source:\n', 'source:\n  derive: { bar: pump_on * 2 }\n') });
+    const asked: string[] = [];
+    const { errors } = await validatePipelines(dir, {
+      sourceColumns: async (table) => {
+        asked.push(table);
+        return DEMO_COLUMNS;
+      },
+    });
+    expect(asked).toEqual(['readings_wide']);
+    expect(errors.map(formatIssue)).toEqual([
+      `${dir}/x.yaml:3:18 source.derive.bar: expression uses column "pump_on", which is not in source.columns; add it there`,
+      `${dir}/x.yaml:5:39 source.columns[2]: column "foo" does not exist in table readings_wide (has: ${DEMO_COLUMNS.join(', ')})`,
+    ]);
+  });
+
+  it('reports a missing time column and a missing table column in one pass with schema problems elsewhere', async () => {
+    const dir = dirWith({
+      'x.yaml': MINIMAL.replace('table: readings_wide', 'table: readings_wide\n  time_column: time'),
+      'y.yaml': MINIMAL.replace('name: x', 'name: y').replace('algorithm: gbdt', 'algorithm: 7'),
+    });
+    const { errors } = await validatePipelines(dir, { sourceColumns: async () => DEMO_COLUMNS });
+    expect(errors.map(formatIssue)).toEqual([
+      `${dir}/x.yaml:4:16 source.time_column: column "time" does not exist in table readings_wide (has: ${DEMO_COLUMNS.join(', ')})`,
+      `${dir}/y.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, command, got 7`,
+    ]);
+  });
+});
