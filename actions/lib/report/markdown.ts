@@ -1,0 +1,81 @@
+import type { GateResult } from '../gates/gates.ts';
+import type { QualityReport } from '../quality/checks.ts';
+import type { HoldoutMetrics, ModelScore } from '../retrain/result.ts';
+
+/** Markdown building blocks shared by the run report, the job summary and the promotion PR body. */
+
+export function fmtMetric(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 0.001 || a >= 1e6)) return x.toExponential(3);
+  return a >= 100 ? x.toFixed(1) : x.toPrecision(4).replace(/(\.\d*?[1-9])0+$|\.0+$/, '$1');
+}
+
+export function fmtInt(x: number): string {
+  return x.toLocaleString('en-US');
+}
+
+export function fmtTime(iso: string | Date): string {
+  const d = typeof iso === 'string' ? new Date(iso) : iso;
+  return d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+export function escapeCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+export function table(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.map(escapeCell).join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(escapeCell).join(' | ')} |`),
+  ].join('\n');
+}
+
+const pctChange = (from: number, to: number): string => {
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from === 0) return '';
+  const p = ((to - from) / Math.abs(from)) * 100;
+  return ` (${p >= 0 ? '+' : ''}${p.toFixed(1)}%)`;
+};
+
+/** champion | challenger | baseline, one row per metric; the challenger's primary metric in bold. */
+export function metricTable(scores: { champion: ModelScore | null; challenger: ModelScore | null; baseline: ModelScore | null }, primary: 'rmse' | 'mae', holdoutRows: number | null): string {
+  const cols = [scores.champion, scores.challenger, scores.baseline].filter((s): s is ModelScore => s !== null);
+  const header = [`metric (holdout${holdoutRows !== null ? `, ${fmtInt(holdoutRows)} rows` : ''})`, ...cols.map((c) => c.label)];
+  const rows: [string, keyof HoldoutMetrics][] = [
+    ['rmse', 'rmse'], ['mae', 'mae'], ['r2', 'r2'], ['bias', 'bias'], ['max abs error', 'max_abs_error'], ['NaN predictions', 'nan_predictions'],
+  ];
+  return table(header, rows.map(([label, key]) => [
+    label,
+    ...cols.map((c) => {
+      const v = c.metrics[key];
+      let cell = key === 'nan_predictions' ? String(v) : fmtMetric(v);
+      if (c.role === 'challenger' && key === primary) {
+        cell = `**${cell}**${scores.champion ? pctChange(scores.champion.metrics[key], v) : ''}`;
+      }
+      return cell;
+    }),
+  ]));
+}
+
+export function gateTable(gates: GateResult[]): string {
+  return table(['gate', 'threshold', 'value', ''], gates.map((g) => [
+    g.label, g.threshold, g.value, g.passed ? '✅' : g.overridden ? '⚠️ forced' : '❌',
+  ]));
+}
+
+export function qualityTable(q: QualityReport): string {
+  return table(['check', 'value', ''], q.checks.map((c) => [c.column ? `${c.name} (${c.column})` : c.name, c.message, c.passed ? '✅' : '❌']));
+}
+
+export function qualitySummary(q: QualityReport): string {
+  const nulls = q.checks.filter((c) => c.name === 'null_share');
+  const worstNull = nulls.reduce((a, c) => Math.max(a, c.value), 0);
+  const gaps = q.checks.find((c) => c.name === 'gaps');
+  const ranges = q.checks.filter((c) => c.name === 'range');
+  const outside = ranges.reduce((a, c) => a + Number((c.details?.outside as number | undefined) ?? 0), 0);
+  const nullLimit = nulls[0]?.threshold;
+  return `nulls ${(worstNull * 100).toFixed(2)}%${nullLimit !== undefined ? ` (max ${(nullLimit * 100).toFixed(0)}%)` : ''}, ` +
+    `${gaps ? gaps.value : 0} gaps > ${gaps?.message.match(/longer than (\d+)/)?.[1] ?? '?'} min, ${fmtInt(outside)} range violations` +
+    (q.failed.length ? `; **${q.failed.length} failed check(s)**` : '');
+}

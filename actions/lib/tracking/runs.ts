@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import type { Db, Queryable } from '../db/index.ts';
+
+/** What is known when a run starts. */
+export interface RunStart {
+  runId: string;
+  pipeline: string;
+  asOf: Date;
+  trigger: string;
+  triggerReason: string | null;
+  forced: boolean;
+  codeSha: string | null;
+  workflowRunUrl: string | null;
+  runDir: string | null;
+}
+
+export interface RunMetrics {
+  rmse: number;
+  mae: number;
+  r2?: number;
+  bias?: number;
+  max_abs_error?: number;
+  nan_predictions?: number;
+  rows?: number;
+}
+
+/** Everything a finished (succeeded) run records, whatever its decision. */
+export interface RunFinish {
+  runId: string;
+  pipeline: string;
+  decision: 'promote' | 'reject' | 'skip';
+  reasons: string[];
+  data: { start: Date; end: Date; rows: number; fingerprint: string } | null;
+  trainer: string | null;
+  params: unknown;
+  featureSpec: unknown;
+  metrics: Record<string, unknown>;
+  stageTimings: Record<string, number>;
+  artifactSha256: string | null;
+  evaluation: {
+    primaryMetric: string;
+    champion: unknown;
+    challenger: unknown;
+    baseline: unknown;
+    gates: unknown;
+    holdout: { rows: number; start: Date; end: Date } | null;
+  } | null;
+  /** the seed's model_performance row; null for a run that never trained (skip) */
+  performance: {
+    modelType: string;
+    rmseVal: number | null;
+    maeVal: number | null;
+    rmseTrain: number | null;
+    promoted: boolean;
+    trainingDate: Date;
+  } | null;
+}
+
+export interface RunRow {
+  run_id: string;
+  pipeline: string;
+  status: 'running' | 'succeeded' | 'failed';
+  decision: 'promote' | 'reject' | 'skip' | null;
+  reasons: string[];
+  trigger: string;
+  trigger_reason: string | null;
+  forced: boolean;
+  as_of: Date;
+  data_start: Date | null;
+  data_end: Date | null;
+  data_rows: number | null;
+  fingerprint: string | null;
+  trainer: string | null;
+  params: unknown;
+  feature_spec: unknown;
+  metrics: Record<string, unknown> | null;
+  stage_timings: Record<string, number>;
+  artifact_sha256: string | null;
+  code_sha: string | null;
+  workflow_run_url: string | null;
+  run_dir: string | null;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const json = (v: unknown): string => JSON.stringify(v ?? null, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
+
+/**
+ * Opens (or re-opens) a run. Re-running with the same run id resets that run instead of adding a
+ * second one, so a retried workflow step leaves one row.
+ */
+export async function startRun(db: Queryable, s: RunStart): Promise<void> {
+  await db.query(
+    `INSERT INTO mlops.training_runs (run_id, pipeline, status, trigger, trigger_reason, forced, as_of, code_sha, workflow_run_url, run_dir)
+     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (run_id) DO UPDATE SET status = 'running', decision = NULL, reasons = '[]', error = NULL,
+       trigger = EXCLUDED.trigger, trigger_reason = EXCLUDED.trigger_reason, forced = EXCLUDED.forced, as_of = EXCLUDED.as_of,
+       code_sha = EXCLUDED.code_sha, workflow_run_url = EXCLUDED.workflow_run_url, run_dir = EXCLUDED.run_dir,
+       started_at = now(), finished_at = NULL`,
+    [s.runId, s.pipeline, s.trigger, s.triggerReason, s.forced, s.asOf, s.codeSha, s.workflowRunUrl, s.runDir],
+  );
+}
+
+/** Stores a model content-addressed by its sha256; storing the same bytes twice is a no-op. */
+export async function storeArtifact(db: Queryable, bytes: Uint8Array): Promise<string> {
+  const sha = sha256Hex(bytes);
+  await db.query(
+    'INSERT INTO mlops.model_artifacts (sha256, bytes, size) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING',
+    [sha, bytes, bytes.byteLength],
+  );
+  return sha;
+}
+
+export async function loadArtifact(db: Queryable, sha256: string): Promise<Uint8Array | null> {
+  const { rows } = await db.query<{ bytes: Uint8Array }>('SELECT bytes FROM mlops.model_artifacts WHERE sha256 = $1', [sha256]);
+  return rows[0]?.bytes ?? null;
+}
+
+/** Records the outcome of a run, its evaluation and its performance row in one transaction. */
+export async function finishRun(db: Db, f: RunFinish): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `UPDATE mlops.training_runs SET status = 'succeeded', decision = $2, reasons = $3::jsonb, data_start = $4, data_end = $5,
+         data_rows = $6, fingerprint = $7, trainer = $8, params = $9::jsonb, feature_spec = $10::jsonb, metrics = $11::jsonb,
+         stage_timings = $12::jsonb, artifact_sha256 = $13, error = NULL, finished_at = now()
+       WHERE run_id = $1`,
+      [f.runId, f.decision, json(f.reasons), f.data?.start ?? null, f.data?.end ?? null, f.data?.rows ?? null, f.data?.fingerprint ?? null,
+        f.trainer, json(f.params), json(f.featureSpec), json(f.metrics), json(f.stageTimings), f.artifactSha256],
+    );
+    if (f.evaluation) {
+      const e = f.evaluation;
+      await tx.query(
+        `INSERT INTO mlops.evaluations (run_id, pipeline, decision, forced, primary_metric, champion, challenger, baseline, gates,
+           holdout_rows, holdout_start, holdout_end)
+         SELECT $1, $2, $3, forced, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11 FROM mlops.training_runs WHERE run_id = $1
+         ON CONFLICT (run_id) DO UPDATE SET decision = EXCLUDED.decision, forced = EXCLUDED.forced, primary_metric = EXCLUDED.primary_metric,
+           champion = EXCLUDED.champion, challenger = EXCLUDED.challenger, baseline = EXCLUDED.baseline, gates = EXCLUDED.gates,
+           holdout_rows = EXCLUDED.holdout_rows, holdout_start = EXCLUDED.holdout_start, holdout_end = EXCLUDED.holdout_end, created_at = now()`,
+        [f.runId, f.pipeline, f.decision, e.primaryMetric, json(e.champion), json(e.challenger), json(e.baseline), json(e.gates),
+          e.holdout?.rows ?? null, e.holdout?.start ?? null, e.holdout?.end ?? null],
+      );
+    }
+    if (f.performance) {
+      const p = f.performance;
+      await tx.query(
+        `INSERT INTO mlops.model_performance (run_id, model_type, model_name, rmse_val, mae_val, rmse_train, promoted, training_date, data_start, data_end)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (run_id) DO UPDATE SET model_type = EXCLUDED.model_type, rmse_val = EXCLUDED.rmse_val, mae_val = EXCLUDED.mae_val,
+           rmse_train = EXCLUDED.rmse_train, promoted = EXCLUDED.promoted, training_date = EXCLUDED.training_date,
+           data_start = EXCLUDED.data_start, data_end = EXCLUDED.data_end`,
+        [f.runId, p.modelType, f.pipeline, finite(p.rmseVal), finite(p.maeVal), finite(p.rmseTrain), p.promoted ? 1 : 0, p.trainingDate,
+          f.data?.start ?? null, f.data?.end ?? null],
+      );
+    }
+  });
+}
+
+const finite = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
+
+/** A run that crashed or was refused stays on record as failed, with its error and timings so far. */
+export async function failRun(db: Queryable, runId: string, error: string, stageTimings: Record<string, number>): Promise<void> {
+  await db.query(
+    `UPDATE mlops.training_runs SET status = 'failed', error = $2, stage_timings = $3::jsonb, finished_at = now() WHERE run_id = $1`,
+    [runId, error, json(stageTimings)],
+  );
+}
+
+export async function getRun(db: Queryable, runId: string): Promise<RunRow | null> {
+  const { rows } = await db.query<RunRow>('SELECT * FROM mlops.training_runs WHERE run_id = $1', [runId]);
+  return rows[0] ?? null;
+}
+
+export async function listRuns(db: Queryable, options: { pipeline?: string; limit?: number } = {}): Promise<RunRow[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT * FROM mlops.training_runs WHERE ($1::text IS NULL OR pipeline = $1) ORDER BY started_at DESC, run_id DESC LIMIT $2`,
+    [options.pipeline ?? null, options.limit ?? 50],
+  );
+  return rows;
+}
+
+export interface EvaluationRow {
+  run_id: string;
+  decision: string;
+  primary_metric: string;
+  champion: unknown;
+  challenger: unknown;
+  baseline: unknown;
+  gates: unknown;
+  holdout_rows: number | null;
+  holdout_start: Date | null;
+  holdout_end: Date | null;
+}
+
+export async function getEvaluation(db: Queryable, runId: string): Promise<EvaluationRow | null> {
+  const { rows } = await db.query<EvaluationRow>('SELECT * FROM mlops.evaluations WHERE run_id = $1', [runId]);
+  return rows[0] ?? null;
+}
+
+export interface PerformancePoint {
+  run_id: string;
+  training_date: Date;
+  rmse_val: number | null;
+  mae_val: number | null;
+  promoted: number;
+}
+
+/** The primary metric over the last `n` runs of a model, oldest first (for the PR chart). */
+export async function performanceHistory(db: Queryable, model: string, n = 12): Promise<PerformancePoint[]> {
+  const { rows } = await db.query<PerformancePoint>(
+    `SELECT run_id, training_date, rmse_val, mae_val, promoted FROM mlops.model_performance
+     WHERE model_name = $1 ORDER BY training_date DESC, id DESC LIMIT $2`,
+    [model, n],
+  );
+  return rows.reverse();
+}

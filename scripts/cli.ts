@@ -1,0 +1,107 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_DATA_DIR, openDb, scrubSecret, type Db } from '../actions/lib/db/index.ts';
+import { migrate } from '../actions/lib/db/migrate.ts';
+
+/** The command-line adapter's plumbing: options, database, output. No pipeline logic lives here. */
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface Context {
+  values: Values;
+  positionals: string[];
+  /** opens (once) the database named by --database-url / DATABASE_URL, or the embedded one under --data-dir */
+  db(): Promise<Db>;
+  out(line?: string): void;
+  json(value: unknown): void;
+}
+
+export interface Command {
+  summary: string;
+  usage?: string;
+  options?: Options;
+  /** returns the process exit code */
+  run(ctx: Context): Promise<number | void>;
+}
+
+export class UsageError extends Error {}
+
+export const globalOptions: Options = {
+  'database-url': { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export function str(values: Values, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function num(values: Values, name: string, fallback: number): number {
+  const v = str(values, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
+  return n;
+}
+
+export function date(values: Values, name: string): Date | undefined {
+  const v = str(values, name);
+  if (v === undefined) return undefined;
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T00:00:00Z`) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--${name}: expected an ISO-8601 date or time, got "${v}"`);
+  return d;
+}
+
+export async function runCli(commands: Record<string, Command>, argv: string[]): Promise<number> {
+  const names = Object.keys(commands).sort((a, b) => b.split(' ').length - a.split(' ').length);
+  const name = names.find((n) => {
+    const words = n.split(' ');
+    return words.every((w, i) => argv[i] === w);
+  });
+  if (!name || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+    const width = Math.max(...Object.keys(commands).map((n) => n.length));
+    console.log('usage: npm run mlops -- <command> [options]\n\ncommands:');
+    for (const [n, c] of Object.entries(commands)) console.log(`  ${n.padEnd(width)}  ${c.summary}`);
+    console.log('\nglobal options: --database-url URL (or DATABASE_URL; default: embedded PGlite in --data-dir, .mlops/db), --json');
+    return name || argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
+  }
+  const command = commands[name];
+  const rest = argv.slice(name.split(' ').length);
+  let db: Db | undefined;
+  const url = (): string | undefined => undefined;
+  try {
+    const { values, positionals } = parseArgs({ args: rest, options: { ...globalOptions, ...command.options }, allowPositionals: true, strict: true });
+    if (values.help) {
+      console.log(`usage: npm run mlops -- ${name} ${command.usage ?? ''}\n\n${command.summary}`);
+      return 0;
+    }
+    const ctx: Context = {
+      values: values as Values,
+      positionals,
+      async db() {
+        if (!db) {
+          db = await openDb({ url: str(values as Values, 'database-url'), dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR });
+          await migrate(db);
+        }
+        return db;
+      },
+      out: (line = '') => console.log(line),
+      json: (value) => console.log(JSON.stringify(value, null, 2)),
+    };
+    const code = await command.run(ctx);
+    return code ?? 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const secretUrl = process.env.DATABASE_URL ?? url();
+    console.error(`mlops ${name}: ${scrubSecret(message, secretUrl)}`);
+    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`usage: npm run mlops -- ${name} ${command.usage ?? ''}`);
+      return 2;
+    }
+    return 1;
+  } finally {
+    await db?.close();
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The command-line interface: `npm run mlops -- <command>`. A thin adapter over the same library
+ * functions the GitHub Actions call.
+ */
+import { runCli, type Command } from './cli.ts';
+import { dbCommands } from './commands/db.ts';
+import { pipelineCommands } from './commands/pipelines.ts';
+import { registryCommands } from './commands/registry.ts';
+
+const commands: Record<string, Command> = {
+  ...dbCommands,
+  ...pipelineCommands,
+  ...registryCommands,
+};
+
+process.exitCode = await runCli(commands, process.argv.slice(2));
