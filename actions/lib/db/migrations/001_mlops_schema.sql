@@ -98,6 +98,8 @@ CREATE TABLE mlops.quality_checks (
   checked_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX quality_checks_pipeline_time ON mlops.quality_checks (pipeline, checked_at DESC);
+-- A re-run of the same run id updates its checks in place instead of adding or deleting rows.
+CREATE UNIQUE INDEX quality_checks_per_run ON mlops.quality_checks (run_id, check_name, (COALESCE(column_name, ''))) WHERE run_id IS NOT NULL;
 
 CREATE TABLE mlops.drift_reports (
   id               bigserial PRIMARY KEY,
