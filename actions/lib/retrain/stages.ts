@@ -1,0 +1,400 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import type { Db } from '../db/index.ts';
+import type { PipelineConfig } from '../config/schema.ts';
+import { extractFrame } from '../source/extract.ts';
+import { readFrameArrow, readMatrixArrow, writeFrameArrow, writeMatrixArrow } from '../source/arrow.ts';
+import type { Frame } from '../source/frame.ts';
+import { checkQuality, qualityReasons } from '../quality/checks.ts';
+import { recordQualityChecks } from '../quality/record.ts';
+import { featureSpecFromPipeline, type FeatureSpec } from '../features/spec.ts';
+import { buildTrainingSet } from '../features/training-set.ts';
+import { buildFeatures } from '../features/build.ts';
+import type { FeatureMatrix } from '../features/matrix.ts';
+import type { ZScoreStats } from '../features/zscore.ts';
+import { train } from '../train/index.ts';
+import { baselinePredictions, targetMean } from '../train/baselines.ts';
+import { scoreOnnx } from '../onnx/score.ts';
+import { regressionMetrics } from '../evaluate/metrics.ts';
+import { evaluateGates } from '../gates/gates.ts';
+import { loadChampion } from '../registry/champion.ts';
+import { failRun, finishRun, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
+import { renderRunReport } from '../report/run-report.ts';
+import type { ModelScore, RetrainResult } from './result.ts';
+import { jsonSafe, newRunId, readRunState, runDirFor, runFile, writeRunState, type RunState } from './run-dir.ts';
+
+/**
+ * The retrain as stages over a run directory (DESIGN §4): each stage reads what the one before it
+ * left in the run directory and adds its own part, so a workflow can run them as separate steps
+ * and the CLI can run them in one process. A run whose data fails quality is carried through the
+ * later stages as skipped, never silently dropped, and the gate stage records it.
+ */
+
+/** Data kept in memory between stages when they run in one process (the CLI); files otherwise. */
+export interface StageCache {
+  frame?: Frame & { fingerprint: string };
+  train?: FeatureMatrix;
+  holdout?: FeatureMatrix;
+  onnx?: Uint8Array;
+}
+
+export interface BeginOptions {
+  pipeline: PipelineConfig;
+  pipelineFile: string;
+  asOf: Date;
+  runsDir: string;
+  repoDir: string;
+  runId?: string;
+  trigger?: string;
+  triggerReason?: string | null;
+  force?: boolean;
+}
+
+export type StageName = 'extract' | 'quality' | 'features' | 'train' | 'evaluate' | 'gate';
+
+/** The code version that ran, when this is a git checkout. */
+export function codeSha(dir = process.cwd()): string | null {
+  if (process.env.GITHUB_SHA && /^[0-9a-f]{40}$/.test(process.env.GITHUB_SHA)) return process.env.GITHUB_SHA;
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The Actions run that did this, from the variables every runner sets. */
+export function workflowRunUrl(env: NodeJS.ProcessEnv = process.env): string | null {
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = env;
+  return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}` : null;
+}
+
+async function timed<T>(state: RunState, stage: StageName, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    state.stage_timings[stage] = Math.round((performance.now() - t0) * 10) / 10;
+  }
+}
+
+/** Opens a run: its directory, its state file and its `running` row in the database. */
+export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: string; state: RunState }> {
+  const runId = o.runId ?? newRunId(o.asOf);
+  const runDir = runDirFor(o.runsDir, runId);
+  const state: RunState = {
+    run_id: runId,
+    pipeline: o.pipeline.name,
+    pipeline_file: o.pipelineFile,
+    config: o.pipeline,
+    as_of: o.asOf.toISOString(),
+    trigger: o.trigger ?? 'manual',
+    trigger_reason: o.triggerReason ?? null,
+    forced: o.force ?? false,
+    repo_dir: o.repoDir,
+    code_sha: codeSha(),
+    workflow_run_url: workflowRunUrl(),
+    started_at: new Date().toISOString(),
+    stage_timings: {},
+  };
+  writeRunState(runDir, state);
+  await startRun(db, {
+    runId, pipeline: state.pipeline, asOf: o.asOf, trigger: state.trigger, triggerReason: state.trigger_reason, forced: state.forced,
+    codeSha: state.code_sha, workflowRunUrl: state.workflow_run_url, runDir,
+  });
+  return { runDir, state };
+}
+
+/** Stage 1: the pipeline's source window as a frame (frame.arrow), with its fingerprint. */
+export async function extractStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
+  const state = readRunState(runDir);
+  const frame = await timed(state, 'extract', async () => {
+    const f = await extractFrame(db, state.config.source, new Date(state.as_of));
+    await writeFrameArrow(f, runFile(runDir, 'frame'));
+    return f;
+  });
+  cache.frame = frame;
+  state.extract = {
+    rows: frame.rows, start: frame.window.start.toISOString(), end: frame.window.end.toISOString(),
+    fingerprint: frame.fingerprint, entities: frame.entityIds,
+  };
+  writeRunState(runDir, state);
+  return state;
+}
+
+async function frameOf(runDir: string, cache: StageCache): Promise<Frame & { fingerprint: string }> {
+  cache.frame ??= await readFrameArrow(runFile(runDir, 'frame'));
+  return cache.frame;
+}
+
+/** Stage 2: the quality report; one row per check in mlops.quality_checks. */
+export async function qualityStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
+  const state = readRunState(runDir);
+  const report = await timed(state, 'quality', async () => {
+    const frame = await frameOf(runDir, cache);
+    const r = checkQuality(frame, state.config.quality, {
+      asOf: new Date(state.as_of), columns: state.config.source.columns, intervalMinutes: state.config.source.interval_minutes,
+    });
+    await recordQualityChecks(db, state.pipeline, state.run_id, r);
+    return r;
+  });
+  state.quality = report;
+  writeRunState(runDir, state);
+  return state;
+}
+
+const skipped = (state: RunState): boolean => state.quality !== undefined && !state.quality.passed;
+
+function requireStage<K extends keyof RunState>(state: RunState, key: K, step: string): NonNullable<RunState[K]> {
+  const v = state[key];
+  if (v === undefined || v === null) throw new Error(`run ${state.run_id} has no ${String(key)} result yet: run the ${step} step first`);
+  return v as NonNullable<RunState[K]>;
+}
+
+/** Stage 3: features, the temporal split with its horizon gap (train.arrow, holdout.arrow). */
+export async function featuresStage(runDir: string, cache: StageCache = {}): Promise<RunState> {
+  const state = readRunState(runDir);
+  requireStage(state, 'quality', 'check-data-quality');
+  if (skipped(state)) return state;
+  const spec = featureSpecFromPipeline(state.config);
+  const set = await timed(state, 'features', async () => {
+    const frame = await frameOf(runDir, cache);
+    const s = buildTrainingSet(frame, spec, state.config.split);
+    const meta = { spec: JSON.stringify(spec), zscore_stats: JSON.stringify(s.stats) };
+    await writeMatrixArrow(s.train, runFile(runDir, 'train'), meta);
+    await writeMatrixArrow(s.holdout, runFile(runDir, 'holdout'), meta);
+    return s;
+  });
+  if (set.train.rows === 0) throw new Error(`no training rows left after the split (holdout ${set.holdout.rows} rows): widen window_days or lower holdout_fraction`);
+  if (set.holdout.rows === 0) throw new Error('the holdout is empty: the window is too short for holdout_fraction');
+  cache.train = set.train;
+  cache.holdout = set.holdout;
+  const span = (m: FeatureMatrix) => ({ rows: m.rows, start: new Date(m.times[0]).toISOString(), end: new Date(m.times[m.rows - 1]).toISOString() });
+  state.features = {
+    spec, zscore_stats: set.stats, names: set.train.names, rows: set.train.rows + set.holdout.rows + set.split.gapRows,
+    dropped: { ...set.dropped, horizon_gap: set.split.gapRows }, warnings: set.warnings,
+    train: span(set.train), holdout: span(set.holdout), gap_rows: set.split.gapRows,
+  };
+  writeRunState(runDir, state);
+  return state;
+}
+
+/** Stage 4: the challenger, trained and exported to ONNX (model.onnx), stored by sha256. */
+export async function trainStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
+  const state = readRunState(runDir);
+  if (skipped(state)) return state;
+  const features = requireStage(state, 'features', 'build-features');
+  cache.train ??= await readMatrixArrow(runFile(runDir, 'train'));
+  const trainSet = cache.train;
+  const extract = requireStage(state, 'extract', 'extract-data');
+  const t0 = performance.now();
+  const artifact = await timed(state, 'train', () =>
+    train(state.config.trainer, trainSet, {
+      model_name: state.pipeline,
+      feature_names: features.names,
+      training_window: { start: extract.start, end: extract.end },
+      data_fingerprint: extract.fingerprint,
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  writeFileSync(runFile(runDir, 'model'), artifact.onnx);
+  cache.onnx = artifact.onnx;
+  const sha = await storeArtifact(db, artifact.onnx);
+  state.train = {
+    algorithm: state.config.trainer.algorithm,
+    params: artifact.params as Record<string, unknown>,
+    sha256: sha,
+    bytes: artifact.onnx.byteLength,
+    wall_ms: Math.round(wallMs),
+    train_metrics: artifact.train_metrics ?? null,
+    ...(artifact.trees_used !== undefined ? { trees_used: artifact.trees_used } : {}),
+  };
+  writeRunState(runDir, state);
+  return state;
+}
+
+async function score(role: ModelScore['role'], label: string, onnx: Uint8Array | null, predictions: ArrayLike<number> | null,
+  m: FeatureMatrix, extra: { version?: number | null; sha256?: string | null } = {}): Promise<ModelScore> {
+  const t0 = performance.now();
+  const pred = predictions ?? (await scoreOnnx(onnx!, m.values, m.rows, m.names.length));
+  return {
+    role, label, version: extra.version ?? null, sha256: extra.sha256 ?? null,
+    metrics: regressionMetrics(m.target, pred), scoring_ms: Math.round((performance.now() - t0) * 10) / 10,
+  };
+}
+
+/**
+ * The champion's features for exactly the holdout's rows: the holdout itself when the champion
+ * was trained on the same feature spec, else rebuilt from the frame with the champion's own
+ * recorded spec and statistics and aligned row by row on (entity, time).
+ */
+function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: FeatureSpec, currentStats: ZScoreStats | null,
+  recorded: { spec: unknown; names: string[] }): { matrix: FeatureMatrix; rebuilt: boolean } {
+  const spec = recorded.spec as FeatureSpec & { zscore_stats?: ZScoreStats | null };
+  const { zscore_stats: stats = null, ...bare } = spec;
+  if (isDeepStrictEqual(bare, currentSpec) && isDeepStrictEqual(stats, currentStats) && isDeepStrictEqual(recorded.names, holdout.names)) {
+    return { matrix: holdout, rebuilt: false };
+  }
+  for (const c of bare.columns ?? []) {
+    if (!frame.names.includes(c)) throw new Error(`the champion's features use column "${c}", which the pipeline no longer extracts; add it back to source.columns to compare fairly`);
+  }
+  const built = buildFeatures(frame, bare as FeatureSpec, stats ?? undefined).matrix;
+  const index = new Map<string, number>();
+  for (let i = 0; i < built.rows; i++) index.set(`${built.entityIds[built.entities[i]]}\u0000${built.times[i]}`, i);
+  const n = built.names.length;
+  const values = new Float32Array(holdout.rows * n).fill(Number.NaN);
+  for (let i = 0; i < holdout.rows; i++) {
+    const j = index.get(`${holdout.entityIds[holdout.entities[i]]}\u0000${holdout.times[i]}`);
+    if (j !== undefined) values.set(built.values.subarray(j * n, j * n + n), i * n);
+  }
+  return { matrix: { ...holdout, names: built.names, values }, rebuilt: true };
+}
+
+/** Stage 5: champion, challenger and baseline on the identical holdout rows, by onnxruntime-node. */
+export async function evaluateStage(runDir: string, cache: StageCache = {}): Promise<RunState> {
+  const state = readRunState(runDir);
+  if (skipped(state)) return state;
+  const features = requireStage(state, 'features', 'build-features');
+  requireStage(state, 'train', 'train-model');
+  const result = await timed(state, 'evaluate', async () => {
+    cache.holdout ??= await readMatrixArrow(runFile(runDir, 'holdout'));
+    cache.onnx ??= new Uint8Array(readFileSync(runFile(runDir, 'model')));
+    const holdout = cache.holdout;
+    const frame = await frameOf(runDir, cache);
+    const challenger = await score('challenger', 'challenger', cache.onnx, null, holdout, { sha256: sha256Hex(cache.onnx) });
+
+    const cfg = state.config.baseline;
+    let trainMean: number | undefined;
+    if (cfg.kind === 'mean') {
+      cache.train ??= await readMatrixArrow(runFile(runDir, 'train'));
+      trainMean = targetMean(cache.train);
+    }
+    const basePred = baselinePredictions(cfg.kind, frame, holdout, features.spec, { trainTargetMean: trainMean, seasonMinutes: cfg.season_minutes });
+    const baseline = await score('baseline', `${cfg.kind.replace('_', ' ')} baseline`, null, basePred, holdout);
+
+    const champ = loadChampion(state.repo_dir, state.pipeline);
+    let champion: ModelScore | null = null;
+    let info: NonNullable<RunState['evaluate']>['champion_info'] = null;
+    if (champ) {
+      const { matrix, rebuilt } = championMatrix(frame, holdout, features.spec, features.zscore_stats, champ.entry.features);
+      champion = await score('champion', `champion v${champ.entry.version}`, champ.onnx, null, matrix, {
+        version: champ.entry.version, sha256: champ.entry.artifact.sha256,
+      });
+      info = { version: champ.entry.version, sha256: champ.entry.artifact.sha256, run_id: champ.entry.run_id, promoted_at: champ.entry.promoted_at, rebuilt_features: rebuilt };
+    }
+    return { challenger, champion, baseline, champion_info: info, holdout: features.holdout };
+  });
+  state.evaluate = result;
+  writeRunState(runDir, state);
+  return state;
+}
+
+/** The result document of a run in any state: what report.json holds. */
+export function resultOf(state: RunState, runDir: string, failure: string | null = null): RetrainResult {
+  const e = state.evaluate;
+  return {
+    run_id: state.run_id,
+    pipeline: state.pipeline,
+    status: failure ? 'failed' : 'succeeded',
+    decision: failure ? null : state.gate?.decision ?? null,
+    reasons: failure ? [failure] : state.gate?.reasons ?? [],
+    error: failure,
+    forced: state.forced,
+    trigger: state.trigger,
+    trigger_reason: state.trigger_reason,
+    as_of: state.as_of,
+    primary_metric: state.config.gates.metric,
+    data: state.extract ?? null,
+    quality: state.quality ?? null,
+    features: state.features ? { names: state.features.names, rows: state.features.rows, dropped: state.features.dropped, warnings: state.features.warnings } : null,
+    train: state.features?.train ?? null,
+    holdout: e?.holdout ?? state.features?.holdout ?? null,
+    trainer: { algorithm: state.config.trainer.algorithm, params: state.train?.params ?? state.config.trainer.params },
+    scores: { champion: e?.champion ?? null, challenger: e?.challenger ?? null, baseline: e?.baseline ?? null },
+    train_metrics: state.train?.train_metrics ?? null,
+    gates: state.gate?.gates ?? [],
+    improvement_pct: state.gate?.improvement_pct ?? null,
+    training_ms: state.train?.wall_ms ?? null,
+    stage_timings: state.stage_timings,
+    artifact: state.train ? { sha256: state.train.sha256, bytes: state.train.bytes, path: runFile(runDir, 'model') } : null,
+    champion: e?.champion_info ? { version: e.champion_info.version, sha256: e.champion_info.sha256, run_id: e.champion_info.run_id, promoted_at: e.champion_info.promoted_at } : null,
+    lineage: { code_sha: state.code_sha, workflow_run_url: state.workflow_run_url, run_dir: runDir },
+  };
+}
+
+function writeReports(runDir: string, result: RetrainResult): void {
+  writeFileSync(runFile(runDir, 'reportJson'), JSON.stringify(result, jsonSafe, 2) + '\n');
+  writeFileSync(runFile(runDir, 'reportMd'), renderRunReport(result));
+}
+
+/** Stage 6: the decision (skip on bad data, else the gates), recorded with everything above. */
+export async function gateStage(db: Db, runDir: string): Promise<RetrainResult> {
+  const state = readRunState(runDir);
+  requireStage(state, 'quality', 'check-data-quality');
+  const t0 = performance.now();
+  if (skipped(state)) {
+    state.gate = { decision: 'skip', reasons: qualityReasons(state.quality!), gates: [], improvement_pct: null };
+  } else {
+    const ev = requireStage(state, 'evaluate', 'evaluate-model');
+    const tr = requireStage(state, 'train', 'train-model');
+    const d = evaluateGates({
+      config: state.config.gates,
+      challenger: ev.challenger.metrics,
+      champion: ev.champion?.metrics ?? null,
+      baseline: ev.baseline.metrics,
+      trainingMs: tr.wall_ms,
+      lastPromotionAt: ev.champion_info ? new Date(ev.champion_info.promoted_at) : null,
+      asOf: new Date(state.as_of),
+      force: state.forced,
+    });
+    state.gate = { decision: d.decision, reasons: d.reasons, gates: d.gates, improvement_pct: d.improvementPct };
+  }
+  state.stage_timings.gate = Math.round((performance.now() - t0) * 10) / 10;
+  writeRunState(runDir, state);
+  const result = resultOf(state, runDir);
+  const ev = state.evaluate;
+  await finishRun(db, {
+    runId: state.run_id,
+    pipeline: state.pipeline,
+    decision: state.gate.decision,
+    reasons: state.gate.reasons,
+    data: state.extract ? { start: new Date(state.extract.start), end: new Date(state.extract.end), rows: state.extract.rows, fingerprint: state.extract.fingerprint } : null,
+    trainer: state.config.trainer.algorithm,
+    params: state.train?.params ?? state.config.trainer.params,
+    featureSpec: state.features ? { ...state.features.spec, zscore_stats: state.features.zscore_stats } : null,
+    metrics: { holdout: ev?.challenger.metrics ?? null, train: state.train?.train_metrics ?? null, baseline: ev?.baseline.metrics ?? null, champion: ev?.champion?.metrics ?? null },
+    stageTimings: state.stage_timings,
+    artifactSha256: state.train?.sha256 ?? null,
+    evaluation: state.gate.decision === 'skip' ? {
+      primaryMetric: state.config.gates.metric, champion: null, challenger: null, baseline: null,
+      gates: (state.quality?.failed ?? []).map((c) => ({ name: `quality:${c.name}`, passed: false, reason: c.message })), holdout: null,
+    } : {
+      primaryMetric: state.config.gates.metric,
+      champion: ev?.champion ?? null,
+      challenger: ev?.challenger ?? null,
+      baseline: ev?.baseline ?? null,
+      gates: state.gate.gates,
+      holdout: ev ? { rows: ev.holdout.rows, start: new Date(ev.holdout.start), end: new Date(ev.holdout.end) } : null,
+    },
+    performance: state.train && ev ? {
+      modelType: state.config.trainer.algorithm,
+      rmseVal: ev.challenger.metrics.rmse,
+      maeVal: ev.challenger.metrics.mae,
+      rmseTrain: state.train.train_metrics?.rmse ?? null,
+      promoted: state.gate.decision === 'promote',
+      trainingDate: new Date(state.as_of),
+    } : null,
+  });
+  writeReports(runDir, result);
+  return result;
+}
+
+/** A stage that threw: the run stays on record as failed, with its error and its report. */
+export async function failStage(db: Db, runDir: string, error: unknown): Promise<RetrainResult> {
+  const message = error instanceof Error ? error.message : String(error);
+  const state = readRunState(runDir);
+  await failRun(db, state.run_id, message, state.stage_timings);
+  const result = resultOf(state, runDir, message);
+  writeReports(runDir, result);
+  return result;
+}
