@@ -50,7 +50,11 @@ export interface GateInput {
 }
 
 const pct = (x: number): string => `${x.toFixed(1)}%`;
-const num = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
+const num = (x: number): string => (!Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
+/** Metrics that went through JSON carry null where they were NaN. */
+const metricsOf = (m: GateMetrics): GateMetrics => ({
+  rmse: m.rmse ?? Number.NaN, mae: m.mae ?? Number.NaN, r2: m.r2 ?? Number.NaN, nan_predictions: m.nan_predictions ?? 0,
+});
 const duration = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
 
 /** Relative improvement of `better` over `reference` for a lower-is-better metric, in percent. */
@@ -66,7 +70,10 @@ export function improvementPct(reference: number, challenger: number): number {
  * pipeline (no champion) passes the improvement gate by definition.
  */
 export function evaluateGates(input: GateInput): GateDecision {
-  const { config, challenger, champion, baseline } = input;
+  const { config } = input;
+  const challenger = metricsOf(input.challenger);
+  const champion = input.champion ? metricsOf(input.champion) : null;
+  const baseline = metricsOf(input.baseline);
   const metric = config.metric;
   const gates: GateResult[] = [];
   const add = (g: Omit<GateResult, 'overridden'>): void => {

@@ -376,14 +376,15 @@ export async function gateStage(db: Db, runDir: string): Promise<RetrainResult> 
       gates: state.gate.gates,
       holdout: ev ? { rows: ev.holdout.rows, start: new Date(ev.holdout.start), end: new Date(ev.holdout.end) } : null,
     },
-    performance: state.train && ev ? {
+    // One row per run, as the seed's table has it: a skipped run has no metrics.
+    performance: {
       modelType: state.config.trainer.algorithm,
-      rmseVal: ev.challenger.metrics.rmse,
-      maeVal: ev.challenger.metrics.mae,
-      rmseTrain: state.train.train_metrics?.rmse ?? null,
+      rmseVal: ev?.challenger.metrics.rmse ?? null,
+      maeVal: ev?.challenger.metrics.mae ?? null,
+      rmseTrain: state.train?.train_metrics?.rmse ?? null,
       promoted: state.gate.decision === 'promote',
       trainingDate: new Date(state.as_of),
-    } : null,
+    },
   });
   writeReports(runDir, result);
   return result;

@@ -13,15 +13,15 @@ const inProcess = new Map<string, Promise<void>>();
 export async function withPipelineLock<T>(db: Db, pipeline: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const busy = (): LockTimeoutError =>
-    new LockTimeoutError(`another retrain of pipeline "${pipeline}" is running (advisory lock mlops.retrain/${pipeline} held); waited ${(timeoutMs / 1000).toFixed(0)} s — try again when it has finished`);
+    new LockTimeoutError(`another retrain of pipeline "${pipeline}" is running (advisory lock mlops.retrain/${pipeline} held); waited ${timeoutMs < 10_000 ? (timeoutMs / 1000).toFixed(1) : Math.round(timeoutMs / 1000)} s — try again when it has finished`);
 
-  while (inProcess.has(pipeline)) {
+  while (db.backend === 'pglite' && inProcess.has(pipeline)) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw busy();
     await Promise.race([inProcess.get(pipeline), new Promise((r) => setTimeout(r, Math.min(remaining, 250)))]);
   }
-  let release!: () => void;
-  inProcess.set(pipeline, new Promise<void>((r) => (release = r)));
+  let release: () => void = () => undefined;
+  if (db.backend === 'pglite') inProcess.set(pipeline, new Promise<void>((r) => (release = r)));
   try {
     return await db.session(async (conn) => {
       for (;;) {
@@ -37,7 +37,7 @@ export async function withPipelineLock<T>(db: Db, pipeline: string, timeoutMs: n
       }
     });
   } finally {
-    inProcess.delete(pipeline);
+    if (db.backend === 'pglite') inProcess.delete(pipeline);
     release();
   }
 }
