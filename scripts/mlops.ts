@@ -6,11 +6,15 @@ import { runCli, type Command } from './cli.ts';
 import { dbCommands } from './commands/db.ts';
 import { pipelineCommands } from './commands/pipelines.ts';
 import { registryCommands } from './commands/registry.ts';
+import { dataCommands } from './commands/data.ts';
+import { retrainCommands } from './commands/retrain.ts';
 
 const commands: Record<string, Command> = {
   ...dbCommands,
+  ...dataCommands,
   ...pipelineCommands,
   ...registryCommands,
+  ...retrainCommands,
 };
 
 process.exitCode = await runCli(commands, process.argv.slice(2));

@@ -1,0 +1,41 @@
+import { importCsv, seedReadings } from '../../actions/lib/demo-data/index.ts';
+import { date, num, str, UsageError, type Command } from '../cli.ts';
+
+export const dataCommands: Record<string, Command> = {
+  'data seed': {
+    summary: 'write realistic demo readings (1-minute pump-station sensors) into readings_wide',
+    usage: '--days N [--stations K] [--seed S] [--start DATE] [--drift-from DATE] [--table readings_wide]',
+    options: {
+      days: { type: 'string' }, stations: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' },
+      'drift-from': { type: 'string' }, table: { type: 'string' }, 'long-gaps': { type: 'string' },
+    },
+    async run(ctx) {
+      const days = num(ctx.values, 'days', Number.NaN);
+      if (!(days > 0)) throw new UsageError('--days: expected a number of days > 0');
+      const stations = num(ctx.values, 'stations', 1);
+      if (!Number.isInteger(stations) || stations < 1) throw new UsageError('--stations: expected a whole number >= 1');
+      const start = date(ctx.values, 'start') ?? new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - days * 86_400_000);
+      const db = await ctx.db();
+      const t0 = performance.now();
+      const r = await seedReadings(db, {
+        days, stations, seed: num(ctx.values, 'seed', 42), start, driftFrom: date(ctx.values, 'drift-from'),
+        longGaps: num(ctx.values, 'long-gaps', 0), table: str(ctx.values, 'table'),
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      if (ctx.values.json) ctx.json({ ...r, seconds });
+      else ctx.out(`seeded ${r.rows.toLocaleString('en-US')} rows into ${r.table} (${r.stations.join(', ')}, ${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s${r.replaced ? `; replaced ${r.replaced.toLocaleString('en-US')} earlier rows` : ''}`);
+    },
+  },
+  'data import': {
+    summary: 'load a CSV with a header into readings_wide (or --table), all or nothing',
+    usage: '--csv FILE [--table readings_wide]',
+    options: { csv: { type: 'string' }, table: { type: 'string' } },
+    async run(ctx) {
+      const file = str(ctx.values, 'csv');
+      if (!file) throw new UsageError('--csv FILE is required');
+      const r = await importCsv(await ctx.db(), file, { table: str(ctx.values, 'table') });
+      if (ctx.values.json) ctx.json(r);
+      else ctx.out(`imported ${r.rows.toLocaleString('en-US')} rows from ${r.file} into ${r.table} (${r.columns.join(', ')})`);
+    },
+  },
+};

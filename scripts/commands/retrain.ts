@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { retrain } from '../../actions/lib/retrain/retrain.ts';
+import { DEFAULT_RUNS_DIR } from '../../actions/lib/retrain/run-dir.ts';
+import { getEvaluation, getRun, listRuns } from '../../actions/lib/tracking/runs.ts';
+import { fmtMetric } from '../../actions/lib/report/markdown.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { date, num, str, UsageError, type Command } from '../cli.ts';
+
+const DECISION_MARK: Record<string, string> = { promote: '✅ promote', reject: '❌ reject', skip: '⏭️ skip' };
+
+export const retrainCommands: Record<string, Command> = {
+  retrain: {
+    summary: 'the weekly retrain: extract, quality, features, train, evaluate against the champion, gates, record',
+    usage: '[--pipeline NAME] [--as-of TIME] [--force] [--json] [--run-id ID] [--repo DIR] [--runs-dir DIR] [--trigger KIND] [--reason TEXT]',
+    options: {
+      pipeline: { type: 'string' }, 'as-of': { type: 'string' }, force: { type: 'boolean' }, 'run-id': { type: 'string' },
+      repo: { type: 'string' }, 'runs-dir': { type: 'string' }, dir: { type: 'string' }, trigger: { type: 'string' },
+      reason: { type: 'string' }, 'lock-timeout': { type: 'string' },
+    },
+    async run(ctx) {
+      const name = str(ctx.values, 'pipeline');
+      const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
+      const selected = name ? all.filter((p) => p.config.name === name) : all;
+      if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+      if (selected.length > 1 && str(ctx.values, 'run-id')) throw new UsageError('--run-id needs --pipeline: one run id names one run');
+      const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
+      const db = await ctx.db();
+      for (const { file, config } of selected) {
+        const result = await retrain(db, {
+          pipeline: config, pipelineFile: file, asOf, force: Boolean(ctx.values.force), runId: str(ctx.values, 'run-id'),
+          repoDir: resolve(str(ctx.values, 'repo') ?? '.'), runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
+          trigger: str(ctx.values, 'trigger') ?? 'manual', triggerReason: str(ctx.values, 'reason') ?? null,
+          lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800) * 1000,
+        });
+        if (ctx.values.json) ctx.out(JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+        else {
+          const c = result.scores.challenger?.metrics;
+          ctx.out(`${config.name}: ${DECISION_MARK[result.decision ?? 'skip']}${c ? `  ${result.primary_metric} ${fmtMetric(c[result.primary_metric])}` : ''}  run ${result.run_id}`);
+          for (const r of result.reasons) ctx.out(`  - ${r}`);
+          ctx.out(`  report: ${join(result.lineage.run_dir, 'report.md')}`);
+        }
+      }
+    },
+  },
+  'runs list': {
+    summary: 'the experiment history, newest first, with decision and primary metric',
+    usage: '[--pipeline P] [--limit N] [--json]',
+    options: { pipeline: { type: 'string' }, limit: { type: 'string' } },
+    async run(ctx) {
+      const runs = await listRuns(await ctx.db(), { pipeline: str(ctx.values, 'pipeline'), limit: num(ctx.values, 'limit', 30) });
+      if (ctx.values.json) return void ctx.json(runs);
+      if (runs.length === 0) return void ctx.out('no runs yet: npm run mlops -- retrain');
+      const rows = runs.map((r) => {
+        const holdout = (r.metrics?.holdout ?? null) as { rmse?: number | null } | null;
+        return [r.run_id, r.pipeline, r.started_at.toISOString().slice(0, 16).replace('T', ' '), r.status,
+          r.decision ?? (r.status === 'failed' ? 'failed' : '-'), holdout?.rmse != null ? fmtMetric(holdout.rmse) : '-', r.trainer ?? '-',
+          r.status === 'failed' ? (r.error ?? '').slice(0, 60) : (r.reasons[0] ?? '').slice(0, 60)];
+      });
+      const header = ['run', 'pipeline', 'started (UTC)', 'status', 'decision', 'rmse', 'trainer', 'why'];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+      ctx.out(header.map((h, i) => h.padEnd(widths[i])).join('  '));
+      for (const r of rows) ctx.out(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+    },
+  },
+  'runs show': {
+    summary: 'one run in full: its report, or what the database holds of it',
+    usage: 'RUN_ID [--json]',
+    async run(ctx) {
+      const runId = ctx.positionals[0];
+      if (!runId) throw new UsageError('RUN_ID is required');
+      const db = await ctx.db();
+      const run = await getRun(db, runId);
+      if (!run) throw new Error(`no run "${runId}" in ${db.location} (npm run mlops -- runs list)`);
+      const evaluation = await getEvaluation(db, runId);
+      if (ctx.values.json) return void ctx.json({ run, evaluation });
+      const md = run.run_dir ? join(run.run_dir, 'report.md') : null;
+      if (md && existsSync(md)) return void ctx.out(readFileSync(md, 'utf8'));
+      ctx.out(`run ${run.run_id} (${run.pipeline}): ${run.status}${run.decision ? `, ${run.decision}` : ''}`);
+      for (const r of run.reasons) ctx.out(`  - ${r}`);
+      if (run.error) ctx.out(`  error: ${run.error}`);
+      ctx.out(`  as of ${run.as_of.toISOString()}, data ${run.data_start?.toISOString() ?? '?'} -> ${run.data_end?.toISOString() ?? '?'} (${run.data_rows ?? 0} rows), fingerprint ${run.fingerprint ?? '-'}`);
+      ctx.out(`  metrics: ${JSON.stringify(run.metrics)}`);
+      if (evaluation) ctx.out(`  gates: ${JSON.stringify(evaluation.gates)}`);
+    },
+  },
+};
