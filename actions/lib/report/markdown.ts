@@ -58,10 +58,21 @@ export function metricTable(scores: { champion: ModelScore | null; challenger: M
   ]));
 }
 
-export function gateTable(gates: GateResult[]): string {
-  return table(['gate', 'threshold', 'value', ''], gates.map((g) => [
-    g.label, g.threshold, g.value, g.passed ? '✅' : g.overridden ? '⚠️ forced' : '❌',
-  ]));
+export function gateRows(gates: GateResult[]): string[][] {
+  return gates.map((g) => [g.label, g.threshold, g.value, g.passed ? '✅' : g.overridden ? '⚠️ forced' : '❌']);
+}
+
+/** The data checks a reviewer wants beside the gates: rows and days in the window. */
+export function dataGateRows(q: QualityReport | null): string[][] {
+  if (!q) return [];
+  return q.checks
+    .filter((c) => c.name === 'rows' || c.name === 'days_covered')
+    .map((c) => [c.name === 'rows' ? 'rows in window' : 'days covered', `${c.op} ${fmtInt(c.threshold)}`,
+      c.name === 'rows' ? fmtInt(c.value) : c.value.toFixed(1), c.passed ? '✅' : '❌']);
+}
+
+export function gateTable(gates: GateResult[], extraRows: string[][] = []): string {
+  return table(['gate', 'threshold', 'value', ''], [...gateRows(gates), ...extraRows]);
 }
 
 export function qualityTable(q: QualityReport): string {
