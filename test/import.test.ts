@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CsvImportError, importCsv, parseTime, READINGS_COLUMNS } from '../actions/lib/demo-data/index.ts';
+import { parseCsvRecord } from '../actions/lib/demo-data/csv.ts';
+import { describeDb } from './helpers/db.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'import-test-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+function csvFile(lines: string[], name = `data${++counter}.csv`): string {
+  const file = join(dir, name);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+const HEADER = 'ts,station_id,tank_level_m,pump_speed_rpm';
+const ALL = READINGS_COLUMNS.join(', ');
+
+async function failure(p: Promise<unknown>): Promise<CsvImportError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CsvImportError) return err;
+    throw err;
+  }
+  throw new Error('expected the import to fail');
+}
+
+describe('CSV parsing', () => {
+  it('handles quotes, commas, doubled quotes and empty fields', () => {
+    expect(parseCsvRecord('a,"b,c","d ""e""",,')).toEqual({ kind: 'ok', fields: ['a', 'b,c', 'd "e"', '', ''] });
+    expect(parseCsvRecord('"a\nb')).toEqual({ kind: 'open' });
+    expect(parseCsvRecord('"a"x,b').kind).toBe('error');
+    expect(parseCsvRecord('a"b,c').kind).toBe('error');
+  });
+
+  it('parses ISO-8601 times with offsets and epoch milliseconds', () => {
+    const t = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseTime('2026-01-01T00:00:00Z')).toBe(t);
+    expect(parseTime('2026-01-01T02:00:00+02:00')).toBe(t);
+    expect(parseTime('2025-12-31 19:00-0500')).toBe(t);
+    expect(parseTime('2026-01-01T00:00:00.250Z')).toBe(t + 250);
+    expect(parseTime(String(t))).toBe(t);
+    expect(parseTime('2026-01-01T00:00:00')).toBeNull();
+    expect(parseTime('2026-02-30T00:00:00Z')).toBeNull();
+    expect(parseTime('yesterday')).toBeNull();
+  });
+});
+
+describeDb('importCsv', ({ db }) => {
+  const count = async (): Promise<number> => (await db().query<{ n: number }>('SELECT count(*)::int AS n FROM public.readings_wide')).rows[0].n;
+
+  it('imports ISO and epoch-ms times, quoted fields and NULLs in one go', async () => {
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const file = csvFile([
+      HEADER + ',pump_on',
+      '2026-01-01T00:00:00Z,PS-001,5.5,1450.5,1',
+      '2026-01-01T02:01:00+02:00,"PS-001",5.25,,1',
+      `${t0 + 120_000},PS-001,,1400,0`,
+      '"2026-01-01T00:00:00Z","PS,""9""",1e1,-0.5,',
+    ]);
+    const r = await importCsv(db(), file);
+    expect(r).toEqual({ file, table: 'readings_wide', rows: 4, columns: ['ts', 'station_id', 'tank_level_m', 'pump_speed_rpm', 'pump_on'] });
+    const { rows } = await db().query<{ ts: number; station_id: string; tank_level_m: number | null; pump_speed_rpm: number | null; pump_on: number | null }>(
+      `SELECT (extract(epoch FROM ts) * 1000)::float8 AS ts, station_id, tank_level_m, pump_speed_rpm, pump_on
+         FROM public.readings_wide ORDER BY station_id COLLATE "C", ts`,
+    );
+    expect(rows).toEqual([
+      { ts: t0, station_id: 'PS,"9"', tank_level_m: 10, pump_speed_rpm: -0.5, pump_on: null },
+      { ts: t0, station_id: 'PS-001', tank_level_m: 5.5, pump_speed_rpm: 1450.5, pump_on: 1 },
+      { ts: t0 + 60_000, station_id: 'PS-001', tank_level_m: 5.25, pump_speed_rpm: null, pump_on: 1 },
+      { ts: t0 + 120_000, station_id: 'PS-001', tank_level_m: null, pump_speed_rpm: 1400, pump_on: 0 },
+    ]);
+  });
+
+  it('names file, line, column and value of a bad number', async () => {
+    const before = await count();
+    const file = csvFile([HEADER, '2026-02-01T00:00:00Z,PS-002,5,1400', '2026-02-01T00:01:00Z,PS-002,5,fast']);
+    const err = await failure(importCsv(db(), file));
+    expect(err.message).toBe(`${file}:3: column "pump_speed_rpm": "fast" is not a number`);
+    expect(await count()).toBe(before);
+  });
+
+  it('reports a missing required column', async () => {
+    const file = csvFile(['ts,tank_level_m', '2026-02-01T00:00:00Z,5']);
+    const err = await failure(importCsv(db(), file));
+    expect(err.message).toBe(`${file}:1: missing column "station_id" (required by readings_wide)`);
+  });
+
+  it('reports an unknown column with the columns the table has', async () => {
+    const file = csvFile(['ts,station_id,foo', '2026-02-01T00:00:00Z,PS-002,5']);
+    const err = await failure(importCsv(db(), file));
+    expect(err.message).toBe(`${file}:1: unknown column "foo" (table readings_wide has: ${ALL})`);
+  });
+
+  it('reports a duplicate key within the file, whatever the time spelling', async () => {
+    const before = await count();
+    const file = csvFile([
+      HEADER,
+      '2026-02-01T00:00:00Z,PS-002,5,1400',
+      '2026-02-01T00:05:00Z,PS-002,5,1400',
+      '2026-02-01T00:06:00Z,PS-002,5,1400',
+      '2026-02-01T01:05:00+01:00,PS-002,5,1400',
+    ]);
+    const err = await failure(importCsv(db(), file));
+    expect(err.message).toBe(`${file}:5: duplicate (station_id, ts) = (PS-002, 2026-02-01T00:05:00.000Z), first seen on line 3`);
+    expect(await count()).toBe(before);
+  });
+
+  it('reports a time that is neither ISO-8601 with offset nor epoch ms', async () => {
+    const file = csvFile([HEADER, 'yesterday,PS-002,5,1400', '2026-02-01T00:00:00,PS-002,5,1400']);
+    const err = await failure(importCsv(db(), file));
+    expect(err.errors).toEqual([
+      `${file}:2: column "ts": "yesterday" is not an ISO-8601 time with offset or epoch milliseconds`,
+      `${file}:3: column "ts": "2026-02-01T00:00:00" is not an ISO-8601 time with offset or epoch milliseconds`,
+    ]);
+    expect(err.message).toBe(err.errors.join('\n'));
+  });
+
+  it('reports a wrong number of fields, NOT NULL, integers and malformed quotes', async () => {
+    const file = csvFile([
+      HEADER + ',pump_on',
+      '2026-02-01T00:00:00Z,PS-002,5',
+      '2026-02-01T00:01:00Z,,5,1400,1',
+      '2026-02-01T00:02:00Z,PS-002,5,1400,1.5',
+      '2026-02-01T00:03:00Z,PS-002,5,1400,70000',
+      '2026-02-01T00:04:00Z,"PS-002"x,5,1400,1',
+      '2026-02-01T00:05:00Z,PS-002,1e999,1400,1',
+    ]);
+    const err = await failure(importCsv(db(), file));
+    expect(err.errors).toEqual([
+      `${file}:2: expected 5 fields as in the header, found 3`,
+      `${file}:3: column "station_id": empty, but the column is NOT NULL`,
+      `${file}:4: column "pump_on": "1.5" is not an integer`,
+      `${file}:5: column "pump_on": "70000" is out of range for smallint`,
+      `${file}:6: malformed CSV: text after the closing quote of field 2`,
+      `${file}:7: column "tank_level_m": "1e999" is out of range for double precision`,
+    ]);
+  });
+
+  it('stops after 20 errors, listing them one per line', async () => {
+    const lines = [HEADER];
+    for (let i = 0; i < 30; i++) lines.push(`2026-02-01T00:${String(i).padStart(2, '0')}:00Z,PS-002,x${i},1400`);
+    const file = csvFile(lines);
+    const err = await failure(importCsv(db(), file));
+    expect(err.errors).toHaveLength(21);
+    expect(err.errors[0]).toBe(`${file}:2: column "tank_level_m": "x0" is not a number`);
+    expect(err.errors[19]).toBe(`${file}:21: column "tank_level_m": "x19" is not a number`);
+    expect(err.errors[20]).toBe(`${file}: stopped after 20 errors`);
+    expect(err.message.split('\n')).toHaveLength(21);
+  });
+
+  it('reports rows already in the table and writes nothing', async () => {
+    const before = await count();
+    const file = csvFile([
+      HEADER,
+      '2026-01-05T00:00:00Z,PS-001,5,1400',
+      '2026-01-01T02:01:00+02:00,PS-001,5.25,1400',
+      '2026-01-05T00:01:00Z,PS-001,5,1400',
+    ]);
+    const err = await failure(importCsv(db(), file));
+    expect(err.message).toBe(`${file}:3: (station_id, ts) = (PS-001, 2026-01-01T00:01:00.000Z) already in readings_wide`);
+    expect(await count()).toBe(before);
+  });
+
+  it('reads a quoted field over several lines, with CRLF line ends', async () => {
+    const file = join(dir, 'crlf.csv');
+    writeFileSync(file, '\ufeffts,station_id,tank_level_m\r\n2026-03-01T00:00:00Z,"PS\r\n003",1\r\n\r\n2026-03-01T00:01:00Z,PS-003,2\r\n');
+    const r = await importCsv(db(), file);
+    expect(r.rows).toBe(2);
+    const { rows } = await db().query<{ station_id: string }>(`SELECT station_id FROM public.readings_wide WHERE ts >= '2026-03-01' ORDER BY station_id COLLATE "C"`);
+    expect(rows.map((x) => x.station_id)).toEqual(['PS\n003', 'PS-003']);
+  });
+
+  it('imports into another existing table, and refuses a missing one', async () => {
+    await db().exec('CREATE TABLE public.import_probe (id integer PRIMARY KEY, label text NOT NULL, score real, ok boolean, note text DEFAULT \'x\')');
+    const good = csvFile(['id,label,score,ok', '1,"a, b",1.5,true', '2,c,,f']);
+    expect((await importCsv(db(), good, { table: 'public.import_probe' })).rows).toBe(2);
+    const bad = csvFile(['id,score', '3,1']);
+    const err = await failure(importCsv(db(), bad, { table: 'public.import_probe' }));
+    expect(err.message).toBe(`${bad}:1: missing column "label" (required by public.import_probe)`);
+    const dup = csvFile(['id,label', '2,z']);
+    expect((await failure(importCsv(db(), dup, { table: 'public.import_probe' }))).message).toBe(`${dup}:2: (id) = (2) already in public.import_probe`);
+    const missing = await failure(importCsv(db(), good, { table: 'public.nope' }));
+    expect(missing.message).toBe(`${good}: table public.nope does not exist`);
+    const empty = csvFile([]);
+    expect((await failure(importCsv(db(), empty))).message).toBe(`${empty}:1: the file is empty (expected a header row)`);
+  });
+});
