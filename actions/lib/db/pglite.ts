@@ -1,6 +1,9 @@
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
+/** CSV characters per COPY batch on PGlite (chunks are whole lines, so batches split on lines). */
+const COPY_BATCH_CHARS = 16 * 1024 * 1024;
+
 type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
 
 // One representation on both backends: numeric as a JS number (pg gives strings by default too).
@@ -16,11 +19,26 @@ function queryable(conn: PgliteLike): Queryable {
       await conn.exec(sql);
     },
     async copyInCsv(table, columns, csv) {
-      const parts: string[] = [];
-      if (typeof csv === 'string') parts.push(csv);
-      else for await (const chunk of csv) parts.push(chunk);
-      const r = await conn.query(copyInSql(table, columns, "'/dev/blob'"), [], { blob: new Blob(parts) });
-      return r.affectedRows ?? 0;
+      // PGlite takes COPY input as one blob: send it in batches so memory stays bounded. Callers
+      // that need all-or-nothing run this inside a transaction, as seeding and import do.
+      const sql = copyInSql(table, columns, "'/dev/blob'");
+      let rows = 0;
+      let parts: string[] = [];
+      let size = 0;
+      const flush = async (): Promise<void> => {
+        if (parts.length === 0) return;
+        const r = await conn.query(sql, [], { blob: new Blob(parts) });
+        rows += r.affectedRows ?? 0;
+        parts = [];
+        size = 0;
+      };
+      for await (const chunk of typeof csv === 'string' ? [csv] : csv) {
+        parts.push(chunk);
+        size += chunk.length;
+        if (size >= COPY_BATCH_CHARS) await flush();
+      }
+      await flush();
+      return rows;
     },
     async *copyOutBinary(select) {
       // PGlite runs in this process: the result is one blob, there is no socket to stream from.

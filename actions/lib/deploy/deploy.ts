@@ -1,0 +1,200 @@
+import type { Db, Queryable } from '../db/index.ts';
+import type { RegistryEntry } from '../registry/schema.ts';
+import { gitTry } from './git-read.ts';
+import { describeFailures, verifyRegistry, type RegistryVerification } from './verify.ts';
+
+/**
+ * Deploy = make what registry/production.json says at a commit the recorded truth, all or nothing.
+ * Every entry is verified first; when any fails, nothing is recorded and the last good deployment
+ * stays current. Otherwise one transaction records one row per model whose version changed
+ * against that model's latest deployment: `deploy` (newer), `rollback` (older), `retire` (gone).
+ */
+
+export type DeploymentKind = 'deploy' | 'rollback' | 'retire';
+export type DeployOutcome = DeploymentKind | 'unchanged';
+
+export interface DeploymentRow {
+  id: number;
+  model: string;
+  version: number;
+  sha256: string;
+  git_sha: string;
+  kind: DeploymentKind;
+  previous_version: number | null;
+  run_id: string | null;
+  deployed_at: string;
+}
+
+export interface ModelDeployment {
+  model: string;
+  outcome: DeployOutcome;
+  /** the version running after this deploy (for `retire`, the version retired) */
+  version: number;
+  previousVersion: number | null;
+  /** why `unchanged`: same version as the latest deployment, or this commit was already recorded */
+  note?: string;
+}
+
+/** recorded: rows were written; unchanged: nothing changed; stale: the commit is older than one already deployed */
+export type DeployRunOutcome = 'recorded' | 'unchanged' | 'stale';
+
+export interface DeployResult {
+  outcome: DeployRunOutcome;
+  gitSha: string;
+  models: ModelDeployment[];
+  recorded: DeploymentRow[];
+  verification: RegistryVerification;
+}
+
+export interface DeployOptions {
+  ref?: string;
+}
+
+export class DeployVerificationError extends Error {
+  constructor(
+    readonly verification: RegistryVerification,
+    readonly failures: string[],
+  ) {
+    super(
+      `deploy of ${verification.gitSha.slice(0, 12)} refused, nothing recorded (the last good deployment stays current):\n` +
+        failures.map((f) => `  - ${f}`).join('\n'),
+    );
+    this.name = 'DeployVerificationError';
+  }
+}
+
+const COLUMNS = 'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at';
+
+/** A lock key of its own so two deploys cannot interleave their reads and writes. */
+const DEPLOY_LOCK = 0x6d6c6f70; // "mlop"
+
+export async function deploy(db: Db, repoDir: string, options: DeployOptions = {}): Promise<DeployResult> {
+  const verification = await verifyRegistry(repoDir, options.ref ?? 'HEAD');
+  if (!verification.ok || !verification.registry) throw new DeployVerificationError(verification, describeFailures(verification));
+  const { gitSha, registry } = verification;
+
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [DEPLOY_LOCK]);
+    const latest = new Map((await latestRows(tx)).map((r) => [r.model, r]));
+    const stale = await olderThanDeployed(tx, repoDir, gitSha);
+    if (stale) {
+      const note = `${gitSha.slice(0, 12)} is an ancestor of ${stale.slice(0, 12)}, which is already deployed; nothing recorded (roll back with a new commit: git revert)`;
+      const models = Object.entries(registry.models).map(([model, e]): ModelDeployment => ({ model, outcome: 'unchanged', version: e.version, previousVersion: null, note }));
+      return { outcome: 'stale' as const, gitSha, models, recorded: [], verification };
+    }
+    const already = new Set(
+      (await tx.query<{ model: string }>('SELECT model FROM mlops.deployments WHERE git_sha = $1', [gitSha])).rows.map((r) => r.model),
+    );
+
+    const plans: { model: string; outcome: DeployOutcome; version: number; sha256: string; previousVersion: number | null; runId: string | null; note?: string }[] = [];
+    for (const [model, entry] of Object.entries(registry.models)) {
+      const live = liveRow(latest.get(model));
+      const plan = planModel(model, entry, live);
+      if (plan.outcome !== 'unchanged' && already.has(model)) {
+        plans.push({ ...plan, outcome: 'unchanged', note: `already recorded at ${gitSha.slice(0, 12)}` });
+      } else plans.push(plan);
+    }
+    for (const row of latest.values()) {
+      if (row.kind === 'retire' || row.model in registry.models) continue;
+      const plan = { model: row.model, outcome: 'retire' as const, version: row.version, sha256: row.sha256, previousVersion: row.version, runId: row.run_id };
+      plans.push(already.has(row.model) ? { ...plan, outcome: 'unchanged', note: `already recorded at ${gitSha.slice(0, 12)}` } : plan);
+    }
+    plans.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
+
+    const recorded: DeploymentRow[] = [];
+    const models: ModelDeployment[] = [];
+    for (const p of plans) {
+      let outcome = p.outcome;
+      let note = p.note;
+      if (outcome !== 'unchanged') {
+        const res = await tx.query<RawRow>(
+          `INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind, previous_version, run_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (model, git_sha) DO NOTHING
+           RETURNING ${COLUMNS}`,
+          [p.model, p.version, p.sha256, gitSha, outcome, p.previousVersion, p.runId],
+        );
+        if (res.rows.length === 1) recorded.push(toRow(res.rows[0]));
+        else {
+          outcome = 'unchanged';
+          note = `already recorded at ${gitSha.slice(0, 12)}`;
+        }
+      }
+      models.push({ model: p.model, outcome, version: p.version, previousVersion: outcome === 'unchanged' ? null : p.previousVersion, ...(note ? { note } : {}) });
+    }
+    return { outcome: recorded.length > 0 ? ('recorded' as const) : ('unchanged' as const), gitSha, models, recorded, verification };
+  });
+}
+
+/**
+ * The newest deployed commit when `gitSha` is a strict ancestor of it (a re-run of an old deploy
+ * after a newer one): deploys move forward along the branch, a rollback is a new commit. When the
+ * deployed commit is not in this clone (a shallow checkout), the order cannot be told: not stale.
+ */
+async function olderThanDeployed(tx: Queryable, repoDir: string, gitSha: string): Promise<string | null> {
+  const res = await tx.query<{ git_sha: string }>('SELECT git_sha FROM mlops.deployments ORDER BY id DESC LIMIT 1');
+  const last = res.rows[0]?.git_sha;
+  if (!last || last === gitSha || !/^[0-9a-f]{40,64}$/.test(last)) return null;
+  const check = await gitTry(repoDir, ['merge-base', '--is-ancestor', gitSha, last]);
+  return check.code === 0 ? last : null;
+}
+
+function liveRow(row: DeploymentRow | undefined): DeploymentRow | undefined {
+  return row && row.kind !== 'retire' ? row : undefined;
+}
+
+function planModel(model: string, entry: RegistryEntry, live: DeploymentRow | undefined) {
+  const base = { model, version: entry.version, sha256: entry.artifact.sha256, runId: entry.run_id };
+  if (!live) return { ...base, outcome: 'deploy' as DeployOutcome, previousVersion: null };
+  if (live.version === entry.version && live.sha256 === entry.artifact.sha256)
+    return { ...base, outcome: 'unchanged' as DeployOutcome, previousVersion: live.version, note: `v${entry.version} is already deployed` };
+  // Same version with other bytes cannot come from a promotion (versions are monotonic); record
+  // it as a deploy so that what runs is never different from what the table says.
+  const outcome: DeployOutcome = entry.version < live.version ? 'rollback' : 'deploy';
+  return { ...base, outcome, previousVersion: live.version };
+}
+
+/** The latest deployment row of every model; retired models only with `includeRetired`. */
+export async function currentDeployments(db: Queryable, options: { includeRetired?: boolean } = {}): Promise<DeploymentRow[]> {
+  const rows = await latestRows(db);
+  return options.includeRetired ? rows : rows.filter((r) => r.kind !== 'retire');
+}
+
+/** Every deployment row of a model (or all), newest first. */
+export async function deploymentHistory(db: Queryable, model?: string): Promise<DeploymentRow[]> {
+  const res = model
+    ? await db.query<RawRow>(`SELECT ${COLUMNS} FROM mlops.deployments WHERE model = $1 ORDER BY id DESC`, [model])
+    : await db.query<RawRow>(`SELECT ${COLUMNS} FROM mlops.deployments ORDER BY id DESC`);
+  return res.rows.map(toRow);
+}
+
+async function latestRows(db: Queryable): Promise<DeploymentRow[]> {
+  const res = await db.query<RawRow>(`SELECT DISTINCT ON (model) ${COLUMNS} FROM mlops.deployments ORDER BY model, id DESC`);
+  return res.rows.map(toRow);
+}
+
+interface RawRow {
+  id: number | string | bigint;
+  model: string;
+  version: number;
+  sha256: string;
+  git_sha: string;
+  kind: DeploymentKind;
+  previous_version: number | null;
+  run_id: string | null;
+  deployed_at: Date | string;
+}
+
+function toRow(r: RawRow): DeploymentRow {
+  return {
+    id: Number(r.id),
+    model: r.model,
+    version: Number(r.version),
+    sha256: r.sha256,
+    git_sha: r.git_sha,
+    kind: r.kind,
+    previous_version: r.previous_version === null ? null : Number(r.previous_version),
+    run_id: r.run_id,
+    deployed_at: r.deployed_at instanceof Date ? r.deployed_at.toISOString() : new Date(r.deployed_at).toISOString(),
+  };
+}

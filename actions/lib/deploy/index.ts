@@ -1,0 +1,17 @@
+/** The deploy stage (DESIGN §4.9, §7): verify the registry at a commit, record deployments, roll back, read history. */
+export { verifyRegistry, verifyEntry, describeFailures, type RegistryVerification, type EntryVerification } from './verify.ts';
+export {
+  deploy,
+  currentDeployments,
+  deploymentHistory,
+  DeployVerificationError,
+  type DeployResult,
+  type DeployOptions,
+  type DeployOutcome,
+  type DeploymentKind,
+  type DeploymentRow,
+  type ModelDeployment,
+} from './deploy.ts';
+export { prepareRollback, rollbackBranchName, ROLLBACK_MARKER, type RollbackOptions, type RollbackResult, type RollbackOutcome } from './rollback.ts';
+export { registryHistory, pullRequestOf, revertOf, type RegistryHistoryRecord, type RegistryHistoryOptions, type ModelChange, type ModelChangeKind } from './history.ts';
+export { smokeScore, smokeSample, type SmokeResult } from './smoke.ts';
