@@ -1,0 +1,214 @@
+/**
+ * `npm run bench`: speed figures as JSON, never asserted in tests.
+ *
+ * - seed_read: rows/s of seeding and of reading back 365 days x 1 station, per backend;
+ * - e2e: 30 and 365 days of one station, wall time and peak memory of extract, features, gbdt
+ *   training (100 trees, depth 6, learning rate 0.1, no early stopping) and ONNX scoring of the
+ *   holdout, per backend;
+ * - gbdt: the trainer alone on a 420,000 x 94 matrix (the shape compared with xgboost's hist).
+ *
+ * Each case runs in a child process of its own, so its peak memory (maxRSS) is its own. The
+ * PostgreSQL cases run when DATABASE_URL is set, each in a scratch database that is dropped after.
+ * Options: --quick (30 days only, smaller gbdt), --case NAME to run one case.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDb, type Db } from '../actions/lib/db/index.ts';
+import { migrate } from '../actions/lib/db/migrate.ts';
+import { seedReadings } from '../actions/lib/demo-data/index.ts';
+import { loadPipelineFile } from '../actions/lib/config/load.ts';
+import { pipelineSchema } from '../actions/lib/config/schema.ts';
+import { extractFrame } from '../actions/lib/source/extract.ts';
+import { featureSpecFromPipeline } from '../actions/lib/features/spec.ts';
+import { buildTrainingSet } from '../actions/lib/features/training-set.ts';
+import { train } from '../actions/lib/train/index.ts';
+import { scoreOnnx } from '../actions/lib/onnx/score.ts';
+import { benchGbdt } from '../actions/lib/train/bench.ts';
+import { benchSeedRead } from './seed-read.ts';
+
+const START = new Date('2025-01-01T00:00:00Z');
+const DAY = 86_400_000;
+const args = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+function peakMiB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+async function openTarget(target: string): Promise<Db> {
+  return target.startsWith('postgres') ? openDb({ url: target }) : openDb({ dataDir: target, ignoreEnv: true });
+}
+
+/** Child: seed N days into a target (a PGlite directory or a PostgreSQL URL). */
+async function childSeed(target: string, days: number): Promise<object> {
+  const db = await openTarget(target);
+  try {
+    await migrate(db);
+    const t0 = performance.now();
+    const r = await seedReadings(db, { days, stations: 1, seed: 42, start: START });
+    return { rows: r.rows, seed_s: round((performance.now() - t0) / 1000) };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Child: extract -> features -> gbdt -> ONNX scoring of the holdout, timed stage by stage. */
+async function childE2e(target: string, days: number): Promise<object> {
+  const db = await openTarget(target);
+  try {
+    const base = loadPipelineFile('pipelines/tank-level-forecast.yaml');
+    const p = pipelineSchema.parse({
+      ...base,
+      source: { ...base.source, window_days: days },
+      trainer: { algorithm: 'gbdt', params: { trees: 100, max_depth: 6, learning_rate: 0.1, early_stopping_rounds: null } },
+    });
+    const asOf = new Date(START.getTime() + days * DAY);
+    const t: Record<string, number> = {};
+    const mem: Record<string, number> = {};
+    let t0 = performance.now();
+    const frame = await extractFrame(db, p.source, asOf);
+    t.extract_s = (performance.now() - t0) / 1000;
+    mem.after_extract_mib = peakMiB();
+    t0 = performance.now();
+    const set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
+    t.features_s = (performance.now() - t0) / 1000;
+    mem.after_features_mib = peakMiB();
+    t0 = performance.now();
+    const model = await train(p.trainer, set.train, {
+      model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: frame.fingerprint,
+    });
+    t.train_s = (performance.now() - t0) / 1000;
+    mem.after_train_mib = peakMiB();
+    t0 = performance.now();
+    const pred = await scoreOnnx(model.onnx, set.holdout.values, set.holdout.rows, set.holdout.names.length);
+    t.score_s = (performance.now() - t0) / 1000;
+    if (pred.length !== set.holdout.rows) throw new Error('scoring returned the wrong number of rows');
+    const total = t.extract_s + t.features_s + t.train_s + t.score_s;
+    return {
+      days, rows: frame.rows, train_rows: set.train.rows, holdout_rows: set.holdout.rows, features: set.train.names.length,
+      trees: model.trees_used ?? 100, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v)])),
+      end_to_end_s: round(total), peak_rss_mib: peakMiB(), ...mem,
+    };
+  } finally {
+    await db.close();
+  }
+}
+
+async function childSeedRead(target: string): Promise<object> {
+  const db = await openTarget(target);
+  try {
+    await migrate(db);
+    return { ...(await benchSeedRead(db, { days: 365, stations: 1 })), peak_rss_mib: peakMiB() };
+  } finally {
+    await db.close();
+  }
+}
+
+async function childGbdt(quick: boolean): Promise<object> {
+  const r = await benchGbdt(quick ? { rows: 100_000 } : {});
+  return { ...r, seconds: round(r.wall_ms / 1000), peak_rss_mib: peakMiB(), xgboost_hist_reference_s: 5.6 };
+}
+
+function round(x: number, digits = 3): number {
+  return Math.round(x * 10 ** digits) / 10 ** digits;
+}
+
+/** Runs this file as a child with `--child ...` and parses the JSON line it prints. */
+function child(...childArgs: string[]): object {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', resolve('bench/bench.ts'), '--child', ...childArgs], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = out.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(line) as object;
+}
+
+async function scratchPostgres(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `mlops_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  if (args[0] === '--child') {
+    const [, kind, target, days] = args;
+    const result = kind === 'seed' ? await childSeed(target, Number(days))
+      : kind === 'e2e' ? await childE2e(target, Number(days))
+        : kind === 'seed-read' ? await childSeedRead(target)
+          : await childGbdt(target === 'quick');
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const quick = args.includes('--quick');
+  const only = arg('case');
+  const dayList = quick ? [30] : [30, 365];
+  const report: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length, started_at: new Date().toISOString() };
+  const backends: { name: string; target: () => Promise<{ target: string; done: () => Promise<void> }> }[] = [{
+    name: 'pglite',
+    target: async () => {
+      const dir = resolve('.mlops', 'bench', `pglite-${randomBytes(3).toString('hex')}`);
+      mkdirSync(dir, { recursive: true });
+      return { target: dir, done: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  }];
+  if (process.env.DATABASE_URL) {
+    const adminUrl = process.env.DATABASE_URL;
+    backends.push({ name: 'postgres', target: async () => {
+      const s = await scratchPostgres(adminUrl);
+      return { target: s.url, done: s.drop };
+    } });
+  } else {
+    report.note = 'DATABASE_URL is not set: PostgreSQL cases skipped';
+  }
+
+  if (!only || only === 'seed_read') {
+    const rows: object[] = [];
+    for (const b of backends) {
+      const t = await b.target();
+      try {
+        rows.push(child('seed-read', t.target));
+      } finally {
+        await t.done();
+      }
+    }
+    report.seed_read = rows;
+  }
+  if (!only || only === 'e2e') {
+    const rows: object[] = [];
+    for (const b of backends) {
+      for (const days of dayList) {
+        const t = await b.target();
+        try {
+          const seeded = child('seed', t.target, String(days));
+          rows.push({ backend: b.name, seeded, ...child('e2e', t.target, String(days)) });
+        } finally {
+          await t.done();
+        }
+      }
+    }
+    report.e2e = rows;
+  }
+  if (!only || only === 'gbdt') report.gbdt = child('gbdt', quick ? 'quick' : 'full');
+  console.log(JSON.stringify(report, null, 2));
+}
+
+await main();
+
