@@ -46,7 +46,6 @@ export const registryEntrySchema = z
   .object({
     version: z.number().int().min(1).meta({ description: 'Monotonic per model.' }),
     run_id: z.string().min(1),
-    pipeline: z.string().min(1).meta({ description: 'The pipeline definition, e.g. pipelines/<model>.yaml.' }),
     artifact: artifactSchema,
     metrics: metricsSchema,
     baseline: z.object({ kind: baselineKindSchema, metrics: metricsSchema }).strict(),
@@ -77,6 +76,9 @@ export const registryEntrySchema = z
     promoted_at: isoTime,
     pull_request: z.object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) }).strict().nullable(),
     previous_version: z.number().int().min(1).nullable(),
+    // Last on purpose: a key that never changes closes each entry, so appending a model after the
+    // last one and promoting that last one touch different lines and merge cleanly.
+    pipeline: z.string().min(1).meta({ description: 'The pipeline definition, e.g. pipelines/<model>.yaml.' }),
   })
   .strict();
 
@@ -149,8 +151,14 @@ export function parseRegistry(text: string, file = REGISTRY_FILE): Registry {
 /** The canonical text: `$schema` first, models sorted by name, 2-space indent, final newline. */
 export function serializeRegistry(reg: Registry): string {
   const models: Record<string, RegistryEntry> = {};
-  for (const name of Object.keys(reg.models).sort()) models[name] = reg.models[name];
+  // Entries are re-emitted in the schema's key order, so every writer produces the same lines.
+  for (const name of Object.keys(reg.models).sort()) models[name] = canonicalEntry(reg.models[name]);
   return `${JSON.stringify({ $schema: reg.$schema ?? REGISTRY_SCHEMA_REF, models }, null, 2)}\n`;
+}
+
+function canonicalEntry(entry: RegistryEntry): RegistryEntry {
+  const parsed = registryEntrySchema.safeParse(entry);
+  return parsed.success ? parsed.data : entry;
 }
 
 function describe(issue: z.core.$ZodIssue, json: unknown): string[] {

@@ -1,0 +1,140 @@
+import { emptyRegistry, parseRegistry, REGISTRY_FILE, type Registry } from '../registry/schema.ts';
+import { planRegistryEdit, type Promotion, type RegistryEditPlan } from '../registry/edit.ts';
+import { createOrUpdatePromotionBranch, promotionBranchName, type PromotionBranchResult } from './branch.ts';
+import { Git, type GitIdentity } from './git.ts';
+import type { GitHub, RepoRef } from './github.ts';
+import { highestVersionEver, readFileAtRef } from './history.ts';
+import { prepareScratchClone, writeLocalPullRequest } from './local.ts';
+import type { Candidate } from './marker.ts';
+import {
+  createOrUpdatePullRequest,
+  findPromotionPullRequest,
+  isBetterByMetric,
+  keepBetterCandidate,
+  type IsBetter,
+  type PromotionPullRequestSpec,
+  type PullRequestResult,
+} from './pr.ts';
+
+/**
+ * The promotion stage as one story: read the registry on the base -> plan the edit -> (GitHub) keep
+ * a better open candidate -> branch -> pull request. With a token it pushes and opens or updates
+ * the pull request; without one it does the same git work in a scratch clone and writes the
+ * pull request's text to a file.
+ */
+
+export interface PromotionText {
+  title: string;
+  body: string;
+}
+
+export interface PromoteSpec {
+  base: string;
+  promotion: Omit<Promotion, 'highestVersionEver'>;
+  /** the challenger as the open pull request's marker will carry it (version is filled in from the plan) */
+  candidate: Omit<Candidate, 'version'>;
+  /** title and body once the version is known */
+  render: (plan: RegistryEditPlan) => PromotionText;
+  author?: GitIdentity;
+  committer?: GitIdentity;
+  labels?: string[];
+  reviewers?: string[];
+  teamReviewers?: string[];
+  isBetter?: IsBetter;
+}
+
+export interface GitHubTarget {
+  kind: 'github';
+  gh: GitHub;
+  repo: RepoRef;
+  /** a clone of the repository whose `origin` is GitHub (the action's checkout) */
+  workDir: string;
+  /**
+   * For git's fetches and pushes over HTTPS (sent as http.extraheader, redacted from errors). Leave
+   * it out after actions/checkout with persist-credentials (its default): the checkout already
+   * holds a URL-scoped header, and git would send two Authorization headers.
+   */
+  token?: string;
+}
+
+export interface LocalTarget {
+  kind: 'local';
+  /** the repository to clone from (path or URL); it is never modified */
+  repository: string;
+  /** where `.mlops/promotion/` goes (default: the current directory) */
+  root?: string;
+}
+
+export type PromoteResult =
+  | {
+      mode: 'github';
+      outcome: PullRequestResult['outcome'];
+      version: number;
+      branch: PromotionBranchResult | null;
+      pullRequest: PullRequestResult;
+    }
+  | {
+      mode: 'local';
+      outcome: PromotionBranchResult['outcome'];
+      version: number;
+      branch: PromotionBranchResult;
+      clone: string;
+      bodyFile: string;
+    };
+
+export async function promote(target: GitHubTarget | LocalTarget, spec: PromoteSpec): Promise<PromoteResult> {
+  const git = target.kind === 'github' ? new Git(target.workDir, { token: target.token }) : await prepareScratchClone(target.repository, target.root);
+  const model = spec.promotion.model;
+  const branchName = promotionBranchName(model);
+
+  // 1. The registry as the base has it, and the edit of this promotion.
+  await git.run(['fetch', '--no-tags', '--quiet', 'origin', `+refs/heads/${spec.base}:refs/remotes/origin/${spec.base}`]);
+  const baseRef = `refs/remotes/origin/${spec.base}`;
+  const current = await registryAt(git.dir, baseRef);
+  const plan = planRegistryEdit(current, { ...spec.promotion, highestVersionEver: await highestVersionEver(git.dir, baseRef, model) });
+  const text = spec.render(plan);
+  const candidate: Candidate = { ...spec.candidate, version: plan.version };
+  const branchSpec = {
+    git,
+    base: spec.base,
+    branch: branchName,
+    files: plan.files,
+    message: `Promote ${model} v${plan.version}`,
+    author: spec.author,
+    committer: spec.committer,
+  };
+
+  if (target.kind === 'local') {
+    const branch = await createOrUpdatePromotionBranch({ ...branchSpec, push: false });
+    const root = target.root ?? process.cwd();
+    const bodyFile = writeLocalPullRequest(root, model, text.title, text.body);
+    return { mode: 'local', outcome: branch.outcome, version: plan.version, branch, clone: git.dir, bodyFile };
+  }
+
+  // 2. A better candidate already open: leave branch and pull request as they are.
+  const prSpec: PromotionPullRequestSpec = {
+    repo: target.repo,
+    model,
+    head: branchName,
+    base: spec.base,
+    title: text.title,
+    body: text.body,
+    candidate,
+    labels: spec.labels,
+    reviewers: spec.reviewers,
+    teamReviewers: spec.teamReviewers,
+  };
+  const open = await findPromotionPullRequest(target.gh, prSpec);
+  const kept = await keepBetterCandidate(target.gh, prSpec, open, spec.isBetter ?? isBetterByMetric);
+  if (kept) return { mode: 'github', outcome: kept.outcome, version: plan.version, branch: null, pullRequest: kept };
+
+  // 3. The branch, then the pull request.
+  const branch = await createOrUpdatePromotionBranch(branchSpec);
+  const pullRequest = await createOrUpdatePullRequest(target.gh, prSpec, open);
+  return { mode: 'github', outcome: pullRequest.outcome, version: plan.version, branch, pullRequest };
+}
+
+async function registryAt(repoDir: string, ref: string): Promise<Registry> {
+  const bytes = await readFileAtRef(repoDir, ref, REGISTRY_FILE);
+  return bytes ? parseRegistry(bytes.toString('utf8'), `${REGISTRY_FILE} at ${ref}`) : emptyRegistry();
+}

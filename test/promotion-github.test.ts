@@ -1,0 +1,225 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createOrUpdatePromotionBranch } from '../actions/lib/promotion/branch.ts';
+import { Git } from '../actions/lib/promotion/git.ts';
+import { createGitHubClient, resolveApiUrl, resolveGitHubToken, type GitHub } from '../actions/lib/promotion/github.ts';
+import { parsePromotionMarker } from '../actions/lib/promotion/marker.ts';
+import { ensurePromotionPullRequest } from '../actions/lib/promotion/pr.ts';
+import { promote, type PromoteSpec } from '../actions/lib/promotion/promote.ts';
+import type { RegistryEditPlan } from '../actions/lib/registry/edit.ts';
+import { createSandbox, promotionEntry as entry, type Sandbox } from './helpers/git.ts';
+import { GitHubStandIn } from './helpers/github-standin.ts';
+
+const TOKEN = 'ghs_s3cr3tT0kenForTheStandIn0123456789';
+const BOT = { name: 'mlops-bot', email: 'mlops-bot@example.test' };
+const MODEL = 'tank-level-forecast';
+const REPO = { owner: 'plant', repo: 'ops' };
+
+function spec(run: string, rmse: number, extra = ''): PromoteSpec {
+  return {
+    base: 'main',
+    promotion: { model: MODEL, entry: entry(MODEL, run, rmse), onnx: new Uint8Array(Buffer.from(`onnx of ${run}`)), card: { run } },
+    candidate: { run, metric: 'rmse', value: rmse },
+    render: (plan: RegistryEditPlan) => ({
+      title: `Promote ${MODEL} v${plan.version}: rmse ${rmse}`,
+      body: `### ${MODEL} v${plan.version} is ready for review\n\n| metric | challenger |\n|---|---|\n| rmse | ${rmse} |\n${extra}`,
+    }),
+    author: BOT,
+    labels: ['weekly-retrain'],
+    reviewers: ['ml-lead'],
+    teamReviewers: ['model-approvers'],
+  };
+}
+
+describe('promotion pull request against a GitHub stand-in (checked against the OpenAPI description)', () => {
+  let sb: Sandbox;
+  let gh: GitHubStandIn;
+  let client: GitHub;
+  let work: Git;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    sb = await createSandbox({ 'README.md': '# plant\n' });
+    gh = await GitHubStandIn.start({
+      ...REPO,
+      token: TOKEN,
+      prefix: '/api/v3', // as on GitHub Enterprise Server
+      branchExists: async (branch) => `refs/heads/${branch}` in (await sb.originRefs()),
+    });
+    client = createGitHubClient({ token: TOKEN, baseUrl: gh.baseUrl, paceWrites: false, log: (m) => warnings.push(m) });
+    work = await sb.clone('checkout');
+  });
+  afterAll(async () => {
+    await gh.close();
+    sb.cleanup();
+  });
+  afterEach(() => {
+    // every request was a documented operation with a valid body
+    expect(gh.violations).toEqual([]);
+    expect(gh.requests.filter((r) => !r.operationId)).toEqual([]);
+    gh.reset();
+  });
+
+  const run = (s: PromoteSpec, c: GitHub = client) => promote({ kind: 'github', gh: c, repo: REPO, workDir: work.dir, token: TOKEN }, s);
+  const ops = () => gh.requests.map((r) => `${r.operationId} ${r.status}`);
+
+  it('first run: pushes the branch and creates the pull request with labels and reviewers', async () => {
+    const res = await run(spec('r1', 0.07));
+    expect(res).toMatchObject({ mode: 'github', outcome: 'created', version: 1, branch: { outcome: 'created' }, pullRequest: { number: 1, warnings: [] } });
+    expect(ops()).toEqual(['pulls/list 200', 'pulls/create 201', 'issues/add-labels 200', 'pulls/request-reviewers 201']);
+    const list = gh.requests[0];
+    expect(list.query).toEqual({ head: 'plant:mlops/promote/tank-level-forecast', state: 'open', per_page: '100' });
+    const create = gh.requests[1].body as Record<string, string>;
+    expect(create).toMatchObject({ head: 'mlops/promote/tank-level-forecast', base: 'main', title: 'Promote tank-level-forecast v1: rmse 0.07' });
+    expect(parsePromotionMarker(create.body)).toEqual({ model: MODEL, run: 'r1', version: 1, metric: 'rmse', value: 0.07, lowerIsBetter: true });
+    const pr = gh.pulls[0];
+    expect(pr.labels).toEqual(['model-promotion', 'model:tank-level-forecast', 'weekly-retrain']);
+    expect(pr.reviewers).toEqual(['ml-lead']);
+    expect(pr.teamReviewers).toEqual(['model-approvers']);
+    expect(gh.requests.every((r) => r.headers.authorization === `token ${TOKEN}`)).toBe(true);
+    expect((await sb.originRefs())['refs/heads/mlops/promote/tank-level-forecast']).toBe(res.branch?.commit);
+  });
+
+  it('second run with a changed body: updates the same pull request, pushes nothing', async () => {
+    const pushes = sb.pushLog().length;
+    const res = await run(spec('r1', 0.07, '\nQuality: 0 gaps.\n'));
+    expect(res).toMatchObject({ outcome: 'updated', branch: { outcome: 'unchanged' }, pullRequest: { number: 1 } });
+    expect(ops()).toEqual(['pulls/list 200', 'pulls/update 200']);
+    expect(gh.pulls).toHaveLength(1);
+    expect(gh.pulls[0].body).toContain('Quality: 0 gaps.');
+    expect(sb.pushLog()).toHaveLength(pushes);
+  });
+
+  it('third, identical run: no call beyond the lookup, nothing pushed', async () => {
+    const pushes = sb.pushLog().length;
+    const res = await run(spec('r1', 0.07, '\nQuality: 0 gaps.\n'));
+    expect(res).toMatchObject({ outcome: 'unchanged', branch: { outcome: 'unchanged' } });
+    expect(ops()).toEqual(['pulls/list 200']);
+    expect(gh.writes()).toEqual([]);
+    expect(sb.pushLog()).toHaveLength(pushes);
+  });
+
+  it('a challenger not better than the open candidate: the pull request and branch stay, one comment says so', async () => {
+    const refs = await sb.originRefs();
+    const before = { ...gh.pulls[0], comments: [...gh.pulls[0].comments] };
+    const res = await run(spec('r2', 0.08));
+    expect(res).toMatchObject({ outcome: 'kept-better-candidate', branch: null, pullRequest: { number: 1, kept: { run: 'r1', value: 0.07 } } });
+    expect(ops()).toEqual(['pulls/list 200', 'issues/list-comments 200', 'issues/create-comment 201']);
+    expect(gh.pulls[0].comments).toHaveLength(1);
+    expect(gh.pulls[0].comments[0].body).toMatch(/run `r2`, rmse 0.08\) is not better than this pull request's candidate v1 \(run `r1`, rmse 0.07\)/);
+    expect({ title: gh.pulls[0].title, body: gh.pulls[0].body }).toEqual({ title: before.title, body: before.body });
+    expect(await sb.originRefs()).toEqual(refs);
+
+    // the same challenger again: no second comment
+    gh.reset();
+    expect((await run(spec('r2', 0.08))).outcome).toBe('kept-better-candidate');
+    expect(ops()).toEqual(['pulls/list 200', 'issues/list-comments 200']);
+    expect(gh.pulls[0].comments).toHaveLength(1);
+  });
+
+  it('a better challenger replaces the candidate: branch and pull request updated', async () => {
+    const res = await run(spec('r3', 0.06));
+    expect(res).toMatchObject({ outcome: 'updated', version: 1, branch: { outcome: 'updated' } });
+    expect(ops()).toEqual(['pulls/list 200', 'pulls/update 200']);
+    expect(parsePromotionMarker(gh.pulls[0].body)).toMatchObject({ run: 'r3', value: 0.06 });
+    expect(gh.pulls).toHaveLength(1);
+  });
+
+  it('a 502 is retried', async () => {
+    gh.fault({ method: 'GET', path: /\/pulls$/, status: 502, body: { message: 'Bad Gateway' } });
+    const res = await run(spec('r3', 0.06));
+    expect(res.outcome).toBe('unchanged');
+    expect(ops()).toEqual(['pulls/list 502', 'pulls/list 200']);
+  });
+
+  it('a 403 rate limit (x-ratelimit-remaining: 0) and a secondary limit (retry-after) are waited out and retried', async () => {
+    const reset = Math.ceil(Date.now() / 1000) + 1; // the limit resets in 1-2 s
+    gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) }, body: { message: 'API rate limit exceeded for installation.' } });
+    gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' } });
+    const res = await run(spec('r3', 0.06, '\nnew text\n'));
+    expect(res.outcome).toBe('updated');
+    expect(ops()).toEqual(['pulls/list 200', 'pulls/update 403', 'pulls/update 403', 'pulls/update 200']);
+    const [, limited, secondary, ok] = gh.requests;
+    expect(secondary.at).toBeGreaterThanOrEqual(reset * 1000); // waited for the reset
+    expect(secondary.at - limited.at).toBeGreaterThanOrEqual(900);
+    expect(ok.at - secondary.at).toBeGreaterThanOrEqual(900); // waited retry-after: 1
+    expect(warnings.some((w) => /rate limit/.test(w))).toBe(true);
+  });
+
+  it('a run interrupted after its push and run again: same branch, one pull request', async () => {
+    const other = 'pump-efficiency';
+    const s: PromoteSpec = {
+      ...spec('p1', 0.2),
+      promotion: { model: other, entry: entry(other, 'p1', 0.2), onnx: new Uint8Array(Buffer.from('onnx p1')), card: {} },
+      render: (plan) => ({ title: `Promote ${other} v${plan.version}`, body: 'body' }),
+    };
+    // the first run dies after pushing (the pull request call fails and is not retried)
+    gh.fault({ method: 'POST', path: /\/pulls$/, status: 500, body: { message: 'boom' } });
+    const noRetry = createGitHubClient({ token: TOKEN, baseUrl: gh.baseUrl, paceWrites: false, retries: 0 });
+    await expect(run(s, noRetry)).rejects.toThrow(/could not create pull request \(HTTP 500\)/);
+    const branch = (await sb.originRefs())['refs/heads/mlops/promote/pump-efficiency'];
+    expect(branch).toBeTruthy();
+    const pushes = sb.pushLog().length;
+
+    const res = await run(s);
+    expect(res).toMatchObject({ outcome: 'created', branch: { outcome: 'unchanged', commit: branch } });
+    expect(sb.pushLog()).toHaveLength(pushes);
+    expect(gh.pulls.filter((p) => p.head === 'mlops/promote/pump-efficiency' && p.state === 'open')).toHaveLength(1);
+
+    expect((await run(s)).outcome).toBe('unchanged');
+    expect(gh.pulls.filter((p) => p.head === 'mlops/promote/pump-efficiency')).toHaveLength(1);
+  });
+
+  it('no error message carries the token', async () => {
+    // GitHub echoing the credentials back in an error body
+    gh.fault({ method: 'GET', path: /\/pulls$/, status: 422, body: { message: `Validation Failed for token ${TOKEN}` } });
+    const err = await ensurePromotionPullRequest(client, {
+      repo: REPO,
+      model: MODEL,
+      head: 'mlops/promote/tank-level-forecast',
+      base: 'main',
+      title: 't',
+      body: 'b',
+      candidate: { run: 'x', version: 1, metric: 'rmse', value: 1 },
+    }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).toMatch(/HTTP 422/);
+    expect(JSON.stringify({ message: (err as Error).message, stack: (err as Error).stack })).not.toContain(TOKEN);
+
+    // a wrong token: the stand-in's 401 echoes the Authorization header
+    const wrong = createGitHubClient({ token: `${TOKEN}-wrong`, baseUrl: gh.baseUrl, paceWrites: false });
+    const err401 = await run(spec('r3', 0.06), wrong).catch((e: Error) => e);
+    expect((err401 as Error).message).toMatch(/HTTP 401/);
+    expect((err401 as Error).message).not.toContain(TOKEN);
+
+    // git with the token, failing against an unreachable remote
+    const git = new Git(work.dir, { token: TOKEN });
+    const gitErr = await git.run(['push', 'http://127.0.0.1:9/none.git', 'HEAD:refs/heads/x']).catch((e: Error) => e);
+    expect(gitErr).toBeInstanceOf(Error);
+    const basic = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
+    expect((gitErr as Error).message).not.toContain(TOKEN);
+    expect((gitErr as Error).message).not.toContain(basic);
+    gh.reset(); // the 401 request carried a wrong token on purpose; its shape is still checked above
+  });
+
+  it('token and API URL come from the input, else GITHUB_TOKEN and GITHUB_API_URL', () => {
+    expect(resolveGitHubToken('', { GITHUB_TOKEN: 'env-token' })).toBe('env-token');
+    expect(resolveGitHubToken(' input ', { GITHUB_TOKEN: 'env-token' })).toBe('input');
+    expect(resolveGitHubToken(undefined, {})).toBeUndefined();
+    expect(resolveApiUrl(undefined, { GITHUB_API_URL: 'https://ghe.example/api/v3/' })).toBe('https://ghe.example/api/v3');
+    expect(resolveApiUrl(undefined, {})).toBe('https://api.github.com');
+    expect(() => createGitHubClient({ token: '' })).toThrow(/no GitHub token/);
+  });
+});
+
+describe('promotion branch helpers', () => {
+  it('refuses paths outside the repository', async () => {
+    const sb = await createSandbox({ 'README.md': 'x\n' });
+    try {
+      const work = await sb.clone('w');
+      for (const path of ['../x', '/etc/passwd', 'a/../../b', '.git/config'])
+        await expect(createOrUpdatePromotionBranch({ git: work, base: 'main', branch: 'b', files: [{ path, bytes: new Uint8Array([1]) }], message: 'm' })).rejects.toThrow(/refusing/);
+    } finally {
+      sb.cleanup();
+    }
+  });
+});
