@@ -166,7 +166,7 @@ describe('the demo pipelines', () => {
     const [pump, tank] = all.map((p) => p.config);
 
     expect(tank.name).toBe('tank-level-forecast');
-    expect(tank.target).toEqual({ column: 'tank_level_m', horizon_minutes: 60 });
+    expect(tank.target).toEqual({ column: 'tank_level_m', horizon_minutes: 60, valid_range: [0, 12] });
     expect(tank.source.columns).toEqual(['tank_level_m', 'inflow_m3h', 'outflow_m3h', 'pump_speed_rpm', 'pump_power_kw']);
     expect(tank.features.lags).toEqual([1, 5, 15, 60]);
     expect(tank.features.rolling).toEqual({ windows: [15, 60], stats: ['mean', 'std'] });
@@ -177,7 +177,7 @@ describe('the demo pipelines', () => {
     expect(tank.quality.ranges).toEqual({ tank_level_m: [0, 12], pump_speed_rpm: [0, 3600], inflow_m3h: [0, 2000], outflow_m3h: [0, 2000] });
 
     expect(pump.name).toBe('pump-efficiency');
-    expect(pump.target).toEqual({ column: 'efficiency', horizon_minutes: 0 });
+    expect(pump.target).toEqual({ column: 'efficiency', horizon_minutes: 0, valid_range: [0, 1] });
     expect(Object.keys(pump.source.derive)).toEqual(['head_m', 'efficiency']);
     expect(pump.features.columns).toEqual(['inflow_m3h', 'pump_speed_rpm', 'head_m']);
     expect(featureColumns(pump)).not.toContain('pump_power_kw');

@@ -75,7 +75,7 @@ describe('feature spec', () => {
     const s = featureSpecFromPipeline(p);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
     expect(s.columns).toEqual(['tank_level_m', 'inflow_m3h', 'head_m']);
-    expect(s.target).toEqual({ column: 'tank_level_m', horizon_minutes: 60 });
+    expect(s.target).toEqual({ column: 'tank_level_m', horizon_minutes: 60, valid_range: null });
     expect(featureNames(s).slice(0, 5)).toEqual([
       'tank_level_m',
       'tank_level_m_lag_1m',
@@ -139,7 +139,15 @@ describe('buildFeatures', () => {
     // minute 0 -> 2 (12); 1 -> 3 missing; 2 -> 4 (14); 4 -> 6 NaN; 5 -> 7 missing; 6 -> 8 missing
     expect([...matrix.times].map((t) => (t - T0) / MIN)).toEqual([0, 2]);
     expect([...matrix.target]).toEqual([12, 14]);
-    expect(dropped).toEqual({ no_target: 4 });
+    expect(dropped).toEqual({ no_target: 4, target_out_of_range: 0 });
+  });
+
+  it('drops rows whose target is outside target.valid_range (sensor spikes) and counts them', () => {
+    const f = gappy();
+    const { matrix, dropped } = buildFeatures(f, spec({ target: { column: 'a', horizon_minutes: 2, valid_range: [0, 13] } }));
+    // minute 0 -> 2 (12) kept; minute 2 -> 4 (14) is above 13; minute 4 -> 6 (16) too
+    expect([...matrix.target]).toEqual([12]);
+    expect(dropped).toEqual({ no_target: 3, target_out_of_range: 2 });
   });
 
   it('encodes hour of day (fractional) and day of week as sin/cos in UTC', () => {

@@ -44,6 +44,8 @@ export const targetSchema = z
     column: identifierSchema,
     /** 0 = estimate the value now (a derived or soft-sensor target). */
     horizon_minutes: z.number().int().min(0).default(0),
+    /** Rows whose target lies outside [min, max] (sensor spikes) are neither trained nor scored on. */
+    valid_range: z.tuple([z.number(), z.number()]).nullable().default(null),
   })
   .strict();
 

@@ -10,7 +10,7 @@ export type { ZScoreStats } from './zscore.ts';
 export interface BuildResult {
   /** rows in frame order (entity, then time); see `timeOrder` in split/temporal.ts for time order */
   matrix: FeatureMatrix;
-  dropped: { no_target: number; warmup?: number };
+  dropped: { no_target: number; target_out_of_range: number; warmup?: number };
   /**
    * `applied`: the given stats standardised the matrix. `pending`: the spec asks for z-scores but
    * no stats were given; the matrix is raw and the caller fits stats on its training rows
@@ -57,9 +57,18 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
   const targetIndex = shiftedIndex(times, ranges, spec.target.horizon_minutes * MIN_MS);
   const outRow = new Int32Array(rows).fill(-1);
   let kept = 0;
+  let outOfRange = 0;
+  const [lo, hi] = spec.target.valid_range ?? [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
   for (let i = 0; i < rows; i++) {
     const j = targetIndex[i];
-    if (j >= 0 && targetCol[j] === targetCol[j]) outRow[i] = kept++;
+    if (j < 0) continue;
+    const y = targetCol[j];
+    if (y !== y) continue;
+    if (y < lo || y > hi) {
+      outOfRange++;
+      continue;
+    }
+    outRow[i] = kept++;
   }
   if (kept === 0) {
     const span = (times[rows - 1] - times[0]) / MIN_MS;
@@ -138,7 +147,7 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     applyZScore(matrix, stats);
     zscore = 'applied';
   } else if (spec.zscore) zscore = 'pending';
-  return { matrix, dropped: { no_target: rows - kept }, zscore, stats: spec.zscore ? stats ?? null : null, allNaN, warnings };
+  return { matrix, dropped: { no_target: rows - kept - outOfRange, target_out_of_range: outOfRange }, zscore, stats: spec.zscore ? stats ?? null : null, allNaN, warnings };
 }
 
 /**

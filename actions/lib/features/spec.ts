@@ -21,7 +21,8 @@ export interface FeatureSpec {
   rolling: { windows: number[]; stats: RollingStat[] };
   zscore: boolean;
   calendar: CalendarFeature[];
-  target: { column: string; horizon_minutes: number };
+  /** valid_range: rows whose target falls outside it are dropped (absent in older specs) */
+  target: { column: string; horizon_minutes: number; valid_range?: [number, number] | null };
 }
 
 export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
@@ -36,7 +37,7 @@ export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
     rolling: { windows: [...p.features.rolling.windows], stats: [...p.features.rolling.stats] },
     zscore: p.features.zscore,
     calendar: [...p.features.calendar],
-    target: { column: p.target.column, horizon_minutes: p.target.horizon_minutes },
+    target: { column: p.target.column, horizon_minutes: p.target.horizon_minutes, valid_range: p.target.valid_range ? [p.target.valid_range[0], p.target.valid_range[1]] : null },
   };
 }
 
