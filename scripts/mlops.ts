@@ -8,6 +8,7 @@ import { pipelineCommands } from './commands/pipelines.ts';
 import { registryCommands } from './commands/registry.ts';
 import { dataCommands } from './commands/data.ts';
 import { retrainCommands } from './commands/retrain.ts';
+import { gitopsCommands } from './commands/gitops.ts';
 
 const commands: Record<string, Command> = {
   ...dbCommands,
@@ -15,6 +16,7 @@ const commands: Record<string, Command> = {
   ...pipelineCommands,
   ...registryCommands,
   ...retrainCommands,
+  ...gitopsCommands,
 };
 
 process.exitCode = await runCli(commands, process.argv.slice(2));

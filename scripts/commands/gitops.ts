@@ -1,0 +1,137 @@
+import { resolve } from 'node:path';
+import { openPromotion } from '../../actions/lib/promotion/open.ts';
+import { createGitHubClient, parseRepository, resolveGitHubToken } from '../../actions/lib/promotion/github.ts';
+import { createPullRequestFor } from '../../actions/lib/promotion/pr-generic.ts';
+import { currentDeployments, deploy, describeFailures, prepareRollback, registryHistory, verifyRegistry } from '../../actions/lib/deploy/index.ts';
+import { readRegistry } from '../../actions/lib/registry/champion.ts';
+import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
+import { fmtMetric } from '../../actions/lib/report/markdown.ts';
+import { str, UsageError, type Command, type Values } from '../cli.ts';
+
+const githubOptions = {
+  'github-token': { type: 'string' as const },
+  repository: { type: 'string' as const },
+  'api-url': { type: 'string' as const },
+};
+
+function github(values: Values) {
+  const token = resolveGitHubToken(str(values, 'github-token'));
+  if (!token) return null;
+  return { gh: createGitHubClient({ token, baseUrl: str(values, 'api-url') }), repo: parseRepository(str(values, 'repository') ?? process.env.GITHUB_REPOSITORY) };
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd());
+}
+
+export const gitopsCommands: Record<string, Command> = {
+  promote: {
+    summary: 'open (or update) the promotion pull request of a run whose gate said promote; without a token, in a scratch clone',
+    usage: '--run RUN_ID | --run-dir DIR [--repo .] [--base BRANCH] [--github-token T] [--repository owner/name] [--api-url URL]',
+    options: { run: { type: 'string' }, 'run-dir': { type: 'string' }, 'runs-dir': { type: 'string' }, repo: { type: 'string' }, base: { type: 'string' }, ...githubOptions },
+    async run(ctx) {
+      const runId = str(ctx.values, 'run');
+      const runDir = str(ctx.values, 'run-dir') ?? (runId ? runDirFor(str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR, runId) : undefined);
+      if (!runDir) throw new UsageError('--run RUN_ID or --run-dir DIR is required');
+      const repo = resolve(str(ctx.values, 'repo') ?? '.');
+      const gh = github(ctx.values);
+      const r = await openPromotion(await ctx.db(), {
+        runDir,
+        base: str(ctx.values, 'base'),
+        target: gh ? { kind: 'github', gh: gh.gh, repo: gh.repo, workDir: repo } : { kind: 'local', repository: repo },
+      });
+      if (ctx.values.json) return void ctx.json(r);
+      ctx.out(`${r.title}`);
+      if (r.mode === 'github') ctx.out(`pull request ${r.outcome}: ${r.pullRequest.url ?? `#${r.pullRequest.number}`}`);
+      else {
+        ctx.out(`branch ${r.branch.outcome}: mlops/promote/${r.model} at ${r.branch.commit.slice(0, 12)} in ${r.clone}`);
+        ctx.out(`pull request body: ${r.bodyFile}`);
+      }
+    },
+  },
+  deploy: {
+    summary: 'verify every entry of registry/production.json at a commit and record what changed (deploy or rollback)',
+    usage: '[--ref SHA] [--repo .]',
+    options: { ref: { type: 'string' }, repo: { type: 'string' } },
+    async run(ctx) {
+      const r = await deploy(await ctx.db(), resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD' });
+      if (ctx.values.json) return void ctx.json(r);
+      ctx.out(`deploy of ${r.gitSha.slice(0, 12)}: ${r.outcome}`);
+      for (const m of r.models) ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);
+    },
+  },
+  rollback: {
+    summary: 'prepare the rollback of one model to an earlier version (a branch and PR, or --push onto the base)',
+    usage: '--model M [--to VERSION] [--base main] [--push] [--reason TEXT] [--repo .]',
+    options: { model: { type: 'string' }, to: { type: 'string' }, base: { type: 'string' }, push: { type: 'boolean' }, reason: { type: 'string' }, repo: { type: 'string' }, ...githubOptions },
+    async run(ctx) {
+      const model = str(ctx.values, 'model');
+      if (!model) throw new UsageError('--model is required');
+      const to = str(ctx.values, 'to');
+      const repoDir = resolve(str(ctx.values, 'repo') ?? '.');
+      const base = str(ctx.values, 'base') ?? 'main';
+      const r = await prepareRollback(repoDir, {
+        model, toVersion: to ? Number(to) : undefined, base, push: Boolean(ctx.values.push), reason: str(ctx.values, 'reason'),
+      });
+      let prUrl: string | null = null;
+      const gh = !ctx.values.push ? github(ctx.values) : null;
+      if (gh && r.outcome !== 'pushed') {
+        prUrl = (await createPullRequestFor(gh.gh, gh.repo, { head: r.branch, base, title: r.title, body: r.body, labels: ['model-rollback', `model:${model}`] })).url;
+      }
+      if (ctx.values.json) return void ctx.json({ ...r, pull_request: prUrl });
+      ctx.out(`${r.title}: ${r.outcome} (${r.branch} at ${r.commit.slice(0, 12)})`);
+      if (prUrl) ctx.out(`pull request: ${prUrl}`);
+      else if (r.outcome !== 'pushed') ctx.out(`open a pull request from ${r.branch} into ${base}, or re-run with --push to commit straight onto ${base}`);
+    },
+  },
+  'registry show': {
+    summary: 'the models in production as registry/production.json says, and what was deployed',
+    usage: '[--repo .]',
+    options: { repo: { type: 'string' } },
+    async run(ctx) {
+      const reg = readRegistry(resolve(str(ctx.values, 'repo') ?? '.'));
+      const db = await ctx.db();
+      const deployed = new Map((await currentDeployments(db)).map((d) => [d.model, d]));
+      if (ctx.values.json) return void ctx.json({ registry: reg, deployed: Object.fromEntries(deployed) });
+      const models = Object.entries(reg.models);
+      if (models.length === 0) return void ctx.out('registry/production.json has no models yet');
+      for (const line of table(['model', 'version', 'rmse', 'mae', 'promoted', 'run', 'sha256', 'deployed'], models.map(([name, e]) => {
+        const d = deployed.get(name);
+        return [name, `v${e.version}`, fmtMetric(e.metrics.rmse), fmtMetric(e.metrics.mae), e.promoted_at.slice(0, 16).replace('T', ' '), e.run_id,
+          e.artifact.sha256.slice(0, 12), d ? `v${d.version} (${d.kind} ${d.git_sha.slice(0, 7)})` : 'not yet'];
+      }))) ctx.out(line);
+    },
+  },
+  'registry history': {
+    summary: 'promotions and rollbacks as git recorded them (version, date, commit, pull request)',
+    usage: '[--model M] [--ref main] [--repo .]',
+    options: { model: { type: 'string' }, ref: { type: 'string' }, repo: { type: 'string' } },
+    async run(ctx) {
+      const h = await registryHistory(resolve(str(ctx.values, 'repo') ?? '.'), { model: str(ctx.values, 'model'), ref: str(ctx.values, 'ref') ?? 'HEAD' });
+      if (ctx.values.json) return void ctx.json(h);
+      if (h.length === 0) return void ctx.out('no registry changes in git history yet');
+      for (const line of table(['date', 'commit', 'kind', 'changes', 'pull request', 'subject'], h.map((r) => [
+        r.date.slice(0, 16).replace('T', ' '), r.commit.slice(0, 10), r.kind,
+        r.changes.map((c) => `${c.model} ${c.from ? `v${c.from}` : '-'} -> ${c.to ? `v${c.to}` : '-'}`).join(', '),
+        r.pullRequest ? `#${r.pullRequest}` : '', r.subject.slice(0, 60),
+      ]))) ctx.out(line);
+    },
+  },
+  'registry verify': {
+    summary: 'verify registry/production.json at a commit as deploy does, without recording anything',
+    usage: '[--ref HEAD] [--repo .]',
+    options: { ref: { type: 'string' }, repo: { type: 'string' } },
+    async run(ctx) {
+      const v = await verifyRegistry(resolve(str(ctx.values, 'repo') ?? '.'), str(ctx.values, 'ref') ?? 'HEAD');
+      if (ctx.values.json) ctx.json(v);
+      else {
+        for (const e of v.entries) ctx.out(`${e.ok ? 'ok  ' : 'FAIL'} ${e.model} v${e.version ?? '?'}${e.problem ? `: ${e.problem}` : ''}`);
+        for (const line of v.ok ? [] : describeFailures(v)) console.error(line);
+        if (v.ok) ctx.out(`registry at ${v.gitSha.slice(0, 12)}: ${v.entries.length} model(s) verified`);
+      }
+      return v.ok ? 0 : 1;
+    },
+  },
+};
+

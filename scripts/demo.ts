@@ -1,0 +1,199 @@
+/**
+ * `npm run demo`: the weekly retrain end to end, on an embedded PostgreSQL (PGlite) with generated
+ * pump-station data, against a scratch git repository that stands in for GitHub. Everything it
+ * writes is under .mlops/demo/; the project's own working tree and branches are never touched.
+ *
+ *  1. database: migrate; seed 45 days of 1-minute readings; validate the pipelines against it
+ *  2. week 1: retrain both pipelines; the first champions are promoted, merged and deployed
+ *  3. a week of drift (impeller wear, a demand shift) arrives; week 2: retrain again
+ *  4. a promotion: approve (merge) -> deploy -> roll back (git revert) -> deploy -> open again
+ *  5. what it leaves: the experiment table, the registry, the promotion ready for review
+ *
+ * With DATABASE_URL set, the same runs against that PostgreSQL server.
+ */
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { openDb, type Db } from '../actions/lib/db/index.ts';
+import { migrate } from '../actions/lib/db/migrate.ts';
+import { seedReadings } from '../actions/lib/demo-data/index.ts';
+import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
+import { tableColumns } from '../actions/lib/source/columns.ts';
+import { retrain } from '../actions/lib/retrain/retrain.ts';
+import type { RetrainResult } from '../actions/lib/retrain/result.ts';
+import { gateTable, metricTable, fmtMetric } from '../actions/lib/report/markdown.ts';
+import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
+import { prepareScratchClone } from '../actions/lib/promotion/local.ts';
+import { mergePromotionBranch, revertMerge } from '../actions/lib/promotion/merge.ts';
+import { deploy, currentDeployments } from '../actions/lib/deploy/index.ts';
+import { readRegistry } from '../actions/lib/registry/champion.ts';
+import { listRuns } from '../actions/lib/tracking/runs.ts';
+
+const ROOT = resolve('.mlops/demo');
+const ORIGIN = join(ROOT, 'origin.git');
+const CHECKOUT = join(ROOT, 'checkout');
+const RUNS = join(ROOT, 'runs');
+const START = new Date('2026-09-27T00:00:00Z');
+const DAY = 86_400_000;
+const WEEK1 = new Date(START.getTime() + 45 * DAY); // 2026-11-11
+const WEEK2 = new Date(WEEK1.getTime() + 14 * DAY); // two weekly runs later
+const t0 = performance.now();
+
+const rel = (p: string): string => relative(process.cwd(), p) || '.';
+const say = (line = ''): void => console.log(line);
+const step = (title: string): void => say(`\n== ${title}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+const indent = (text: string): string => text.split('\n').map((l) => `   ${l}`).join('\n');
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.invalid', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.invalid' },
+  }).trim();
+}
+
+/** The demo's GitHub: a bare repository holding pipelines/ and registry/, and a checkout of main. */
+function createDemoRepository(): void {
+  mkdirSync(ROOT, { recursive: true });
+  git(ROOT, 'init', '--quiet', '--bare', '--initial-branch=main', ORIGIN);
+  const seed = join(ROOT, 'seed-tree');
+  mkdirSync(seed, { recursive: true });
+  git(seed, 'init', '--quiet', '--initial-branch=main');
+  cpSync('pipelines', join(seed, 'pipelines'), { recursive: true });
+  mkdirSync(join(seed, 'registry'), { recursive: true });
+  cpSync('registry/production.json', join(seed, 'registry/production.json'));
+  cpSync('registry/production.schema.json', join(seed, 'registry/production.schema.json'));
+  writeFileSync(join(seed, 'README.md'), '# pump station models\n\nThe demo\'s GitOps repository: pipelines and the production registry.\n');
+  git(seed, 'add', '-A');
+  git(seed, 'commit', '--quiet', '-m', 'Pipelines and an empty registry');
+  git(seed, 'push', '--quiet', ORIGIN, 'main');
+  rmSync(seed, { recursive: true, force: true });
+  git(ROOT, 'clone', '--quiet', ORIGIN, CHECKOUT);
+}
+
+function pullCheckout(): string {
+  git(CHECKOUT, 'pull', '--quiet', '--ff-only', 'origin', 'main');
+  return git(CHECKOUT, 'rev-parse', 'HEAD');
+}
+
+function printDecision(r: RetrainResult): void {
+  const c = r.scores.challenger?.metrics;
+  const mark = r.decision === 'promote' ? '✅ promote' : r.decision === 'reject' ? '❌ reject' : '⏭️  skip';
+  say(`\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(c[r.primary_metric])} on ${r.holdout?.rows.toLocaleString('en-US')} holdout rows)` : ''}`);
+  for (const reason of r.reasons) say(`   ${reason}`);
+  if (r.scores.challenger) say(indent(metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null)));
+  if (r.gates.length) say(indent(gateTable(r.gates)));
+  say(`   report: ${rel(join(r.lineage.run_dir, 'report.md'))}`);
+}
+
+async function retrainAll(db: Db, asOf: Date, pipelines: { file: string; config: Parameters<typeof retrain>[1]['pipeline'] }[]): Promise<RetrainResult[]> {
+  const results: RetrainResult[] = [];
+  for (const { file, config } of pipelines) {
+    const r = await retrain(db, { pipeline: config, pipelineFile: file, asOf, runsDir: RUNS, repoDir: CHECKOUT, trigger: 'schedule' });
+    printDecision(r);
+    results.push(r);
+  }
+  return results;
+}
+
+async function approveAndDeploy(db: Db, opened: OpenPromotionResult, pullNumber: number): Promise<string> {
+  const clone = await prepareScratchClone(ORIGIN, ROOT);
+  const merged = await mergePromotionBranch({ git: clone, base: 'main', branch: `mlops/promote/${opened.model}`, localBranch: true, pullNumber, owner: 'plant', title: opened.title });
+  if (merged.outcome !== 'merged') throw new Error(`merge of ${opened.model} conflicted in ${merged.files.join(', ')}`);
+  say(`   merged as ${merged.merge.slice(0, 10)} (the approval)`);
+  await deployMain(db);
+  return merged.merge;
+}
+
+async function deployMain(db: Db): Promise<void> {
+  const sha = pullCheckout();
+  const d = await deploy(db, CHECKOUT, { ref: sha });
+  for (const m of d.models) say(`   deploy ${sha.slice(0, 10)}: ${m.model} ${m.outcome} v${m.version}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}`);
+}
+
+function registryState(): string {
+  const reg = readRegistry(CHECKOUT);
+  const models = Object.entries(reg.models);
+  return models.length ? models.map(([n, e]) => `${n} v${e.version} (rmse ${fmtMetric(e.metrics.rmse)}, run ${e.run_id})`).join('; ') : 'empty';
+}
+
+async function main(): Promise<void> {
+  rmSync(ROOT, { recursive: true, force: true });
+  say('gitops-mlops demo: the weekly retrain of a pump station, end to end');
+
+  step('1. database, data, pipelines');
+  const db = await openDb({ dataDir: join(ROOT, 'db') });
+  try {
+    const m = await migrate(db);
+    say(`   database: ${db.location} (${db.backend}); migrations applied: ${m.applied.join(', ') || 'none (up to date)'}`);
+    const seeded = await seedReadings(db, { days: 45, stations: 1, seed: 42, start: START });
+    say(`   seeded ${seeded.rows.toLocaleString('en-US')} 1-minute readings of ${seeded.stations.join(', ')} into ${seeded.table}, ${seeded.start.toISOString().slice(0, 10)} -> ${seeded.end.toISOString().slice(0, 10)}`);
+    const { pipelines, errors } = await validatePipelines('pipelines', { sourceColumns: (t) => tableColumns(db, t) });
+    for (const e of errors) say(`   ${formatIssue(e)}`);
+    if (errors.length) throw new Error('the pipelines do not validate against the demo table');
+    say(`   pipelines: ${pipelines.map((p) => `${p.config.name} (${p.file})`).join(', ')}`);
+    createDemoRepository();
+    say(`   the demo's GitHub: ${rel(ORIGIN)} (bare), main checked out in ${rel(CHECKOUT)}`);
+
+    step(`2. week 1: retrain as of ${WEEK1.toISOString().slice(0, 16)}Z (no champions yet)`);
+    const week1 = await retrainAll(db, WEEK1, pipelines);
+    let pr = 1;
+    for (const r of week1.filter((x) => x.decision === 'promote')) {
+      const opened = await openPromotion(db, { runDir: r.lineage.run_dir, target: { kind: 'local', repository: ORIGIN, root: ROOT } });
+      say(`\n   promotion: ${opened.title}`);
+      await approveAndDeploy(db, opened, pr++);
+    }
+    say(`   registry on main: ${registryState()}`);
+
+    step('3. two weeks of drift arrive (impeller wear lowers pump efficiency; demand shifts)');
+    const drifted = await seedReadings(db, { days: 59, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
+    say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows; the first 45 days unchanged)`);
+    say(`   retrain as of ${WEEK2.toISOString().slice(0, 16)}Z against the champions on main`);
+    const week2 = await retrainAll(db, WEEK2, pipelines);
+
+    step('4. promotion, approval, deploy, rollback');
+    const candidate = week2.find((x) => x.decision === 'promote');
+    let ready: OpenPromotionResult | null = null;
+    if (!candidate) {
+      say('   no challenger passed the gates this week: production stays as it is.');
+    } else {
+      const opened = await openPromotion(db, { runDir: candidate.lineage.run_dir, target: { kind: 'local', repository: ORIGIN, root: ROOT } });
+      say(`   ${opened.title}`);
+      say(`   pull request body: ${rel(opened.mode === 'local' ? opened.bodyFile : '')}`);
+      const merge = await approveAndDeploy(db, opened, pr++);
+      say(`   registry on main: ${registryState()}`);
+      const clone = await prepareScratchClone(ORIGIN, ROOT);
+      const reverted = await revertMerge({ git: clone, base: 'main', merge });
+      say(`   git revert -m 1 ${merge.slice(0, 10)} -> ${reverted.revert.slice(0, 10)} (the rollback)`);
+      await deployMain(db);
+      say(`   registry on main: ${registryState()}`);
+      ready = await openPromotion(db, { runDir: candidate.lineage.run_dir, target: { kind: 'local', repository: ORIGIN, root: ROOT } });
+      say(`   the challenger is up for review again: ${ready.title} (branch ${ready.mode === 'local' ? ready.branch.outcome : ready.outcome})`);
+    }
+
+    step('5. where things are');
+    const runs = await listRuns(db, { limit: 20 });
+    say('   runs (newest first):');
+    for (const r of runs) {
+      const h = (r.metrics?.holdout ?? null) as { rmse?: number | null } | null;
+      say(`     ${r.run_id}  ${r.pipeline.padEnd(20)} ${(r.decision ?? r.status).padEnd(8)} rmse ${h?.rmse != null ? fmtMetric(h.rmse) : '-'}`);
+    }
+    const deployed = await currentDeployments(db);
+    say(`   deployed: ${deployed.map((d) => `${d.model} v${d.version} (${d.kind})`).join(', ') || 'nothing'}`);
+    if (ready && ready.mode === 'local') {
+      say(`   ready for review: ${ready.title}`);
+      say(`     branch mlops/promote/${ready.model} in ${rel(ready.clone)}; body ${rel(ready.bodyFile)}`);
+      const body = readFileSync(ready.bodyFile, 'utf8').split('\n').slice(0, 8).join('\n');
+      say(indent(body));
+    }
+    say(`\n   database ${db.location}; runs ${rel(RUNS)}; try: npm run mlops -- runs list --data-dir ${rel(join(ROOT, 'db'))}`);
+    say(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    await db.close();
+  }
+}
+
+await main().catch((err: unknown) => {
+  console.error(`demo failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  process.exitCode = 1;
+});
+
