@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, cpSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+
+const run = promisify(execFile);
+const CLI = resolve('scripts/mlops.ts');
+
+interface Out { code: number; stdout: string; stderr: string }
+
+/** Runs the CLI as a user does: a separate process, the embedded database in a scratch directory. */
+async function mlops(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<Out> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd, env: { ...process.env, DATABASE_URL: '', ...env }, maxBuffer: 32 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('the mlops command line', () => {
+  let dir: string;
+  let data: string;
+  let pipelines: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mlops-cli-'));
+    data = join(dir, 'db');
+    pipelines = join(dir, 'pipelines');
+    mkdirSync(pipelines);
+    // The demo pipeline with a small model so the test stays quick.
+    const p = parse(readFileSync('pipelines/tank-level-forecast.yaml', 'utf8')) as Record<string, unknown>;
+    p.trainer = { algorithm: 'gbdt', params: { trees: 20, max_depth: 4, learning_rate: 0.3 } };
+    writeFileSync(join(pipelines, 'tank-level-forecast.yaml'), stringify(p));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists its commands', async () => {
+    const r = await mlops(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['db migrate', 'data seed', 'data import', 'pipelines validate', 'retrain', 'runs list', 'runs show', 'promote', 'deploy', 'rollback', 'registry show', 'registry history', 'registry verify']) {
+      expect(r.stdout).toContain(`  ${c} `);
+    }
+  });
+
+  it('migrates, seeds, validates, retrains and shows the run', async () => {
+    const m = await mlops(['db', 'migrate', '--data-dir', data]);
+    expect(m.stdout).toMatch(/applied: 001_mlops_schema/);
+    expect((await mlops(['db', 'migrate', '--data-dir', data])).stdout).toMatch(/up to date/);
+
+    const s = await mlops(['data', 'seed', '--days', '32', '--start', '2026-10-01', '--seed', '3', '--data-dir', data]);
+    expect(s.code).toBe(0);
+    expect(s.stdout).toMatch(/^seeded 4\d,\d{3} rows into public\.readings_wide \(PS-001, 2026-10-01T00:00:00\.000Z -> 2026-11-02T00:00:00\.000Z\)/);
+
+    const v = await mlops(['pipelines', 'validate', '--dir', pipelines, '--data-dir', data]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain('ok  ');
+
+    const r = await mlops(['retrain', '--dir', pipelines, '--as-of', '2026-11-02T00:00:00Z', '--json', '--data-dir', data,
+      '--runs-dir', join(dir, 'runs'), '--repo', join(dir, 'no-registry-yet')]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout.trim().split('\n')[0]);
+    expect(doc).toMatchObject({ pipeline: 'tank-level-forecast', decision: 'promote', status: 'succeeded' });
+
+    const list = await mlops(['runs', 'list', '--data-dir', data]);
+    expect(list.stdout).toContain(doc.run_id);
+    expect(list.stdout).toMatch(/succeeded\s+promote/);
+    const show = await mlops(['runs', 'show', doc.run_id, '--data-dir', data]);
+    expect(show.stdout).toContain(`## tank-level-forecast: retrain ${doc.run_id}`);
+  });
+
+  it('exits 2 with the usage on bad options and 1 with a clear message on errors', async () => {
+    const bad = await mlops(['data', 'seed', '--days', 'many', '--data-dir', data]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('mlops data seed: --days: expected a number, got "many"');
+    const none = await mlops(['retrain', '--pipeline', 'nope', '--dir', pipelines, '--data-dir', data]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no pipeline named "nope" (have: tank-level-forecast)');
+    const missing = await mlops(['runs', 'show', 'no-such-run', '--data-dir', data]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no run "no-such-run"/);
+  });
+
+  it('reports a broken pipeline file with file, line and field, and exits 1', async () => {
+    const broken = join(dir, 'broken');
+    cpSync(pipelines, broken, { recursive: true });
+    const file = join(broken, 'tank-level-forecast.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/min_improvement_pct: 2/, 'min_improvement_pct: two'));
+    const r = await mlops(['pipelines', 'validate', '--dir', broken, '--no-db']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/tank-level-forecast\.yaml:\d+:\d+ gates\.min_improvement_pct: expected a number >= 0, got "two"/);
+  });
+
+  it('never prints a database password', async () => {
+    const r = await mlops(['db', 'migrate', '--database-url', 'postgres://app:hunter2@127.0.0.1:1/nowhere']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('postgres://app:***@127.0.0.1:1/nowhere');
+    expect(r.stdout + r.stderr).not.toContain('hunter2');
+  });
+});
