@@ -15,3 +15,4 @@ export {
 export { prepareRollback, rollbackBranchName, ROLLBACK_MARKER, type RollbackOptions, type RollbackResult, type RollbackOutcome } from './rollback.ts';
 export { registryHistory, pullRequestOf, revertOf, type RegistryHistoryRecord, type RegistryHistoryOptions, type ModelChange, type ModelChangeKind } from './history.ts';
 export { smokeScore, smokeSample, type SmokeResult } from './smoke.ts';
+export { checkClaims, changedModels } from './claims.ts';

@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { deploy, DeployVerificationError } from '../lib/deploy/index.ts';
+import { REGISTRY_FILE } from '../lib/registry/schema.ts';
+import { table } from '../lib/report/markdown.ts';
+import { annotate, databaseInputs, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+
+/** deploy-model: verifies registry/production.json at a commit and records what runs (deploy, rollback, retire). */
+async function main(): Promise<void> {
+  const inputs = readInputs({
+    ...databaseInputs,
+    'repo-dir': z.string().trim().default('.'),
+    ref: z.string().trim().default('HEAD'),
+  });
+  await withDatabase(inputs, async (db) => {
+    let result;
+    try {
+      result = await deploy(db, resolve(inputs.repoDir), { ref: inputs.ref });
+    } catch (err) {
+      if (err instanceof DeployVerificationError) for (const f of err.failures) annotate('error', f, { file: REGISTRY_FILE, title: 'deploy refused' });
+      throw err;
+    }
+    const changed = result.models.filter((m) => m.outcome !== 'unchanged');
+    setOutputs({
+      outcome: result.outcome,
+      'git-sha': result.gitSha,
+      deployed: JSON.stringify(result.models.map((m) => ({ model: m.model, outcome: m.outcome, version: m.version, previous_version: m.previousVersion }))),
+      rollbacks: changed.filter((m) => m.outcome === 'rollback').length,
+    });
+    for (const m of changed.filter((x) => x.outcome === 'rollback')) annotate('warning', `${m.model} rolled back from v${m.previousVersion} to v${m.version}`, { title: 'rollback recorded' });
+    await writeSummary([
+      `### Deploy of \`${result.gitSha.slice(0, 12)}\`: ${result.outcome}`,
+      '',
+      result.models.length
+        ? table(['model', 'outcome', 'version', 'previous', 'note'], result.models.map((m) => [m.model, m.outcome, `v${m.version}`, m.previousVersion === null ? '' : `v${m.previousVersion}`, m.note ?? '']))
+        : '_the registry has no models_',
+    ].join('\n'));
+  });
+}
+
+await runAction(main);

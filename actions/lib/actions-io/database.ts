@@ -1,0 +1,47 @@
+import * as core from '@actions/core';
+import { openDb, type Db } from '../db/index.ts';
+import { migrate } from '../db/migrate.ts';
+import { optionalText } from './inputs.ts';
+import { maskUrl, scrub } from './secrets.ts';
+
+/** The database inputs every action that touches the database declares in its action.yml. */
+export const databaseInputs = {
+  'database-url': optionalText(),
+  'data-dir': optionalText(),
+};
+
+export interface DatabaseSettings {
+  /** a PostgreSQL connection string; absent: env DATABASE_URL */
+  databaseUrl?: string;
+  /** an embedded PGlite directory (local runs and tests) when there is no URL; absent: env MLOPS_DATA_DIR */
+  dataDir?: string;
+}
+
+/**
+ * Opens the database of an action (the URL is masked before anything can print it), brings its
+ * schema up to date, runs `fn` and closes it whatever happens.
+ */
+export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>): Promise<T> {
+  const url = settings.databaseUrl || process.env.DATABASE_URL || undefined;
+  maskUrl(url);
+  const dataDir = settings.dataDir || process.env.MLOPS_DATA_DIR || undefined;
+  if (!url && !dataDir) {
+    throw new Error(
+      'no database: set the database-url input (from a repository secret) or the DATABASE_URL environment variable, ' +
+        'or data-dir (or MLOPS_DATA_DIR) for an embedded PGlite directory',
+    );
+  }
+  let db: Db;
+  try {
+    db = await openDb({ url, dataDir, ignoreEnv: true });
+  } catch (err) {
+    throw new Error(scrub(`cannot open the database: ${(err as Error).message}`));
+  }
+  try {
+    core.info(`database: ${db.backend} at ${scrub(db.location)}`);
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,41 @@
+import * as core from '@actions/core';
+import { redactUrl } from '../db/index.ts';
+
+/**
+ * Secrets of this process: each is masked in the runner's log (`core.setSecret`) as soon as it is
+ * read, and scrubbed from every message this module's callers print or fail with.
+ */
+
+const secrets = new Set<string>();
+
+export function maskSecret(value: string | undefined | null): void {
+  const v = value?.trim();
+  if (!v) return;
+  if (!secrets.has(v)) core.setSecret(v);
+  secrets.add(v);
+}
+
+/** Masks a connection string: the whole URL, its password and the password as written in it. */
+export function maskUrl(url: string | undefined | null): void {
+  if (!url) return;
+  maskSecret(url);
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      maskSecret(u.password);
+      maskSecret(decodeURIComponent(u.password));
+    }
+  } catch {
+    const m = /password\s*=\s*('[^']*'|\S+)/i.exec(url);
+    if (m) maskSecret(m[1].replace(/^'|'$/g, ''));
+  }
+}
+
+/** The message with every known secret taken out (longest first, so a URL goes before its password). */
+export function scrub(message: string): string {
+  let out = message;
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (out.includes(s)) out = out.split(s).join(/^[a-z]+:\/\//i.test(s) ? redactUrl(s) : '***');
+  }
+  return out;
+}

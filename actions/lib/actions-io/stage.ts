@@ -1,0 +1,86 @@
+import { resolve } from 'node:path';
+import type { Db } from '../db/index.ts';
+import { readRunState, RUN_FILES, type RunState } from '../retrain/run-dir.ts';
+import { failStage, resultOf } from '../retrain/stages.ts';
+import { fmtInt, fmtTime, metricTable, qualitySummary, qualityTable } from '../report/markdown.ts';
+import { requiredText } from './inputs.ts';
+import { RunFailure } from './run.ts';
+
+/**
+ * What the retrain's step actions share: the run directory input, the check that it is one, a
+ * stage call that records a throw as a failed run, and each stage's part of the job summary (the
+ * same tables as the run report; the gate step writes the whole report).
+ */
+
+export const runDirInput = {
+  'run-dir': requiredText('the run directory from the extract-data step (steps.extract.outputs.run-dir)'),
+};
+
+/** The run's state, or an error that says which step makes one. */
+export function openRun(runDir: string): RunState {
+  try {
+    return readRunState(resolve(runDir));
+  } catch (err) {
+    throw new Error(`run-dir ${runDir} is not a run directory (no ${RUN_FILES.state}); run the extract-data step first and pass its run-dir output`, { cause: err });
+  }
+}
+
+/** Runs one stage; when it throws, the run is recorded as failed (failStage) and a RunFailure carries its report. */
+export async function runStage<T>(db: Db, step: string, runDir: string, stage: () => Promise<T>): Promise<T> {
+  try {
+    return await stage();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const report = await failStage(db, runDir, err);
+    throw new RunFailure(`${step} failed for run ${report.run_id} (${report.pipeline}): ${message}. The run is recorded as failed.`, report);
+  }
+}
+
+const skippedLine = (s: RunState): string =>
+  `⏭️ skipped: the data failed its quality checks (${s.quality?.failed.length ?? 0} failed); the gate step records the run as skip.`;
+
+/** The job summary of one stage of a run, from its state after the stage. */
+export function stageSummary(step: 'extract' | 'quality' | 'features' | 'train' | 'evaluate', state: RunState, runDir: string): string {
+  const head = `### ${state.pipeline}: ${step} (run \`${state.run_id}\`)\n\n`;
+  const skipped = state.quality !== undefined && !state.quality.passed;
+  const r = resultOf(state, runDir);
+  switch (step) {
+    case 'extract': {
+      const d = state.extract!;
+      return head + [
+        `- Window: ${fmtTime(d.start)} -> ${fmtTime(d.end)}, ${fmtInt(d.rows)} rows, ${d.entities.join(', ') || 'no entities'}`,
+        `- Fingerprint: \`${d.fingerprint}\``,
+        `- Trigger: ${state.trigger}${state.trigger_reason ? `: ${state.trigger_reason}` : ''}${state.forced ? ' (forced)' : ''}`,
+      ].join('\n') + '\n';
+    }
+    case 'quality': {
+      const q = state.quality!;
+      const failed = q.failed.length ? `\n\n#### Failed checks\n\n${qualityTable({ ...q, checks: q.failed })}` : '';
+      return head + `Data quality: **${q.passed ? 'passed' : 'failed'}**: ${qualitySummary(q)}${failed}\n\n#### All checks\n\n${qualityTable(q)}\n`;
+    }
+    case 'features': {
+      if (skipped) return head + skippedLine(state) + '\n';
+      const f = state.features!;
+      const dropped = Object.entries(f.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${fmtInt(n)} ${k.replace(/_/g, ' ')}`);
+      return head + [
+        `- Features: ${f.names.length}${dropped.length ? `; rows dropped: ${dropped.join(', ')}` : ''}`,
+        `- Training rows: ${fmtInt(f.train.rows)} (${fmtTime(f.train.start)} -> ${fmtTime(f.train.end)})`,
+        `- Holdout rows: ${fmtInt(f.holdout.rows)} (${fmtTime(f.holdout.start)} -> ${fmtTime(f.holdout.end)})`,
+        ...f.warnings.map((w) => `- ⚠️ ${w}`),
+      ].join('\n') + '\n';
+    }
+    case 'train': {
+      if (skipped) return head + skippedLine(state) + '\n';
+      const t = state.train!;
+      return head + [
+        `- Trainer: ${t.algorithm} ${JSON.stringify(t.params)}`,
+        `- Training time: ${(t.wall_ms / 1000).toFixed(1)} s`,
+        `- Artifact: sha256 \`${t.sha256}\`, ${fmtInt(t.bytes)} bytes`,
+      ].join('\n') + '\n';
+    }
+    case 'evaluate': {
+      if (skipped) return head + skippedLine(state) + '\n';
+      return head + metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null) + '\n';
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { validatePipelines } from '../lib/config/validate.ts';
+import { annotateIssues, info, optionalText, readInputs, runAction, setOutputs, writeSummary } from '../lib/actions-io/index.ts';
+
+/** plan: pipelines/*.yaml -> the retrain job's matrix. Reads YAML only; no database. */
+async function main(): Promise<void> {
+  const inputs = readInputs({
+    'pipelines-dir': z.string().trim().default('pipelines'),
+    pipeline: optionalText(),
+  });
+  const { pipelines, errors } = await validatePipelines(inputs.pipelinesDir);
+  annotateIssues('error', errors);
+
+  const chosen = inputs.pipeline ? pipelines.filter((p) => p.config.name === inputs.pipeline) : pipelines;
+  if (inputs.pipeline && chosen.length === 0) {
+    const bad = errors.some((e) => e.file.endsWith(`/${inputs.pipeline}.yaml`));
+    throw new Error(bad
+      ? `pipeline ${inputs.pipeline} has errors in its definition (see the annotations); fix them and run again`
+      : `no pipeline named ${inputs.pipeline} in ${inputs.pipelinesDir}/ (valid pipelines: ${pipelines.map((p) => p.config.name).join(', ') || 'none'})`);
+  }
+  if (chosen.length === 0 && errors.length > 0) throw new Error(`no valid pipeline in ${inputs.pipelinesDir}/: ${errors.length} problem(s), see the annotations`);
+
+  const include = chosen.map((p) => ({ pipeline: p.config.name, file: p.file }));
+  setOutputs({ matrix: JSON.stringify({ include }), pipelines: JSON.stringify(include.map((i) => i.pipeline)), count: include.length, errors: errors.length });
+  info(`planned ${include.length} pipeline(s): ${include.map((i) => i.pipeline).join(', ') || 'none'}`);
+  await writeSummary([
+    `### Plan: ${include.length} pipeline(s)`,
+    '',
+    ...include.map((i) => `- \`${i.pipeline}\` (${i.file})`),
+    ...(errors.length ? ['', `⚠️ ${errors.length} problem(s) in pipeline definitions; those pipelines are left out (see the annotations).`] : []),
+  ].join('\n'));
+}
+
+await runAction(main);

@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { testBackends } from './helpers/db.ts';
+import { condition, interpolate, parseWithGitHub, pipelineYaml, seededDatabase, makeWorkspace, readActionYaml, REPO_ROOT, runComposite, baseEnv, type Json, type Workspace } from './helpers/runner.ts';
+
+/** Workflow lint: GitHub's own parser, then every local action use cross-checked against its action.yml. */
+
+const WORKFLOWS = join(REPO_ROOT, '.github', 'workflows');
+const ACTIONS = join(REPO_ROOT, 'actions');
+const workflowFiles = readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml') || f.endsWith('.yaml')).sort();
+const actionDirs = readdirSync(ACTIONS).filter((d) => existsSync(join(ACTIONS, d, 'action.yml'))).sort();
+
+interface Step { id?: string; uses?: string; with?: Record<string, unknown>; if?: string; run?: string; env?: Record<string, string>; name?: string }
+interface Job { needs?: string | string[]; outputs?: Record<string, string>; steps: Step[]; env?: Record<string, string>; if?: string; strategy?: unknown; 'runs-on': unknown; permissions?: unknown; concurrency?: unknown }
+interface Workflow { on: Record<string, unknown>; jobs: Record<string, Job>; permissions?: unknown; concurrency?: unknown }
+
+const readWorkflow = (f: string) => parseYaml(readFileSync(join(WORKFLOWS, f), 'utf8')) as Workflow;
+
+/** Every string anywhere in a value. */
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.flatMap(strings);
+  if (v && typeof v === 'object') return Object.values(v).flatMap(strings);
+  return [];
+}
+
+describe('workflows parse with GitHub\'s parser', () => {
+  it('every workflow and action.yml has zero errors', async () => {
+    const workflows = await parseWithGitHub('workflow', workflowFiles.map((f) => ({ name: `.github/workflows/${f}`, content: readFileSync(join(WORKFLOWS, f), 'utf8') })));
+    expect(workflows.map((w) => w.file)).toEqual(workflowFiles.map((f) => `.github/workflows/${f}`));
+    for (const w of workflows) {
+      expect(w.errors, w.file).toEqual([]);
+      expect(w.jobs.length, w.file).toBeGreaterThan(0);
+    }
+    const actions = await parseWithGitHub('action', actionDirs.map((d) => ({ name: `actions/${d}/action.yml`, content: readFileSync(join(ACTIONS, d, 'action.yml'), 'utf8') })));
+    for (const a of actions) expect(a.errors, a.file).toEqual([]);
+    // the parser does report errors (guards the lint itself)
+    const [broken] = await parseWithGitHub('workflow', [{ name: 'broken.yml', content: 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: x/y@v1\n        run: echo both\n' }]);
+    expect(broken.errors.length).toBeGreaterThan(0);
+  });
+
+  it.each(actionDirs)('actions/%s/action.yml documents every input and output, and maps each input to INPUT_*', (d) => {
+    const a = readActionYaml(join(ACTIONS, d));
+    expect(a.runs.using).toBe('composite');
+    const step = a.runs.steps[0];
+    expect(step.run).toBe('node --import tsx "$GITHUB_ACTION_PATH/main.ts"');
+    expect(step.shell).toBe('bash'); // bash passes INPUT_RUN-DIR (a dash in the name) through; dash's sh drops it
+    for (const [name, def] of Object.entries(a.inputs ?? {})) {
+      expect(def.description, `${d}.${name}`).toBeTruthy();
+      expect(typeof def.required, `${d}.${name}.required`).toBe('boolean');
+      if (!def.required) expect(def.default, `${d}.${name}.default`).toBeTypeOf('string');
+      expect(step.env?.[`INPUT_${name.toUpperCase()}`]).toBe(`\${{ inputs.${name} }}`);
+    }
+    expect(Object.keys(step.env ?? {}).length).toBe(Object.keys(a.inputs ?? {}).length);
+    for (const [name, def] of Object.entries(a.outputs ?? {})) {
+      expect(def.description, `${d}.${name}`).toBeTruthy();
+      expect(def.value).toBe(`\${{ steps.${step.id}.outputs.${name} }}`);
+      // the entry sets it
+      expect(readFileSync(join(ACTIONS, d, 'main.ts'), 'utf8'), `${d} sets output ${name}`).toMatch(new RegExp(name.includes('-') ? `'${name}':` : `\\b${name}\\s*[:,}]`));
+    }
+  });
+});
+
+describe('workflows cross-checked against the actions they use', () => {
+  it.each(workflowFiles)('%s: local actions, inputs, step and job outputs', (f) => {
+    const wf = readWorkflow(f);
+    const problems: string[] = [];
+    for (const [jobId, job] of Object.entries(wf.jobs)) {
+      const stepOutputs = new Map<string, Set<string> | null>();
+      for (const step of job.steps) {
+        if (!step.uses?.startsWith('./')) {
+          if (step.uses) expect(step.uses, `${f} ${jobId}: third-party actions are pinned to a full commit SHA with a version comment`).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+          if (step.id) stepOutputs.set(step.id, null);
+          continue;
+        }
+        const dir = join(REPO_ROOT, step.uses);
+        if (!existsSync(join(dir, 'action.yml'))) {
+          problems.push(`${jobId}: ${step.uses} has no action.yml`);
+          continue;
+        }
+        const a = readActionYaml(dir);
+        const inputs = a.inputs ?? {};
+        for (const k of Object.keys(step.with ?? {})) if (!(k in inputs)) problems.push(`${jobId}: ${step.uses} has no input ${k}`);
+        for (const [k, def] of Object.entries(inputs)) if (def.required && !(k in (step.with ?? {}))) problems.push(`${jobId}: ${step.uses} needs input ${k}`);
+        if (step.id) stepOutputs.set(step.id, new Set(Object.keys(a.outputs ?? {})));
+      }
+      const needs = new Set(job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs]);
+      for (const s of strings(job)) {
+        for (const m of s.matchAll(/steps\.([\w-]+)\.outputs\.([\w-]+)/g)) {
+          const outs = stepOutputs.get(m[1]);
+          if (outs === undefined) problems.push(`${jobId}: ${m[0]}: no step with id ${m[1]}`);
+          else if (outs && !outs.has(m[2])) problems.push(`${jobId}: ${m[0]}: the action declares no output ${m[2]}`);
+        }
+        for (const m of s.matchAll(/needs\.([\w-]+)\.outputs\.([\w-]+)/g)) {
+          if (!needs.has(m[1])) problems.push(`${jobId}: ${m[0]}: ${m[1]} is not in needs`);
+          else if (!(m[2] in (wf.jobs[m[1]]?.outputs ?? {}))) problems.push(`${jobId}: ${m[0]}: job ${m[1]} declares no output ${m[2]}`);
+        }
+      }
+      // minimal permissions per job, self-hosted only where the database is
+      expect(job.permissions, `${f} ${jobId} permissions`).toBeDefined();
+      const runsOn = JSON.stringify(job['runs-on']);
+      if (runsOn.includes('self-hosted')) expect(job['runs-on']).toEqual(['self-hosted', 'mlops']);
+      if (runsOn.includes('self-hosted') && 'pull_request' in wf.on) expect(job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
+    }
+    expect(wf.permissions, `${f} top-level permissions`).toEqual({});
+    expect(wf.concurrency, `${f} concurrency`).toBeDefined();
+    expect(problems).toEqual([]);
+  });
+
+  it('the cross-check catches a wrong input and a wrong output reference', () => {
+    // (the same rules on a broken copy: guards the checker itself)
+    const wf = readWorkflow('weekly-retrain.yml');
+    const job = wf.jobs.retrain;
+    const gate = job.steps.find((s) => s.id === 'gate')!;
+    const outs = Object.keys(readActionYaml(join(REPO_ROOT, gate.uses!)).outputs ?? {});
+    expect(outs).toContain('decision');
+    expect(outs).not.toContain('decisions');
+    expect(Object.keys(readActionYaml(join(REPO_ROOT, './actions/extract-data')).inputs ?? {})).not.toContain('pipeline');
+  });
+});
+
+/**
+ * The weekly retrain's jobs executed step by step as the workflow lists them: each `${{ }}` is
+ * evaluated with @actions/expressions from the event, the matrix, the job env and the previous
+ * steps' outputs; local actions run through their action.yml (composite step, INPUT_* env).
+ * Third-party steps are stood in for: checkout = the workspace, setup-node/npm ci = the linked
+ * node_modules, upload-artifact = the path it would upload must exist.
+ */
+const backend = testBackends().at(-1)!;
+describe(`weekly-retrain executed end to end [${backend}]`, () => {
+  let db: Awaited<ReturnType<typeof seededDatabase>>;
+  let ws: Workspace;
+  beforeAll(async () => {
+    // data up to now: the scheduled retrain runs as of now (staleness is checked)
+    const start = new Date(Math.floor((Date.now() - 30 * 86_400_000) / 60_000) * 60_000);
+    db = await seededDatabase(backend, { days: 30, stations: 1, seed: 7, start });
+    ws = await makeWorkspace({
+      'pipelines/tank-small.yaml': pipelineYaml('tank-small'),
+      'registry/production.json': readFileSync(join(REPO_ROOT, 'registry/production.json'), 'utf8'),
+    });
+  });
+  afterAll(async () => {
+    await db?.cleanup();
+    if (ws) rmSync(ws.dir, { recursive: true, force: true });
+  });
+
+  async function runJob(job: Job, context: Record<string, Json>, runnerEnv: Record<string, string>) {
+    const steps: Record<string, Json> = {};
+    const env: Record<string, string> = { ...runnerEnv };
+    for (const [k, v] of Object.entries(job.env ?? {})) env[k] = interpolate(v, { ...context, env });
+    const log: string[] = [];
+    for (const step of job.steps) {
+      const ctx = { ...context, env, steps };
+      if (!condition(step.if, ctx)) {
+        log.push(`skip ${step.id ?? step.uses ?? step.run}`);
+        continue;
+      }
+      if (step.run || !step.uses!.startsWith('./')) {
+        if (step.uses?.startsWith('actions/upload-artifact@')) {
+          const path = interpolate(String(step.with!.path), ctx);
+          expect(existsSync(join(path, 'report.json')), `artifact path ${path}`).toBe(true);
+          log.push(`upload ${interpolate(String(step.with!.name), ctx)}`);
+        }
+        continue;
+      }
+      const withInputs: Record<string, string> = {};
+      for (const [k, v] of Object.entries(step.with ?? {})) withInputs[k] = interpolate(String(v), ctx);
+      const run = await runComposite(join(REPO_ROOT, step.uses!), withInputs, { env: baseEnv(env), cwd: ws.dir, context: ctx });
+      expect(run.code, `${step.id}: ${run.stdout}\n${run.stderr}`).toBe(0);
+      for (const s of [db.secret]) if (s) expect(run.everything.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')).not.toContain(s);
+      if (step.id) steps[step.id] = { outputs: run.outputs, outcome: 'success', conclusion: 'success' };
+      log.push(`${step.id} ${JSON.stringify(run.outputs)}`);
+    }
+    const outputs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(job.outputs ?? {})) outputs[k] = interpolate(v, { ...context, steps });
+    return { steps, outputs, log };
+  }
+
+  it('repository_dispatch: plan -> matrix -> extract ... gate -> promotion PR (local mode), the reason carried through', async () => {
+    const wf = readWorkflow('weekly-retrain.yml');
+    const github: Json = {
+      event_name: 'repository_dispatch', ref: 'refs/heads/main', token: '', repository: 'acme/plant',
+      event: { action: 'retrain', client_payload: { reason: 'drift on inflow_m3h', pipeline: 'tank-small' }, repository: { default_branch: 'main' } },
+    };
+    const base = { github, inputs: {}, secrets: { DATABASE_URL: db.inputs['database-url'] ?? '', MLOPS_BOT_TOKEN: '' }, vars: {} };
+    const runnerEnv: Record<string, string> = db.inputs['data-dir'] ? { MLOPS_DATA_DIR: db.inputs['data-dir'] } : {};
+
+    const plan = await runJob(wf.jobs.plan, { ...base, needs: {}, matrix: {} }, runnerEnv);
+    expect(JSON.parse(plan.outputs.matrix)).toEqual({ include: [{ pipeline: 'tank-small', file: 'pipelines/tank-small.yaml' }] });
+    const needs = { plan: { outputs: plan.outputs, result: 'success' } };
+    const retrain = wf.jobs.retrain;
+    expect(condition(retrain.if, { ...base, needs })).toBe(true);
+
+    const matrix = (JSON.parse(interpolate('${{ toJSON(fromJSON(needs.plan.outputs.matrix)) }}', { ...base, needs })) as { include: Json[] }).include;
+    for (const m of matrix) {
+      const job = await runJob(retrain, { ...base, needs, matrix: m }, runnerEnv);
+      const out = (id: string) => ((job.steps[id] as { outputs: Record<string, string> }).outputs);
+      expect(out('gate').decision).toBe('promote');
+      expect(out('promote')).toMatchObject({ mode: 'local', outcome: 'created', version: '1' });
+      const runJson = JSON.parse(readFileSync(join(out('extract')['run-dir'], 'run.json'), 'utf8')) as { trigger: string; trigger_reason: string };
+      expect(runJson).toMatchObject({ trigger: 'repository_dispatch', trigger_reason: 'drift on inflow_m3h' });
+      expect(job.log.at(-1)).toMatch(/^upload run-tank-small-/);
+      expect(readFileSync(out('promote')['body-file'], 'utf8')).toContain('repository_dispatch: drift on inflow_m3h');
+    }
+  });
+});
