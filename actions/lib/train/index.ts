@@ -1,0 +1,124 @@
+import type { FeatureMatrix } from '../features/matrix.ts';
+import { regressionMetrics, type RegressionMetrics } from '../evaluate/metrics.ts';
+import { exportGbdtOnnx } from '../onnx/export-gbdt.ts';
+import { exportRidgeOnnx } from '../onnx/export-ridge.ts';
+import type { OnnxMetadata } from '../onnx/proto.ts';
+import { scoreOnnx } from '../onnx/score.ts';
+import { trainCommand } from './command.ts';
+import { predictGbdt, type GbdtModel } from './gbdt/model.ts';
+import { minRowsForValidation, trainGbdt } from './gbdt/trainer.ts';
+import { trainerSchema, type CommandParams, type GbdtParams, type RidgeParams, type TrainerSpec, type TrainerSpecInput } from './params.ts';
+import { predictRidge, trainRidge, type RidgeModel } from './ridge.ts';
+
+export type { GbdtModel, GbdtTree } from './gbdt/model.ts';
+export type { RidgeModel } from './ridge.ts';
+export type { OnnxMetadata } from '../onnx/proto.ts';
+export { predictGbdt } from './gbdt/model.ts';
+export { predictRidge } from './ridge.ts';
+
+export type NativeModel = RidgeModel | GbdtModel;
+
+export interface TrainedArtifact {
+  /** plain-data model; null for the command trainer (its ONNX is the model) */
+  model: NativeModel | null;
+  onnx: Uint8Array;
+  algorithm: TrainerSpec['algorithm'];
+  /** validated params, defaults filled in */
+  params: RidgeParams | GbdtParams | CommandParams;
+  /** metrics of the model on its own training rows */
+  train_metrics: RegressionMetrics;
+  wall_ms: number;
+  /** gbdt: trees kept after early stopping */
+  trees_used?: number;
+}
+
+/**
+ * Trains one model on the training matrix and exports it to ONNX with the lineage metadata.
+ * Bad input fails with an Error naming the problem, before any training.
+ */
+export async function train(spec: TrainerSpec | TrainerSpecInput, trainSet: FeatureMatrix, meta: OnnxMetadata): Promise<TrainedArtifact> {
+  const t0 = performance.now();
+  const parsed = trainerSchema.safeParse(spec);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`train: invalid trainer spec: ${issues}`);
+  }
+  const valid = parsed.data;
+  validateMatrix(trainSet);
+  const metaFor = (params: object): OnnxMetadata => ({ ...meta, trainer: meta.trainer ?? valid.algorithm, params: meta.params ?? { ...params } });
+
+  switch (valid.algorithm) {
+    case 'ridge': {
+      const model = trainRidge(trainSet, valid.params);
+      const onnx = exportRidgeOnnx(model, metaFor(valid.params));
+      const train_metrics = regressionMetrics(trainSet.target, predictRidge(model, trainSet.values, trainSet.rows));
+      return { model, onnx, algorithm: 'ridge', params: valid.params, train_metrics, wall_ms: performance.now() - t0 };
+    }
+    case 'gbdt': {
+      const p = valid.params;
+      if (p.early_stopping_rounds !== null && Math.floor(trainSet.rows * p.validation_fraction) < 1) {
+        throw new Error(
+          `train: gbdt needs at least ${minRowsForValidation(p.validation_fraction)} rows for the early-stopping validation slice ` +
+            `(validation_fraction=${p.validation_fraction}), got ${trainSet.rows}; add rows or set early_stopping_rounds: null`,
+        );
+      }
+      const result = await trainGbdt(trainSet, p);
+      const onnx = exportGbdtOnnx(result.model, metaFor(p));
+      const train_metrics = regressionMetrics(trainSet.target, predictGbdt(result.model, trainSet.values, trainSet.rows));
+      return { model: result.model, onnx, algorithm: 'gbdt', params: p, train_metrics, wall_ms: performance.now() - t0, trees_used: result.trees_used };
+    }
+    case 'command': {
+      const result = await trainCommand(trainSet, valid.params);
+      const scores = await scoreOnnx(result.onnx, trainSet.values, trainSet.rows, trainSet.names.length);
+      const train_metrics = regressionMetrics(trainSet.target, scores);
+      return { model: null, onnx: result.onnx, algorithm: 'command', params: valid.params, train_metrics, wall_ms: performance.now() - t0 };
+    }
+  }
+}
+
+/** Native predictions of a plain-data model on row-major float32 features. */
+export function predictNative(model: NativeModel, X: Float32Array, rows: number): Float64Array {
+  switch (model.kind) {
+    case 'ridge':
+      return predictRidge(model, X, rows);
+    case 'gbdt':
+      return predictGbdt(model, X, rows);
+  }
+}
+
+/** The checks every trainer relies on; each message names the problem. */
+export function validateMatrix(m: FeatureMatrix): void {
+  const n = m.names.length;
+  if (m.rows === 0) throw new Error('train: the training matrix has zero rows');
+  if (n === 0) throw new Error('train: the training matrix has no feature columns');
+  if (m.values.length !== m.rows * n) {
+    throw new Error(`train: values has ${m.values.length} entries, expected ${m.rows} rows x ${n} features = ${m.rows * n}`);
+  }
+  if (m.target.length !== m.rows) throw new Error(`train: target has ${m.target.length} values for ${m.rows} rows`);
+  let badTargets = 0;
+  let firstBad = -1;
+  for (let r = 0; r < m.rows; r++) {
+    if (!Number.isFinite(m.target[r])) {
+      if (badTargets++ === 0) firstBad = r;
+    }
+  }
+  if (badTargets > 0) {
+    throw new Error(`train: the target has ${badTargets} NaN or infinite value${badTargets === 1 ? '' : 's'} (first at row ${firstBad})`);
+  }
+  // A column is all-NaN until one observed value is found; most columns settle in the first row.
+  const seen = new Uint8Array(n);
+  let pending = n;
+  for (let r = 0; r < m.rows && pending > 0; r++) {
+    const o = r * n;
+    for (let f = 0; f < n; f++) {
+      if (seen[f] === 0 && m.values[o + f] === m.values[o + f]) {
+        seen[f] = 1;
+        pending--;
+      }
+    }
+  }
+  if (pending > 0) {
+    const names = m.names.filter((_, f) => seen[f] === 0);
+    throw new Error(`train: feature ${names.map((s) => `"${s}"`).join(', ')} ${names.length === 1 ? 'is' : 'are'} NaN in every training row`);
+  }
+}

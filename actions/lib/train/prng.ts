@@ -1,0 +1,14 @@
+/**
+ * Seeded PRNG (mulberry32): small, fast and identical on every platform, so that row and feature
+ * subsampling are reproducible from the trainer's `seed` alone.
+ */
+export function createPrng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,176 @@
+import type { RidgeParams } from './params.ts';
+
+/**
+ * Fitted ridge regression as plain data. prediction = intercept + Σ coef_j (x_j - means_j) / stds_j
+ * with NaN replaced by means_j. `means` and `stds` are float32 values so that the ONNX graph
+ * (float32 Imputer/Sub/Div) applies exactly the same constants.
+ */
+export interface RidgeModel {
+  kind: 'ridge';
+  names: string[];
+  means: number[];
+  stds: number[];
+  coef: number[];
+  intercept: number;
+}
+
+export interface RidgeTrainInput {
+  names: string[];
+  values: Float32Array;
+  target: Float64Array;
+  rows: number;
+}
+
+/** Rows per block when accumulating X'X: the standardised block stays in cache. */
+const BLOCK_ROWS = 256;
+
+/**
+ * Closed-form ridge on standardised features: (Z'Z + alpha I) w = Z'(y - ȳ) with Z the
+ * centred, scaled, mean-imputed features, solved by Cholesky in Float64. The intercept is not
+ * penalised. Constant columns (std 0) get std 1 and weight 0 and stay out of the solve.
+ */
+export function trainRidge(input: RidgeTrainInput, params: RidgeParams): RidgeModel {
+  const { names, values, target, rows } = input;
+  const n = names.length;
+  const f32 = Math.fround;
+
+  const sum = new Float64Array(n);
+  const count = new Float64Array(n);
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) {
+      const v = values[o + j];
+      if (v === v) {
+        sum[j] += v;
+        count[j]++;
+      }
+    }
+  }
+  const means = new Float64Array(n);
+  for (let j = 0; j < n; j++) means[j] = count[j] > 0 ? f32(sum[j] / count[j]) : 0;
+  // Population std over the observed values (imputed rows add no spread).
+  const ss = new Float64Array(n);
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) {
+      const v = values[o + j];
+      if (v === v) ss[j] += (v - means[j]) * (v - means[j]);
+    }
+  }
+  const stds = new Float64Array(n);
+  const active: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const s = count[j] > 0 ? f32(Math.sqrt(ss[j] / count[j])) : 0;
+    if (s > 0 && Number.isFinite(s)) {
+      stds[j] = s;
+      active.push(j);
+    } else {
+      stds[j] = 1;
+    }
+  }
+
+  // Accumulate Z'Z, Z'1 and Z'y over the active columns.
+  const k = active.length;
+  const gram = new Float64Array(k * k);
+  const zsum = new Float64Array(k);
+  const zy = new Float64Array(k);
+  let ysum = 0;
+  const z = new Float64Array(BLOCK_ROWS * k);
+  for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
+    const r1 = Math.min(rows, r0 + BLOCK_ROWS);
+    const b = r1 - r0;
+    for (let i = 0; i < b; i++) {
+      const o = (r0 + i) * n;
+      const y = target[r0 + i];
+      ysum += y;
+      for (let a = 0; a < k; a++) {
+        const j = active[a];
+        const v = values[o + j];
+        const zv = v === v ? (v - means[j]) / stds[j] : 0;
+        z[i * k + a] = zv;
+        zsum[a] += zv;
+        zy[a] += zv * y;
+      }
+    }
+    for (let i = 0; i < b; i++) {
+      const zi = i * k;
+      for (let a = 0; a < k; a++) {
+        const za = z[zi + a];
+        if (za === 0) continue;
+        const ga = a * k;
+        for (let c = a; c < k; c++) gram[ga + c] += za * z[zi + c];
+      }
+    }
+  }
+  // Centre (the intercept absorbs the means) and regularise.
+  const ymean = ysum / rows;
+  const zmean = zsum.map((s) => s / rows);
+  for (let a = 0; a < k; a++) {
+    for (let c = a; c < k; c++) {
+      const v = gram[a * k + c] - rows * zmean[a] * zmean[c];
+      gram[a * k + c] = v;
+      gram[c * k + a] = v;
+    }
+    zy[a] -= rows * zmean[a] * ymean;
+  }
+  // alpha = 0 still gets a tiny ridge so exactly collinear columns do not break Cholesky.
+  const jitter = params.alpha > 0 ? 0 : 1e-10 * Math.max(1, rows);
+  for (let a = 0; a < k; a++) gram[a * k + a] += params.alpha + jitter;
+  const w = choleskySolve(gram, zy, k);
+
+  const coef = new Array<number>(n).fill(0);
+  let intercept = ymean;
+  for (let a = 0; a < k; a++) {
+    coef[active[a]] = w[a];
+    intercept -= w[a] * zmean[a];
+  }
+  return { kind: 'ridge', names: [...names], means: Array.from(means), stds: Array.from(stds), coef, intercept };
+}
+
+/** Solves A x = b for symmetric positive definite A (k x k, row-major); A is overwritten. */
+function choleskySolve(A: Float64Array, b: Float64Array, k: number): Float64Array {
+  for (let j = 0; j < k; j++) {
+    let d = A[j * k + j];
+    for (let p = 0; p < j; p++) d -= A[j * k + p] * A[j * k + p];
+    if (!(d > 0)) throw new Error('ridge: the regularised Gram matrix is not positive definite (collinear features); use alpha > 0');
+    const l = Math.sqrt(d);
+    A[j * k + j] = l;
+    for (let i = j + 1; i < k; i++) {
+      let s = A[i * k + j];
+      for (let p = 0; p < j; p++) s -= A[i * k + p] * A[j * k + p];
+      A[i * k + j] = s / l;
+    }
+  }
+  const y = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    let s = b[i];
+    for (let p = 0; p < i; p++) s -= A[i * k + p] * y[p];
+    y[i] = s / A[i * k + i];
+  }
+  const x = new Float64Array(k);
+  for (let i = k - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let p = i + 1; p < k; p++) s -= A[p * k + i] * x[p];
+    x[i] = s / A[i * k + i];
+  }
+  return x;
+}
+
+/** Native predictions (Float64) on raw float32 features, row-major [rows, names.length]. */
+export function predictRidge(model: RidgeModel, X: Float32Array, rows: number): Float64Array {
+  const n = model.names.length;
+  if (X.length !== rows * n) throw new Error(`predictRidge: X has ${X.length} values, expected ${rows} rows x ${n} features`);
+  // Fold the scaling once: w_j / std_j.
+  const scaled = model.coef.map((c, j) => c / model.stds[j]);
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    let s = model.intercept;
+    for (let j = 0; j < n; j++) {
+      const v = X[o + j];
+      if (v === v) s += scaled[j] * (v - model.means[j]);
+    }
+    out[r] = s;
+  }
+  return out;
+}
