@@ -1,4 +1,5 @@
 import { loadSession, readOnnxMetadata, scoreOnnx, type OnnxModelInfo } from '../onnx/index.ts';
+import { createPrng } from '../train/prng.ts';
 
 /**
  * The deploy stage's last check of a model: it loads in onnxruntime-node and scores a smoke sample
@@ -45,21 +46,9 @@ function featureCount(info: OnnxModelInfo, registryFeatures: number | undefined)
   return { n };
 }
 
-/** A small deterministic PRNG (mulberry32) so the smoke sample is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function smokeSample(nFeatures: number, rows = SMOKE_ROWS): Float32Array {
   const x = new Float32Array(2 * rows * nFeatures); // first half zeros
-  const rand = prng(0x5eed);
+  const rand = createPrng(0x5eed);
   for (let i = rows * nFeatures; i < x.length; i++) x[i] = (rand() - 0.5) * 2; // in [-1, 1)
   return x;
 }

@@ -1,16 +1,9 @@
+import type { RegressionMetrics } from '../evaluate/metrics.ts';
 import type { GateResult } from '../gates/gates.ts';
 import type { QualityReport } from '../quality/checks.ts';
 
 /** Holdout metrics of one model (the evaluator's output). */
-export interface HoldoutMetrics {
-  rows: number;
-  rmse: number;
-  mae: number;
-  r2: number;
-  bias: number;
-  max_abs_error: number;
-  nan_predictions: number;
-}
+export type HoldoutMetrics = RegressionMetrics;
 
 export interface ModelScore {
   role: 'champion' | 'challenger' | 'baseline';
