@@ -9,6 +9,7 @@ import { registryCommands } from './commands/registry.ts';
 import { dataCommands } from './commands/data.ts';
 import { retrainCommands } from './commands/retrain.ts';
 import { gitopsCommands } from './commands/gitops.ts';
+import { monitoringCommands } from './commands/monitoring.ts';
 
 const commands: Record<string, Command> = {
   ...dbCommands,
@@ -17,6 +18,7 @@ const commands: Record<string, Command> = {
   ...registryCommands,
   ...retrainCommands,
   ...gitopsCommands,
+  ...monitoringCommands,
 };
 
 process.exitCode = await runCli(commands, process.argv.slice(2));

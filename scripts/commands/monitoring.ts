@@ -1,0 +1,96 @@
+import { resolve } from 'node:path';
+import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { gitHubTarget, runDailyMonitoring, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
+import { date, num, str, UsageError, type Command, type Context, type Options } from '../cli.ts';
+
+/**
+ * `mlops quality`, `mlops drift`, `mlops health`: the daily monitoring, one check at a time (the
+ * same runDailyMonitoring the actions and the demo call). Alerts go to GitHub issues with
+ * --github-token (or GITHUB_TOKEN) and GITHUB_REPOSITORY, else to the terminal and mlops.alerts.
+ */
+
+const shared: Options = {
+  pipeline: { type: 'string' },
+  dir: { type: 'string' },
+  repo: { type: 'string' },
+  'as-of': { type: 'string' },
+  'github-token': { type: 'string' },
+  repository: { type: 'string' },
+  'api-url': { type: 'string' },
+  webhook: { type: 'string' },
+  'webhook-timeout': { type: 'string' },
+};
+const sharedUsage = '[--pipeline P] [--as-of TIME] [--repo DIR] [--github-token T] [--repository OWNER/NAME] [--api-url URL] [--webhook URL] [--json]';
+
+/** `24h`, `90m`, `2d` or a number of hours. */
+function duration(values: Context['values'], name: string, fallbackMs: number): number {
+  const v = str(values, name);
+  if (v === undefined) return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)?$/.exec(v.trim());
+  if (!m || Number(m[1]) <= 0) throw new UsageError(`--${name}: expected a duration such as 24h, 90m or 2d, got "${v}"`);
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'h') as 'm' | 'h' | 'd'];
+}
+
+async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySinceMs?: number; currentDays?: number }): Promise<number> {
+  const name = str(ctx.values, 'pipeline');
+  const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
+  const selected = name ? all.filter((p) => p.config.name === name) : all;
+  if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+  const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
+  const github = gitHubTarget({
+    token: str(ctx.values, 'github-token'), repository: str(ctx.values, 'repository'), apiUrl: str(ctx.values, 'api-url'),
+    log: (m) => console.error(m),
+  });
+  const hook = str(ctx.values, 'webhook') ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
+  const lines: string[] = [];
+  const result = await runDailyMonitoring(await ctx.db(), {
+    pipelines: selected, repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, checks: [check], github,
+    webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5) * 1000 } : null,
+    ...extra, log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
+  });
+  if (ctx.values.json) {
+    ctx.out(JSON.stringify({ ...result, log: lines }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+  } else print(ctx, check, result);
+  // Exit 0 with findings: a finding is an alert, not a failure of the command.
+  return 0;
+}
+
+function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): void {
+  if (check === 'quality') {
+    for (const q of r.quality) {
+      ctx.out(`${q.pipeline}: data quality ${q.report.passed ? 'passed' : 'FAILED'} (${q.report.rows.toLocaleString('en-US')} rows, ${q.report.window.start} -> ${q.report.window.end})`);
+      for (const c of q.report.checks) ctx.out(`  ${c.passed ? 'ok  ' : 'FAIL'} ${c.name}${c.column ? ` ${c.column}` : ''}: ${c.message}`);
+    }
+  }
+  if (check === 'drift') for (const d of r.drift) ctx.out(d.outcome === 'reported' ? d.markdown : `${d.message}\n`);
+  if (check === 'health') {
+    for (const rule of r.rules) ctx.out(`${rule.status === 'firing' ? 'FIRING ' : rule.status === 'ok' ? 'ok     ' : 'unknown'} ${rule.pipeline}/${rule.rule}: ${rule.message}`);
+  }
+  const changed = r.alerts.all.filter((a) => a.outcome !== 'unchanged');
+  ctx.out(changed.length ? `alerts: ${changed.map((a) => `${a.key} ${a.outcome}`).join(', ')}` : 'alerts: no change');
+}
+
+export const monitoringCommands: Record<string, Command> = {
+  quality: {
+    summary: 'daily data quality of the recent window: freshness, gaps, completeness, nulls, ranges, duplicates (mlops.quality_checks)',
+    usage: `[--since 24h] ${sharedUsage}`,
+    options: { ...shared, since: { type: 'string' } },
+    run: (ctx) => monitor(ctx, 'quality', { qualitySinceMs: duration(ctx.values, 'since', 24 * 3_600_000) }),
+  },
+  drift: {
+    summary: "drift of the model's input columns and predictions: the champion's training window against the last N days (mlops.drift_reports)",
+    usage: `[--current-days N] ${sharedUsage}`,
+    options: { ...shared, 'current-days': { type: 'string' } },
+    run(ctx) {
+      const days = str(ctx.values, 'current-days') === undefined ? undefined : num(ctx.values, 'current-days', 7);
+      if (days !== undefined && !(days > 0)) throw new UsageError('--current-days: expected a number of days > 0');
+      return monitor(ctx, 'drift', { currentDays: days });
+    },
+  },
+  health: {
+    summary: 'health rules: metric rise, no promotion, stale champion (dispatches a retrain), failed retrain; alerts opened and closed',
+    usage: sharedUsage,
+    options: shared,
+    run: (ctx) => monitor(ctx, 'health', {}),
+  },
+};
