@@ -28,6 +28,7 @@ import { mergePromotionBranch, revertMerge } from '../actions/lib/promotion/merg
 import { deploy, currentDeployments } from '../actions/lib/deploy/index.ts';
 import { readRegistry } from '../actions/lib/registry/champion.ts';
 import { listRuns } from '../actions/lib/tracking/runs.ts';
+import { runDailyMonitoring } from '../actions/lib/monitoring/index.ts';
 
 const ROOT = resolve('.mlops/demo');
 const ORIGIN = join(ROOT, 'origin.git');
@@ -147,8 +148,36 @@ async function main(): Promise<void> {
     step('3. two weeks of drift arrive (impeller wear lowers pump efficiency; demand shifts)');
     const drifted = await seedReadings(db, { days: 59, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
     say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows; the first 45 days unchanged)`);
-    say(`   retrain as of ${WEEK2.toISOString().slice(0, 16)}Z against the champions on main`);
-    const week2 = await retrainAll(db, WEEK2, pipelines);
+    say(`   daily monitoring as of ${WEEK2.toISOString().slice(0, 16)}Z (no token: alerts go to the terminal and mlops.alerts)`);
+    const watch = await runDailyMonitoring(db, { pipelines, repoDir: CHECKOUT, asOf: WEEK2, checks: ['drift', 'health'] });
+    for (const d of watch.drift) {
+      const r = d.result;
+      if (!r) continue;
+      const drifted = r.features.filter((f) => f.drifted);
+      say(`\n-- drift of ${d.pipeline} (champion v${d.modelVersion}): ${drifted.length} of ${r.features.length} input columns drifted${r.datasetDrift ? ' -> dataset drift' : ''}`);
+      for (const f of r.features) {
+        const p = f.ksPvalue ?? f.pvalue;
+        say(`   ${f.drifted ? '⚠️ ' : '✅'} ${f.feature.padEnd(24)} ${f.test} ${Number((f.statistic ?? NaN).toPrecision(3))} (threshold ${f.threshold}); effect size ${Number((f.effectSize ?? NaN).toPrecision(3))}; KS p ${p === null || p === undefined ? 'n/a' : p === 0 ? '< 1e-300' : p < 1e-4 ? p.toExponential(1) : p.toFixed(4)}`);
+      }
+    }
+    for (const a of watch.alerts.raised) say(`   alert ${a.outcome}: [${a.severity}] ${a.key}: ${a.message.split('\n')[0].slice(0, 140)}`);
+    for (const d of watch.dispatches) say(`   retrain dispatch (${d.outcome}): ${d.pipeline}: ${d.reason.slice(0, 140)}`);
+    if (watch.drift.some((d) => d.result)) {
+      const report = join(ROOT, 'drift-report.md');
+      writeFileSync(report, watch.driftMarkdown);
+      say(`   drift report: ${rel(report)}`);
+    }
+
+    say(`\n   the dispatched retrain runs as of ${WEEK2.toISOString().slice(0, 16)}Z against the champions on main`);
+    const reasons = new Map(watch.dispatches.map((d) => [d.pipeline, d.reason]));
+    const week2: RetrainResult[] = [];
+    for (const { file, config } of pipelines) {
+      const reason = reasons.get(config.name);
+      const r = await retrain(db, { pipeline: config, pipelineFile: file, asOf: WEEK2, runsDir: RUNS, repoDir: CHECKOUT,
+        trigger: reason ? 'repository_dispatch' : 'schedule', triggerReason: reason ?? null });
+      printDecision(r);
+      week2.push(r);
+    }
 
     step('4. promotion, approval, deploy, rollback');
     const candidate = week2.find((x) => x.decision === 'promote');
