@@ -77,7 +77,11 @@ describe('ONNX export', () => {
     expect(Buffer.from(r1.onnx).equals(Buffer.from(r2.onnx))).toBe(true);
   });
 
-  it('passes the official ONNX checker (ridge and gbdt)', async () => {
+  // The checker comes from Debian's python3-onnx, not from npm: on a fresh machine without it the
+  // suite still passes (the test is skipped, saying how to install it); .ci/run installs it and
+  // sets MLOPS_REQUIRE_ONNX_CHECKER=1, so in CI a missing checker fails instead.
+  const required = process.env.MLOPS_REQUIRE_ONNX_CHECKER === '1';
+  it.skipIf(!required && !officialCheckerAvailable())(`passes the official ONNX checker (ridge and gbdt)${officialCheckerAvailable() ? '' : ` — skipped: install it with ${CHECKER_INSTALL_HINT}`}`, async () => {
     if (!officialCheckerAvailable()) {
       const why = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).stderr;
       throw new Error(`the official ONNX checker is missing (/usr/bin/python3 -c 'import onnx' failed: ${why.trim()}); install it with: ${CHECKER_INSTALL_HINT}`);
