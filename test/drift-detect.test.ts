@@ -1,26 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { detectDrift, driftReportMarkdown, type DriftConfig } from '../actions/lib/drift/detect.ts';
 import { ksTwoSample, normalisedWasserstein, psi } from '../actions/lib/drift/stats.ts';
+import { createPrng } from '../actions/lib/train/prng.ts';
+import { normals } from './helpers/random.ts';
 
-/** Seeded PRNG (mulberry32) and normals (Box–Muller). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normals(n: number, seed: number, mean = 0, sd = 1): Float64Array {
-  const u = rng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = mean + sd * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+/** `n` category codes 0..k-1 drawn with the given weights (seeded). */
 function codes(n: number, seed: number, weights: number[]): Float64Array {
-  const u = rng(seed);
+  const u = createPrng(seed);
   const total = weights.reduce((a, b) => a + b, 0);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -16,31 +16,9 @@ import {
   regularizedGammaQ,
   wasserstein1,
 } from '../actions/lib/drift/stats.ts';
+import { normals } from './helpers/random.ts';
 
 const f64 = (xs: number[]): Float64Array => Float64Array.from(xs);
-
-/** Seeded PRNG (mulberry32) and standard normals (Box–Muller). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normals(n: number, seed: number, mean = 0, sd = 1): Float64Array {
-  const u = rng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - u()));
-    const th = 2 * Math.PI * u();
-    out[i] = mean + sd * r * Math.cos(th);
-    if (i + 1 < n) out[i + 1] = mean + sd * r * Math.sin(th);
-  }
-  return out;
-}
 
 /** Q_KS by the plain alternating series with many terms (independent of the implementation). */
 function qksSeries(lambda: number, terms = 2000): number {

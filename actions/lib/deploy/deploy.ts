@@ -173,28 +173,16 @@ async function latestRows(db: Queryable): Promise<DeploymentRow[]> {
   return res.rows.map(toRow);
 }
 
-interface RawRow {
-  id: number | string | bigint;
-  model: string;
-  version: number;
-  sha256: string;
-  git_sha: string;
-  kind: DeploymentKind;
-  previous_version: number | null;
-  run_id: string | null;
-  deployed_at: Date | string;
-}
+/** A row as the driver returns it: bigint ids as strings (pg) or bigints, timestamps as Dates. */
+type RawRow = Omit<DeploymentRow, 'id' | 'deployed_at'> & { id: number | string | bigint; deployed_at: Date | string };
 
+/** The row with the driver's types converted (every query selects exactly COLUMNS). */
 function toRow(r: RawRow): DeploymentRow {
   return {
+    ...r,
     id: Number(r.id),
-    model: r.model,
     version: Number(r.version),
-    sha256: r.sha256,
-    git_sha: r.git_sha,
-    kind: r.kind,
     previous_version: r.previous_version === null ? null : Number(r.previous_version),
-    run_id: r.run_id,
     deployed_at: r.deployed_at instanceof Date ? r.deployed_at.toISOString() : new Date(r.deployed_at).toISOString(),
   };
 }
