@@ -70,19 +70,3 @@ function quantileUpperEdges(sorted: Float32Array, maxBins: number): Float32Array
   edges[edges.length - 1] = Infinity;
   return Float32Array.from(edges);
 }
-
-/**
- * Column-major copy [nFeatures, rows] of row-major bins. Partitioning a node reads one feature
- * of many rows: from a column that is a sequential scan, from rows it is a cache miss per row.
- */
-export function transposeBins(rowMajor: Uint8Array, rows: number, nFeatures: number, out: Uint8Array): Uint8Array {
-  const block = 256;
-  for (let r0 = 0; r0 < rows; r0 += block) {
-    const r1 = Math.min(rows, r0 + block);
-    for (let f = 0; f < nFeatures; f++) {
-      const col = f * rows;
-      for (let r = r0; r < r1; r++) out[col + r] = rowMajor[r * nFeatures + f];
-    }
-  }
-  return out;
-}

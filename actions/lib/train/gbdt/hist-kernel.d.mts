@@ -10,16 +10,8 @@ export interface HistKernel {
     rowIdx: number, grad: number, gradQ: number, perm: number,
     tmpIdx: number, tmpGrad: number, tmpQ: number, tmpPerm: number, out: number,
   ): number;
-}
-
-/** Byte addresses of the training buffers inside the shared memory. */
-export interface KernelLayout {
-  nFeatures: number;
-  /** i32 quantised gradients in partition order */
-  gradQ: number;
-  featureList: number;
-  hist: number;
-  histStrideBytes: number;
+  copyCols(src: number, srcStride: number, dst: number, dstStride: number, width: number, n: number): void;
+  transposeRows(src: number, nFeatures: number, n: number, dst: number, dstStride: number): void;
 }
 
 /** The parts of a shared WebAssembly.Memory used here (the project's lib has no DOM/wasm types). */
@@ -28,18 +20,94 @@ export interface SharedMemory {
   grow(deltaPages: number): number;
 }
 
+/** Byte addresses of the training buffers inside the shared memory. */
+export interface KernelAddresses {
+  orig: number;
+  binsA: number;
+  binsB: number;
+  perm: number;
+  rowIdx: number;
+  columns: number;
+  grad: number;
+  gradQ: number;
+  tmpIdx: number;
+  tmpGrad: number;
+  tmpQ: number;
+  tmpPerm: number;
+  hist: number;
+  task: number;
+  taskF: number;
+  ctl: number;
+  /** binning scratch: float32 values and u8 bins of binBlocks blocks, the edge table */
+  /** f64 per training row: current predictions and targets */
+  pred: number;
+  target: number;
+  /** i32 per feature: bins including the missing bin (set by the main thread before training) */
+  binCount: number;
+  binValues: number;
+  binBins: number;
+  edgeTable: number;
+}
+
+/** What every thread knows about the training run (see createContext). */
+export interface KernelConfig {
+  nFeatures: number;
+  nTrain: number;
+  nAll: number;
+  threads: number;
+  /** feature groups (units of a level's work) */
+  groups: number;
+  /** feature group boundaries: group g is features [groupStart[g], groupStart[g + 1]) */
+  groupStart: number[];
+  /** nodes per level the task area holds */
+  w: number;
+  histStrideBytes: number;
+  binBlockRows: number;
+  l2: number;
+  minSamplesLeaf: number;
+  minGain: number;
+  at: KernelAddresses;
+}
+
+export interface TaskLayout {
+  part: number;
+  segs: number;
+  build: number;
+  sub: number;
+  split: number;
+  feat: number;
+  local: number;
+  i32Words: number;
+  partRes: number;
+  splitQ: number;
+  splitRes: number;
+  f64Words: number;
+}
+
+export interface KernelContext {
+  readonly memory: SharedMemory;
+  readonly config: KernelConfig;
+  readonly kernel: HistKernel;
+  readonly lay: TaskLayout;
+}
+
 export declare const FEATURE_HIST_BYTES: number;
 export declare const COUNT_BITS: number;
+export declare const PHASE_PARTITION: number;
+export declare const PHASE_LEVEL: number;
+export declare const PHASE_BIN: number;
+export declare const PHASE_GRAD: number;
+export declare const PHASE_QUANT: number;
+export declare const PHASE_UPDATE: number;
+export declare const QUANT_MAX: number;
+export declare const CTL_WORDS: number;
+export declare const CTL_GEN: number;
+export declare const CTL_CLAIM: number;
+export declare const CTL_ERROR: number;
+export declare const ERROR_BYTES: number;
 export declare function createSharedMemory(initial: number, maximum: number): SharedMemory;
 export declare function instantiateKernel(memory: SharedMemory): HistKernel;
-export declare function buildHistograms(
-  kernel: HistKernel,
-  memory: SharedMemory,
-  layout: KernelLayout,
-  bins: number,
-  features: Int32Array,
-  from: number,
-  to: number,
-  nodes: Int32Array,
-  nNodes: number,
-): void;
+export declare function taskLayout(w: number, nFeatures: number, groups: number): TaskLayout;
+export declare function createContext(memory: SharedMemory, config: KernelConfig): KernelContext;
+export declare function runPhase(ctx: KernelContext): void;
+export declare function serveWorker(memory: SharedMemory, config: KernelConfig, t: number): void;

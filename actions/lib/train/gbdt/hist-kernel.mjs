@@ -6,10 +6,21 @@
 // base64 below is its binary): measured ~2x faster than the same loops in JavaScript, which pays
 // bounds checks on every typed-array access. All training buffers live in one shared
 // WebAssembly.Memory so every thread's instance sees the same bins, partition and histograms.
-// Every feature's histogram is accumulated by exactly one thread, in integers, so results do not
-// depend on the number of threads.
+//
+// Work is split among threads in phases (runPhase), each described in a task area of the shared
+// memory and started / joined with Atomics (no message round trips). Per tree level:
+// - PHASE_PARTITION: whole nodes are partitioned, each by one thread.
+// - PHASE_LEVEL: per feature group (a contiguous feature range whose row-major bins are kept in
+//   their own matrices), one thread reorders the group's rows, then builds, subtracts and
+//   searches the splits of its features for every node of the level.
+// Per tree, over row chunks or leaves: PHASE_GRAD (gradients), PHASE_QUANT (quantisation),
+// PHASE_UPDATE (predictions); once per run, PHASE_BIN (binning row blocks).
+// Threads claim nodes / groups from a shared counter (a few groups per thread, so a thread that
+// is descheduled or slower does not hold the others up). Every feature's histogram is
+// accumulated by exactly one thread, in integers, and the best splits of the groups are merged in
+// feature order, so results do not depend on the thread count or on who did what.
 
-const WASM_BASE64 = 'AGFzbQEAAAABQgZgCH9/f39/f39/AGAJf39/f39/f39/AGADf39/AGAFf39/f38AYAZ/f39/f38AYA9/f39/f39/f39/f39/f38BfwISAQNlbnYGbWVtb3J5AgMBgIAEAwcGAAECAwQFB1MGDmhpc3RDb250aWd1b3VzAAAKaGlzdExpc3RlZAABDGhpc3RTdWJ0cmFjdAACCWJpblZhbHVlcwADCmdhdGhlclJvd3MABAlwYXJ0aXRpb24ABQqgCQaXAQMEfwF+An8gBCEIAkAgCCAFTg0AIAYgB04NAANAIAAgCCABbGohDiACIAhBAnRqKAIArEIYhkIBhCEMIA4gBmohCSAOIAdqIQogAyAGQQt0aiELA0AgCyAJLQAAQQN0aiENIA0gDSkDACAMfDcDACALQYAQaiELIAlBAWohCSAJIApJDQALIAhBAWohCCAIIAVIDQALCwuRAQMDfwF+An8gBCEJAkAgCSAFTg0AIAcgCE4NAANAIAAgCSABbGohDiACIAlBAnRqKAIArEIYhkIBhCEMIAchCgNAIAYgCkECdGooAgAhCyADIAtBC3RqIA4gC2otAABBA3RqIQ0gDSANKQMAIAx8NwMAIApBAWohCiAKIAhIDQALIAlBAWohCSAJIAVIDQALCwtAAQF/IAAgAkEDdGohAwJAIAAgA08NAANAIAAgACkDACABKQMAfTcDACAAQQhqIQAgAUEIaiEBIAAgA0kNAAsLC6gCAwJ/AX0CfwJAIAFBAEwNAANAIAAgBUECdGoqAgAhByAHIAdcBEAgBCAFakEAOgAABSADIAZBCnRqIQhBgAFBACAIKgL8AyAHXRshCSAJQcAAQQAgCCAJQQJ0aioC/AEgB10baiEJIAlBIEEAIAggCUECdGoqAnwgB10baiEJIAlBEEEAIAggCUECdGoqAjwgB10baiEJIAlBCEEAIAggCUECdGoqAhwgB10baiEJIAlBBEEAIAggCUECdGoqAgwgB10baiEJIAlBAkEAIAggCUECdGoqAgQgB10baiEJIAlBAUEAIAggCUECdGoqAgAgB10baiEJIAQgBWogCUEBajoAAAsgBkEBaiEGIAYgAkYEQEEAIQYLIAVBAWohBSAFIAFIDQALCwuhAQEFfyAFQXhxIQogAyEGAkAgBiAETg0AA0AgASAGIAVsaiEHIAAgAiAGQQJ0aigCACAFbGohCEEAIQkCQCAJIApPDQADQCAHIAlqIAggCWopAwA3AwAgCUEIaiEJIAkgCkkNAAsLAkAgCSAFTw0AA0AgByAJaiAIIAlqLQAAOgAAIAlBAWohCSAJIAVJDQALCyAGQQFqIQYgBiAESA0ACwsL4wIFBX8BfAF/AXwBfiADIQ8gAyEQAkAgDyAETg0AA0AgBiAPQQJ0aigCACESIAAgEmotAAAhEyAHIA9BA3RqKwMAIRQgCCAPQQJ0aigCACEVIAIgEyABTSATRRsEQCAGIBBBAnRqIBI2AgAgBUUEQCAHIBBBA3RqIBQ5AwAgCCAQQQJ0aiAVNgIAIAkgEEECdGogDzYCAAsgFiAUoCEWIBcgFax8IRcgEEEBaiEQBSAKIBFBAnRqIBI2AgAgBUUEQCALIBFBA3RqIBQ5AwAgDCARQQJ0aiAVNgIAIA0gEUECdGogDzYCAAsgEUEBaiERCyAPQQFqIQ8gDyAESA0ACwsgBiAQQQJ0aiAKIBFBAnT8CgAAIAVFBEAgByAQQQN0aiALIBFBA3T8CgAAIAggEEECdGogDCARQQJ0/AoAACAJIBBBAnRqIA0gEUECdPwKAAALIA4gFjkDACAOIBe5OQMIIBAL';
+const WASM_BASE64 = 'AGFzbQEAAAABQgZgCH9/f39/f39/AGAJf39/f39/f39/AGADf39/AGAFf39/f38AYAZ/f39/f38AYA9/f39/f39/f39/f39/f38BfwISAQNlbnYGbWVtb3J5AgMBgIAEAwkIAAECAwQFBAMHbggOaGlzdENvbnRpZ3VvdXMAAApoaXN0TGlzdGVkAAEMaGlzdFN1YnRyYWN0AAIJYmluVmFsdWVzAAMKZ2F0aGVyUm93cwAECXBhcnRpdGlvbgAFCGNvcHlDb2xzAAYNdHJhbnNwb3NlUm93cwAHCqsNCJcBAwR/AX4CfyAEIQgCQCAIIAVODQAgBiAHTg0AA0AgACAIIAFsaiEOIAIgCEECdGooAgCsQhiGQgGEIQwgDiAGaiEJIA4gB2ohCiADIAZBC3RqIQsDQCALIAktAABBA3RqIQ0gDSANKQMAIAx8NwMAIAtBgBBqIQsgCUEBaiEJIAkgCkkNAAsgCEEBaiEIIAggBUgNAAsLC5EBAwN/AX4CfyAEIQkCQCAJIAVODQAgByAITg0AA0AgACAJIAFsaiEOIAIgCUECdGooAgCsQhiGQgGEIQwgByEKA0AgBiAKQQJ0aigCACELIAMgC0ELdGogDiALai0AAEEDdGohDSANIA0pAwAgDHw3AwAgCkEBaiEKIAogCEgNAAsgCUEBaiEJIAkgBUgNAAsLC0ABAX8gACACQQN0aiEDAkAgACADTw0AA0AgACAAKQMAIAEpAwB9NwMAIABBCGohACABQQhqIQEgACADSQ0ACwsLqAIDAn8BfQJ/AkAgAUEATA0AA0AgACAFQQJ0aioCACEHIAcgB1wEQCAEIAVqQQA6AAAFIAMgBkEKdGohCEGAAUEAIAgqAvwDIAddGyEJIAlBwABBACAIIAlBAnRqKgL8ASAHXRtqIQkgCUEgQQAgCCAJQQJ0aioCfCAHXRtqIQkgCUEQQQAgCCAJQQJ0aioCPCAHXRtqIQkgCUEIQQAgCCAJQQJ0aioCHCAHXRtqIQkgCUEEQQAgCCAJQQJ0aioCDCAHXRtqIQkgCUECQQAgCCAJQQJ0aioCBCAHXRtqIQkgCUEBQQAgCCAJQQJ0aioCACAHXRtqIQkgBCAFaiAJQQFqOgAACyAGQQFqIQYgBiACRgRAQQAhBgsgBUEBaiEFIAUgAUgNAAsLC7sDAQZ/IAVBEE4EQCAFQRBrIQsgAyEGAkAgBiAETg0AA0AgASAGIAVsaiEHIAAgAiAGQQJ0aigCACAFbGohCEEAIQkCQCAJIAtPDQADQCAHIAlqIAggCWr9AAQA/QsEACAJQRBqIQkgCSALSQ0ACwsgByALaiAIIAtq/QAEAP0LBAAgBkEBaiEGIAYgBEgNAAsLDwsgBUEITgRAIAVBCGshCyADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgC08NAANAIAcgCWogCCAJaikDADcDACAJQQhqIQkgCSALSQ0ACwsgByALaiAIIAtqKQMANwMAIAZBAWohBiAGIARIDQALCw8LIAVBeHEhCiADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgCk8NAANAIAcgCWogCCAJaikDADcDACAJQQhqIQkgCSAKSQ0ACwsCQCAJIAVPDQADQCAHIAlqIAggCWotAAA6AAAgCUEBaiEJIAkgBUkNAAsLIAZBAWohBiAGIARIDQALCwvjAgUFfwF8AX8BfAF+IAMhDyADIRACQCAPIARODQADQCAGIA9BAnRqKAIAIRIgACASai0AACETIAcgD0EDdGorAwAhFCAIIA9BAnRqKAIAIRUgAiATIAFNIBNFGwRAIAYgEEECdGogEjYCACAFRQRAIAcgEEEDdGogFDkDACAIIBBBAnRqIBU2AgAgCSAQQQJ0aiAPNgIACyAWIBSgIRYgFyAVrHwhFyAQQQFqIRAFIAogEUECdGogEjYCACAFRQRAIAsgEUEDdGogFDkDACAMIBFBAnRqIBU2AgAgDSARQQJ0aiAPNgIACyARQQFqIRELIA9BAWohDyAPIARIDQALCyAGIBBBAnRqIAogEUECdPwKAAAgBUUEQCAHIBBBA3RqIAsgEUEDdPwKAAAgCCAQQQJ0aiAMIBFBAnT8CgAAIAkgEEECdGogDSARQQJ0/AoAAAsgDiAWOQMAIA4gF7k5AwggEAuOAQEDfyAEQXhxIQgCQCAFQQBMDQADQEEAIQcCQCAHIAhPDQADQCACIAdqIAAgB2opAwA3AwAgB0EIaiEHIAcgCEkNAAsLAkAgByAETw0AA0AgAiAHaiAAIAdqLQAAOgAAIAdBAWohByAHIARJDQALCyAAIAFqIQAgAiADaiECIAZBAWohBiAGIAVIDQALCwtgAQR/AkAgAkEATA0AIAFBAEwNAANAIAAgBWohBiADIAUgBGxqIQcgByACaiEIA0AgByAGLQAAOgAAIAYgAWohBiAHQQFqIQcgByAISQ0ACyAFQQFqIQUgBSABSA0ACwsL';
 
 let compiled;
 function kernelModule() {
@@ -33,31 +44,372 @@ export const FEATURE_HIST_BYTES = 2048;
 /** Row counts live in the low 24 bits of a bin. */
 export const COUNT_BITS = 24;
 
+export const PHASE_PARTITION = 1;
+export const PHASE_LEVEL = 2;
+export const PHASE_BIN = 3;
+export const PHASE_GRAD = 4;
+export const PHASE_QUANT = 5;
+export const PHASE_UPDATE = 6;
+
+/** Quantised gradients are round(gradient * scale) with |q| <= QUANT_MAX (see trainer.ts). */
+export const QUANT_MAX = 2 ** 14 - 1;
+const ROUND_MAGIC = 1.5 * 2 ** 52;
+
+/** Control words (Int32 at config.at.ctl): generation, per-thread done generation, error. */
+export const CTL_WORDS = 64;
+export const CTL_GEN = 0;
+/** next node / group to claim in the running phase */
+export const CTL_CLAIM = 62;
+export const CTL_ERROR = 63;
+/** Bytes after the control words for a worker's error text. */
+export const ERROR_BYTES = 4096;
+
 /**
- * Gradient/count histograms for several tree nodes over features[from..to).
- * bins: byte address of the partition-ordered row-major bins; layout: byte addresses of gradQ,
- * hist and featureList + nFeatures and histStrideBytes (bytes per node slot).
- * nodes: triples (slot, start, end) of partition positions. features: the list also stored at
- * layout.featureList.
+ * Word offsets of the task area for at most `w` nodes per level: `i32` into the Int32 task area,
+ * `f64` into the Float64 one.
+ * i32: head [phase, nPart, src, dst, gatherKind, nSegs, nBuild, nSub, nSplit, nFeat, buildFrom],
+ *   part (s, e, feature, bin, missingLeft, rowsOnly, next in claim order, -) x w,
+ *   segs (s, e) x 2w, build (slot, s, e) x 2w, sub (dst, src) x 2w, split (slot, rows) x 2w,
+ *   feat x nFeatures, local feature lists (group g's at groupStart[g]) x nFeatures.
+ * f64: [scale], part results (leftGrad, leftQ, mid) x w, split Q x 2w,
+ *   split results (gain, feature, bin, missingLeft) x 2w x groups.
  */
-export function buildHistograms(kernel, memory, layout, bins, features, from, to, nodes, nNodes) {
-  if (to <= from) return;
-  const h = new Int32Array(memory.buffer);
-  // Contiguous feature lists (no column sampling) skip the indirection in the hot loop.
-  const contiguous = features[to - 1] - features[from] === to - 1 - from;
-  for (let q = 0; q < nNodes; q++) {
-    const slot = nodes[3 * q];
-    const start = nodes[3 * q + 1];
-    const end = nodes[3 * q + 2];
-    const nodeByte = layout.hist + slot * layout.histStrideBytes;
-    for (let k = from; k < to; k++) {
-      const base = (nodeByte + features[k] * FEATURE_HIST_BYTES) / 4;
-      h.fill(0, base, base + FEATURE_HIST_BYTES / 4);
+export function taskLayout(w, nFeatures, groups) {
+  const part = 16;
+  const segs = part + 8 * w;
+  const build = segs + 4 * w;
+  const sub = build + 6 * w;
+  const split = sub + 4 * w;
+  const feat = split + 4 * w;
+  const local = feat + nFeatures;
+  const i32Words = local + nFeatures;
+  const partRes = 8;
+  const splitQ = partRes + 3 * w;
+  const splitRes = splitQ + 2 * w;
+  const f64Words = splitRes + 8 * w * groups;
+  return { part, segs, build, sub, split, feat, local, i32Words, partRes, splitQ, splitRes, f64Words };
+}
+
+/**
+ * Per-thread state over the shared memory. config: nFeatures, nTrain, nAll, threads, groups,
+ * groupStart (groups + 1 feature boundaries), w (nodes per level), histStrideBytes, l2,
+ * minSamplesLeaf, minGain, at (byte addresses: orig, binsA, binsB, perm, rowIdx, columns, grad,
+ * gradQ, tmpIdx, tmpGrad, tmpQ, tmpPerm, hist, task, taskF, ctl, binCount (i32 per feature), ...).
+ */
+export function createContext(memory, config) {
+  return { memory, config, kernel: instantiateKernel(memory), lay: taskLayout(config.w, config.nFeatures, config.groups), views: null };
+}
+
+function views(ctx) {
+  const buf = ctx.memory.buffer;
+  if (ctx.views === null || ctx.views.bytes !== buf.byteLength) {
+    const { at, nFeatures } = ctx.config;
+    const lay = ctx.lay;
+    ctx.views = {
+      bytes: buf.byteLength,
+      i32: new Int32Array(buf),
+      task: new Int32Array(buf, at.task, lay.i32Words),
+      taskF: new Float64Array(buf, at.taskF, lay.f64Words),
+      hist: new Int32Array(buf, at.hist, (buf.byteLength - at.hist) >> 2),
+      local: new Int32Array(buf, at.task + lay.local * 4, nFeatures),
+      ctl: new Int32Array(buf, at.ctl, CTL_WORDS),
+      binCount: new Int32Array(buf, at.binCount, nFeatures),
+      rowIdx: new Int32Array(buf, at.rowIdx, ctx.config.nTrain),
+      grad: new Float64Array(buf, at.grad, ctx.config.nTrain),
+      gradQ: new Int32Array(buf, at.gradQ, ctx.config.nTrain),
+      pred: new Float64Array(buf, at.pred, ctx.config.nTrain),
+      target: new Float64Array(buf, at.target, ctx.config.nTrain),
+    };
+  }
+  return ctx.views;
+}
+
+/**
+ * Runs the phase described in the task area on this thread, claiming nodes / groups until none
+ * are left.
+ */
+export function runPhase(ctx) {
+  const v = views(ctx);
+  const phase = v.task[0];
+  if (phase === PHASE_PARTITION) runPartition(ctx, v);
+  else if (phase === PHASE_BIN) runBin(ctx, v);
+  else if (phase === PHASE_GRAD) runGrad(ctx, v);
+  else if (phase === PHASE_QUANT) runQuant(ctx, v);
+  else if (phase === PHASE_UPDATE) runUpdate(ctx, v);
+  else if (phase === PHASE_LEVEL) {
+    for (let g = Atomics.add(v.ctl, CTL_CLAIM, 1); g < ctx.config.groups; g = Atomics.add(v.ctl, CTL_CLAIM, 1)) runLevel(ctx, v, g);
+  } else throw new Error(`gbdt: unknown phase ${phase}`);
+}
+
+function runPartition(ctx, v) {
+  const { kernel, lay } = ctx;
+  const { at, nAll } = ctx.config;
+  const task = v.task;
+  const n = task[1];
+  for (let c = Atomics.add(v.ctl, CTL_CLAIM, 1); c < n; c = Atomics.add(v.ctl, CTL_CLAIM, 1)) {
+    // the c-th node in claim order (largest first)
+    const k = task[lay.part + 8 * c + 6];
+    const o = lay.part + 8 * k;
+    const s = task[o];
+    // Right-hand rows go through the tmp arrays at the node's own positions (nodes are disjoint).
+    const mid = kernel.partition(
+      at.columns + task[o + 2] * nAll, task[o + 3], task[o + 4], s, task[o + 1], task[o + 5],
+      at.rowIdx, at.grad, at.gradQ, at.perm,
+      at.tmpIdx + 4 * s, at.tmpGrad + 8 * s, at.tmpQ + 4 * s, at.tmpPerm + 4 * s,
+      at.taskF + 8 * (lay.partRes + 3 * k),
+    );
+    v.taskF[lay.partRes + 3 * k + 2] = mid;
+  }
+}
+
+/**
+ * Bins blocks of rows: i32 task [PHASE_BIN, nBlocks, firstRow, endRow]; block c is rows
+ * firstRow + c * binBlockRows.. as float32 at binValues + c * binBlockRows * nFeatures * 4. Each
+ * block is binned into its scratch, then copied into the column-major bins and, for training
+ * rows, the groups' original row-major bins.
+ */
+function runBin(ctx, v) {
+  const { kernel, config } = ctx;
+  const { at, nFeatures: nf, nAll, nTrain, groups, groupStart, binBlockRows } = config;
+  const task = v.task;
+  const n = task[1];
+  for (let c = Atomics.add(v.ctl, CTL_CLAIM, 1); c < n; c = Atomics.add(v.ctl, CTL_CLAIM, 1)) {
+    const r0 = task[2] + c * binBlockRows;
+    const r1 = Math.min(task[3], r0 + binBlockRows);
+    const bins = at.binBins + c * binBlockRows * nf;
+    kernel.binValues(at.binValues + c * binBlockRows * nf * 4, (r1 - r0) * nf, nf, at.edgeTable, bins);
+    kernel.transposeRows(bins, nf, r1 - r0, at.columns + r0, nAll);
+    const rows = Math.min(r1, nTrain) - r0;
+    for (let g = 0; g < groups && rows > 0; g++) {
+      const width = groupStart[g + 1] - groupStart[g];
+      kernel.copyCols(bins + groupStart[g], nf, at.orig + nTrain * groupStart[g] + r0 * width, width, width, rows);
     }
-    if (contiguous) {
-      kernel.histContiguous(bins, layout.nFeatures, layout.gradQ, nodeByte, start, end, features[from], features[from] + (to - from));
-    } else {
-      kernel.histListed(bins, layout.nFeatures, layout.gradQ, nodeByte, start, end, layout.featureList, from, to);
+  }
+}
+
+/**
+ * Row chunks: i32 task [phase, nChunks, n, chunkRows]; chunk c's result goes to f64
+ * partRes + c. Each row's arithmetic is the serial one; a chunk's result is a max or an integer
+ * sum, which do not depend on how the rows are chunked.
+ */
+function chunkEnd(task, s) {
+  return Math.min(task[2], s + task[3]);
+}
+
+/** All rows in the root, in order: rowIdx[r] = r, gradient = prediction - target; result max |gradient|. */
+function runGrad(ctx, v) {
+  const { task, taskF, rowIdx, grad, pred, target } = v;
+  const res = ctx.lay.partRes;
+  for (let c = Atomics.add(v.ctl, CTL_CLAIM, 1); c < task[1]; c = Atomics.add(v.ctl, CTL_CLAIM, 1)) {
+    const s = c * task[3];
+    const e = chunkEnd(task, s);
+    let maxAbs = 0;
+    for (let r = s; r < e; r++) {
+      rowIdx[r] = r;
+      const g = pred[r] - target[r];
+      grad[r] = g;
+      const a = Math.abs(g);
+      if (a > maxAbs) maxAbs = a;
     }
+    taskF[res + c] = maxAbs;
+  }
+}
+
+/** Quantised gradients round(gradient * scale), scale at f64 0; result the sum of the chunk's. */
+function runQuant(ctx, v) {
+  const { task, taskF, grad, gradQ } = v;
+  const res = ctx.lay.partRes;
+  const scale = taskF[0];
+  for (let c = Atomics.add(v.ctl, CTL_CLAIM, 1); c < task[1]; c = Atomics.add(v.ctl, CTL_CLAIM, 1)) {
+    const s = c * task[3];
+    const e = chunkEnd(task, s);
+    let sum = 0;
+    for (let i = s; i < e; i++) {
+      // Math.round(x) for |x| <= QUANT_MAX, ~3x faster: adding and subtracting 1.5 * 2^52 rounds
+      // to the nearest integer with ties to even; Math.round takes ties up.
+      const x = grad[i] * scale;
+      const even = x + ROUND_MAGIC - ROUND_MAGIC;
+      const q = x - even === 0.5 ? even + 1 : even;
+      gradQ[i] = q;
+      sum += q;
+    }
+    taskF[res + c] = sum;
+  }
+}
+
+/**
+ * Leaves: i32 task [phase, nLeaves], leaf c's partition range (start, end) at part + 2c, its value
+ * at f64 partRes + c: pred[rowIdx[i]] += value (each row is in one leaf).
+ */
+function runUpdate(ctx, v) {
+  const { task, taskF, rowIdx, pred } = v;
+  const { part, partRes } = ctx.lay;
+  for (let c = Atomics.add(v.ctl, CTL_CLAIM, 1); c < task[1]; c = Atomics.add(v.ctl, CTL_CLAIM, 1)) {
+    const value = taskF[partRes + c];
+    const e = task[part + 2 * c + 1];
+    for (let i = task[part + 2 * c]; i < e; i++) pred[rowIdx[i]] += value;
+  }
+}
+
+/** Byte address of feature group g in layout `which` (0 original, 1 A, 2 B). */
+function groupBase(config, which, g) {
+  const { at, nTrain, groupStart } = config;
+  const base = which === 0 ? at.orig : which === 1 ? at.binsA : at.binsB;
+  return base + nTrain * groupStart[g];
+}
+
+function runLevel(ctx, v, g) {
+  const { kernel, lay, config } = ctx;
+  const { at, groupStart, groups, histStrideBytes } = config;
+  const task = v.task;
+  const f0 = groupStart[g];
+  const width = groupStart[g + 1] - f0;
+  const nSplit = task[8];
+  if (width === 0) {
+    for (let k = 0; k < nSplit; k++) writeSplit(v.taskF, lay.splitRes + 4 * (k * groups + g), -Infinity, -1, 0, 0);
+    return;
+  }
+  // Reorder this group's rows into partition order (dst row i = src row idx[i]).
+  const nSegs = task[5];
+  if (nSegs > 0) {
+    const src = groupBase(config, task[2], g);
+    const dst = groupBase(config, task[3], g);
+    const idx = task[4] === 0 ? at.perm : at.rowIdx;
+    for (let k = 0; k < nSegs; k++) kernel.gatherRows(src, dst, idx, task[lay.segs + 2 * k], task[lay.segs + 2 * k + 1], width);
+  }
+  // This group's features (the feature list is ascending).
+  const nFeat = task[9];
+  const local = v.local;
+  const lo = f0;
+  let nLocal = 0;
+  for (let k = 0; k < nFeat; k++) {
+    const f = task[lay.feat + k];
+    if (f >= f0 && f < f0 + width) local[lo + nLocal++] = f - f0;
+  }
+  const histView = v.hist;
+  const nBuild = task[6];
+  if (nLocal > 0 && nBuild > 0) {
+    const bins = groupBase(config, task[10], g);
+    const contiguous = local[lo + nLocal - 1] - local[lo] === nLocal - 1;
+    for (let q = 0; q < nBuild; q++) {
+      const o = lay.build + 3 * q;
+      const histAt = at.hist + task[o] * histStrideBytes + f0 * FEATURE_HIST_BYTES;
+      const w0 = (histAt - at.hist) >> 2;
+      for (let k = 0; k < nLocal; k++) {
+        const base = w0 + local[lo + k] * (FEATURE_HIST_BYTES >> 2);
+        histView.fill(0, base, base + (FEATURE_HIST_BYTES >> 2));
+      }
+      if (contiguous) {
+        kernel.histContiguous(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal);
+      } else {
+        kernel.histListed(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], at.task + 4 * (lay.local + lo), 0, nLocal);
+      }
+    }
+  }
+  // Siblings = parent - smaller child, in place.
+  const nSub = task[7];
+  for (let q = 0; q < nSub; q++) {
+    const o = lay.sub + 2 * q;
+    const off = at.hist + f0 * FEATURE_HIST_BYTES;
+    kernel.histSubtract(off + task[o] * histStrideBytes, off + task[o + 1] * histStrideBytes, width * 256);
+  }
+  const scale = v.taskF[0];
+  for (let k = 0; k < nSplit; k++) {
+    const o = lay.split + 2 * k;
+    findSplit(config, v.binCount, histView, task[o] * (histStrideBytes >> 2), local, lo, nLocal, f0, v.taskF[lay.splitQ + k], task[o + 1], scale, v.taskF, lay.splitRes + 4 * (k * groups + g));
+  }
+}
+
+function writeSplit(out, o, gain, feature, bin, missingLeft) {
+  out[o] = gain;
+  out[o + 1] = feature;
+  out[o + 2] = bin;
+  out[o + 3] = missingLeft;
+}
+
+/**
+ * Best split of a node over features f0 + local[lo..lo+n) (ascending) from its histogram: for
+ * each feature and bin boundary, missing values tried on both sides (kept on the better one);
+ * plus "all values left, missing right". Sums are quantised gradients (Q = node total); gains
+ * are converted to loss units with scale. Writes (gain, feature, bin, missingLeft) at out[o];
+ * feature -1 when nothing beats min_gain. Ties keep the first candidate, so the groups' results
+ * merged in group order with `>` equal a single pass over all features.
+ */
+function findSplit(config, binCount, hist, base, local, lo, n, f0, Q, H, scale, out, o) {
+  const { l2: lambda, minSamplesLeaf: msl, minGain } = config;
+  // G = Q / scale, so G^2 / (H + l2) = Q^2 / (H + l2) / scale^2.
+  const toLoss = 0.5 / (scale * scale);
+  const parentScore = (Q * Q) / (H + lambda);
+  let bestGain = minGain;
+  let bestFeature = -1;
+  let bestBin = 0;
+  let bestMissingLeft = false;
+  for (let k = 0; k < n; k++) {
+    const f = f0 + local[lo + k];
+    // bin j of feature f: int32 words (lo, hi) at off + 2j; lo's low 24 bits are the count
+    const off = base + f * 512;
+    const nValueBins = binCount[f] - 1;
+    const mLo = hist[off];
+    const hm = mLo & 0xffffff;
+    const qm = hist[off + 1] * 256 + (mLo >>> 24);
+    let ql = 0;
+    let hl = 0;
+    for (let j = 1; j <= nValueBins; j++) {
+      const lw = hist[off + 2 * j];
+      const c = lw & 0xffffff;
+      // An empty bin repeats the previous boundary's split.
+      if (c === 0 && j < nValueBins) continue;
+      hl += c;
+      ql += hist[off + 2 * j + 1] * 256 + (lw >>> 24);
+      if (j === nValueBins && hm === 0) break;
+      // Missing values right (or, for the last bin, "all values left, missing right").
+      let hL = hl;
+      let qL = ql;
+      for (let side = 0; side < 2; side++) {
+        const hR = H - hL;
+        if (hL >= msl && hR >= msl) {
+          const qR = Q - qL;
+          const gain = toLoss * ((qL * qL) / (hL + lambda) + (qR * qR) / (hR + lambda) - parentScore);
+          if (gain > bestGain) {
+            bestGain = gain;
+            bestFeature = f;
+            bestBin = j;
+            // Without missing values in this node, unseen NaNs follow the larger child.
+            bestMissingLeft = hm === 0 ? hl >= H - hl : side === 1;
+          }
+        }
+        if (hm === 0 || j === nValueBins) break;
+        // Missing values left.
+        hL = hl + hm;
+        qL = ql + qm;
+      }
+    }
+  }
+  writeSplit(out, o, bestGain, bestFeature, bestBin, bestMissingLeft ? 1 : 0);
+}
+
+/**
+ * A worker's loop: waits for the generation word to change, runs its share, publishes the
+ * generation as done. A negative generation stops the loop.
+ */
+export function serveWorker(memory, config, t) {
+  const ctx = createContext(memory, config);
+  const ctl = new Int32Array(memory.buffer, config.at.ctl, CTL_WORDS);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctl, CTL_GEN, seen);
+    const gen = Atomics.load(ctl, CTL_GEN);
+    if (gen === seen) continue;
+    if (gen < 0) return;
+    seen = gen;
+    try {
+      runPhase(ctx);
+    } catch (err) {
+      const text = new TextEncoder().encode(String(err && err.stack ? err.stack : err)).subarray(0, ERROR_BYTES);
+      new Uint8Array(memory.buffer, config.at.ctl + CTL_WORDS * 4, ERROR_BYTES).set(text);
+      Atomics.store(ctl, CTL_ERROR, text.length + 1);
+    }
+    Atomics.store(ctl, t, gen);
+    Atomics.notify(ctl, t);
   }
 }

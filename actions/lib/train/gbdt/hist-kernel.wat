@@ -1,10 +1,11 @@
 ;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, row reordering
-;; and gradient histograms. Assemble with wabt (threads + bulk memory), e.g.
+;; and gradient histograms. Assemble with wabt (threads + bulk memory + simd), e.g.
 ;;   npx -p wabt wat2wasm --enable-threads hist-kernel.wat -o hist-kernel.wasm
 ;; then paste `base64 -w0 hist-kernel.wasm` into WASM_BASE64 in hist-kernel.mjs.
 ;;
-;; Row-major bins are kept in partition order (see gatherRows), so a node's rows [start, end)
-;; are contiguous and the histogram loops stream them.
+;; Row-major bins are kept per feature group (one matrix [rows, group width] each, handled by one
+;; thread at a time; `nf` below is then the group's width) in partition order (see gatherRows), so a
+;; node's rows [start, end) are contiguous and the histogram loops stream them.
 ;;
 ;; A histogram bin is one i64: (sum of quantised gradients << 24) + row count. One integer add per
 ;; (row, feature) updates both, sums are exact (independent of order), and a node's histogram is
@@ -113,8 +114,51 @@
   ;; bins after a level's partition (perm[i] = the row's previous position; increasing within each
   ;; child, so the source is read as two forward streams).
   (func (export "gatherRows") (param $src i32) (param $dst i32) (param $perm i32) (param $start i32) (param $end i32) (param $nf i32)
-    (local $i i32) (local $d i32) (local $s i32) (local $k i32) (local $k8 i32)
-    ;; whole 8-byte words, then the tail bytes (memory.copy is a runtime call: slow for ~100 bytes)
+    (local $i i32) (local $d i32) (local $s i32) (local $k i32) (local $k8 i32) (local $last i32)
+    (if (i32.ge_s (local.get $nf) (i32.const 16))
+      (then
+        ;; 16-byte vectors, the last one ending at the row's end (overlapping the previous one):
+        ;; ~1.5x faster than 8-byte words
+        (local.set $last (i32.sub (local.get $nf) (i32.const 16)))
+        (local.set $i (local.get $start))
+        (block $done
+          (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
+          (loop $l
+            (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $nf))))
+            (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $perm) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nf))))
+            (local.set $k (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $k) (local.get $last)))
+              (loop $v
+                (v128.store (i32.add (local.get $d) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $k) (local.get $last)))))
+            (v128.store (i32.add (local.get $d) (local.get $last)) (v128.load (i32.add (local.get $s) (local.get $last))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_s (local.get $i) (local.get $end)))))
+        (return)))
+    (if (i32.ge_s (local.get $nf) (i32.const 8))
+      (then
+        ;; the same with 8-byte words
+        (local.set $last (i32.sub (local.get $nf) (i32.const 8)))
+        (local.set $i (local.get $start))
+        (block $done
+          (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
+          (loop $l
+            (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $nf))))
+            (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $perm) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nf))))
+            (local.set $k (i32.const 0))
+            (block $wdone
+              (br_if $wdone (i32.ge_u (local.get $k) (local.get $last)))
+              (loop $w
+                (i64.store (i32.add (local.get $d) (local.get $k)) (i64.load (i32.add (local.get $s) (local.get $k))))
+                (local.set $k (i32.add (local.get $k) (i32.const 8)))
+                (br_if $w (i32.lt_u (local.get $k) (local.get $last)))))
+            (i64.store (i32.add (local.get $d) (local.get $last)) (i64.load (i32.add (local.get $s) (local.get $last))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_s (local.get $i) (local.get $end)))))
+        (return)))
+    ;; narrower rows: whole 8-byte words, then the tail bytes (memory.copy is a runtime call: slow for ~100 bytes)
     (local.set $k8 (i32.and (local.get $nf) (i32.const -8)))
     (local.set $i (local.get $start))
     (block $done
@@ -189,4 +233,49 @@
         (memory.copy (i32.add (local.get $perm) (i32.shl (local.get $w) (i32.const 2))) (local.get $tPerm) (i32.shl (local.get $t) (i32.const 2)))))
     (f64.store (local.get $out) (local.get $gl))
     (f64.store offset=8 (local.get $out) (f64.convert_i64_s (local.get $ql)))
-    (local.get $w)))
+    (local.get $w))
+  ;; dst row i = the $width bytes of src row i, for i in [0, n): rows of $srcStride bytes in, $dstStride
+  ;; bytes out (splits row-major bins into the per-thread feature groups).
+  (func (export "copyCols") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32) (param $width i32) (param $n i32)
+    (local $i i32) (local $k i32) (local $k8 i32)
+    (local.set $k8 (i32.and (local.get $width) (i32.const -8)))
+    (block $done
+      (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+      (loop $l
+        (local.set $k (i32.const 0))
+        (block $wdone
+          (br_if $wdone (i32.ge_u (local.get $k) (local.get $k8)))
+          (loop $w
+            (i64.store (i32.add (local.get $dst) (local.get $k)) (i64.load (i32.add (local.get $src) (local.get $k))))
+            (local.set $k (i32.add (local.get $k) (i32.const 8)))
+            (br_if $w (i32.lt_u (local.get $k) (local.get $k8)))))
+        (block $bdone
+          (br_if $bdone (i32.ge_u (local.get $k) (local.get $width)))
+          (loop $b
+            (i32.store8 (i32.add (local.get $dst) (local.get $k)) (i32.load8_u (i32.add (local.get $src) (local.get $k))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $b (i32.lt_u (local.get $k) (local.get $width)))))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_s (local.get $i) (local.get $n))))))
+
+  ;; Column-major copy of n row-major rows of nf bins: dst[f * dstStride + r] = src[r * nf + f].
+  (func (export "transposeRows") (param $src i32) (param $nf i32) (param $n i32) (param $dst i32) (param $dstStride i32)
+    (local $f i32) (local $s i32) (local $d i32) (local $de i32)
+    (block $done
+      (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+      (br_if $done (i32.le_s (local.get $nf) (i32.const 0)))
+      (loop $fl
+        (local.set $s (i32.add (local.get $src) (local.get $f)))
+        (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $f) (local.get $dstStride))))
+        (local.set $de (i32.add (local.get $d) (local.get $n)))
+        (loop $rl
+          (i32.store8 (local.get $d) (i32.load8_u (local.get $s)))
+          (local.set $s (i32.add (local.get $s) (local.get $nf)))
+          (local.set $d (i32.add (local.get $d) (i32.const 1)))
+          (br_if $rl (i32.lt_u (local.get $d) (local.get $de))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br_if $fl (i32.lt_s (local.get $f) (local.get $nf))))))
+)
+

@@ -1,21 +1,11 @@
-// Histogram worker: instantiates the kernel on the shared training memory and builds the
-// histograms of the feature range it is given for each batch of nodes (one batch per tree level).
+// Training worker (thread `t`): claims work of each phase (see hist-kernel.mjs) on the shared
+// training memory. Phases are started and joined through Atomics on the control words; after init
+// the thread only posts 'ready' once and then blocks in its serve loop until told to stop.
 import { parentPort } from 'node:worker_threads';
-import { buildHistograms, instantiateKernel } from './hist-kernel.mjs';
+import { serveWorker } from './hist-kernel.mjs';
 
-let memory, kernel, layout;
-
-parentPort.on('message', (msg) => {
-  if (msg.type === 'init') {
-    memory = msg.memory;
-    layout = msg.layout;
-    kernel = instantiateKernel(memory);
-    return;
-  }
-  try {
-    buildHistograms(kernel, memory, layout, msg.bins, msg.features, msg.from, msg.to, msg.nodes, msg.nNodes);
-    parentPort.postMessage({ ok: true });
-  } catch (err) {
-    parentPort.postMessage({ ok: false, error: String(err && err.stack ? err.stack : err) });
-  }
+parentPort.once('message', (msg) => {
+  parentPort.postMessage('ready');
+  serveWorker(msg.memory, msg.config, msg.thread);
+  parentPort.close();
 });

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { GbdtParams } from '../params.ts';
 import { createPrng } from '../prng.ts';
-import { computeBins, transposeBins, type FeatureBins } from './binning.ts';
-import { COUNT_BITS } from './hist-kernel.mjs';
-import { HistogramBuilder } from './histogram.ts';
+import { computeBins, type FeatureBins } from './binning.ts';
+import { COUNT_BITS, QUANT_MAX } from './hist-kernel.mjs';
+import { HistogramBuilder, type Split } from './histogram.ts';
 import type { GbdtModel, GbdtTree } from './model.ts';
 
 export interface GbdtTrainInput {
@@ -35,12 +35,15 @@ export function minRowsForValidation(validationFraction: number): number {
  * - Squared error has hessian 1, so the "hessian" histogram is the row count (which also serves
  *   min_samples_leaf). Histogram bins hold quantised gradient sums and counts as exact integers
  *   (see hist-kernel.wat); leaf values use exact float64 gradient sums.
- * - Per level, only the smaller child of each split gets its histogram built from rows (in one
- *   batch for the whole level, features split over threads); its sibling is parent - child.
+ * - Per level, only the smaller child of each split gets its histogram built from rows; its
+ *   sibling is parent - child. A level is two parallel batches (see histogram.ts): the nodes'
+ *   partitions (whole nodes per thread), then, per feature group (claimed by the threads), the
+ *   reorder of the group's bins, the histograms and the split search. Gradients, quantisation
+ *   and prediction updates run on all threads too.
  * - Rows live in one Int32Array partition where every node owns a contiguous segment in
  *   ascending row order; gradients are permuted alongside so the kernel reads them in order.
- * - Bins are kept twice: row-major for the histogram kernel (one row's bins are contiguous) and
- *   column-major for partitioning and bin-space tree walks (one feature of many rows).
+ * - Bins are kept twice: row-major per feature group for the histogram kernel (one row's bins
+ *   are contiguous) and column-major for partitioning and bin-space tree walks.
  * Deterministic for a seed and independent of `threads`.
  */
 export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Promise<GbdtTrainResult> {
@@ -59,15 +62,20 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
   if (nTrain >= 2 ** COUNT_BITS) throw new Error(`gbdt: at most ${2 ** COUNT_BITS - 1} training rows are supported, got ${nTrain}`);
   const threads = Math.max(1, params.threads === 0 ? availableParallelism() : params.threads);
 
-  // The validation slice is the newest rows; it is binned with the training edges.
-  const featureBins = computeBins(values, nTrain, nFeatures, params.max_bins);
   // Histogram slots in use at once: at most two levels' worth of splittable nodes.
   const widestLevel = Math.min(2 ** (params.max_depth - 1), Math.ceil(nTrain / (2 * params.min_samples_leaf)));
-  const builder = new HistogramBuilder(rows, nFeatures, nTrain, threads, Math.min(64, 2 * widestLevel + 1), 2 * widestLevel + 2);
+  // The workers start while the bin edges are computed.
+  const builder = new HistogramBuilder(rows, nFeatures, nTrain, threads, Math.min(64, 2 * widestLevel + 1), 2 * widestLevel + 2, {
+    l2: params.l2,
+    minSamplesLeaf: params.min_samples_leaf,
+    minGain: params.min_gain,
+  });
   try {
-    const { bins, rowIdx, gradQ, gradOrd } = builder;
-    builder.binMatrix(values, featureBins.upperEdges);
-    const columns = transposeBins(bins, rows, nFeatures, builder.columns);
+    const { rowIdx, gradOrd, columns } = builder;
+    // The validation slice is the newest rows; it is binned with the training edges.
+    const featureBins = computeBins(values, nTrain, nFeatures, params.max_bins);
+    await builder.ready();
+    builder.binMatrix(values, featureBins.upperEdges, featureBins.binCount);
 
     let sum = 0;
     for (let r = 0; r < nTrain; r++) sum += target[r];
@@ -79,27 +87,42 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
       if (featureBins.binCount[f] > 2 || hasMissing(columns, f * rows, nTrain)) usable.push(f);
     }
 
-    const pred = new Float64Array(nTrain).fill(baseScore);
+    const { pred } = builder;
+    pred.fill(baseScore);
+    builder.target.set(target.subarray(0, nTrain));
     const valPred = new Float64Array(nVal).fill(baseScore);
-    const grad = new Float64Array(nTrain);
     const rng = createPrng(params.seed);
-    const grower = new TreeGrower(params, featureBins, gradOrd, gradQ, builder);
+    const grower = new TreeGrower(params, featureBins, builder);
     const trees: GbdtTree[] = [];
     const validationRmse: number[] = [];
     let bestMse = Infinity;
     let bestTrees = 0;
     for (let t = 0; t < params.trees; t++) {
-      for (let r = 0; r < nTrain; r++) grad[r] = pred[r] - target[r];
-      const sampled = sampleRows(rowIdx, gradOrd, grad, nTrain, params.subsample, rng);
+      let sampled = nTrain;
+      let maxAbs: number;
+      if (params.subsample >= 1) {
+        maxAbs = builder.gradients(nTrain);
+      } else {
+        sampled = sampleRows(rowIdx, gradOrd, pred, target, nTrain, params.subsample, rng);
+        maxAbs = 0;
+        for (let i = 0; i < sampled; i++) {
+          const a = Math.abs(gradOrd[i]);
+          if (a > maxAbs) maxAbs = a;
+        }
+      }
       const features = sampleFeatures(usable, params.colsample, rng);
-      const scale = quantiseGradients(gradOrd, gradQ, sampled);
-      const grown = await grower.grow(sampled, features, scale, sampled === nTrain);
+      // Quantised gradients for the histograms: round(g * scale) with |q| <= QUANT_MAX, so that a
+      // node's sum (< 2^24 rows x 2^14) shifted left by 24 bits stays inside an i64 bin. Split
+      // search uses these sums (exact, order-free integers); leaf values use the exact float64 sums
+      // (gradSum in row order).
+      const scale = maxAbs > 0 ? QUANT_MAX / maxAbs : 1;
+      const quantSum = builder.quantise(sampled, scale);
+      let gradSum = 0;
+      for (let i = 0; i < sampled; i++) gradSum += gradOrd[i];
+      const grown = grower.grow(sampled, features, scale, gradSum, quantSum, sampled === nTrain);
       trees.push(grown.tree);
       // In-sample rows take their leaf from the partition; the others walk the tree on bins.
-      for (let s = 0; s < grown.leafNodes.length; s++) {
-        const v = grown.tree.value[grown.leafNodes[s]];
-        for (let i = grown.leafStart[s]; i < grown.leafEnd[s]; i++) pred[rowIdx[i]] += v;
-      }
+      builder.updatePredictions(grown.leafStart, grown.leafEnd, grown.leafNodes.map((node) => grown.tree.value[node]));
       if (sampled < nTrain) {
         const inSample = new Uint8Array(nTrain);
         for (let i = 0; i < sampled; i++) inSample[rowIdx[i]] = 1;
@@ -140,36 +163,16 @@ function hasMissing(columns: Uint8Array, col: number, n: number): boolean {
 }
 
 /**
- * Quantised gradients for the histograms: round(g * scale) with |q| <= QUANT_MAX, so that a
- * node's sum (< 2^24 rows x 2^14) shifted left by 24 bits stays inside an i64 bin. Split search
- * uses these sums (exact, order-free integers); leaf values use the exact float64 sums.
- * Returns the scale (quantised units per gradient unit).
+ * Fills the root segment with the tree's rows (Bernoulli sample, ascending) and their gradients
+ * (squared error: prediction - target). Without subsampling, HistogramBuilder.gradients does this
+ * on all threads.
  */
-function quantiseGradients(gradOrd: Float64Array, gradQ: Int32Array, n: number): number {
-  let maxAbs = 0;
-  for (let i = 0; i < n; i++) {
-    const a = Math.abs(gradOrd[i]);
-    if (a > maxAbs) maxAbs = a;
-  }
-  const scale = maxAbs > 0 ? QUANT_MAX / maxAbs : 1;
-  for (let i = 0; i < n; i++) gradQ[i] = Math.round(gradOrd[i] * scale);
-  return scale;
-}
-
-const QUANT_MAX = 2 ** 14 - 1;
-
-/** Fills the root segment with the tree's rows (Bernoulli sample, ascending) and their gradients. */
-function sampleRows(rowIdx: Int32Array, gradOrd: Float64Array, grad: Float64Array, n: number, subsample: number, rng: () => number): number {
-  if (subsample >= 1) {
-    for (let r = 0; r < n; r++) rowIdx[r] = r;
-    gradOrd.set(grad);
-    return n;
-  }
+function sampleRows(rowIdx: Int32Array, gradOrd: Float64Array, pred: Float64Array, target: Float64Array, n: number, subsample: number, rng: () => number): number {
   let k = 0;
   for (let r = 0; r < n; r++) {
     if (rng() < subsample) {
       rowIdx[k] = r;
-      gradOrd[k++] = grad[r];
+      gradOrd[k++] = pred[r] - target[r];
     }
   }
   return k;
@@ -227,8 +230,6 @@ class TreeGrower {
   constructor(
     private readonly params: GbdtParams,
     private readonly fb: FeatureBins,
-    private readonly gradOrd: Float64Array,
-    private readonly gradQ: Int32Array,
     private readonly builder: HistogramBuilder,
   ) {}
 
@@ -239,7 +240,7 @@ class TreeGrower {
     return this.slotCount++;
   }
 
-  async grow(nRows: number, features: Int32Array, scale: number, allRowsInOrder: boolean): Promise<GrownTree> {
+  grow(nRows: number, features: Int32Array, scale: number, g0: number, q0: number, allRowsInOrder: boolean): GrownTree {
     const { params } = this;
     const lambda = params.l2;
     const msl = params.min_samples_leaf;
@@ -276,44 +277,59 @@ class TreeGrower {
     };
     const canSplit = (node: number, depth: number): boolean => depth < maxDepth && end[node] - start[node] >= 2 * msl;
 
-    let g0 = 0;
-    let q0 = 0;
-    for (let i = 0; i < nRows; i++) {
-      g0 += this.gradOrd[i];
-      q0 += this.gradQ[i];
-    }
     const root = addNode(0, nRows, g0, q0);
     let frontier: number[] = [];
     if (canSplit(root, 0) && features.length > 0) {
-      this.builder.startTree(nRows, allRowsInOrder);
+      this.builder.startTree(allRowsInOrder);
       slot[root] = this.takeSlot();
-      await this.builder.build(features, Int32Array.of(slot[root], 0, nRows), 1);
-      best[root] = this.findSplit(slot[root], features, qsum[root], nRows, scale);
+      [best[root]] = this.builder.level({
+        segments: [0, nRows],
+        builds: [slot[root], 0, nRows],
+        subtractions: [],
+        splitSlots: [slot[root]],
+        splitRows: [nRows],
+        splitQ: [qsum[root]],
+        features,
+        scale,
+      });
       frontier.push(root);
     }
 
     for (let depth = 0; frontier.length > 0; depth++) {
+      // Children at max depth are leaves: their gradients need no reordering, only sums.
+      const rowsOnly = depth + 1 >= maxDepth ? 1 : 0;
+      const parts: number[] = [];
+      for (const node of frontier) {
+        const split = best[node];
+        if (split !== null) parts.push(start[node], end[node], split.feature, split.bin, split.missingLeft ? 1 : 0, rowsOnly);
+      }
+      if (parts.length > 0) this.builder.partitionNodes(parts);
       const next: number[] = [];
-      const buildTriples: number[] = [];
-      const subtractions: [target: number, small: number][] = [];
+      const builds: number[] = [];
+      const subtractions: number[] = [];
       const releaseAfter: number[] = [];
-      const reordered: number[] = [];
+      const segments: number[] = [];
+      // Rows of a child are reordered when its histogram is built now, or when it will be split
+      // and its own children may be built at the next level.
+      const reorderNext = depth + 2 < maxDepth;
+      let k = 0;
       for (const node of frontier) {
         const split = best[node];
         if (split === null) {
           this.freeSlots.push(slot[node]);
           continue;
         }
-        // Children at max depth are leaves: their gradients need no reordering, only sums.
-        const mid = this.builder.partition(split.feature, split.bin, split.missingLeft, start[node], end[node], depth + 1 >= maxDepth);
-        reordered.push(start[node], end[node]);
+        const mid = this.builder.partitionMid(k);
+        const leftGrad = this.builder.partitionLeftGrad(k);
+        const leftQ = this.builder.partitionLeftQ(k);
+        k++;
         feature[node] = split.feature;
         splitBin[node] = split.bin;
         threshold[node] = this.fb.upperEdges[split.feature][split.bin - 1];
         missingLeft[node] = split.missingLeft ? 1 : 0;
         value[node] = 0;
-        const l = addNode(start[node], mid, this.builder.leftGrad, this.builder.leftQ);
-        const r = addNode(mid, end[node], gsum[node] - this.builder.leftGrad, qsum[node] - this.builder.leftQ);
+        const l = addNode(start[node], mid, leftGrad, leftQ);
+        const r = addNode(mid, end[node], gsum[node] - leftGrad, qsum[node] - leftQ);
         left[node] = l;
         right[node] = r;
         const lSplit = canSplit(l, depth + 1);
@@ -329,23 +345,32 @@ class TreeGrower {
           // The large child inherits the parent's slot: parent - small, in place.
           slot[large] = slot[node];
           slot[small] = this.takeSlot();
-          subtractions.push([large, small]);
+          subtractions.push(slot[large], slot[small]);
           next.push(large);
+          if (reorderNext) segments.push(start[large], end[large]);
           if (smallSplits) next.push(small);
           else releaseAfter.push(small);
         } else {
           slot[small] = slot[node];
           next.push(small);
         }
-        buildTriples.push(slot[small], start[small], end[small]);
+        segments.push(start[small], end[small]);
+        builds.push(slot[small], start[small], end[small]);
       }
-      if (buildTriples.length > 0) {
-        this.builder.reorder(reordered);
-        await this.builder.build(features, Int32Array.from(buildTriples), buildTriples.length / 3);
+      if (builds.length > 0) {
+        const found = this.builder.level({
+          segments,
+          builds,
+          subtractions,
+          splitSlots: next.map((node) => slot[node]),
+          splitRows: next.map((node) => end[node] - start[node]),
+          splitQ: next.map((node) => qsum[node]),
+          features,
+          scale,
+        });
+        next.forEach((node, i) => (best[node] = found[i]));
       }
-      for (const [target, small] of subtractions) this.builder.subtract(slot[target], slot[small]);
       for (const node of releaseAfter) this.freeSlots.push(slot[node]);
-      for (const node of next) best[node] = this.findSplit(slot[node], features, qsum[node], end[node] - start[node], scale);
       frontier = next;
     }
 
@@ -370,72 +395,4 @@ class TreeGrower {
     const binned = new BinnedTree(tree.feature, Int32Array.from(splitBin), tree.missing_left, tree.left, tree.right, tree.value);
     return { tree, leafNodes, leafStart, leafEnd, binned };
   }
-
-  /**
-   * Best split of a node from its histogram: for each feature and bin boundary, missing values
-   * tried on both sides (kept on the better one); plus "all values left, missing right".
-   * Sums are quantised gradients (Q = node total); gains are converted to loss units with scale.
-   */
-  private findSplit(nodeSlot: number, features: Int32Array, Q: number, H: number, scale: number): Split | null {
-    const { l2: lambda, min_samples_leaf: msl, min_gain: minGain } = this.params;
-    const hist = this.builder.hist;
-    const base = nodeSlot * this.builder.histStride;
-    // G = Q / scale, so G^2 / (H + l2) = Q^2 / (H + l2) / scale^2.
-    const toLoss = 0.5 / (scale * scale);
-    const parentScore = (Q * Q) / (H + lambda);
-    let bestGain = minGain;
-    let bestFeature = -1;
-    let bestBin = 0;
-    let bestMissingLeft = false;
-    for (let k = 0; k < features.length; k++) {
-      const f = features[k];
-      // bin j of feature f: int32 words (lo, hi) at off + 2j; lo's low 24 bits are the count
-      const off = base + f * 512;
-      const nValueBins = this.fb.binCount[f] - 1;
-      const mLo = hist[off];
-      const hm = mLo & 0xffffff;
-      const qm = hist[off + 1] * 256 + (mLo >>> 24);
-      let ql = 0;
-      let hl = 0;
-      for (let j = 1; j <= nValueBins; j++) {
-        const lo = hist[off + 2 * j];
-        const c = lo & 0xffffff;
-        // An empty bin repeats the previous boundary's split.
-        if (c === 0 && j < nValueBins) continue;
-        hl += c;
-        ql += hist[off + 2 * j + 1] * 256 + (lo >>> 24);
-        if (j === nValueBins && hm === 0) break;
-        // Missing values right (or, for the last bin, "all values left, missing right").
-        let hL = hl;
-        let qL = ql;
-        for (let side = 0; side < 2; side++) {
-          const hR = H - hL;
-          if (hL >= msl && hR >= msl) {
-            const qR = Q - qL;
-            const gain = toLoss * ((qL * qL) / (hL + lambda) + (qR * qR) / (hR + lambda) - parentScore);
-            if (gain > bestGain) {
-              bestGain = gain;
-              bestFeature = f;
-              bestBin = j;
-              // Without missing values in this node, unseen NaNs follow the larger child.
-              bestMissingLeft = hm === 0 ? hl >= H - hl : side === 1;
-            }
-          }
-          if (hm === 0 || j === nValueBins) break;
-          // Missing values left.
-          hL = hl + hm;
-          qL = ql + qm;
-        }
-      }
-    }
-    return bestFeature < 0 ? null : { feature: bestFeature, bin: bestBin, missingLeft: bestMissingLeft, gain: bestGain };
-  }
-}
-
-interface Split {
-  feature: number;
-  /** last value bin going left (1-based) */
-  bin: number;
-  missingLeft: boolean;
-  gain: number;
 }
