@@ -37,7 +37,8 @@ const RUNS = join(ROOT, 'runs');
 const START = new Date('2026-09-27T00:00:00Z');
 const DAY = 86_400_000;
 const WEEK1 = new Date(START.getTime() + 45 * DAY); // 2026-11-11
-const WEEK2 = new Date(WEEK1.getTime() + 14 * DAY); // two weekly runs later
+const WEEK2 = new Date(WEEK1.getTime() + 7 * DAY);
+const WEEK3 = new Date(WEEK1.getTime() + 14 * DAY);
 const t0 = performance.now();
 
 const rel = (p: string): string => relative(process.cwd(), p) || '.';
@@ -145,11 +146,17 @@ async function main(): Promise<void> {
     }
     say(`   registry on main: ${registryState()}`);
 
-    step('3. two weeks of drift arrive (impeller wear lowers pump efficiency; demand shifts)');
+    step('3. a week of drift arrives (impeller wear lowers pump efficiency; demand shifts)');
+    const week2Data = await seedReadings(db, { days: 52, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
+    say(`   readings now run to ${week2Data.end.toISOString().slice(0, 10)} (${week2Data.rows.toLocaleString('en-US')} rows; the first 45 days unchanged)`);
+    say(`   week 2: the weekly retrain as of ${WEEK2.toISOString().slice(0, 16)}Z against the champions on main`);
+    await retrainAll(db, WEEK2, pipelines);
+
+    step('4. another week of drift; the daily monitoring catches it');
     const drifted = await seedReadings(db, { days: 59, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
-    say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows; the first 45 days unchanged)`);
-    say(`   daily monitoring as of ${WEEK2.toISOString().slice(0, 16)}Z (no token: alerts go to the terminal and mlops.alerts)`);
-    const watch = await runDailyMonitoring(db, { pipelines, repoDir: CHECKOUT, asOf: WEEK2, checks: ['drift', 'health'] });
+    say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows)`);
+    say(`   daily monitoring as of ${WEEK3.toISOString().slice(0, 16)}Z (no token: alerts go to the terminal and mlops.alerts)`);
+    const watch = await runDailyMonitoring(db, { pipelines, repoDir: CHECKOUT, asOf: WEEK3, checks: ['drift', 'health'] });
     for (const d of watch.drift) {
       const r = d.result;
       if (!r) continue;
@@ -168,19 +175,19 @@ async function main(): Promise<void> {
       say(`   drift report: ${rel(report)}`);
     }
 
-    say(`\n   the dispatched retrain runs as of ${WEEK2.toISOString().slice(0, 16)}Z against the champions on main`);
+    say(`\n   the dispatched retrain runs as of ${WEEK3.toISOString().slice(0, 16)}Z against the champions on main`);
     const reasons = new Map(watch.dispatches.map((d) => [d.pipeline, d.reason]));
-    const week2: RetrainResult[] = [];
+    const week3: RetrainResult[] = [];
     for (const { file, config } of pipelines) {
       const reason = reasons.get(config.name);
-      const r = await retrain(db, { pipeline: config, pipelineFile: file, asOf: WEEK2, runsDir: RUNS, repoDir: CHECKOUT,
+      const r = await retrain(db, { pipeline: config, pipelineFile: file, asOf: WEEK3, runsDir: RUNS, repoDir: CHECKOUT,
         trigger: reason ? 'repository_dispatch' : 'schedule', triggerReason: reason ?? null });
       printDecision(r);
-      week2.push(r);
+      week3.push(r);
     }
 
-    step('4. promotion, approval, deploy, rollback');
-    const candidate = week2.find((x) => x.decision === 'promote');
+    step('5. promotion, approval, deploy, rollback');
+    const candidate = week3.find((x) => x.decision === 'promote');
     let ready: OpenPromotionResult | null = null;
     if (!candidate) {
       say('   no challenger passed the gates this week: production stays as it is.');
@@ -199,7 +206,7 @@ async function main(): Promise<void> {
       say(`   the challenger is up for review again: ${ready.title} (branch ${ready.mode === 'local' ? ready.branch.outcome : ready.outcome})`);
     }
 
-    step('5. where things are');
+    step('6. where things are');
     const runs = await listRuns(db, { limit: 20 });
     say('   runs (newest first):');
     for (const r of runs) {
