@@ -29,6 +29,7 @@ import { deploy, currentDeployments } from '../actions/lib/deploy/index.ts';
 import { readRegistry } from '../actions/lib/registry/champion.ts';
 import { listRuns } from '../actions/lib/tracking/runs.ts';
 import { runDailyMonitoring } from '../actions/lib/monitoring/index.ts';
+import { scorePipelines } from '../actions/lib/score/index.ts';
 
 const ROOT = resolve('.mlops/demo');
 const ORIGIN = join(ROOT, 'origin.git');
@@ -155,6 +156,8 @@ async function main(): Promise<void> {
     step('4. another week of drift; the daily monitoring catches it');
     const drifted = await seedReadings(db, { days: 59, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
     say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows)`);
+    const scored = await scorePipelines(db, pipelines.map((p) => p.config), { repoDir: CHECKOUT, asOf: WEEK3, sinceMs: 2 * 3_600_000 });
+    say(`   the hourly scoring of the deployed champions: ${scored.map((r) => `${r.pipeline} v${r.model_version ?? '-'} ${r.scored.toLocaleString('en-US')} predictions`).join(', ')} in mlops.predictions`);
     say(`   daily monitoring as of ${WEEK3.toISOString().slice(0, 16)}Z (no token: alerts go to the terminal and mlops.alerts)`);
     const watch = await runDailyMonitoring(db, { pipelines, repoDir: CHECKOUT, asOf: WEEK3, checks: ['drift', 'health'] });
     for (const d of watch.drift) {

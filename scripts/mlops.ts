@@ -10,6 +10,7 @@ import { dataCommands } from './commands/data.ts';
 import { retrainCommands } from './commands/retrain.ts';
 import { gitopsCommands } from './commands/gitops.ts';
 import { monitoringCommands } from './commands/monitoring.ts';
+import { scoreCommands } from './commands/score.ts';
 
 const commands: Record<string, Command> = {
   ...dbCommands,
@@ -19,6 +20,7 @@ const commands: Record<string, Command> = {
   ...retrainCommands,
   ...gitopsCommands,
   ...monitoringCommands,
+  ...scoreCommands,
 };
 
 process.exitCode = await runCli(commands, process.argv.slice(2));

@@ -23,7 +23,8 @@ export type AlertRule =
   | 'metric-rise'
   | 'not-promoted'
   | 'stale-champion'
-  | 'retrain-failed';
+  | 'retrain-failed'
+  | 'missing-scores';
 
 export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
   'data-quality': 'data quality checks failed',
@@ -33,6 +34,7 @@ export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
   'not-promoted': 'no promotion for several weekly runs',
   'stale-champion': 'champion is stale',
   'retrain-failed': 'the last retrain failed or never finished',
+  'missing-scores': 'no recent predictions from the deployed model',
 };
 
 export interface RuleResult {

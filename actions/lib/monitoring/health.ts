@@ -15,6 +15,7 @@ import type { PipelineConfig } from '../config/schema.ts';
 import type { Queryable } from '../db/index.ts';
 import { readRegistry } from '../registry/champion.ts';
 import type { RuleResult } from './alerts.ts';
+import { missingScoresRule } from './scores-rule.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -152,6 +153,7 @@ export async function evaluateHealth(db: Queryable, config: PipelineConfig, opti
     await notPromotedRule(db, config, asOf),
     stale.rule,
     await retrainFailedRule(db, config, asOf, options.now ?? new Date()),
+    await missingScoresRule(db, config, asOf),
   ];
   return { pipeline: config.name, rules, retrainReason: stale.reason };
 }

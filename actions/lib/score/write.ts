@@ -1,0 +1,54 @@
+import type { Db } from '../db/index.ts';
+
+/** Rows per INSERT statement (each statement carries 3 array parameters, whatever the batch size). */
+export const PREDICTION_BATCH = 5000;
+
+export interface PredictionRows {
+  pipeline: string;
+  modelVersion: number;
+  sha256: string;
+  rows: number;
+  /** epoch ms per row */
+  times: Float64Array;
+  entities: Int32Array;
+  entityIds: readonly string[];
+  /** one per row; NaN is stored as NULL */
+  predictions: Float32Array;
+}
+
+/**
+ * Writes predictions to mlops.predictions in one transaction, in batches of `batch` rows: each
+ * batch is one `INSERT ... SELECT FROM unnest($entities, $times, $predictions)` with the values as
+ * array parameters (never spliced into SQL), upserting on (pipeline, entity, ts, model_version):
+ * re-scoring a window with the same model replaces its rows instead of adding duplicates.
+ * Returns the number of rows written (inserted or updated).
+ */
+export async function writePredictions(db: Db, p: PredictionRows, batch = PREDICTION_BATCH): Promise<number> {
+  if (p.rows === 0) return 0;
+  if (!(batch >= 1)) throw new Error(`writePredictions: batch must be >= 1, got ${batch}`);
+  return db.transaction(async (tx) => {
+    let written = 0;
+    for (let start = 0; start < p.rows; start += batch) {
+      const end = Math.min(p.rows, start + batch);
+      const entities: string[] = new Array(end - start);
+      const times: string[] = new Array(end - start);
+      const values: (number | null)[] = new Array(end - start);
+      for (let i = start; i < end; i++) {
+        entities[i - start] = p.entityIds[p.entities[i]];
+        times[i - start] = new Date(p.times[i]).toISOString();
+        const y = p.predictions[i];
+        values[i - start] = Number.isFinite(y) ? y : null;
+      }
+      const res = await tx.query(
+        `INSERT INTO mlops.predictions (pipeline, model_version, sha256, entity, ts, prediction, scored_at)
+         SELECT $1, $2, $3, u.entity, u.ts, u.prediction, now()
+         FROM unnest($4::text[], $5::timestamptz[], $6::float8[]) AS u(entity, ts, prediction)
+         ON CONFLICT (pipeline, entity, ts, model_version) DO UPDATE SET
+           sha256 = EXCLUDED.sha256, prediction = EXCLUDED.prediction, scored_at = EXCLUDED.scored_at`,
+        [p.pipeline, p.modelVersion, p.sha256, entities, times, values],
+      );
+      written += res.rowCount;
+    }
+    return written;
+  });
+}

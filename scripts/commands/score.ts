@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } from '../../actions/lib/score/index.ts';
+import { date, str, UsageError, type Command, type Context } from '../cli.ts';
+
+/**
+ * `mlops score`: the champion of each pipeline (as registry/production.json in --repo names it,
+ * sha256-verified) scores [as-of - since, as-of) of the source; predictions go to mlops.predictions
+ * (idempotent per pipeline, entity, row time and model version). The same scorePipelines the
+ * score action calls.
+ */
+
+/** `1h`, `90m`, `7d`. */
+function sinceMs(ctx: Context): number {
+  const v = str(ctx.values, 'since') ?? '1h';
+  const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/.exec(v.trim());
+  if (!m || !(Number(m[1]) > 0)) throw new UsageError(`--since: expected a duration such as 1h, 24h, 90m or 7d, got "${v}"`);
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+}
+
+export const scoreCommands: Record<string, Command> = {
+  score: {
+    summary: "score the recent window with each deployed champion (sha256-verified ONNX, its own recorded features) into mlops.predictions",
+    usage: '[--pipeline P] [--since 1h|24h|7d] [--as-of TIME] [--repo DIR] [--dir pipelines] [--json]',
+    options: { pipeline: { type: 'string' }, since: { type: 'string' }, 'as-of': { type: 'string' }, repo: { type: 'string' }, dir: { type: 'string' } },
+    async run(ctx) {
+      const name = str(ctx.values, 'pipeline');
+      const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
+      const selected = name ? all.filter((p) => p.config.name === name) : all;
+      if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+      const since = sinceMs(ctx);
+      const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
+      const print = (results: ScoreResult[]): void => {
+        if (ctx.values.json) return ctx.json(results);
+        for (const r of results) ctx.out(r.message);
+        ctx.out();
+        ctx.out(scoreSummaryMarkdown(results).trimEnd());
+      };
+      try {
+        print(await scorePipelines(await ctx.db(), selected.map((p) => p.config), { repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, sinceMs: since }));
+      } catch (err) {
+        // the pipelines that were scored are shown; the failures make the command fail
+        if (err instanceof ScoreFailure && err.results.length) print(err.results);
+        throw err;
+      }
+      return 0;
+    },
+  },
+};
