@@ -16,7 +16,8 @@ import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
 import { buildFeatures } from '../actions/lib/features/build.ts';
 import { scoreOnnx } from '../actions/lib/onnx/score.ts';
-import { scorePipelines, scoreSummaryMarkdown, scoreWindow, ScoreFailure, splitRecordedSpec } from '../actions/lib/score/index.ts';
+import { scorePipelines, scoreSummaryMarkdown, scoreWindow, ScoreFailure } from '../actions/lib/score/index.ts';
+import { splitRecordedSpec } from '../actions/lib/features/spec.ts';
 import { missingScoresRule } from '../actions/lib/monitoring/scores-rule.ts';
 
 const DAY = 86_400_000;

@@ -1,4 +1,5 @@
 import { featureColumns, type PipelineConfig } from '../config/schema.ts';
+import type { ZScoreStats } from './zscore.ts';
 
 export type RollingStat = 'mean' | 'std' | 'min' | 'max';
 export type CalendarFeature = 'hour_of_day' | 'day_of_week';
@@ -78,4 +79,15 @@ export function minValidInWindow(windowMinutes: number, intervalMinutes: number,
   const expected = Math.max(1, Math.floor(windowMinutes / intervalMinutes));
   const half = Math.max(1, Math.ceil(expected / 2));
   return stat === 'std' ? Math.max(2, half) : half;
+}
+
+/**
+ * A model's recorded features (`features.spec` of its registry entry: the spec with its z-score
+ * statistics inside) split back into the spec and the statistics, checked to be a spec at all.
+ */
+export function splitRecordedSpec(recorded: Record<string, unknown>, label: string): { spec: FeatureSpec; stats: ZScoreStats | null } {
+  const { zscore_stats: stats = null, ...spec } = recorded as unknown as FeatureSpec & { zscore_stats?: ZScoreStats | null };
+  if (!Array.isArray(spec.columns) || !Array.isArray(spec.lags) || !spec.rolling || !spec.target)
+    throw new Error(`${label}: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)`);
+  return { spec: spec as FeatureSpec, stats };
 }

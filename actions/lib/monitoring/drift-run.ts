@@ -24,6 +24,7 @@ import { scoreOnnx } from '../onnx/score.ts';
 import { loadChampion, type Champion } from '../registry/champion.ts';
 import { extractFrame } from '../source/extract.ts';
 import type { Frame } from '../source/frame.ts';
+import { splitRecordedSpec } from '../features/spec.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -82,10 +83,7 @@ interface RecordedSpec {
 
 /** The champion's feature spec as recorded in its registry entry (spec + zscore_stats). */
 export function recordedSpec(champion: Champion): RecordedSpec {
-  const raw = champion.entry.features.spec as unknown as FeatureSpec & { zscore_stats?: ZScoreStats | null };
-  const { zscore_stats: stats = null, ...spec } = raw;
-  if (!Array.isArray(spec.columns)) throw new Error(`${champion.model} v${champion.entry.version}: the registry entry's features.spec has no columns`);
-  return { spec: spec as FeatureSpec, stats };
+  return splitRecordedSpec(champion.entry.features.spec, `${champion.model} v${champion.entry.version}`);
 }
 
 /** The columns drift is computed on: the spec's input columns, then configured categorical ones. */

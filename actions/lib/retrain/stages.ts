@@ -8,7 +8,7 @@ import { readFrameArrow, readMatrixArrow, writeFrameArrow, writeMatrixArrow } fr
 import type { Frame } from '../source/frame.ts';
 import { checkQuality, qualityReasons } from '../quality/checks.ts';
 import { recordQualityChecks } from '../quality/record.ts';
-import { featureSpecFromPipeline, type FeatureSpec } from '../features/spec.ts';
+import { featureSpecFromPipeline, splitRecordedSpec, type FeatureSpec } from '../features/spec.ts';
 import { buildTrainingSet } from '../features/training-set.ts';
 import { buildFeatures } from '../features/build.ts';
 import type { FeatureMatrix } from '../features/matrix.ts';
@@ -230,15 +230,14 @@ async function score(role: ModelScore['role'], label: string, onnx: Uint8Array |
  */
 function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: FeatureSpec, currentStats: ZScoreStats | null,
   recorded: { spec: unknown; names: string[] }): { matrix: FeatureMatrix; rebuilt: boolean } {
-  const spec = recorded.spec as FeatureSpec & { zscore_stats?: ZScoreStats | null };
-  const { zscore_stats: stats = null, ...bare } = spec;
+  const { spec: bare, stats } = splitRecordedSpec(recorded.spec as Record<string, unknown>, 'the champion');
   if (isDeepStrictEqual(bare, currentSpec) && isDeepStrictEqual(stats, currentStats) && isDeepStrictEqual(recorded.names, holdout.names)) {
     return { matrix: holdout, rebuilt: false };
   }
-  for (const c of bare.columns ?? []) {
+  for (const c of bare.columns) {
     if (!frame.names.includes(c)) throw new Error(`the champion's features use column "${c}", which the pipeline no longer extracts; add it back to source.columns to compare fairly`);
   }
-  const built = buildFeatures(frame, bare as FeatureSpec, stats ?? undefined).matrix;
+  const built = buildFeatures(frame, bare, stats ?? undefined).matrix;
   const index = new Map<string, number>();
   for (let i = 0; i < built.rows; i++) index.set(`${built.entityIds[built.entities[i]]}\u0000${built.times[i]}`, i);
   const n = built.names.length;

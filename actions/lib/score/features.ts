@@ -1,4 +1,5 @@
 import { buildFeatures } from '../features/build.ts';
+import { takeRows } from '../features/matrix.ts';
 import { featureNames, isCalendarName, type FeatureSpec } from '../features/spec.ts';
 import type { ZScoreStats } from '../features/zscore.ts';
 import type { Frame } from '../source/frame.ts';
@@ -30,14 +31,6 @@ export interface ServingMatrix {
 /** The minutes of history a spec looks back before a row: its longest lag or rolling window. */
 export function historyMinutes(spec: FeatureSpec): number {
   return Math.max(0, ...spec.lags, ...spec.rolling.windows);
-}
-
-/** The champion's recorded spec and z-score stats (`features.spec` of its registry entry, `zscore_stats` inside). */
-export function splitRecordedSpec(recorded: Record<string, unknown>, label: string): { spec: FeatureSpec; stats: ZScoreStats | null } {
-  const { zscore_stats: stats = null, ...spec } = recorded as unknown as FeatureSpec & { zscore_stats?: ZScoreStats | null };
-  if (!Array.isArray(spec.columns) || !Array.isArray(spec.lags) || !spec.rolling || !spec.target)
-    throw new Error(`${label}: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)`);
-  return { spec: spec as FeatureSpec, stats };
 }
 
 /**
@@ -72,14 +65,6 @@ export function servingMatrix(frame: Frame, spec: FeatureSpec, stats: ZScoreStat
     if (has) keep[k++] = i;
   }
   if (k === 0) return empty;
-  const values = new Float32Array(k * nf);
-  const times = new Float64Array(k);
-  const entities = new Int32Array(k);
-  for (let r = 0; r < k; r++) {
-    const i = keep[r];
-    values.set(built.values.subarray(i * nf, i * nf + nf), r * nf);
-    times[r] = built.times[i];
-    entities[r] = built.entities[i];
-  }
-  return { rows: k, names, values, times, entities, entityIds: built.entityIds };
+  const m = takeRows(built, keep.subarray(0, k));
+  return { rows: m.rows, names, values: m.values, times: m.times, entities: m.entities, entityIds: m.entityIds };
 }

@@ -18,7 +18,8 @@ import { currentDeployments } from '../deploy/index.ts';
 import { scoreOnnx } from '../onnx/score.ts';
 import { loadChampion } from '../registry/champion.ts';
 import { extractFrame } from '../source/extract.ts';
-import { historyMinutes, servingMatrix, splitRecordedSpec } from './features.ts';
+import { historyMinutes, servingMatrix } from './features.ts';
+import { splitRecordedSpec } from '../features/spec.ts';
 import { writePredictions } from './write.ts';
 
 const MIN_MS = 60_000;
