@@ -88,6 +88,18 @@ describe('the mlops command line', () => {
     expect(missing.stderr).toMatch(/no run "no-such-run"/);
   });
 
+  it('runs every pipeline even when one fails, records the failures and exits 1', async () => {
+    const empty = join(dir, 'empty-db');
+    const r = await mlops(['retrain', '--as-of', '2026-11-02T00:00:00Z', '--data-dir', empty, '--runs-dir', join(dir, 'runs')]);
+    expect(r.code).toBe(1);
+    for (const name of ['pump-efficiency', 'tank-level-forecast']) {
+      expect(r.stderr).toMatch(new RegExp(`${name}: 💥 failed \\(run [^)]+, recorded as failed\\): source\\.table: table "readings_wide" does not exist`));
+    }
+    expect(r.stderr).toContain('npm run mlops -- data seed --days 45');
+    const list = await mlops(['runs', 'list', '--data-dir', empty]);
+    expect(list.stdout.match(/\bfailed\s+failed\b/g)).toHaveLength(2);
+  });
+
   it('reports a broken pipeline file with file, line and field, and exits 1', async () => {
     const broken = join(dir, 'broken');
     cpSync(pipelines, broken, { recursive: true });

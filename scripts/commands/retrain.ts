@@ -27,13 +27,23 @@ export const retrainCommands: Record<string, Command> = {
       if (selected.length > 1 && str(ctx.values, 'run-id')) throw new UsageError('--run-id needs --pipeline: one run id names one run');
       const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
       const db = await ctx.db();
+      // Every pipeline gets its run even when another one fails; the exit code says if any did.
+      const failures: string[] = [];
       for (const { file, config } of selected) {
         const result = await retrain(db, {
           pipeline: config, pipelineFile: file, asOf, force: Boolean(ctx.values.force), runId: str(ctx.values, 'run-id'),
           repoDir: resolve(str(ctx.values, 'repo') ?? '.'), runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
           trigger: str(ctx.values, 'trigger') ?? 'manual', triggerReason: str(ctx.values, 'reason') ?? null,
           lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800) * 1000,
+        }).catch((err: Error & { runId?: string }) => {
+          failures.push(config.name);
+          console.error(`${config.name}: 💥 failed${err.runId ? ` (run ${err.runId}, recorded as failed)` : ''}: ${err.message}`);
+          if (/table "[^"]+" does not exist/.test(err.message)) {
+            console.error('  the source table is missing: point --database-url (or DATABASE_URL) at the database that holds it, or create demo data with: npm run mlops -- data seed --days 45');
+          }
+          return null;
         });
+        if (!result) continue;
         if (ctx.values.json) ctx.out(JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
         else {
           const c = result.scores.challenger?.metrics;
@@ -42,6 +52,7 @@ export const retrainCommands: Record<string, Command> = {
           ctx.out(`  report: ${join(result.lineage.run_dir, 'report.md')}`);
         }
       }
+      return failures.length ? 1 : 0;
     },
   },
   'runs list': {
