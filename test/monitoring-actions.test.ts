@@ -56,7 +56,7 @@ describe('check-health and check-drift actions', () => {
     const run = await runComposite(join(REPO_ROOT, 'actions/check-drift'), { 'data-dir': dataDir, 'as-of': '2026-12-10T01:00:00Z', 'github-token': TOKEN }, { env: baseEnv({ GITHUB_REPOSITORY: 'plant/ops', GITHUB_API_URL: gh.baseUrl }), cwd: ws.dir });
     // The fixture entry has no feature spec (and three bytes for a model): nothing to compare with.
     expect(run.code).not.toBe(0);
-    expect(run.annotations.map((a) => a.message)).toContain("tank-level-forecast v1: the registry entry's features.spec has no columns");
+    expect(run.annotations.map((a) => a.message)).toContain("tank-level-forecast v1: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)");
     expect(run.masks).toContain(TOKEN);
     expect(run.everything.split(`::add-mask::${TOKEN}`).join('')).not.toContain(TOKEN);
     expect(gh.writes().filter((w) => w.path.endsWith('/issues'))).toHaveLength(1); // only check-health's issue
