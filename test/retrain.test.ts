@@ -152,6 +152,16 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     expect(report).toMatchObject({ status: 'failed', error: 'injected crash after training' });
   });
 
+  it('records a stage that throws as failed, with that stage\'s time', async () => {
+    const broken = pipeline({ trainer: gbdt, source: { ...base.source, table: 'no_such_table' } });
+    const err = await run({ pipeline: broken, runId: 'missing-source' }).catch((e: Error) => e);
+    expect((err as Error).message).toBe('source.table: table "no_such_table" does not exist');
+    const row = (await db().query<{ status: string; error: string; stage_timings: Record<string, number> }>(
+      'SELECT status, error, stage_timings FROM mlops.training_runs WHERE run_id = $1', ['missing-source'])).rows[0];
+    expect(row).toMatchObject({ status: 'failed', error: 'source.table: table "no_such_table" does not exist' });
+    expect(row.stage_timings.extract).toBeGreaterThan(0);
+  });
+
   it('re-running the same run id leaves one row of each kind', async () => {
     const p = pipeline({ trainer: ridge });
     await run({ pipeline: p, runId: 'same-run' });

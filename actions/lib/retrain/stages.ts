@@ -69,12 +69,20 @@ export function workflowRunUrl(env: NodeJS.ProcessEnv = process.env): string | n
   return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}` : null;
 }
 
-async function timed<T>(state: RunState, stage: StageName, fn: () => Promise<T>): Promise<T> {
+/** Times a stage; when it throws, its time is saved with the run so the failed run shows it too. */
+async function timed<T>(state: RunState, runDir: string, stage: StageName, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
+  const stamp = (): void => {
     state.stage_timings[stage] = Math.round((performance.now() - t0) * 10) / 10;
+  };
+  try {
+    const out = await fn();
+    stamp();
+    return out;
+  } catch (err) {
+    stamp();
+    writeRunState(runDir, state);
+    throw err;
   }
 }
 
@@ -108,7 +116,7 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
 /** Stage 1: the pipeline's source window as a frame (frame.arrow), with its fingerprint. */
 export async function extractStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
   const state = readRunState(runDir);
-  const frame = await timed(state, 'extract', async () => {
+  const frame = await timed(state, runDir, 'extract', async () => {
     const f = await extractFrame(db, state.config.source, new Date(state.as_of));
     await writeFrameArrow(f, runFile(runDir, 'frame'));
     return f;
@@ -130,7 +138,7 @@ async function frameOf(runDir: string, cache: StageCache): Promise<Frame & { fin
 /** Stage 2: the quality report; one row per check in mlops.quality_checks. */
 export async function qualityStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
   const state = readRunState(runDir);
-  const report = await timed(state, 'quality', async () => {
+  const report = await timed(state, runDir, 'quality', async () => {
     const frame = await frameOf(runDir, cache);
     const r = checkQuality(frame, state.config.quality, {
       asOf: new Date(state.as_of), columns: state.config.source.columns, intervalMinutes: state.config.source.interval_minutes,
@@ -157,7 +165,7 @@ export async function featuresStage(runDir: string, cache: StageCache = {}): Pro
   requireStage(state, 'quality', 'check-data-quality');
   if (skipped(state)) return state;
   const spec = featureSpecFromPipeline(state.config);
-  const set = await timed(state, 'features', async () => {
+  const set = await timed(state, runDir, 'features', async () => {
     const frame = await frameOf(runDir, cache);
     const s = buildTrainingSet(frame, spec, state.config.split);
     const meta = { spec: JSON.stringify(spec), zscore_stats: JSON.stringify(s.stats) };
@@ -188,7 +196,7 @@ export async function trainStage(db: Db, runDir: string, cache: StageCache = {})
   const trainSet = cache.train;
   const extract = requireStage(state, 'extract', 'extract-data');
   const t0 = performance.now();
-  const artifact = await timed(state, 'train', () =>
+  const artifact = await timed(state, runDir, 'train', () =>
     train(state.config.trainer, trainSet, {
       model_name: state.pipeline,
       feature_names: features.names,
@@ -255,7 +263,7 @@ export async function evaluateStage(runDir: string, cache: StageCache = {}): Pro
   if (skipped(state)) return state;
   const features = requireStage(state, 'features', 'build-features');
   requireStage(state, 'train', 'train-model');
-  const result = await timed(state, 'evaluate', async () => {
+  const result = await timed(state, runDir, 'evaluate', async () => {
     cache.holdout ??= await readMatrixArrow(runFile(runDir, 'holdout'));
     cache.onnx ??= new Uint8Array(readFileSync(runFile(runDir, 'model')));
     const holdout = cache.holdout;
