@@ -86,7 +86,7 @@ describeDb('extract', ({ db, backend }) => {
     expect(column(f, 'ratio')[1]).toBeCloseTo(2 / 1.5, 12);
     expect([...column(f, 'on_flag').slice(0, 2)]).toEqual([0, 1]);
     expect(column(f, 'tag')[0]).toBe(3);
-  }, 30_000);
+  });
 
   it('uses a constant entity when there is none and quotes odd identifiers', async () => {
     const f = await extractFrame(

@@ -50,7 +50,7 @@ describe('check-health and check-drift actions', () => {
     expect(run.annotations.map((a) => a.title)).toContain('health: stale-champion');
     expect(run.everything.split(`::add-mask::${TOKEN}`).join('')).not.toContain(TOKEN);
     expect(gh.violations).toEqual([]);
-  }, 60_000);
+  });
 
   it('check-drift: a registry entry that is not a usable champion fails the step with a clear error, token masked', async () => {
     const run = await runComposite(join(REPO_ROOT, 'actions/check-drift'), { 'data-dir': dataDir, 'as-of': '2026-12-10T01:00:00Z', 'github-token': TOKEN }, { env: baseEnv({ GITHUB_REPOSITORY: 'plant/ops', GITHUB_API_URL: gh.baseUrl }), cwd: ws.dir });
@@ -60,5 +60,5 @@ describe('check-health and check-drift actions', () => {
     expect(run.masks).toContain(TOKEN);
     expect(run.everything.split(`::add-mask::${TOKEN}`).join('')).not.toContain(TOKEN);
     expect(gh.writes().filter((w) => w.path.endsWith('/issues'))).toHaveLength(1); // only check-health's issue
-  }, 60_000);
+  });
 });

@@ -54,7 +54,7 @@ describeDb('scoring with the deployed champion', ({ db }) => {
     const entry = readRegistry(repo).models[pipeline.name]!;
     await db().query(`INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind) VALUES ($1, $2, $3, $4, 'deploy')`,
       [pipeline.name, entry.version, entry.artifact.sha256, 'a'.repeat(40)]);
-  }, 120_000);
+  });
   afterAll(() => {
     rmSync(work, { recursive: true, force: true });
   });
