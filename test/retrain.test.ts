@@ -14,6 +14,7 @@ import { promotionFromRunDir } from '../actions/lib/registry/from-run.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
+import { MemoryRunStore } from '../actions/lib/retrain/store.ts';
 
 const base = loadPipelineFile('pipelines/tank-level-forecast.yaml');
 // Small models keep the suite fast; the engine is the same.
@@ -160,6 +161,16 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       'SELECT status, error, stage_timings FROM mlops.training_runs WHERE run_id = $1', ['missing-source'])).rows[0];
     expect(row).toMatchObject({ status: 'failed', error: 'source.table: table "no_such_table" does not exist' });
     expect(row.stage_timings.extract).toBeGreaterThan(0);
+  });
+
+  it('runs the same stages on an in-memory store: same outcome, nothing on disk', async () => {
+    const stores: MemoryRunStore[] = [];
+    const r = await run({ pipeline: pipeline({ trainer: ridge }), runId: 'in-memory', store: (dir) => { stores.push(new MemoryRunStore(dir)); return stores[0]; } });
+    expect(r.decision).toBe('reject');
+    expect(r.scores.challenger!.metrics.rows).toBe(r.holdout!.rows);
+    expect(existsSync(join(work, 'runs', 'in-memory'))).toBe(false);
+    expect(JSON.parse(stores[0].reports!.json)).toMatchObject({ run_id: 'in-memory', decision: 'reject' });
+    expect(await count('evaluations', 'in-memory')).toBe(1);
   });
 
   it('re-running the same run id leaves one row of each kind', async () => {

@@ -1,15 +1,15 @@
 import { featuresStage } from '../lib/retrain/stages.ts';
-import { databaseInputs, openRun, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import { databaseInputs, openRunStore, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
 
 /** build-features: the feature matrix and the temporal split of a run (train.arrow, holdout.arrow). */
 async function main(): Promise<void> {
   const inputs = readInputs({ ...databaseInputs, ...runDirInput });
-  openRun(inputs.runDir);
+  const store = openRunStore(inputs.runDir);
   await withDatabase(inputs, async (db) => {
-    const state = await runStage(db, 'build-features', inputs.runDir, () => featuresStage(inputs.runDir));
+    const state = await runStage(db, 'build-features', store, () => featuresStage(store));
     const f = state.features;
     setOutputs({ skipped: !f, features: f?.names.length, 'train-rows': f?.train.rows, 'holdout-rows': f?.holdout.rows });
-    await writeSummary(stageSummary('features', state, inputs.runDir));
+    await writeSummary(stageSummary('features', state, store.dir));
   });
 }
 

@@ -7,7 +7,7 @@ import { extractFrame } from '../lib/source/extract.ts';
 import { qualitySummary, qualityTable } from '../lib/report/markdown.ts';
 import { qualityStage } from '../lib/retrain/stages.ts';
 import {
-  annotate, booleanInput, databaseInputs, duration, openRun, optionalText, optionalTime, readInputs, runAction, runStage, setOutputs, stageSummary, withDatabase, writeSummary,
+  annotate, booleanInput, databaseInputs, duration, openRunStore, optionalText, optionalTime, readInputs, runAction, runStage, setOutputs, stageSummary, withDatabase, writeSummary,
 } from '../lib/actions-io/index.ts';
 import { thresholdLocation } from '../lib/quality/locate.ts';
 
@@ -27,12 +27,11 @@ async function main(): Promise<void> {
     'as-of': optionalTime(),
     'fail-on-failure': booleanInput(false),
   });
-  const runDir = inputs.runDir;
-  if (runDir) openRun(runDir);
+  const store = inputs.runDir ? openRunStore(inputs.runDir) : null;
   const reports = await withDatabase(inputs, async (db) => {
-    if (runDir) {
-      const state = await runStage(db, 'check-data-quality', runDir, () => qualityStage(db, runDir));
-      await writeSummary(stageSummary('quality', state, runDir));
+    if (store) {
+      const state = await runStage(db, 'check-data-quality', store, () => qualityStage(db, store));
+      await writeSummary(stageSummary('quality', state, store.dir));
       return [{ file: state.pipeline_file, name: state.pipeline, report: state.quality! }];
     }
     const pipelines: LoadedPipeline[] = inputs.pipelineFile

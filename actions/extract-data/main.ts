@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   await withDatabase(inputs, async (db) => {
     const { config, errors } = await validatePipelineFile(inputs.pipelineFile, { sourceColumns: (t) => tableColumns(db, t) });
     if (!config) throw new PipelineConfigError(errors);
-    const { runDir } = await beginRun(db, {
+    const { runDir, store } = await beginRun(db, {
       pipeline: config,
       pipelineFile: inputs.pipelineFile,
       asOf: inputs.asOf ?? new Date(),
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       triggerReason: inputs.reason ?? null,
       force: inputs.force,
     });
-    const state = await runStage(db, 'extract-data', runDir, () => extractStage(db, runDir));
+    const state = await runStage(db, 'extract-data', store, () => extractStage(db, store));
     setOutputs({
       'run-id': state.run_id, 'run-dir': runDir, pipeline: state.pipeline, rows: state.extract!.rows,
       'window-start': state.extract!.start, 'window-end': state.extract!.end, fingerprint: state.extract!.fingerprint,

@@ -1,15 +1,15 @@
 import { trainStage } from '../lib/retrain/stages.ts';
-import { databaseInputs, openRun, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import { databaseInputs, openRunStore, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
 
 /** train-model: the challenger, exported to ONNX (model.onnx) and stored by sha256. */
 async function main(): Promise<void> {
   const inputs = readInputs({ ...databaseInputs, ...runDirInput });
-  openRun(inputs.runDir);
+  const store = openRunStore(inputs.runDir);
   await withDatabase(inputs, async (db) => {
-    const state = await runStage(db, 'train-model', inputs.runDir, () => trainStage(db, inputs.runDir));
+    const state = await runStage(db, 'train-model', store, () => trainStage(db, store));
     const t = state.train;
     setOutputs({ skipped: !t, sha256: t?.sha256, bytes: t?.bytes, 'training-seconds': t ? (t.wall_ms / 1000).toFixed(1) : undefined });
-    await writeSummary(stageSummary('train', state, inputs.runDir));
+    await writeSummary(stageSummary('train', state, store.dir));
   });
 }
 

@@ -7,8 +7,9 @@ import { fmtMetric } from '../../actions/lib/report/markdown.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { date, num, str, UsageError, type Command } from '../cli.ts';
+import type { Decision } from '../../actions/lib/gates/gates.ts';
 
-const DECISION_MARK: Record<string, string> = { promote: '✅ promote', reject: '❌ reject', skip: '⏭️ skip' };
+const DECISION_MARK: Record<Decision, string> = { promote: '✅ promote', reject: '❌ reject', skip: '⏭️ skip' };
 
 export const retrainCommands: Record<string, Command> = {
   retrain: {

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Db } from '../db/index.ts';
-import { readRunState, RUN_FILES, type RunState } from '../retrain/run-dir.ts';
+import { RUN_FILES, runFile, type RunState } from '../retrain/run-dir.ts';
 import { failStage, resultOf } from '../retrain/stages.ts';
+import { FileRunStore, type RunStore } from '../retrain/store.ts';
 import { fmtInt, fmtTime, metricTable, qualitySummary, qualityTable } from '../report/markdown.ts';
 import { requiredText } from './inputs.ts';
 import { RunFailure } from './run.ts';
@@ -16,22 +18,29 @@ export const runDirInput = {
   'run-dir': requiredText('the run directory from the extract-data step (steps.extract.outputs.run-dir)'),
 };
 
-/** The run's state, or an error that says which step makes one. */
-export function openRun(runDir: string): RunState {
-  try {
-    return readRunState(resolve(runDir));
-  } catch (err) {
-    throw new Error(`run-dir ${runDir} is not a run directory (no ${RUN_FILES.state}); run the extract-data step first and pass its run-dir output`, { cause: err });
+/** The run's store with its state read and checked, or an error that says which step makes one. */
+export function openRunStore(runDir: string): FileRunStore {
+  const dir = resolve(runDir);
+  if (!existsSync(runFile(dir, 'state'))) {
+    throw new Error(`run-dir ${runDir} is not a run directory (no ${RUN_FILES.state}); run the extract-data step first and pass its run-dir output`);
   }
+  const store = new FileRunStore(dir);
+  store.load();
+  return store;
+}
+
+/** The run's state (see openRunStore). */
+export function openRun(runDir: string): RunState {
+  return openRunStore(runDir).load();
 }
 
 /** Runs one stage; when it throws, the run is recorded as failed (failStage) and a RunFailure carries its report. */
-export async function runStage<T>(db: Db, step: string, runDir: string, stage: () => Promise<T>): Promise<T> {
+export async function runStage<T>(db: Db, step: string, store: RunStore, stage: () => Promise<T>): Promise<T> {
   try {
     return await stage();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const report = await failStage(db, runDir, err);
+    const report = await failStage(db, store, err);
     throw new RunFailure(`${step} failed for run ${report.run_id} (${report.pipeline}): ${message}. The run is recorded as failed.`, report);
   }
 }

@@ -1,16 +1,20 @@
-/** Regression metrics of one set of predictions against the truth. */
-export interface RegressionMetrics {
+import { z } from 'zod';
+import { jsonNumber } from '../util/json.ts';
+
+/** Regression metrics of one set of predictions against the truth (NaN where undefined). */
+export const regressionMetricsSchema = z.object({
   /** rows with a finite prediction (the rows the other metrics are computed on) */
-  rows: number;
-  rmse: number;
-  mae: number;
-  r2: number;
+  rows: z.number().int().min(0),
+  rmse: jsonNumber,
+  mae: jsonNumber,
+  r2: jsonNumber,
   /** mean(prediction - truth): positive = over-forecast */
-  bias: number;
-  max_abs_error: number;
+  bias: jsonNumber,
+  max_abs_error: jsonNumber,
   /** predictions that were NaN or infinite; excluded from the metrics above */
-  nan_predictions: number;
-}
+  nan_predictions: z.number().int().min(0),
+});
+export type RegressionMetrics = z.output<typeof regressionMetricsSchema>;
 
 /**
  * RMSE, MAE, R², bias and max error over the rows with a finite prediction. Non-finite

@@ -1,30 +1,54 @@
-import { featureColumns, type PipelineConfig } from '../config/schema.ts';
-import type { ZScoreStats } from './zscore.ts';
+import { z } from 'zod';
+import { calendarSchema, featureColumns, rollingStatSchema, type PipelineConfig } from '../config/schema.ts';
+import { jsonNumber } from '../util/json.ts';
 
-export type RollingStat = 'mean' | 'std' | 'min' | 'max';
-export type CalendarFeature = 'hour_of_day' | 'day_of_week';
+export type RollingStat = z.infer<typeof rollingStatSchema>;
+export type CalendarFeature = z.infer<typeof calendarSchema>;
 
 /**
  * Everything needed to rebuild a model's features from a frame, as plain JSON. It is stored with
  * each model, so the model's features can be rebuilt after the pipeline YAML has changed.
- * Lags, windows and the horizon are in minutes of wall-clock time, not in rows.
+ * Lags, windows and the horizon are in minutes of wall-clock time, not in rows. Read back from
+ * run.json and registry entries through this schema.
  */
-export interface FeatureSpec {
-  version: 1;
-  time_column: string;
-  entity_column: string | null;
+export const featureSpecSchema = z.object({
+  version: z.literal(1),
+  time_column: z.string(),
+  entity_column: z.string().nullable(),
   /** expected spacing of rows, used by the rolling-window validity rule */
-  interval_minutes: number;
+  interval_minutes: z.number().gt(0),
   /** frame columns the features are built from */
-  columns: string[];
-  raw: boolean;
-  lags: number[];
-  rolling: { windows: number[]; stats: RollingStat[] };
-  zscore: boolean;
-  calendar: CalendarFeature[];
+  columns: z.array(z.string()),
+  raw: z.boolean(),
+  lags: z.array(z.number()),
+  rolling: z.object({ windows: z.array(z.number()), stats: z.array(rollingStatSchema) }),
+  zscore: z.boolean(),
+  calendar: z.array(calendarSchema),
   /** valid_range: rows whose target falls outside it are dropped (absent in older specs) */
-  target: { column: string; horizon_minutes: number; valid_range?: [number, number] | null };
-}
+  target: z.object({
+    column: z.string(),
+    horizon_minutes: z.number().min(0),
+    valid_range: z.tuple([z.number(), z.number()]).nullable().optional(),
+  }),
+});
+export type FeatureSpec = z.output<typeof featureSpecSchema>;
+
+/**
+ * Standardisation statistics, fitted on training rows only and saved with the model (see
+ * zscore.ts, which fits and applies them), so holdout rows and serving use the training
+ * distribution. Plain JSON.
+ */
+export const zscoreStatsSchema = z.object({
+  version: z.literal(1),
+  names: z.array(z.string()),
+  mean: z.array(jsonNumber),
+  /** a constant or empty column gets std 1 (and mean 0 when it has no value), so it stays finite */
+  std: z.array(jsonNumber),
+});
+export type ZScoreStats = z.output<typeof zscoreStatsSchema>;
+
+/** A spec as recorded with a model: the spec with its z-score statistics inside. */
+export const recordedSpecSchema = featureSpecSchema.extend({ zscore_stats: zscoreStatsSchema.nullable().default(null) });
 
 export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
   return {
@@ -85,9 +109,9 @@ export function minValidInWindow(windowMinutes: number, intervalMinutes: number,
  * A model's recorded features (`features.spec` of its registry entry: the spec with its z-score
  * statistics inside) split back into the spec and the statistics, checked to be a spec at all.
  */
-export function splitRecordedSpec(recorded: Record<string, unknown>, label: string): { spec: FeatureSpec; stats: ZScoreStats | null } {
-  const { zscore_stats: stats = null, ...spec } = recorded as unknown as FeatureSpec & { zscore_stats?: ZScoreStats | null };
-  if (!Array.isArray(spec.columns) || !Array.isArray(spec.lags) || !spec.rolling || !spec.target)
-    throw new Error(`${label}: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)`);
-  return { spec: spec as FeatureSpec, stats };
+export function splitRecordedSpec(recorded: unknown, label: string): { spec: FeatureSpec; stats: ZScoreStats | null } {
+  const parsed = recordedSpecSchema.safeParse(recorded);
+  if (!parsed.success) throw new Error(`${label}: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)`, { cause: parsed.error });
+  const { zscore_stats: stats, ...spec } = parsed.data;
+  return { spec, stats };
 }

@@ -1,21 +1,16 @@
 import type { FeatureMatrix } from './matrix.ts';
-import { isCalendarName } from './spec.ts';
+import { isCalendarName, type ZScoreStats } from './spec.ts';
 
-/**
- * Standardisation statistics, fitted on training rows only and saved with the model, so holdout
- * rows and serving use the training distribution. Plain JSON.
+export type { ZScoreStats };
+
+/*
+ * Standardisation statistics (ZScoreStats, whose schema sits with the feature spec they are
+ * recorded with), fitted on training rows only.
  *
  * Design: z-scoring replaces a feature's values in place and keeps its name, so the matrix the
  * model is trained on, the ONNX input (`names`) and the matrix rebuilt for serving (buildFeatures
  * with these stats) are the same columns. Calendar sin/cos features are left as they are.
  */
-export interface ZScoreStats {
-  version: 1;
-  names: string[];
-  mean: number[];
-  /** a constant or empty column gets std 1 (and mean 0 when it has no value), so it stays finite */
-  std: number[];
-}
 
 /**
  * Mean and (population) std of every non-calendar feature over `rows` (all rows when absent),

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { GatesConfig } from '../config/schema.ts';
+import { jsonNumber } from '../util/json.ts';
 
 /** The holdout metrics a gate looks at (the evaluator's output). */
 export interface GateMetrics {
@@ -8,26 +10,30 @@ export interface GateMetrics {
   nan_predictions: number;
 }
 
-export type GateName = 'improvement' | 'nan_predictions' | 'beats_baseline' | 'training_time' | 'cooldown' | 'max_rmse' | 'min_r2';
+export const gateNameSchema = z.enum(['improvement', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'max_rmse', 'min_r2']);
+export type GateName = z.infer<typeof gateNameSchema>;
 
-export interface GateResult {
-  name: GateName;
-  label: string;
+export const gateResultSchema = z.object({
+  name: gateNameSchema,
+  label: z.string(),
   /** the rule as a person reads it, e.g. `>= 2%` */
-  threshold: string;
+  threshold: z.string(),
   /** the measured value as a person reads it, e.g. `8.0%` */
-  value: string;
+  value: z.string(),
   /** the raw number behind `value` (NaN when not applicable) */
-  raw: number;
-  passed: boolean;
+  raw: jsonNumber,
+  passed: z.boolean(),
   /** hard gates cannot be overridden by --force */
-  hard: boolean;
+  hard: z.boolean(),
   /** true when this gate failed but --force let the promotion through */
-  overridden: boolean;
-  reason: string;
-}
+  overridden: z.boolean(),
+  reason: z.string(),
+});
+export type GateResult = z.output<typeof gateResultSchema>;
 
-export type Decision = 'promote' | 'reject' | 'skip';
+/** What a retrain decides; every module that names a decision uses this one union. */
+export const decisionSchema = z.enum(['promote', 'reject', 'skip']);
+export type Decision = z.infer<typeof decisionSchema>;
 
 export interface GateDecision {
   decision: Exclude<Decision, 'skip'>;
@@ -51,10 +57,6 @@ export interface GateInput {
 
 const pct = (x: number): string => `${x.toFixed(1)}%`;
 const num = (x: number): string => (!Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
-/** Metrics that went through JSON carry null where they were NaN. */
-const metricsOf = (m: GateMetrics): GateMetrics => ({
-  rmse: m.rmse ?? Number.NaN, mae: m.mae ?? Number.NaN, r2: m.r2 ?? Number.NaN, nan_predictions: m.nan_predictions ?? 0,
-});
 const duration = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
 
 /** Relative improvement of `better` over `reference` for a lower-is-better metric, in percent. */
@@ -70,10 +72,7 @@ export function improvementPct(reference: number, challenger: number): number {
  * pipeline (no champion) passes the improvement gate by definition.
  */
 export function evaluateGates(input: GateInput): GateDecision {
-  const { config } = input;
-  const challenger = metricsOf(input.challenger);
-  const champion = input.champion ? metricsOf(input.champion) : null;
-  const baseline = metricsOf(input.baseline);
+  const { config, challenger, champion, baseline } = input;
   const metric = config.metric;
   const gates: GateResult[] = [];
   const add = (g: Omit<GateResult, 'overridden'>): void => {

@@ -16,6 +16,7 @@ import type { Queryable } from '../db/index.ts';
 import { readRegistry } from '../registry/champion.ts';
 import type { RuleResult } from './alerts.ts';
 import { missingScoresRule } from './scores-rule.ts';
+import type { Decision } from '../gates/gates.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -43,7 +44,7 @@ interface PerfRow {
 interface RunRow {
   run_id: string;
   status: 'running' | 'succeeded' | 'failed';
-  decision: 'promote' | 'reject' | 'skip' | null;
+  decision: Decision | null;
   as_of: Date;
   started_at: Date;
   error: string | null;

@@ -1,29 +1,33 @@
+import { z } from 'zod';
 import type { QualityConfig } from '../config/schema.ts';
 import { entityRanges, type Frame } from '../source/frame.ts';
+import { jsonNumber } from '../util/json.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */
-export interface QualityCheck {
-  name: 'rows' | 'days_covered' | 'null_share' | 'range' | 'gaps' | 'staleness' | 'duplicate_timestamps' | 'completeness';
-  column: string | null;
-  value: number;
-  threshold: number;
+export const qualityCheckSchema = z.object({
+  name: z.enum(['rows', 'days_covered', 'null_share', 'range', 'gaps', 'staleness', 'duplicate_timestamps', 'completeness']),
+  column: z.string().nullable(),
+  value: jsonNumber,
+  threshold: jsonNumber,
   /** how value is compared with threshold, for reports: `>=` means value must be at least threshold */
-  op: '>=' | '<=';
-  passed: boolean;
+  op: z.enum(['>=', '<=']),
+  passed: z.boolean(),
   /** one line a person can act on */
-  message: string;
-  details?: Record<string, unknown>;
-}
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type QualityCheck = z.output<typeof qualityCheckSchema>;
 
-export interface QualityReport {
-  passed: boolean;
-  checks: QualityCheck[];
-  failed: QualityCheck[];
-  rows: number;
-  window: { start: string; end: string };
-  newest: string | null;
-  oldest: string | null;
-}
+export const qualityReportSchema = z.object({
+  passed: z.boolean(),
+  checks: z.array(qualityCheckSchema),
+  failed: z.array(qualityCheckSchema),
+  rows: z.number().int().min(0),
+  window: z.object({ start: z.string(), end: z.string() }),
+  newest: z.string().nullable(),
+  oldest: z.string().nullable(),
+});
+export type QualityReport = z.output<typeof qualityReportSchema>;
 
 export interface QualityOptions {
   /** the time the data is judged at (staleness is measured from here) */

@@ -1,7 +1,8 @@
 import type { RetrainResult } from '../retrain/result.ts';
 import { fmtInt, fmtTime, gateTable, metricTable, qualitySummary, qualityTable } from './markdown.ts';
+import type { Decision } from '../gates/gates.ts';
 
-const DECISION_LINE: Record<string, string> = {
+const DECISION_LINE: Record<Decision, string> = {
   promote: '✅ **promote**: the challenger is ready for a promotion pull request',
   reject: '❌ **reject**: the champion stays in production',
   skip: '⏭️ **skip**: no model was trained',

@@ -1,26 +1,28 @@
-import type { RegressionMetrics } from '../evaluate/metrics.ts';
-import type { GateResult } from '../gates/gates.ts';
+import { z } from 'zod';
+import { regressionMetricsSchema, type RegressionMetrics } from '../evaluate/metrics.ts';
+import type { Decision, GateResult } from '../gates/gates.ts';
 import type { QualityReport } from '../quality/checks.ts';
 
 /** Holdout metrics of one model (the evaluator's output). */
 export type HoldoutMetrics = RegressionMetrics;
 
-export interface ModelScore {
-  role: 'champion' | 'challenger' | 'baseline';
+export const modelScoreSchema = z.object({
+  role: z.enum(['champion', 'challenger', 'baseline']),
   /** how a reader names it: `champion v3`, `challenger`, `persistence baseline` */
-  label: string;
-  version: number | null;
-  sha256: string | null;
-  metrics: HoldoutMetrics;
-  scoring_ms: number;
-}
+  label: z.string(),
+  version: z.number().int().nullable(),
+  sha256: z.string().nullable(),
+  metrics: regressionMetricsSchema,
+  scoring_ms: z.number(),
+});
+export type ModelScore = z.output<typeof modelScoreSchema>;
 
 /** The whole outcome of one retrain: what report.json holds and every report is rendered from. */
 export interface RetrainResult {
   run_id: string;
   pipeline: string;
   status: 'succeeded' | 'failed';
-  decision: 'promote' | 'reject' | 'skip' | null;
+  decision: Decision | null;
   reasons: string[];
   error: string | null;
   forced: boolean;

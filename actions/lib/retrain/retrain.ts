@@ -3,7 +3,7 @@ import { withPipelineLock } from '../tracking/lock.ts';
 import type { RetrainResult } from './result.ts';
 import {
   beginRun, evaluateStage, extractStage, failStage, featuresStage, gateStage, qualityStage, trainStage,
-  type BeginOptions, type StageCache, type StageName,
+  type BeginOptions, type StageName,
 } from './stages.ts';
 
 export interface RetrainOptions extends BeginOptions {
@@ -20,27 +20,26 @@ export interface RetrainOptions extends BeginOptions {
  */
 export async function retrain(db: Db, options: RetrainOptions): Promise<RetrainResult> {
   return withPipelineLock(db, options.pipeline.name, options.lockTimeoutMs ?? 30 * 60_000, async () => {
-    const { runDir } = await beginRun(db, options);
-    const cache: StageCache = {};
+    const { runDir, store } = await beginRun(db, options);
     const after = async (stage: StageName): Promise<void> => {
       await options.afterStage?.(stage);
     };
     try {
-      await extractStage(db, runDir, cache);
+      await extractStage(db, store);
       await after('extract');
-      await qualityStage(db, runDir, cache);
+      await qualityStage(db, store);
       await after('quality');
-      await featuresStage(runDir, cache);
+      await featuresStage(store);
       await after('features');
-      await trainStage(db, runDir, cache);
+      await trainStage(db, store);
       await after('train');
-      await evaluateStage(runDir, cache);
+      await evaluateStage(store);
       await after('evaluate');
-      const result = await gateStage(db, runDir);
+      const result = await gateStage(db, store);
       await after('gate');
       return result;
     } catch (err) {
-      const failed = await failStage(db, runDir, err).catch(() => null);
+      const failed = await failStage(db, store, err).catch(() => null);
       const e = err instanceof Error ? err : new Error(String(err));
       throw Object.assign(e, { runId: failed?.run_id, runDir });
     }

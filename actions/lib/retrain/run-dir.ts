@@ -1,12 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { PipelineConfig } from '../config/schema.ts';
-import type { QualityReport } from '../quality/checks.ts';
-import type { FeatureSpec } from '../features/spec.ts';
-import type { ZScoreStats } from '../features/zscore.ts';
-import type { GateResult } from '../gates/gates.ts';
-import type { HoldoutMetrics, ModelScore } from './result.ts';
+import { z } from 'zod';
+import { pipelineSchema } from '../config/schema.ts';
+import { qualityReportSchema } from '../quality/checks.ts';
+import { featureSpecSchema, zscoreStatsSchema } from '../features/spec.ts';
+import { regressionMetricsSchema } from '../evaluate/metrics.ts';
+import { decisionSchema, gateResultSchema } from '../gates/gates.ts';
+import { toJson, jsonNumber } from '../util/json.ts';
+import { modelScoreSchema } from './result.ts';
 
 /**
  * The run directory `.mlops/runs/<run_id>/` (DESIGN §4): how workflow steps hand a run to each
@@ -24,53 +26,61 @@ export const RUN_FILES = {
 
 export const DEFAULT_RUNS_DIR = '.mlops/runs';
 
-export interface RunState {
-  run_id: string;
-  pipeline: string;
-  pipeline_file: string;
+const span = z.object({ rows: z.number().int().min(0), start: z.string(), end: z.string() });
+
+/**
+ * run.json: the state of one run as the stages leave it. Each stage adds its part; every reader
+ * gets it through this schema, so a hand-edited or truncated file is an error that names the
+ * field, and numbers written as null (NaN) come back as NaN. Streams that add to the run add here.
+ */
+export const runStateSchema = z.object({
+  run_id: z.string(),
+  pipeline: z.string(),
+  pipeline_file: z.string(),
   /** the pipeline as it was when the run began: later steps never re-read a changed YAML */
-  config: PipelineConfig;
-  as_of: string;
-  trigger: string;
-  trigger_reason: string | null;
-  forced: boolean;
+  config: pipelineSchema,
+  as_of: z.string(),
+  trigger: z.string(),
+  trigger_reason: z.string().nullable(),
+  forced: z.boolean(),
   /** the checkout whose registry/production.json names the champion */
-  repo_dir: string;
-  code_sha: string | null;
-  workflow_run_url: string | null;
-  started_at: string;
-  stage_timings: Record<string, number>;
-  extract?: { rows: number; start: string; end: string; fingerprint: string; entities: string[] };
-  quality?: QualityReport;
-  features?: {
-    spec: FeatureSpec;
-    zscore_stats: ZScoreStats | null;
-    names: string[];
-    rows: number;
-    dropped: Record<string, number>;
-    warnings: string[];
-    train: { rows: number; start: string; end: string };
-    holdout: { rows: number; start: string; end: string };
-    gap_rows: number;
-  };
-  train?: {
-    algorithm: string;
-    params: Record<string, unknown>;
-    sha256: string;
-    bytes: number;
-    wall_ms: number;
-    train_metrics: HoldoutMetrics | null;
-    trees_used?: number;
-  };
-  evaluate?: {
-    challenger: ModelScore;
-    champion: ModelScore | null;
-    baseline: ModelScore;
-    champion_info: { version: number; sha256: string; run_id: string; promoted_at: string; rebuilt_features: boolean } | null;
-    holdout: { rows: number; start: string; end: string };
-  };
-  gate?: { decision: 'promote' | 'reject' | 'skip'; reasons: string[]; gates: GateResult[]; improvement_pct: number | null };
-}
+  repo_dir: z.string(),
+  code_sha: z.string().nullable(),
+  workflow_run_url: z.string().nullable(),
+  started_at: z.string(),
+  stage_timings: z.record(z.string(), jsonNumber),
+  extract: z.object({ rows: z.number().int().min(0), start: z.string(), end: z.string(), fingerprint: z.string(), entities: z.array(z.string()) }).optional(),
+  quality: qualityReportSchema.optional(),
+  features: z.object({
+    spec: featureSpecSchema,
+    zscore_stats: zscoreStatsSchema.nullable(),
+    names: z.array(z.string()),
+    rows: z.number().int().min(0),
+    dropped: z.record(z.string(), z.number()),
+    warnings: z.array(z.string()),
+    train: span,
+    holdout: span,
+    gap_rows: z.number().int().min(0),
+  }).optional(),
+  train: z.object({
+    algorithm: z.string(),
+    params: z.record(z.string(), z.unknown()),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().min(0),
+    wall_ms: z.number(),
+    train_metrics: regressionMetricsSchema.nullable(),
+    trees_used: z.number().int().optional(),
+  }).optional(),
+  evaluate: z.object({
+    challenger: modelScoreSchema,
+    champion: modelScoreSchema.nullable(),
+    baseline: modelScoreSchema,
+    champion_info: z.object({ version: z.number().int(), sha256: z.string(), run_id: z.string(), promoted_at: z.string(), rebuilt_features: z.boolean() }).nullable(),
+    holdout: span,
+  }).optional(),
+  gate: z.object({ decision: decisionSchema, reasons: z.array(z.string()), gates: z.array(gateResultSchema), improvement_pct: z.number().nullable() }).optional(),
+});
+export type RunState = z.output<typeof runStateSchema>;
 
 /** A run id that sorts by time and is unique enough: `20261122T0200-4f2c9e1a`. */
 export function newRunId(asOf: Date): string {
@@ -93,21 +103,33 @@ export function runFile(runDir: string, name: keyof typeof RUN_FILES): string {
   return join(runDir, RUN_FILES[name]);
 }
 
+/** run.json of `runDir`, checked against the run-state schema. */
 export function readRunState(runDir: string): RunState {
   const file = runFile(runDir, 'state');
   if (!existsSync(file)) throw new Error(`${runDir} is not a run directory (no ${RUN_FILES.state}); run the extract step first`);
-  return JSON.parse(readFileSync(file, 'utf8')) as RunState;
+  return parseRunState(readFileSync(file, 'utf8'), file);
+}
+
+/** A run state from its JSON text; `where` names the file in errors. */
+export function parseRunState(text: string, where: string): RunState {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${where} is not valid JSON (${(err as Error).message}); the run directory is damaged`, { cause: err });
+  }
+  const parsed = runStateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`${where} is not a valid run state: ${issues.join('; ')}${parsed.error.issues.length > 5 ? '; ...' : ''}`, { cause: parsed.error });
+  }
+  return parsed.data;
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves half a run.json. */
 export function writeRunState(runDir: string, state: RunState): void {
   mkdirSync(runDir, { recursive: true });
   const file = runFile(runDir, 'state');
-  writeFileSync(file + '.tmp', JSON.stringify(state, jsonSafe, 2) + '\n');
+  writeFileSync(file + '.tmp', toJson(state, 2) + '\n');
   renameSync(file + '.tmp', file);
-}
-
-/** JSON has no NaN or Infinity: write them as null rather than failing or lying. */
-export function jsonSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
 }

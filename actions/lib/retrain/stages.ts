@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Db } from '../db/index.ts';
 import type { PipelineConfig } from '../config/schema.ts';
 import { extractFrame } from '../source/extract.ts';
-import { readFrameArrow, readMatrixArrow, writeFrameArrow, writeMatrixArrow } from '../source/arrow.ts';
 import type { Frame } from '../source/frame.ts';
 import { checkQuality, qualityReasons } from '../quality/checks.ts';
 import { recordQualityChecks } from '../quality/record.ts';
@@ -22,22 +20,17 @@ import { loadChampion } from '../registry/champion.ts';
 import { failRun, finishRun, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
 import { renderRunReport } from '../report/run-report.ts';
 import type { ModelScore, RetrainResult } from './result.ts';
-import { jsonSafe, newRunId, readRunState, runDirFor, runFile, writeRunState, type RunState } from './run-dir.ts';
+import { toJson } from '../util/json.ts';
+import { newRunId, runDirFor, runFile, type RunState } from './run-dir.ts';
+import { FileRunStore, type RunStore } from './store.ts';
 
 /**
  * The retrain as stages over a run directory (DESIGN §4): each stage reads what the one before it
  * left in the run directory and adds its own part, so a workflow can run them as separate steps
  * and the CLI can run them in one process. A run whose data fails quality is carried through the
- * later stages as skipped, never silently dropped, and the gate stage records it.
+ * later stages as skipped, never silently dropped, and the gate stage records it. Each stage loads
+ * the typed run state from a RunStore and saves it with its own part added.
  */
-
-/** Data kept in memory between stages when they run in one process (the CLI); files otherwise. */
-export interface StageCache {
-  frame?: Frame & { fingerprint: string };
-  train?: FeatureMatrix;
-  holdout?: FeatureMatrix;
-  onnx?: Uint8Array;
-}
 
 export interface BeginOptions {
   pipeline: PipelineConfig;
@@ -49,6 +42,8 @@ export interface BeginOptions {
   trigger?: string;
   triggerReason?: string | null;
   force?: boolean;
+  /** where the run is kept (default: files in its run directory) */
+  store?: (runDir: string) => RunStore;
 }
 
 export type StageName = 'extract' | 'quality' | 'features' | 'train' | 'evaluate' | 'gate';
@@ -70,7 +65,7 @@ export function workflowRunUrl(env: NodeJS.ProcessEnv = process.env): string | n
 }
 
 /** Times a stage; when it throws, its time is saved with the run so the failed run shows it too. */
-async function timed<T>(state: RunState, runDir: string, stage: StageName, fn: () => Promise<T>): Promise<T> {
+async function timed<T>(state: RunState, store: RunStore, stage: StageName, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const stamp = (): void => {
     state.stage_timings[stage] = Math.round((performance.now() - t0) * 10) / 10;
@@ -81,15 +76,16 @@ async function timed<T>(state: RunState, runDir: string, stage: StageName, fn: (
     return out;
   } catch (err) {
     stamp();
-    writeRunState(runDir, state);
+    store.save(state);
     throw err;
   }
 }
 
 /** Opens a run: its directory, its state file and its `running` row in the database. */
-export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: string; state: RunState }> {
+export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: string; state: RunState; store: RunStore }> {
   const runId = o.runId ?? newRunId(o.asOf);
   const runDir = runDirFor(o.runsDir, runId);
+  const store = o.store?.(runDir) ?? new FileRunStore(runDir);
   const state: RunState = {
     run_id: runId,
     pipeline: o.pipeline.name,
@@ -105,41 +101,35 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
     started_at: new Date().toISOString(),
     stage_timings: {},
   };
-  writeRunState(runDir, state);
+  store.save(state);
   await startRun(db, {
     runId, pipeline: state.pipeline, asOf: o.asOf, trigger: state.trigger, triggerReason: state.trigger_reason, forced: state.forced,
     codeSha: state.code_sha, workflowRunUrl: state.workflow_run_url, runDir,
   });
-  return { runDir, state };
+  return { runDir, state: store.load(), store };
 }
 
 /** Stage 1: the pipeline's source window as a frame (frame.arrow), with its fingerprint. */
-export async function extractStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
-  const state = readRunState(runDir);
-  const frame = await timed(state, runDir, 'extract', async () => {
+export async function extractStage(db: Db, store: RunStore): Promise<RunState> {
+  const state = store.load();
+  const frame = await timed(state, store, 'extract', async () => {
     const f = await extractFrame(db, state.config.source, new Date(state.as_of));
-    await writeFrameArrow(f, runFile(runDir, 'frame'));
+    await store.saveFrame(f);
     return f;
   });
-  cache.frame = frame;
   state.extract = {
     rows: frame.rows, start: frame.window.start.toISOString(), end: frame.window.end.toISOString(),
     fingerprint: frame.fingerprint, entities: frame.entityIds,
   };
-  writeRunState(runDir, state);
+  store.save(state);
   return state;
 }
 
-async function frameOf(runDir: string, cache: StageCache): Promise<Frame & { fingerprint: string }> {
-  cache.frame ??= await readFrameArrow(runFile(runDir, 'frame'));
-  return cache.frame;
-}
-
 /** Stage 2: the quality report; one row per check in mlops.quality_checks. */
-export async function qualityStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
-  const state = readRunState(runDir);
-  const report = await timed(state, runDir, 'quality', async () => {
-    const frame = await frameOf(runDir, cache);
+export async function qualityStage(db: Db, store: RunStore): Promise<RunState> {
+  const state = store.load();
+  const report = await timed(state, store, 'quality', async () => {
+    const frame = await store.frame();
     const r = checkQuality(frame, state.config.quality, {
       asOf: new Date(state.as_of), columns: state.config.source.columns, intervalMinutes: state.config.source.interval_minutes,
     });
@@ -147,7 +137,7 @@ export async function qualityStage(db: Db, runDir: string, cache: StageCache = {
     return r;
   });
   state.quality = report;
-  writeRunState(runDir, state);
+  store.save(state);
   return state;
 }
 
@@ -160,43 +150,40 @@ function requireStage<K extends keyof RunState>(state: RunState, key: K, step: s
 }
 
 /** Stage 3: features, the temporal split with its horizon gap (train.arrow, holdout.arrow). */
-export async function featuresStage(runDir: string, cache: StageCache = {}): Promise<RunState> {
-  const state = readRunState(runDir);
+export async function featuresStage(store: RunStore): Promise<RunState> {
+  const state = store.load();
   requireStage(state, 'quality', 'check-data-quality');
   if (skipped(state)) return state;
   const spec = featureSpecFromPipeline(state.config);
-  const set = await timed(state, runDir, 'features', async () => {
-    const frame = await frameOf(runDir, cache);
+  const set = await timed(state, store, 'features', async () => {
+    const frame = await store.frame();
     const s = buildTrainingSet(frame, spec, state.config.split);
     const meta = { spec: JSON.stringify(spec), zscore_stats: JSON.stringify(s.stats) };
-    await writeMatrixArrow(s.train, runFile(runDir, 'train'), meta);
-    await writeMatrixArrow(s.holdout, runFile(runDir, 'holdout'), meta);
+    await store.saveMatrix('train', s.train, meta);
+    await store.saveMatrix('holdout', s.holdout, meta);
     return s;
   });
   if (set.train.rows === 0) throw new Error(`no training rows left after the split (holdout ${set.holdout.rows} rows): widen window_days or lower holdout_fraction`);
   if (set.holdout.rows === 0) throw new Error('the holdout is empty: the window is too short for holdout_fraction');
-  cache.train = set.train;
-  cache.holdout = set.holdout;
   const span = (m: FeatureMatrix) => ({ rows: m.rows, start: new Date(m.times[0]).toISOString(), end: new Date(m.times[m.rows - 1]).toISOString() });
   state.features = {
     spec, zscore_stats: set.stats, names: set.train.names, rows: set.train.rows + set.holdout.rows + set.split.gapRows,
     dropped: { ...set.dropped, horizon_gap: set.split.gapRows }, warnings: set.warnings,
     train: span(set.train), holdout: span(set.holdout), gap_rows: set.split.gapRows,
   };
-  writeRunState(runDir, state);
+  store.save(state);
   return state;
 }
 
 /** Stage 4: the challenger, trained and exported to ONNX (model.onnx), stored by sha256. */
-export async function trainStage(db: Db, runDir: string, cache: StageCache = {}): Promise<RunState> {
-  const state = readRunState(runDir);
+export async function trainStage(db: Db, store: RunStore): Promise<RunState> {
+  const state = store.load();
   if (skipped(state)) return state;
   const features = requireStage(state, 'features', 'build-features');
-  cache.train ??= await readMatrixArrow(runFile(runDir, 'train'));
-  const trainSet = cache.train;
+  const trainSet = await store.matrix('train');
   const extract = requireStage(state, 'extract', 'extract-data');
   const t0 = performance.now();
-  const artifact = await timed(state, runDir, 'train', () =>
+  const artifact = await timed(state, store, 'train', () =>
     train(state.config.trainer, trainSet, {
       model_name: state.pipeline,
       feature_names: features.names,
@@ -205,19 +192,18 @@ export async function trainStage(db: Db, runDir: string, cache: StageCache = {})
     }),
   );
   const wallMs = performance.now() - t0;
-  writeFileSync(runFile(runDir, 'model'), artifact.onnx);
-  cache.onnx = artifact.onnx;
+  store.saveModel(artifact.onnx);
   const sha = await storeArtifact(db, artifact.onnx);
   state.train = {
     algorithm: state.config.trainer.algorithm,
-    params: artifact.params as Record<string, unknown>,
+    params: { ...artifact.params },
     sha256: sha,
     bytes: artifact.onnx.byteLength,
     wall_ms: Math.round(wallMs),
     train_metrics: artifact.train_metrics ?? null,
     ...(artifact.trees_used !== undefined ? { trees_used: artifact.trees_used } : {}),
   };
-  writeRunState(runDir, state);
+  store.save(state);
   return state;
 }
 
@@ -238,7 +224,7 @@ async function score(role: ModelScore['role'], label: string, onnx: Uint8Array |
  */
 function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: FeatureSpec, currentStats: ZScoreStats | null,
   recorded: { spec: unknown; names: string[] }): { matrix: FeatureMatrix; rebuilt: boolean } {
-  const { spec: bare, stats } = splitRecordedSpec(recorded.spec as Record<string, unknown>, 'the champion');
+  const { spec: bare, stats } = splitRecordedSpec(recorded.spec, 'the champion');
   if (isDeepStrictEqual(bare, currentSpec) && isDeepStrictEqual(stats, currentStats) && isDeepStrictEqual(recorded.names, holdout.names)) {
     return { matrix: holdout, rebuilt: false };
   }
@@ -258,24 +244,20 @@ function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: Featu
 }
 
 /** Stage 5: champion, challenger and baseline on the identical holdout rows, by onnxruntime-node. */
-export async function evaluateStage(runDir: string, cache: StageCache = {}): Promise<RunState> {
-  const state = readRunState(runDir);
+export async function evaluateStage(store: RunStore): Promise<RunState> {
+  const state = store.load();
   if (skipped(state)) return state;
   const features = requireStage(state, 'features', 'build-features');
   requireStage(state, 'train', 'train-model');
-  const result = await timed(state, runDir, 'evaluate', async () => {
-    cache.holdout ??= await readMatrixArrow(runFile(runDir, 'holdout'));
-    cache.onnx ??= new Uint8Array(readFileSync(runFile(runDir, 'model')));
-    const holdout = cache.holdout;
-    const frame = await frameOf(runDir, cache);
-    const challenger = await score('challenger', 'challenger', cache.onnx, null, holdout, { sha256: sha256Hex(cache.onnx) });
+  const result = await timed(state, store, 'evaluate', async () => {
+    const holdout = await store.matrix('holdout');
+    const onnx = store.model();
+    const frame = await store.frame();
+    const challenger = await score('challenger', 'challenger', onnx, null, holdout, { sha256: sha256Hex(onnx) });
 
     const cfg = state.config.baseline;
     let trainMean: number | undefined;
-    if (cfg.kind === 'mean') {
-      cache.train ??= await readMatrixArrow(runFile(runDir, 'train'));
-      trainMean = targetMean(cache.train);
-    }
+    if (cfg.kind === 'mean') trainMean = targetMean(await store.matrix('train'));
     const basePred = baselinePredictions(cfg.kind, frame, holdout, features.spec, { trainTargetMean: trainMean, seasonMinutes: cfg.season_minutes });
     const baseline = await score('baseline', `${cfg.kind.replace('_', ' ')} baseline`, null, basePred, holdout);
 
@@ -292,7 +274,7 @@ export async function evaluateStage(runDir: string, cache: StageCache = {}): Pro
     return { challenger, champion, baseline, champion_info: info, holdout: features.holdout };
   });
   state.evaluate = result;
-  writeRunState(runDir, state);
+  store.save(state);
   return state;
 }
 
@@ -329,14 +311,13 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
   };
 }
 
-function writeReports(runDir: string, result: RetrainResult): void {
-  writeFileSync(runFile(runDir, 'reportJson'), JSON.stringify(result, jsonSafe, 2) + '\n');
-  writeFileSync(runFile(runDir, 'reportMd'), renderRunReport(result));
+function writeReports(store: RunStore, result: RetrainResult): void {
+  store.saveReports(toJson(result, 2) + '\n', renderRunReport(result));
 }
 
 /** Stage 6: the decision (skip on bad data, else the gates), recorded with everything above. */
-export async function gateStage(db: Db, runDir: string): Promise<RetrainResult> {
-  const state = readRunState(runDir);
+export async function gateStage(db: Db, store: RunStore): Promise<RetrainResult> {
+  const state = store.load();
   requireStage(state, 'quality', 'check-data-quality');
   const t0 = performance.now();
   if (skipped(state)) {
@@ -357,8 +338,8 @@ export async function gateStage(db: Db, runDir: string): Promise<RetrainResult> 
     state.gate = { decision: d.decision, reasons: d.reasons, gates: d.gates, improvement_pct: d.improvementPct };
   }
   state.stage_timings.gate = Math.round((performance.now() - t0) * 10) / 10;
-  writeRunState(runDir, state);
-  const result = resultOf(state, runDir);
+  store.save(state);
+  const result = resultOf(state, store.dir);
   const ev = state.evaluate;
   await finishRun(db, {
     runId: state.run_id,
@@ -393,16 +374,16 @@ export async function gateStage(db: Db, runDir: string): Promise<RetrainResult> 
       trainingDate: new Date(state.as_of),
     },
   });
-  writeReports(runDir, result);
+  writeReports(store, result);
   return result;
 }
 
 /** A stage that threw: the run stays on record as failed, with its error and its report. */
-export async function failStage(db: Db, runDir: string, error: unknown): Promise<RetrainResult> {
+export async function failStage(db: Db, store: RunStore, error: unknown): Promise<RetrainResult> {
   const message = error instanceof Error ? error.message : String(error);
-  const state = readRunState(runDir);
+  const state = store.load();
   await failRun(db, state.run_id, message, state.stage_timings);
-  const result = resultOf(state, runDir, message);
-  writeReports(runDir, result);
+  const result = resultOf(state, store.dir, message);
+  writeReports(store, result);
   return result;
 }

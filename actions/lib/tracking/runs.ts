@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../db/index.ts';
+import type { Decision } from '../gates/gates.ts';
 
 /** What is known when a run starts. */
 export interface RunStart {
@@ -28,7 +29,7 @@ export interface RunMetrics {
 export interface RunFinish {
   runId: string;
   pipeline: string;
-  decision: 'promote' | 'reject' | 'skip';
+  decision: Decision;
   reasons: string[];
   data: { start: Date; end: Date; rows: number; fingerprint: string } | null;
   trainer: string | null;
@@ -60,7 +61,7 @@ export interface RunRow {
   run_id: string;
   pipeline: string;
   status: 'running' | 'succeeded' | 'failed';
-  decision: 'promote' | 'reject' | 'skip' | null;
+  decision: Decision | null;
   reasons: string[];
   trigger: string;
   trigger_reason: string | null;
