@@ -202,12 +202,20 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       expect(a[1] <= b[0] || b[1] <= a[0]).toBe(true);
 
       // A retrain that cannot get the lock in time says why.
+      // Wait for the holder to be inside its run (lock taken), not for a fixed time: on a loaded
+      // machine 500 ms was not always enough, and the second retrain then took the lock first.
       let release!: () => void;
+      let inside!: () => void;
+      const holding = new Promise<void>((r) => (inside = r));
       const held = retrain(other, {
         pipeline: pipeline({ trainer: ridge }), pipelineFile: 'x', asOf, runsDir: join(work, 'runs'), repoDir: repo, runId: 'lock-holder',
-        afterStage: (s) => (s === 'extract' ? new Promise<void>((r) => (release = r)) : undefined),
+        afterStage: (s) => {
+          if (s !== 'extract') return undefined;
+          inside();
+          return new Promise<void>((r) => (release = r));
+        },
       });
-      await new Promise((r) => setTimeout(r, 500));
+      await holding;
       const err = await retrain(db(), {
         pipeline: pipeline({ trainer: ridge }), pipelineFile: 'x', asOf, runsDir: join(work, 'runs'), repoDir: repo, lockTimeoutMs: 300,
       }).catch((e: Error) => e);
