@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_DATA_DIR, openDb, scrubSecret, type Db } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
+import { failRunsOnSignal } from '../actions/lib/retrain/interrupt.ts';
 
 /** The command-line adapter's plumbing: options, database, output. No pipeline logic lives here. */
 
@@ -70,6 +71,8 @@ export async function runCli(commands: Record<string, Command>, argv: string[]):
   const command = commands[name];
   const rest = argv.slice(name.split(' ').length);
   let db: Db | undefined;
+  // SIGTERM / SIGINT: the runs in progress are recorded as failed and the database closed before exit.
+  const removeSignalHandlers = failRunsOnSignal({ log: (line) => console.error(line), cleanup: async () => db?.close() });
   const url = (): string | undefined => undefined;
   try {
     const { values, positionals } = parseArgs({ args: rest, options: { ...globalOptions, ...command.options }, allowPositionals: true, strict: true });
@@ -82,7 +85,10 @@ export async function runCli(commands: Record<string, Command>, argv: string[]):
       positionals,
       async db() {
         if (!db) {
-          db = await openDb({ url: str(values as Values, 'database-url'), dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR });
+          db = await openDb({
+            url: str(values as Values, 'database-url'), dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR,
+            onWait: (message) => console.error(`mlops ${name}: ${message}`),
+          });
           await migrate(db);
         }
         return db;
@@ -102,6 +108,7 @@ export async function runCli(commands: Record<string, Command>, argv: string[]):
     }
     return 1;
   } finally {
+    removeSignalHandlers();
     await db?.close();
   }
 }

@@ -1,30 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, cpSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
-
-const run = promisify(execFile);
-const CLI = resolve('scripts/mlops.ts');
-
-interface Out { code: number; stdout: string; stderr: string }
-
-/** Runs the CLI as a user does: a separate process, the embedded database in a scratch directory. */
-async function mlops(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<Out> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd, env: { ...process.env, DATABASE_URL: '', ...env }, maxBuffer: 32 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+import { mlops } from './helpers/cli.ts';
 
 describe('the mlops command line', () => {
   let dir: string;

@@ -2,6 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
 import { loadMigrations, migrate } from '../actions/lib/db/migrate.ts';
 import { openDb, redactUrl, scrubSecret } from '../actions/lib/db/index.ts';
+import { connectionPassword, connectionUrl } from '../actions/lib/db/connection.ts';
+import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeDb } from './helpers/db.ts';
 
 describeDb('database layer', ({ db, backend }) => {
@@ -88,5 +94,61 @@ describe('connection strings', () => {
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/^cannot connect to PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
     expect((err as Error).message).not.toContain('hunter2');
+  });
+});
+
+describe('connection strings in both libpq forms', () => {
+  it('turns keyword=value pairs into the URL node-postgres opens, and masks their password everywhere', () => {
+    expect(connectionUrl("host=db.plant.local port=5433 dbname=plant user=mlops password='s3 cr\\'et' sslmode=require"))
+      .toBe("postgres://mlops:s3%20cr'et@db.plant.local:5433/plant?sslmode=require");
+    expect(connectionUrl('host=/var/run/postgresql dbname=plant')).toBe('postgres://localhost/plant?host=%2Fvar%2Frun%2Fpostgresql');
+    const kw = "host=db dbname=plant user=app password='hunter 2'";
+    expect(redactUrl(kw)).toBe('host=db dbname=plant user=app password=***');
+    expect(scrubSecret(`failed for ${kw}: password "hunter 2" rejected`, kw)).not.toContain('hunter');
+    expect(connectionPassword(kw)).toBe('hunter 2');
+  });
+
+  it('refuses what it cannot pass on, saying what is wrong', () => {
+    expect(() => connectionUrl('host=db service=prod')).toThrow('connection string: unsupported keyword "service" (supported: host, hostaddr, port,');
+    expect(() => connectionUrl("host=db password='open")).toThrow('connection string: unterminated quoted value of "password"');
+    expect(() => connectionUrl('host=db port=five')).toThrow('connection string: port must be a number, got "five"');
+    expect(() => connectionUrl('mysql://u@h/db')).toThrow('connection string: expected a URL (postgres://user:password@host:5432/dbname) or libpq keyword=value pairs');
+  });
+
+  it.runIf(Boolean(process.env.DATABASE_URL))('opens PostgreSQL from a keyword string', async () => {
+    const u = new URL(process.env.DATABASE_URL!);
+    const kw = `host=${u.hostname} port=${u.port || 5432} dbname=${u.pathname.slice(1)} user=${decodeURIComponent(u.username) || 'postgres'}`;
+    const db = await openDb({ url: kw });
+    try {
+      expect((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0].one).toBe(1);
+      expect(db.location).toBe(kw);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('the embedded database directory is one process\'s at a time', () => {
+  it('refuses a second open in the same process, and takes over the lock of a process that died', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlops-dirlock-'));
+    try {
+      const db = await openDb({ dataDir: dir, ignoreEnv: true });
+      const again = await openDb({ dataDir: dir, ignoreEnv: true }).catch((e: Error) => e);
+      expect((again as Error).message).toBe(`the embedded database ${dir} is already open in this process; close it before opening it again`);
+      await db.close();
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      // A process that took the lock and was killed leaves it behind, with its pid: stale, taken over.
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '-e',
+        `import { lockDataDir } from './actions/lib/db/dir-lock.ts'; await lockDataDir(${JSON.stringify(dir)}); process.kill(process.pid, 'SIGKILL');`]);
+      expect(child.signal).toBe('SIGKILL');
+      expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(child.pid);
+      const waits: string[] = [];
+      const reopened = await openDb({ dataDir: dir, ignoreEnv: true, waitMs: 0, onWait: (m) => waits.push(m) });
+      expect(waits).toEqual([]);
+      expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+      await reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

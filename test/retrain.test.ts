@@ -173,14 +173,31 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     expect(await count('evaluations', 'in-memory')).toBe(1);
   });
 
-  it('re-running the same run id leaves one row of each kind', async () => {
+  it('refuses a run id that is taken (a finished run, or another pipeline\'s) and leaves that run exactly as it was', async () => {
     const p = pipeline({ trainer: ridge });
-    await run({ pipeline: p, runId: 'same-run' });
-    const again = await run({ pipeline: p, runId: 'same-run' });
-    expect(again.decision).toBe('reject');
-    for (const table of ['training_runs', 'evaluations', 'model_performance']) expect(await count(table, 'same-run'), table).toBe(1);
-    const checks = (await db().query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.quality_checks WHERE run_id = $1', ['same-run'])).rows[0].n;
-    expect(checks).toBe(again.quality!.checks.length);
+    const done = await run({ pipeline: p, runId: 'same-run' });
+    const snapshot = async () => ({
+      run: (await db().query('SELECT * FROM mlops.training_runs WHERE run_id = $1', ['same-run'])).rows,
+      evaluation: (await db().query('SELECT * FROM mlops.evaluations WHERE run_id = $1', ['same-run'])).rows,
+      performance: (await db().query('SELECT * FROM mlops.model_performance WHERE run_id = $1', ['same-run'])).rows,
+      checks: (await db().query('SELECT * FROM mlops.quality_checks WHERE run_id = $1 ORDER BY id', ['same-run'])).rows,
+      report: readFileSync(join(done.lineage.run_dir, 'report.json'), 'utf8'),
+      model: readFileSync(join(done.lineage.run_dir, 'model.onnx')),
+    });
+    const before = await snapshot();
+    // The same runs directory: the run's files are there.
+    const again = await run({ pipeline: p, runId: 'same-run' }).catch((e: Error) => e);
+    expect((again as Error).message).toMatch(/^run id "same-run" is taken: .*same-run already holds a run \(run\.json\); a run's files are never overwritten/);
+    // Elsewhere on disk: the database still knows the run.
+    const elsewhere = join(work, 'runs-elsewhere');
+    const inDb = await run({ pipeline: p, runId: 'same-run', runsDir: elsewhere }).catch((e: Error) => e);
+    expect((inDb as Error).message).toBe(`run id "same-run" is taken: run same-run of tank-level-forecast already succeeded with decision ${done.decision} ` +
+      `(finished ${(before.run[0] as { finished_at: Date }).finished_at.toISOString().slice(0, 16).replace('T', ' ')} UTC); a run's record is never overwritten: omit --run-id (or the run-id input) to get a new one`);
+    // Another pipeline's run.
+    const theirs = await run({ pipeline: pipeline({ trainer: ridge, name: 'other-pipeline' }), runId: 'same-run', runsDir: elsewhere }).catch((e: Error) => e);
+    expect((theirs as Error).message).toMatch(/^run id "same-run" is taken by a run of another pipeline, "tank-level-forecast" \(started .+ UTC, succeeded\); run ids are unique across pipelines/);
+    expect(existsSync(join(elsewhere, 'same-run'))).toBe(false);
+    expect(await snapshot()).toEqual(before);
   });
 
   it.runIf(backend === 'postgres')('serialises two concurrent retrains of one pipeline with an advisory lock', async () => {

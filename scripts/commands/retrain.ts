@@ -36,9 +36,12 @@ export const retrainCommands: Record<string, Command> = {
           repoDir: resolve(str(ctx.values, 'repo') ?? '.'), runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
           trigger: str(ctx.values, 'trigger') ?? 'manual', triggerReason: str(ctx.values, 'reason') ?? null,
           lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800) * 1000,
-        }).catch((err: Error & { runId?: string }) => {
+          onAbandoned: (runs) => {
+            for (const r of runs) console.error(`${config.name}: ⚠️ run ${r.run_id} (started ${r.started_at.toISOString()}) was left running and is now marked abandoned: ${r.reason}`);
+          },
+        }).catch((err: Error & { runId?: string; record?: string }) => {
           failures.push(config.name);
-          console.error(`${config.name}: 💥 failed${err.runId ? ` (run ${err.runId}, recorded as failed)` : ''}: ${err.message}`);
+          console.error(`${config.name}: 💥 failed${err.runId ? ` (run ${err.runId}, ${err.record})` : ''}: ${err.message}`);
           if (/table "[^"]+" does not exist/.test(err.message)) {
             console.error('  the source table is missing: point --database-url (or DATABASE_URL) at the database that holds it, or create demo data with: npm run mlops -- data seed --days 45');
           }
@@ -66,9 +69,10 @@ export const retrainCommands: Record<string, Command> = {
       if (runs.length === 0) return void ctx.out('no runs yet: npm run mlops -- retrain');
       const rows = runs.map((r) => {
         const holdout = (r.metrics?.holdout ?? null) as { rmse?: number | null } | null;
+        const ended = r.status === 'failed' || r.status === 'abandoned';
         return [r.run_id, r.pipeline, r.started_at.toISOString().slice(0, 16).replace('T', ' '), r.status,
-          r.decision ?? (r.status === 'failed' ? 'failed' : '-'), holdout?.rmse != null ? fmtMetric(holdout.rmse) : '-', r.trainer ?? '-',
-          r.status === 'failed' ? (r.error ?? '').slice(0, 60) : (r.reasons[0] ?? '').slice(0, 60)];
+          r.decision ?? (ended ? r.status : '-'), holdout?.rmse != null ? fmtMetric(holdout.rmse) : '-', r.trainer ?? '-',
+          (ended ? r.error ?? '' : r.status === 'running' ? `pid ${r.lease_pid ?? '-'} on ${r.lease_host ?? '?'}, heartbeat ${r.heartbeat_at?.toISOString().slice(11, 19) ?? '-'}` : r.reasons[0] ?? '').slice(0, 60)];
       });
       const header = ['run', 'pipeline', 'started (UTC)', 'status', 'decision', 'rmse', 'trainer', 'why'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -87,11 +91,16 @@ export const retrainCommands: Record<string, Command> = {
       if (!run) throw new Error(`no run "${runId}" in ${db.location} (npm run mlops -- runs list)`);
       const evaluation = await getEvaluation(db, runId);
       if (ctx.values.json) return void ctx.json({ run, evaluation });
+      // A finished run's report says it all; a running or abandoned one has none (or an older one): the database speaks.
       const md = run.run_dir ? join(run.run_dir, 'report.md') : null;
-      if (md && existsSync(md)) return void ctx.out(readFileSync(md, 'utf8'));
+      if (md && existsSync(md) && (run.status === 'succeeded' || run.status === 'failed')) return void ctx.out(readFileSync(md, 'utf8'));
       ctx.out(`run ${run.run_id} (${run.pipeline}): ${run.status}${run.decision ? `, ${run.decision}` : ''}`);
       for (const r of run.reasons) ctx.out(`  - ${r}`);
-      if (run.error) ctx.out(`  error: ${run.error}`);
+      if (run.status === 'running') {
+        ctx.out(`  worked on by pid ${run.lease_pid ?? '-'} on host ${run.lease_host ?? '?'}, started ${run.started_at.toISOString()}, last heartbeat ${run.heartbeat_at?.toISOString() ?? '-'}, lease until ${run.lease_expires_at?.toISOString() ?? '-'}`);
+      }
+      if (run.status === 'abandoned') ctx.out(`  found abandoned at ${run.finished_at?.toISOString() ?? '?'} (last heartbeat ${run.heartbeat_at?.toISOString() ?? '-'})`);
+      if (run.error) ctx.out(`  ${run.status === 'abandoned' ? 'why' : 'error'}: ${run.error}`);
       ctx.out(`  as of ${run.as_of.toISOString()}, data ${run.data_start?.toISOString() ?? '?'} -> ${run.data_end?.toISOString() ?? '?'} (${run.data_rows ?? 0} rows), fingerprint ${run.fingerprint ?? '-'}`);
       ctx.out(`  metrics: ${JSON.stringify(run.metrics)}`);
       if (evaluation) ctx.out(`  gates: ${JSON.stringify(evaluation.gates)}`);

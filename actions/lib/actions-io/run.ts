@@ -3,6 +3,7 @@ import type { RetrainResult } from '../retrain/result.ts';
 import { renderRunReport } from '../report/run-report.ts';
 import { annotateIssues } from './annotations.ts';
 import { scrub } from './secrets.ts';
+import { failRunsOnSignal } from '../retrain/interrupt.ts';
 import { writeSummary } from './summary.ts';
 
 /** An error that carries the report of the run it ended (written to the job summary). */
@@ -29,10 +30,14 @@ const hasIssues = (e: unknown): e is Error & LocatedIssues =>
  * free of secrets.
  */
 export async function runAction(main: () => Promise<void>): Promise<void> {
+  // A cancelled job gets SIGINT, then SIGTERM: a run in progress is recorded as failed first.
+  const removeSignalHandlers = failRunsOnSignal({ log: (line) => core.error(scrub(line)) });
   try {
     await main();
   } catch (err) {
     await reportFailure(err);
+  } finally {
+    removeSignalHandlers();
   }
 }
 

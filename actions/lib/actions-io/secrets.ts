@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { redactUrl } from '../db/index.ts';
+import { connectionPassword } from '../db/connection.ts';
 
 /**
  * Secrets of this process: each is masked in the runner's log (`core.setSecret`) as soon as it is
@@ -26,8 +27,7 @@ export function maskUrl(url: string | undefined | null): void {
       maskSecret(decodeURIComponent(u.password));
     }
   } catch {
-    const m = /password\s*=\s*('[^']*'|\S+)/i.exec(url);
-    if (m) maskSecret(m[1].replace(/^'|'$/g, ''));
+    maskSecret(connectionPassword(url));
   }
 }
 

@@ -7,6 +7,8 @@ import { FileRunStore, type RunStore } from '../retrain/store.ts';
 import { fmtInt, fmtTime, metricTable, qualitySummary, qualityTable } from '../report/markdown.ts';
 import { requiredText } from './inputs.ts';
 import { RunFailure } from './run.ts';
+import { claimRunLease, handOffRunLease, holdRunLease } from '../tracking/lease.ts';
+import { trackActiveRun } from '../retrain/interrupt.ts';
 
 /**
  * What the retrain's step actions share: the run directory input, the check that it is one, a
@@ -34,14 +36,30 @@ export function openRun(runDir: string): RunState {
   return openRunStore(runDir).load();
 }
 
-/** Runs one stage; when it throws, the run is recorded as failed (failStage) and a RunFailure carries its report. */
+/**
+ * Runs one stage as a workflow step: the step takes over the run's lease (tracking/lease.ts) and
+ * renews it while it works, hands it on to the next step when it ends, and a SIGTERM/SIGINT (a
+ * cancelled job) records the run as failed. When the stage throws, the run is recorded as failed
+ * (failStage) and a RunFailure carries its report.
+ */
 export async function runStage<T>(db: Db, step: string, store: RunStore, stage: () => Promise<T>): Promise<T> {
+  const { run_id: runId, pipeline } = store.load();
+  await claimRunLease(db, runId);
+  const lease = holdRunLease(db, runId);
+  const untrack = trackActiveRun({ runId, pipeline, stage: () => step, fail: async (m) => (await failStage(db, store, new Error(m))).recorded });
   try {
-    return await stage();
+    const out = await stage();
+    lease.check();
+    return out;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const report = await failStage(db, store, err);
-    throw new RunFailure(`${step} failed for run ${report.run_id} (${report.pipeline}): ${message}. The run is recorded as failed.`, report);
+    const record = report.recorded ? 'The run is recorded as failed.' : 'Its record was already closed by another process.';
+    throw new RunFailure(`${step} failed for run ${report.run_id} (${report.pipeline}): ${message}. ${record}`, report);
+  } finally {
+    lease.stop();
+    untrack();
+    await handOffRunLease(db, runId).catch(() => undefined);
   }
 }
 

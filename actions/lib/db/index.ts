@@ -2,19 +2,25 @@ import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
+import { lockDataDir } from './dir-lock.ts';
 import type { Db } from './types.ts';
 
 export type { Db, Queryable, QueryResult, SqlParam, Backend } from './types.ts';
-export { quoteIdent } from './types.ts';
+export { quoteIdent, isConnectionLost } from './types.ts';
 export { redactUrl, scrubSecret } from './redact.ts';
+export { DatabaseBusyError } from './dir-lock.ts';
 
 export interface OpenDbOptions {
-  /** A PostgreSQL connection string; wins over DATABASE_URL. */
+  /** A PostgreSQL connection string (URL or libpq keyword=value pairs); wins over DATABASE_URL. */
   url?: string;
   /** PGlite data directory; `memory` or absent for an in-memory database (when no URL is given). */
   dataDir?: string;
   /** Ignore DATABASE_URL (tests that want PGlite explicitly). */
   ignoreEnv?: boolean;
+  /** How long to wait while another process has the PGlite directory open (default MLOPS_DB_WAIT_SECONDS or 60 s). */
+  waitMs?: number;
+  /** Told once when the PGlite directory is busy and the open waits. */
+  onWait?: (message: string) => void;
 }
 
 /** The default embedded database of the CLI and the demo. */
@@ -22,7 +28,8 @@ export const DEFAULT_DATA_DIR = '.mlops/db';
 
 /**
  * Opens node-postgres when a URL is given (option or DATABASE_URL), PGlite otherwise.
- * One interface, the same SQL, on both.
+ * One interface, the same SQL, on both. A PGlite directory is opened by one process at a time
+ * (see dir-lock.ts): the lock is taken before and released after the database itself.
  */
 export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   const url = options.url ?? (options.ignoreEnv ? undefined : process.env.DATABASE_URL || undefined);
@@ -30,5 +37,22 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });
-  return openPglite(dir);
+  const lock = await lockDataDir(dir, { waitMs: options.waitMs, onWait: options.onWait });
+  let db: Db;
+  try {
+    db = await openPglite(dir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  return {
+    ...db,
+    async close() {
+      try {
+        await db.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
 }

@@ -61,8 +61,9 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
         return fn(queryable(tx));
       });
     },
-    // PGlite is a single connection: session state is shared, which is what one process needs.
-    session: (fn) => fn(base),
+    // PGlite is a single connection in this process: session state is shared, which is what one
+    // process needs, and the session cannot be lost.
+    session: (fn) => fn(base, new AbortController().signal),
     close: () => db.close(),
   };
 }

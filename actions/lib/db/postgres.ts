@@ -2,6 +2,7 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { connectionUrl } from './connection.ts';
 import { redactUrl, scrubSecret } from './redact.ts';
 import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
@@ -11,14 +12,86 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
 
 type Client = pg.PoolClient | pg.Pool;
 
-export class DatabaseError extends Error {}
+export class DatabaseError extends Error {
+  /** the server or the network ended the connection (not an error of the statement) */
+  connectionLost = false;
+}
 
-function queryable(client: Client, url: string): Queryable {
-  const fail = (err: unknown): never => {
-    const message = err instanceof Error ? err.message : String(err);
-    const e = new DatabaseError(scrubSecret(message, url));
-    if (err instanceof Error && 'code' in err) Object.assign(e, { code: (err as { code: unknown }).code });
-    throw e;
+// SQLSTATEs of a session ended by the server (pg_terminate_backend, shutdown, crash) or the network.
+const LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+
+/** True when `err` says the connection is gone rather than that a statement failed. */
+export function isConnectionLoss(err: unknown): boolean {
+  if (err instanceof DatabaseError) return err.connectionLost;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && LOST_CODES.has(code)) ||
+    /Connection terminated|not queryable|connection error|socket hang up|server closed the connection/i.test(err.message);
+}
+
+/** A driver error as a DatabaseError with the password taken out; a lost connection says so. */
+function toDatabaseError(err: unknown, url: string): DatabaseError {
+  const message = scrubSecret(err instanceof Error ? err.message : String(err), url);
+  const lost = isConnectionLoss(err);
+  const e = new DatabaseError(lost && !message.startsWith('the database connection was lost') ? `the database connection was lost (${message})` : message);
+  e.connectionLost = lost;
+  if (err instanceof Error && 'code' in err) Object.assign(e, { code: (err as { code: unknown }).code });
+  return e;
+}
+
+/**
+ * A pool client with an 'error' listener for as long as it is checked out: the pool listens only
+ * to idle clients, and an 'error' event nobody listens to (the server ends a session that is
+ * between two queries) would crash the process. The error surfaces as the next query's failure;
+ * `lost` aborts for whoever needs to know at once (the session that holds an advisory lock).
+ */
+interface Checkout {
+  client: pg.PoolClient;
+  lost: AbortSignal;
+  release(): void;
+}
+
+async function checkout(pool: pg.Pool, url: string): Promise<Checkout> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw toDatabaseError(err, url);
+  }
+  const ac = new AbortController();
+  const onError = (err: Error): void => {
+    if (!ac.signal.aborted) ac.abort(toDatabaseError(err, url));
+  };
+  const onEnd = (): void => {
+    if (!ac.signal.aborted) ac.abort(toDatabaseError(new Error('Connection terminated unexpectedly'), url));
+  };
+  client.on('error', onError);
+  client.on('end', onEnd);
+  let released = false;
+  return {
+    client,
+    lost: ac.signal,
+    release() {
+      if (released) return;
+      released = true;
+      client.removeListener('error', onError);
+      client.removeListener('end', onEnd);
+      // A client whose connection broke is destroyed, never handed to the next caller.
+      client.release(ac.signal.aborted ? (ac.signal.reason as Error) : undefined);
+    },
+  };
+}
+
+/**
+ * `lost`: the checked-out client's connection-loss signal. A query on a client that already lost
+ * its connection fails with "not queryable"; the reason it was lost is the better message.
+ */
+function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSignal): Queryable {
+  const databaseError = (err: unknown): DatabaseError => (lost?.aborted ? (lost.reason as DatabaseError) : toDatabaseError(err, url));
+  const own = async (): Promise<{ conn: pg.PoolClient; done: () => void }> => {
+    if ('release' in client) return { conn: client, done: () => undefined };
+    const c = await checkout(pool, url);
+    return { conn: c.client, done: () => c.release() };
   };
   return {
     async query<R>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<R>> {
@@ -26,81 +99,83 @@ function queryable(client: Client, url: string): Queryable {
         const r = await client.query(sql, params as unknown[]);
         return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
       } catch (err) {
-        return fail(err);
+        throw databaseError(err);
       }
     },
     async exec(sql) {
       try {
         await client.query(sql);
       } catch (err) {
-        fail(err);
+        throw databaseError(err);
       }
     },
     async copyInCsv(table, columns, csv) {
-      const conn = 'release' in client ? client : await client.connect();
+      const { conn, done } = await own();
       try {
         const stream = conn.query(copyStreams.from(copyInSql(table, columns, 'STDIN')));
         const source = typeof csv === 'string' ? Readable.from([csv]) : Readable.from(csv);
         await pipeline(source, stream);
         return Number(stream.rowCount ?? 0);
       } catch (err) {
-        return fail(err);
+        throw databaseError(err);
       } finally {
-        if (conn !== client) (conn as pg.PoolClient).release();
+        done();
       }
     },
     async *copyOutBinary(select) {
-      const conn = 'release' in client ? client : await client.connect();
+      const { conn, done } = await own();
       try {
         const stream = conn.query(copyStreams.to(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`));
         for await (const chunk of stream) yield chunk as Uint8Array;
       } catch (err) {
-        fail(err);
+        throw databaseError(err);
       } finally {
-        if (conn !== client) (conn as pg.PoolClient).release();
+        done();
       }
     },
   };
 }
 
-export async function openPostgres(url: string): Promise<Db> {
+export async function openPostgres(connectionString: string): Promise<Db> {
+  const url = connectionUrl(connectionString);
+  const location = redactUrl(connectionString);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
-  const location = redactUrl(url);
   try {
     const c = await pool.connect();
     c.release();
   } catch (err) {
     await pool.end().catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
-    throw new DatabaseError(`cannot connect to PostgreSQL at ${location}: ${scrubSecret(message, url)}`);
+    throw new DatabaseError(`cannot connect to PostgreSQL at ${location}: ${scrubSecret(scrubSecret(message, url), connectionString)}`);
   }
-  const base = queryable(pool, url);
+  const base = queryable(pool, pool, url);
   return {
     backend: 'postgres',
     location,
     ...base,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-      const client = await pool.connect();
+      const c = await checkout(pool, url);
+      const tx = queryable(c.client, pool, url, c.lost);
       try {
-        await client.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-        const result = await fn(queryable(client, url));
-        await client.query('COMMIT');
+        await tx.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+        const result = await fn(tx);
+        await tx.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (!c.lost.aborted) await c.client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        c.release();
       }
     },
-    async session<T>(fn: (conn: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+    async session<T>(fn: (conn: Queryable, lost: AbortSignal) => Promise<T>): Promise<T> {
+      const c = await checkout(pool, url);
       try {
-        return await fn(queryable(client, url));
+        return await fn(queryable(c.client, pool, url, c.lost), c.lost);
       } finally {
-        client.release();
+        c.release();
       }
     },
     close: () => pool.end(),

@@ -32,8 +32,12 @@ export interface Db extends Queryable {
   readonly location: string;
   /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  /** Runs `fn` on one dedicated connection (session-level state such as advisory locks). */
-  session<T>(fn: (conn: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one dedicated connection (session-level state such as advisory locks). `lost`
+   * aborts, with the reason, when the server or the network ends that connection (never on PGlite,
+   * which runs in this process).
+   */
+  session<T>(fn: (conn: Queryable, lost: AbortSignal) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -50,4 +54,9 @@ export function quoteIdent(name: string): string {
 
 export function copyInSql(table: string, columns: readonly string[], source: 'STDIN' | "'/dev/blob'"): string {
   return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source} WITH (FORMAT csv)`;
+}
+
+/** True when `err` says the database connection was lost (the server or the network ended it), not that a statement failed. */
+export function isConnectionLost(err: unknown): boolean {
+  return err instanceof Error && (err as { connectionLost?: unknown }).connectionLost === true;
 }

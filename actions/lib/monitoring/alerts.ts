@@ -24,6 +24,7 @@ export type AlertRule =
   | 'not-promoted'
   | 'stale-champion'
   | 'retrain-failed'
+  | 'retrain-abandoned'
   | 'missing-scores';
 
 export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
@@ -34,6 +35,7 @@ export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
   'not-promoted': 'no promotion for several weekly runs',
   'stale-champion': 'champion is stale',
   'retrain-failed': 'the last retrain failed or never finished',
+  'retrain-abandoned': 'a retrain was abandoned (its process died unfinished)',
   'missing-scores': 'no recent predictions from the deployed model',
 };
 

@@ -8,8 +8,12 @@
  *   stale-champion  the champion was promoted more than `health.stale_after_days` ago and no model
  *                   was trained since (a finished run that decided promote or reject; a skip for
  *                   bad data trained nothing) -> dispatches a retrain
- *   retrain-failed  the newest run failed, or is still `running` long after it should have ended
- *                   (2 x gates.max_training_minutes + 30 min, by the wall clock, as started_at is)
+ *   retrain-failed  the newest run failed, or is still `running` (its process alive) long after it
+ *                   should have ended (2 x gates.max_training_minutes + 30 min, by the wall clock)
+ *   retrain-abandoned a run of the last 7 days (by as_of) was abandoned: its process died without
+ *                   finishing (killed, out of memory, runner lost). Runs left `running` by a process
+ *                   that is gone are marked abandoned first (tracking/lease.ts), so a dead run is
+ *                   never reported as running.
  */
 import type { PipelineConfig } from '../config/schema.ts';
 import type { Queryable } from '../db/index.ts';
@@ -17,6 +21,8 @@ import { readRegistry } from '../registry/champion.ts';
 import type { RuleResult } from './alerts.ts';
 import { missingScoresRule } from './scores-rule.ts';
 import type { Decision } from '../gates/gates.ts';
+import { reapAbandonedRuns } from '../tracking/lease.ts';
+import type { RunStatus } from '../tracking/runs.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -43,12 +49,18 @@ interface PerfRow {
 
 interface RunRow {
   run_id: string;
-  status: 'running' | 'succeeded' | 'failed';
+  status: RunStatus;
   decision: Decision | null;
   as_of: Date;
   started_at: Date;
+  finished_at: Date | null;
+  heartbeat_at: Date | null;
   error: string | null;
 }
+
+const RUN_COLUMNS = 'run_id, status, decision, as_of, started_at, finished_at, heartbeat_at, error';
+/** how far back (by as_of) an abandoned run keeps its alert open */
+const ABANDONED_WINDOW_DAYS = 7;
 
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 const day = (d: Date | string): string => new Date(d).toISOString().slice(0, 10);
@@ -83,7 +95,7 @@ export async function metricRiseRule(db: Queryable, config: PipelineConfig, asOf
 
 async function finishedRuns(db: Queryable, pipeline: string, asOf: Date, limit: number): Promise<RunRow[]> {
   const { rows } = await db.query<RunRow>(
-    `SELECT run_id, status, decision, as_of, started_at, error FROM mlops.training_runs
+    `SELECT ${RUN_COLUMNS} FROM mlops.training_runs
      WHERE pipeline = $1 AND status = 'succeeded' AND decision IS NOT NULL AND as_of <= $2
      ORDER BY as_of DESC, started_at DESC LIMIT $3`,
     [pipeline, asOf, limit],
@@ -128,7 +140,7 @@ export async function staleChampionRule(db: Queryable, config: PipelineConfig, r
 
 export async function retrainFailedRule(db: Queryable, config: PipelineConfig, asOf: Date, now: Date): Promise<RuleResult> {
   const { rows } = await db.query<RunRow>(
-    `SELECT run_id, status, decision, as_of, started_at, error FROM mlops.training_runs WHERE pipeline = $1 AND as_of <= $2
+    `SELECT ${RUN_COLUMNS} FROM mlops.training_runs WHERE pipeline = $1 AND as_of <= $2
      ORDER BY as_of DESC, started_at DESC LIMIT 1`,
     [config.name, asOf],
   );
@@ -137,23 +149,49 @@ export async function retrainFailedRule(db: Queryable, config: PipelineConfig, a
   const details = { run_id: last.run_id, status: last.status, as_of: new Date(last.as_of).toISOString(), started_at: new Date(last.started_at).toISOString(), error: last.error };
   if (last.status === 'failed')
     return result(config, 'retrain-failed', 'firing', 'critical', `${config.name}: the last retrain (run ${last.run_id}, as of ${day(last.as_of)}) failed: ${(last.error ?? 'no error recorded').slice(0, 300)}`, details);
+  if (last.status === 'abandoned')
+    return result(config, 'retrain-failed', 'ok', 'critical', `${config.name}: the last retrain (run ${last.run_id}) was abandoned (see retrain-abandoned)`, details);
   const limitMin = 2 * config.gates.max_training_minutes + 30;
   const runningMin = (now.getTime() - new Date(last.started_at).getTime()) / 60_000;
+  const heartbeat = last.heartbeat_at ? `, last heartbeat ${new Date(last.heartbeat_at).toISOString()}` : '';
   if (last.status === 'running' && runningMin > limitMin)
     return result(config, 'retrain-failed', 'firing', 'critical',
-      `${config.name}: the last retrain (run ${last.run_id}) started ${Math.round(runningMin)} min ago and never finished (expected within ${limitMin} min)`, details);
-  return result(config, 'retrain-failed', 'ok', 'critical', `${config.name}: the last retrain (run ${last.run_id}) is ${last.status}`, details);
+      `${config.name}: the last retrain (run ${last.run_id}) started ${Math.round(runningMin)} min ago and is still running${heartbeat} (expected within ${limitMin} min)`, details);
+  return result(config, 'retrain-failed', 'ok', 'critical', `${config.name}: the last retrain (run ${last.run_id}) is ${last.status}${last.status === 'running' ? heartbeat : ''}`, details);
+}
+
+/** Runs abandoned in the last 7 days (by as_of): each one is a retrain whose process died unfinished. */
+export async function retrainAbandonedRule(db: Queryable, config: PipelineConfig, asOf: Date): Promise<RuleResult> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM mlops.training_runs WHERE pipeline = $1 AND status = 'abandoned'
+       AND as_of <= $2 AND as_of > $2 - $3 * interval '1 day' ORDER BY as_of DESC, started_at DESC`,
+    [config.name, asOf, ABANDONED_WINDOW_DAYS],
+  );
+  const window = `in the ${ABANDONED_WINDOW_DAYS} days to ${day(asOf)}`;
+  if (rows.length === 0) return result(config, 'retrain-abandoned', 'ok', 'critical', `${config.name}: no retrain abandoned ${window}`);
+  const newest = rows[0];
+  const details = {
+    runs: rows.map((r) => ({ run_id: r.run_id, as_of: new Date(r.as_of).toISOString(), started_at: new Date(r.started_at).toISOString(),
+      found_at: r.finished_at ? new Date(r.finished_at).toISOString() : null, last_heartbeat: r.heartbeat_at ? new Date(r.heartbeat_at).toISOString() : null, why: r.error })),
+  };
+  return result(config, 'retrain-abandoned', 'firing', 'critical',
+    `${config.name}: ${rows.length === 1 ? 'a retrain was' : `${rows.length} retrains were`} abandoned ${window}: run ${newest.run_id} (as of ${day(newest.as_of)}) ${(newest.error ?? 'abandoned').slice(0, 300)}`,
+    details,
+    `| run | as of | started | found abandoned | why |\n|---|---|---|---|---|\n${rows.map((r) => `| ${r.run_id} | ${day(r.as_of)} | ${new Date(r.started_at).toISOString()} | ${r.finished_at ? new Date(r.finished_at).toISOString() : '-'} | ${(r.error ?? '').replace(/\|/g, '\\|')} |`).join('\n')}`);
 }
 
 /** Every health rule of one pipeline. */
 export async function evaluateHealth(db: Queryable, config: PipelineConfig, options: HealthOptions): Promise<HealthReport> {
   const { asOf } = options;
+  // A run whose process is gone is abandoned, never "running": find those first.
+  await reapAbandonedRuns(db, { pipeline: config.name, by: 'the health check' });
   const stale = await staleChampionRule(db, config, options.repoDir, asOf);
   const rules = [
     await metricRiseRule(db, config, asOf),
     await notPromotedRule(db, config, asOf),
     stale.rule,
     await retrainFailedRule(db, config, asOf, options.now ?? new Date()),
+    await retrainAbandonedRule(db, config, asOf),
     await missingScoresRule(db, config, asOf),
   ];
   return { pipeline: config.name, rules, retrainReason: stale.reason };

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import type { Db } from '../db/index.ts';
+import type { Db, Queryable } from '../db/index.ts';
 import type { PipelineConfig } from '../config/schema.ts';
 import { extractFrame } from '../source/extract.ts';
 import type { Frame } from '../source/frame.ts';
@@ -17,11 +18,12 @@ import { scoreOnnx } from '../onnx/score.ts';
 import { regressionMetrics } from '../evaluate/metrics.ts';
 import { evaluateGates } from '../gates/gates.ts';
 import { loadChampion } from '../registry/champion.ts';
-import { failRun, finishRun, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
+import { failRun, finishRun, RunIdTakenError, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
+import { reapAbandonedRuns, type AbandonedRun } from '../tracking/lease.ts';
 import { renderRunReport } from '../report/run-report.ts';
 import type { ModelScore, RetrainResult } from './result.ts';
 import { toJson } from '../util/json.ts';
-import { newRunId, runDirFor, runFile, type RunState } from './run-dir.ts';
+import { newRunId, RUN_FILES, runDirFor, runFile, type RunState } from './run-dir.ts';
 import { FileRunStore, type RunStore } from './store.ts';
 
 /**
@@ -81,10 +83,19 @@ async function timed<T>(state: RunState, store: RunStore, stage: StageName, fn: 
   }
 }
 
-/** Opens a run: its directory, its state file and its `running` row in the database. */
-export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: string; state: RunState; store: RunStore }> {
+/**
+ * Opens a run: its `running` row in the database (with this process holding its lease), then its
+ * directory and state file. First, runs of the pipeline that were left `running` by a process that
+ * is gone are marked abandoned (returned, to be reported). A run id that is taken, in the database
+ * or as a run directory, is refused before anything is written.
+ */
+export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: string; state: RunState; store: RunStore; abandoned: AbandonedRun[] }> {
   const runId = o.runId ?? newRunId(o.asOf);
   const runDir = runDirFor(o.runsDir, runId);
+  if (existsSync(runFile(runDir, 'state'))) {
+    throw new RunIdTakenError(`run id "${runId}" is taken: ${runDir} already holds a run (${RUN_FILES.state}); a run's files are never overwritten: omit --run-id (or the run-id input) to get a new one, or use another --runs-dir`);
+  }
+  const abandoned = await reapAbandonedRuns(db, { pipeline: o.pipeline.name, by: `the next retrain of ${o.pipeline.name} (run ${runId})` });
   const store = o.store?.(runDir) ?? new FileRunStore(runDir);
   const state: RunState = {
     run_id: runId,
@@ -101,12 +112,12 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
     started_at: new Date().toISOString(),
     stage_timings: {},
   };
-  store.save(state);
   await startRun(db, {
     runId, pipeline: state.pipeline, asOf: o.asOf, trigger: state.trigger, triggerReason: state.trigger_reason, forced: state.forced,
     codeSha: state.code_sha, workflowRunUrl: state.workflow_run_url, runDir,
   });
-  return { runDir, state: store.load(), store };
+  store.save(state);
+  return { runDir, state: store.load(), store, abandoned };
 }
 
 /** Stage 1: the pipeline's source window as a frame (frame.arrow), with its fingerprint. */
@@ -315,8 +326,11 @@ function writeReports(store: RunStore, result: RetrainResult): void {
   store.saveReports(toJson(result, 2) + '\n', renderRunReport(result));
 }
 
-/** Stage 6: the decision (skip on bad data, else the gates), recorded with everything above. */
-export async function gateStage(db: Db, store: RunStore): Promise<RetrainResult> {
+/**
+ * Stage 6: the decision (skip on bad data, else the gates), recorded with everything above.
+ * `guard` runs inside the recording transaction (the retrain verifies its pipeline lock there).
+ */
+export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable) => Promise<void>): Promise<RetrainResult> {
   const state = store.load();
   requireStage(state, 'quality', 'check-data-quality');
   const t0 = performance.now();
@@ -373,17 +387,21 @@ export async function gateStage(db: Db, store: RunStore): Promise<RetrainResult>
       promoted: state.gate.decision === 'promote',
       trainingDate: new Date(state.as_of),
     },
-  });
+  }, guard);
   writeReports(store, result);
   return result;
 }
 
-/** A stage that threw: the run stays on record as failed, with its error and its report. */
-export async function failStage(db: Db, store: RunStore, error: unknown): Promise<RetrainResult> {
+/**
+ * A stage that threw: the run stays on record as failed, with its error and its report. When the
+ * run is no longer this process's (found abandoned, or another process holds it), its record is
+ * left as it is and `recorded` is false.
+ */
+export async function failStage(db: Db, store: RunStore, error: unknown): Promise<RetrainResult & { recorded: boolean }> {
   const message = error instanceof Error ? error.message : String(error);
   const state = store.load();
-  await failRun(db, state.run_id, message, state.stage_timings);
+  const recorded = await failRun(db, state.run_id, message, state.stage_timings);
   const result = resultOf(state, store.dir, message);
-  writeReports(store, result);
-  return result;
+  if (recorded) writeReports(store, result);
+  return { ...result, recorded };
 }

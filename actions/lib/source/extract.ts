@@ -1,8 +1,9 @@
 import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
-import { quoteIdent, type Db, type Queryable } from '../db/index.ts';
+import { isConnectionLost, quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import type { PipelineConfig } from '../config/schema.ts';
 import type { Frame } from './frame.ts';
 import { frameFingerprint } from './fingerprint.ts';
+import { pausePoint } from '../faults/pause-point.ts';
 
 export type SourceSpec = PipelineConfig['source'];
 
@@ -41,6 +42,13 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate) throw new Error(`source: column "${duplicate}" appears twice (source.columns and source.derive share one namespace)`);
 
+  // A connection lost anywhere in the read (the COPY stream, the commit) says it was the extract.
+  const lost = (err: unknown): never => {
+    if (isConnectionLost(err) && !(err as Error).message.startsWith('extract from')) {
+      throw Object.assign(new Error(`extract from ${source.table}: ${(err as Error).message}`), { connectionLost: true });
+    }
+    throw err;
+  };
   return db.transaction(
     async (tx) => {
       await checkSource(tx, source, derive);
@@ -50,8 +58,8 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       );
       const sql = selectSql(source, derive, entities !== undefined);
       const types: BinaryColumnType[] = ['float8', 'text', ...names.map((): BinaryColumnType => 'float8')];
-      const decoded = await decodeBinaryCopy(tx.copyOutBinary(sql), types).catch((err: unknown) => {
-        throw new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`);
+      const decoded = await decodeBinaryCopy(pauseAfterFirstChunk(tx.copyOutBinary(sql)), types).catch((err: unknown) => {
+        throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), { connectionLost: isConnectionLost(err) });
       });
       const entityCodes = decoded.columns[1] as Int32Array;
       const frame: Frame = {
@@ -66,7 +74,19 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       return { ...frame, fingerprint: frameFingerprint(frame) };
     },
     { readOnly: true },
-  );
+  ).catch(lost);
+}
+
+/** The fault-injection tests' pause point `extract:copy`: the stream is open and has sent data. */
+async function* pauseAfterFirstChunk(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  let first = true;
+  for await (const chunk of chunks) {
+    yield chunk;
+    if (first) {
+      first = false;
+      await pausePoint('extract:copy');
+    }
+  }
 }
 
 /** The COPY select: times as epoch ms, entity as text, every column as float8. */

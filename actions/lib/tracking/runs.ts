@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../db/index.ts';
 import type { Decision } from '../gates/gates.ts';
+import { leaseColumns, leaseSettings } from './lease.ts';
 
 /** What is known when a run starts. */
 export interface RunStart {
@@ -57,10 +58,13 @@ export interface RunFinish {
   } | null;
 }
 
+/** `abandoned`: its process died without finishing; finished_at says when that was found, error why. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'abandoned';
+
 export interface RunRow {
   run_id: string;
   pipeline: string;
-  status: 'running' | 'succeeded' | 'failed';
+  status: RunStatus;
   decision: Decision | null;
   reasons: string[];
   trigger: string;
@@ -83,6 +87,11 @@ export interface RunRow {
   error: string | null;
   started_at: Date;
   finished_at: Date | null;
+  lease_owner: string | null;
+  lease_host: string | null;
+  lease_pid: number | null;
+  heartbeat_at: Date | null;
+  lease_expires_at: Date | null;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -91,20 +100,37 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 const json = (v: unknown): string => JSON.stringify(v ?? null, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
 
+/** A run id that is already taken: run ids are unique and a run's record is immutable. */
+export class RunIdTakenError extends Error {}
+
+const day = (d: Date | string | null): string => (d ? new Date(d).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : '?');
+
 /**
- * Opens (or re-opens) a run. Re-running with the same run id resets that run instead of adding a
- * second one, so a retried workflow step leaves one row.
+ * Opens a run: its `running` row, with this process holding its lease (tracking/lease.ts). A run
+ * id names one run for good: an id that is taken (by a finished run, a running one, or another
+ * pipeline's) is refused with what holds it, and nothing of that run is touched.
  */
 export async function startRun(db: Queryable, s: RunStart): Promise<void> {
-  await db.query(
-    `INSERT INTO mlops.training_runs (run_id, pipeline, status, trigger, trigger_reason, forced, as_of, code_sha, workflow_run_url, run_dir)
-     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (run_id) DO UPDATE SET status = 'running', decision = NULL, reasons = '[]', error = NULL,
-       trigger = EXCLUDED.trigger, trigger_reason = EXCLUDED.trigger_reason, forced = EXCLUDED.forced, as_of = EXCLUDED.as_of,
-       code_sha = EXCLUDED.code_sha, workflow_run_url = EXCLUDED.workflow_run_url, run_dir = EXCLUDED.run_dir,
-       started_at = now(), finished_at = NULL`,
-    [s.runId, s.pipeline, s.trigger, s.triggerReason, s.forced, s.asOf, s.codeSha, s.workflowRunUrl, s.runDir],
+  const lease = leaseColumns();
+  const { leaseMs } = leaseSettings();
+  const { rows } = await db.query<{ run_id: string }>(
+    `INSERT INTO mlops.training_runs (run_id, pipeline, status, trigger, trigger_reason, forced, as_of, code_sha, workflow_run_url, run_dir,
+       lease_owner, lease_host, lease_pid, heartbeat_at, lease_expires_at)
+     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now() + $13 * interval '1 millisecond')
+     ON CONFLICT (run_id) DO NOTHING RETURNING run_id`,
+    [s.runId, s.pipeline, s.trigger, s.triggerReason, s.forced, s.asOf, s.codeSha, s.workflowRunUrl, s.runDir,
+      lease.owner, lease.host, lease.pid, leaseMs],
   );
+  if (rows.length > 0) return;
+  const existing = await getRun(db, s.runId);
+  const fresh = 'omit --run-id (or the run-id input) to get a new one';
+  if (!existing) throw new RunIdTakenError(`run id "${s.runId}" could not be used; ${fresh}`);
+  if (existing.pipeline !== s.pipeline) {
+    throw new RunIdTakenError(`run id "${s.runId}" is taken by a run of another pipeline, "${existing.pipeline}" (started ${day(existing.started_at)}, ${existing.status}); run ids are unique across pipelines: ${fresh}`);
+  }
+  const outcome = existing.status === 'succeeded' ? `succeeded with decision ${existing.decision}` : existing.status;
+  const when = existing.status === 'running' ? `started ${day(existing.started_at)}` : `finished ${day(existing.finished_at)}`;
+  throw new RunIdTakenError(`run id "${s.runId}" is taken: run ${s.runId} of ${s.pipeline} ${existing.status === 'running' ? 'is still running' : `already ${outcome}`} (${when}); a run's record is never overwritten: ${fresh}`);
 }
 
 /** Stores a model content-addressed by its sha256; storing the same bytes twice is a no-op. */
@@ -122,17 +148,33 @@ export async function loadArtifact(db: Queryable, sha256: string): Promise<Uint8
   return rows[0]?.bytes ?? null;
 }
 
-/** Records the outcome of a run, its evaluation and its performance row in one transaction. */
-export async function finishRun(db: Db, f: RunFinish): Promise<void> {
+/** The run is not this process's to record (finished, abandoned, or another process holds it). */
+export class RunNotRecordedError extends Error {}
+
+async function notRunning(db: Queryable, runId: string): Promise<RunNotRecordedError> {
+  const run = await getRun(db, runId);
+  if (!run) return new RunNotRecordedError(`run ${runId} is not in the database`);
+  if (run.status === 'running') return new RunNotRecordedError(`run ${runId} is held by another process (pid ${run.lease_pid ?? '-'} on host ${run.lease_host ?? '?'}); its result was not recorded`);
+  return new RunNotRecordedError(`run ${runId} is already ${run.status}${run.error ? ` (${run.error})` : ''}; its result was not recorded`);
+}
+
+/**
+ * Records the outcome of a run, its evaluation and its performance row in one transaction, once:
+ * only while the run is `running` and this process holds its lease. `guard` runs first in the same
+ * transaction (the retrain checks that it still holds the pipeline's advisory lock).
+ */
+export async function finishRun(db: Db, f: RunFinish, guard?: (tx: Queryable) => Promise<void>): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.query(
+    await guard?.(tx);
+    const updated = await tx.query(
       `UPDATE mlops.training_runs SET status = 'succeeded', decision = $2, reasons = $3::jsonb, data_start = $4, data_end = $5,
          data_rows = $6, fingerprint = $7, trainer = $8, params = $9::jsonb, feature_spec = $10::jsonb, metrics = $11::jsonb,
-         stage_timings = $12::jsonb, artifact_sha256 = $13, error = NULL, finished_at = now()
-       WHERE run_id = $1`,
+         stage_timings = $12::jsonb, artifact_sha256 = $13, error = NULL, finished_at = now(), lease_pid = NULL
+       WHERE run_id = $1 AND status = 'running' AND lease_owner = $14`,
       [f.runId, f.decision, json(f.reasons), f.data?.start ?? null, f.data?.end ?? null, f.data?.rows ?? null, f.data?.fingerprint ?? null,
-        f.trainer, json(f.params), json(f.featureSpec), json(f.metrics), json(f.stageTimings), f.artifactSha256],
+        f.trainer, json(f.params), json(f.featureSpec), json(f.metrics), json(f.stageTimings), f.artifactSha256, leaseColumns().owner],
     );
+    if (updated.rowCount === 0) throw await notRunning(tx, f.runId);
     if (f.evaluation) {
       const e = f.evaluation;
       await tx.query(
@@ -163,12 +205,18 @@ export async function finishRun(db: Db, f: RunFinish): Promise<void> {
 
 const finite = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
 
-/** A run that crashed or was refused stays on record as failed, with its error and timings so far. */
-export async function failRun(db: Queryable, runId: string, error: string, stageTimings: Record<string, number>): Promise<void> {
-  await db.query(
-    `UPDATE mlops.training_runs SET status = 'failed', error = $2, stage_timings = $3::jsonb, finished_at = now() WHERE run_id = $1`,
-    [runId, error, json(stageTimings)],
+/**
+ * A run that crashed, was refused or was interrupted stays on record as failed, with its error and
+ * timings so far. Only a running run of this process's is marked: false when it was not (it was
+ * found abandoned meanwhile, say), and its record stays as it is.
+ */
+export async function failRun(db: Queryable, runId: string, error: string, stageTimings: Record<string, number>): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE mlops.training_runs SET status = 'failed', error = $2, stage_timings = $3::jsonb, finished_at = now(), lease_pid = NULL
+     WHERE run_id = $1 AND status = 'running' AND lease_owner = $4`,
+    [runId, error, json(stageTimings), leaseColumns().owner],
   );
+  return rowCount > 0;
 }
 
 export async function getRun(db: Queryable, runId: string): Promise<RunRow | null> {
