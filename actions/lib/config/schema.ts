@@ -36,6 +36,12 @@ export const qualitySchema = z
     /** Share of rows outside a column's range that fails the check. */
     max_range_violation_share: z.number().min(0).max(1).default(0.01),
     ranges: z.record(identifierSchema, z.tuple([z.number(), z.number()])).default({}),
+    /** The training window fails when one value fills more than this share of the target's rows (a stuck sensor). */
+    max_flat_target_share: z.number().gt(0).max(1).default(0.99),
+    /** Optionally, the least standard deviation of the target in the training window (a near-constant target). */
+    min_target_std: z.number().min(0).nullable().default(null),
+    /** Feature columns allowed to hold one value throughout the training window (otherwise a failed check). */
+    allow_constant_columns: z.array(identifierSchema).default([]),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { GatesConfig } from '../config/schema.ts';
 import { jsonNumber } from '../util/json.ts';
+import { degenerateHoldoutGate, type HoldoutTarget } from './holdout.ts';
 
 /** The holdout metrics a gate looks at (the evaluator's output). */
 export interface GateMetrics {
@@ -10,7 +11,7 @@ export interface GateMetrics {
   nan_predictions: number;
 }
 
-export const gateNameSchema = z.enum(['improvement', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'max_rmse', 'min_r2']);
+export const gateNameSchema = z.enum(['improvement', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'max_rmse', 'min_r2', 'degenerate_holdout']);
 export type GateName = z.infer<typeof gateNameSchema>;
 
 export const gateResultSchema = z.object({
@@ -53,6 +54,9 @@ export interface GateInput {
   lastPromotionAt: Date | null;
   asOf: Date;
   force: boolean;
+  /** the holdout's target (evaluate keeps it): a flat one is refused (holdout.ts); absent for older runs */
+  holdout?: HoldoutTarget;
+  task?: 'regression' | 'classification';
 }
 
 const pct = (x: number): string => `${x.toFixed(1)}%`;
@@ -132,10 +136,13 @@ export function evaluateGates(input: GateInput): GateDecision {
       passed, hard: true, reason: passed ? 'r2 within the absolute limit' : `r2 ${challenger.r2.toFixed(4)} below the limit ${config.min_r2}` });
   }
 
+  if (input.holdout) add(degenerateHoldoutGate(input.holdout, input.task));
+
   if (input.force) {
     for (const g of gates) if (!g.passed && !g.hard) g.overridden = true;
   }
-  const blocking = gates.filter((g) => !g.passed && !g.overridden);
+  // A flat holdout is why every other metric is meaningless: its reason comes first.
+  const blocking = gates.filter((g) => !g.passed && !g.overridden).sort((a, b) => Number(b.name === 'degenerate_holdout') - Number(a.name === 'degenerate_holdout'));
   const decision = blocking.length === 0 ? 'promote' : 'reject';
   const reasons = decision === 'promote'
     ? gates.filter((g) => g.overridden).map((g) => `forced past: ${g.reason}`).concat(gates[0].reason)

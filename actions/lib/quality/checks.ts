@@ -5,7 +5,8 @@ import { jsonNumber } from '../util/json.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */
 export const qualityCheckSchema = z.object({
-  name: z.enum(['rows', 'days_covered', 'null_share', 'range', 'gaps', 'staleness', 'duplicate_timestamps', 'completeness']),
+  name: z.enum(['rows', 'days_covered', 'null_share', 'range', 'gaps', 'staleness', 'duplicate_timestamps', 'completeness',
+    'flat_target', 'target_std', 'constant_column']),
   column: z.string().nullable(),
   value: jsonNumber,
   threshold: jsonNumber,
@@ -38,6 +39,11 @@ export interface QualityOptions {
   intervalMinutes: number;
   /** false for monitoring over a short window: rows/day minimums are about training windows */
   trainingMinimums?: boolean;
+  /**
+   * The training window's target and the columns features are built from (the retrain passes them;
+   * daily monitoring over a day does not): a flat target or a constant feature column is checked.
+   */
+  learning?: { target: string; task: 'regression' | 'classification'; featureColumns: readonly string[] };
 }
 
 const MINUTE = 60_000;
@@ -156,6 +162,8 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
       ? `newest row is ${fmt(staleness, 0)} min old at ${options.asOf.toISOString()} (maximum ${config.max_staleness_minutes} min)`
       : `no rows at all before ${options.asOf.toISOString()}` }));
 
+  if (options.learning) checks.push(...learnabilityChecks(frame, config, options.learning));
+
   const failed = checks.filter((c) => !c.passed);
   return {
     passed: failed.length === 0,
@@ -171,4 +179,90 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
 /** One line per failed check, for a skip decision's reasons. */
 export function qualityReasons(report: QualityReport): string[] {
   return report.failed.map((c) => `data quality: ${c.message}`);
+}
+
+/** The non-null values of a column, sorted (typed, for the mode and distinct counts). */
+function sortedValues(col: Float64Array, rows: number): Float64Array {
+  let n = 0;
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) if (!Number.isNaN(col[r])) out[n++] = col[r];
+  return out.subarray(0, n).sort();
+}
+
+/** The most common of sorted values, how often it occurs, and how many distinct values there are. */
+function modeOf(sorted: Float64Array): { value: number; count: number; distinct: number } {
+  let best = Number.NaN;
+  let bestCount = 0;
+  let distinct = 0;
+  for (let i = 0; i < sorted.length; ) {
+    let j = i + 1;
+    while (j < sorted.length && sorted[j] === sorted[i]) j++;
+    distinct++;
+    if (j - i > bestCount) {
+      bestCount = j - i;
+      best = sorted[i];
+    }
+    i = j;
+  }
+  return { value: best, count: bestCount, distinct };
+}
+
+/** Whether a column holds one value (nulls aside) in every row, and which. */
+function isConstant(col: Float64Array, rows: number): { constant: boolean; value: number } {
+  let first = Number.NaN;
+  for (let r = 0; r < rows; r++) {
+    const v = col[r];
+    if (Number.isNaN(v)) continue;
+    if (Number.isNaN(first)) first = v;
+    else if (v !== first) return { constant: false, value: first };
+  }
+  return { constant: true, value: first };
+}
+
+/**
+ * What a model cannot learn from, or be fairly scored on: a flat target (a stuck sensor: one value,
+ * or one value in nearly every row; for classification, a single class) and feature columns that
+ * never change (a disconnected sensor). A model trained on a flat target reaches rmse 0 on a flat
+ * holdout and would "improve 100%" on any champion.
+ */
+function learnabilityChecks(frame: Frame, config: QualityConfig, learning: NonNullable<QualityOptions['learning']>): QualityCheck[] {
+  const checks: QualityCheck[] = [];
+  const t = frame.names.indexOf(learning.target);
+  if (t >= 0) {
+    const values = sortedValues(frame.columns[t], frame.rows);
+    const mode = modeOf(values);
+    const shown = Number.isNaN(mode.value) ? 'no value' : `${Number(mode.value.toPrecision(6))}`;
+    if (learning.task === 'classification') {
+      checks.push(check({ name: 'flat_target', column: learning.target, value: mode.distinct, threshold: 2, op: '>=',
+        message: `${learning.target}: ${mode.distinct} class${mode.distinct === 1 ? ` (${shown})` : 'es'} in the target (minimum 2): a model cannot learn to tell classes apart from one`,
+        details: { distinct: mode.distinct } }));
+    } else {
+      const share = values.length > 0 ? mode.count / values.length : 1;
+      checks.push(check({ name: 'flat_target', column: learning.target, value: Number(share.toFixed(6)), threshold: config.max_flat_target_share, op: '<=',
+        message: `${learning.target}: ${pct(share)} of rows hold the same value (${shown}; maximum ${pct(config.max_flat_target_share)})` +
+          (share > config.max_flat_target_share ? ': a stuck sensor or a flat target; a model would learn nothing and score a perfect 0 on it' : ''),
+        details: { mode: Number.isNaN(mode.value) ? null : mode.value, mode_rows: mode.count, distinct: mode.distinct, rows: values.length } }));
+      if (config.min_target_std !== null) {
+        let sum = 0;
+        for (const v of values) sum += v;
+        const mean = values.length ? sum / values.length : 0;
+        let ss = 0;
+        for (const v of values) ss += (v - mean) * (v - mean);
+        const std = values.length ? Math.sqrt(ss / values.length) : 0;
+        checks.push(check({ name: 'target_std', column: learning.target, value: Number(std.toPrecision(6)), threshold: config.min_target_std, op: '>=',
+          message: `${learning.target}: standard deviation ${Number(std.toPrecision(4))} (minimum ${config.min_target_std})${std < config.min_target_std ? ': a near-constant target' : ''}` }));
+      }
+    }
+  }
+  const allowed = new Set(config.allow_constant_columns);
+  for (const name of learning.featureColumns) {
+    const i = frame.names.indexOf(name);
+    if (i < 0 || name === learning.target || allowed.has(name)) continue;
+    const c = isConstant(frame.columns[i], frame.rows);
+    if (!c.constant) continue;
+    checks.push(check({ name: 'constant_column', column: name, value: 1, threshold: 2, op: '>=',
+      message: `${name}: ${Number.isNaN(c.value) ? 'no value at all' : `the same value (${Number(c.value.toPrecision(6))})`} in every row: a stuck or disconnected sensor; as a feature it carries nothing (list it in quality.allow_constant_columns if that is expected)`,
+      details: { value: Number.isNaN(c.value) ? null : c.value } }));
+  }
+  return checks;
 }

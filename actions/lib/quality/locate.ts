@@ -11,6 +11,9 @@ const THRESHOLD: Record<QualityCheck['name'], string> = {
   staleness: 'max_staleness_minutes',
   duplicate_timestamps: 'max_duplicate_timestamps',
   completeness: 'min_completeness',
+  flat_target: 'max_flat_target_share',
+  target_std: 'min_target_std',
+  constant_column: 'allow_constant_columns',
 };
 
 /** Where a check's threshold is set in the pipeline file (its `quality:` block when not spelled out). */

@@ -7,6 +7,7 @@ import { qualityReportSchema } from '../quality/checks.ts';
 import { featureSpecSchema, zscoreStatsSchema } from '../features/spec.ts';
 import { regressionMetricsSchema } from '../evaluate/metrics.ts';
 import { decisionSchema, gateResultSchema } from '../gates/gates.ts';
+import { holdoutTargetSchema } from '../gates/holdout.ts';
 import { toJson, jsonNumber } from '../util/json.ts';
 import { modelScoreSchema } from './result.ts';
 
@@ -76,7 +77,7 @@ export const runStateSchema = z.object({
     champion: modelScoreSchema.nullable(),
     baseline: modelScoreSchema,
     champion_info: z.object({ version: z.number().int(), sha256: z.string(), run_id: z.string(), promoted_at: z.string(), rebuilt_features: z.boolean() }).nullable(),
-    holdout: span,
+    holdout: span.extend({ target: holdoutTargetSchema.optional() }),
   }).optional(),
   gate: z.object({ decision: decisionSchema, reasons: z.array(z.string()), gates: z.array(gateResultSchema), improvement_pct: z.number().nullable() }).optional(),
 });

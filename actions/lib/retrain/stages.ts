@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Db, Queryable } from '../db/index.ts';
-import type { PipelineConfig } from '../config/schema.ts';
+import { featureColumns, type PipelineConfig } from '../config/schema.ts';
 import { extractFrame } from '../source/extract.ts';
 import type { Frame } from '../source/frame.ts';
 import { checkQuality, qualityReasons } from '../quality/checks.ts';
@@ -17,6 +17,7 @@ import { baselinePredictions, targetMean } from '../train/baselines.ts';
 import { scoreOnnx } from '../onnx/score.ts';
 import { regressionMetrics } from '../evaluate/metrics.ts';
 import { evaluateGates } from '../gates/gates.ts';
+import { summarizeHoldoutTarget } from '../gates/holdout.ts';
 import { loadChampion } from '../registry/champion.ts';
 import { failRun, finishRun, RunIdTakenError, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
 import { reapAbandonedRuns, type AbandonedRun } from '../tracking/lease.ts';
@@ -143,6 +144,7 @@ export async function qualityStage(db: Db, store: RunStore): Promise<RunState> {
     const frame = await store.frame();
     const r = checkQuality(frame, state.config.quality, {
       asOf: new Date(state.as_of), columns: state.config.source.columns, intervalMinutes: state.config.source.interval_minutes,
+      learning: { target: state.config.target.column, task: state.config.task, featureColumns: featureColumns(state.config) },
     });
     await recordQualityChecks(db, state.pipeline, state.run_id, r);
     return r;
@@ -219,9 +221,9 @@ export async function trainStage(db: Db, store: RunStore): Promise<RunState> {
 }
 
 async function score(role: ModelScore['role'], label: string, onnx: Uint8Array | null, predictions: ArrayLike<number> | null,
-  m: FeatureMatrix, extra: { version?: number | null; sha256?: string | null } = {}): Promise<ModelScore> {
+  m: FeatureMatrix, extra: { version?: number | null; sha256?: string | null; file?: string } = {}): Promise<ModelScore> {
   const t0 = performance.now();
-  const pred = predictions ?? (await scoreOnnx(onnx!, m.values, m.rows, m.names.length));
+  const pred = predictions ?? (await scoreOnnx(onnx!, m.values, m.rows, m.names.length, `the ${label}${extra.file ? ` (${extra.file})` : ''}`));
   return {
     role, label, version: extra.version ?? null, sha256: extra.sha256 ?? null,
     metrics: regressionMetrics(m.target, pred), scoring_ms: Math.round((performance.now() - t0) * 10) / 10,
@@ -264,7 +266,7 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
     const holdout = await store.matrix('holdout');
     const onnx = store.model();
     const frame = await store.frame();
-    const challenger = await score('challenger', 'challenger', onnx, null, holdout, { sha256: sha256Hex(onnx) });
+    const challenger = await score('challenger', 'challenger', onnx, null, holdout, { sha256: sha256Hex(onnx), file: runFile(store.dir, 'model') });
 
     const cfg = state.config.baseline;
     let trainMean: number | undefined;
@@ -278,11 +280,11 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
     if (champ) {
       const { matrix, rebuilt } = championMatrix(frame, holdout, features.spec, features.zscore_stats, champ.entry.features);
       champion = await score('champion', `champion v${champ.entry.version}`, champ.onnx, null, matrix, {
-        version: champ.entry.version, sha256: champ.entry.artifact.sha256,
+        version: champ.entry.version, sha256: champ.entry.artifact.sha256, file: champ.entry.artifact.path,
       });
       info = { version: champ.entry.version, sha256: champ.entry.artifact.sha256, run_id: champ.entry.run_id, promoted_at: champ.entry.promoted_at, rebuilt_features: rebuilt };
     }
-    return { challenger, champion, baseline, champion_info: info, holdout: features.holdout };
+    return { challenger, champion, baseline, champion_info: info, holdout: { ...features.holdout, target: summarizeHoldoutTarget(holdout.target) } };
   });
   state.evaluate = result;
   store.save(state);
@@ -348,6 +350,8 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
       lastPromotionAt: ev.champion_info ? new Date(ev.champion_info.promoted_at) : null,
       asOf: new Date(state.as_of),
       force: state.forced,
+      holdout: ev.holdout.target,
+      task: state.config.task,
     });
     state.gate = { decision: d.decision, reasons: d.reasons, gates: d.gates, improvement_pct: d.improvementPct };
   }
