@@ -18,7 +18,7 @@ import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
 import { seedReadings } from '../actions/lib/demo-data/index.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
-import { tableColumns } from '../actions/lib/source/columns.ts';
+import { checkSource } from '../actions/lib/source/check.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
 import { gateTable, metricTable, fmtMetric } from '../actions/lib/report/markdown.ts';
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     say(`   database: ${db.location} (${db.backend}); migrations applied: ${m.applied.join(', ') || 'none (up to date)'}`);
     const seeded = await seedReadings(db, { days: 45, stations: 1, seed: 42, start: START });
     say(`   seeded ${seeded.rows.toLocaleString('en-US')} 1-minute readings of ${seeded.stations.join(', ')} into ${seeded.table}, ${seeded.start.toISOString().slice(0, 10)} -> ${seeded.end.toISOString().slice(0, 10)}`);
-    const { pipelines, errors } = await validatePipelines('pipelines', { sourceColumns: (t) => tableColumns(db, t) });
+    const { pipelines, errors } = await validatePipelines('pipelines', { checkSource: (s) => checkSource(db, s) });
     for (const e of errors) say(`   ${formatIssue(e)}`);
     if (errors.length) throw new Error('the pipelines do not validate against the demo table');
     say(`   pipelines: ${pipelines.map((p) => `${p.config.name} (${p.file})`).join(', ')}`);

@@ -5,6 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { featureColumns } from '../actions/lib/config/schema.ts';
 import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
+import { openDb, type Db } from '../actions/lib/db/index.ts';
+import { ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
+import { checkSource, formatSourceIssues, sourceIssues } from '../actions/lib/source/check.ts';
+import { extractFrame } from '../actions/lib/source/extract.ts';
+
+/** An embedded database with the (empty) demo table, for the source checks. */
+async function demoTableDb(): Promise<Db> {
+  const db = await openDb({ ignoreEnv: true });
+  await ensureReadingsTable(db);
+  return db;
+}
 
 const F = 'pipelines/x.yaml';
 
@@ -185,9 +196,14 @@ describe('the demo pipelines', () => {
   });
 
   it('pass the database checks against the demo table', async () => {
-    const { pipelines, errors } = await validatePipelines('pipelines', { sourceColumns: async (t) => (t === 'readings_wide' ? DEMO_COLUMNS : null) });
-    expect(errors.map(formatIssue)).toEqual([]);
-    expect(pipelines).toHaveLength(2);
+    const db = await demoTableDb();
+    try {
+      const { pipelines, errors } = await validatePipelines('pipelines', { checkSource: (s) => checkSource(db, s) });
+      expect(errors.map(formatIssue)).toEqual([]);
+      expect(pipelines).toHaveLength(2);
+    } finally {
+      await db.close();
+    }
   });
 });
 
@@ -216,7 +232,8 @@ describe('validatePipelines', () => {
   });
 
   it('names the file relative to the working directory as given', async () => {
-    const { errors } = await validatePipelines('test/../pipelines', { sourceColumns: async () => null });
+    const db = await openDb({ ignoreEnv: true });
+    const { errors } = await validatePipelines('test/../pipelines', { checkSource: (s) => checkSource(db, s) }).finally(() => db.close());
     expect(errors.map(formatIssue)).toEqual([
       'pipelines/pump-efficiency.yaml:8:10 source.table: table "readings_wide" does not exist',
       'pipelines/tank-level-forecast.yaml:14:10 source.table: table "readings_wide" does not exist',
@@ -226,19 +243,45 @@ describe('validatePipelines', () => {
   it('checks columns against the source table', async () => {
     const text = MINIMAL.replace('columns: [tank_level_m, inflow_m3h]', 'columns: [tank_level_m, inflow_m3h, foo]') +
       'quality:\n  ranges: { bar: [0, 1] }\n';
-    const dir = dirWith({ 'x.yaml': text.replace('source:\n', 'source:\n  derive: { bar: pump_on * 2 }\n') });
-    const asked: string[] = [];
-    const { errors } = await validatePipelines(dir, {
-      sourceColumns: async (table) => {
-        asked.push(table);
-        return DEMO_COLUMNS;
-      },
-    });
-    expect(asked).toEqual(['readings_wide']);
+    const dir = dirWith({ 'x.yaml': text.replace('source:\n', 'source:\n  derive: { bar: suction_pressure_bar * 2 }\n') });
+    const db = await demoTableDb();
+    const { errors } = await validatePipelines(dir, { checkSource: (s) => checkSource(db, s) }).finally(() => db.close());
     expect(errors.map(formatIssue)).toEqual([
-      `${dir}/x.yaml:3:18 source.derive.bar: expression uses column "pump_on", which is not in source.columns; add it there`,
+      `${dir}/x.yaml:3:18 source.derive.bar: expression uses column "suction_pressure_bar", which is not in source.columns; add it there`,
       `${dir}/x.yaml:5:39 source.columns[2]: column "foo" does not exist in table readings_wide (has: ${DEMO_COLUMNS.join(', ')})`,
     ]);
+  });
+
+  it('runs exactly the retrain\'s checks on derive expressions: what validate accepts, the extract accepts', async () => {
+    const derive = (d: string) => MINIMAL.replace('source:\n', `source:\n  derive: ${d}\n`);
+    const dir = dirWith({
+      'files.yaml': derive(`{ leak: "length(pg_catalog.pg_read_file('/etc/hostname'))" }`),
+      'quoted.yaml': derive(`{ leak: 'length("pg_read_file"(''/etc/hostname''))' }`).replace('name: x', 'name: q'),
+      'typo.yaml': derive('{ head: (discharge_pressure_bar - suction_presure_bar) * 10 }').replace('name: x', 'name: t')
+        .replace('columns: [tank_level_m, inflow_m3h]', 'columns: [tank_level_m, inflow_m3h, discharge_pressure_bar, suction_pressure_bar]'),
+      'escape.yaml': derive("{ x: '1) FROM pg_authid UNION SELECT (1' }").replace('name: x', 'name: e'),
+    });
+    const db = await demoTableDb();
+    try {
+      const { errors } = await validatePipelines(dir, { checkSource: (s) => checkSource(db, s) });
+      expect(errors.map(formatIssue)).toEqual([
+        `${dir}/escape.yaml:3:16 source.derive.x: unbalanced ")" in derive expression`,
+        `${dir}/files.yaml:3:19 source.derive.leak: calls pg_read_file(), which reads files on the database server; a derive expression may only compute on the row's columns`,
+        `${dir}/quoted.yaml:3:19 source.derive.leak: calls pg_read_file(), which reads files on the database server; a derive expression may only compute on the row's columns`,
+        expect.stringMatching(new RegExp(`^${dir}/typo\\.yaml:3:19 source\\.derive\\.head: column "suction_presure_bar" does not exist`)),
+      ]);
+      // Without a database, the same screen still runs.
+      const offline = await validatePipelines(dir, { checkSource: (s) => sourceIssues(null, s) });
+      expect(offline.errors.map(formatIssue)).toEqual(errors.map(formatIssue).slice(0, 3));
+      // And the retrain's extract refuses each with the same words, since it is the same function.
+      for (const file of ['files', 'typo']) {
+        const config = loadPipelineFile(`${dir}/${file}.yaml`);
+        const issues = await checkSource(db, config.source);
+        await expect(extractFrame(db, config.source, new Date('2026-10-01T00:00:00Z'))).rejects.toThrow(formatSourceIssues(issues));
+      }
+    } finally {
+      await db.close();
+    }
   });
 
   it('reports a missing time column and a missing table column in one pass with schema problems elsewhere', async () => {
@@ -246,7 +289,8 @@ describe('validatePipelines', () => {
       'x.yaml': MINIMAL.replace('table: readings_wide', 'table: readings_wide\n  time_column: time'),
       'y.yaml': MINIMAL.replace('name: x', 'name: y').replace('algorithm: gbdt', 'algorithm: 7'),
     });
-    const { errors } = await validatePipelines(dir, { sourceColumns: async () => DEMO_COLUMNS });
+    const db = await demoTableDb();
+    const { errors } = await validatePipelines(dir, { checkSource: (s) => checkSource(db, s) }).finally(() => db.close());
     expect(errors.map(formatIssue)).toEqual([
       `${dir}/x.yaml:4:16 source.time_column: column "time" does not exist in table readings_wide (has: ${DEMO_COLUMNS.join(', ')})`,
       `${dir}/y.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, command, got 7`,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { extractFrame, checkDeriveExpression, type SourceSpec } from '../actions/lib/source/extract.ts';
+import { extractFrame, type SourceSpec } from '../actions/lib/source/extract.ts';
+import { deriveExpressionProblem } from '../actions/lib/source/check.ts';
 import { frameFingerprint } from '../actions/lib/source/fingerprint.ts';
 import { column, type Frame } from '../actions/lib/source/frame.ts';
 import { sourceSchema } from '../actions/lib/config/schema.ts';
@@ -79,10 +80,13 @@ describeDb('extract', ({ db, backend }) => {
   it('evaluates derive expressions as float8 columns', async () => {
     const f = await extractFrame(
       db(),
-      source({ columns: ['level'], derive: { ratio: 'flow / nullif(level, 0)', on_flag: "CASE WHEN pump_on = 1 THEN 1 ELSE 0 END", tag: "length('a)b')" } }),
+      source({ columns: ['level', 'flow', 'pump_on'], derive: { ratio: 'flow / nullif(level, 0)', on_flag: "CASE WHEN pump_on = 1 THEN 1 ELSE 0 END", tag: "length('a)b')" } }),
       new Date(T0 + 2 * MIN),
     );
-    expect(f.names).toEqual(['level', 'ratio', 'on_flag', 'tag']);
+    expect(f.names).toEqual(['level', 'flow', 'pump_on', 'ratio', 'on_flag', 'tag']);
+    // A column an expression uses must be read (listed in source.columns): the retrain says so, as validate does.
+    await expect(extractFrame(db(), source({ columns: ['level'], derive: { ratio: 'flow / nullif(level, 0)' } }), new Date(T0 + 2 * MIN)))
+      .rejects.toThrow('source.derive.ratio: expression uses column "flow", which is not in source.columns; add it there');
     expect(column(f, 'ratio')[1]).toBeCloseTo(2 / 1.5, 12);
     expect([...column(f, 'on_flag').slice(0, 2)]).toEqual([0, 1]);
     expect(column(f, 'tag')[0]).toBe(3);
@@ -107,7 +111,7 @@ describeDb('extract', ({ db, backend }) => {
   it('names the pipeline field for unknown tables, columns and bad expressions', async () => {
     const asOf = new Date(T0 + 10 * MIN);
     await expect(extractFrame(db(), source({ table: 'public.nope' }), asOf)).rejects.toThrow(/source\.table: table "public\.nope" does not exist/);
-    await expect(extractFrame(db(), source({ columns: ['level', 'nope'] }), asOf)).rejects.toThrow(/source\.columns: column "nope" does not exist/);
+    await expect(extractFrame(db(), source({ columns: ['level', 'nope'] }), asOf)).rejects.toThrow(/source\.columns\[1\]: column "nope" does not exist/);
     await expect(extractFrame(db(), source({ time_column: 'tz' }), asOf)).rejects.toThrow(/source\.time_column: column "tz"/);
     await expect(extractFrame(db(), source({ time_column: 'level' }), asOf)).rejects.toThrow(/source\.time_column: .*expected a timestamp/);
     await expect(extractFrame(db(), source({ entity_column: 'site' }), asOf)).rejects.toThrow(/source\.entity_column: column "site"/);
@@ -121,12 +125,15 @@ describeDb('extract', ({ db, backend }) => {
   it('refuses derive expressions that could escape their SELECT', async () => {
     const asOf = new Date(T0 + 10 * MIN);
     await expect(extractFrame(db(), source({ derive: { x: '1; DROP TABLE readings_t' } }), asOf)).rejects.toThrow(/source\.derive\.x: .*";"/);
-    expect(() => checkDeriveExpression('x', 'level -- hidden')).toThrow(/comments/);
-    expect(() => checkDeriveExpression('x', 'level /* hidden */')).toThrow(/comments/);
-    expect(() => checkDeriveExpression('x', '1) FROM pg_authid UNION SELECT (1')).toThrow(/unbalanced "\)"/);
-    expect(() => checkDeriveExpression('x', "level || ')")).toThrow(/unterminated string/);
-    expect(() => checkDeriveExpression('x', "length(')')")).not.toThrow();
-    expect(() => checkDeriveExpression('x', '$1')).toThrow(/"\$"/);
+    expect(deriveExpressionProblem('level -- hidden')).toMatch(/comments/);
+    expect(deriveExpressionProblem('level /* hidden */')).toMatch(/comments/);
+    expect(deriveExpressionProblem('1) FROM pg_authid UNION SELECT (1')).toMatch(/unbalanced "\)"/);
+    expect(deriveExpressionProblem("level || ')")).toMatch(/unterminated string/);
+    expect(deriveExpressionProblem("length(')')")).toBeNull();
+    expect(deriveExpressionProblem('$1')).toMatch(/"\$"/);
+    expect(deriveExpressionProblem("query_to_xml('select 1', true, false, '')")).toMatch(/^calls query_to_xml\(\), which runs SQL given as text/);
+    expect(deriveExpressionProblem("set_config('role', 'postgres', true)")).toMatch(/^calls set_config\(\)/);
+    expect(deriveExpressionProblem("'pg_read_file(' || level")).toBeNull();
   });
 
   it('runs READ ONLY: a writing derive expression fails', async () => {

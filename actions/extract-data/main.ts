@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PipelineConfigError } from '../lib/config/load.ts';
 import { validatePipelineFile } from '../lib/config/validate.ts';
-import { tableColumns } from '../lib/source/columns.ts';
+import { checkSource } from '../lib/source/check.ts';
 import { DEFAULT_RUNS_DIR } from '../lib/retrain/run-dir.ts';
 import { beginRun, extractStage } from '../lib/retrain/stages.ts';
 import {
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     'repo-dir': z.string().trim().default('.'),
   });
   await withDatabase(inputs, async (db) => {
-    const { config, errors } = await validatePipelineFile(inputs.pipelineFile, { sourceColumns: (t) => tableColumns(db, t) });
+    const { config, errors } = await validatePipelineFile(inputs.pipelineFile, { checkSource: (s) => checkSource(db, s) });
     if (!config) throw new PipelineConfigError(errors);
     const { runDir, store } = await beginRun(db, {
       pipeline: config,

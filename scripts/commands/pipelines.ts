@@ -1,16 +1,17 @@
 import { formatIssue, validatePipelines } from '../../actions/lib/config/validate.ts';
-import { tableColumns } from '../../actions/lib/source/columns.ts';
+import { checkSource, sourceIssues } from '../../actions/lib/source/check.ts';
 import { str, type Command } from '../cli.ts';
 
 export const pipelineCommands: Record<string, Command> = {
   'pipelines validate': {
-    summary: 'check every pipelines/*.yaml (schema, duplicate names, and the source columns against the database)',
+    summary: 'check every pipelines/*.yaml: schema, duplicate names, and the source (table, columns, derive expressions) as the retrain checks it',
     usage: '[--dir pipelines] [--no-db]',
     options: { dir: { type: 'string' }, 'no-db': { type: 'boolean' } },
     async run(ctx) {
       const dir = str(ctx.values, 'dir') ?? 'pipelines';
       const db = ctx.values['no-db'] ? null : await ctx.db();
-      const { pipelines, errors } = await validatePipelines(dir, db ? { sourceColumns: (t) => tableColumns(db, t) } : {});
+      // The retrain's own source checks (one function): against the database, or only the derive screen without one.
+      const { pipelines, errors } = await validatePipelines(dir, { checkSource: (s) => (db ? checkSource(db, s) : sourceIssues(null, s)) });
       if (ctx.values.json) ctx.json({ ok: errors.length === 0, pipelines: pipelines.map((p) => ({ file: p.file, name: p.config.name })), errors });
       else {
         for (const e of errors) console.error(formatIssue(e));

@@ -24,6 +24,7 @@ export interface DatabaseSettings {
 export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>): Promise<T> {
   const url = settings.databaseUrl || process.env.DATABASE_URL || undefined;
   maskUrl(url);
+  maskUrl(process.env.MLOPS_SOURCE_DATABASE_URL);
   const dataDir = settings.dataDir || process.env.MLOPS_DATA_DIR || undefined;
   if (!url && !dataDir) {
     throw new Error(

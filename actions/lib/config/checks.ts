@@ -1,4 +1,4 @@
-import type { PathSegment, PipelineSource } from './document.ts';
+import type { PipelineSource } from './document.ts';
 import type { PipelineIssue } from './issues.ts';
 import type { PipelineConfig } from './schema.ts';
 
@@ -76,38 +76,6 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
     issues.push(at(['drift', 'current_days'], `expected less than source.window_days (${src.window_days}), got ${p.drift.current_days}`));
 
   return issues;
-}
-
-/**
- * Checks against the source table's real columns (`columns`, or null when the table does not
- * exist): every column read must exist; derived expressions may only use columns that are read.
- */
-export function checkSourceColumns(p: PipelineConfig, columns: string[] | null, at: PipelineSource['issueAt']): PipelineIssue[] {
-  const src = p.source;
-  if (columns === null) return [at(['source', 'table'], `table "${src.table}" does not exist`)];
-  const inTable = new Set(columns);
-  const issues: PipelineIssue[] = [];
-  const missing = (c: string) => `column "${c}" does not exist in table ${src.table} (has: ${listColumns(columns)})`;
-  const check = (path: PathSegment[], c: string, anchor: 'value' | 'key' = 'value') => {
-    if (!inTable.has(c)) issues.push(at(path, missing(c), anchor));
-  };
-
-  check(['source', 'time_column'], src.time_column);
-  if (src.entity_column) check(['source', 'entity_column'], src.entity_column);
-  src.columns.forEach((c, i) => check(['source', 'columns', i], c));
-
-  const read = new Set([...src.columns, src.time_column, ...(src.entity_column ? [src.entity_column] : [])]);
-  for (const [name, expression] of Object.entries(src.derive)) {
-    const used = [...new Set(sqlIdentifiers(expression))].filter((id) => inTable.has(id) && !read.has(id));
-    for (const c of used)
-      issues.push(at(['source', 'derive', name], `expression uses column "${c}", which is not in source.columns; add it there`));
-  }
-  return issues;
-}
-
-function listColumns(columns: string[]): string {
-  const max = 20;
-  return columns.length <= max ? columns.join(', ') : `${columns.slice(0, max).join(', ')}, ... (${columns.length - max} more)`;
 }
 
 /** Identifiers in a SQL expression (string literals and casts skipped, quoted identifiers unquoted). */

@@ -1,16 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { checkSourceColumns } from './checks.ts';
 import { sortIssues, type PipelineIssue } from './issues.ts';
+import type { PathSegment } from './document.ts';
+import type { SourceConfig } from './schema.ts';
 import { duplicateNames, pipelineFiles, readPipeline, type LoadedPipeline, type ReadPipeline } from './load.ts';
 
 export { formatIssue, PipelineConfigError, type PipelineIssue } from './issues.ts';
 
+/** One problem of a pipeline's source (source/check.ts finds them): the field and what is wrong. */
+export interface SourceIssue {
+  path: PathSegment[];
+  message: string;
+  /** point at the key (a derived column's name) rather than its value */
+  anchor?: 'key' | 'value';
+}
+
 export interface ValidateOptions {
   /**
-   * The columns of a source table, or null when it does not exist (the caller asks
-   * information_schema). Without it, checks that need the database are skipped.
+   * The checks of a pipeline's source: the same function the retrain's extract runs
+   * (source/check.ts `sourceIssues`), against the database, or without one only the derive
+   * expressions' screen. Absent, the source is not checked beyond the schema.
    */
-  sourceColumns?: (table: string) => Promise<string[] | null>;
+  checkSource?: (source: SourceConfig) => Promise<SourceIssue[]>;
 }
 
 export interface ValidationResult {
@@ -23,13 +33,13 @@ export interface ValidationResult {
 /**
  * Checks every pipeline in `dir` and reports all problems at once, never stopping at the first:
  * YAML syntax, schema, cross-field checks, names shared by several files and, with
- * `sourceColumns`, the source table and its columns.
+ * `checkSource`, the source: derive expressions, the table and its columns.
  */
 export async function validatePipelines(dir = 'pipelines', opts: ValidateOptions = {}): Promise<ValidationResult> {
   const files = pipelineFiles(dir);
   const read = files.flatMap((f) => (f.issue ? [] : [readPipeline(f.file, readFileSync(f.file, 'utf8'))]));
   const errors: PipelineIssue[] = [...files.flatMap((f) => (f.issue ? [f.issue] : [])), ...duplicateNames(read)];
-  const tables = new Map<string, Promise<string[] | null>>();
+  const tables = new Map<string, Promise<SourceIssue[]>>();
   const bad = new Set<string>(errors.map((e) => e.file));
   for (const r of read) {
     const issues = [...r.issues, ...(await databaseIssues(r, opts, tables))];
@@ -55,15 +65,15 @@ export async function validatePipelineFile(
 async function databaseIssues(
   r: ReadPipeline,
   opts: ValidateOptions,
-  tables: Map<string, Promise<string[] | null>>,
+  tables: Map<string, Promise<SourceIssue[]>>,
 ): Promise<PipelineIssue[]> {
-  const lookup = opts.sourceColumns;
-  if (!lookup || !r.parsed) return [];
-  const table = r.parsed.source.table;
-  let columns = tables.get(table);
-  if (!columns) {
-    columns = lookup(table);
-    tables.set(table, columns);
+  if (!opts.checkSource || !r.parsed) return [];
+  // Pipelines that read the same source the same way are checked once.
+  const key = JSON.stringify(r.parsed.source);
+  let found = tables.get(key);
+  if (!found) {
+    found = opts.checkSource(r.parsed.source);
+    tables.set(key, found);
   }
-  return checkSourceColumns(r.parsed, await columns, r.source.issueAt);
+  return (await found).map((i) => r.source.issueAt(i.path, i.message, i.anchor));
 }

@@ -21,6 +21,11 @@ export interface OpenDbOptions {
   waitMs?: number;
   /** Told once when the PGlite directory is busy and the open waits. */
   onWait?: (message: string) => void;
+  /**
+   * The extraction's own connection (a least-privilege, read-only role: derive expressions run as
+   * it); default MLOPS_SOURCE_DATABASE_URL. PostgreSQL only.
+   */
+  sourceUrl?: string;
 }
 
 /** The default embedded database of the CLI and the demo. */
@@ -33,7 +38,11 @@ export const DEFAULT_DATA_DIR = '.mlops/db';
  */
 export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   const url = options.url ?? (options.ignoreEnv ? undefined : process.env.DATABASE_URL || undefined);
-  if (url) return openPostgres(url);
+  const sourceUrl = options.sourceUrl ?? (process.env.MLOPS_SOURCE_DATABASE_URL || undefined);
+  if (url) return openPostgres(url, sourceUrl);
+  if (options.sourceUrl || (sourceUrl && !options.ignoreEnv)) {
+    throw new Error('MLOPS_SOURCE_DATABASE_URL (a separate extraction role) needs PostgreSQL: the embedded database (PGlite) has one role; unset it or set DATABASE_URL');
+  }
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });

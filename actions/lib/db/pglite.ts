@@ -64,6 +64,14 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
     // PGlite is a single connection in this process: session state is shared, which is what one
     // process needs, and the session cannot be lost.
     session: (fn) => fn(base, new AbortController().signal),
+    // One role, in this process: the WASM sandbox keeps server-file functions away from the host's
+    // files (they see only the database's own directory) and READ ONLY refuses writes.
+    async readSource<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return db.transaction(async (tx) => {
+        await tx.query('SET TRANSACTION READ ONLY');
+        return fn(queryable(tx));
+      });
+    },
     close: () => db.close(),
   };
 }

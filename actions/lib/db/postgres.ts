@@ -136,7 +136,33 @@ function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSigna
   };
 }
 
-export async function openPostgres(connectionString: string): Promise<Db> {
+/** What makes a role more than a reader of the source, or null when it is least-privilege. */
+async function privilegeProblem(pool: pg.Pool): Promise<string | null> {
+  const { rows } = await pool.query<{ role: string; superuser: boolean; read_files: boolean; write_files: boolean; programs: boolean; writable: string[] }>(
+    `SELECT current_user AS role, r.rolsuper AS superuser,
+       pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') AS read_files,
+       pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') AS write_files,
+       pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') AS programs,
+       ARRAY(SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+               AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+                    OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
+             ORDER BY 1 LIMIT 5) AS writable
+     FROM pg_roles r WHERE r.rolname = current_user`,
+  );
+  const r = rows[0];
+  if (!r) return 'its role is not in pg_roles';
+  const role = `role "${r.role}"`;
+  if (r.superuser) return `${role} is a superuser`;
+  if (r.read_files || r.write_files || r.programs) {
+    const what = [r.read_files && 'read', r.write_files && 'write'].filter(Boolean).join(' and ');
+    return `${role} can ${what ? `${what} server files` : ''}${what && r.programs ? ' and ' : ''}${r.programs ? 'run server programs' : ''}`;
+  }
+  if (r.writable.length) return `${role} can write table${r.writable.length > 1 ? 's' : ''} ${r.writable.join(', ')}`;
+  return null;
+}
+
+export async function openPostgres(connectionString: string, sourceConnectionString?: string): Promise<Db> {
   const url = connectionUrl(connectionString);
   const location = redactUrl(connectionString);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -151,24 +177,55 @@ export async function openPostgres(connectionString: string): Promise<Db> {
     throw new DatabaseError(`cannot connect to PostgreSQL at ${location}: ${scrubSecret(scrubSecret(message, url), connectionString)}`);
   }
   const base = queryable(pool, pool, url);
+  // The extraction connection: opened on first use, its role checked once.
+  let source: Promise<{ pool: pg.Pool; url: string }> | null = null;
+  const sourcePool = (): Promise<{ pool: pg.Pool; url: string }> => {
+    source ??= (async () => {
+      const surl = connectionUrl(sourceConnectionString!);
+      const p = new pg.Pool({ connectionString: surl, max: 2 });
+      p.on('error', () => undefined);
+      try {
+        const problem = await privilegeProblem(p);
+        if (problem) {
+          throw new DatabaseError(
+            `MLOPS_SOURCE_DATABASE_URL (${redactUrl(sourceConnectionString!)}) is not a least-privilege role: ${problem}. ` +
+              'Derive expressions run with its privileges; give the extraction a role that can only read the source tables (README: least privilege)',
+          );
+        }
+      } catch (err) {
+        await p.end().catch(() => undefined);
+        source = null;
+        if (err instanceof DatabaseError) throw err;
+        throw new DatabaseError(`cannot use MLOPS_SOURCE_DATABASE_URL (${redactUrl(sourceConnectionString!)}): ${scrubSecret(scrubSecret((err as Error).message, surl), sourceConnectionString)}`);
+      }
+      return { pool: p, url: surl };
+    })();
+    return source;
+  };
+  const transaction = async <T>(p: pg.Pool, u: string, fn: (tx: Queryable) => Promise<T>, options: TransactionOptions): Promise<T> => {
+    const c = await checkout(p, u);
+    const tx = queryable(c.client, p, u, c.lost);
+    try {
+      await tx.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+      const result = await fn(tx);
+      await tx.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (!c.lost.aborted) await c.client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  };
   return {
     backend: 'postgres',
     location,
     ...base,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-      const c = await checkout(pool, url);
-      const tx = queryable(c.client, pool, url, c.lost);
-      try {
-        await tx.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-        const result = await fn(tx);
-        await tx.query('COMMIT');
-        return result;
-      } catch (err) {
-        if (!c.lost.aborted) await c.client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        c.release();
-      }
+    transaction: (fn, options = {}) => transaction(pool, url, fn, options),
+    async readSource(fn) {
+      if (!sourceConnectionString) return transaction(pool, url, fn, { readOnly: true });
+      const s = await sourcePool();
+      return transaction(s.pool, s.url, fn, { readOnly: true });
     },
     async session<T>(fn: (conn: Queryable, lost: AbortSignal) => Promise<T>): Promise<T> {
       const c = await checkout(pool, url);
@@ -178,6 +235,9 @@ export async function openPostgres(connectionString: string): Promise<Db> {
         c.release();
       }
     },
-    close: () => pool.end(),
+    async close() {
+      const s = source ? await source.catch(() => null) : null;
+      await Promise.all([pool.end(), s?.pool.end()]);
+    },
   };
 }

@@ -38,6 +38,12 @@ export interface Db extends Queryable {
    * which runs in this process).
    */
   session<T>(fn: (conn: Queryable, lost: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a READ ONLY transaction as the source's reader, which is who derive expressions
+   * run as: on PostgreSQL the extraction connection (MLOPS_SOURCE_DATABASE_URL) when there is one,
+   * whose role is first checked to be least-privilege; else this connection.
+   */
+  readSource<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
