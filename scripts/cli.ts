@@ -39,12 +39,49 @@ export function str(values: Values, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function num(values: Values, name: string, fallback: number): number {
+/** What a numeric option must be; the message names it. */
+export interface NumberRule {
+  integer?: boolean;
+  /** at least */
+  min?: number;
+  /** more than */
+  above?: number;
+}
+
+/** A numeric option, checked (`--limit=-5`, `--to abc` are usage errors that say what is expected). */
+export function num(values: Values, name: string, fallback: number, rule: NumberRule = {}): number {
   const v = str(values, name);
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
+  const n = v.trim() === '' ? Number.NaN : Number(v);
+  const ok = Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (rule.above === undefined || n > rule.above);
+  if (!ok) {
+    const bound = rule.min !== undefined ? ` >= ${rule.min}` : rule.above !== undefined ? ` > ${rule.above}` : '';
+    throw new UsageError(`--${name}: expected ${rule.integer ? 'a whole number' : 'a number'}${bound}, got "${v}"`);
+  }
   return n;
+}
+
+/** Edit distance, for suggesting the command a typo meant. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The command nearest to what was typed, when one is near enough to be what was meant. */
+export function nearestCommand(argv: string[], names: string[]): string | null {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  let best: { name: string; d: number } | null = null;
+  for (const name of names) {
+    const typed = words.slice(0, name.split(' ').length).join(' ');
+    const d = distance(typed, name);
+    if (d <= Math.max(2, Math.floor(name.length / 3)) && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name ?? null;
 }
 
 export function date(values: Values, name: string): Date | undefined {
@@ -61,12 +98,23 @@ export async function runCli(commands: Record<string, Command>, argv: string[]):
     const words = n.split(' ');
     return words.every((w, i) => argv[i] === w);
   });
-  if (!name || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+  const asksHelp = argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h';
+  if (!name && !asksHelp) {
+    // One word, or two when the first names a group of commands (`runs lst`).
+    const group = Object.keys(commands).some((n) => n.startsWith(`${argv[0]} `));
+    const typed = argv[0].startsWith('-') ? '' : argv.slice(0, group && argv[1] && !argv[1].startsWith('-') ? 2 : 1).join(' ');
+    const near = nearestCommand(typed.split(' '), Object.keys(commands));
+    console.error(typed
+      ? `mlops: unknown command "${typed}"${near ? `; did you mean "${near}"?` : ''} (npm run mlops -- --help lists the commands)`
+      : 'mlops: the command comes first, then its options (npm run mlops -- --help lists the commands)');
+    return 2;
+  }
+  if (!name || asksHelp) {
     const width = Math.max(...Object.keys(commands).map((n) => n.length));
     console.log('usage: npm run mlops -- <command> [options]\n\ncommands:');
     for (const [n, c] of Object.entries(commands)) console.log(`  ${n.padEnd(width)}  ${c.summary}`);
     console.log('\nglobal options: --database-url URL (or DATABASE_URL; default: embedded PGlite in --data-dir, .mlops/db), --json');
-    return name || argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
+    return 0;
   }
   const command = commands[name];
   const rest = argv.slice(name.split(' ').length);

@@ -60,7 +60,19 @@ describe('the mlops command line', () => {
   it('exits 2 with the usage on bad options and 1 with a clear message on errors', async () => {
     const bad = await mlops(['data', 'seed', '--days', 'many', '--data-dir', data]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('mlops data seed: --days: expected a number, got "many"');
+    expect(bad.stderr).toContain('mlops data seed: --days: expected a number > 0, got "many"');
+    const negative = await mlops(['runs', 'list', '--limit=-5', '--data-dir', data]);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain('mlops runs list: --limit: expected a whole number >= 1, got "-5"');
+    const version = await mlops(['rollback', '--model', 'tank-level-forecast', '--to', 'abc']);
+    expect(version.code).toBe(2);
+    expect(version.stderr).toContain('mlops rollback: --to: expected a whole number >= 1, got "abc"');
+    const typo = await mlops(['retrian', '--pipeline', 'x']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('mlops: unknown command "retrian"; did you mean "retrain"? (npm run mlops -- --help lists the commands)\n');
+    const runs = await mlops(['runs', 'lst']);
+    expect(runs.stderr).toContain('did you mean "runs list"?');
+    expect((await mlops(['frobnicate'])).stderr).toBe('mlops: unknown command "frobnicate" (npm run mlops -- --help lists the commands)\n');
     const none = await mlops(['retrain', '--pipeline', 'nope', '--dir', pipelines, '--data-dir', data]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no pipeline named "nope" (have: tank-level-forecast)');
@@ -91,10 +103,27 @@ describe('the mlops command line', () => {
     expect(r.stderr).toMatch(/tank-level-forecast\.yaml:\d+:\d+ gates\.min_improvement_pct: expected a number >= 0, got "two"/);
   });
 
+  it('says when the repository path or the git binary is missing', async () => {
+    const nowhere = join(dir, 'no-such-checkout');
+    const r = await mlops(['registry', 'history', '--repo', nowhere]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`the repository path ${nowhere} does not exist (pass --repo the checkout that holds registry/production.json)`);
+    const noGit = await mlops(['registry', 'history', '--repo', dir], { PATH: join(dir, 'empty-path') });
+    expect(noGit.code).toBe(1);
+    expect(noGit.stderr).toContain('git is not installed or not on PATH: install git');
+  });
+
   it('never prints a database password', async () => {
     const r = await mlops(['db', 'migrate', '--database-url', 'postgres://app:hunter2@127.0.0.1:1/nowhere']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('postgres://app:***@127.0.0.1:1/nowhere');
     expect(r.stdout + r.stderr).not.toContain('hunter2');
+    // libpq's keyword form: accepted, and its password masked too.
+    const kw = await mlops(['db', 'migrate', '--database-url', "host=127.0.0.1 port=1 dbname=nowhere user=app password='hunter 2'"]);
+    expect(kw.code).toBe(1);
+    expect(kw.stderr).toContain("cannot connect to PostgreSQL at host=127.0.0.1 port=1 dbname=nowhere user=app password=***: ");
+    expect(kw.stdout + kw.stderr).not.toContain('hunter');
+    const bad = await mlops(['db', 'migrate', '--database-url', 'host=db service=prod']);
+    expect(bad.stderr).toContain('connection string: unsupported keyword "service"');
   });
 });

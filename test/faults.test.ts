@@ -26,8 +26,6 @@ const AS_OF = '2026-10-04T00:00:00Z';
 const SEED = { days: 3, stations: 1, seed: 5, start: new Date('2026-10-01T00:00:00Z') };
 /** no raw stack trace reaches the user */
 const STACK = /\n\s+at [^\n]+:\d+:\d+/;
-/** Each test starts several CLI processes (PGlite: a few seconds each); generous for a busy machine. */
-const SLOW = 300_000;
 
 /** The demo pipeline, small: three days of data, a ridge model. */
 function writePipeline(dir: string): void {
@@ -134,7 +132,7 @@ for (const backend of testBackends()) {
         committed.push(first.run_id);
         return seeded.rows;
       });
-    }, SLOW);
+    });
     afterAll(async () => {
       await fresh?.drop();
       rmSync(work, { recursive: true, force: true });
@@ -163,7 +161,7 @@ for (const backend of testBackends()) {
       expect(health.stdout).toMatch(new RegExp(`FIRING  ${PIPELINE}/retrain-abandoned: ${PIPELINE}: a retrain was abandoned in the 7 days to 2026-10-04: run ${runId} \\(as of 2026-10-04\\) abandoned: its process \\(pid ${pid} `));
       expect(health.stdout).toContain(`${PIPELINE}/retrain-abandoned opened`);
       expect(health.stdout).not.toMatch(/retrain-failed: .* is running/);
-    }, SLOW);
+    });
 
     it('SIGTERM and SIGINT mid-training: the run is recorded failed before the process exits (143, 130); the next retrain succeeds', async () => {
       for (const [signal, code, stage] of [['SIGTERM', 143, 'train'], ['SIGINT', 130, 'features']] as const) {
@@ -179,7 +177,7 @@ for (const backend of testBackends()) {
         expect(report).toMatchObject({ status: 'failed', error: expect.stringContaining(`interrupted by ${signal}`) });
       }
       await retrainOk();
-    }, SLOW);
+    });
 
     it.runIf(backend === 'pglite')('a second process on the same embedded database waits with a message or fails clearly; two retrains are serialised', async () => {
       const a = await pausedRetrain('stage:train');
@@ -197,7 +195,7 @@ for (const backend of testBackends()) {
       expect(rb.code, rb.stderr).toBe(0);
       expect(rb.stderr).toMatch(/^mlops retrain: the embedded database .+ is in use by another mlops process .+; waiting up to 120 s for it to finish\.\.\.$/m);
       committed.push(a.runId, JSON.parse(rb.stdout.trim()).run_id);
-    }, SLOW);
+    });
 
     it.runIf(backend === 'postgres')('the advisory lock\'s session is terminated mid-training: the run stops, is recorded failed, never goes on unlocked', async () => {
       const a = await pausedRetrain('stage:train');
@@ -211,7 +209,7 @@ for (const backend of testBackends()) {
       expect(r.stderr).not.toMatch(STACK);
       ended.set(a.runId, { status: 'failed', error: /^lost the advisory lock of pipeline/ });
       await retrainOk();
-    }, SLOW);
+    });
 
     it.runIf(backend === 'postgres')('the connection is terminated during extraction (COPY streaming): the run is recorded failed with what happened', async () => {
       const a = await pausedRetrain('extract:copy');
@@ -223,7 +221,7 @@ for (const backend of testBackends()) {
       expect(r.stderr).not.toMatch(STACK);
       ended.set(a.runId, { status: 'failed', error: /^extract from readings_wide: the database connection was lost/ });
       await retrainOk();
-    }, SLOW);
+    });
 
     it('afterwards: no run is left running, every committed row is there, each ended run says what happened', async () => {
       await withDb(async (db) => {
@@ -249,6 +247,6 @@ for (const backend of testBackends()) {
           expect(row?.finished_at).not.toBeNull();
         }
       });
-    }, SLOW);
+    });
   });
 }

@@ -30,12 +30,12 @@ function registryText(models: Record<string, unknown>): string {
   return JSON.stringify({ $schema: './production.schema.json', models }, null, 2);
 }
 
-/** The error message parseRegistry throws for `models`. */
+/** The error message parseRegistry throws for `models`, without the line:column of each problem. */
 function problems(models: Record<string, unknown>): string[] {
   try {
     parseRegistry(registryText(models));
   } catch (e) {
-    return (e as Error).message.split('\n');
+    return (e as Error).message.split('\n').map((line) => line.replace(/^(registry\/production\.json):\d+:\d+ /, '$1: '));
   }
   throw new Error('expected the registry to be rejected');
 }
@@ -123,7 +123,12 @@ describe('registry/production.json', () => {
     expect(problems({ 'tank-level-forecast': entry('tank-level-forecast'), 'pump-efficiency': entry('pump-efficiency') })).toEqual([
       'registry/production.json: models: expected models sorted by name ("pump-efficiency" comes before "tank-level-forecast"); write the file with serializeRegistry',
     ]);
-    expect(() => parseRegistry('{ "models": ', 'x/production.json')).toThrow(/^x\/production\.json: not valid JSON: /);
+    expect(() => parseRegistry('{ "models": ', 'x/production.json')).toThrow(/^x\/production\.json:1:\d+: not valid JSON: /);
+    // Broken or invalid, the message says where in the file: line and column.
+    expect(() => parseRegistry('{\n  "models": {\n    "a": 1,\n  }\n}\n')).toThrow(/^registry\/production\.json:4:3: not valid JSON: /);
+    const bad = registryText({ 'tank-level-forecast': { ...entry('tank-level-forecast'), version: 'three' } });
+    const line = bad.split('\n').findIndex((l) => l.includes('"version": "three"')) + 1;
+    expect(() => parseRegistry(bad)).toThrow(`registry/production.json:${line}:18 models.tank-level-forecast.version: expected a number, got "three"`);
   });
 });
 

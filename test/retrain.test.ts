@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describeDb } from './helpers/db.ts';
 import { loadPipelineFile } from '../actions/lib/config/load.ts';
@@ -135,6 +136,25 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       expect(row.error).toBe((err as Error).message);
     } finally {
       writeFileSync(file, good);
+    }
+  });
+
+  it('names the model and its file when the champion\'s bytes are no ONNX model (with a matching sha256)', async () => {
+    const file = join(repo, 'registry/production.json');
+    const registry = readFileSync(file, 'utf8');
+    const entry = readRegistry(repo).models['tank-level-forecast'];
+    const artifact = join(repo, entry.artifact.path);
+    const good = readFileSync(artifact);
+    const junk = Buffer.from('not a model at all');
+    try {
+      writeFileSync(artifact, junk);
+      writeFileSync(file, registry.replace(entry.artifact.sha256, createHash('sha256').update(junk).digest('hex')));
+      const err = await run({ pipeline: pipeline({ trainer: ridge }), runId: 'corrupt-champion' }).catch((e: Error) => e);
+      expect((err as Error).message).toMatch(new RegExp(`^the champion v${entry.version} \\(${entry.artifact.path.replace(/\./g, '\\.')}\\) is not an ONNX model onnxruntime can load \\(18 bytes, sha256 [0-9a-f]{12}\\): `));
+      expect((await db().query<{ status: string }>('SELECT status FROM mlops.training_runs WHERE run_id = $1', ['corrupt-champion'])).rows[0].status).toBe('failed');
+    } finally {
+      writeFileSync(artifact, good);
+      writeFileSync(file, registry);
     }
   });
 

@@ -10,16 +10,15 @@ export const dataCommands: Record<string, Command> = {
       'drift-from': { type: 'string' }, table: { type: 'string' }, 'long-gaps': { type: 'string' },
     },
     async run(ctx) {
-      const days = num(ctx.values, 'days', Number.NaN);
-      if (!(days > 0)) throw new UsageError('--days: expected a number of days > 0');
-      const stations = num(ctx.values, 'stations', 1);
-      if (!Number.isInteger(stations) || stations < 1) throw new UsageError('--stations: expected a whole number >= 1');
+      if (str(ctx.values, 'days') === undefined) throw new UsageError('--days N is required');
+      const days = num(ctx.values, 'days', 0, { above: 0 });
+      const stations = num(ctx.values, 'stations', 1, { integer: true, min: 1 });
       const start = date(ctx.values, 'start') ?? new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - days * 86_400_000);
       const db = await ctx.db();
       const t0 = performance.now();
       const r = await seedReadings(db, {
-        days, stations, seed: num(ctx.values, 'seed', 42), start, driftFrom: date(ctx.values, 'drift-from'),
-        longGaps: num(ctx.values, 'long-gaps', 0), table: str(ctx.values, 'table'),
+        days, stations, seed: num(ctx.values, 'seed', 42, { integer: true }), start, driftFrom: date(ctx.values, 'drift-from'),
+        longGaps: num(ctx.values, 'long-gaps', 0, { integer: true, min: 0 }), table: str(ctx.values, 'table'),
       });
       const seconds = (performance.now() - t0) / 1000;
       if (ctx.values.json) ctx.json({ ...r, seconds });

@@ -6,7 +6,7 @@ import { currentDeployments, deploy, describeFailures, prepareRollback, registry
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
-import { str, UsageError, type Command, type Values } from '../cli.ts';
+import { num, str, UsageError, type Command, type Values } from '../cli.ts';
 
 const githubOptions = {
   'github-token': { type: 'string' as const },
@@ -68,11 +68,11 @@ export const gitopsCommands: Record<string, Command> = {
     async run(ctx) {
       const model = str(ctx.values, 'model');
       if (!model) throw new UsageError('--model is required');
-      const to = str(ctx.values, 'to');
+      const to = str(ctx.values, 'to') === undefined ? undefined : num(ctx.values, 'to', 0, { integer: true, min: 1 });
       const repoDir = resolve(str(ctx.values, 'repo') ?? '.');
       const base = str(ctx.values, 'base') ?? 'main';
       const r = await prepareRollback(repoDir, {
-        model, toVersion: to ? Number(to) : undefined, base, push: Boolean(ctx.values.push), reason: str(ctx.values, 'reason'),
+        model, toVersion: to, base, push: Boolean(ctx.values.push), reason: str(ctx.values, 'reason'),
       });
       let prUrl: string | null = null;
       const gh = !ctx.values.push ? github(ctx.values) : null;

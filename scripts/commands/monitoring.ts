@@ -45,7 +45,7 @@ async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySin
   const lines: string[] = [];
   const result = await runDailyMonitoring(await ctx.db(), {
     pipelines: selected, repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, checks: [check], github,
-    webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5) * 1000 } : null,
+    webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5, { above: 0 }) * 1000 } : null,
     ...extra, log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
   });
   if (ctx.values.json) {
@@ -82,8 +82,7 @@ export const monitoringCommands: Record<string, Command> = {
     usage: `[--current-days N] ${sharedUsage}`,
     options: { ...shared, 'current-days': { type: 'string' } },
     run(ctx) {
-      const days = str(ctx.values, 'current-days') === undefined ? undefined : num(ctx.values, 'current-days', 7);
-      if (days !== undefined && !(days > 0)) throw new UsageError('--current-days: expected a number of days > 0');
+      const days = str(ctx.values, 'current-days') === undefined ? undefined : num(ctx.values, 'current-days', 7, { above: 0 });
       return monitor(ctx, 'drift', { currentDays: days });
     },
   },

@@ -35,7 +35,7 @@ export const retrainCommands: Record<string, Command> = {
           pipeline: config, pipelineFile: file, asOf, force: Boolean(ctx.values.force), runId: str(ctx.values, 'run-id'),
           repoDir: resolve(str(ctx.values, 'repo') ?? '.'), runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
           trigger: str(ctx.values, 'trigger') ?? 'manual', triggerReason: str(ctx.values, 'reason') ?? null,
-          lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800) * 1000,
+          lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800, { min: 0 }) * 1000,
           onAbandoned: (runs) => {
             for (const r of runs) console.error(`${config.name}: ⚠️ run ${r.run_id} (started ${r.started_at.toISOString()}) was left running and is now marked abandoned: ${r.reason}`);
           },
@@ -64,7 +64,7 @@ export const retrainCommands: Record<string, Command> = {
     usage: '[--pipeline P] [--limit N] [--json]',
     options: { pipeline: { type: 'string' }, limit: { type: 'string' } },
     async run(ctx) {
-      const runs = await listRuns(await ctx.db(), { pipeline: str(ctx.values, 'pipeline'), limit: num(ctx.values, 'limit', 30) });
+      const runs = await listRuns(await ctx.db(), { pipeline: str(ctx.values, 'pipeline'), limit: num(ctx.values, 'limit', 30, { integer: true, min: 1 }) });
       if (ctx.values.json) return void ctx.json(runs);
       if (runs.length === 0) return void ctx.out('no runs yet: npm run mlops -- retrain');
       const rows = runs.map((r) => {

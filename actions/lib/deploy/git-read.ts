@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { gitSpawnProblem } from '../promotion/git.ts';
 
 /**
  * The deploy stage's small window onto git: read files and history at a commit from git objects,
@@ -49,7 +50,7 @@ function runRaw(repoDir: string, args: readonly string[], opts: GitCallOptions =
         const raw = error ? (error as { code?: unknown }).code : 0;
         const code = typeof raw === 'number' ? raw : null;
         if (error && code === null) {
-          reject(new GitReadError(`git ${args.join(' ')} could not run in ${repoDir}: ${error.message}`, args, null));
+          reject(new GitReadError(`git ${args.join(' ')} could not run in ${repoDir}: ${gitSpawnProblem(error, repoDir)}`, args, null));
           return;
         }
         resolvePromise({ code: code ?? 0, stdout: stdout as Buffer, stderr: (stderr as Buffer).toString('utf8') });

@@ -118,7 +118,7 @@ async function championPredictions(champion: Champion, rec: RecordedSpec, frame:
   const expected = champion.entry.features.names;
   if (built.names.length !== expected.length || built.names.some((n, i) => n !== expected[i]))
     throw new Error(`rebuilt features (${built.names.length}) differ from the champion's recorded names (${expected.length})`);
-  const pred = await scoreOnnx(champion.onnx, built.values, built.rows, built.names.length);
+  const pred = await scoreOnnx(champion.onnx, built.values, built.rows, built.names.length, champion.label);
   return Float64Array.from(pred);
 }
 

@@ -10,7 +10,12 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export async function loadSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+/**
+ * An onnxruntime session for model bytes. `label` names the model and its file (`champion v3
+ * (registry/models/x/3/model.onnx)`): bytes onnxruntime cannot load fail with it, not with a bare
+ * "Protobuf parsing failed".
+ */
+export async function loadSession(bytes: Uint8Array, label?: string): Promise<ort.InferenceSession> {
   const key = sha256Hex(bytes);
   let session = sessions.get(key);
   if (!session) {
@@ -19,16 +24,21 @@ export async function loadSession(bytes: Uint8Array): Promise<ort.InferenceSessi
     session.catch(() => sessions.delete(key));
     sessions.set(key, session);
   }
-  return session;
+  try {
+    return await session;
+  } catch (err) {
+    if (!label) throw err;
+    throw new Error(`${label} is not an ONNX model onnxruntime can load (${bytes.byteLength} bytes, sha256 ${key.slice(0, 12)}): ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
  * Scores row-major float32 features [rows, nFeatures] with onnxruntime-node; returns the single
  * output flattened to one value per row.
  */
-export async function scoreOnnx(bytes: Uint8Array, X: Float32Array, rows: number, nFeatures: number): Promise<Float32Array> {
+export async function scoreOnnx(bytes: Uint8Array, X: Float32Array, rows: number, nFeatures: number, label?: string): Promise<Float32Array> {
   if (X.length !== rows * nFeatures) throw new Error(`scoreOnnx: X has ${X.length} values, expected ${rows} rows x ${nFeatures} features`);
-  const session = await loadSession(bytes);
+  const session = await loadSession(bytes, label);
   if (rows === 0) return new Float32Array(0);
   const feeds = { [INPUT_NAME]: new ort.Tensor('float32', X, [rows, nFeatures]) };
   const results = await session.run(feeds);

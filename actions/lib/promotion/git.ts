@@ -1,4 +1,15 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/**
+ * Why git could not even start: spawn says ENOENT both for a missing git and for a missing working
+ * directory, so say which it was.
+ */
+export function gitSpawnProblem(err: Error, dir: string): string {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err.message;
+  if (!existsSync(dir)) return `the repository path ${dir} does not exist (pass --repo the checkout that holds registry/production.json)`;
+  return 'git is not installed or not on PATH: install git (the registry is versioned with it)';
+}
 
 /**
  * The one place that talks to git (like actions/checkout's git-command-manager): every git call of
@@ -103,7 +114,7 @@ export class Git {
     return new Promise((resolve, reject) => {
       const child = execFile('git', [...this.authConfig, ...args], { cwd: this.dir, env, maxBuffer: MAX_BUFFER, encoding: 'buffer' }, (err, stdout, stderr) => {
         if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-          reject(new GitError(this.redact(`git ${args.join(' ')} could not run in ${this.dir}: ${err.message}`), args, -1, ''));
+          reject(new GitError(this.redact(`git ${args.join(' ')} could not run in ${this.dir}: ${gitSpawnProblem(err, this.dir)}`), args, -1, ''));
           return;
         }
         const code = err ? Number((err as { code?: number }).code ?? 1) : 0;

@@ -8,6 +8,8 @@ export interface Champion {
   model: string;
   entry: RegistryEntry;
   onnx: Uint8Array;
+  /** `tank-level-forecast v3 (registry/models/tank-level-forecast/3/model.onnx)`, for messages */
+  label: string;
 }
 
 export class ArtifactIntegrityError extends Error {}
@@ -49,5 +51,5 @@ export function readVerifiedArtifact(repoDir: string, model: string, entry: Regi
 export function loadChampion(repoDir: string, model: string): Champion | null {
   const entry = readRegistry(repoDir).models[model];
   if (!entry) return null;
-  return { model, entry, onnx: readVerifiedArtifact(repoDir, model, entry) };
+  return { model, entry, onnx: readVerifiedArtifact(repoDir, model, entry), label: `${model} v${entry.version} (${entry.artifact.path})` };
 }

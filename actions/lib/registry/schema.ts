@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baselineKindSchema, nameSchema } from '../config/schema.ts';
+import { parsePipelineSource } from '../config/document.ts';
 
 /**
  * The format of registry/production.json: what runs in production, one entry per model.
@@ -141,11 +142,31 @@ export function parseRegistry(text: string, file = REGISTRY_FILE): Registry {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+    const message = (e as Error).message.replace(/ \(line \d+ column \d+\)$/, '');
+    // V8 says "at position N", or nothing when the text ends too early.
+    const at = /at position (\d+)/.exec(message);
+    throw new Error(`${file}:${lineColumn(text, at ? Number(at[1]) : text.length)}: not valid JSON: ${message}`);
   }
   const parsed = registrySchema.safeParse(json);
-  if (!parsed.success) throw new Error(parsed.error.issues.flatMap((i) => describe(i, json).map((line) => `${file}: ${line}`)).join('\n'));
+  if (!parsed.success) {
+    // Where each problem is in the file (JSON is YAML, so the pipelines' locator finds it).
+    const source = parsePipelineSource(file, text);
+    throw new Error(parsed.error.issues.flatMap((i) => {
+      const where = (path: PropertyKey[], anchor: 'key' | 'value' = 'value') => {
+        const at = source.issueAt(path.map((p) => (typeof p === 'number' ? p : String(p))), '', anchor);
+        return `${file}:${at.line}:${at.col}`;
+      };
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${where([...i.path, k], 'key')} ${[...i.path.map(String), k].join('.')}: unknown key`);
+      return describe(i, json).map((line) => `${where(i.path)} ${line}`);
+    }).join('\n'));
+  }
   return parsed.data;
+}
+
+/** `line:column` (1-based) of a character offset in `text`. */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `${before.length}:${before[before.length - 1].length + 1}`;
 }
 
 /** The canonical text: `$schema` first, models sorted by name, 2-space indent, final newline. */

@@ -95,7 +95,7 @@ export async function scoreWindow(db: Db, pipeline: PipelineConfig, options: Sco
     return { ...base, ...model, outcome: 'no-data', message: `${name}: no rows in ${window.start} -> ${window.end}, nothing scored by ${label}` };
   }
   const X = servingMatrix(frame, spec, stats, start.getTime(), end.getTime(), entry.features.names);
-  const predictions = await scoreOnnx(champion.onnx, X.values, X.rows, X.names.length);
+  const predictions = await scoreOnnx(champion.onnx, X.values, X.rows, X.names.length, champion.label);
   let nan = 0;
   for (let i = 0; i < predictions.length; i++) if (!Number.isFinite(predictions[i])) nan++;
   const scored = await writePredictions(db, {
