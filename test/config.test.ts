@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { featureColumns } from '../actions/lib/config/schema.ts';
 import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
@@ -10,12 +10,23 @@ import { ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
 import { checkSource, formatSourceIssues, sourceIssues } from '../actions/lib/source/check.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
 
-/** An embedded database with the (empty) demo table, for the source checks. */
-async function demoTableDb(): Promise<Db> {
-  const db = await openDb({ ignoreEnv: true });
-  await ensureReadingsTable(db);
-  return db;
+/** One embedded database for the file's source checks: the (empty) demo table, and `missing` without it. */
+let shared: Promise<{ db: Db; missing: Db }> | null = null;
+function databases(): Promise<{ db: Db; missing: Db }> {
+  shared ??= (async () => {
+    const db = await openDb({ ignoreEnv: true });
+    await ensureReadingsTable(db);
+    await db.exec('CREATE SCHEMA empty_schema');
+    // The same database, seen from a schema without the table (the search path decides what "readings_wide" is).
+    const missing: Db = { ...db, readSource: (fn) => db.readSource(async (tx) => { await tx.query('SET LOCAL search_path TO empty_schema'); return fn(tx); }), close: async () => undefined };
+    return { db, missing };
+  })();
+  return shared;
 }
+const demoTableDb = async (): Promise<Db> => ({ ...(await databases()).db, close: async () => undefined });
+afterAll(async () => {
+  if (shared) await (await shared).db.close();
+});
 
 const F = 'pipelines/x.yaml';
 
@@ -232,8 +243,8 @@ describe('validatePipelines', () => {
   });
 
   it('names the file relative to the working directory as given', async () => {
-    const db = await openDb({ ignoreEnv: true });
-    const { errors } = await validatePipelines('test/../pipelines', { checkSource: (s) => checkSource(db, s) }).finally(() => db.close());
+    const { missing } = await databases();
+    const { errors } = await validatePipelines('test/../pipelines', { checkSource: (s) => checkSource(missing, s) });
     expect(errors.map(formatIssue)).toEqual([
       'pipelines/pump-efficiency.yaml:8:10 source.table: table "readings_wide" does not exist',
       'pipelines/tank-level-forecast.yaml:14:10 source.table: table "readings_wide" does not exist',
