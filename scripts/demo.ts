@@ -13,7 +13,6 @@
  */
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
 import { seedReadings } from '../actions/lib/demo-data/index.ts';
@@ -24,6 +23,7 @@ import type { RetrainResult } from '../actions/lib/retrain/result.ts';
 import { gateTable, metricTable, fmtMetric } from '../actions/lib/report/markdown.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
 import { prepareScratchClone } from '../actions/lib/promotion/local.ts';
+import { Git } from '../actions/lib/git/git.ts';
 import { mergePromotionBranch, revertMerge } from '../actions/lib/promotion/merge.ts';
 import { deploy, currentDeployments } from '../actions/lib/deploy/index.ts';
 import { readRegistry } from '../actions/lib/registry/champion.ts';
@@ -47,35 +47,33 @@ const say = (line = ''): void => console.log(line);
 const step = (title: string): void => say(`\n== ${title}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 const indent = (text: string): string => text.split('\n').map((l) => `   ${l}`).join('\n');
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.invalid', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.invalid' },
-  }).trim();
-}
+const DEMO_IDENTITY = Git.identityEnv({ name: 'demo', email: 'demo@example.invalid' });
 
 /** The demo's GitHub: a bare repository holding pipelines/ and registry/, and a checkout of main. */
-function createDemoRepository(): void {
+async function createDemoRepository(): Promise<void> {
   mkdirSync(ROOT, { recursive: true });
-  git(ROOT, 'init', '--quiet', '--bare', '--initial-branch=main', ORIGIN);
-  const seed = join(ROOT, 'seed-tree');
-  mkdirSync(seed, { recursive: true });
-  git(seed, 'init', '--quiet', '--initial-branch=main');
-  cpSync('pipelines', join(seed, 'pipelines'), { recursive: true });
-  mkdirSync(join(seed, 'registry'), { recursive: true });
-  cpSync('registry/production.json', join(seed, 'registry/production.json'));
-  cpSync('registry/production.schema.json', join(seed, 'registry/production.schema.json'));
-  writeFileSync(join(seed, 'README.md'), '# pump station models\n\nThe demo\'s GitOps repository: pipelines and the production registry.\n');
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'Pipelines and an empty registry');
-  git(seed, 'push', '--quiet', ORIGIN, 'main');
-  rmSync(seed, { recursive: true, force: true });
-  git(ROOT, 'clone', '--quiet', ORIGIN, CHECKOUT);
+  const root = new Git(ROOT);
+  await root.run(['init', '--quiet', '--bare', '--initial-branch=main', ORIGIN]);
+  const seedDir = join(ROOT, 'seed-tree');
+  mkdirSync(seedDir, { recursive: true });
+  const seed = new Git(seedDir);
+  await seed.run(['init', '--quiet', '--initial-branch=main']);
+  cpSync('pipelines', join(seedDir, 'pipelines'), { recursive: true });
+  mkdirSync(join(seedDir, 'registry'), { recursive: true });
+  cpSync('registry/production.json', join(seedDir, 'registry/production.json'));
+  cpSync('registry/production.schema.json', join(seedDir, 'registry/production.schema.json'));
+  writeFileSync(join(seedDir, 'README.md'), '# pump station models\n\nThe demo\'s GitOps repository: pipelines and the production registry.\n');
+  await seed.run(['add', '-A']);
+  await seed.run(['commit', '--quiet', '-m', 'Pipelines and an empty registry'], { env: DEMO_IDENTITY });
+  await seed.run(['push', '--quiet', ORIGIN, 'main']);
+  rmSync(seedDir, { recursive: true, force: true });
+  await root.run(['clone', '--quiet', ORIGIN, CHECKOUT]);
 }
 
-function pullCheckout(): string {
-  git(CHECKOUT, 'pull', '--quiet', '--ff-only', 'origin', 'main');
-  return git(CHECKOUT, 'rev-parse', 'HEAD');
+async function pullCheckout(): Promise<string> {
+  const checkout = new Git(CHECKOUT);
+  await checkout.run(['pull', '--quiet', '--ff-only', 'origin', 'main']);
+  return checkout.run(['rev-parse', 'HEAD']);
 }
 
 function printDecision(r: RetrainResult): void {
@@ -108,7 +106,7 @@ async function approveAndDeploy(db: Db, opened: OpenPromotionResult, pullNumber:
 }
 
 async function deployMain(db: Db): Promise<void> {
-  const sha = pullCheckout();
+  const sha = await pullCheckout();
   const d = await deploy(db, CHECKOUT, { ref: sha });
   for (const m of d.models) say(`   deploy ${sha.slice(0, 10)}: ${m.model} ${m.outcome} v${m.version}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}`);
 }
@@ -134,7 +132,7 @@ async function main(): Promise<void> {
     for (const e of errors) say(`   ${formatIssue(e)}`);
     if (errors.length) throw new Error('the pipelines do not validate against the demo table');
     say(`   pipelines: ${pipelines.map((p) => `${p.config.name} (${p.file})`).join(', ')}`);
-    createDemoRepository();
+    await createDemoRepository();
     say(`   the demo's GitHub: ${rel(ORIGIN)} (bare), main checked out in ${rel(CHECKOUT)}`);
 
     step(`2. week 1: retrain as of ${WEEK1.toISOString().slice(0, 16)}Z (no champions yet)`);

@@ -13,9 +13,10 @@ import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { emptyRegistry } from '../actions/lib/registry/schema.ts';
 import {
-  ALERT_LABEL, evaluateHealth, gitHubTarget, parseAlertMarker, postWebhook, runDailyMonitoring, syncAlerts,
-  type GitHubTarget, type RuleResult,
+  ALERT_LABEL, evaluateHealth, parseAlertMarker, postWebhook, runDailyMonitoring, syncAlerts,
+  type RuleResult,
 } from '../actions/lib/monitoring/index.ts';
+import { gitHubTarget, type GitHubTarget } from '../actions/lib/github/client.ts';
 
 const TOKEN = 'ghs_alertsT0kenForTheStandIn0123456789';
 const tank = loadPipelineFile('pipelines/tank-level-forecast.yaml');

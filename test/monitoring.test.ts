@@ -13,7 +13,8 @@ import { readRegistry } from '../actions/lib/registry/champion.ts';
 import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { promotionFromRunDir } from '../actions/lib/registry/from-run.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
-import { gitHubTarget, parseAlertMarker, runDailyMonitoring, runDrift, runQuality } from '../actions/lib/monitoring/index.ts';
+import { parseAlertMarker, runDailyMonitoring, runDrift, runQuality } from '../actions/lib/monitoring/index.ts';
+import { gitHubTarget } from '../actions/lib/github/client.ts';
 
 const DAY = 86_400_000;
 const START = new Date('2026-10-01T00:00:00Z');

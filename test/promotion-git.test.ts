@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRegistry, parseRegistry, serializeRegistry, REGISTRY_FILE, type Registry } from '../actions/lib/registry/schema.ts';
 import { planRegistryEdit, sha256Hex } from '../actions/lib/registry/edit.ts';
-import { createOrUpdatePromotionBranch, promotionBranchName } from '../actions/lib/promotion/branch.ts';
-import { Git } from '../actions/lib/promotion/git.ts';
-import { highestVersionEver, listRegistryHistory, readFileAtRef } from '../actions/lib/promotion/history.ts';
+import { createOrUpdateBranch } from '../actions/lib/git/branch.ts';
+import { Git } from '../actions/lib/git/git.ts';
+import { readBlobAt } from '../actions/lib/git/read.ts';
+import { highestVersionEver, registryHistory } from '../actions/lib/registry/history.ts';
+import { promotionBranchName } from '../actions/lib/promotion/promote.ts';
 import { mergePromotionBranch, revertMerge } from '../actions/lib/promotion/merge.ts';
 import { promote } from '../actions/lib/promotion/promote.ts';
 import { createSandbox, promotionEntry as entry, type Sandbox } from './helpers/git.ts';
@@ -16,14 +18,14 @@ const BOT = { name: 'mlops-bot', email: 'mlops-bot@example.test' };
 const onnx = (seed: string) => new Uint8Array(Buffer.from(`fake onnx bytes of ${seed}`));
 
 async function registryOn(sb: Sandbox, ref = 'main'): Promise<Registry> {
-  const bytes = await readFileAtRef(sb.origin, ref, REGISTRY_FILE);
+  const bytes = await readBlobAt(sb.origin, ref, REGISTRY_FILE);
   return bytes ? parseRegistry(bytes.toString('utf8')) : emptyRegistry();
 }
 
 /** Plan against origin's main (or `base` sha) and run the branch algorithm in `work`. */
 async function promoteBranch(sb: Sandbox, work: Git, model: string, run: string, rmse: number) {
   const plan = planRegistryEdit(await registryOn(sb), { model, entry: entry(model, run, rmse), onnx: onnx(run), card: { model, run } });
-  const result = await createOrUpdatePromotionBranch({
+  const result = await createOrUpdateBranch({
     git: work,
     base: 'main',
     branch: promotionBranchName(model),
@@ -123,7 +125,7 @@ describe('promotion branch against a bare repository', () => {
     const pushesBefore = sb.pushLog().length;
     const plan = planRegistryEdit(await registryOn(sb), { model: 'pump-efficiency', entry: entry('pump-efficiency', 'r3', 0.08), onnx: onnx('r3'), card: {} });
     await expect(
-      createOrUpdatePromotionBranch({ git: new StaleGit(work.dir), base: 'main', branch: 'mlops/promote/pump-efficiency', files: plan.files, message: 'Promote', author: BOT }),
+      createOrUpdateBranch({ git: new StaleGit(work.dir), base: 'main', branch: 'mlops/promote/pump-efficiency', files: plan.files, message: 'Promote', author: BOT }),
     ).rejects.toThrow(/stale info|rejected/);
     expect(sb.pushLog().length).toBe(pushesBefore);
   });
@@ -175,7 +177,7 @@ describe('parallel promotions merge with git defaults; revert rolls back; histor
     const reg = await registryOn(sb);
     expect(Object.fromEntries(Object.entries(reg.models).map(([m, e]) => [m, e.version]))).toEqual({ 'pump-efficiency': 2, 'tank-level-forecast': 2 });
     // the merged file is exactly the canonical serialization
-    const text = (await readFileAtRef(sb.origin, 'main', REGISTRY_FILE))!.toString();
+    const text = (await readBlobAt(sb.origin, 'main', REGISTRY_FILE))!.toString();
     expect(text).toBe(serializeRegistry(reg));
   });
 
@@ -208,14 +210,14 @@ describe('parallel promotions merge with git defaults; revert rolls back; histor
     expect((await registryOn(sb)).models['tank-level-forecast'].version).toBe(4);
     const { revert } = await revertMerge({ git: merger, base: 'main', merge: merged.merge, author: BOT });
     expect((await registryOn(sb)).models['tank-level-forecast'].version).toBe(3);
-    expect(await readFileAtRef(sb.origin, 'main', 'registry/models/tank-level-forecast/4/model.onnx')).toBeNull();
-    expect((await readFileAtRef(sb.origin, merged.merge, 'registry/models/tank-level-forecast/4/model.onnx'))!.toString()).toBe('fake onnx bytes of t4');
+    expect(await readBlobAt(sb.origin, 'main', 'registry/models/tank-level-forecast/4/model.onnx')).toBeNull();
+    expect((await readBlobAt(sb.origin, merged.merge, 'registry/models/tank-level-forecast/4/model.onnx'))!.toString()).toBe('fake onnx bytes of t4');
 
-    const history = await listRegistryHistory(sb.origin, 'main');
-    expect(history[0]).toMatchObject({ commit: revert, pullRequest: null, reverts: merged.merge });
-    expect(history[0].versions['tank-level-forecast']).toBe(3);
+    const history = await registryHistory(sb.origin, { ref: 'main' });
+    expect(history[0]).toMatchObject({ commit: revert, pullRequest: null, reverts: { commit: merged.merge, pullRequest: 42 }, kind: 'rollback' });
+    expect(history[0].after['tank-level-forecast']).toBe(3);
     expect(history[1]).toMatchObject({ commit: merged.merge, pullRequest: 42, subject: 'Merge pull request #42 from plant/mlops/promote/tank-level-forecast' });
-    expect(history[1].versions).toEqual({ 'pump-efficiency': 3, 'river-flow': 1, 'tank-level-forecast': 4 });
+    expect(history[1].after).toEqual({ 'pump-efficiency': 3, 'river-flow': 1, 'tank-level-forecast': 4 });
     expect(history.every((h) => /^\d{4}-\d\d-\d\dT/.test(h.date))).toBe(true);
     expect(history.map((h) => h.pullRequest)).toEqual([null, 42, 13, 12, 11, 4, 3, 2, 1]);
     expect(await highestVersionEver(sb.origin, 'main', 'tank-level-forecast')).toBe(4);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOrUpdatePromotionBranch } from '../actions/lib/promotion/branch.ts';
-import { Git } from '../actions/lib/promotion/git.ts';
-import { createGitHubClient, resolveApiUrl, resolveGitHubToken, type GitHub } from '../actions/lib/promotion/github.ts';
+import { createOrUpdateBranch } from '../actions/lib/git/branch.ts';
+import { Git } from '../actions/lib/git/git.ts';
+import { createGitHubClient, resolveApiUrl, resolveGitHubToken, type GitHub, type GitHubTarget } from '../actions/lib/github/client.ts';
 import { parsePromotionMarker } from '../actions/lib/promotion/marker.ts';
 import { ensurePromotionPullRequest } from '../actions/lib/promotion/pr.ts';
 import { promote, type PromoteSpec } from '../actions/lib/promotion/promote.ts';
@@ -59,7 +59,8 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
     gh.reset();
   });
 
-  const run = (s: PromoteSpec, c: GitHub = client) => promote({ kind: 'github', gh: c, repo: REPO, workDir: work.dir, token: TOKEN }, s);
+  const target = (c: GitHub = client): GitHubTarget => ({ client: c, repo: REPO, token: TOKEN });
+  const run = (s: PromoteSpec, c: GitHub = client) => promote({ kind: 'github', github: target(c), workDir: work.dir, gitToken: TOKEN }, s);
   const ops = () => gh.requests.map((r) => `${r.operationId} ${r.status}`);
 
   it('first run: pushes the branch and creates the pull request with labels and reviewers', async () => {
@@ -172,8 +173,7 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
   it('no error message carries the token', async () => {
     // GitHub echoing the credentials back in an error body
     gh.fault({ method: 'GET', path: /\/pulls$/, status: 422, body: { message: `Validation Failed for token ${TOKEN}` } });
-    const err = await ensurePromotionPullRequest(client, {
-      repo: REPO,
+    const err = await ensurePromotionPullRequest(target(), {
       model: MODEL,
       head: 'mlops/promote/tank-level-forecast',
       base: 'main',
@@ -192,7 +192,7 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
     expect((err401 as Error).message).not.toContain(TOKEN);
 
     // git with the token, failing against an unreachable remote
-    const git = new Git(work.dir, { token: TOKEN });
+    const git = new Git(work.dir, { token: TOKEN, retry: { attempts: 1 } });
     const gitErr = await git.run(['push', 'http://127.0.0.1:9/none.git', 'HEAD:refs/heads/x']).catch((e: Error) => e);
     expect(gitErr).toBeInstanceOf(Error);
     const basic = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
@@ -217,7 +217,7 @@ describe('promotion branch helpers', () => {
     try {
       const work = await sb.clone('w');
       for (const path of ['../x', '/etc/passwd', 'a/../../b', '.git/config'])
-        await expect(createOrUpdatePromotionBranch({ git: work, base: 'main', branch: 'b', files: [{ path, bytes: new Uint8Array([1]) }], message: 'm' })).rejects.toThrow(/refusing/);
+        await expect(createOrUpdateBranch({ git: work, base: 'main', branch: 'b', files: [{ path, bytes: new Uint8Array([1]) }], message: 'm' })).rejects.toThrow(/refusing/);
     } finally {
       sb.cleanup();
     }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullRequestOf, registryHistory, revertOf } from '../actions/lib/deploy/history.ts';
+import { pullRequestOf, registryHistory, revertOf } from '../actions/lib/registry/history.ts';
 import { artifactPath, REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';
 import { modelBytes, registryEntry, ScratchRepo } from './helpers/onnx-models.ts';
 
@@ -84,5 +84,71 @@ describe('pull request numbers and reverts from commit messages', () => {
     expect(pullRequestOf('Fix typo')).toBeNull();
     expect(revertOf('Revert "Promote x v3 (#41)"', `This reverts commit ${'a'.repeat(40)}.`)).toEqual({ commit: 'a'.repeat(40), pullRequest: 41 });
     expect(revertOf('Promote x v3', '')).toBeNull();
+  });
+});
+
+describe('reverts of reverts: by git, by squash-merged pull requests, by GitHub\'s Revert button', () => {
+  const RIVER = 'river-flow';
+  let repo: ScratchRepo;
+  const sha: Record<string, string> = {};
+  /** `git revert` of `commit` on main, committed with `subject` (what a squash merge or a newer git writes), pushed. */
+  const revertAs = (commit: string, subject: (reverted: string) => string): string => {
+    const reverted = repo.git('log', '-1', '--format=%s', commit);
+    repo.git('revert', '--no-commit', commit);
+    repo.git('commit', '--quiet', '-m', subject(reverted), '-m', `This reverts commit ${commit}.`);
+    repo.git('push', '--quiet', 'origin', 'main');
+    return repo.head();
+  };
+  const promoteSquashed = (model: string, pr: number): string => {
+    const reg = repo.registry();
+    const bytes = modelBytes(1);
+    reg.models[model] = registryEntry(model, 1, bytes);
+    return repo.commitToMain({ [REGISTRY_FILE]: serializeRegistry(reg), [artifactPath(model, 1)]: bytes }, `Promote ${model} v1 (#${pr})`);
+  };
+  beforeAll(() => {
+    repo = ScratchRepo.create('mlops-history-reapply-');
+    sha.tank1 = repo.promote(TANK, 1, 1);
+    sha.tank2 = repo.promote(TANK, 2, 2);
+    sha.revert = repo.revertMerge(sha.tank2); // Revert "Merge pull request #2 ..."
+    sha.reapply = repo.revertMerge(sha.revert); // Revert "Revert "Merge pull request #2 ..."" (git before 2.43)
+    // GitHub's Revert button: a branch with the revert, merged as a pull request of its own
+    repo.git('checkout', '--quiet', '-b', 'revert-reapply', 'main');
+    repo.git('revert', '--no-edit', sha.reapply);
+    repo.git('checkout', '--quiet', 'main');
+    repo.git('merge', '--quiet', '--no-ff', '-m', 'Merge pull request #6 from acme/revert-reapply', 'revert-reapply');
+    repo.git('push', '--quiet', 'origin', 'main');
+    sha.buttonRevert = repo.head();
+
+    sha.pump1 = promoteSquashed(PUMP, 3);
+    sha.pumpRevert = revertAs(sha.pump1, (s) => `Revert "${s}" (#4)`);
+    sha.pumpReapply = revertAs(sha.pumpRevert, (s) => `Revert "${s}" (#5)`); // squash-merged revert of a squash-merged revert
+    sha.river1 = promoteSquashed(RIVER, 8);
+    sha.riverRevert = revertAs(sha.river1, (s) => `Revert "${s}" (#9)`);
+    // git 2.43 and later word a revert of a revert "Reapply": here made on main, after the squash-merged #9
+    sha.riverReapply = revertAs(sha.riverRevert, (s) => `Reapply "${s.slice('Revert "'.length)}`);
+  });
+  afterAll(() => repo?.cleanup());
+
+  it('names the pull request that landed each commit and the one each revert undid', async () => {
+    const byCommit = new Map((await registryHistory(repo.work)).map((r) => [r.commit, r]));
+    const facts = (k: string) => {
+      const r = byCommit.get(sha[k])!;
+      return { subject: r.subject, kind: r.kind, pullRequest: r.pullRequest, reverts: r.reverts };
+    };
+    expect(facts('revert')).toMatchObject({ kind: 'rollback', pullRequest: null, reverts: { commit: sha.tank2, pullRequest: 2 } });
+    // made with git revert on main: no pull request landed it, and the revert it undoes was no pull request either
+    expect(facts('reapply')).toEqual({ subject: `Revert "Revert "Merge pull request #2 from acme/mlops/promote/${TANK}""`, kind: 'promote', pullRequest: null, reverts: { commit: sha.revert, pullRequest: null } });
+    expect(facts('buttonRevert')).toMatchObject({ kind: 'rollback', pullRequest: 6, reverts: { commit: sha.reapply, pullRequest: null } });
+    expect(facts('pumpRevert')).toMatchObject({ kind: 'retire', pullRequest: 4, reverts: { commit: sha.pump1, pullRequest: 3 } });
+    expect(facts('pumpReapply')).toEqual({ subject: `Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`, kind: 'promote', pullRequest: 5, reverts: { commit: sha.pumpRevert, pullRequest: 4 } });
+    // "(#9)" here is the reverted commit's, carried into git's wording: no pull request landed the reapply
+    expect(facts('riverReapply')).toEqual({ subject: `Reapply "Promote ${RIVER} v1 (#8)" (#9)`, kind: 'promote', pullRequest: null, reverts: { commit: sha.riverRevert, pullRequest: 9 } });
+  });
+
+  it('from the subjects alone (the reverted commit not in the clone): the best reading of the words', () => {
+    expect(pullRequestOf(`Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`)).toBe(5);
+    expect(pullRequestOf('Revert "Revert "Merge pull request #2 from acme/mlops/promote/x""')).toBeNull();
+    expect(revertOf(`Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`, '')).toEqual({ commit: null, pullRequest: 4 });
+    expect(revertOf('Revert "Revert "Merge pull request #2 from acme/x""', `This reverts commit ${'b'.repeat(40)}.`)).toEqual({ commit: 'b'.repeat(40), pullRequest: null });
   });
 });

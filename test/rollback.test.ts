@@ -100,12 +100,54 @@ describe('prepareRollback: one model back to an earlier version, the others unto
     expect(repo.git('log', '-1', '--format=%an <%ae>', res.commit)).toBe('Operator <op@example.test>');
   });
 
-  it('says what is wrong: unknown version, nothing earlier, model not in production', async () => {
+  it('says what is wrong (unknown version, already there, not in production); undoing a rollback is a roll-forward', async () => {
     repo.pull();
     await expect(prepareRollback(repo.work, { model: TANK, toVersion: 7 })).rejects.toThrow(/tank-level-forecast v7 is not in the history .*versions found: v1, v2/);
-    await expect(prepareRollback(repo.work, { model: TANK })).rejects.toThrow(/no version below v1/);
+    // the version that ran before v1 (since the rollback) is v2: undoing the rollback is a roll-forward, named so
+    const forward = await prepareRollback(repo.work, { model: TANK });
+    expect(forward).toMatchObject({ direction: 'forward', fromVersion: 1, toVersion: 2, branch: `mlops/roll-forward/${TANK}`, title: `Roll forward ${TANK} v1 -> v2` });
+    expect(forward.body).toContain(`<!-- mlops:roll-forward model=${TANK} from=1 to=2 -->`);
+    expect(forward.body).toContain('a roll-forward, not a rollback');
     await expect(prepareRollback(repo.work, { model: TANK, toVersion: 1 })).rejects.toThrow(/already at v1/);
     await expect(prepareRollback(repo.work, { model: 'no-such-model' })).rejects.toThrow(/not in registry\/production.json on main/);
     await expect(prepareRollback(repo.work, { model: '../etc' })).rejects.toThrow(/invalid model name/);
+  });
+});
+
+describe('prepareRollback picks the version that ran before, never one that was itself rolled back', () => {
+  let repo: ScratchRepo;
+  beforeAll(() => {
+    repo = ScratchRepo.create('mlops-rollback-before-');
+    repo.promote(TANK, 1, 1);
+    const v2 = repo.promote(TANK, 2, 2);
+    repo.revertMerge(v2); // v2 was rolled back: v1 runs again
+    repo.promote(TANK, 3, 3);
+  });
+  afterAll(() => repo?.cleanup());
+
+  it('v1 -> v2 -> (revert) v1 -> v3: rolls v3 back to v1', async () => {
+    const res = await prepareRollback(repo.work, { model: TANK });
+    expect(res).toMatchObject({ direction: 'back', fromVersion: 3, toVersion: 1, title: `Roll back ${TANK} v3 -> v1` });
+    expect(registryAt(repo, res.commit).models[TANK].version).toBe(1);
+    expect(res.restoredFiles).toEqual([]); // v1's artifact never left the tree
+  });
+
+  it('--to a version above the live one is a roll-forward, on a branch of its own', async () => {
+    repo.commitToMain({}, 'nothing'); // the user's checkout moves on; the rollback reads origin
+    const back = await prepareRollback(repo.work, { model: TANK, toVersion: 1, push: true });
+    expect(back).toMatchObject({ outcome: 'pushed', direction: 'back', toVersion: 1 });
+    const forward = await prepareRollback(repo.work, { model: TANK, toVersion: 3 });
+    expect(forward).toMatchObject({ direction: 'forward', fromVersion: 1, toVersion: 3, branch: `mlops/roll-forward/${TANK}` });
+    expect(repo.git('log', '-1', '--format=%s', forward.commit)).toBe(`Roll forward ${TANK} v1 -> v3`);
+    // v2 was never rolled forward to by default: it ran only until its revert
+    await expect(prepareRollback(repo.work, { model: TANK, toVersion: 9 })).rejects.toThrow(/v9 is not in the history .*versions found: v1, v2, v3/);
+  });
+
+  it('refuses, and pushes nothing, when the rollback branch is checked out in the user\'s clone', async () => {
+    repo.git('checkout', '--quiet', '-B', `mlops/roll-forward/${TANK}`, 'main');
+    const before = originSha(repo, `mlops/roll-forward/${TANK}`);
+    await expect(prepareRollback(repo.work, { model: TANK, toVersion: 3 })).rejects.toThrow(`mlops/roll-forward/${TANK} is checked out in ${repo.work}`);
+    expect(originSha(repo, `mlops/roll-forward/${TANK}`)).toBe(before);
+    repo.git('checkout', '--quiet', 'main');
   });
 });

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { GitHubTarget, LocalTarget } from '../lib/promotion/promote.ts';
+import type { PromotionTarget } from '../lib/promotion/promote.ts';
 import { openPromotion } from '../lib/promotion/open.ts';
-import { createGitHubClient, parseRepository, resolveGitHubToken } from '../lib/promotion/github.ts';
+import { gitHubTarget, resolveGitHubToken } from '../lib/github/client.ts';
 import { annotate, databaseInputs, info, maskSecret, openRun, optionalText, readInputs, runAction, runDirInput, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
 
 /**
@@ -31,8 +31,9 @@ async function main(): Promise<void> {
   const mode = inputs.mode === 'auto' ? (token ? 'github' : 'local') : inputs.mode;
   if (mode === 'github' && !token) throw new Error('mode github needs a token: pass github-token (a GitHub App or bot token, MLOPS_BOT_TOKEN, so the registry check runs on the pull request) or set GITHUB_TOKEN');
 
-  const target: GitHubTarget | LocalTarget = mode === 'github'
-    ? { kind: 'github', gh: createGitHubClient({ token, baseUrl: inputs.apiUrl, log: info }), repo: parseRepository(inputs.repository), workDir: resolve(inputs.repoDir) }
+  const github = mode === 'github' ? gitHubTarget({ token, repository: inputs.repository, apiUrl: inputs.apiUrl, log: info }) : null;
+  const target: PromotionTarget = github
+    ? { kind: 'github', github, workDir: resolve(inputs.repoDir) }
     : { kind: 'local', repository: resolve(inputs.repoDir), root: resolve(inputs.localRoot) };
   const result = await withDatabase(inputs, (db) => openPromotion(db, { runDir: inputs.runDir, target, base: inputs.base }));
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describeFailures, verifyRegistry } from '../lib/deploy/index.ts';
-import { readBlobAt, resolveCommit } from '../lib/deploy/git-read.ts';
+import { readBlobAt, resolveCommit } from '../lib/git/read.ts';
 import { parseRegistry, REGISTRY_FILE, type Registry } from '../lib/registry/schema.ts';
 import { table } from '../lib/report/markdown.ts';
 import { annotate, booleanInput, databaseInputs, optionalText, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';

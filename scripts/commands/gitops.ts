@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { openPromotion } from '../../actions/lib/promotion/open.ts';
-import { createGitHubClient, parseRepository, resolveGitHubToken } from '../../actions/lib/promotion/github.ts';
-import { createPullRequestFor } from '../../actions/lib/promotion/pr-generic.ts';
-import { currentDeployments, deploy, describeFailures, prepareRollback, registryHistory, verifyRegistry } from '../../actions/lib/deploy/index.ts';
+import { gitHubTarget } from '../../actions/lib/github/client.ts';
+import { ensurePullRequest } from '../../actions/lib/github/pulls.ts';
+import { currentDeployments, deploy, describeFailures, prepareRollback, verifyRegistry } from '../../actions/lib/deploy/index.ts';
+import { registryHistory } from '../../actions/lib/registry/history.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
@@ -15,9 +16,7 @@ const githubOptions = {
 };
 
 function github(values: Values) {
-  const token = resolveGitHubToken(str(values, 'github-token'));
-  if (!token) return null;
-  return { gh: createGitHubClient({ token, baseUrl: str(values, 'api-url') }), repo: parseRepository(str(values, 'repository') ?? process.env.GITHUB_REPOSITORY) };
+  return gitHubTarget({ token: str(values, 'github-token'), repository: str(values, 'repository'), apiUrl: str(values, 'api-url'), log: (m) => console.error(m) });
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -39,7 +38,7 @@ export const gitopsCommands: Record<string, Command> = {
       const r = await openPromotion(await ctx.db(), {
         runDir,
         base: str(ctx.values, 'base'),
-        target: gh ? { kind: 'github', gh: gh.gh, repo: gh.repo, workDir: repo } : { kind: 'local', repository: repo },
+        target: gh ? { kind: 'github', github: gh, workDir: repo } : { kind: 'local', repository: repo },
       });
       if (ctx.values.json) return void ctx.json(r);
       ctx.out(`${r.title}`);
@@ -77,7 +76,7 @@ export const gitopsCommands: Record<string, Command> = {
       let prUrl: string | null = null;
       const gh = !ctx.values.push ? github(ctx.values) : null;
       if (gh && r.outcome !== 'pushed') {
-        prUrl = (await createPullRequestFor(gh.gh, gh.repo, { head: r.branch, base, title: r.title, body: r.body, labels: ['model-rollback', `model:${model}`] })).url;
+        prUrl = (await ensurePullRequest(gh, { head: r.branch, base, title: r.title, body: r.body, labels: [r.direction === 'back' ? 'model-rollback' : 'model-roll-forward', `model:${model}`] })).url;
       }
       if (ctx.values.json) return void ctx.json({ ...r, pull_request: prUrl });
       ctx.out(`${r.title}: ${r.outcome} (${r.branch} at ${r.commit.slice(0, 12)})`);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { loadPipelines } from '../../actions/lib/config/load.ts';
-import { gitHubTarget, runDailyMonitoring, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
+import { gitHubTarget } from '../../actions/lib/github/client.ts';
+import { runDailyMonitoring, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
 import { date, num, str, UsageError, type Command, type Context, type Options } from '../cli.ts';
 
 /**

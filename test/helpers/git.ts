@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Git } from '../../actions/lib/promotion/git.ts';
+import { Git } from '../../actions/lib/git/git.ts';
 import type { PromotedEntry } from '../../actions/lib/registry/edit.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { loadPipelines } from '../config/load.ts';
-import { gitHubTarget, runDailyMonitoring, type DailyMonitoringOptions, type DailyMonitoringResult } from '../monitoring/index.ts';
+import { gitHubTarget } from '../github/client.ts';
+import { runDailyMonitoring, type DailyMonitoringOptions, type DailyMonitoringResult } from '../monitoring/index.ts';
 import { databaseInputs, withDatabase } from './database.ts';
 import { optionalText, optionalTime, type Inputs } from './inputs.ts';
 import { info } from './log.ts';
@@ -42,7 +43,7 @@ export async function runMonitoringAction(
   maskSecret(inputs.webhookUrl);
   const pipelines = loadPipelines(inputs.pipelinesDir).filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
   if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
-  const github = gitHubTarget({ token: inputs.githubToken, log: info });
+  const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
   if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only, retrains are recorded, not dispatched');
   const result = await withDatabase(inputs, (db) => runDailyMonitoring(db, {
     pipelines, repoDir: inputs.repoDir, asOf: inputs.asOf ?? new Date(), ...options,

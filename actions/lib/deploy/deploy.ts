@@ -1,6 +1,6 @@
 import type { Db, Queryable } from '../db/index.ts';
 import type { RegistryEntry } from '../registry/schema.ts';
-import { gitTry } from './git-read.ts';
+import { isAncestor } from '../git/read.ts';
 import { describeFailures, verifyRegistry, type RegistryVerification } from './verify.ts';
 
 /**
@@ -135,8 +135,7 @@ async function olderThanDeployed(tx: Queryable, repoDir: string, gitSha: string)
   const res = await tx.query<{ git_sha: string }>('SELECT git_sha FROM mlops.deployments ORDER BY id DESC LIMIT 1');
   const last = res.rows[0]?.git_sha;
   if (!last || last === gitSha || !/^[0-9a-f]{40,64}$/.test(last)) return null;
-  const check = await gitTry(repoDir, ['merge-base', '--is-ancestor', gitSha, last]);
-  return check.code === 0 ? last : null;
+  return (await isAncestor(repoDir, gitSha, last)) ? last : null;
 }
 
 function liveRow(row: DeploymentRow | undefined): DeploymentRow | undefined {

@@ -12,7 +12,6 @@ export {
   type DeploymentRow,
   type ModelDeployment,
 } from './deploy.ts';
-export { prepareRollback, rollbackBranchName, ROLLBACK_MARKER, type RollbackOptions, type RollbackResult, type RollbackOutcome } from './rollback.ts';
-export { registryHistory, pullRequestOf, revertOf, type RegistryHistoryRecord, type RegistryHistoryOptions, type ModelChange, type ModelChangeKind } from './history.ts';
+export { prepareRollback, rollbackBranchName, ROLLBACK_MARKER, ROLL_FORWARD_MARKER, type RollbackOptions, type RollbackResult, type RollbackOutcome, type RollbackDirection } from './rollback.ts';
 export { smokeScore, smokeSample, type SmokeResult } from './smoke.ts';
 export { checkClaims, changedModels } from './claims.ts';

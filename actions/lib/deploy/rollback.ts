@@ -1,28 +1,27 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createOrUpdateBranch, DEFAULT_BOT, type BranchFile } from '../git/branch.ts';
+import { Git, type GitIdentity } from '../git/git.ts';
+import { gitOf, readBlobAt, type Repo } from '../git/read.ts';
+import { entryAtVersion, registryHistory, versionBefore, versionsSeen } from '../registry/history.ts';
+import { sha256Hex } from '../registry/edit.ts';
 import { artifactPath, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, serializeRegistry, type Registry, type RegistryEntry } from '../registry/schema.ts';
-import { commitsTouching, git, gitTry, readBlobAt, resolveCommit } from './git-read.ts';
 
 /**
- * Prepares the rollback of ONE model: its registry entry goes back to an earlier version (default:
- * the highest version below the current one), taken verbatim from the commit where the registry had
- * it, while every other model keeps what the base branch says now. The artifact and model card of
- * that version come back from that commit when they were deleted since. The commit is built from
- * git objects (a temporary index, no checkout), so the caller's working tree is never touched, and
- * is pushed to `mlops/rollback/<model>` (or, with `push: true`, straight onto the base branch).
- * Merging it deploys; deploy-model records it as a `rollback`.
+ * Prepares the rollback of ONE model: its registry entry goes back to the version that ran before
+ * the current one (from the registry's history on the base branch: for v1 -> v2 -> v1 (reverted)
+ * -> v3 that is v1, never the v2 that was itself rolled back), taken verbatim from the commit where
+ * the registry had it, while every other model keeps what the base branch says now. The artifact
+ * and model card of that version come back from that commit when they were deleted since. `--to`
+ * names any version the history had; one above the live version is a roll-forward and is named so.
+ * The commit is made by the one branch algorithm (lib/git/branch.ts) on `mlops/rollback/<model>`
+ * (`mlops/roll-forward/<model>`), or with `push: true` straight onto the base branch. Merging it
+ * deploys; deploy-model records a `rollback` (a forward move: a `deploy`).
  */
 
-export interface GitAuthor {
-  name: string;
-  email: string;
-}
+export type RollbackDirection = 'back' | 'forward';
 
 export interface RollbackOptions {
   model: string;
-  /** default: the highest version below the current one that the registry ever had */
+  /** default: the version that ran before the current one */
   toVersion?: number;
   /** default `main` */
   base?: string;
@@ -30,8 +29,8 @@ export interface RollbackOptions {
   push?: boolean;
   /** default `origin` */
   remote?: string;
-  /** the commit's author; default: the repository's git config */
-  author?: GitAuthor;
+  /** the commit's author; default: the repository's git identity (user.name/user.email), else the Actions bot */
+  author?: GitIdentity;
   /** why, in the operator's words (goes into the commit and the PR body) */
   reason?: string;
 }
@@ -41,10 +40,12 @@ export type RollbackOutcome = 'created' | 'updated' | 'unchanged' | 'pushed';
 
 export interface RollbackResult {
   outcome: RollbackOutcome;
+  /** back: to an older version (a rollback); forward: to a newer one than the live version (a roll-forward) */
+  direction: RollbackDirection;
   model: string;
   fromVersion: number;
   toVersion: number;
-  /** the branch pushed: `mlops/rollback/<model>`, or the base branch with `push: true` */
+  /** the branch pushed: `mlops/rollback/<model>` (`mlops/roll-forward/<model>`), or the base branch with `push: true` */
   branch: string;
   base: string;
   /** the base commit the rollback is built on */
@@ -58,168 +59,98 @@ export interface RollbackResult {
   body: string;
 }
 
-export function rollbackBranchName(model: string): string {
-  return `mlops/rollback/${model}`;
+export function rollbackBranchName(model: string, direction: RollbackDirection = 'back'): string {
+  return direction === 'back' ? `mlops/rollback/${model}` : `mlops/roll-forward/${model}`;
 }
 
 export const ROLLBACK_MARKER = 'mlops:rollback';
+export const ROLL_FORWARD_MARKER = 'mlops:roll-forward';
 
 const MODEL_NAME = /^[a-z0-9-]+$/;
 
-export async function prepareRollback(repoDir: string, options: RollbackOptions): Promise<RollbackResult> {
+export async function prepareRollback(repo: Repo, options: RollbackOptions): Promise<RollbackResult> {
   const { model } = options;
   if (!MODEL_NAME.test(model)) throw new Error(`invalid model name ${JSON.stringify(model)}: expected [a-z0-9-]+`);
+  const git = gitOf(repo);
   const base = options.base ?? 'main';
   const remote = options.remote ?? 'origin';
   if (options.toVersion !== undefined && (!Number.isInteger(options.toVersion) || options.toVersion < 1))
     throw new Error(`toVersion must be a positive integer, got ${String(options.toVersion)}`);
 
   // 1. The base as the remote has it now.
-  await git(repoDir, ['fetch', '--quiet', '--no-tags', remote, `+refs/heads/${base}:refs/remotes/${remote}/${base}`]);
-  const baseSha = await resolveCommit(repoDir, `refs/remotes/${remote}/${base}`);
-  const currentText = await readBlobAt(repoDir, baseSha, REGISTRY_FILE);
+  await git.fetchBranches(remote, [base]);
+  const baseRef = `refs/remotes/${remote}/${base}`;
+  const baseSha = await git.revParse(baseRef);
+  if (!baseSha) throw new Error(`${remote} has no branch ${base}`);
+  const currentText = await readBlobAt(git, baseSha, REGISTRY_FILE);
   if (!currentText) throw new Error(`${REGISTRY_FILE} does not exist on ${base} (${baseSha.slice(0, 12)})`);
   const current = parseRegistry(currentText.toString('utf8'), `${REGISTRY_FILE} on ${base}`);
   const live = current.models[model];
   if (!live) throw new Error(`${model} is not in ${REGISTRY_FILE} on ${base}; nothing to roll back`);
 
-  // 2. The target version's entry, from the newest commit whose registry had it.
-  const found = await findEntry(repoDir, baseSha, model, live.version, options.toVersion);
+  // 2. Which version, and its entry from the newest commit on the base's line whose registry had it.
+  const records = await registryHistory(git, { ref: baseSha, model });
+  let toVersion = options.toVersion;
+  if (toVersion === undefined) {
+    const before = versionBefore(records, model, live.version);
+    if (before === null) throw new Error(`${model} v${live.version} is the first version ${base} ever had; there is no earlier version to roll back to`);
+    toVersion = before;
+  }
+  if (toVersion === live.version) throw new Error(`${model} is already at v${live.version} on ${base}`);
+  const found = await entryAtVersion(git, records, model, toVersion);
+  if (!found)
+    throw new Error(`${model} v${toVersion} is not in the history of ${REGISTRY_FILE} on ${base} (versions found: ${versionsSeen(records, model).map((v) => `v${v}`).join(', ') || 'none'})`);
   const target = found.entry;
-  if (target.version === live.version) throw new Error(`${model} is already at v${live.version} on ${base}`);
+  const direction: RollbackDirection = target.version < live.version ? 'back' : 'forward';
 
   // 3. The files of the new commit: the registry with only this model's entry replaced, and the
   //    target version's artifact and card when the base no longer has them.
   const registry: Registry = { $schema: current.$schema ?? REGISTRY_SCHEMA_REF, models: { ...current.models, [model]: target } };
   const text = serializeRegistry(parseRegistry(serializeRegistry(registry), `${REGISTRY_FILE} (rollback of ${model})`));
-  const files: { path: string; bytes: Uint8Array }[] = [{ path: REGISTRY_FILE, bytes: Buffer.from(text, 'utf8') }];
+  const files: BranchFile[] = [{ path: REGISTRY_FILE, bytes: Buffer.from(text, 'utf8') }];
   const restoredFiles: string[] = [];
 
   const artifact = target.artifact.path;
   if (artifact !== artifactPath(model, target.version)) throw new Error(`${model} v${target.version}: unexpected artifact path "${artifact}"`);
-  const atBase = await readBlobAt(repoDir, baseSha, artifact);
-  if (!atBase || sha256(atBase) !== target.artifact.sha256) {
-    const old = await readBlobAt(repoDir, found.commit, artifact);
+  const atBase = await readBlobAt(git, baseSha, artifact);
+  if (!atBase || sha256Hex(atBase) !== target.artifact.sha256) {
+    const old = await readBlobAt(git, found.commit, artifact);
     if (!old) throw new Error(`${model} v${target.version}: artifact ${artifact} is not in commit ${found.commit.slice(0, 12)} either; cannot restore it`);
-    if (sha256(old) !== target.artifact.sha256)
-      throw new Error(`${model} v${target.version}: artifact ${artifact} at ${found.commit.slice(0, 12)} has sha256 ${sha256(old)} but the entry records ${target.artifact.sha256}`);
+    if (sha256Hex(old) !== target.artifact.sha256)
+      throw new Error(`${model} v${target.version}: artifact ${artifact} at ${found.commit.slice(0, 12)} has sha256 ${sha256Hex(old)} but the entry records ${target.artifact.sha256}`);
     files.push({ path: artifact, bytes: old });
     restoredFiles.push(artifact);
   }
   const card = `registry/models/${model}/${target.version}/card.json`;
-  if (!(await readBlobAt(repoDir, baseSha, card))) {
-    const oldCard = await readBlobAt(repoDir, found.commit, card);
+  if (!(await readBlobAt(git, baseSha, card))) {
+    const oldCard = await readBlobAt(git, found.commit, card);
     if (oldCard) {
       files.push({ path: card, bytes: oldCard });
       restoredFiles.push(card);
     }
   }
 
-  // 4. The commit, built on baseSha from git objects.
-  const title = `Roll back ${model} v${live.version} -> v${target.version}`;
+  // 4. The commit, made by the one branch algorithm: on the rollback branch, or straight onto base.
+  const verb = direction === 'back' ? 'Roll back' : 'Roll forward';
+  const title = `${verb} ${model} v${live.version} -> v${target.version}`;
   const others = Object.keys(current.models).filter((m) => m !== model);
   const message = commitMessage(title, model, live, target, found.commit, restoredFiles, options.reason);
-  const tree = await writeTree(repoDir, baseSha, files);
-  const body = pullRequestBody({ model, live, target, base, baseSha, sourceCommit: found.commit, restoredFiles, others, reason: options.reason });
-  const env = options.author
-    ? { GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email, GIT_COMMITTER_NAME: options.author.name, GIT_COMMITTER_EMAIL: options.author.email }
-    : undefined;
-
-  const result = { model, fromVersion: live.version, toVersion: target.version, base, baseSha, sourceCommit: found.commit, restoredFiles, title, body };
-
-  // 5. Push: straight onto base (fast-forward only), or to the rollback branch, idempotently.
-  if (options.push) {
-    const commit = await git(repoDir, ['commit-tree', tree, '-p', baseSha, '-F', '-'], { input: message, env });
-    await git(repoDir, ['push', '--quiet', remote, `${commit}:refs/heads/${base}`]);
-    return { ...result, outcome: 'pushed', branch: base, commit };
-  }
-
-  const branch = rollbackBranchName(model);
-  const existing = await remoteBranch(repoDir, remote, branch);
-  if (existing) {
-    await git(repoDir, ['fetch', '--quiet', '--no-tags', remote, `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`]);
-    const [existingTree, existingParents] = (await git(repoDir, ['show', '-s', '--format=%T %P', existing])).split(' ', 2);
-    if (existingTree === tree && existingParents === baseSha) return { ...result, outcome: 'unchanged', branch, commit: existing };
-  }
-  const commit = await git(repoDir, ['commit-tree', tree, '-p', baseSha, '-F', '-'], { input: message, env });
-  const lease = `--force-with-lease=refs/heads/${branch}:${existing ?? ''}`;
-  await git(repoDir, ['push', '--quiet', lease, remote, `${commit}:refs/heads/${branch}`]);
-  await updateLocalBranch(repoDir, branch, commit);
-  return { ...result, outcome: existing ? 'updated' : 'created', branch, commit };
+  const body = pullRequestBody({ direction, model, live, target, base, baseSha, sourceCommit: found.commit, restoredFiles, others, reason: options.reason });
+  const author = options.author ?? (await gitIdentity(git)) ?? DEFAULT_BOT;
+  const branchName = options.push ? base : rollbackBranchName(model, direction);
+  const made = await createOrUpdateBranch({ git, remote, base, branch: branchName, files, message, author });
+  return {
+    outcome: options.push ? 'pushed' : made.outcome,
+    direction, model, fromVersion: live.version, toVersion: target.version, branch: branchName, base, baseSha: made.baseSha,
+    commit: made.commit, sourceCommit: found.commit, restoredFiles, title, body,
+  };
 }
 
-interface FoundEntry {
-  entry: RegistryEntry;
-  commit: string;
-}
-
-/** Walks every commit that changed the registry (newest first) for the model's versions. */
-async function findEntry(repoDir: string, baseSha: string, model: string, currentVersion: number, toVersion: number | undefined): Promise<FoundEntry> {
-  const commits = await commitsTouching(repoDir, baseSha, REGISTRY_FILE);
-  const byVersion = new Map<number, FoundEntry>();
-  for (const c of commits) {
-    const raw = await readBlobAt(repoDir, c.sha, REGISTRY_FILE);
-    if (!raw) continue;
-    let value: unknown;
-    try {
-      value = (JSON.parse(raw.toString('utf8')) as { models?: Record<string, unknown> }).models?.[model];
-    } catch {
-      continue; // a commit whose file did not parse has nothing to restore
-    }
-    const version = value && typeof value === 'object' ? (value as { version?: unknown }).version : undefined;
-    if (typeof version !== 'number' || byVersion.has(version)) continue;
-    let entry: RegistryEntry;
-    try {
-      entry = parseRegistry(JSON.stringify({ $schema: REGISTRY_SCHEMA_REF, models: { [model]: value } })).models[model];
-    } catch {
-      continue; // an entry that does not pass the schema today cannot be restored as is
-    }
-    byVersion.set(version, { entry, commit: c.sha });
-    if (toVersion !== undefined && version === toVersion) break;
-  }
-  const seen = [...byVersion.keys()].sort((a, b) => a - b);
-  if (toVersion !== undefined) {
-    const hit = byVersion.get(toVersion);
-    if (!hit) throw new Error(`${model} v${toVersion} is not in the history of ${REGISTRY_FILE} (versions found: ${seen.map((v) => `v${v}`).join(', ') || 'none'})`);
-    return hit;
-  }
-  const lower = seen.filter((v) => v < currentVersion);
-  if (lower.length === 0) throw new Error(`${model} has no version below v${currentVersion} in the history of ${REGISTRY_FILE}; nothing to roll back to`);
-  return byVersion.get(lower[lower.length - 1])!;
-}
-
-/** A tree = baseSha's tree with `files` written over it, through a temporary index. */
-async function writeTree(repoDir: string, baseSha: string, files: { path: string; bytes: Uint8Array }[]): Promise<string> {
-  const index = join(tmpdir(), `mlops-rollback-index-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const env = { GIT_INDEX_FILE: index };
-  try {
-    await git(repoDir, ['read-tree', baseSha], { env });
-    for (const f of files) {
-      const blob = await git(repoDir, ['hash-object', '-w', '--stdin'], { input: f.bytes });
-      await git(repoDir, ['update-index', '--add', '--cacheinfo', `100644,${blob},${f.path}`], { env });
-    }
-    return await git(repoDir, ['write-tree'], { env });
-  } finally {
-    rmSync(index, { force: true });
-  }
-}
-
-async function remoteBranch(repoDir: string, remote: string, branch: string): Promise<string | null> {
-  const res = await gitTry(repoDir, ['ls-remote', '--heads', remote, `refs/heads/${branch}`]);
-  if (res.code !== 0) throw new Error(`git ls-remote ${remote} failed: ${res.stderr}`);
-  const sha = res.stdout.split(/\s+/)[0];
-  return sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
-}
-
-/** Points the local branch at the commit too, unless it is checked out (its worktree would go stale). */
-async function updateLocalBranch(repoDir: string, branch: string, commit: string): Promise<void> {
-  const head = await gitTry(repoDir, ['symbolic-ref', '-q', 'HEAD']);
-  if (head.code === 0 && head.stdout === `refs/heads/${branch}`) return;
-  await git(repoDir, ['update-ref', `refs/heads/${branch}`, commit]);
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** user.name and user.email of the repository, when both are set. */
+async function gitIdentity(git: Git): Promise<GitIdentity | null> {
+  const name = (await git.exec(['config', 'user.name'])).stdout.trim();
+  const email = (await git.exec(['config', 'user.email'])).stdout.trim();
+  return name && email ? { name, email } : null;
 }
 
 function commitMessage(title: string, model: string, live: RegistryEntry, target: RegistryEntry, source: string, restored: string[], reason?: string): string {
@@ -236,6 +167,7 @@ function commitMessage(title: string, model: string, live: RegistryEntry, target
 }
 
 interface BodyInput {
+  direction: RollbackDirection;
   model: string;
   live: RegistryEntry;
   target: RegistryEntry;
@@ -254,11 +186,13 @@ export function pullRequestBody(b: BodyInput): string {
   const pr = (e: RegistryEntry) => (e.pull_request ? `[#${e.pull_request.number}](${e.pull_request.url})` : '—');
   const row = (label: string, e: RegistryEntry) =>
     `| ${label} | v${e.version} | \`${e.run_id}\` | ${num(e.metrics.rmse)} | ${num(e.metrics.mae)} | ${e.promoted_at} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
+  const back = b.direction === 'back';
+  const verb = back ? 'Roll back' : 'Roll forward';
   return [
-    `<!-- ${ROLLBACK_MARKER} model=${model} from=${live.version} to=${target.version} -->`,
-    `## Roll back ${model}: v${live.version} → v${target.version}`,
+    `<!-- ${back ? ROLLBACK_MARKER : ROLL_FORWARD_MARKER} model=${model} from=${live.version} to=${target.version} -->`,
+    `## ${verb} ${model}: v${live.version} → v${target.version}`,
     '',
-    `**Why:** ${b.reason ?? `v${live.version} is to be taken out of production; v${target.version} was the version before it.`}`,
+    `**Why:** ${b.reason ?? (back ? `v${live.version} is to be taken out of production; v${target.version} is the version that ran before it.` : `v${target.version}, newer than the live v${live.version}, is to run again (a roll-forward, not a rollback).`)}`,
     '',
     '| | version | run | RMSE (holdout) | MAE (holdout) | promoted | pull request | sha256 |',
     '|---|---|---|---|---|---|---|---|',
@@ -270,10 +204,10 @@ export function pullRequestBody(b: BodyInput): string {
     b.others.length ? `Other models keep their current entries: ${b.others.map((m) => `\`${m}\``).join(', ')}.` : 'No other model is in the registry.',
     '',
     '### What merging does',
-    `deploy-model verifies every entry at the merge commit (schema, sha256, loads in onnxruntime-node, smoke score) and records a \`rollback\` of ${model} to v${target.version}.`,
+    `deploy-model verifies every entry at the merge commit (schema, sha256, loads in onnxruntime-node, smoke score) and records ${back ? `a \`rollback\` of ${model} to v${target.version}` : `a \`deploy\` of ${model} v${target.version}`}.`,
     '',
     '### How to undo',
-    `Revert the merge of this pull request (\`git revert -m 1 <merge commit>\`, or GitHub's Revert button): v${live.version} comes back and is recorded as a deploy.`,
+    `Revert the merge of this pull request (\`git revert -m 1 <merge commit>\`, or GitHub's Revert button): v${live.version} comes back and is recorded as ${back ? 'a deploy' : 'a rollback'}.`,
     '',
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { artifactPath, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, type Registry, type RegistryEntry } from '../registry/schema.ts';
-import { assertRepoPath, readBlobAt, resolveCommit } from './git-read.ts';
+import { assertRepoPath, readBlobAt, resolveCommit } from '../git/read.ts';
 import { smokeScore } from './smoke.ts';
 
 /**

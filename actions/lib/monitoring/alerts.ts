@@ -12,7 +12,8 @@
  * Without a token, alerts go to the terminal (`log`) and the table.
  */
 import type { Queryable } from '../db/index.ts';
-import { closeAlertIssue, gitHubError, openAlertIssues, upsertAlertIssue, type AlertIssue, type GitHubTarget, type IssueOutcome } from './issues.ts';
+import { gitHubError, type GitHubTarget } from '../github/client.ts';
+import { closeAlertIssue, openAlertIssues, upsertAlertIssue, type AlertIssue, type IssueOutcome } from './issues.ts';
 import { postWebhook, type WebhookOptions, type WebhookResult } from './webhook.ts';
 
 export type Severity = 'info' | 'warning' | 'critical';

@@ -10,7 +10,7 @@ import { syncAlerts, type AlertChange, type RuleResult } from './alerts.ts';
 import { dispatchRetrain, type DispatchResult, type DispatchTrigger } from './dispatch.ts';
 import { runDrift, type DriftRun } from './drift-run.ts';
 import { evaluateHealth, type HealthReport } from './health.ts';
-import type { GitHubTarget } from './issues.ts';
+import type { GitHubTarget } from '../github/client.ts';
 import { runQuality, type QualityRun } from './quality-run.ts';
 import type { WebhookOptions } from './webhook.ts';
 

@@ -11,7 +11,8 @@
  * have happened, once per cooldown.
  */
 import type { Db } from '../db/index.ts';
-import { gitHubError, sendRetrainDispatch, type GitHubTarget } from './issues.ts';
+import { gitHubError, type GitHubTarget } from '../github/client.ts';
+import { sendRetrainDispatch } from './issues.ts';
 
 export type DispatchTrigger = 'drift' | 'stale' | 'drift+stale';
 export type DispatchOutcome = 'dispatched' | 'no-token' | 'cooldown' | 'failed';

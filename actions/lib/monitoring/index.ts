@@ -5,5 +5,5 @@ export { runQuality, DEFAULT_QUALITY_SINCE_MS, type QualityRun } from './quality
 export { evaluateHealth, metricRiseRule, notPromotedRule, staleChampionRule, retrainFailedRule, type HealthOptions, type HealthReport } from './health.ts';
 export { syncAlerts, listOpenAlerts, alertKey, issueBody, issueTitle, RULE_TITLES, type AlertChange, type AlertOutcome, type AlertRule, type AlertSinks, type OpenAlert, type RuleResult, type Severity } from './alerts.ts';
 export { dispatchRetrain, type DispatchOutcome, type DispatchRequest, type DispatchResult, type DispatchTrigger } from './dispatch.ts';
-export { gitHubTarget, alertMarker, parseAlertMarker, ALERT_LABEL, type GitHubSettings, type GitHubTarget, type IssueOutcome } from './issues.ts';
+export { alertMarker, parseAlertMarker, ALERT_LABEL, type IssueOutcome } from './issues.ts';
 export { postWebhook, redactWebhookUrl, type WebhookOptions, type WebhookResult } from './webhook.ts';

@@ -7,45 +7,12 @@
  *
  * Repository dispatch (the triggered retrain) goes through the same client.
  */
-import { createGitHubClient, parseRepository, redactSecrets, resolveGitHubToken, type GitHub, type RepoRef } from '../promotion/github.ts';
+import { type GitHubTarget } from '../github/client.ts';
 
 export const ALERT_LABEL = 'mlops-alert';
 /** GitHub refuses issue bodies above 65,536 characters. */
 const MAX_BODY = 60_000;
 const MARKER = /<!--\s*mlops:alert\s+key=(\S+?)\s*-->/;
-
-/** Where alerts and dispatches go on GitHub. */
-export interface GitHubTarget {
-  client: GitHub;
-  repo: RepoRef;
-  /** the token, to take it out of error messages */
-  token: string;
-}
-
-export interface GitHubSettings {
-  /** empty or absent: GITHUB_TOKEN */
-  token?: string | null;
-  /** owner/name; absent: GITHUB_REPOSITORY */
-  repository?: string | null;
-  /** absent: GITHUB_API_URL, then https://api.github.com */
-  apiUrl?: string | null;
-  /** space writes as GitHub asks (default true; loopback tests turn it off) */
-  paceWrites?: boolean;
-  retries?: number;
-  log?: (message: string) => void;
-}
-
-/** A target from a token and a repository; null without a token (local mode: terminal and table only). */
-export function gitHubTarget(settings: GitHubSettings = {}): GitHubTarget | null {
-  const token = resolveGitHubToken(settings.token);
-  if (!token) return null;
-  const repo = parseRepository(settings.repository ?? process.env.GITHUB_REPOSITORY);
-  const client = createGitHubClient({
-    token, baseUrl: settings.apiUrl ?? undefined, paceWrites: settings.paceWrites, retries: settings.retries, log: settings.log,
-    userAgent: 'gitops-mlops-monitoring',
-  });
-  return { client, repo, token };
-}
 
 export function alertMarker(key: string): string {
   return `<!-- mlops:alert key=${encodeURIComponent(key)} -->`;
@@ -115,10 +82,4 @@ export async function closeAlertIssue(gh: GitHubTarget, issue: AlertIssue, comme
 /** `repository_dispatch` of type `retrain` (the weekly-retrain workflow listens for it). */
 export async function sendRetrainDispatch(gh: GitHubTarget, pipeline: string, reason: string): Promise<void> {
   await gh.client.rest.repos.createDispatchEvent({ ...gh.repo, event_type: 'retrain', client_payload: { pipeline, reason } });
-}
-
-/** An error's message without the token. */
-export function gitHubError(gh: GitHubTarget, err: unknown): string {
-  const e = err as { status?: number; message?: string };
-  return redactSecrets(`${e.status ? `HTTP ${e.status}: ` : ''}${e.message ?? String(err)}`, [gh.token]);
 }

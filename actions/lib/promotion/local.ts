@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Git } from './git.ts';
+import { Git } from '../git/git.ts';
 
 /**
  * Promotion without a token (the demo): the branch and commit are made in a scratch clone under

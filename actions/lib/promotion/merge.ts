@@ -1,5 +1,5 @@
-import { Git, type GitIdentity } from './git.ts';
-import { DEFAULT_BOT } from './branch.ts';
+import { DEFAULT_BOT } from '../git/branch.ts';
+import { Git, type GitIdentity } from '../git/git.ts';
 
 /**
  * Approve and roll back as git does them, for tests and the demo (on GitHub a person merges the
@@ -34,9 +34,7 @@ export async function mergePromotionBranch(spec: MergeSpec): Promise<MergeResult
   const { git, base, branch } = spec;
   const remote = spec.remote ?? 'origin';
   const author = spec.author ?? DEFAULT_BOT;
-  const refspecs = [`+refs/heads/${base}:refs/remotes/${remote}/${base}`];
-  if (!spec.localBranch) refspecs.push(`+refs/heads/${branch}:refs/remotes/${remote}/${branch}`);
-  await git.run(['fetch', '--no-tags', '--quiet', remote, ...refspecs]);
+  await git.fetchBranches(remote, spec.localBranch ? [base] : [base, branch]);
   await git.run(['checkout', '--quiet', '--force', '-B', base, `refs/remotes/${remote}/${base}`]);
   const source = spec.localBranch ? `refs/heads/${branch}` : `refs/remotes/${remote}/${branch}`;
   const subject = spec.pullNumber ? `Merge pull request #${spec.pullNumber} from ${spec.owner ?? remote}/${branch}` : `Merge branch '${branch}'`;
@@ -66,7 +64,7 @@ export interface RevertSpec {
 export async function revertMerge(spec: RevertSpec): Promise<{ revert: string; base: string }> {
   const { git, base } = spec;
   const remote = spec.remote ?? 'origin';
-  await git.run(['fetch', '--no-tags', '--quiet', remote, `+refs/heads/${base}:refs/remotes/${remote}/${base}`]);
+  await git.fetchBranches(remote, [base]);
   await git.run(['checkout', '--quiet', '--force', '-B', base, `refs/remotes/${remote}/${base}`]);
   await git.run(['revert', '-m', '1', '--no-edit', spec.merge], { env: Git.identityEnv(spec.author ?? DEFAULT_BOT) });
   const revert = await git.run(['rev-parse', 'HEAD']);

@@ -5,14 +5,14 @@ import { resultOf } from '../retrain/stages.ts';
 import { promotionBody, promotionTitle } from '../report/pr-body.ts';
 import { performanceHistory } from '../tracking/runs.ts';
 import { readFileSync } from 'node:fs';
-import type { GitIdentity } from './git.ts';
+import type { GitIdentity } from '../git/git.ts';
 import { promotionMarker } from './marker.ts';
-import { promote, type GitHubTarget, type LocalTarget, type PromoteResult } from './promote.ts';
+import { promote, type PromoteResult, type PromotionTarget } from './promote.ts';
 
 export interface OpenPromotionOptions {
   /** the run directory of a run whose gate decided `promote` */
   runDir: string;
-  target: GitHubTarget | LocalTarget;
+  target: PromotionTarget;
   /** default: the pipeline's promotion.base_branch */
   base?: string;
   author?: GitIdentity;

@@ -1,13 +1,14 @@
 import { emptyRegistry, parseRegistry, REGISTRY_FILE, type Registry } from '../registry/schema.ts';
 import { planRegistryEdit, type Promotion, type RegistryEditPlan } from '../registry/edit.ts';
-import { createOrUpdatePromotionBranch, promotionBranchName, type PromotionBranchResult } from './branch.ts';
-import { Git, type GitIdentity } from './git.ts';
-import type { GitHub, RepoRef } from './github.ts';
-import { highestVersionEver, readFileAtRef } from './history.ts';
+import { createOrUpdateBranch, type BranchResult } from '../git/branch.ts';
+import { Git, type GitIdentity } from '../git/git.ts';
+import { readBlobAt } from '../git/read.ts';
+import type { GitHubTarget } from '../github/client.ts';
+import { highestVersionEver } from '../registry/history.ts';
 import { prepareScratchClone, writeLocalPullRequest } from './local.ts';
 import type { Candidate } from './marker.ts';
 import {
-  createOrUpdatePullRequest,
+  createOrUpdatePromotionPullRequest,
   findPromotionPullRequest,
   isBetterByMetric,
   keepBetterCandidate,
@@ -43,10 +44,13 @@ export interface PromoteSpec {
   isBetter?: IsBetter;
 }
 
-export interface GitHubTarget {
+export function promotionBranchName(model: string): string {
+  return `mlops/promote/${model}`;
+}
+
+export interface GitHubPromotionTarget {
   kind: 'github';
-  gh: GitHub;
-  repo: RepoRef;
+  github: GitHubTarget;
   /** a clone of the repository whose `origin` is GitHub (the action's checkout) */
   workDir: string;
   /**
@@ -54,7 +58,7 @@ export interface GitHubTarget {
    * it out after actions/checkout with persist-credentials (its default): the checkout already
    * holds a URL-scoped header, and git would send two Authorization headers.
    */
-  token?: string;
+  gitToken?: string;
 }
 
 export interface LocalTarget {
@@ -70,28 +74,30 @@ export type PromoteResult =
       mode: 'github';
       outcome: PullRequestResult['outcome'];
       version: number;
-      branch: PromotionBranchResult | null;
+      branch: BranchResult | null;
       pullRequest: PullRequestResult;
     }
   | {
       mode: 'local';
-      outcome: PromotionBranchResult['outcome'];
+      outcome: BranchResult['outcome'];
       version: number;
-      branch: PromotionBranchResult;
+      branch: BranchResult;
       clone: string;
       bodyFile: string;
     };
 
-export async function promote(target: GitHubTarget | LocalTarget, spec: PromoteSpec): Promise<PromoteResult> {
-  const git = target.kind === 'github' ? new Git(target.workDir, { token: target.token }) : await prepareScratchClone(target.repository, target.root);
+export type PromotionTarget = GitHubPromotionTarget | LocalTarget;
+
+export async function promote(target: PromotionTarget, spec: PromoteSpec): Promise<PromoteResult> {
+  const git = target.kind === 'github' ? new Git(target.workDir, { token: target.gitToken, secrets: [target.github.token] }) : await prepareScratchClone(target.repository, target.root);
   const model = spec.promotion.model;
   const branchName = promotionBranchName(model);
 
   // 1. The registry as the base has it, and the edit of this promotion.
-  await git.run(['fetch', '--no-tags', '--quiet', 'origin', `+refs/heads/${spec.base}:refs/remotes/origin/${spec.base}`]);
+  await git.fetchBranches('origin', [spec.base]);
   const baseRef = `refs/remotes/origin/${spec.base}`;
-  const current = await registryAt(git.dir, baseRef);
-  const plan = planRegistryEdit(current, { ...spec.promotion, highestVersionEver: await highestVersionEver(git.dir, baseRef, model) });
+  const current = await registryAt(git, baseRef);
+  const plan = planRegistryEdit(current, { ...spec.promotion, highestVersionEver: await highestVersionEver(git, baseRef, model) });
   const text = spec.render(plan);
   const candidate: Candidate = { ...spec.candidate, version: plan.version };
   const branchSpec = {
@@ -105,7 +111,7 @@ export async function promote(target: GitHubTarget | LocalTarget, spec: PromoteS
   };
 
   if (target.kind === 'local') {
-    const branch = await createOrUpdatePromotionBranch({ ...branchSpec, push: false });
+    const branch = await createOrUpdateBranch({ ...branchSpec, push: false });
     const root = target.root ?? process.cwd();
     const bodyFile = writeLocalPullRequest(root, model, text.title, text.body);
     return { mode: 'local', outcome: branch.outcome, version: plan.version, branch, clone: git.dir, bodyFile };
@@ -113,7 +119,6 @@ export async function promote(target: GitHubTarget | LocalTarget, spec: PromoteS
 
   // 2. A better candidate already open: leave branch and pull request as they are.
   const prSpec: PromotionPullRequestSpec = {
-    repo: target.repo,
     model,
     head: branchName,
     base: spec.base,
@@ -124,17 +129,17 @@ export async function promote(target: GitHubTarget | LocalTarget, spec: PromoteS
     reviewers: spec.reviewers,
     teamReviewers: spec.teamReviewers,
   };
-  const open = await findPromotionPullRequest(target.gh, prSpec);
-  const kept = await keepBetterCandidate(target.gh, prSpec, open, spec.isBetter ?? isBetterByMetric);
+  const open = await findPromotionPullRequest(target.github, prSpec);
+  const kept = await keepBetterCandidate(target.github, prSpec, open, spec.isBetter ?? isBetterByMetric);
   if (kept) return { mode: 'github', outcome: kept.outcome, version: plan.version, branch: null, pullRequest: kept };
 
   // 3. The branch, then the pull request.
-  const branch = await createOrUpdatePromotionBranch(branchSpec);
-  const pullRequest = await createOrUpdatePullRequest(target.gh, prSpec, open);
+  const branch = await createOrUpdateBranch(branchSpec);
+  const pullRequest = await createOrUpdatePromotionPullRequest(target.github, prSpec, open);
   return { mode: 'github', outcome: pullRequest.outcome, version: plan.version, branch, pullRequest };
 }
 
-async function registryAt(repoDir: string, ref: string): Promise<Registry> {
-  const bytes = await readFileAtRef(repoDir, ref, REGISTRY_FILE);
+async function registryAt(git: Git, ref: string): Promise<Registry> {
+  const bytes = await readBlobAt(git, ref, REGISTRY_FILE);
   return bytes ? parseRegistry(bytes.toString('utf8'), `${REGISTRY_FILE} at ${ref}`) : emptyRegistry();
 }

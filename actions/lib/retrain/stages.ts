@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Db, Queryable } from '../db/index.ts';
@@ -19,6 +18,7 @@ import { regressionMetrics } from '../evaluate/metrics.ts';
 import { evaluateGates } from '../gates/gates.ts';
 import { summarizeHoldoutTarget } from '../gates/holdout.ts';
 import { loadChampion } from '../registry/champion.ts';
+import { headCommit } from '../git/read.ts';
 import { failRun, finishRun, RunIdTakenError, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
 import { reapAbandonedRuns, type AbandonedRun } from '../tracking/lease.ts';
 import { renderRunReport } from '../report/run-report.ts';
@@ -51,14 +51,10 @@ export interface BeginOptions {
 
 export type StageName = 'extract' | 'quality' | 'features' | 'train' | 'evaluate' | 'gate';
 
-/** The code version that ran, when this is a git checkout. */
-export function codeSha(dir = process.cwd()): string | null {
+/** The code version that ran: GITHUB_SHA in Actions, else the checkout's HEAD (null outside a git checkout). */
+export async function codeSha(dir = process.cwd()): Promise<string | null> {
   if (process.env.GITHUB_SHA && /^[0-9a-f]{40}$/.test(process.env.GITHUB_SHA)) return process.env.GITHUB_SHA;
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
-  } catch {
-    return null;
-  }
+  return headCommit(dir);
 }
 
 /** The Actions run that did this, from the variables every runner sets. */
@@ -108,7 +104,7 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
     trigger_reason: o.triggerReason ?? null,
     forced: o.force ?? false,
     repo_dir: o.repoDir,
-    code_sha: codeSha(),
+    code_sha: await codeSha(),
     workflow_run_url: workflowRunUrl(),
     started_at: new Date().toISOString(),
     stage_timings: {},

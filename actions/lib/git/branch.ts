@@ -1,19 +1,23 @@
 import { rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Git, type GitIdentity } from './git.ts';
+import { assertRepoPath } from './read.ts';
 
 /**
- * The promotion branch algorithm (after peter-evans/create-pull-request's create-or-update-branch),
- * top to bottom in one function with a named outcome:
+ * The one branch algorithm (after peter-evans/create-pull-request's create-or-update-branch), top
+ * to bottom in one function with a named outcome. Promotions and rollbacks both use it:
  *
- *   fetch <base> -> build ONE commit on top of origin/<base> that writes the files -> compare its
- *   tree with the remote branch's tree -> identical: `unchanged`, push nothing; otherwise push with
- *   --force-with-lease=<branch>:<the remote sha seen, or empty>: `created` or `updated`.
+ *   fetch <base> -> build ONE commit on top of <remote>/<base> that writes the files -> compare its
+ *   tree with the branch's tree -> identical: `unchanged`, push nothing; otherwise push with
+ *   --force-with-lease=<branch>:<the sha seen, or empty>: `created` or `updated`.
  *
  * The branch is regenerated from the base on every run, so it never goes stale or conflicts with
  * the base, and there is no state between runs: a run interrupted after its push and run again
  * builds the same tree and ends `unchanged`. The commit is built with git's plumbing in a private
- * index, so the work clone's working tree, index and checked-out branch are never touched.
+ * index, so no working tree, index or checked-out branch is touched. A branch that is checked out
+ * in any worktree of the clone is refused before anything is pushed (its checkout would silently
+ * go stale). When the branch IS the base (a commit straight onto main), the push is a
+ * fast-forward leased on the base commit it was built on, and the local base branch is left alone.
  */
 
 export type BranchOutcome = 'created' | 'updated' | 'unchanged';
@@ -30,11 +34,7 @@ export const DEFAULT_BOT: GitIdentity = {
   email: '41898282+github-actions[bot]@users.noreply.github.com',
 };
 
-export function promotionBranchName(model: string): string {
-  return `mlops/promote/${model}`;
-}
-
-export interface PromotionBranchSpec {
+export interface BranchSpec {
   /** git in the work clone (its remote `remote` is the repository the branch goes to) */
   git: Git;
   remote?: string;
@@ -48,13 +48,13 @@ export interface PromotionBranchSpec {
   push?: boolean;
 }
 
-export interface PromotionBranchResult {
+export interface BranchResult {
   outcome: BranchOutcome;
   branch: string;
   base: string;
   /** the base commit the branch was built on */
   baseSha: string;
-  /** the branch's commit after this run (the remote's when `unchanged`) */
+  /** the branch's commit after this run (the existing one when `unchanged`) */
   commit: string;
   tree: string;
   /** the branch's commit before this run (remote, or local when push is false), null when there was none */
@@ -62,23 +62,35 @@ export interface PromotionBranchResult {
   pushed: boolean;
 }
 
-export async function createOrUpdatePromotionBranch(spec: PromotionBranchSpec): Promise<PromotionBranchResult> {
+export async function createOrUpdateBranch(spec: BranchSpec): Promise<BranchResult> {
   const { git, base, branch, message } = spec;
   const remote = spec.remote ?? 'origin';
   const push = spec.push ?? true;
   const author = spec.author ?? DEFAULT_BOT;
   const committer = spec.committer ?? author;
-  for (const f of spec.files) assertRepoPath(f.path);
+  const ontoBase = branch === base;
+  if (ontoBase && !push) throw new Error(`a commit straight onto ${base} must be pushed`);
+  for (const f of spec.files) {
+    try {
+      assertRepoPath(f.path);
+    } catch (e) {
+      throw new Error(`refusing to write ${JSON.stringify(f.path)} on ${branch}: ${(e as Error).message}`);
+    }
+  }
+  // Refuse early, before anything is fetched, built or pushed.
+  if (!ontoBase) await assertNotCheckedOut(git, branch);
 
   // 1. The base as the remote has it now.
-  await git.run(['fetch', '--no-tags', '--quiet', remote, `+refs/heads/${base}:refs/remotes/${remote}/${base}`]);
-  const baseSha = await mustRevParse(git, `refs/remotes/${remote}/${base}`);
+  await git.fetchBranches(remote, [base]);
+  const baseSha = await git.revParse(`refs/remotes/${remote}/${base}`);
+  if (!baseSha) throw new Error(`${remote} has no branch ${base} (from ${git.dir})`);
 
   // 2. Where the branch is now: on the remote (push mode) or in this clone (local mode).
   let previousSha: string | null;
-  if (push) {
+  if (ontoBase) previousSha = baseSha;
+  else if (push) {
     previousSha = await git.remoteBranchSha(remote, branch);
-    if (previousSha) await git.run(['fetch', '--no-tags', '--quiet', remote, `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`]);
+    if (previousSha) await git.fetchBranches(remote, [branch]);
   } else {
     previousSha = await git.revParse(`refs/heads/${branch}`);
   }
@@ -86,11 +98,11 @@ export async function createOrUpdatePromotionBranch(spec: PromotionBranchSpec): 
   // 3. One commit on top of the base that writes the files.
   const tree = await writeTree(git, baseSha, spec.files);
   const baseTree = await git.run(['rev-parse', `${baseSha}^{tree}`]);
-  if (tree === baseTree) throw new Error(`nothing to promote on ${branch}: the files are already on ${base} as they are`);
+  if (tree === baseTree) throw new Error(`nothing to commit on ${branch}: the files are already on ${base} as they are`);
 
   // 4. Same content as the branch already has: nothing to do, push nothing.
-  if (previousSha && (await git.run(['rev-parse', `${previousSha}^{tree}`])) === tree) {
-    await setLocalBranch(git, branch, previousSha);
+  if (!ontoBase && previousSha && (await git.run(['rev-parse', `${previousSha}^{tree}`])) === tree) {
+    await git.run(['update-ref', `refs/heads/${branch}`, previousSha]);
     return { outcome: 'unchanged', branch, base, baseSha, commit: previousSha, tree, previousSha, pushed: false };
   }
 
@@ -98,19 +110,19 @@ export async function createOrUpdatePromotionBranch(spec: PromotionBranchSpec): 
     input: message.endsWith('\n') ? message : `${message}\n`,
     env: Git.identityEnv(author, committer),
   });
-  await setLocalBranch(git, branch, commit);
 
   // 5. Push only when different, and only over the commit we saw (or onto no branch at all).
   if (push) {
     await git.run(['push', '--quiet', `--force-with-lease=refs/heads/${branch}:${previousSha ?? ''}`, remote, `${commit}:refs/heads/${branch}`]);
     await git.run(['update-ref', `refs/remotes/${remote}/${branch}`, commit]);
   }
+  if (!ontoBase) await git.run(['update-ref', `refs/heads/${branch}`, commit]);
   return { outcome: previousSha ? 'updated' : 'created', branch, base, baseSha, commit, tree, previousSha, pushed: push };
 }
 
 /** The tree of `baseSha` with `files` written over it, built in a private index file. */
 async function writeTree(git: Git, baseSha: string, files: BranchFile[]): Promise<string> {
-  let indexFile = await git.run(['rev-parse', '--git-path', `mlops-promotion-${process.pid}-${Date.now()}.index`]);
+  let indexFile = await git.run(['rev-parse', '--git-path', `mlops-branch-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.index`]);
   if (!isAbsolute(indexFile)) indexFile = join(git.dir, indexFile);
   const env = { GIT_INDEX_FILE: indexFile };
   try {
@@ -129,21 +141,13 @@ async function writeTree(git: Git, baseSha: string, files: BranchFile[]): Promis
   }
 }
 
-async function setLocalBranch(git: Git, branch: string, sha: string): Promise<void> {
-  const head = await git.exec(['symbolic-ref', '--quiet', 'HEAD']);
-  if (head.code === 0 && head.stdout.trim() === `refs/heads/${branch}`)
-    throw new Error(`${branch} is checked out in ${git.dir}; promotion regenerates that branch, so check out another one first`);
-  await git.run(['update-ref', `refs/heads/${branch}`, sha]);
-}
-
-async function mustRevParse(git: Git, ref: string): Promise<string> {
-  const sha = await git.revParse(ref);
-  if (!sha) throw new Error(`${ref} does not exist in ${git.dir}`);
-  return sha;
-}
-
-function assertRepoPath(path: string): void {
-  const parts = path.split('/');
-  if (!path || path.startsWith('/') || path.includes('\\') || parts.some((p) => p === '' || p === '.' || p === '..' || p === '.git'))
-    throw new Error(`refusing to write ${JSON.stringify(path)}: expected a relative path inside the repository`);
+/** Throws when `branch` is checked out in any worktree of the clone: regenerating it would leave that checkout stale. */
+async function assertNotCheckedOut(git: Git, branch: string): Promise<void> {
+  const out = await git.run(['worktree', 'list', '--porcelain']);
+  let worktree = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('worktree ')) worktree = line.slice('worktree '.length);
+    if (line === `branch refs/heads/${branch}`)
+      throw new Error(`${branch} is checked out in ${worktree}; it is regenerated from the base on every run, so check out another branch there first (git switch -)`);
+  }
 }

@@ -3,8 +3,9 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 
 /**
- * The Octokit client of the promotion: retry (5xx, network) and throttling (primary and secondary
- * rate limits are waited out and retried), token from the action's input or GITHUB_TOKEN, and
+ * The one Octokit client of the engine (promotion pull requests, rollbacks, alert issues, retrain
+ * dispatch, who merged a deploy): retry (5xx, network) and throttling (primary and secondary rate
+ * limits are waited out and retried), token from the action's input or GITHUB_TOKEN, and
  * GITHUB_API_URL as the base URL so that GitHub Enterprise Server works unchanged.
  */
 
@@ -33,6 +34,57 @@ export interface GitHubClientOptions {
   userAgent?: string;
 }
 
+/** Where the engine talks to GitHub: a client, the repository, and the token (to keep it out of every message). */
+export interface GitHubTarget {
+  client: GitHub;
+  repo: RepoRef;
+  token: string;
+}
+
+export interface GitHubSettings {
+  /** empty or absent: GITHUB_TOKEN */
+  token?: string | null;
+  /** owner/name; absent: GITHUB_REPOSITORY */
+  repository?: string | null;
+  /** absent: GITHUB_API_URL, then https://api.github.com */
+  apiUrl?: string | null;
+  /** space writes as GitHub asks (default true; loopback tests turn it off) */
+  paceWrites?: boolean;
+  retries?: number;
+  log?: (message: string) => void;
+  userAgent?: string;
+}
+
+/** A target from a token and a repository; null without a token (local mode: no GitHub at all). */
+export function gitHubTarget(settings: GitHubSettings = {}): GitHubTarget | null {
+  const token = resolveGitHubToken(settings.token);
+  if (!token) return null;
+  const repo = parseRepository(settings.repository ?? process.env.GITHUB_REPOSITORY);
+  const client = createGitHubClient({
+    token, baseUrl: settings.apiUrl ?? undefined, paceWrites: settings.paceWrites, retries: settings.retries, log: settings.log, userAgent: settings.userAgent,
+  });
+  return { client, repo, token };
+}
+
+/** An error of a GitHub call as one line without the token: `HTTP 403: Resource not accessible by integration`. */
+export function gitHubError(target: Pick<GitHubTarget, 'token'>, err: unknown): string {
+  const e = err as { status?: number; message?: string };
+  return redactSecrets(`${e.status ? `HTTP ${e.status}: ` : ''}${e.message ?? String(err)}`, [target.token]);
+}
+
+/** Runs one GitHub call; whatever it throws leaves as an Error that says what failed, with its status and without the token. */
+export async function gitHubCall<T>(target: Pick<GitHubTarget, 'token'>, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as Error & { status?: number };
+    const status = err.status ? ` (HTTP ${err.status})` : '';
+    const out = new Error(redactSecrets(`GitHub: could not ${what}${status}: ${err.message}`, [target.token])) as Error & { status?: number };
+    out.status = err.status;
+    throw out;
+  }
+}
+
 /** The token to use: the input when given, else GITHUB_TOKEN; undefined means "no token" (local mode). */
 export function resolveGitHubToken(input?: string | null, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const t = (input ?? '').trim() || (env.GITHUB_TOKEN ?? '').trim();
@@ -55,7 +107,7 @@ const unpaced = { key: () => ({ schedule: (...args: unknown[]) => (args[1] as (.
 
 export function createGitHubClient(options: GitHubClientOptions = {}): GitHub {
   const token = resolveGitHubToken(options.token);
-  if (!token) throw new Error('no GitHub token: pass the token input or set GITHUB_TOKEN (or promote locally without one)');
+  if (!token) throw new Error('no GitHub token: pass the token input or set GITHUB_TOKEN (or run in local mode without one)');
   const retries = options.retries ?? 3;
   const log = options.log ?? (() => undefined);
   const decide = (kind: string) => (retryAfter: number, opts: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
@@ -67,7 +119,7 @@ export function createGitHubClient(options: GitHubClientOptions = {}): GitHub {
   return new RetryingOctokit({
     auth: token,
     baseUrl: resolveApiUrl(options.baseUrl),
-    userAgent: options.userAgent ?? 'gitops-mlops-promotion',
+    userAgent: options.userAgent ?? 'gitops-mlops',
     log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
     retry: { retries },
     throttle: {

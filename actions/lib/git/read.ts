@@ -1,0 +1,113 @@
+import { Git } from './git.ts';
+
+/**
+ * Reading a repository from git objects, never from the working tree: files and history at a
+ * commit. What deploy verifies, what the registry history reads and what a promotion builds on.
+ */
+
+/** A repository directory or a Git already set up for it. */
+export type Repo = Git | string;
+
+export function gitOf(repo: Repo): Git {
+  return typeof repo === 'string' ? new Git(repo) : repo;
+}
+
+/** Refuses refs that git could read as options or that are not plain revision names. */
+export function assertRef(ref: string): void {
+  if (typeof ref !== 'string' || ref.length === 0 || ref.startsWith('-') || /[\s\0:]/.test(ref) || ref.includes('..'))
+    throw new Error(`invalid git ref ${JSON.stringify(ref)}`);
+}
+
+/** Refuses repository paths that are absolute, climb out with `..` or reach into `.git` (checked before git sees them). */
+export function assertRepoPath(path: string): void {
+  if (typeof path !== 'string' || path.length === 0) throw new Error('empty repository path');
+  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) throw new Error(`path "${path}" is absolute; expected a path relative to the repository root`);
+  if (path.includes('\\')) throw new Error(`path "${path}" contains a backslash; expected a /-separated path`);
+  if (path.includes('\0')) throw new Error(`path ${JSON.stringify(path)} contains a NUL byte`);
+  const parts = path.split('/');
+  if (parts.includes('..')) throw new Error(`path "${path}" contains ".."; it would escape the repository`);
+  if (parts.some((p) => p === '' || p === '.' || p === '.git')) throw new Error(`path "${path}" is not a plain relative path (empty, "." or ".git" segment)`);
+}
+
+/** The full sha of the commit `ref` names; throws a clear error when there is none. */
+export async function resolveCommit(repo: Repo, ref: string): Promise<string> {
+  assertRef(ref);
+  const git = gitOf(repo);
+  const sha = await git.revParse(ref);
+  if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new Error(`git ref "${ref}" does not name a commit in ${git.dir}`);
+  return sha;
+}
+
+/** The commit checked out in `dir` (HEAD), or null when `dir` is not a git checkout. */
+export async function headCommit(dir: string): Promise<string | null> {
+  try {
+    return await new Git(dir).revParse('HEAD');
+  } catch {
+    return null; // git itself is missing
+  }
+}
+
+/** The bytes of `path` in commit `commit` (a sha or ref), or null when that commit has no such file. */
+export async function readBlobAt(repo: Repo, commit: string, path: string): Promise<Buffer | null> {
+  assertRef(commit);
+  assertRepoPath(path);
+  const git = gitOf(repo);
+  const spec = `${commit}:${path}`;
+  const type = await git.exec(['cat-file', '-t', spec]);
+  if (type.code !== 0 || type.stdout.trim() !== 'blob') return null;
+  return git.bytes(['cat-file', 'blob', spec]);
+}
+
+/** Whether `ancestor` is reachable from `descendant` (false when either is unknown to this clone). */
+export async function isAncestor(repo: Repo, ancestor: string, descendant: string): Promise<boolean> {
+  return (await gitOf(repo).exec(['merge-base', '--is-ancestor', ancestor, descendant])).code === 0;
+}
+
+export interface CommitInfo {
+  sha: string;
+  parents: string[];
+  /** committer date, ISO 8601 */
+  date: string;
+  author: { name: string; email: string };
+  committer: { name: string; email: string };
+  subject: string;
+  body: string;
+}
+
+const FIELD = '\x1f';
+const RECORD = '\x1e';
+const FORMAT = ['%H', '%P', '%cI', '%an', '%ae', '%cn', '%ce', '%s', '%b'].join(FIELD) + RECORD;
+
+function parseLog(out: string): CommitInfo[] {
+  const commits: CommitInfo[] = [];
+  for (const record of out.split(RECORD)) {
+    const text = record.replace(/^\n+/, '');
+    if (!text.trim()) continue;
+    const [sha, parents, date, an, ae, cn, ce, subject, body] = text.split(FIELD);
+    commits.push({
+      sha, parents: parents ? parents.split(' ').filter(Boolean) : [], date,
+      author: { name: an ?? '', email: ae ?? '' }, committer: { name: cn ?? '', email: ce ?? '' },
+      subject: subject ?? '', body: (body ?? '').trim(),
+    });
+  }
+  return commits;
+}
+
+/**
+ * Commits that changed `path`, newest first. `firstParent` follows only the first-parent line of
+ * `ref` (the base branch's own history: merges of pull requests and direct commits).
+ */
+export async function commitsTouching(repo: Repo, ref: string, path: string, options: { firstParent?: boolean } = {}): Promise<CommitInfo[]> {
+  assertRef(ref);
+  assertRepoPath(path);
+  const args = ['log', ...(options.firstParent ? ['--first-parent'] : []), `--format=${FORMAT}`, ref, '--', path];
+  return parseLog(await gitOf(repo).run(args, { raw: true }));
+}
+
+/** One commit's details. */
+export async function commitInfo(repo: Repo, ref: string): Promise<CommitInfo> {
+  assertRef(ref);
+  const [info] = parseLog(await gitOf(repo).run(['log', '-1', `--format=${FORMAT}`, ref, '--'], { raw: true }));
+  if (!info) throw new Error(`git ref "${ref}" does not name a commit`);
+  return info;
+}
