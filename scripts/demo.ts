@@ -219,7 +219,9 @@ async function main(): Promise<void> {
     if (ready && ready.mode === 'local') {
       say(`   ready for review: ${ready.title}`);
       say(`     branch mlops/promote/${ready.model} in ${rel(ready.clone)}; body ${rel(ready.bodyFile)}`);
-      const body = readFileSync(ready.bodyFile, 'utf8').split('\n').slice(0, 8).join('\n');
+      // the body up to its collapsed details: the title, what approving covers, the metric and gate tables, the chart
+      const lines = readFileSync(ready.bodyFile, 'utf8').split('\n');
+      const body = lines.slice(0, lines.findIndex((l) => l.startsWith('<details>'))).join('\n').trimEnd();
       say(indent(body));
     }
     say(`\n   database ${db.location}; runs ${rel(RUNS)}; try: npm run mlops -- runs list --data-dir ${rel(join(ROOT, 'db'))}`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deploy, currentDeployments, deploymentHistory, DeployVerificationError } from '../actions/lib/deploy/deploy.ts';
+import { deploy, currentDeployments, deploymentHistory, DeployRefusedError, DeployVerificationError } from '../actions/lib/deploy/deploy.ts';
 import { verifyRegistry } from '../actions/lib/deploy/verify.ts';
 import { artifactPath, REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';
 import { describeDb } from './helpers/db.ts';
@@ -60,6 +60,25 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     expect(res.recorded).toEqual([]);
     expect(res.models).toEqual([expect.objectContaining({ model: 'tank-level-forecast', outcome: 'unchanged', note: expect.stringContaining('already deployed') })]);
     expect((await currentDeployments(db())).map((r) => `${r.model}:${r.kind}:v${r.version}`)).toEqual(['pump-efficiency:deploy:v1', 'tank-level-forecast:rollback:v1']);
+  });
+
+  it('refuses a commit that is not on main (an unmerged promotion branch), records nothing, and says why', async () => {
+    repo.git('checkout', '--quiet', '-b', 'mlops/promote/tank-level-forecast', 'main');
+    const reg = repo.registry();
+    reg.models['tank-level-forecast'] = registryEntry('tank-level-forecast', 5, modelBytes(5), { previous_version: 1 });
+    repo.write({ [REGISTRY_FILE]: serializeRegistry(reg), [artifactPath('tank-level-forecast', 5)]: modelBytes(5) });
+    const unmerged = repo.commit('Promote tank v5 (not merged)');
+    repo.git('push', '--quiet', 'origin', 'mlops/promote/tank-level-forecast');
+    repo.git('checkout', '--quiet', 'main');
+    const before = await deploymentHistory(db());
+    for (const options of [{ ref: unmerged }, { ref: 'origin/mlops/promote/tank-level-forecast', branch: 'main' }]) {
+      const err = await deploy(db(), repo.work, options).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DeployRefusedError);
+      expect((err as Error).message).toMatch(new RegExp(`deploy of ${unmerged.slice(0, 12)} refused: it is not on main \\(refs/remotes/origin/main is at [0-9a-f]{12}\\)`));
+    }
+    // a clone that cannot tell (no such branch) refuses too
+    await expect(deploy(db(), repo.work, { ref: 'main', branch: 'release' })).rejects.toThrow(/neither origin\/release nor release/);
+    expect(await deploymentHistory(db())).toEqual(before);
   });
 
   it('refuses an artifact whose bytes do not match, naming the model and both hashes, and records nothing', async () => {

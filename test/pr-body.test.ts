@@ -43,6 +43,7 @@ describe('the promotion pull request', () => {
     });
     expect(body.startsWith('<!-- mlops:promotion model=tank-level-forecast run=4f2c9e1a -->\n')).toBe(true);
     expect(body).toContain('Merging this pull request deploys v8; reverting the merge rolls back to v7.');
+    expect(body).toMatch(/Approving this pull request approves run `[^`]+` \(artifact sha256 `[0-9a-f]{12}`\)\. A later retrain that updates this branch replaces the run: review it again\./);
     expect(body).toContain('(repository_dispatch: drift: 3 of 5 features drifted)');
     expect(body).toContain('| metric (holdout, 8,640 rows) | champion v7 | challenger | persistence baseline |');
     expect(body).toContain('| rmse | 0.0712 | **0.0655** (-8.0%) | 0.446 |');

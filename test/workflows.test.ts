@@ -16,6 +16,14 @@ interface Step { id?: string; uses?: string; with?: Record<string, unknown>; if?
 interface Job { needs?: string | string[]; outputs?: Record<string, string>; steps: Step[]; env?: Record<string, string>; if?: string; strategy?: unknown; 'runs-on': unknown; permissions?: unknown; concurrency?: unknown }
 interface Workflow { on: Record<string, unknown>; jobs: Record<string, Job>; permissions?: unknown; concurrency?: unknown }
 
+/** The third-party actions the workflows may use: releases whose action.yml says `runs.using: node24` (Node 20 is past its end of life). */
+const NODE24_ACTIONS: Record<string, string> = {
+  'actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8': 'v5.0.0',
+  'actions/setup-node@a0853c24544627f65ddf259abe73b1d18a591444': 'v5.0.0',
+  'actions/upload-artifact@330a01c490aca151604b8cf639adc76d48f6c5d4': 'v5.0.0',
+  'actions/create-github-app-token@bcd2ba49218906704ab6c1aa796996da409d3eb1': 'v3.2.0',
+};
+
 const readWorkflow = (f: string) => parseYaml(readFileSync(join(WORKFLOWS, f), 'utf8')) as Workflow;
 
 /** Every string anywhere in a value. */
@@ -72,6 +80,8 @@ describe('workflows cross-checked against the actions they use', () => {
       for (const step of job.steps) {
         if (!step.uses?.startsWith('./')) {
           if (step.uses) expect(step.uses, `${f} ${jobId}: third-party actions are pinned to a full commit SHA with a version comment`).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+          if (step.uses) expect(NODE24_ACTIONS[step.uses], `${f} ${jobId}: ${step.uses} is a release that runs on Node 24`).toBeDefined();
+          if (step.uses?.startsWith('actions/setup-node@')) expect(step.with?.['node-version'], `${f} ${jobId}: setup-node`).toBe(24);
           if (step.id) stepOutputs.set(step.id, null);
           continue;
         }
@@ -101,8 +111,16 @@ describe('workflows cross-checked against the actions they use', () => {
       // minimal permissions per job, self-hosted only where the database is
       expect(job.permissions, `${f} ${jobId} permissions`).toBeDefined();
       const runsOn = JSON.stringify(job['runs-on']);
-      if (runsOn.includes('self-hosted')) expect(job['runs-on']).toEqual(['self-hosted', 'mlops']);
-      if (runsOn.includes('self-hosted') && 'pull_request' in wf.on) expect(job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
+      if (typeof job['runs-on'] === 'string' && job['runs-on'].includes('${{')) {
+        // chosen per pull request: this repository's branches next to the database, forks never
+        const inner = String(job['runs-on']).trim().replace(/^\$\{\{|\}\}$/g, '');
+        const on = (full: string) => JSON.parse(interpolate(`\${{ toJSON(${inner}) }}`, { github: { repository: 'acme/plant', event: { pull_request: { head: { repo: { full_name: full } } } } } })) as unknown;
+        expect(on('acme/plant'), `${f} ${jobId} runs-on, own branch`).toEqual(['self-hosted', 'mlops']);
+        expect(on('someone/fork'), `${f} ${jobId} runs-on, fork`).toBe('ubuntu-latest');
+      } else {
+        if (runsOn.includes('self-hosted')) expect(job['runs-on']).toEqual(['self-hosted', 'mlops']);
+        if (runsOn.includes('self-hosted') && 'pull_request' in wf.on) expect(job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
+      }
     }
     expect(wf.permissions, `${f} top-level permissions`).toEqual({});
     expect(wf.concurrency, `${f} concurrency`).toBeDefined();

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { deploy, DeployVerificationError } from '../lib/deploy/index.ts';
+import { deploy, DeployRefusedError, DeployVerificationError } from '../lib/deploy/index.ts';
 import { REGISTRY_FILE } from '../lib/registry/schema.ts';
 import { table } from '../lib/report/markdown.ts';
 import { annotate, databaseInputs, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
@@ -11,13 +11,15 @@ async function main(): Promise<void> {
     ...databaseInputs,
     'repo-dir': z.string().trim().default('.'),
     ref: z.string().trim().default('HEAD'),
+    branch: z.string().trim().min(1).default('main'),
   });
   await withDatabase(inputs, async (db) => {
     let result;
     try {
-      result = await deploy(db, resolve(inputs.repoDir), { ref: inputs.ref });
+      result = await deploy(db, resolve(inputs.repoDir), { ref: inputs.ref, branch: inputs.branch });
     } catch (err) {
       if (err instanceof DeployVerificationError) for (const f of err.failures) annotate('error', f, { file: REGISTRY_FILE, title: 'deploy refused' });
+      if (err instanceof DeployRefusedError) annotate('error', err.message, { title: 'deploy refused' });
       throw err;
     }
     const changed = result.models.filter((m) => m.outcome !== 'unchanged');

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describeFailures, verifyRegistry } from '../lib/deploy/index.ts';
-import { readBlobAt, resolveCommit } from '../lib/git/read.ts';
+import { changedPaths, readBlobAt, resolveCommit } from '../lib/git/read.ts';
 import { parseRegistry, REGISTRY_FILE, type Registry } from '../lib/registry/schema.ts';
 import { table } from '../lib/report/markdown.ts';
 import { annotate, booleanInput, databaseInputs, optionalText, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
@@ -10,7 +10,9 @@ import { changedModels, checkClaims } from '../lib/deploy/claims.ts';
 /**
  * verify-registry: registry/production.json at a commit: schema, every artifact present with its
  * sha256, loads in onnxruntime-node and scores a smoke sample. With check-claims, the entries that
- * changed against base-ref must also match the runs the tracking database recorded.
+ * changed against base-ref must also match the runs the tracking database recorded, read in a READ
+ * ONLY transaction without migrating (a pull request's check never writes to production). With
+ * only-if-changed, a pull request that does not touch registry/ is checked for nothing and passes.
  */
 async function main(): Promise<void> {
   const inputs = readInputs({
@@ -19,8 +21,19 @@ async function main(): Promise<void> {
     ref: z.string().trim().default('HEAD'),
     'base-ref': optionalText(),
     'check-claims': booleanInput(false),
+    'only-if-changed': booleanInput(false),
   });
   const repoDir = resolve(inputs.repoDir);
+  if (inputs.onlyIfChanged && !inputs.baseRef) throw new Error('only-if-changed needs base-ref (the commit to compare with, e.g. HEAD^1 of a pull request\'s merge commit)');
+  if (inputs.onlyIfChanged) {
+    const paths = await changedPaths(repoDir, inputs.baseRef!, inputs.ref, 'registry');
+    if (paths.length === 0) {
+      const sha = await resolveCommit(repoDir, inputs.ref);
+      setOutputs({ ok: true, changed: false, 'git-sha': sha, models: 0, failures: '[]' });
+      await writeSummary(`### Registry check at \`${sha.slice(0, 12)}\`: nothing to check\n\nThis change does not touch \`registry/\`.`);
+      return;
+    }
+  }
   const v = await verifyRegistry(repoDir, inputs.ref);
   const failures = describeFailures(v);
 
@@ -28,13 +41,17 @@ async function main(): Promise<void> {
   if (inputs.checkClaims && v.registry) {
     const base = inputs.baseRef ? await registryAt(repoDir, inputs.baseRef) : null;
     const head = v.registry;
-    claimProblems = await withDatabase(inputs, async (db) =>
-      (await Promise.all(changedModels(head, base).map((m) => checkClaims(db, m, head.models[m])))).flat());
+    claimProblems = await withDatabase({ ...inputs, readOnly: true }, (db) =>
+      db.transaction(async (tx) => {
+        const problems: string[] = [];
+        for (const m of changedModels(head, base)) problems.push(...(await checkClaims(tx, m, head.models[m])));
+        return problems;
+      }, { readOnly: true }));
   }
   for (const f of [...failures, ...claimProblems]) annotate('error', f, { file: REGISTRY_FILE, title: 'registry check' });
 
   const ok = v.ok && claimProblems.length === 0;
-  setOutputs({ ok, 'git-sha': v.gitSha, models: v.entries.length, failures: JSON.stringify([...failures, ...claimProblems]) });
+  setOutputs({ ok, changed: true, 'git-sha': v.gitSha, models: v.entries.length, failures: JSON.stringify([...failures, ...claimProblems]) });
   await writeSummary([
     `### Registry check at \`${v.gitSha.slice(0, 12)}\`: ${ok ? '✅ passed' : '❌ failed'}`,
     '',

@@ -50,11 +50,11 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   deploy: {
-    summary: 'verify every entry of registry/production.json at a commit and record what changed (deploy or rollback)',
-    usage: '[--ref SHA] [--repo .]',
-    options: { ref: { type: 'string' }, repo: { type: 'string' } },
+    summary: 'verify every entry of registry/production.json at a commit of the default branch and record what changed (deploy or rollback)',
+    usage: '[--ref SHA] [--branch main] [--repo .]',
+    options: { ref: { type: 'string' }, branch: { type: 'string' }, repo: { type: 'string' } },
     async run(ctx) {
-      const r = await deploy(await ctx.db(), resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD' });
+      const r = await deploy(await ctx.db(), resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD', branch: str(ctx.values, 'branch') ?? 'main' });
       if (ctx.values.json) return void ctx.json(r);
       ctx.out(`deploy of ${r.gitSha.slice(0, 12)}: ${r.outcome}`);
       for (const m of r.models) ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);

@@ -15,6 +15,11 @@ export interface DatabaseSettings {
   databaseUrl?: string;
   /** an embedded PGlite directory (local runs and tests) when there is no URL; absent: env MLOPS_DATA_DIR */
   dataDir?: string;
+  /**
+   * Checks that only read (a pull request's claims): no migration, and `fn` should query inside
+   * db.transaction(..., { readOnly: true }). The schema must already exist.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -40,7 +45,7 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
   }
   try {
     core.info(`database: ${db.backend} at ${scrub(db.location)}`);
-    await migrate(db);
+    if (!settings.readOnly) await migrate(db);
     return await fn(db);
   } finally {
     await db.close();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadPipelines } from '../config/load.ts';
+import { loadPipelineFile, loadPipelines } from '../config/load.ts';
 import { gitHubTarget } from '../github/client.ts';
 import { runDailyMonitoring, type DailyMonitoringOptions, type DailyMonitoringResult } from '../monitoring/index.ts';
 import { databaseInputs, withDatabase } from './database.ts';
@@ -37,11 +37,12 @@ export interface MonitoringActionRun {
  */
 export async function runMonitoringAction(
   inputs: MonitoringInputs,
-  options: Pick<DailyMonitoringOptions, 'checks' | 'currentDays'>,
+  options: Pick<DailyMonitoringOptions, 'checks' | 'currentDays' | 'qualitySinceMs'> & { pipelineFile?: string },
 ): Promise<MonitoringActionRun> {
   maskSecret(inputs.githubToken);
   maskSecret(inputs.webhookUrl);
-  const pipelines = loadPipelines(inputs.pipelinesDir).filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
+  const pipelines = (options.pipelineFile ? [{ file: options.pipelineFile, config: loadPipelineFile(options.pipelineFile) }] : loadPipelines(inputs.pipelinesDir))
+    .filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
   if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
   const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
   if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only, retrains are recorded, not dispatched');

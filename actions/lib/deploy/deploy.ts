@@ -1,6 +1,6 @@
 import type { Db, Queryable } from '../db/index.ts';
 import type { RegistryEntry } from '../registry/schema.ts';
-import { isAncestor } from '../git/read.ts';
+import { branchTip, isAncestor, resolveCommit } from '../git/read.ts';
 import { describeFailures, verifyRegistry, type RegistryVerification } from './verify.ts';
 
 /**
@@ -48,6 +48,30 @@ export interface DeployResult {
 
 export interface DeployOptions {
   ref?: string;
+  /**
+   * Deploy only a commit reachable from this branch (the default branch): a promotion branch that
+   * was never merged is refused, whatever triggered the deploy. null: no such check (tests of the
+   * recording alone). Default `main`.
+   */
+  branch?: string | null;
+}
+
+/** A deploy refused before anything was verified or recorded (a commit that is not on the default branch). */
+export class DeployRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeployRefusedError';
+  }
+}
+
+/** Throws a DeployRefusedError unless `ref` is reachable from `branch` as this clone knows it. */
+export async function assertOnBranch(repoDir: string, ref: string, branch: string): Promise<string> {
+  const sha = await resolveCommit(repoDir, ref);
+  const tip = await branchTip(repoDir, branch);
+  if (!tip) throw new DeployRefusedError(`deploy of ${sha.slice(0, 12)} refused: this clone has neither origin/${branch} nor ${branch}, so it cannot tell that the commit was merged (fetch ${branch} first)`);
+  if (tip.sha !== sha && !(await isAncestor(repoDir, sha, tip.sha)))
+    throw new DeployRefusedError(`deploy of ${sha.slice(0, 12)} refused: it is not on ${branch} (${tip.ref} is at ${tip.sha.slice(0, 12)}); only what was merged into ${branch} is deployed — merge the pull request instead`);
+  return sha;
 }
 
 export class DeployVerificationError extends Error {
@@ -69,6 +93,8 @@ const COLUMNS = 'id, model, version, sha256, git_sha, kind, previous_version, ru
 const DEPLOY_LOCK = 0x6d6c6f70; // "mlop"
 
 export async function deploy(db: Db, repoDir: string, options: DeployOptions = {}): Promise<DeployResult> {
+  const branch = options.branch === undefined ? 'main' : options.branch;
+  if (branch !== null) await assertOnBranch(repoDir, options.ref ?? 'HEAD', branch);
   const verification = await verifyRegistry(repoDir, options.ref ?? 'HEAD');
   if (!verification.ok || !verification.registry) throw new DeployVerificationError(verification, describeFailures(verification));
   const { gitSha, registry } = verification;

@@ -5,6 +5,8 @@ export {
   currentDeployments,
   deploymentHistory,
   DeployVerificationError,
+  DeployRefusedError,
+  assertOnBranch,
   type DeployResult,
   type DeployOptions,
   type DeployOutcome,

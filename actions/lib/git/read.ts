@@ -111,3 +111,25 @@ export async function commitInfo(repo: Repo, ref: string): Promise<CommitInfo> {
   if (!info) throw new Error(`git ref "${ref}" does not name a commit`);
   return info;
 }
+
+/** The paths under `prefix` (a directory, `/`-terminated or not) that differ between two commits. */
+export async function changedPaths(repo: Repo, from: string, to: string, prefix: string): Promise<string[]> {
+  assertRef(from);
+  assertRef(to);
+  const out = await gitOf(repo).run(['diff', '--name-only', '--no-renames', from, to, '--', prefix.replace(/\/?$/, '/')]);
+  return out.split('\n').filter(Boolean);
+}
+
+/**
+ * The tip of `branch` as this clone knows it: the remote-tracking ref `origin/<branch>` when there
+ * is one (a CI checkout), else the local branch; null when the clone has neither.
+ */
+export async function branchTip(repo: Repo, branch: string, remote = 'origin'): Promise<{ ref: string; sha: string } | null> {
+  assertRef(branch);
+  const git = gitOf(repo);
+  for (const ref of [`refs/remotes/${remote}/${branch}`, `refs/heads/${branch}`]) {
+    const sha = await git.revParse(ref);
+    if (sha) return { ref, sha };
+  }
+  return null;
+}
