@@ -21,12 +21,14 @@ import { checkSource } from '../actions/lib/source/check.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
 import { gateTable, metricTable, fmtMetric } from '../actions/lib/report/markdown.ts';
+import { metricValue } from '../actions/lib/evaluate/metrics.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
 import { prepareScratchClone } from '../actions/lib/promotion/local.ts';
 import { Git } from '../actions/lib/git/git.ts';
 import { mergePromotionBranch, revertMerge } from '../actions/lib/promotion/merge.ts';
 import { deploy, currentDeployments } from '../actions/lib/deploy/index.ts';
 import { readRegistry } from '../actions/lib/registry/champion.ts';
+import { headlineMetrics } from '../actions/lib/registry/schema.ts';
 import { listRuns } from '../actions/lib/tracking/runs.ts';
 import { runDailyMonitoring } from '../actions/lib/monitoring/index.ts';
 import { scorePipelines } from '../actions/lib/score/index.ts';
@@ -79,7 +81,7 @@ async function pullCheckout(): Promise<string> {
 function printDecision(r: RetrainResult): void {
   const c = r.scores.challenger?.metrics;
   const mark = r.decision === 'promote' ? '✅ promote' : r.decision === 'reject' ? '❌ reject' : '⏭️  skip';
-  say(`\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(c[r.primary_metric])} on ${r.holdout?.rows.toLocaleString('en-US')} holdout rows)` : ''}`);
+  say(`\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(metricValue(c, r.primary_metric))} on ${r.holdout?.rows.toLocaleString('en-US')} holdout rows)` : ''}`);
   for (const reason of r.reasons) say(`   ${reason}`);
   if (r.scores.challenger) say(indent(metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null)));
   if (r.gates.length) say(indent(gateTable(r.gates)));
@@ -114,7 +116,7 @@ async function deployMain(db: Db): Promise<void> {
 function registryState(): string {
   const reg = readRegistry(CHECKOUT);
   const models = Object.entries(reg.models);
-  return models.length ? models.map(([n, e]) => `${n} v${e.version} (rmse ${fmtMetric(e.metrics.rmse)}, run ${e.run_id})`).join('; ') : 'empty';
+  return models.length ? models.map(([n, e]) => `${n} v${e.version} (${headlineMetrics(e).map((m) => `${m.name} ${fmtMetric(m.value)}`).join(', ')}, run ${e.run_id})`).join('; ') : 'empty';
 }
 
 async function main(): Promise<void> {

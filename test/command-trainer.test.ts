@@ -1,3 +1,4 @@
+import { metricValue, type MetricName } from '../actions/lib/evaluate/metrics.ts';
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { syntheticMatrix } from '../actions/lib/train/bench.ts';
@@ -16,7 +17,7 @@ describe('command trainer', () => {
     expect(readOnnxMetadata(art.onnx).inputs[0]).toEqual({ name: 'features', elem_type: 1, dims: ['N', 4] });
     expect(art.train_metrics.rows).toBe(500);
     expect(art.train_metrics.nan_predictions).toBe(0);
-    expect(art.train_metrics.r2).toBeGreaterThan(0.5);
+    expect(metricValue(art.train_metrics, 'r2' as MetricName)).toBeGreaterThan(0.5);
   });
 
   it('reports the exit code and the tail of stderr when the program fails', async () => {

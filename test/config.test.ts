@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { featureColumns } from '../actions/lib/config/schema.ts';
+import { categoricalFeatureColumns, featureColumns } from '../actions/lib/config/schema.ts';
 import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
@@ -122,7 +122,7 @@ describe('loadPipelineFile', () => {
       'pipelines/x.yaml:10:19 baseline.kind: expected one of persistence, seasonal_naive, mean, got "naive"',
     ]);
     expect(errorsOf(MINIMAL.replace('algorithm: gbdt', 'algorithm: xgboost'))).toEqual([
-      'pipelines/x.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, command, got "xgboost"',
+      'pipelines/x.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, logistic, command, got "xgboost"',
     ]);
     expect(errorsOf(MINIMAL + 'features:\n  calendar: [hour_of_day, month]\n')).toEqual([
       'pipelines/x.yaml:11:27 features.calendar[1]: expected one of hour_of_day, day_of_week, got "month"',
@@ -304,7 +304,77 @@ describe('validatePipelines', () => {
     const { errors } = await validatePipelines(dir, { checkSource: (s) => checkSource(db, s) }).finally(() => db.close());
     expect(errors.map(formatIssue)).toEqual([
       `${dir}/x.yaml:4:16 source.time_column: column "time" does not exist in table readings_wide (has: ${DEMO_COLUMNS.join(', ')})`,
-      `${dir}/y.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, command, got 7`,
+      `${dir}/y.yaml:9:14 trainer.algorithm: expected one of ridge, gbdt, logistic, command, got 7`,
     ]);
   });
+});
+
+const CLASSIFICATION = `name: credit
+task: classification
+source:
+  table: applications
+  time_column: applied_at
+  key_column: application_id
+  window_days: 120
+  columns: [income, debt_ratio]
+  categorical: [region]
+labels:
+  table: outcomes
+  key_column: application_id
+  label_column: defaulted
+  time_column: known_at
+trainer:
+  algorithm: logistic
+`;
+
+describe('classification pipelines', () => {
+  it('load with the classification defaults: gates, cooldown, event-data quality, prior baseline', () => {
+    const p = loadPipelineFile(F, CLASSIFICATION);
+    if (p.task !== 'classification') throw new Error('expected a classification pipeline');
+    expect(p.gates).toEqual({
+      metric: 'f1', min_improvement_pct: 2, max_brier_increase: 0.01, max_recall_drop: 0.02, min_auc: 0.72, min_labelled_holdout: 200,
+      min_label_coverage: 0.3, max_nan_predictions: 0, max_training_minutes: 30, must_beat_baseline_pct: 0, cooldown_days: 7,
+    });
+    expect(p.target).toEqual({ decision_threshold: 0.5 });
+    expect(p.baseline).toEqual({ kind: 'prior' });
+    expect(p.labels.positive).toBeNull();
+    expect(p.quality).toMatchObject({ min_completeness: null, max_duplicate_timestamps: null, max_gap_minutes: 1440, max_staleness_minutes: 1440 });
+    expect(p.trainer).toEqual({ algorithm: 'logistic', params: { C: 1, class_weight: 'none', max_iter: 100, tol: 1e-8 } });
+    expect(featureColumns(p)).toEqual(['income', 'debt_ratio']);
+    expect(categoricalFeatureColumns(p)).toEqual(['region']);
+    // A regression pipeline keeps its own defaults.
+    const r = loadPipelineFile(F, MINIMAL);
+    expect(r.task).toBe('regression');
+    expect(r.quality).toMatchObject({ min_completeness: 0.95, max_duplicate_timestamps: 0 });
+  });
+
+  it('report what a classification pipeline is missing or gets wrong, at its line', () => {
+    expect(errorsOf(CLASSIFICATION.replace(/labels:\n(  .*\n){4}/, ''))).toEqual(['pipelines/x.yaml:1:1 labels: required field is missing']);
+    expect(errorsOf(CLASSIFICATION.replace('task: classification', 'task: ranking'))).toEqual([
+      'pipelines/x.yaml:2:7 task: expected one of regression, classification, got "ranking"',
+    ]);
+    expect(errorsOf(CLASSIFICATION + 'gates:\n  min_auc: 1.5\n  max_rmse: 3\n')).toEqual([
+      'pipelines/x.yaml:18:12 gates.min_auc: expected a number <= 1, got 1.5',
+      'pipelines/x.yaml:19:3 gates.max_rmse: unknown key "max_rmse" (allowed: metric, min_improvement_pct, max_brier_increase, max_recall_drop, min_auc, min_labelled_holdout, min_label_coverage, max_nan_predictions, max_training_minutes, must_beat_baseline_pct, cooldown_days)',
+    ]);
+    const text = CLASSIFICATION.replace('  key_column: application_id\n  window_days', '  window_days').replace('label_column: defaulted', 'label_column: income')
+      .replace('algorithm: logistic', 'algorithm: ridge');
+    expect(errorsOf(text)).toEqual([
+      'pipelines/x.yaml:4:3 source.key_column: a classification pipeline needs source.key_column: the column its labels (labels.key_column) join on',
+      'pipelines/x.yaml:12:17 labels.label_column: "income" is also a source column: the label is read from the labels table alone; rename one of them (a derive alias works)',
+      'pipelines/x.yaml:15:14 trainer.algorithm: ridge is a regression trainer; a classification pipeline uses logistic (its counterpart), gbdt or command',
+    ]);
+    expect(errorsOf(MINIMAL.replace('algorithm: gbdt', 'algorithm: gbdt\n  params: { class_weight: balanced }'))).toEqual([
+      'pipelines/x.yaml:10:27 trainer.params.class_weight: class_weight weighs classes: it applies to classification pipelines only',
+    ]);
+    expect(errorsOf(MINIMAL.replace('algorithm: gbdt', 'algorithm: logistic'))).toEqual([
+      'pipelines/x.yaml:9:14 trainer.algorithm: logistic is a classification trainer; a regression pipeline uses ridge, gbdt or command',
+    ]);
+    expect(errorsOf(CLASSIFICATION.replace('categorical: [region]', 'categorical: [region, income]') + 'quality:\n  ranges: { region: [0, 1] }\n')).toEqual([
+      'pipelines/x.yaml:9:25 source.categorical[1]: column "income" is listed twice (source.columns and source.categorical are read differently: numbers and text)',
+      'pipelines/x.yaml:18:13 quality.ranges.region: "region" is categorical (source.categorical): it has no numeric range',
+    ]);
+  });
+
+
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { seedReadings } from '../actions/lib/demo-data/index.ts';
 import { loadPipelineFile } from '../actions/lib/config/load.ts';
-import { pipelineSchema, type PipelineConfig } from '../actions/lib/config/schema.ts';
+import { regressionPipelineSchema, type RegressionPipeline } from '../actions/lib/config/schema.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
 import { featureSpecFromPipeline } from '../actions/lib/features/spec.ts';
 import { buildTrainingSet, type TrainingSet } from '../actions/lib/features/training-set.ts';
@@ -29,11 +29,11 @@ describe('the engine on the demo pipelines', () => {
 
   for (const file of ['pipelines/tank-level-forecast.yaml', 'pipelines/pump-efficiency.yaml']) {
     describe(file, () => {
-      let p: PipelineConfig;
+      let p: RegressionPipeline;
       let frame: Frame;
       let set: TrainingSet;
       beforeAll(async () => {
-        p = pipelineSchema.parse({ ...loadPipelineFile(file), trainer: { algorithm: 'gbdt', params: { trees: 120, max_depth: 6, learning_rate: 0.1, threads: 1 } } });
+        p = regressionPipelineSchema.parse({ ...loadPipelineFile(file), trainer: { algorithm: 'gbdt', params: { trees: 120, max_depth: 6, learning_rate: 0.1, threads: 1 } } });
         frame = await extractFrame(db, p.source, AS_OF);
         set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
       });

@@ -25,7 +25,7 @@ function result(over: Partial<RetrainResult> = {}): RetrainResult {
   };
 }
 const history: PerformancePoint[] = [0.081, 0.078, 0.0712, 0.074, 0.0655].map((v, i) => ({
-  run_id: `r${i}`, training_date: new Date(Date.UTC(2026, 9, 25 + 7 * i)), rmse_val: v, mae_val: v * 0.7, promoted: 0,
+  run_id: `r${i}`, training_date: new Date(Date.UTC(2026, 9, 25 + 7 * i)), rmse_val: v, mae_val: v * 0.7, f1_val: null, roc_auc_val: null, brier_val: null, metrics: null, promoted: 0,
 }));
 
 describe('the promotion pull request', () => {

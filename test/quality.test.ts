@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { qualitySchema } from '../actions/lib/config/schema.ts';
+import { eventQualitySchema, qualitySchema } from '../actions/lib/config/schema.ts';
 import { checkQuality, qualityReasons } from '../actions/lib/quality/checks.ts';
 import type { Frame } from '../actions/lib/source/frame.ts';
 
@@ -56,5 +56,14 @@ describe('data quality checks', () => {
     expect(r.failed.map((c) => c.name)).toEqual(['rows', 'days_covered']);
     const empty = frame(0);
     expect(checkQuality(empty, config, opts(empty)).failed.map((c) => c.name)).toEqual(['rows', 'days_covered', 'completeness', 'staleness']);
+  });
+
+  it('judges event data (a key column): duplicate keys fail, times may repeat, completeness is not asked', () => {
+    const f = { ...frame(1440, (t) => (t[10] = t[9])), keys: Array.from({ length: 1440 }, (_, i) => `app-${i === 20 ? 3 : i}`) };
+    const events = eventQualitySchema.parse({ min_rows: 1000, min_days: 0.5 });
+    const r = checkQuality(f, events, opts(f));
+    expect(r.checks.map((c) => c.name)).toEqual(['rows', 'days_covered', 'null_share', 'gaps', 'duplicate_keys', 'staleness']);
+    expect(r.failed.map((c) => [c.name, c.value])).toEqual([['duplicate_keys', 1]]);
+    expect(qualityReasons(r)).toEqual(['data quality: 1 row repeats the key of an earlier row (e.g. "app-3")']);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { registryJsonSchemaText } from '../actions/lib/registry/json-schema.ts';
-import { emptyRegistry, parseRegistry, serializeRegistry, type Registry, type RegistryEntry } from '../actions/lib/registry/schema.ts';
+import { emptyRegistry, parseRegistry, serializeRegistry, type ClassificationEntry, type RegressionEntry, type Registry, type RegistryEntry } from '../actions/lib/registry/schema.ts';
 
 const SHA = 'a'.repeat(64);
 
@@ -110,7 +110,7 @@ describe('registry/production.json', () => {
   });
 
   it('reports several problems, one per line', () => {
-    const e = entry('tank-level-forecast');
+    const e = entry('tank-level-forecast') as RegressionEntry;
     e.artifact.sha256 = 'XYZ';
     e.metrics.rmse = -1;
     expect(problems({ 'tank-level-forecast': e })).toEqual([
@@ -132,6 +132,48 @@ describe('registry/production.json', () => {
   });
 });
 
+function classificationEntry(model: string, version = 2): ClassificationEntry {
+  const metrics = {
+    task: 'classification' as const, rows: 2000, positives: 180, positive_rate: 0.09, threshold: 0.3, accuracy: 0.9, precision: 0.45, recall: 0.6,
+    f1: 0.514, roc_auc: 0.81, pr_auc: 0.42, brier: 0.07, log_loss: 0.25, tp: 108, fp: 132, tn: 1688, fn: 72, nan_predictions: 0,
+  };
+  const base = entry(model, version);
+  return {
+    ...base,
+    task: 'classification',
+    decision_threshold: 0.3,
+    metrics,
+    baseline: { kind: 'prior', metrics: { ...metrics, f1: 0, precision: 0, recall: 0, roc_auc: 0.5, tp: 0, fp: 0, tn: 1820, fn: 180 } },
+    labels: { table: 'loan_outcomes', labelled_rows: 40_000, coverage: 0.92 },
+    trainer: { algorithm: 'logistic', params: { C: 1 } },
+  } as ClassificationEntry;
+}
+
+describe('classification entries', () => {
+  it('sit beside regression entries (which keep no task key) and round-trip', () => {
+    const reg: Registry = { $schema: './production.schema.json', models: { 'credit-default': classificationEntry('credit-default'), 'tank-level-forecast': entry('tank-level-forecast') } };
+    const text = serializeRegistry(reg);
+    expect(parseRegistry(text)).toEqual(reg);
+    expect(text).toContain('"credit-default": {\n      "task": "classification",\n      "decision_threshold": 0.3,\n      "version": 2,');
+    expect(text).toContain('"tank-level-forecast": {\n      "version": 3,');
+    expect(JSON.parse(text).models['tank-level-forecast'].task).toBeUndefined();
+  });
+
+  it('must say their threshold and carry classification metrics', () => {
+    const { decision_threshold: _, ...noThreshold } = classificationEntry('credit-default');
+    expect(problems({ 'credit-default': noThreshold })).toEqual(['registry/production.json: models.credit-default.decision_threshold: required field is missing']);
+    const wrong = classificationEntry('credit-default');
+    (wrong.metrics as unknown as Record<string, unknown>).roc_auc = 1.5;
+    expect(problems({ 'credit-default': wrong })).toEqual(['registry/production.json: models.credit-default.metrics.roc_auc: expected a number <= 1, got 1.5']);
+    expect(problems({ 'credit-default': { ...entry('credit-default'), task: 'classification' } })[0]).toBe(
+      'registry/production.json: models.credit-default.decision_threshold: required field is missing',
+    );
+    expect(problems({ x: { ...entry('x'), task: 'ranking' } })).toEqual([
+      'registry/production.json: models.x.task: expected one of regression, classification (absent: regression), got "ranking"',
+    ]);
+  });
+});
+
 describe('registry/production.schema.json', () => {
   it('is up to date with the zod schema', () => {
     const committed = readFileSync('registry/production.schema.json', 'utf8');
@@ -146,6 +188,10 @@ describe('registry/production.schema.json', () => {
     const schema = JSON.parse(registryJsonSchemaText());
     expect(schema.required).toEqual(['models']);
     expect(schema.properties.models.propertyNames.pattern).toBe('^[a-z0-9-]+$');
-    expect(schema.properties.models.additionalProperties.required).toContain('artifact');
+    const [regression, classification] = schema.properties.models.additionalProperties.oneOf;
+    expect(regression.required).toContain('artifact');
+    expect(regression.required).not.toContain('task');
+    expect(classification.properties.task.const).toBe('classification');
+    expect(classification.required).toEqual(expect.arrayContaining(['task', 'decision_threshold', 'labels']));
   });
 });

@@ -1,3 +1,4 @@
+import { metricValue } from '../actions/lib/evaluate/metrics.ts';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,7 +65,7 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     const perf = (await db().query<{ model_type: string; model_name: string; promoted: number; rmse_val: number; rmse_train: number }>(
       'SELECT model_type, model_name, promoted, rmse_val, rmse_train FROM mlops.model_performance WHERE run_id = $1', [first.run_id])).rows[0];
     expect(perf).toMatchObject({ model_type: 'ridge', model_name: 'tank-level-forecast', promoted: 1 });
-    expect(perf.rmse_val).toBeCloseTo(first.scores.challenger!.metrics.rmse, 9);
+    expect(perf.rmse_val).toBeCloseTo(metricValue(first.scores.challenger!.metrics, 'rmse'), 9);
     expect(await count('evaluations', first.run_id)).toBe(1);
     const art = (await db().query<{ size: number }>('SELECT size FROM mlops.model_artifacts WHERE sha256 = $1', [first.artifact!.sha256])).rows[0];
     expect(art.size).toBe(first.artifact!.bytes);

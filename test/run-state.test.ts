@@ -1,3 +1,4 @@
+import { metricValue, type MetricName } from '../actions/lib/evaluate/metrics.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,9 +37,9 @@ describe('run.json, read back through the run-state schema', () => {
     new FileRunStore(runDir).save(state());
     expect(readFileSync(join(runDir, 'run.json'), 'utf8')).toContain('"r2": null');
     const back = readRunState(runDir);
-    expect(back.train!.train_metrics!.r2).toBeNaN();
-    expect(back.train!.train_metrics!.max_abs_error).toBeNaN();
-    expect(back.train!.train_metrics!.rmse).toBe(0.5);
+    expect(metricValue(back.train!.train_metrics!, 'r2' as MetricName)).toBeNaN();
+    expect(metricValue(back.train!.train_metrics!, 'max_abs_error' as MetricName)).toBeNaN();
+    expect(metricValue(back.train!.train_metrics!, 'rmse')).toBe(0.5);
     expect(back.gate!.improvement_pct).toBeNull();
     expect(back.config).toEqual(config);
     expect(back.features!.spec).toEqual(spec);
@@ -63,7 +64,7 @@ describe('run.json, read back through the run-state schema', () => {
     const store = new MemoryRunStore('mem');
     expect(() => store.load()).toThrow('run mem has no state yet: begin the run first');
     store.save(state());
-    expect(store.load().train!.train_metrics!.r2).toBeNaN();
+    expect(metricValue(store.load().train!.train_metrics!, 'r2' as MetricName)).toBeNaN();
     expect(() => store.model()).toThrow('run mem has no model yet: run the train step first');
     expect(() => store.save({ ...state(), stage_timings: { extract: 'fast' as unknown as number } })).toThrow(/run mem is not a valid run state: stage_timings\.extract/);
   });

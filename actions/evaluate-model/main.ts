@@ -1,4 +1,5 @@
 import { evaluateStage } from '../lib/retrain/stages.ts';
+import { metricValue } from '../lib/evaluate/metrics.ts';
 import { databaseInputs, openRunStore, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
 
 /** evaluate-model: champion, challenger and baseline scored on the same holdout rows. */
@@ -10,7 +11,8 @@ async function main(): Promise<void> {
     const e = state.evaluate;
     const metric = state.config.gates.metric;
     setOutputs({
-      skipped: !e, metric, challenger: e?.challenger.metrics[metric], champion: e?.champion?.metrics[metric], baseline: e?.baseline.metrics[metric],
+      skipped: !e, metric, challenger: e && metricValue(e.challenger.metrics, metric), champion: e?.champion ? metricValue(e.champion.metrics, metric) : undefined,
+      baseline: e && metricValue(e.baseline.metrics, metric),
     });
     await writeSummary(stageSummary('evaluate', state, store.dir));
   });

@@ -5,6 +5,7 @@ import { ensurePullRequest } from '../../actions/lib/github/pulls.ts';
 import { currentDeployments, deploy, describeFailures, prepareRollback, verifyRegistry } from '../../actions/lib/deploy/index.ts';
 import { registryHistory } from '../../actions/lib/registry/history.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
+import { headlineMetrics } from '../../actions/lib/registry/schema.ts';
 import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
 import { num, str, UsageError, type Command, type Values } from '../cli.ts';
@@ -95,9 +96,10 @@ export const gitopsCommands: Record<string, Command> = {
       if (ctx.values.json) return void ctx.json({ registry: reg, deployed: Object.fromEntries(deployed) });
       const models = Object.entries(reg.models);
       if (models.length === 0) return void ctx.out('registry/production.json has no models yet');
-      for (const line of table(['model', 'version', 'rmse', 'mae', 'promoted', 'run', 'sha256', 'deployed'], models.map(([name, e]) => {
+      for (const line of table(['model', 'version', 'task', 'holdout metrics', 'promoted', 'run', 'sha256', 'deployed'], models.map(([name, e]) => {
         const d = deployed.get(name);
-        return [name, `v${e.version}`, fmtMetric(e.metrics.rmse), fmtMetric(e.metrics.mae), e.promoted_at.slice(0, 16).replace('T', ' '), e.run_id,
+        return [name, `v${e.version}`, e.task ?? 'regression', headlineMetrics(e).map((m) => `${m.name} ${fmtMetric(m.value)}`).join(', '),
+          e.promoted_at.slice(0, 16).replace('T', ' '), e.run_id,
           e.artifact.sha256.slice(0, 12), d ? `v${d.version} (${d.kind} ${d.git_sha.slice(0, 7)})` : 'not yet'];
       }))) ctx.out(line);
     },

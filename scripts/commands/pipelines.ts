@@ -15,7 +15,12 @@ export const pipelineCommands: Record<string, Command> = {
       if (ctx.values.json) ctx.json({ ok: errors.length === 0, pipelines: pipelines.map((p) => ({ file: p.file, name: p.config.name })), errors });
       else {
         for (const e of errors) console.error(formatIssue(e));
-        for (const p of pipelines) ctx.out(`ok  ${p.file} (${p.config.name}: ${p.config.target.column}${p.config.target.horizon_minutes ? ` +${p.config.target.horizon_minutes} min` : ''}, ${p.config.trainer.algorithm})`);
+        for (const { file, config: c } of pipelines) {
+          const what = c.task === 'classification'
+            ? `classification of ${c.labels.table}.${c.labels.label_column} by ${c.source.key_column}`
+            : `${c.target.column}${c.target.horizon_minutes ? ` +${c.target.horizon_minutes} min` : ''}`;
+          ctx.out(`ok  ${file} (${c.name}: ${what}, ${c.trainer.algorithm})`);
+        }
         if (errors.length) ctx.out(`${errors.length} problem(s) found`);
       }
       return errors.length ? 1 : 0;

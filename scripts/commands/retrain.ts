@@ -4,6 +4,7 @@ import { retrain } from '../../actions/lib/retrain/retrain.ts';
 import { DEFAULT_RUNS_DIR } from '../../actions/lib/retrain/run-dir.ts';
 import { getEvaluation, getRun, listRuns } from '../../actions/lib/tracking/runs.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
+import { metricValue } from '../../actions/lib/evaluate/metrics.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { date, num, str, UsageError, type Command } from '../cli.ts';
@@ -51,7 +52,7 @@ export const retrainCommands: Record<string, Command> = {
         if (ctx.values.json) ctx.out(JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
         else {
           const c = result.scores.challenger?.metrics;
-          ctx.out(`${config.name}: ${DECISION_MARK[result.decision ?? 'skip']}${c ? `  ${result.primary_metric} ${fmtMetric(c[result.primary_metric])}` : ''}  run ${result.run_id}`);
+          ctx.out(`${config.name}: ${DECISION_MARK[result.decision ?? 'skip']}${c ? `  ${result.primary_metric} ${fmtMetric(metricValue(c, result.primary_metric))}` : ''}  run ${result.run_id}`);
           for (const r of result.reasons) ctx.out(`  - ${r}`);
           ctx.out(`  report: ${join(result.lineage.run_dir, 'report.md')}`);
         }

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { artifactPath, emptyRegistry, parseRegistry, serializeRegistry, REGISTRY_FILE, type Registry, type RegistryEntry } from '../../actions/lib/registry/schema.ts';
+import { artifactPath, emptyRegistry, parseRegistry, serializeRegistry, REGISTRY_FILE, type RegressionEntry, type Registry } from '../../actions/lib/registry/schema.ts';
 
 /**
  * Tiny ONNX models for the deploy tests, built directly with onnx-proto (opset 17): a linear model
@@ -84,7 +84,7 @@ process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
 
 /** A schema-valid registry entry for `model` v`version` whose artifact is `onnx`. */
-export function registryEntry(model: string, version: number, onnx: Uint8Array, overrides: Partial<RegistryEntry> = {}): RegistryEntry {
+export function registryEntry(model: string, version: number, onnx: Uint8Array, overrides: Partial<RegressionEntry> = {}): RegressionEntry {
   const nFeatures = overrides.features?.names.length ?? 3;
   const metrics = { rmse: 0.2 / version, mae: 0.1 / version, r2: 0.9, bias: 0, max_abs_error: 0.5, nan_predictions: 0, rows: 1000 };
   return {
@@ -173,7 +173,7 @@ export class ScratchRepo {
    * merged into main with `--no-ff` as "Merge pull request #<pr> from acme/mlops/promote/<model>",
    * pushed. Returns the merge commit.
    */
-  promote(model: string, version: number, pr: number, options: { onnx?: Uint8Array; entry?: Partial<RegistryEntry> } = {}): string {
+  promote(model: string, version: number, pr: number, options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry> } = {}): string {
     const onnx = options.onnx ?? modelBytes(version);
     const branch = `mlops/promote/${model}`;
     this.git('checkout', '--quiet', '-B', branch, 'main');

@@ -4,7 +4,7 @@ import type { Db } from '../db/index.ts';
 import { RUN_FILES, runFile, type RunState } from '../retrain/run-dir.ts';
 import { failStage, resultOf } from '../retrain/stages.ts';
 import { FileRunStore, type RunStore } from '../retrain/store.ts';
-import { fmtInt, fmtTime, metricTable, qualitySummary, qualityTable } from '../report/markdown.ts';
+import { fmtInt, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, qualityTable } from '../report/markdown.ts';
 import { requiredText } from './inputs.ts';
 import { RunFailure } from './run.ts';
 import { claimRunLease, handOffRunLease, holdRunLease } from '../tracking/lease.ts';
@@ -63,13 +63,14 @@ export async function runStage<T>(db: Db, step: string, store: RunStore, stage: 
   }
 }
 
-const skippedLine = (s: RunState): string =>
-  `⏭️ skipped: the data failed its quality checks (${s.quality?.failed.length ?? 0} failed); the gate step records the run as skip.`;
+const skippedLine = (s: RunState): string => (s.quality && !s.quality.passed
+  ? `⏭️ skipped: the data failed its quality checks (${s.quality.failed.length} failed); the gate step records the run as skip.`
+  : `⏭️ skipped before training: ${(s.preflight?.reasons ?? []).map((r) => r.replace(/^before training: /, '')).join('; ')}; the gate step records the run as skip.`);
 
 /** The job summary of one stage of a run, from its state after the stage. */
 export function stageSummary(step: 'extract' | 'quality' | 'features' | 'train' | 'evaluate', state: RunState, runDir: string): string {
   const head = `### ${state.pipeline}: ${step} (run \`${state.run_id}\`)\n\n`;
-  const skipped = state.quality !== undefined && !state.quality.passed;
+  const skipped = (state.quality !== undefined && !state.quality.passed) || (state.preflight !== undefined && !state.preflight.passed);
   const r = resultOf(state, runDir);
   switch (step) {
     case 'extract': {
@@ -77,13 +78,16 @@ export function stageSummary(step: 'extract' | 'quality' | 'features' | 'train' 
       return head + [
         `- Window: ${fmtTime(d.start)} -> ${fmtTime(d.end)}, ${fmtInt(d.rows)} rows, ${d.entities.join(', ') || 'no entities'}`,
         `- Fingerprint: \`${d.fingerprint}\``,
+        ...(d.labels ? [`- Labels: ${labelsLine(d.labels, d.rows)}`] : []),
         `- Trigger: ${state.trigger}${state.trigger_reason ? `: ${state.trigger_reason}` : ''}${state.forced ? ' (forced)' : ''}`,
       ].join('\n') + '\n';
     }
     case 'quality': {
       const q = state.quality!;
       const failed = q.failed.length ? `\n\n#### Failed checks\n\n${qualityTable({ ...q, checks: q.failed })}` : '';
-      return head + `Data quality: **${q.passed ? 'passed' : 'failed'}**: ${qualitySummary(q)}${failed}\n\n#### All checks\n\n${qualityTable(q)}\n`;
+      const pre = state.preflight?.gates.length
+        ? `\n\n#### Before training\n\n${gateTable(state.preflight.gates)}${state.preflight.passed ? '' : `\n\n${skippedLine(state)}`}` : '';
+      return head + `Data quality: **${q.passed ? 'passed' : 'failed'}**: ${qualitySummary(q)}${failed}${pre}\n\n#### All checks\n\n${qualityTable(q)}\n`;
     }
     case 'features': {
       if (skipped) return head + skippedLine(state) + '\n';

@@ -7,43 +7,68 @@ export const nameSchema = z.string().regex(/^[a-z0-9-]+$/, 'expected a name of l
 export const identifierSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a column or table name ([A-Za-z_][A-Za-z0-9_]*)');
 const cronSchema = z.string().regex(/^\S+( \S+){4}$/, 'expected a 5-field cron expression such as "0 2 * * 0"');
 const pct = z.number().min(0);
+export const tableSchema = z.string().regex(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, 'expected a table name, optionally schema-qualified');
 
 export const sourceSchema = z
   .object({
-    table: z.string().regex(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, 'expected a table name, optionally schema-qualified'),
+    table: tableSchema,
     time_column: identifierSchema.default('ts'),
     entity_column: identifierSchema.optional(),
     /** Only rows of these entities (for example one station); all when absent. */
     entities: z.array(z.string().min(1)).optional(),
+    /**
+     * The column that identifies each row (an application id): labels join on it, predictions
+     * record it as `row_key`, and no two rows of a window may share it. Required for classification.
+     */
+    key_column: identifierSchema.optional(),
     window_days: z.number().gt(0).max(3660).default(30),
     interval_minutes: z.number().gt(0).default(1),
     columns: z.array(identifierSchema).min(1),
+    /**
+     * Columns read as categories (text, or any type read as text): one-hot encoded for the model
+     * (features/categorical.ts), compared by chi-square for drift.
+     */
+    categorical: z.array(identifierSchema).default([]),
     /** name -> SQL expression over the source columns, evaluated in a READ ONLY transaction. */
     derive: z.record(identifierSchema, z.string().min(1)).default({}),
   })
   .strict();
 
-export const qualitySchema = z
-  .object({
-    min_rows: z.number().int().min(0).default(36_000),
-    min_days: z.number().min(0).default(25),
-    max_null_share: z.number().min(0).max(1).default(0.02),
-    max_gap_minutes: z.number().gt(0).default(30),
-    max_staleness_minutes: z.number().gt(0).default(120),
-    max_duplicate_timestamps: z.number().int().min(0).default(0),
-    /** Rows present against rows expected at the sampling interval, per entity. */
-    min_completeness: z.number().min(0).max(1).default(0.95),
-    /** Share of rows outside a column's range that fails the check. */
-    max_range_violation_share: z.number().min(0).max(1).default(0.01),
-    ranges: z.record(identifierSchema, z.tuple([z.number(), z.number()])).default({}),
-    /** The training window fails when one value fills more than this share of the target's rows (a stuck sensor). */
-    max_flat_target_share: z.number().gt(0).max(1).default(0.99),
-    /** Optionally, the least standard deviation of the target in the training window (a near-constant target). */
-    min_target_std: z.number().min(0).nullable().default(null),
-    /** Feature columns allowed to hold one value throughout the training window (otherwise a failed check). */
-    allow_constant_columns: z.array(identifierSchema).default([]),
-  })
-  .strict();
+/** The quality rules; a task picks its own defaults (see qualitySchema, eventQualitySchema). */
+function qualityRules(d: { min_rows: number; max_gap_minutes: number; max_staleness_minutes: number; min_completeness: number | null; max_duplicate_timestamps: number | null }) {
+  return z
+    .object({
+      min_rows: z.number().int().min(0).default(d.min_rows),
+      min_days: z.number().min(0).default(25),
+      max_null_share: z.number().min(0).max(1).default(0.02),
+      max_gap_minutes: z.number().gt(0).default(d.max_gap_minutes),
+      max_staleness_minutes: z.number().gt(0).default(d.max_staleness_minutes),
+      /** Rows sharing one (entity, time); null: not checked (event data such as applications). */
+      max_duplicate_timestamps: z.number().int().min(0).nullable().default(d.max_duplicate_timestamps),
+      /** Rows present against rows expected at the sampling interval, per entity; null: not checked (event data). */
+      min_completeness: z.number().min(0).max(1).nullable().default(d.min_completeness),
+      /** Share of rows outside a column's range that fails the check. */
+      max_range_violation_share: z.number().min(0).max(1).default(0.01),
+      ranges: z.record(identifierSchema, z.tuple([z.number(), z.number()])).default({}),
+      /** The training window fails when one value fills more than this share of the target's rows (a stuck sensor). */
+      max_flat_target_share: z.number().gt(0).max(1).default(0.99),
+      /** Optionally, the least standard deviation of the target in the training window (a near-constant target). */
+      min_target_std: z.number().min(0).nullable().default(null),
+      /** Feature columns allowed to hold one value throughout the training window (otherwise a failed check). */
+      allow_constant_columns: z.array(identifierSchema).default([]),
+    })
+    .strict();
+}
+
+/** Regression defaults: a regularly sampled time series (1-minute sensor readings). */
+export const qualitySchema = qualityRules({ min_rows: 36_000, max_gap_minutes: 30, max_staleness_minutes: 120, min_completeness: 0.95, max_duplicate_timestamps: 0 });
+/**
+ * Classification defaults: events (applications, leads) arrive irregularly, several at one
+ * time; completeness and duplicate times mean nothing there, a day without any row does (and
+ * a night without applications is no staleness).
+ * Duplicate row keys are always checked when the source has a key column.
+ */
+export const eventQualitySchema = qualityRules({ min_rows: 1000, max_gap_minutes: 1440, max_staleness_minutes: 1440, min_completeness: null, max_duplicate_timestamps: null });
 
 export const targetSchema = z
   .object({
@@ -74,6 +99,16 @@ export const featuresSchema = z
       .default({ windows: [], stats: ['mean', 'std'] }),
     zscore: z.boolean().default(false),
     calendar: z.array(calendarSchema).default([]),
+    /** One-hot encoding of the categorical columns (source.categorical); as scikit-learn's OneHotEncoder options. */
+    encoding: z
+      .object({
+        /** at most this many categories get a column each (the most frequent in training); the rest count as unseen */
+        max_categories: z.number().int().min(1).max(1000).default(30),
+        /** a category seen fewer times than this in training counts as unseen */
+        min_frequency: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .default({ max_categories: 30, min_frequency: 1 }),
   })
   .strict();
 
@@ -105,6 +140,66 @@ export const gatesSchema = z
     cooldown_days: z.number().min(0).nullable().default(null),
     max_rmse: z.number().gt(0).nullable().default(null),
     min_r2: z.number().max(1).nullable().default(null),
+  })
+  .strict();
+
+/**
+ * Where a classification pipeline's labels come from: a table of outcomes joined to the source by
+ * key. A label counts only once it is known (time_column <= the run's as-of): later labels are
+ * not trained or evaluated on, so a retrain never sees the future.
+ */
+export const labelsSchema = z
+  .object({
+    table: tableSchema,
+    /** joins labels.key_column = source.key_column (compared as text) */
+    key_column: identifierSchema,
+    label_column: identifierSchema,
+    /** when the label became known (timestamptz) */
+    time_column: identifierSchema,
+    /**
+     * The value of label_column that is the positive class (compared as text, e.g. `default`).
+     * null: the column holds 1/0 or true/false, and any other value is an error.
+     */
+    positive: z.union([z.string().min(1), z.number(), z.boolean()]).nullable().default(null),
+  })
+  .strict();
+
+export const classificationTargetSchema = z
+  .object({
+    /** a row is predicted positive when its probability is >= this (labels, F1, precision, recall, accuracy) */
+    decision_threshold: z.number().gt(0).lt(1).default(0.5),
+  })
+  .strict();
+
+/** The prior baseline: the training base rate as every row's probability (scikit-learn's DummyClassifier, strategy prior). */
+export const classificationBaselineSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { kind: v } : v),
+  z.object({ kind: z.literal('prior') }).strict(),
+);
+
+export const classificationMetricSchema = z.enum(['f1', 'roc_auc', 'pr_auc', 'brier', 'log_loss']);
+
+export const classificationGatesSchema = z
+  .object({
+    /** the metric the challenger must improve on the champion (f1, roc_auc, pr_auc: higher is better; brier, log_loss: lower) */
+    metric: classificationMetricSchema.default('f1'),
+    min_improvement_pct: pct.default(2),
+    /** the challenger's Brier score may be at most the champion's plus this; null: not checked */
+    max_brier_increase: z.number().min(0).nullable().default(0.01),
+    /** the challenger's recall may be at most this much below the champion's; null: not checked */
+    max_recall_drop: z.number().min(0).max(1).nullable().default(0.02),
+    /** absolute floor of the challenger's ROC AUC; null: not checked */
+    min_auc: z.number().min(0).max(1).nullable().default(0.72),
+    /** labelled rows the holdout needs for its metrics to mean anything */
+    min_labelled_holdout: z.number().int().min(1).default(200),
+    /** labelled share of the window's rows (labels known at as-of) */
+    min_label_coverage: z.number().min(0).max(1).default(0.3),
+    max_nan_predictions: z.number().int().min(0).default(0),
+    max_training_minutes: z.number().gt(0).default(30),
+    /** Brier score at least this much (%) better than the prior baseline's */
+    must_beat_baseline_pct: z.number().default(0),
+    /** no retrain within this many days of the last promotion (unless forced); null: none */
+    cooldown_days: z.number().min(0).nullable().default(7),
   })
   .strict();
 
@@ -147,37 +242,87 @@ export const scheduleSchema = z
   })
   .strict();
 
-export const pipelineSchema = z
+/** What every pipeline has, whatever its task (in file order around the task's own sections). */
+const pipelineHead = {
+  name: nameSchema,
+  description: z.string().optional(),
+};
+const pipelineSource = { source: sourceSchema };
+const pipelineModel = {
+  features: featuresSchema.default(featuresSchema.parse({})),
+  split: splitSchema.default(splitSchema.parse({})),
+  trainer: trainerSchema,
+};
+const pipelineOperations = {
+  promotion: promotionSchema.default(promotionSchema.parse({})),
+  drift: driftSchema.default(driftSchema.parse({})),
+  health: healthSchema.default(healthSchema.parse({})),
+  schedule: scheduleSchema.default(scheduleSchema.parse({})),
+};
+
+/** Predicts a number (a level, an efficiency) some minutes ahead of each row. */
+export const regressionPipelineSchema = z
   .object({
-    name: nameSchema,
-    description: z.string().optional(),
+    ...pipelineHead,
     task: z.literal('regression').default('regression'),
-    source: sourceSchema,
+    ...pipelineSource,
     quality: qualitySchema.default(qualitySchema.parse({})),
     target: targetSchema,
-    features: featuresSchema.default(featuresSchema.parse({})),
-    split: splitSchema.default(splitSchema.parse({})),
-    trainer: trainerSchema,
+    ...pipelineModel,
     baseline: baselineSchema.default({ kind: 'mean', season_minutes: 1440 }),
     gates: gatesSchema.default(gatesSchema.parse({})),
-    promotion: promotionSchema.default(promotionSchema.parse({})),
-    drift: driftSchema.default(driftSchema.parse({})),
-    health: healthSchema.default(healthSchema.parse({})),
-    schedule: scheduleSchema.default(scheduleSchema.parse({})),
+    ...pipelineOperations,
   })
   .strict();
 
+/** Predicts the probability of a positive outcome (a default) whose label arrives later (labels). */
+export const classificationPipelineSchema = z
+  .object({
+    ...pipelineHead,
+    task: z.literal('classification'),
+    ...pipelineSource,
+    quality: eventQualitySchema.default(eventQualitySchema.parse({})),
+    labels: labelsSchema,
+    target: classificationTargetSchema.default(classificationTargetSchema.parse({})),
+    ...pipelineModel,
+    baseline: classificationBaselineSchema.default({ kind: 'prior' }),
+    gates: classificationGatesSchema.default(classificationGatesSchema.parse({})),
+    ...pipelineOperations,
+  })
+  .strict();
+
+/** A pipeline definition: its `task` (default regression) decides target, baseline and gates. */
+export const pipelineSchema = z.discriminatedUnion('task', [regressionPipelineSchema, classificationPipelineSchema]);
+
 export type PipelineInput = z.input<typeof pipelineSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema>;
+export type RegressionPipeline = z.output<typeof regressionPipelineSchema>;
+export type ClassificationPipeline = z.output<typeof classificationPipelineSchema>;
+export type Task = PipelineConfig['task'];
 export type SourceConfig = PipelineConfig['source'];
 export type FeaturesConfig = PipelineConfig['features'];
 export type QualityConfig = PipelineConfig['quality'];
-export type GatesConfig = PipelineConfig['gates'];
-export type BaselineConfig = PipelineConfig['baseline'];
+export type GatesConfig = RegressionPipeline['gates'];
+export type ClassificationGatesConfig = ClassificationPipeline['gates'];
+export type LabelsConfig = ClassificationPipeline['labels'];
+export type BaselineConfig = RegressionPipeline['baseline'];
+export type ClassificationMetricName = z.output<typeof classificationMetricSchema>;
 
-/** The columns features are built from, resolved against the source (see featuresSchema.columns). */
+/** The column the model learns: the regression target, or the label column a classification joins in. */
+export function targetColumn(p: PipelineConfig): string {
+  return p.task === 'classification' ? p.labels.label_column : p.target.column;
+}
+
+/** The numeric columns features are built from, resolved against the source (see featuresSchema.columns). */
 export function featureColumns(p: PipelineConfig): string[] {
-  if (p.features.columns) return p.features.columns;
+  const categorical = new Set(p.source.categorical);
+  if (p.features.columns) return p.features.columns.filter((c) => !categorical.has(c));
   const all = [...p.source.columns, ...Object.keys(p.source.derive)];
-  return p.target.horizon_minutes === 0 ? all.filter((c) => c !== p.target.column) : all;
+  return p.task === 'regression' && p.target.horizon_minutes === 0 ? all.filter((c) => c !== p.target.column) : all;
+}
+
+/** The categorical columns the model gets (one-hot): those listed in features.columns, else all of source.categorical. */
+export function categoricalFeatureColumns(p: PipelineConfig): string[] {
+  if (p.features.columns) return p.features.columns.filter((c) => p.source.categorical.includes(c));
+  return [...p.source.categorical];
 }

@@ -29,7 +29,7 @@ function describeIssue(issue: ZodIssue, root: AnySchema, source: PipelineSource)
     case 'too_big':
       return [source.issueAt(path, sizeMessage(issue, target, value))];
     case 'unrecognized_keys': {
-      const allowed = Object.keys(objectShape(target) ?? {});
+      const allowed = Object.keys(objectShape(pick(unwrap(target), value)) ?? {});
       return issue.keys.map((key) =>
         source.issueAt([...path, key], `unknown key ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})`, 'key'),
       );
@@ -40,7 +40,8 @@ function describeIssue(issue: ZodIssue, root: AnySchema, source: PipelineSource)
     case 'invalid_union': {
       const options = (issue as { options?: unknown[] }).options;
       if (value === undefined) return [source.issueAt(path, 'required field is missing', 'parent')];
-      if (options && !cut) return [source.issueAt(path, `${expectedValues(options)}, got ${show(value)}`)];
+      // A defaulted discriminator lists `undefined` among its values: only name what can be written.
+      if (options && !cut) return [source.issueAt(path, `${expectedValues(options.filter((o) => o !== undefined && o !== null))}, got ${show(value)}`)];
       return [source.issueAt(path, `does not match any allowed form, got ${show(value)}`)];
     }
     case 'invalid_format':
@@ -112,8 +113,11 @@ function pick(schema: AnySchema | null, value: unknown): AnySchema | null {
   if (!discriminator || !value || typeof value !== 'object') return null;
   const wanted = (value as Record<string, unknown>)[discriminator];
   for (const option of def.options as AnySchema[]) {
-    const field = unwrap(option)?._zod.def.shape?.[discriminator];
-    const values: unknown[] = field?._zod.def.values ?? [];
+    const field: AnySchema | undefined = unwrap(option)?._zod.def.shape?.[discriminator];
+    if (!field) continue;
+    // A defaulted or optional discriminator (pipeline `task: regression`) is what an absent one selects.
+    if (wanted === undefined && ['default', 'optional'].includes(field._zod.def.type)) return unwrap(option);
+    const values: unknown[] = unwrap(field)?._zod.def.values ?? [];
     if (values.includes(wanted)) return unwrap(option);
   }
   return null;

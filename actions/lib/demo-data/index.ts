@@ -7,3 +7,5 @@ export type { SeedOptions, SeedResult } from './seed.ts';
 export { importCsv, parseTime, CsvImportError, MAX_ERRORS } from './import.ts';
 export type { ImportOptions, ImportResult } from './import.ts';
 export { fingerprintReadings } from './fingerprint.ts';
+export { generateCredit, seedCredit, ensureCreditTables, APPLICATIONS_TABLE, OUTCOMES_TABLE, CREDIT_REGIONS, LABEL_DELAY_DAYS } from './credit.ts';
+export type { CreditData, CreditOptions, CreditSeedOptions, CreditSeedResult } from './credit.ts';

@@ -3,7 +3,7 @@ import { Git, type GitIdentity } from '../git/git.ts';
 import { gitOf, readBlobAt, type Repo } from '../git/read.ts';
 import { entryAtVersion, registryHistory, versionBefore, versionsSeen } from '../registry/history.ts';
 import { sha256Hex } from '../registry/edit.ts';
-import { artifactPath, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, serializeRegistry, type Registry, type RegistryEntry } from '../registry/schema.ts';
+import { artifactPath, headlineMetrics, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, serializeRegistry, type Registry, type RegistryEntry } from '../registry/schema.ts';
 
 /**
  * Prepares the rollback of ONE model: its registry entry goes back to the version that ran before
@@ -185,7 +185,7 @@ export function pullRequestBody(b: BodyInput): string {
   const num = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
   const pr = (e: RegistryEntry) => (e.pull_request ? `[#${e.pull_request.number}](${e.pull_request.url})` : '—');
   const row = (label: string, e: RegistryEntry) =>
-    `| ${label} | v${e.version} | \`${e.run_id}\` | ${num(e.metrics.rmse)} | ${num(e.metrics.mae)} | ${e.promoted_at} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
+    `| ${label} | v${e.version} | \`${e.run_id}\` | ${headlineMetrics(e).map((m) => `${m.name} ${num(m.value)}`).join(', ')} | ${e.promoted_at} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
   const back = b.direction === 'back';
   const verb = back ? 'Roll back' : 'Roll forward';
   return [
@@ -194,8 +194,8 @@ export function pullRequestBody(b: BodyInput): string {
     '',
     `**Why:** ${b.reason ?? (back ? `v${live.version} is to be taken out of production; v${target.version} is the version that ran before it.` : `v${target.version}, newer than the live v${live.version}, is to run again (a roll-forward, not a rollback).`)}`,
     '',
-    '| | version | run | RMSE (holdout) | MAE (holdout) | promoted | pull request | sha256 |',
-    '|---|---|---|---|---|---|---|---|',
+    '| | version | run | holdout metrics | promoted | pull request | sha256 |',
+    '|---|---|---|---|---|---|---|',
     row('now (leaves production)', live),
     row('after merge', target),
     '',

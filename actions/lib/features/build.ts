@@ -1,6 +1,7 @@
 import type { Frame } from '../source/frame.ts';
 import { entityRanges } from '../source/frame.ts';
 import type { FeatureMatrix } from './matrix.ts';
+import { oneHotColumns } from './categorical.ts';
 import { featureNames, minValidInWindow, type FeatureSpec, type RollingStat } from './spec.ts';
 import { applyZScore, type ZScoreStats } from './zscore.ts';
 
@@ -31,7 +32,8 @@ const TWO_PI = 2 * Math.PI;
  * Builds the feature matrix of a frame, entity by entity (no feature ever mixes stations):
  * raw values, time-aware lags (value at exactly t - L minutes, NaN when no row has that time),
  * rolling mean/std/min/max over (t - W, t] by time, sin/cos calendar encodings (UTC), and the
- * target at exactly t + horizon. Rows without a target are dropped and counted. Everything is
+ * target at exactly t + horizon, then the one-hot columns of categorical inputs (categorical.ts).
+ * Rows without a target are dropped and counted. Everything is
  * looked up by time with two pointers per entity, so the cost is O(rows) per feature.
  */
 export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreStats): BuildResult {
@@ -53,42 +55,22 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
   for (let i = 0; i < rows && !anyTarget; i++) anyTarget = targetCol[i] === targetCol[i];
   if (!anyTarget) throw new Error(`target "${spec.target.column}" has no values in the window`);
 
-  // The target is the value at exactly t + horizon for the same entity; rows without one are dropped.
-  const targetIndex = shiftedIndex(times, ranges, spec.target.horizon_minutes * MIN_MS);
-  const outRow = new Int32Array(rows).fill(-1);
-  let kept = 0;
-  let outOfRange = 0;
-  const [lo, hi] = spec.target.valid_range ?? [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
-  for (let i = 0; i < rows; i++) {
-    const j = targetIndex[i];
-    if (j < 0) continue;
-    const y = targetCol[j];
-    if (y !== y) continue;
-    if (y < lo || y > hi) {
-      outOfRange++;
-      continue;
-    }
-    outRow[i] = kept++;
-  }
-  if (kept === 0) {
-    const span = (times[rows - 1] - times[0]) / MIN_MS;
-    throw new Error(
-      `no row has a target ${spec.target.horizon_minutes} minutes ahead: the frame holds ${rows} rows` +
-        ` spanning ${Math.max(0, span)} minutes per entity at most, fewer than the horizon needs`,
-    );
-  }
-
+  const { targetIndex, outRow, kept, outOfRange } = targetRows(frame, spec, targetCol, ranges);
   const nf = names.length;
   const values = new Float32Array(kept * nf);
   const target = new Float64Array(kept);
   const outTimes = new Float64Array(kept);
   const entities = new Int32Array(kept);
+  const keys = frame.keys ? new Array<string>(kept) : undefined;
+  const knownAt = frame.labelTimes ? new Float64Array(kept) : undefined;
   for (let i = 0; i < rows; i++) {
     const o = outRow[i];
     if (o < 0) continue;
     target[o] = targetCol[targetIndex[i]];
     outTimes[o] = times[i];
     entities[o] = frame.entities[i];
+    if (keys) keys[o] = frame.keys![i];
+    if (knownAt) knownAt[o] = frame.labelTimes![targetIndex[i]];
   }
 
   const anyValid = new Uint8Array(nf);
@@ -138,8 +120,16 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     put(f++, sin);
     put(f++, cos);
   }
+  for (const enc of spec.categorical ?? []) {
+    const dictionary = frame.categories?.[enc.column];
+    if (!dictionary) throw new Error(`categorical column "${enc.column}" has no categories in the frame (is it in source.categorical?)`);
+    for (const oneHot of oneHotColumns(col(enc.column, 'categorical column'), dictionary, enc.categories ?? [])) put(f++, oneHot);
+  }
 
-  const matrix: FeatureMatrix = { rows: kept, names, values, target, times: outTimes, entities, entityIds: frame.entityIds };
+  const matrix: FeatureMatrix = {
+    rows: kept, names, values, target, times: outTimes, entities, entityIds: frame.entityIds,
+    ...(keys ? { keys } : {}), ...(knownAt ? { knownAt } : {}),
+  };
   const allNaN = names.filter((_, i) => anyValid[i] === 0);
   const warnings = allNaN.map((n) => `feature "${n}" has no values in any row with a target`);
   let zscore: BuildResult['zscore'] = 'off';
@@ -148,6 +138,39 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     zscore = 'applied';
   } else if (spec.zscore) zscore = 'pending';
   return { matrix, dropped: { no_target: rows - kept - outOfRange, target_out_of_range: outOfRange }, zscore, stats: spec.zscore ? stats ?? null : null, allNaN, warnings };
+}
+
+/**
+ * The rows that have a target: the value at exactly t + horizon for the same entity, present and
+ * inside valid_range. `outRow[i]` is frame row i's row in the matrix (-1: dropped).
+ */
+export function targetRows(frame: Frame, spec: FeatureSpec, targetCol: Float64Array, ranges = entityRanges(frame)):
+  { targetIndex: Int32Array; outRow: Int32Array; kept: number; outOfRange: number } {
+  const { rows, times } = frame;
+  const targetIndex = shiftedIndex(times, ranges, spec.target.horizon_minutes * MIN_MS);
+  const outRow = new Int32Array(rows).fill(-1);
+  let kept = 0;
+  let outOfRange = 0;
+  const [lo, hi] = spec.target.valid_range ?? [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  for (let i = 0; i < rows; i++) {
+    const j = targetIndex[i];
+    if (j < 0) continue;
+    const y = targetCol[j];
+    if (y !== y) continue;
+    if (y < lo || y > hi) {
+      outOfRange++;
+      continue;
+    }
+    outRow[i] = kept++;
+  }
+  if (kept === 0) {
+    const span = (times[rows - 1] - times[0]) / MIN_MS;
+    throw new Error(
+      `no row has a target ${spec.target.horizon_minutes} minutes ahead: the frame holds ${rows} rows` +
+        ` spanning ${Math.max(0, span)} minutes per entity at most, fewer than the horizon needs`,
+    );
+  }
+  return { targetIndex, outRow, kept, outOfRange };
 }
 
 /**

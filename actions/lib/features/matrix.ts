@@ -15,6 +15,13 @@ export interface FeatureMatrix {
   /** index into `entityIds` per row */
   entities: Int32Array;
   entityIds: string[];
+  /** the row key of each row (frame.keys), when the source has a key column */
+  keys?: string[];
+  /**
+   * When each row's target became known, epoch ms: the label time of a classification row. Absent
+   * for regression, where it is the row's time plus the horizon.
+   */
+  knownAt?: Float64Array;
 }
 
 /** A row slice [start, end) of a matrix sharing no memory with the original. */
@@ -28,6 +35,8 @@ export function sliceRows(m: FeatureMatrix, start: number, end: number): Feature
     times: m.times.slice(start, end),
     entities: m.entities.slice(start, end),
     entityIds: m.entityIds,
+    ...(m.keys ? { keys: m.keys.slice(start, end) } : {}),
+    ...(m.knownAt ? { knownAt: m.knownAt.slice(start, end) } : {}),
   };
 }
 
@@ -39,12 +48,16 @@ export function takeRows(m: FeatureMatrix, index: ArrayLike<number>): FeatureMat
   const target = new Float64Array(k);
   const times = new Float64Array(k);
   const entities = new Int32Array(k);
+  const keys = m.keys ? new Array<string>(k) : undefined;
+  const knownAt = m.knownAt ? new Float64Array(k) : undefined;
   for (let i = 0; i < k; i++) {
     const r = index[i];
     values.set(m.values.subarray(r * n, r * n + n), i * n);
     target[i] = m.target[r];
     times[i] = m.times[r];
     entities[i] = m.entities[r];
+    if (keys) keys[i] = m.keys![r];
+    if (knownAt) knownAt[i] = m.knownAt![r];
   }
-  return { rows: k, names: m.names, values, target, times, entities, entityIds: m.entityIds };
+  return { rows: k, names: m.names, values, target, times, entities, entityIds: m.entityIds, ...(keys ? { keys } : {}), ...(knownAt ? { knownAt } : {}) };
 }

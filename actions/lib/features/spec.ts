@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { calendarSchema, featureColumns, rollingStatSchema, type PipelineConfig } from '../config/schema.ts';
+import { calendarSchema, categoricalFeatureColumns, featureColumns, rollingStatSchema, targetColumn, type PipelineConfig } from '../config/schema.ts';
+import { categoricalEncodingSchema, oneHotNames, type CategoricalEncoding } from './categorical.ts';
 import { jsonNumber } from '../util/json.ts';
 
 export type RollingStat = z.infer<typeof rollingStatSchema>;
@@ -30,6 +31,12 @@ export const featureSpecSchema = z.object({
     horizon_minutes: z.number().min(0),
     valid_range: z.tuple([z.number(), z.number()]).nullable().optional(),
   }),
+  /** absent: regression (every spec recorded before classification existed) */
+  task: z.literal('classification').optional(),
+  /** classification: a row is predicted positive when its probability is >= this */
+  decision_threshold: z.number().gt(0).lt(1).optional(),
+  /** categorical inputs, one-hot encoded after the calendar features (absent: none) */
+  categorical: z.array(categoricalEncodingSchema).optional(),
 });
 export type FeatureSpec = z.output<typeof featureSpecSchema>;
 
@@ -50,7 +57,18 @@ export type ZScoreStats = z.output<typeof zscoreStatsSchema>;
 /** A spec as recorded with a model: the spec with its z-score statistics inside. */
 export const recordedSpecSchema = featureSpecSchema.extend({ zscore_stats: zscoreStatsSchema.nullable().default(null) });
 
+/**
+ * The spec a pipeline asks for. Its categorical vocabularies are not fitted yet (categories null):
+ * buildTrainingSet fits them on the training rows.
+ */
 export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
+  const target: FeatureSpec['target'] = p.task === 'classification'
+    // The label joined in from the labels table: known for the row itself, so horizon 0.
+    ? { column: targetColumn(p), horizon_minutes: 0, valid_range: null }
+    : { column: p.target.column, horizon_minutes: p.target.horizon_minutes, valid_range: p.target.valid_range ? [p.target.valid_range[0], p.target.valid_range[1]] : null };
+  const categorical = categoricalFeatureColumns(p).map((column): CategoricalEncoding => ({
+    column, categories: null, max_categories: p.features.encoding.max_categories, min_frequency: p.features.encoding.min_frequency,
+  }));
   return {
     version: 1,
     time_column: p.source.time_column,
@@ -62,7 +80,9 @@ export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
     rolling: { windows: [...p.features.rolling.windows], stats: [...p.features.rolling.stats] },
     zscore: p.features.zscore,
     calendar: [...p.features.calendar],
-    target: { column: p.target.column, horizon_minutes: p.target.horizon_minutes, valid_range: p.target.valid_range ? [p.target.valid_range[0], p.target.valid_range[1]] : null },
+    target,
+    ...(p.task === 'classification' ? { task: 'classification' as const, decision_threshold: p.target.decision_threshold } : {}),
+    ...(categorical.length ? { categorical } : {}),
   };
 }
 
@@ -76,7 +96,8 @@ export const rollName = (column: string, minutes: number, stat: RollingStat): st
 
 /**
  * The matrix columns a spec produces, in order: per source column its raw value, its lags, its
- * rolling statistics (window by window); then the calendar pairs. This is the ONNX input order.
+ * rolling statistics (window by window); then the calendar pairs; then the one-hot columns of
+ * each categorical column. This is the ONNX input order.
  */
 export function featureNames(spec: FeatureSpec): string[] {
   const names: string[] = [];
@@ -86,6 +107,7 @@ export function featureNames(spec: FeatureSpec): string[] {
     for (const w of spec.rolling.windows) for (const s of spec.rolling.stats) names.push(rollName(c, w, s));
   }
   for (const k of spec.calendar) names.push(...CALENDAR_NAMES[k]);
+  for (const enc of spec.categorical ?? []) names.push(...oneHotNames(enc));
   return names;
 }
 

@@ -1,4 +1,5 @@
 import type { FeatureMatrix } from './matrix.ts';
+import { isOneHotName } from './categorical.ts';
 import { isCalendarName, type ZScoreStats } from './spec.ts';
 
 export type { ZScoreStats };
@@ -9,7 +10,8 @@ export type { ZScoreStats };
  *
  * Design: z-scoring replaces a feature's values in place and keeps its name, so the matrix the
  * model is trained on, the ONNX input (`names`) and the matrix rebuilt for serving (buildFeatures
- * with these stats) are the same columns. Calendar sin/cos features are left as they are.
+ * with these stats) are the same columns. Calendar sin/cos features and one-hot
+ * indicators are left as they are.
  */
 
 /**
@@ -18,7 +20,7 @@ export type { ZScoreStats };
  */
 export function fitZScore(matrix: FeatureMatrix, rows?: ArrayLike<number>): ZScoreStats {
   const nf = matrix.names.length;
-  const cols = matrix.names.map((n, j) => [n, j] as const).filter(([n]) => !isCalendarName(n));
+  const cols = matrix.names.map((n, j) => [n, j] as const).filter(([n]) => !isCalendarName(n) && !isOneHotName(n));
   const count = new Float64Array(nf);
   const mean = new Float64Array(nf);
   const m2 = new Float64Array(nf);

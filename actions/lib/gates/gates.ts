@@ -11,7 +11,11 @@ export interface GateMetrics {
   nan_predictions: number;
 }
 
-export const gateNameSchema = z.enum(['improvement', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'max_rmse', 'min_r2', 'degenerate_holdout']);
+export const gateNameSchema = z.enum([
+  'improvement', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'max_rmse', 'min_r2', 'degenerate_holdout',
+  // classification (gates/classification.ts) and the fixed reference set (both tasks)
+  'brier_increase', 'recall_drop', 'min_auc', 'labelled_holdout', 'label_coverage', 'reference_set',
+]);
 export type GateName = z.infer<typeof gateNameSchema>;
 
 export const gateResultSchema = z.object({
@@ -59,9 +63,52 @@ export interface GateInput {
   task?: 'regression' | 'classification';
 }
 
-const pct = (x: number): string => `${x.toFixed(1)}%`;
-const num = (x: number): string => (!Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
+export const pct = (x: number): string => `${x.toFixed(1)}%`;
+export const num = (x: number): string => (!Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
 const duration = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+
+/**
+ * No retrain within `days` of the last promotion. --force lifts it (the issue's "unless forced"),
+ * so a forced run can still replace a champion that turned out bad the day it was promoted.
+ */
+export function cooldownGate(days: number, lastPromotionAt: Date | null, asOf: Date): Omit<GateResult, 'overridden'> {
+  const since = lastPromotionAt ? (asOf.getTime() - lastPromotionAt.getTime()) / 86_400_000 : Number.POSITIVE_INFINITY;
+  const passed = since >= days;
+  return { name: 'cooldown', label: 'days since last promotion', threshold: `>= ${days}`,
+    value: Number.isFinite(since) ? since.toFixed(1) : 'never promoted', raw: since, passed, hard: false,
+    reason: passed ? 'outside the promotion cooldown' : `last promotion ${since.toFixed(1)} days ago, cooldown is ${days} days` };
+}
+
+export function nanGate(nanPredictions: number, max: number): Omit<GateResult, 'overridden'> {
+  const passed = nanPredictions <= max;
+  return { name: 'nan_predictions', label: 'NaN or infinite predictions', threshold: `<= ${max}`,
+    value: String(nanPredictions), raw: nanPredictions, passed, hard: true,
+    reason: passed ? 'no NaN or infinite predictions' : `challenger produced ${nanPredictions} NaN or infinite predictions on the holdout` };
+}
+
+export function trainingTimeGate(trainingMs: number, maxMinutes: number): Omit<GateResult, 'overridden'> {
+  const passed = trainingMs < maxMinutes * 60_000;
+  return { name: 'training_time', label: 'training time', threshold: `< ${maxMinutes} min`,
+    value: duration(trainingMs), raw: trainingMs, passed, hard: true,
+    reason: passed ? 'trained within the time limit' : `training took ${duration(trainingMs)}, over ${maxMinutes} min` };
+}
+
+/**
+ * The decision over a list of gates: --force marks failed soft gates as overridden; promote when
+ * nothing blocks, else reject with the blocking gates' reasons.
+ */
+export function decide(gates: GateResult[], force: boolean, improvement: number | null): GateDecision {
+  if (force) {
+    for (const g of gates) if (!g.passed && !g.hard) g.overridden = true;
+  }
+  // A flat holdout is why every other metric is meaningless: its reason comes first.
+  const blocking = gates.filter((g) => !g.passed && !g.overridden).sort((a, b) => Number(b.name === 'degenerate_holdout') - Number(a.name === 'degenerate_holdout'));
+  const decision = blocking.length === 0 ? 'promote' : 'reject';
+  const reasons = decision === 'promote'
+    ? gates.filter((g) => g.overridden).map((g) => `forced past: ${g.reason}`).concat(gates[0].reason)
+    : blocking.map((g) => g.reason);
+  return { decision, gates, reasons, improvementPct: improvement };
+}
 
 /** Relative improvement of `better` over `reference` for a lower-is-better metric, in percent. */
 export function improvementPct(reference: number, challenger: number): number {
@@ -72,8 +119,8 @@ export function improvementPct(reference: number, challenger: number): number {
 
 /**
  * The promotion decision: every configured gate with value, threshold and verdict. `--force` lifts
- * only the improvement gate; data, NaN and absolute limits always hold. The first model of a
- * pipeline (no champion) passes the improvement gate by definition.
+ * the improvement gate and the cooldown; data, NaN and absolute limits always hold. The first
+ * model of a pipeline (no champion) passes the improvement gate by definition.
  */
 export function evaluateGates(input: GateInput): GateDecision {
   const { config, challenger, champion, baseline } = input;
@@ -99,10 +146,7 @@ export function evaluateGates(input: GateInput): GateDecision {
       value: 'first model', raw: Number.NaN, passed: true, hard: false, reason: 'no champion in production: first model of this pipeline' });
   }
 
-  const nanPassed = challenger.nan_predictions <= config.max_nan_predictions;
-  add({ name: 'nan_predictions', label: 'NaN or infinite predictions', threshold: `<= ${config.max_nan_predictions}`,
-    value: String(challenger.nan_predictions), raw: challenger.nan_predictions, passed: nanPassed, hard: true,
-    reason: nanPassed ? 'no NaN or infinite predictions' : `challenger produced ${challenger.nan_predictions} NaN or infinite predictions on the holdout` });
+  add(nanGate(challenger.nan_predictions, config.max_nan_predictions));
 
   const overBaseline = improvementPct(baseline[metric], challenger[metric]);
   const baselinePassed = overBaseline >= config.must_beat_baseline_pct;
@@ -112,19 +156,9 @@ export function evaluateGates(input: GateInput): GateDecision {
       ? `${metric} ${pct(overBaseline)} better than the baseline`
       : `${metric} ${num(challenger[metric])} is not ${config.must_beat_baseline_pct}% better than the baseline's ${num(baseline[metric])}` });
 
-  const limitMs = config.max_training_minutes * 60_000;
-  const timePassed = input.trainingMs < limitMs;
-  add({ name: 'training_time', label: 'training time', threshold: `< ${config.max_training_minutes} min`,
-    value: duration(input.trainingMs), raw: input.trainingMs, passed: timePassed, hard: true,
-    reason: timePassed ? 'trained within the time limit' : `training took ${duration(input.trainingMs)}, over ${config.max_training_minutes} min` });
+  add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
 
-  if (config.cooldown_days !== null) {
-    const since = input.lastPromotionAt ? (input.asOf.getTime() - input.lastPromotionAt.getTime()) / 86_400_000 : Number.POSITIVE_INFINITY;
-    const passed = since >= config.cooldown_days;
-    add({ name: 'cooldown', label: 'days since last promotion', threshold: `>= ${config.cooldown_days}`,
-      value: Number.isFinite(since) ? since.toFixed(1) : 'never promoted', raw: since, passed, hard: true,
-      reason: passed ? 'outside the promotion cooldown' : `last promotion ${since.toFixed(1)} days ago, cooldown is ${config.cooldown_days} days` });
-  }
+  if (config.cooldown_days !== null) add(cooldownGate(config.cooldown_days, input.lastPromotionAt, input.asOf));
   if (config.max_rmse !== null) {
     const passed = challenger.rmse <= config.max_rmse;
     add({ name: 'max_rmse', label: 'rmse limit', threshold: `<= ${config.max_rmse}`, value: num(challenger.rmse), raw: challenger.rmse,
@@ -137,15 +171,5 @@ export function evaluateGates(input: GateInput): GateDecision {
   }
 
   if (input.holdout) add(degenerateHoldoutGate(input.holdout, input.task));
-
-  if (input.force) {
-    for (const g of gates) if (!g.passed && !g.hard) g.overridden = true;
-  }
-  // A flat holdout is why every other metric is meaningless: its reason comes first.
-  const blocking = gates.filter((g) => !g.passed && !g.overridden).sort((a, b) => Number(b.name === 'degenerate_holdout') - Number(a.name === 'degenerate_holdout'));
-  const decision = blocking.length === 0 ? 'promote' : 'reject';
-  const reasons = decision === 'promote'
-    ? gates.filter((g) => g.overridden).map((g) => `forced past: ${g.reason}`).concat(gates[0].reason)
-    : blocking.map((g) => g.reason);
-  return { decision, gates, reasons, improvementPct: improvement };
+  return decide(gates, input.force, improvement);
 }

@@ -1,12 +1,19 @@
 import type { GbdtModel } from '../train/gbdt/model.ts';
-import { attrFloats, attrInt, attrInts, attrString, attrStrings, buildModel, INPUT_NAME, metadataEntries, OUTPUT_NAME, type OnnxMetadata } from './proto.ts';
+import {
+  attrFloats, attrInt, attrInts, attrString, attrStrings, buildModel, classifierTail, INPUT_NAME, metadataEntries, OUTPUT_NAME, type OnnxMetadata,
+} from './proto.ts';
 
 /**
  * GBDT as one ai.onnx.ml TreeEnsembleRegressor (opset-3 attributes). Split nodes are BRANCH_LEQ
  * (left = true branch when x <= threshold); a NaN follows the true branch where
  * nodes_missing_value_tracks_true = 1, i.e. where the model learned "missing goes left".
+ * A classifier (objective logistic) sums its trees into log-odds the same way, then goes through
+ * the classifier tail (classifierTail): Sigmoid -> `probabilities` and `label` at the threshold.
  */
 export function exportGbdtOnnx(model: GbdtModel, meta: OnnxMetadata): Uint8Array {
+  const logistic = model.objective === 'logistic';
+  if (logistic && !meta.classification) throw new Error('exportGbdtOnnx: a classifier needs classification.decision_threshold in the metadata');
+  const tail = logistic ? classifierTail('log_odds', meta.classification!.decision_threshold) : null;
   const treeIds: number[] = [];
   const nodeIds: number[] = [];
   const featureIds: number[] = [];
@@ -45,7 +52,7 @@ export function exportGbdtOnnx(model: GbdtModel, meta: OnnxMetadata): Uint8Array
         domain: 'ai.onnx.ml',
         name: 'trees',
         input: [INPUT_NAME],
-        output: [OUTPUT_NAME],
+        output: [tail ? 'log_odds' : OUTPUT_NAME],
         attribute: [
           attrString('aggregate_function', 'SUM'),
           attrFloats('base_values', [model.base_score]),
@@ -65,8 +72,10 @@ export function exportGbdtOnnx(model: GbdtModel, meta: OnnxMetadata): Uint8Array
           attrFloats('target_weights', targetWeights),
         ],
       },
+      ...(tail?.nodes ?? []),
     ],
-    initializers: [],
+    initializers: tail?.initializers ?? [],
+    ...(tail ? { outputs: tail.outputs } : {}),
     metadata: metadataEntries(meta, model.names, 'gbdt'),
   });
 }

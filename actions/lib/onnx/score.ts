@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
-import { INPUT_NAME } from './proto.ts';
+import { INPUT_NAME, PROBABILITIES_NAME } from './proto.ts';
 
 /** Sessions by sha256 of the model bytes; small, since a run scores a handful of models. */
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -32,19 +32,63 @@ export async function loadSession(bytes: Uint8Array, label?: string): Promise<or
   }
 }
 
+/** The output names a classifier's probabilities [N, 2] may have: ours, and skl2onnx's default (zipmap off). */
+export const PROBABILITY_OUTPUTS = [PROBABILITIES_NAME, 'output_probability'] as const;
+
+/** What a model says about each row. */
+export interface ModelScores {
+  /** classification when the model has a probabilities output [N, 2], else regression (one output) */
+  task: 'regression' | 'classification';
+  /** per row: the prediction (regression) or the positive-class probability (classification, column 1) */
+  values: Float32Array;
+}
+
 /**
- * Scores row-major float32 features [rows, nFeatures] with onnxruntime-node; returns the single
- * output flattened to one value per row.
+ * THE scoring function: every path that scores a model (evaluation, batch scoring, drift on
+ * predictions, serving) calls it, with row-major float32 features [rows, nFeatures] in the
+ * model's input `features`. A regression model's single output is one value per row; a
+ * classifier's `probabilities` [N, 2] gives the positive class's probability (column 1). The label
+ * at a decision threshold is `predictedLabels(values, threshold)` (what the model's own `label`
+ * output says too).
  */
-export async function scoreOnnx(bytes: Uint8Array, X: Float32Array, rows: number, nFeatures: number, label?: string): Promise<Float32Array> {
+export async function scoreModel(bytes: Uint8Array, X: Float32Array, rows: number, nFeatures: number, label?: string): Promise<ModelScores> {
   if (X.length !== rows * nFeatures) throw new Error(`scoreOnnx: X has ${X.length} values, expected ${rows} rows x ${nFeatures} features`);
   const session = await loadSession(bytes, label);
-  if (rows === 0) return new Float32Array(0);
+  const probabilities = session.outputNames.find((n) => (PROBABILITY_OUTPUTS as readonly string[]).includes(n));
+  const task = probabilities ? 'classification' : 'regression';
+  if (!probabilities && session.outputNames.length !== 1) {
+    throw new Error(`scoreOnnx: expected one output (regression) or a "${PROBABILITIES_NAME}" output (classification), found ${JSON.stringify(session.outputNames)}`);
+  }
+  if (rows === 0) return { task, values: new Float32Array(0) };
   const feeds = { [INPUT_NAME]: new ort.Tensor('float32', X, [rows, nFeatures]) };
-  const results = await session.run(feeds);
-  const out = results[session.outputNames[0]];
-  if (out.type !== 'float32') throw new Error(`scoreOnnx: output ${session.outputNames[0]} is ${out.type}, expected float32`);
+  const name = probabilities ?? session.outputNames[0];
+  const results = await session.run(feeds, [name]);
+  const out = results[name];
+  if (out.type !== 'float32') throw new Error(`scoreOnnx: output ${name} is ${out.type}, expected float32`);
   const data = out.data as Float32Array;
-  if (data.length !== rows) throw new Error(`scoreOnnx: output ${session.outputNames[0]} has ${data.length} values for ${rows} rows (dims ${JSON.stringify(out.dims)})`);
-  return data;
+  if (!probabilities) {
+    if (data.length !== rows) throw new Error(`scoreOnnx: output ${name} has ${data.length} values for ${rows} rows (dims ${JSON.stringify(out.dims)})`);
+    return { task, values: data };
+  }
+  if (out.dims.length !== 2 || out.dims[1] !== 2 || data.length !== 2 * rows) {
+    throw new Error(`scoreOnnx: output ${name} has dims ${JSON.stringify(out.dims)}, expected [${rows}, 2] (a binary classifier)`);
+  }
+  const positive = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) positive[i] = data[2 * i + 1];
+  return { task, values: positive };
+}
+
+/**
+ * Scores rows as scoreModel does and returns the per-row values alone: the prediction, or the
+ * positive-class probability of a classifier.
+ */
+export async function scoreOnnx(bytes: Uint8Array, X: Float32Array, rows: number, nFeatures: number, label?: string): Promise<Float32Array> {
+  return (await scoreModel(bytes, X, rows, nFeatures, label)).values;
+}
+
+/** The predicted class of each row: 1 where the positive-class probability is >= the threshold (NaN: 0). */
+export function predictedLabels(probabilities: ArrayLike<number>, threshold: number): Uint8Array {
+  const out = new Uint8Array(probabilities.length);
+  for (let i = 0; i < probabilities.length; i++) out[i] = probabilities[i] >= threshold ? 1 : 0;
+  return out;
 }

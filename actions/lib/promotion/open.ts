@@ -1,3 +1,4 @@
+import { higherIsBetter, metricValue } from '../evaluate/metrics.ts';
 import type { Db } from '../db/index.ts';
 import { promotionFromRunState } from '../registry/from-run.ts';
 import { readRunState, runFile } from '../retrain/run-dir.ts';
@@ -30,8 +31,8 @@ export async function openPromotion(db: Db, o: OpenPromotionOptions): Promise<Op
   const promotion = promotionFromRunState(state, new Uint8Array(readFileSync(runFile(o.runDir, 'model'))));
   const history = await performanceHistory(db, state.pipeline, 12);
   const metric = state.config.gates.metric;
-  const value = result.scores.challenger!.metrics[metric];
-  const candidate = { run: state.run_id, metric, value };
+  const value = metricValue(result.scores.challenger!.metrics, metric);
+  const candidate = { run: state.run_id, metric, value, ...(higherIsBetter(metric) ? { lowerIsBetter: false } : {}) };
   let title = '';
   const out = await promote(o.target, {
     base: o.base ?? state.config.promotion.base_branch,

@@ -5,7 +5,7 @@ import { jsonNumber } from '../util/json.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */
 export const qualityCheckSchema = z.object({
-  name: z.enum(['rows', 'days_covered', 'null_share', 'range', 'gaps', 'staleness', 'duplicate_timestamps', 'completeness',
+  name: z.enum(['rows', 'days_covered', 'null_share', 'range', 'gaps', 'staleness', 'duplicate_timestamps', 'duplicate_keys', 'completeness',
     'flat_target', 'target_std', 'constant_column']),
   column: z.string().nullable(),
   value: jsonNumber,
@@ -82,22 +82,24 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
 
   // Completeness per entity: rows present against rows expected at the sampling interval.
   const ranges = entityRanges(frame);
-  const spanMinutes = (frame.window.end.getTime() - frame.window.start.getTime()) / MINUTE;
-  const expectedPerEntity = Math.max(1, Math.floor(spanMinutes / options.intervalMinutes));
-  let worstCompleteness = ranges.length === 0 ? 0 : 1;
-  let worstEntity: string | null = null;
-  const perEntity: Record<string, number> = {};
-  for (const r of ranges) {
-    const c = Math.min(1, (r.end - r.start) / expectedPerEntity);
-    perEntity[frame.entityIds[r.entity]] = Number(c.toFixed(4));
-    if (c < worstCompleteness) {
-      worstCompleteness = c;
-      worstEntity = frame.entityIds[r.entity];
+  if (config.min_completeness !== null) {
+    const spanMinutes = (frame.window.end.getTime() - frame.window.start.getTime()) / MINUTE;
+    const expectedPerEntity = Math.max(1, Math.floor(spanMinutes / options.intervalMinutes));
+    let worstCompleteness = ranges.length === 0 ? 0 : 1;
+    let worstEntity: string | null = null;
+    const perEntity: Record<string, number> = {};
+    for (const r of ranges) {
+      const c = Math.min(1, (r.end - r.start) / expectedPerEntity);
+      perEntity[frame.entityIds[r.entity]] = Number(c.toFixed(4));
+      if (c < worstCompleteness) {
+        worstCompleteness = c;
+        worstEntity = frame.entityIds[r.entity];
+      }
     }
+    checks.push(check({ name: 'completeness', column: null, value: Number(worstCompleteness.toFixed(4)), threshold: config.min_completeness, op: '>=',
+      message: `${pct(worstCompleteness)} of expected rows present${worstEntity ? ` (worst: ${worstEntity})` : ''} (minimum ${pct(config.min_completeness)})`,
+      details: { per_entity: perEntity, expected_per_entity: expectedPerEntity } }));
   }
-  checks.push(check({ name: 'completeness', column: null, value: Number(worstCompleteness.toFixed(4)), threshold: config.min_completeness, op: '>=',
-    message: `${pct(worstCompleteness)} of expected rows present${worstEntity ? ` (worst: ${worstEntity})` : ''} (minimum ${pct(config.min_completeness)})`,
-    details: { per_entity: perEntity, expected_per_entity: expectedPerEntity } }));
 
   for (const name of options.columns) {
     const i = frame.names.indexOf(name);
@@ -152,8 +154,26 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
   checks.push(check({ name: 'gaps', column: null, value: longGaps, threshold: 0, op: '<=',
     message: `${fmt(longGaps)} gaps longer than ${config.max_gap_minutes} min (longest ${fmt(longestGap / MINUTE, 0)} min)`,
     details: { longest_gap_minutes: longestGap / MINUTE, gaps: gapList } }));
-  checks.push(check({ name: 'duplicate_timestamps', column: null, value: duplicates, threshold: config.max_duplicate_timestamps, op: '<=',
-    message: `${fmt(duplicates)} duplicate timestamps (maximum ${config.max_duplicate_timestamps})` }));
+  if (config.max_duplicate_timestamps !== null) {
+    checks.push(check({ name: 'duplicate_timestamps', column: null, value: duplicates, threshold: config.max_duplicate_timestamps, op: '<=',
+      message: `${fmt(duplicates)} duplicate timestamps (maximum ${config.max_duplicate_timestamps})` }));
+  }
+  // A row key names one row: a repeated key would join one label to two rows (and two predictions).
+  if (frame.keys) {
+    const seen = new Set<string>();
+    const repeated: string[] = [];
+    let duplicateKeys = 0;
+    for (let i = 0; i < rows; i++) {
+      const k = frame.keys[i];
+      if (seen.has(k)) {
+        duplicateKeys++;
+        if (repeated.length < 10) repeated.push(k);
+      } else seen.add(k);
+    }
+    checks.push(check({ name: 'duplicate_keys', column: null, value: duplicateKeys, threshold: 0, op: '<=',
+      message: `${fmt(duplicateKeys)} row${duplicateKeys === 1 ? ' repeats' : 's repeat'} the key of an earlier row${repeated.length ? ` (e.g. ${repeated.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')})` : ''}`,
+      details: { examples: repeated } }));
+  }
 
   const staleness = rows > 0 ? (options.asOf.getTime() - newest) / MINUTE : Number.POSITIVE_INFINITY;
   checks.push(check({ name: 'staleness', column: null, value: Number.isFinite(staleness) ? Number(staleness.toFixed(2)) : 1e12,

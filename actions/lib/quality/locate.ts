@@ -3,6 +3,8 @@ import { parsePipelineSource, type PathSegment } from '../config/document.ts';
 import type { QualityCheck } from './checks.ts';
 
 const THRESHOLD: Record<QualityCheck['name'], string> = {
+  // not configurable: a repeated key always fails; point at the key column
+  duplicate_keys: 'key_column',
   rows: 'min_rows',
   days_covered: 'min_days',
   null_share: 'max_null_share',
@@ -19,7 +21,7 @@ const THRESHOLD: Record<QualityCheck['name'], string> = {
 /** Where a check's threshold is set in the pipeline file (its `quality:` block when not spelled out). */
 export function thresholdLocation(file: string, check: QualityCheck): { file: string; line: number; col: number } | undefined {
   if (!existsSync(file)) return undefined;
-  const path: PathSegment[] = ['quality', THRESHOLD[check.name]];
+  const path: PathSegment[] = [check.name === 'duplicate_keys' ? 'source' : 'quality', THRESHOLD[check.name]];
   if (check.name === 'range' && check.column) path.push(check.column);
   const issue = parsePipelineSource(file, readFileSync(file, 'utf8')).issueAt(path, '');
   return { file, line: issue.line, col: issue.col };

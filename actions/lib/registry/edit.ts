@@ -7,7 +7,7 @@ import { artifactPath, parseRegistry, serializeRegistry, REGISTRY_FILE, type Reg
  */
 
 /** What the caller knows of the new entry; version, artifact and previous_version are derived here. */
-export type PromotedEntry = Omit<RegistryEntry, 'version' | 'artifact' | 'previous_version'>;
+export type PromotedEntry = RegistryEntry extends infer E ? (E extends unknown ? Omit<E, 'version' | 'artifact' | 'previous_version'> : never) : never;
 
 export interface ArtifactRef {
   path: string;
@@ -70,7 +70,7 @@ export function planRegistryEdit(current: Registry, promotion: Promotion): Regis
 
   const artifact: ArtifactRef = { path: artifactPath(model, version), sha256: sha256Hex(promotion.onnx), bytes: promotion.onnx.byteLength };
   assertInsideRegistry(artifact.path);
-  const entry: RegistryEntry = { ...promotion.entry, version, artifact, previous_version: previousVersion };
+  const entry = { ...promotion.entry, version, artifact, previous_version: previousVersion } as RegistryEntry;
   const registry: Registry = { ...current, models: { ...current.models, [model]: entry } };
 
   // Validate the result with the registry's own schema: a bad entry fails here, not in review.

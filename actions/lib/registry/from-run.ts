@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { readRunState, runFile, type RunState } from '../retrain/run-dir.ts';
 import type { HoldoutMetrics } from '../retrain/result.ts';
 import type { Promotion, ArtifactRef } from './edit.ts';
-import type { RegistryMetrics } from './schema.ts';
+import type { RegistryClassificationMetrics, RegistryMetrics } from './schema.ts';
+import { isClassificationMetrics } from '../evaluate/metrics.ts';
 
 /**
  * A promoted run as a registry promotion: the entry of DESIGN §6 and the model card a reviewer
@@ -14,15 +15,26 @@ export interface PromotionContext {
   promotedAt?: Date;
 }
 
+const finite = (where: string) => (x: number | null | undefined, name: string): number => {
+  if (x === null || x === undefined || !Number.isFinite(x)) throw new Error(`${where}: ${name} is not a finite number; a model with undefined metrics cannot be promoted`);
+  return x;
+};
+
 function metrics(m: HoldoutMetrics, where: string): RegistryMetrics {
-  const fin = (x: number | null | undefined, name: string): number => {
-    if (x === null || x === undefined || !Number.isFinite(x)) throw new Error(`${where}: ${name} is not a finite number; a model with undefined metrics cannot be promoted`);
-    return x;
-  };
+  if (isClassificationMetrics(m)) throw new Error(`${where}: classification metrics where regression metrics were expected`);
+  const fin = finite(where);
   return {
     rmse: fin(m.rmse, 'rmse'), mae: fin(m.mae, 'mae'), r2: fin(m.r2, 'r2'), bias: fin(m.bias, 'bias'),
     max_abs_error: fin(m.max_abs_error, 'max_abs_error'), nan_predictions: m.nan_predictions, rows: m.rows,
   };
+}
+
+function classMetrics(m: HoldoutMetrics, where: string): RegistryClassificationMetrics {
+  if (!isClassificationMetrics(m)) throw new Error(`${where}: regression metrics where classification metrics were expected`);
+  const fin = finite(where);
+  const { task, rows, positives, tp, fp, tn, fn, nan_predictions, ...scores } = m;
+  const checked = Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, fin(v, k)])) as Omit<typeof m, 'task' | 'rows' | 'positives' | 'tp' | 'fp' | 'tn' | 'fn' | 'nan_predictions'>;
+  return { task, rows, positives, ...checked, tp, fp, tn, fn, nan_predictions };
 }
 
 export function promotionFromRunState(state: RunState, onnx: Uint8Array, ctx: PromotionContext = {}): Promotion {
@@ -35,11 +47,10 @@ export function promotionFromRunState(state: RunState, onnx: Uint8Array, ctx: Pr
   if (!state.code_sha || !/^[0-9a-f]{40}$/.test(state.code_sha)) {
     throw new Error(`${where}: the code sha is unknown (the retrain did not run in a git checkout); a promotion must name the code that trained it`);
   }
-  const entry: Promotion['entry'] = {
+  const config = state.config;
+  const common = {
     run_id: state.run_id,
     pipeline: state.pipeline_file,
-    metrics: metrics(ev.challenger.metrics, `${where} challenger`),
-    baseline: { kind: state.config.baseline.kind, metrics: metrics(ev.baseline.metrics, `${where} baseline`) },
     data: { start: ex.start, end: ex.end, rows: ex.rows, fingerprint: ex.fingerprint },
     holdout: { start: ev.holdout.start, end: ev.holdout.end, rows: ev.holdout.rows },
     features: { names: ft.names, spec: { ...ft.spec, zscore_stats: ft.zscore_stats } as unknown as Record<string, unknown> },
@@ -49,6 +60,26 @@ export function promotionFromRunState(state: RunState, onnx: Uint8Array, ctx: Pr
     promoted_at: (ctx.promotedAt ?? new Date(state.as_of)).toISOString(),
     pull_request: ctx.pullRequest ?? null,
   };
+  let entry: Promotion['entry'];
+  if (config.task === 'classification') {
+    const labels = ex.labels;
+    if (!labels) throw new Error(`${where}: a classification run without label statistics (run the extract step again)`);
+    entry = {
+      ...common,
+      task: 'classification',
+      decision_threshold: config.target.decision_threshold,
+      metrics: classMetrics(ev.challenger.metrics, `${where} challenger`),
+      baseline: { kind: 'prior', metrics: classMetrics(ev.baseline.metrics, `${where} baseline`) },
+      labels: { table: labels.table, labelled_rows: labels.labelled, coverage: labels.coverage },
+    };
+  } else {
+    entry = {
+      ...common,
+      task: undefined,
+      metrics: metrics(ev.challenger.metrics, `${where} challenger`),
+      baseline: { kind: config.baseline.kind, metrics: metrics(ev.baseline.metrics, `${where} baseline`) },
+    };
+  }
   const card = (version: number, artifact: ArtifactRef): object => ({
     model: state.pipeline,
     version,
@@ -67,7 +98,11 @@ export function promotionFromRunState(state: RunState, onnx: Uint8Array, ctx: Pr
     features: { names: ft.names, spec: ft.spec, zscore_stats: ft.zscore_stats },
     trainer: { algorithm: tr.algorithm, params: tr.params, wall_ms: tr.wall_ms, trees_used: tr.trees_used ?? null },
     lineage: { run_id: state.run_id, code_sha: state.code_sha, workflow_run_url: state.workflow_run_url, trigger: state.trigger, trigger_reason: state.trigger_reason },
-    onnx: { input: 'features', shape: ['N', ft.names.length], output: 'prediction', opset: 17, ml_opset: 3 },
+    ...(config.task === 'classification' ? { decision_threshold: config.target.decision_threshold, labels: ex.labels } : {}),
+    onnx: {
+      input: 'features', shape: ['N', ft.names.length], opset: 17, ml_opset: 3,
+      ...(config.task === 'classification' ? { outputs: { label: ['N'], probabilities: ['N', 2] } } : { output: 'prediction' }),
+    },
   });
   return { model: state.pipeline, entry, onnx, card };
 }

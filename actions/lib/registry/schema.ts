@@ -28,6 +28,33 @@ export const metricsSchema = z
   .strict()
   .meta({ description: "Scores on the holdout rows: the champion's own holdout at promotion time." });
 
+const unit = z.number().min(0).max(1);
+
+/** Scores of a classification model on its labelled holdout rows (evaluate/metrics.ts, scikit-learn's definitions). */
+export const classificationMetricsSchema = z
+  .object({
+    task: z.literal('classification'),
+    rows: count,
+    positives: count,
+    positive_rate: unit,
+    threshold: z.number().gt(0).lt(1),
+    accuracy: unit,
+    precision: unit,
+    recall: unit,
+    f1: unit,
+    roc_auc: unit,
+    pr_auc: unit,
+    brier: unit,
+    log_loss: z.number().min(0),
+    tp: count,
+    fp: count,
+    tn: count,
+    fn: count,
+    nan_predictions: count,
+  })
+  .strict()
+  .meta({ description: "Scores on the labelled holdout rows: the champion's own holdout at promotion time." });
+
 export const artifactSchema = z
   .object({
     path: z
@@ -43,45 +70,84 @@ export const artifactSchema = z
   })
   .strict();
 
-export const registryEntrySchema = z
+/** What every entry records, whatever the model's task. */
+const entryFields = {
+  version: z.number().int().min(1).meta({ description: 'Monotonic per model.' }),
+  run_id: z.string().min(1),
+  artifact: artifactSchema,
+};
+const entryLineage = {
+  data: z
+    .object({
+      start: isoTime,
+      end: isoTime,
+      rows: count,
+      fingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected "sha256:" and 64 hex characters'),
+    })
+    .strict()
+    .meta({ description: 'The window trained on and a fingerprint of the exact rows (lineage).' }),
+  holdout: z.object({ start: isoTime, end: isoTime, rows: count }).strict(),
+  features: z
+    .object({
+      names: z.array(z.string().min(1)).min(1),
+      spec: z.record(z.string(), z.unknown()),
+    })
+    .strict(),
+  trainer: z
+    .object({
+      algorithm: z.string().min(1),
+      params: z.record(z.string(), z.unknown()),
+    })
+    .strict(),
+  code_sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'expected a full git commit sha (40 hex characters)'),
+  workflow_run_url: z.url({ protocol: /^https?$/ }).nullable(),
+  promoted_at: isoTime,
+  pull_request: z.object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) }).strict().nullable(),
+  previous_version: z.number().int().min(1).nullable(),
+  // Last on purpose: a key that never changes closes each entry, so appending a model after the
+  // last one and promoting that last one touch different lines and merge cleanly.
+  pipeline: z.string().min(1).meta({ description: 'The pipeline definition, e.g. pipelines/<model>.yaml.' }),
+};
+
+/** A regression model: `task` absent (every entry written before classification existed) or "regression". */
+export const regressionEntrySchema = z
   .object({
-    version: z.number().int().min(1).meta({ description: 'Monotonic per model.' }),
-    run_id: z.string().min(1),
-    artifact: artifactSchema,
+    task: z.literal('regression').optional(),
+    ...entryFields,
     metrics: metricsSchema,
     baseline: z.object({ kind: baselineKindSchema, metrics: metricsSchema }).strict(),
-    data: z
-      .object({
-        start: isoTime,
-        end: isoTime,
-        rows: count,
-        fingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected "sha256:" and 64 hex characters'),
-      })
-      .strict()
-      .meta({ description: 'The window trained on and a fingerprint of the exact rows (lineage).' }),
-    holdout: z.object({ start: isoTime, end: isoTime, rows: count }).strict(),
-    features: z
-      .object({
-        names: z.array(z.string().min(1)).min(1),
-        spec: z.record(z.string(), z.unknown()),
-      })
-      .strict(),
-    trainer: z
-      .object({
-        algorithm: z.string().min(1),
-        params: z.record(z.string(), z.unknown()),
-      })
-      .strict(),
-    code_sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'expected a full git commit sha (40 hex characters)'),
-    workflow_run_url: z.url({ protocol: /^https?$/ }).nullable(),
-    promoted_at: isoTime,
-    pull_request: z.object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) }).strict().nullable(),
-    previous_version: z.number().int().min(1).nullable(),
-    // Last on purpose: a key that never changes closes each entry, so appending a model after the
-    // last one and promoting that last one touch different lines and merge cleanly.
-    pipeline: z.string().min(1).meta({ description: 'The pipeline definition, e.g. pipelines/<model>.yaml.' }),
+    ...entryLineage,
   })
   .strict();
+
+/**
+ * A binary classification model: its ONNX outputs `label` (int64 [N], at decision_threshold) and
+ * `probabilities` (float [N, 2], column 1 the positive class).
+ */
+export const classificationEntrySchema = z
+  .object({
+    task: z.literal('classification'),
+    /** a row is predicted positive when its probability is >= this */
+    decision_threshold: z.number().gt(0).lt(1),
+    ...entryFields,
+    metrics: classificationMetricsSchema,
+    baseline: z.object({ kind: z.literal('prior'), metrics: classificationMetricsSchema }).strict(),
+    labels: z
+      .object({
+        table: z.string().min(1),
+        /** rows of the window with a label known at the run's as-of */
+        labelled_rows: count,
+        /** labelled_rows / data.rows */
+        coverage: unit,
+      })
+      .strict()
+      .meta({ description: 'The labels trained and evaluated on: those known at the run\'s as-of.' }),
+    ...entryLineage,
+  })
+  .strict();
+
+/** One model in production; `task` tells regression (absent) from classification. */
+export const registryEntrySchema = z.discriminatedUnion('task', [regressionEntrySchema, classificationEntrySchema]);
 
 export const registrySchema = z
   .object({
@@ -123,6 +189,17 @@ export const registrySchema = z
 export type Registry = z.output<typeof registrySchema>;
 export type RegistryEntry = z.output<typeof registryEntrySchema>;
 export type RegistryMetrics = z.output<typeof metricsSchema>;
+export type RegistryClassificationMetrics = z.output<typeof classificationMetricsSchema>;
+export type RegressionEntry = z.output<typeof regressionEntrySchema>;
+export type ClassificationEntry = z.output<typeof classificationEntrySchema>;
+
+/** The two metrics a one-line summary of an entry shows: rmse and mae, or f1 and roc auc. */
+export function headlineMetrics(entry: RegistryEntry): { name: string; value: number }[] {
+  const m = entry.metrics;
+  return 'rmse' in m
+    ? [{ name: 'rmse', value: m.rmse }, { name: 'mae', value: m.mae }]
+    : [{ name: 'f1', value: m.f1 }, { name: 'roc_auc', value: m.roc_auc }];
+}
 
 /** Where a model version's ONNX file lives, relative to the repository root. */
 export function artifactPath(model: string, version: number): string {
@@ -208,6 +285,12 @@ function describeOne(issue: z.core.$ZodIssue, json: unknown): string {
     }
     case 'invalid_value':
       return `${where}expected one of ${issue.values.map(String).join(', ')}${got}`;
+    case 'invalid_union': {
+      // an unknown task: the discriminator's values, the absent one (regression) left out
+      const options = (issue as { options?: unknown[] }).options;
+      if (options) return `${where}expected one of ${options.filter((o) => o !== undefined && o !== null).map(String).join(', ')} (absent: regression)${got}`;
+      return `${where}${issue.message}`;
+    }
     default:
       return `${where}${issue.message}`;
   }

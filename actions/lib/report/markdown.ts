@@ -1,6 +1,8 @@
 import type { GateResult } from '../gates/gates.ts';
 import type { QualityReport } from '../quality/checks.ts';
-import type { HoldoutMetrics, ModelScore } from '../retrain/result.ts';
+import { isClassificationMetrics, metricValue, type MetricName } from '../evaluate/metrics.ts';
+import type { ModelScore } from '../retrain/result.ts';
+import type { LabelStats } from '../retrain/run-dir.ts';
 
 /** Markdown building blocks shared by the run report, the job summary and the promotion PR body. */
 
@@ -38,24 +40,40 @@ const pctChange = (from: number, to: number): string => {
   return ` (${p >= 0 ? '+' : ''}${p.toFixed(1)}%)`;
 };
 
+/** The rows of a metric table: label and metric name, per task. */
+const REGRESSION_ROWS: [string, string][] = [
+  ['rmse', 'rmse'], ['mae', 'mae'], ['r2', 'r2'], ['bias', 'bias'], ['max abs error', 'max_abs_error'], ['NaN predictions', 'nan_predictions'],
+];
+const CLASSIFICATION_ROWS: [string, string][] = [
+  ['f1', 'f1'], ['precision', 'precision'], ['recall', 'recall'], ['accuracy', 'accuracy'], ['roc auc', 'roc_auc'], ['pr auc', 'pr_auc'],
+  ['brier', 'brier'], ['log loss', 'log_loss'], ['positive rate', 'positive_rate'], ['NaN predictions', 'nan_predictions'],
+];
+const COUNTS = new Set(['nan_predictions', 'rows', 'positives']);
+
 /** champion | challenger | baseline, one row per metric; the challenger's primary metric in bold. */
-export function metricTable(scores: { champion: ModelScore | null; challenger: ModelScore | null; baseline: ModelScore | null }, primary: 'rmse' | 'mae', holdoutRows: number | null): string {
+export function metricTable(scores: { champion: ModelScore | null; challenger: ModelScore | null; baseline: ModelScore | null }, primary: MetricName, holdoutRows: number | null): string {
   const cols = [scores.champion, scores.challenger, scores.baseline].filter((s): s is ModelScore => s !== null);
-  const header = [`metric (holdout${holdoutRows !== null ? `, ${fmtInt(holdoutRows)} rows` : ''})`, ...cols.map((c) => c.label)];
-  const rows: [string, keyof HoldoutMetrics][] = [
-    ['rmse', 'rmse'], ['mae', 'mae'], ['r2', 'r2'], ['bias', 'bias'], ['max abs error', 'max_abs_error'], ['NaN predictions', 'nan_predictions'],
-  ];
+  const classification = cols.some((c) => isClassificationMetrics(c.metrics));
+  const what = classification ? 'labelled holdout' : 'holdout';
+  const header = [`metric (${what}${holdoutRows !== null ? `, ${fmtInt(holdoutRows)} rows` : ''})`, ...cols.map((c) => c.label)];
+  const rows = classification ? CLASSIFICATION_ROWS : REGRESSION_ROWS;
   return table(header, rows.map(([label, key]) => [
     label,
     ...cols.map((c) => {
-      const v = c.metrics[key];
-      let cell = key === 'nan_predictions' ? String(v) : fmtMetric(v);
+      const v = metricValue(c.metrics, key as MetricName);
+      let cell = COUNTS.has(key) ? String(Number.isFinite(v) ? v : 0) : fmtMetric(v);
       if (c.role === 'challenger' && key === primary) {
-        cell = `**${cell}**${scores.champion ? pctChange(scores.champion.metrics[key], v) : ''}`;
+        cell = `**${cell}**${scores.champion ? pctChange(metricValue(scores.champion.metrics, primary), v) : ''}`;
       }
       return cell;
     }),
   ]));
+}
+
+/** The labels of a classification run in one line: coverage, labelled and positive rows, as of when. */
+export function labelsLine(l: LabelStats, rows: number): string {
+  return `${(l.coverage * 100).toFixed(1)}% of ${fmtInt(rows)} rows have a label known at ${fmtTime(l.as_of)} ` +
+    `(${fmtInt(l.labelled)} labelled, ${fmtInt(l.positives)} positive = ${l.labelled ? ((l.positives / l.labelled) * 100).toFixed(1) : '0'}%; from ${l.table})`;
 }
 
 export function gateRows(gates: GateResult[]): string[][] {

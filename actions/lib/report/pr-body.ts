@@ -1,6 +1,7 @@
 import type { RetrainResult } from '../retrain/result.ts';
-import type { PerformancePoint } from '../tracking/runs.ts';
-import { dataGateRows, fmtInt, fmtMetric, fmtTime, gateTable, metricTable, qualitySummary } from './markdown.ts';
+import { higherIsBetter, metricValue } from '../evaluate/metrics.ts';
+import { performanceValue, type PerformancePoint } from '../tracking/runs.ts';
+import { dataGateRows, fmtInt, fmtMetric, fmtTime, gateTable, labelsLine, metricTable, qualitySummary } from './markdown.ts';
 
 /** GitHub refuses pull request bodies over 65,536 characters; stay well under it. */
 export const PR_BODY_LIMIT = 65_536;
@@ -19,8 +20,8 @@ export interface PrBodyInput {
 
 export function promotionTitle(model: string, version: number, r: RetrainResult): string {
   const m = r.primary_metric;
-  const challenger = r.scores.challenger?.metrics[m];
-  const champion = r.scores.champion?.metrics[m];
+  const challenger = r.scores.challenger ? metricValue(r.scores.challenger.metrics, m) : undefined;
+  const champion = r.scores.champion ? metricValue(r.scores.champion.metrics, m) : undefined;
   if (champion !== undefined && challenger !== undefined && Number.isFinite(champion) && champion !== 0) {
     const pct = ((challenger - champion) / champion) * 100;
     return `Promote ${model} v${version}: ${m} ${fmtMetric(champion)} -> ${fmtMetric(challenger)} (${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%)`;
@@ -32,11 +33,11 @@ export function promotionTitle(model: string, version: number, r: RetrainResult)
 export function metricChart(r: RetrainResult, history: PerformancePoint[]): string | null {
   const m = r.primary_metric;
   const points = history
-    .map((p) => ({ date: p.training_date, value: m === 'rmse' ? p.rmse_val : p.mae_val }))
-    .filter((p): p is { date: Date; value: number } => p.value !== null && Number.isFinite(p.value))
+    .map((p) => ({ date: p.training_date, value: performanceValue(p, m) }))
+    .filter((p): p is { date: Date; value: number } => p.value !== null)
     .slice(-12);
   if (points.length < 2) return null;
-  const champion = r.scores.champion?.metrics[m];
+  const champion = r.scores.champion ? metricValue(r.scores.champion.metrics, m) : undefined;
   const values = points.map((p) => p.value);
   const all = champion !== undefined && Number.isFinite(champion) ? [...values, champion] : values;
   const lo = Math.min(...all);
@@ -47,7 +48,7 @@ export function metricChart(r: RetrainResult, history: PerformancePoint[]): stri
   const lines = [
     '```mermaid',
     'xychart-beta',
-    `  title "${m} on holdout, last ${points.length} runs (lower is better)"`,
+    `  title "${m} on holdout, last ${points.length} runs (${higherIsBetter(m) ? 'higher' : 'lower'} is better)"`,
     `  x-axis [${labels.join(', ')}]`,
     `  y-axis "${m}" ${round(Math.max(0, lo - pad))} --> ${round(hi + pad)}`,
     `  line [${values.map(round).join(', ')}]`,
@@ -78,7 +79,8 @@ export function promotionBody(input: PrBodyInput): string {
   if (r.data) {
     out.push(`- Window: ${fmtTime(r.data.start)} -> ${fmtTime(r.data.end)}, ${fmtInt(r.data.rows)} rows, ${r.data.entities.join(', ')}; fingerprint \`${r.data.fingerprint}\``);
   }
-  if (r.holdout) out.push(`- Holdout: ${fmtInt(r.holdout.rows)} rows, ${fmtTime(r.holdout.start)} -> ${fmtTime(r.holdout.end)}; training rows ${fmtInt(r.train?.rows ?? 0)}`);
+  if (r.labels && r.data) out.push(`- Labels: ${labelsLine(r.labels, r.data.rows)}; only labels known then were trained and scored on`);
+  if (r.holdout) out.push(`- Holdout: ${fmtInt(r.holdout.rows)} ${r.labels ? 'labelled ' : ''}rows, ${fmtTime(r.holdout.start)} -> ${fmtTime(r.holdout.end)}; training rows ${fmtInt(r.train?.rows ?? 0)}`);
   if (r.quality) out.push(`- Quality: ${qualitySummary(r.quality)}`);
   out.push(`- Trainer: ${r.trainer.algorithm} \`${JSON.stringify(r.trainer.params)}\`; ${r.features?.names.length ?? 0} features; trained in ${((r.training_ms ?? 0) / 1000).toFixed(1)} s`);
   out.push(`- Run \`${r.run_id}\`, code \`${r.lineage.code_sha?.slice(0, 7) ?? 'unknown'}\`${r.lineage.workflow_run_url ? `, [workflow run](${r.lineage.workflow_run_url})` : ''}`);

@@ -1,5 +1,5 @@
 import type { RetrainResult } from '../retrain/result.ts';
-import { fmtInt, fmtTime, gateTable, metricTable, qualitySummary, qualityTable } from './markdown.ts';
+import { fmtInt, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, qualityTable } from './markdown.ts';
 import type { Decision } from '../gates/gates.ts';
 
 const DECISION_LINE: Record<Decision, string> = {
@@ -32,6 +32,7 @@ export function renderRunReport(r: RetrainResult): string {
     out.push('', '### Data');
     out.push('', `- Window: ${fmtTime(r.data.start)} -> ${fmtTime(r.data.end)}, ${fmtInt(r.data.rows)} rows, ${r.data.entities.join(', ') || 'no entities'}`);
     out.push(`- Fingerprint: \`${r.data.fingerprint}\``);
+    if (r.labels) out.push(`- Labels: ${labelsLine(r.labels, r.data.rows)}`);
     if (r.train) out.push(`- Training rows: ${fmtInt(r.train.rows)} (${fmtTime(r.train.start)} -> ${fmtTime(r.train.end)})`);
     if (r.holdout) out.push(`- Holdout rows: ${fmtInt(r.holdout.rows)} (${fmtTime(r.holdout.start)} -> ${fmtTime(r.holdout.end)})`);
     if (r.features) {

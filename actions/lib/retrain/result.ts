@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { regressionMetricsSchema, type RegressionMetrics } from '../evaluate/metrics.ts';
+import { modelMetricsSchema, type MetricName, type ModelMetrics } from '../evaluate/metrics.ts';
+import type { Task } from '../config/schema.ts';
+import type { LabelStats } from './run-dir.ts';
 import type { Decision, GateResult } from '../gates/gates.ts';
 import type { QualityReport } from '../quality/checks.ts';
 
-/** Holdout metrics of one model (the evaluator's output). */
-export type HoldoutMetrics = RegressionMetrics;
+/** Holdout metrics of one model (the evaluator's output): regression or classification metrics. */
+export type HoldoutMetrics = ModelMetrics;
 
 export const modelScoreSchema = z.object({
   role: z.enum(['champion', 'challenger', 'baseline']),
@@ -12,7 +14,7 @@ export const modelScoreSchema = z.object({
   label: z.string(),
   version: z.number().int().nullable(),
   sha256: z.string().nullable(),
-  metrics: regressionMetricsSchema,
+  metrics: modelMetricsSchema,
   scoring_ms: z.number(),
 });
 export type ModelScore = z.output<typeof modelScoreSchema>;
@@ -29,8 +31,12 @@ export interface RetrainResult {
   trigger: string;
   trigger_reason: string | null;
   as_of: string;
-  primary_metric: 'rmse' | 'mae';
+  /** regression (absent in reports written before classification existed) or classification */
+  task?: Task;
+  primary_metric: MetricName;
   data: { start: string; end: string; rows: number; fingerprint: string; entities: string[] } | null;
+  /** classification: the labels known at as-of (coverage of the window's rows) */
+  labels?: LabelStats | null;
   quality: QualityReport | null;
   features: { names: string[]; rows: number; dropped: Record<string, number>; warnings: string[] } | null;
   train: { rows: number; start: string; end: string } | null;

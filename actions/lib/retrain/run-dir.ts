@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { pipelineSchema } from '../config/schema.ts';
 import { qualityReportSchema } from '../quality/checks.ts';
 import { featureSpecSchema, zscoreStatsSchema } from '../features/spec.ts';
-import { regressionMetricsSchema } from '../evaluate/metrics.ts';
+import { modelMetricsSchema } from '../evaluate/metrics.ts';
+import { preflightSchema } from '../gates/preflight.ts';
 import { decisionSchema, gateResultSchema } from '../gates/gates.ts';
 import { holdoutTargetSchema } from '../gates/holdout.ts';
 import { toJson, jsonNumber } from '../util/json.ts';
@@ -29,6 +30,19 @@ export const DEFAULT_RUNS_DIR = '.mlops/runs';
 
 const span = z.object({ rows: z.number().int().min(0), start: z.string(), end: z.string() });
 
+/** The labels of a classification run's window: those known at the run's as-of. */
+export const labelStatsSchema = z.object({
+  table: z.string(),
+  as_of: z.string(),
+  /** rows of the window with a label */
+  labelled: z.number().int().min(0),
+  /** labelled / rows of the window */
+  coverage: jsonNumber,
+  /** labelled rows that are positive */
+  positives: z.number().int().min(0),
+});
+export type LabelStats = z.output<typeof labelStatsSchema>;
+
 /**
  * run.json: the state of one run as the stages leave it. Each stage adds its part; every reader
  * gets it through this schema, so a hand-edited or truncated file is an error that names the
@@ -50,8 +64,14 @@ export const runStateSchema = z.object({
   workflow_run_url: z.string().nullable(),
   started_at: z.string(),
   stage_timings: z.record(z.string(), jsonNumber),
-  extract: z.object({ rows: z.number().int().min(0), start: z.string(), end: z.string(), fingerprint: z.string(), entities: z.array(z.string()) }).optional(),
+  extract: z.object({
+    rows: z.number().int().min(0), start: z.string(), end: z.string(), fingerprint: z.string(), entities: z.array(z.string()),
+    /** classification: the labels joined in, known at `as_of` */
+    labels: labelStatsSchema.optional(),
+  }).optional(),
   quality: qualityReportSchema.optional(),
+  /** the gates that can rule a run out before training (cooldown; classification: labels) */
+  preflight: preflightSchema.optional(),
   features: z.object({
     spec: featureSpecSchema,
     zscore_stats: zscoreStatsSchema.nullable(),
@@ -69,7 +89,7 @@ export const runStateSchema = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     bytes: z.number().int().min(0),
     wall_ms: z.number(),
-    train_metrics: regressionMetricsSchema.nullable(),
+    train_metrics: modelMetricsSchema.nullable(),
     trees_used: z.number().int().optional(),
   }).optional(),
   evaluate: z.object({

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Db, Queryable } from '../db/index.ts';
-import { featureColumns, type PipelineConfig } from '../config/schema.ts';
+import { featureColumns, targetColumn, type PipelineConfig } from '../config/schema.ts';
 import { extractFrame } from '../source/extract.ts';
-import type { Frame } from '../source/frame.ts';
+import { column, type Frame } from '../source/frame.ts';
 import { checkQuality, qualityReasons } from '../quality/checks.ts';
 import { recordQualityChecks } from '../quality/record.ts';
 import { featureSpecFromPipeline, splitRecordedSpec, type FeatureSpec } from '../features/spec.ts';
@@ -14,17 +14,19 @@ import type { ZScoreStats } from '../features/zscore.ts';
 import { train } from '../train/index.ts';
 import { baselinePredictions, targetMean } from '../train/baselines.ts';
 import { scoreOnnx } from '../onnx/score.ts';
-import { regressionMetrics } from '../evaluate/metrics.ts';
+import { classificationMetrics, metricValue, regressionMetrics, type ClassificationMetrics, type ModelMetrics, type RegressionMetrics } from '../evaluate/metrics.ts';
 import { evaluateGates } from '../gates/gates.ts';
 import { summarizeHoldoutTarget } from '../gates/holdout.ts';
-import { loadChampion } from '../registry/champion.ts';
 import { headCommit } from '../git/read.ts';
+import { evaluateClassificationGates } from '../gates/classification.ts';
+import { preflight } from '../gates/preflight.ts';
+import { loadChampion, readRegistry } from '../registry/champion.ts';
 import { failRun, finishRun, RunIdTakenError, sha256Hex, startRun, storeArtifact } from '../tracking/runs.ts';
 import { reapAbandonedRuns, type AbandonedRun } from '../tracking/lease.ts';
 import { renderRunReport } from '../report/run-report.ts';
 import type { ModelScore, RetrainResult } from './result.ts';
 import { toJson } from '../util/json.ts';
-import { newRunId, RUN_FILES, runDirFor, runFile, type RunState } from './run-dir.ts';
+import { newRunId, RUN_FILES, runDirFor, runFile, type LabelStats, type RunState } from './run-dir.ts';
 import { FileRunStore, type RunStore } from './store.ts';
 
 /**
@@ -120,37 +122,77 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
 /** Stage 1: the pipeline's source window as a frame (frame.arrow), with its fingerprint. */
 export async function extractStage(db: Db, store: RunStore): Promise<RunState> {
   const state = store.load();
+  const config = state.config;
+  const labels = config.task === 'classification' ? config.labels : undefined;
   const frame = await timed(state, store, 'extract', async () => {
-    const f = await extractFrame(db, state.config.source, new Date(state.as_of));
+    // Classification: each row's label as known at as-of (never a later one), joined by key.
+    const f = await extractFrame(db, config.source, new Date(state.as_of), { labels });
     await store.saveFrame(f);
     return f;
   });
   state.extract = {
     rows: frame.rows, start: frame.window.start.toISOString(), end: frame.window.end.toISOString(),
     fingerprint: frame.fingerprint, entities: frame.entityIds,
+    ...(labels ? { labels: labelStats(frame, labels.table, state.as_of, labels.label_column) } : {}),
   };
   store.save(state);
   return state;
 }
 
-/** Stage 2: the quality report; one row per check in mlops.quality_checks. */
+/** How many of the window's rows have a label known at as-of, and how many of those are positive. */
+function labelStats(frame: Frame, table: string, asOf: string, labelColumn: string): LabelStats {
+  const y = column(frame, labelColumn);
+  let labelled = 0;
+  let positives = 0;
+  for (let i = 0; i < frame.rows; i++) {
+    if (y[i] === y[i]) {
+      labelled++;
+      positives += y[i];
+    }
+  }
+  return { table, as_of: asOf, labelled, coverage: frame.rows > 0 ? labelled / frame.rows : 0, positives };
+}
+
+/** The times of the rows with a label (classification), for the preflight's holdout estimate. */
+function labelledTimes(frame: Frame, labelColumn: string): Float64Array {
+  const y = column(frame, labelColumn);
+  const out: number[] = [];
+  for (let i = 0; i < frame.rows; i++) if (y[i] === y[i]) out.push(frame.times[i]);
+  return Float64Array.from(out);
+}
+
+/**
+ * Stage 2: the quality report (one row per check in mlops.quality_checks), then the preflight:
+ * the gates that can rule the run out before anything is trained (the cooldown; for
+ * classification the label coverage and the labelled holdout rows). Either failing makes the run
+ * a skip, carried through the later stages and recorded by the gate stage.
+ */
 export async function qualityStage(db: Db, store: RunStore): Promise<RunState> {
   const state = store.load();
-  const report = await timed(state, store, 'quality', async () => {
+  const config = state.config;
+  const { report, check } = await timed(state, store, 'quality', async () => {
     const frame = await store.frame();
-    const r = checkQuality(frame, state.config.quality, {
-      asOf: new Date(state.as_of), columns: state.config.source.columns, intervalMinutes: state.config.source.interval_minutes,
-      learning: { target: state.config.target.column, task: state.config.task, featureColumns: featureColumns(state.config) },
+    const r = checkQuality(frame, config.quality, {
+      asOf: new Date(state.as_of), columns: [...config.source.columns, ...config.source.categorical], intervalMinutes: config.source.interval_minutes,
+      learning: { target: targetColumn(config), task: config.task, featureColumns: featureColumns(config) },
     });
     await recordQualityChecks(db, state.pipeline, state.run_id, r);
-    return r;
+    const champion = readRegistry(state.repo_dir).models[state.pipeline];
+    const stats = state.extract?.labels;
+    const p = preflight({
+      config, lastPromotionAt: champion ? new Date(champion.promoted_at) : null, asOf: new Date(state.as_of), force: state.forced,
+      ...(config.task === 'classification' && stats ? { labels: { rows: frame.rows, labelled: stats.labelled, labelledTimes: labelledTimes(frame, config.labels.label_column) } } : {}),
+    });
+    return { report: r, check: p };
   });
   state.quality = report;
+  state.preflight = check;
   store.save(state);
   return state;
 }
 
-const skipped = (state: RunState): boolean => state.quality !== undefined && !state.quality.passed;
+/** A run that bad data or a preflight gate ruled out: the later stages pass it through, the gate stage records a skip. */
+const skipped = (state: RunState): boolean => (state.quality !== undefined && !state.quality.passed) || (state.preflight !== undefined && !state.preflight.passed);
 
 function requireStage<K extends keyof RunState>(state: RunState, key: K, step: string): NonNullable<RunState[K]> {
   const v = state[key];
@@ -163,11 +205,11 @@ export async function featuresStage(store: RunStore): Promise<RunState> {
   const state = store.load();
   requireStage(state, 'quality', 'check-data-quality');
   if (skipped(state)) return state;
-  const spec = featureSpecFromPipeline(state.config);
   const set = await timed(state, store, 'features', async () => {
     const frame = await store.frame();
-    const s = buildTrainingSet(frame, spec, state.config.split);
-    const meta = { spec: JSON.stringify(spec), zscore_stats: JSON.stringify(s.stats) };
+    // The spec comes back with its categorical vocabularies fitted on the training rows.
+    const s = buildTrainingSet(frame, featureSpecFromPipeline(state.config), state.config.split);
+    const meta = { spec: JSON.stringify(s.spec), zscore_stats: JSON.stringify(s.stats) };
     await store.saveMatrix('train', s.train, meta);
     await store.saveMatrix('holdout', s.holdout, meta);
     return s;
@@ -176,7 +218,7 @@ export async function featuresStage(store: RunStore): Promise<RunState> {
   if (set.holdout.rows === 0) throw new Error('the holdout is empty: the window is too short for holdout_fraction');
   const span = (m: FeatureMatrix) => ({ rows: m.rows, start: new Date(m.times[0]).toISOString(), end: new Date(m.times[m.rows - 1]).toISOString() });
   state.features = {
-    spec, zscore_stats: set.stats, names: set.train.names, rows: set.train.rows + set.holdout.rows + set.split.gapRows,
+    spec: set.spec, zscore_stats: set.stats, names: set.train.names, rows: set.train.rows + set.holdout.rows + set.split.gapRows,
     dropped: { ...set.dropped, horizon_gap: set.split.gapRows }, warnings: set.warnings,
     train: span(set.train), holdout: span(set.holdout), gap_rows: set.split.gapRows,
   };
@@ -198,6 +240,7 @@ export async function trainStage(db: Db, store: RunStore): Promise<RunState> {
       feature_names: features.names,
       training_window: { start: extract.start, end: extract.end },
       data_fingerprint: extract.fingerprint,
+      ...(state.config.task === 'classification' ? { classification: { decision_threshold: state.config.target.decision_threshold } } : {}),
     }),
   );
   const wallMs = performance.now() - t0;
@@ -216,13 +259,16 @@ export async function trainStage(db: Db, store: RunStore): Promise<RunState> {
   return state;
 }
 
+/** How a run's task scores predictions against the holdout's targets. */
+type Scorer = (target: Float64Array, predictions: ArrayLike<number>) => ModelMetrics;
+
 async function score(role: ModelScore['role'], label: string, onnx: Uint8Array | null, predictions: ArrayLike<number> | null,
-  m: FeatureMatrix, extra: { version?: number | null; sha256?: string | null; file?: string } = {}): Promise<ModelScore> {
+  m: FeatureMatrix, metricsOf: Scorer, extra: { version?: number | null; sha256?: string | null; file?: string } = {}): Promise<ModelScore> {
   const t0 = performance.now();
   const pred = predictions ?? (await scoreOnnx(onnx!, m.values, m.rows, m.names.length, `the ${label}${extra.file ? ` (${extra.file})` : ''}`));
   return {
     role, label, version: extra.version ?? null, sha256: extra.sha256 ?? null,
-    metrics: regressionMetrics(m.target, pred), scoring_ms: Math.round((performance.now() - t0) * 10) / 10,
+    metrics: metricsOf(m.target, pred), scoring_ms: Math.round((performance.now() - t0) * 10) / 10,
   };
 }
 
@@ -262,20 +308,39 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
     const holdout = await store.matrix('holdout');
     const onnx = store.model();
     const frame = await store.frame();
-    const challenger = await score('challenger', 'challenger', onnx, null, holdout, { sha256: sha256Hex(onnx), file: runFile(store.dir, 'model') });
+    const config = state.config;
+    // Classification: metrics at the pipeline's decision threshold (the champion's at its own).
+    const scorer = (threshold: number | null): Scorer => (threshold === null
+      ? (y, p) => regressionMetrics(y, p)
+      : (y, p) => classificationMetrics(y, p, threshold));
+    const threshold = config.task === 'classification' ? config.target.decision_threshold : null;
+    const challenger = await score('challenger', 'challenger', onnx, null, holdout, scorer(threshold), { sha256: sha256Hex(onnx), file: runFile(store.dir, 'model') });
 
-    const cfg = state.config.baseline;
-    let trainMean: number | undefined;
-    if (cfg.kind === 'mean') trainMean = targetMean(await store.matrix('train'));
-    const basePred = baselinePredictions(cfg.kind, frame, holdout, features.spec, { trainTargetMean: trainMean, seasonMinutes: cfg.season_minutes });
-    const baseline = await score('baseline', `${cfg.kind.replace('_', ' ')} baseline`, null, basePred, holdout);
+    let baseline: ModelScore;
+    if (config.task === 'classification') {
+      // The prior baseline: the training rows' base rate as every row's probability.
+      const prior = new Float64Array(holdout.rows).fill(targetMean(await store.matrix('train')));
+      baseline = await score('baseline', 'prior baseline', null, prior, holdout, scorer(threshold));
+    } else {
+      const cfg = config.baseline;
+      let trainMean: number | undefined;
+      if (cfg.kind === 'mean') trainMean = targetMean(await store.matrix('train'));
+      const basePred = baselinePredictions(cfg.kind, frame, holdout, features.spec, { trainTargetMean: trainMean, seasonMinutes: cfg.season_minutes });
+      baseline = await score('baseline', `${cfg.kind.replace('_', ' ')} baseline`, null, basePred, holdout, scorer(null));
+    }
 
     const champ = loadChampion(state.repo_dir, state.pipeline);
     let champion: ModelScore | null = null;
     let info: NonNullable<RunState['evaluate']>['champion_info'] = null;
     if (champ) {
+      const champTask = champ.entry.task ?? 'regression';
+      if (champTask !== config.task) {
+        throw new Error(`the champion v${champ.entry.version} is a ${champTask} model and this pipeline is ${config.task}: ` +
+          'the two cannot be scored on one holdout; retire the champion (remove its registry entry) to start the new task afresh');
+      }
       const { matrix, rebuilt } = championMatrix(frame, holdout, features.spec, features.zscore_stats, champ.entry.features);
-      champion = await score('champion', `champion v${champ.entry.version}`, champ.onnx, null, matrix, {
+      const champThreshold = champ.entry.task === 'classification' ? champ.entry.decision_threshold : null;
+      champion = await score('champion', `champion v${champ.entry.version}`, champ.onnx, null, matrix, scorer(champThreshold), {
         version: champ.entry.version, sha256: champ.entry.artifact.sha256, file: champ.entry.artifact.path,
       });
       info = { version: champ.entry.version, sha256: champ.entry.artifact.sha256, run_id: champ.entry.run_id, promoted_at: champ.entry.promoted_at, rebuilt_features: rebuilt };
@@ -301,8 +366,10 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
     trigger: state.trigger,
     trigger_reason: state.trigger_reason,
     as_of: state.as_of,
+    task: state.config.task,
     primary_metric: state.config.gates.metric,
     data: state.extract ?? null,
+    labels: state.extract?.labels ?? null,
     quality: state.quality ?? null,
     features: state.features ? { names: state.features.names, rows: state.features.rows, dropped: state.features.dropped, warnings: state.features.warnings } : null,
     train: state.features?.train ?? null,
@@ -333,22 +400,37 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
   requireStage(state, 'quality', 'check-data-quality');
   const t0 = performance.now();
   if (skipped(state)) {
-    state.gate = { decision: 'skip', reasons: qualityReasons(state.quality!), gates: [], improvement_pct: null };
+    // Bad data, or a gate that ruled the run out before training: the preflight's gates are the record.
+    const reasons = [...qualityReasons(state.quality!), ...(state.preflight?.reasons ?? [])];
+    state.gate = { decision: 'skip', reasons, gates: state.preflight?.gates ?? [], improvement_pct: null };
   } else {
     const ev = requireStage(state, 'evaluate', 'evaluate-model');
     const tr = requireStage(state, 'train', 'train-model');
-    const d = evaluateGates({
-      config: state.config.gates,
-      challenger: ev.challenger.metrics,
-      champion: ev.champion?.metrics ?? null,
-      baseline: ev.baseline.metrics,
+    const config = state.config;
+    const common = {
       trainingMs: tr.wall_ms,
       lastPromotionAt: ev.champion_info ? new Date(ev.champion_info.promoted_at) : null,
       asOf: new Date(state.as_of),
       force: state.forced,
       holdout: ev.holdout.target,
-      task: state.config.task,
-    });
+      task: config.task,
+    };
+    const d = config.task === 'classification'
+      ? evaluateClassificationGates({
+        ...common,
+        config: config.gates,
+        challenger: ev.challenger.metrics as ClassificationMetrics,
+        champion: (ev.champion?.metrics ?? null) as ClassificationMetrics | null,
+        baseline: ev.baseline.metrics as ClassificationMetrics,
+        labels: { coverage: state.extract?.labels?.coverage ?? 0, labelledHoldout: ev.holdout.rows },
+      })
+      : evaluateGates({
+        ...common,
+        config: config.gates,
+        challenger: ev.challenger.metrics as RegressionMetrics,
+        champion: (ev.champion?.metrics ?? null) as RegressionMetrics | null,
+        baseline: ev.baseline.metrics as RegressionMetrics,
+      });
     state.gate = { decision: d.decision, reasons: d.reasons, gates: d.gates, improvement_pct: d.improvementPct };
   }
   state.stage_timings.gate = Math.round((performance.now() - t0) * 10) / 10;
@@ -369,7 +451,8 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
     artifactSha256: state.train?.sha256 ?? null,
     evaluation: state.gate.decision === 'skip' ? {
       primaryMetric: state.config.gates.metric, champion: null, challenger: null, baseline: null,
-      gates: (state.quality?.failed ?? []).map((c) => ({ name: `quality:${c.name}`, passed: false, reason: c.message })), holdout: null,
+      gates: [...(state.quality?.failed ?? []).map((c) => ({ name: `quality:${c.name}`, passed: false, reason: c.message })), ...state.gate.gates],
+      holdout: null,
     } : {
       primaryMetric: state.config.gates.metric,
       champion: ev?.champion ?? null,
@@ -381,9 +464,15 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
     // One row per run, as the seed's table has it: a skipped run has no metrics.
     performance: {
       modelType: state.config.trainer.algorithm,
-      rmseVal: ev?.challenger.metrics.rmse ?? null,
-      maeVal: ev?.challenger.metrics.mae ?? null,
-      rmseTrain: state.train?.train_metrics?.rmse ?? null,
+      task: state.config.task,
+      rmseVal: ev ? metricValue(ev.challenger.metrics, 'rmse') : null,
+      maeVal: ev ? metricValue(ev.challenger.metrics, 'mae') : null,
+      rmseTrain: state.train?.train_metrics ? metricValue(state.train.train_metrics, 'rmse') : null,
+      f1Val: ev ? metricValue(ev.challenger.metrics, 'f1') : null,
+      rocAucVal: ev ? metricValue(ev.challenger.metrics, 'roc_auc') : null,
+      brierVal: ev ? metricValue(ev.challenger.metrics, 'brier') : null,
+      labelCoverage: state.extract?.labels?.coverage ?? null,
+      metrics: ev?.challenger.metrics ?? null,
       promoted: state.gate.decision === 'promote',
       trainingDate: new Date(state.as_of),
     },

@@ -26,6 +26,8 @@ export interface ServingMatrix {
   times: Float64Array;
   entities: Int32Array;
   entityIds: string[];
+  /** the row key of each row (source.key_column), when the source has one */
+  keys?: string[];
 }
 
 /** The minutes of history a spec looks back before a row: its longest lag or rolling window. */
@@ -66,5 +68,5 @@ export function servingMatrix(frame: Frame, spec: FeatureSpec, stats: ZScoreStat
   }
   if (k === 0) return empty;
   const m = takeRows(built, keep.subarray(0, k));
-  return { rows: m.rows, names, values: m.values, times: m.times, entities: m.entities, entityIds: m.entityIds };
+  return { rows: m.rows, names, values: m.values, times: m.times, entities: m.entities, entityIds: m.entityIds, ...(m.keys ? { keys: m.keys } : {}) };
 }

@@ -100,7 +100,7 @@ export async function scoreWindow(db: Db, pipeline: PipelineConfig, options: Sco
   for (let i = 0; i < predictions.length; i++) if (!Number.isFinite(predictions[i])) nan++;
   const scored = await writePredictions(db, {
     pipeline: name, modelVersion: entry.version, sha256: entry.artifact.sha256, rows: X.rows,
-    times: X.times, entities: X.entities, entityIds: X.entityIds, predictions,
+    times: X.times, entities: X.entities, entityIds: X.entityIds, keys: X.keys, predictions,
   }, options.batchSize);
   if (X.rows === 0) {
     return { ...base, ...model, rows, skipped: rows, outcome: 'no-data', message: `${name}: none of the ${rows} rows in ${window.start} -> ${window.end} has a model input, nothing scored` };

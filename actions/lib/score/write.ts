@@ -12,15 +12,18 @@ export interface PredictionRows {
   times: Float64Array;
   entities: Int32Array;
   entityIds: readonly string[];
-  /** one per row; NaN is stored as NULL */
+  /** the key labels join on (source.key_column) per row; row_key is NULL without */
+  keys?: readonly string[];
+  /** one per row (a classifier's positive-class probability); NaN is stored as NULL */
   predictions: Float32Array;
 }
 
 /**
  * Writes predictions to mlops.predictions in one transaction, in batches of `batch` rows: each
- * batch is one `INSERT ... SELECT FROM unnest($entities, $times, $predictions)` with the values as
- * array parameters (never spliced into SQL), upserting on (pipeline, entity, ts, model_version):
- * re-scoring a window with the same model replaces its rows instead of adding duplicates.
+ * batch is one `INSERT ... SELECT FROM unnest($entities, $times, $predictions, $keys)` with the values as
+ * array parameters (never spliced into SQL), upserting on (pipeline, entity, ts, model_version),
+ * or on (pipeline, row_key, model_version) for keyed rows: re-scoring a window with the same model
+ * replaces its rows instead of adding duplicates.
  * Returns the number of rows written (inserted or updated).
  */
 export async function writePredictions(db: Db, p: PredictionRows, batch = PREDICTION_BATCH): Promise<number> {
@@ -33,19 +36,21 @@ export async function writePredictions(db: Db, p: PredictionRows, batch = PREDIC
       const entities: string[] = new Array(end - start);
       const times: string[] = new Array(end - start);
       const values: (number | null)[] = new Array(end - start);
+      const keys: (string | null)[] = new Array(end - start);
       for (let i = start; i < end; i++) {
+        keys[i - start] = p.keys ? p.keys[i] : null;
         entities[i - start] = p.entityIds[p.entities[i]];
         times[i - start] = new Date(p.times[i]).toISOString();
         const y = p.predictions[i];
         values[i - start] = Number.isFinite(y) ? y : null;
       }
       const res = await tx.query(
-        `INSERT INTO mlops.predictions (pipeline, model_version, sha256, entity, ts, prediction, scored_at)
-         SELECT $1, $2, $3, u.entity, u.ts, u.prediction, now()
-         FROM unnest($4::text[], $5::timestamptz[], $6::float8[]) AS u(entity, ts, prediction)
-         ON CONFLICT (pipeline, entity, ts, model_version) DO UPDATE SET
-           sha256 = EXCLUDED.sha256, prediction = EXCLUDED.prediction, scored_at = EXCLUDED.scored_at`,
-        [p.pipeline, p.modelVersion, p.sha256, entities, times, values],
+        `INSERT INTO mlops.predictions (pipeline, model_version, sha256, entity, ts, prediction, row_key, scored_at)
+         SELECT $1, $2, $3, u.entity, u.ts, u.prediction, u.row_key, now()
+         FROM unnest($4::text[], $5::timestamptz[], $6::float8[], $7::text[]) AS u(entity, ts, prediction, row_key)
+         ${p.keys ? 'ON CONFLICT (pipeline, row_key, model_version) WHERE row_key IS NOT NULL' : 'ON CONFLICT (pipeline, entity, ts, model_version) WHERE row_key IS NULL'}
+         DO UPDATE SET sha256 = EXCLUDED.sha256, prediction = EXCLUDED.prediction, entity = EXCLUDED.entity, ts = EXCLUDED.ts, scored_at = EXCLUDED.scored_at`,
+        [p.pipeline, p.modelVersion, p.sha256, entities, times, values, keys],
       );
       written += res.rowCount;
     }

@@ -28,6 +28,9 @@ import { frameFingerprint } from './fingerprint.ts';
  * features then a Float64 `target` for a matrix). Columns are read by position, so a data column
  * may share a name with `time` or `entity`. The window, fingerprint and caller metadata sit in
  * the schema metadata under `mlops.*`. Values round-trip bit for bit, NaN included.
+ * Optional per-row extras come last, listed in `mlops.extras`: a row key (Utf8) and a label time
+ * (Float64, frames) or known-at time (Float64, matrices); a frame's categories (the text of each
+ * categorical column's codes) are JSON in `mlops.categories`.
  */
 const FORMAT_VERSION = '1';
 
@@ -48,7 +51,37 @@ export async function writeFrameArrow(frame: Frame & { fingerprint?: string }, p
     ['mlops.fingerprint', fingerprint],
   ]);
   const columns = frame.columns.map((c, i) => ({ name: frame.names[i], data: f64(c.subarray(0, frame.rows)) }));
+  if (frame.categories) meta.set('mlops.categories', JSON.stringify(frame.categories));
+  columns.push(...extras(meta, frame.rows, frame.keys, frame.labelTimes));
   await writeFile(path, encode(frame.rows, frame.times, frame.entities, frame.entityIds, columns, meta));
+}
+
+/** The optional key and time columns, recorded in `mlops.extras` (see the layout above). */
+function extras(meta: Map<string, string>, rows: number, keys: string[] | undefined, times: Float64Array | undefined): { name: string; data: Data }[] {
+  const out: { name: string; data: Data }[] = [];
+  const kinds: string[] = [];
+  if (keys) {
+    kinds.push('key');
+    out.push({ name: '__mlops_key', data: vectorFromArray(keys.slice(0, rows), new Utf8()).data[0] as Data });
+  }
+  if (times) {
+    kinds.push('time');
+    out.push({ name: '__mlops_known_at', data: f64(times.subarray(0, rows)) });
+  }
+  if (kinds.length) meta.set('mlops.extras', JSON.stringify(kinds));
+  return out;
+}
+
+/** The extras of a decoded file: its key and time columns, and how many trailing fields they take. */
+function readExtras(table: Table, meta: Map<string, string>): { count: number; keys?: string[]; times?: Float64Array } {
+  const kinds = JSON.parse(meta.get('mlops.extras') ?? '[]') as string[];
+  const out: { count: number; keys?: string[]; times?: Float64Array } = { count: kinds.length };
+  kinds.forEach((kind, i) => {
+    const vector = table.getChildAt(table.numCols - kinds.length + i)!;
+    if (kind === 'key') out.keys = Array.from(vector as Iterable<string>);
+    else out.times = copyFloat(vector, Float64Array);
+  });
+  return out;
 }
 
 export async function readFrameArrow(path: string, options: ReadFrameOptions = {}): Promise<ArrowFrame> {
@@ -56,7 +89,8 @@ export async function readFrameArrow(path: string, options: ReadFrameOptions = {
   const rows = table.numRows;
   const names: string[] = [];
   const columns: Float64Array[] = [];
-  for (let i = 2; i < table.numCols; i++) {
+  const extra = readExtras(table, meta);
+  for (let i = 2; i < table.numCols - extra.count; i++) {
     names.push(table.schema.fields[i].name);
     columns.push(copyFloat(table.getChildAt(i)!, Float64Array));
   }
@@ -69,6 +103,9 @@ export async function readFrameArrow(path: string, options: ReadFrameOptions = {
     names,
     columns,
     window: { start: new Date(meta.get('mlops.window_start') ?? NaN), end: new Date(meta.get('mlops.window_end') ?? NaN) },
+    ...(meta.has('mlops.categories') ? { categories: JSON.parse(meta.get('mlops.categories')!) as Record<string, string[]> } : {}),
+    ...(extra.keys ? { keys: extra.keys } : {}),
+    ...(extra.times ? { labelTimes: extra.times } : {}),
   };
   const stored = meta.get('mlops.fingerprint') ?? '';
   if (options.verify !== false) {
@@ -98,13 +135,15 @@ export async function writeMatrixArrow(matrix: FeatureMatrix, path: string, meta
     return { name, data: makeData({ type: new Float32(), length: rows, data: col }) };
   });
   columns.push({ name: 'target', data: f64(matrix.target.subarray(0, rows)) });
+  columns.push(...extras(meta, rows, matrix.keys, matrix.knownAt));
   await writeFile(path, encode(rows, matrix.times, matrix.entities, matrix.entityIds, columns, meta));
 }
 
 export async function readMatrixArrow(path: string): Promise<FeatureMatrix & { metadata: MatrixMetadata }> {
   const { table, meta } = await decode(path, 'matrix');
   const rows = table.numRows;
-  const n = table.numCols - 3;
+  const extra = readExtras(table, meta);
+  const n = table.numCols - 3 - extra.count;
   const names: string[] = [];
   const values = new Float32Array(rows * n);
   for (let j = 0; j < n; j++) {
@@ -126,6 +165,8 @@ export async function readMatrixArrow(path: string): Promise<FeatureMatrix & { m
     times: copyFloat(table.getChildAt(0)!, Float64Array),
     entities,
     entityIds,
+    ...(extra.keys ? { keys: extra.keys } : {}),
+    ...(extra.times ? { knownAt: extra.times } : {}),
     metadata,
   };
 }

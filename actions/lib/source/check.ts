@@ -102,6 +102,10 @@ export async function sourceIssues(tx: Queryable | null, source: SourceSpec): Pr
     issues.push({ path: ['source', 'time_column'], message: `column "${source.time_column}" is ${have.get(source.time_column)}, expected a timestamp` });
   }
   if (source.entity_column && !have.has(source.entity_column)) issues.push({ path: ['source', 'entity_column'], message: missing(source.entity_column) });
+  if (source.key_column && !have.has(source.key_column)) issues.push({ path: ['source', 'key_column'], message: missing(source.key_column) });
+  (source.categorical ?? []).forEach((c, i) => {
+    if (!have.has(c)) issues.push({ path: ['source', 'categorical', i], message: missing(c) });
+  });
   let columnsExist = true;
   source.columns.forEach((c, i) => {
     if (!have.has(c)) {
@@ -109,7 +113,7 @@ export async function sourceIssues(tx: Queryable | null, source: SourceSpec): Pr
       columnsExist = false;
     }
   });
-  const read = new Set([...source.columns, source.time_column, ...(source.entity_column ? [source.entity_column] : [])]);
+  const read = new Set([...source.columns, ...(source.categorical ?? []), source.time_column, ...(source.entity_column ? [source.entity_column] : [])]);
   for (const [name, expr] of derive) {
     if (screened.has(name)) continue;
     for (const c of new Set(sqlIdentifiers(expr))) {

@@ -1,6 +1,6 @@
 import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
-import { isConnectionLost, quoteIdent, type Db } from '../db/index.ts';
-import type { PipelineConfig } from '../config/schema.ts';
+import { isConnectionLost, quoteIdent, type Db, type Queryable } from '../db/index.ts';
+import type { LabelsConfig, PipelineConfig } from '../config/schema.ts';
 import type { Frame } from './frame.ts';
 import { frameFingerprint } from './fingerprint.ts';
 import { pausePoint } from '../faults/pause-point.ts';
@@ -15,6 +15,14 @@ export interface ExtractOptions {
   end?: Date;
   /** Only these entities; default `source.entities`, or all when that is absent too. */
   entities?: readonly string[];
+  /**
+   * Classification: join each row's label by key (source.key_column = labels.key_column), using
+   * only labels known at `labelsAsOf` (their time <= it; default the window end): the newest such
+   * label of a key wins. The label becomes the frame column `labels.label_column` (1, 0, NaN when
+   * none is known) and its time `frame.labelTimes`.
+   */
+  labels?: LabelsConfig;
+  labelsAsOf?: Date;
 }
 
 export type ExtractedFrame = Frame & { fingerprint: string };
@@ -39,9 +47,14 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
   if (start.getTime() > end.getTime()) throw new Error(`extract: window start ${start.toISOString()} is after its end ${end.toISOString()}`);
   const entities = opts.entities ?? source.entities;
   const derive = Object.entries(source.derive ?? {});
-  const names = [...source.columns, ...derive.map(([name]) => name)];
+  const categorical = source.categorical ?? [];
+  const numeric = [...source.columns, ...derive.map(([name]) => name)];
+  const labels = opts.labels;
+  if (labels && !source.key_column) throw new Error('source.key_column: labels join on a key column; the source names none');
+  const names = [...numeric, ...categorical, ...(labels ? [labels.label_column] : [])];
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-  if (duplicate) throw new Error(`source: column "${duplicate}" appears twice (source.columns and source.derive share one namespace)`);
+  if (duplicate) throw new Error(`source: column "${duplicate}" appears twice (source.columns, source.categorical, source.derive and labels.label_column share one namespace)`);
+  const labelsAsOf = opts.labelsAsOf ?? end;
 
   // A connection lost anywhere in the read (the COPY stream, the commit) says it was the extract.
   const lost = (err: unknown): never => {
@@ -55,25 +68,52 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       // The same checks as `pipelines validate` (one function): all problems at once, by field.
       const issues = await sourceIssues(tx, source);
       if (issues.length) throw new Error(formatSourceIssues(issues));
+      if (labels) await checkLabels(tx, labels);
       await tx.query(
-        "SELECT set_config('mlops.window_start', $1, true), set_config('mlops.window_end', $2, true), set_config('mlops.entities', $3, true)",
-        [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? [])],
+        "SELECT set_config('mlops.window_start', $1, true), set_config('mlops.window_end', $2, true), set_config('mlops.entities', $3, true), " +
+          "set_config('mlops.labels_as_of', $4, true), set_config('mlops.positive', $5, true)",
+        [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? []), labelsAsOf.toISOString(), labels?.positive === null || !labels ? '' : String(labels.positive)],
       );
-      const sql = selectSql(source, derive, entities !== undefined);
-      const types: BinaryColumnType[] = ['float8', 'text', ...names.map((): BinaryColumnType => 'float8')];
+      const sql = selectSql(source, derive, entities !== undefined, labels);
+      const key = source.key_column ? 1 : 0;
+      const types: BinaryColumnType[] = [
+        'float8', 'text', ...(key ? ['text' as const] : []), ...numeric.map((): BinaryColumnType => 'float8'), ...categorical.map((): BinaryColumnType => 'text'),
+        ...(labels ? ['float8' as const, 'float8' as const] : []),
+      ];
       const decoded = await decodeBinaryCopy(pauseAfterFirstChunk(tx.copyOutBinary(sql)), types).catch((err: unknown) => {
         throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), { connectionLost: isConnectionLost(err) });
       });
-      const entityCodes = decoded.columns[1] as Int32Array;
+      const rows = decoded.rows;
+      const at = 2 + key;
+      const columns = decoded.columns.slice(at, at + numeric.length) as Float64Array[];
+      const categories: Record<string, string[]> = {};
+      categorical.forEach((c, i) => {
+        const codes = decoded.columns[at + numeric.length + i] as Int32Array;
+        columns.push(Float64Array.from(codes.subarray(0, rows), (v) => (v < 0 ? Number.NaN : v)));
+        categories[c] = decoded.dictionaries[at + numeric.length + i] ?? [];
+      });
       const frame: Frame = {
-        rows: decoded.rows,
+        rows,
         times: decoded.columns[0] as Float64Array,
-        entities: entityCodes,
+        entities: decoded.columns[1] as Int32Array,
         entityIds: decoded.dictionaries[1] ?? [],
         names,
-        columns: decoded.columns.slice(2) as Float64Array[],
+        columns,
         window: { start, end },
+        ...(categorical.length ? { categories } : {}),
       };
+      if (key) {
+        const codes = decoded.columns[2] as Int32Array;
+        const dict = decoded.dictionaries[2] ?? [];
+        frame.keys = Array.from(codes.subarray(0, rows), (c) => dict[c]);
+      }
+      if (labels) {
+        const label = decoded.columns[decoded.columns.length - 2] as Float64Array;
+        const invalid = label.reduce((n, y) => (y === INVALID_LABEL ? n + 1 : n), 0);
+        if (invalid > 0) throw new Error(await invalidLabels(tx, labels, invalid));
+        frame.columns.push(label);
+        frame.labelTimes = decoded.columns[decoded.columns.length - 1] as Float64Array;
+      }
       return { ...frame, fingerprint: frameFingerprint(frame) };
     },
   ).catch(lost);
@@ -91,17 +131,27 @@ async function* pauseAfterFirstChunk(chunks: AsyncIterable<Uint8Array>): AsyncIt
   }
 }
 
-/** The COPY select: times as epoch ms, entity as text, every column as float8. */
-export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean): string {
+/** What a label that is neither 0/1 nor true/false reads as, so it can be reported instead of guessed. */
+const INVALID_LABEL = 2;
+
+/**
+ * The COPY select: times as epoch ms, entity (and key) as text, numeric and derived columns as
+ * float8, categorical columns as text; with `labels`, each row's newest label known at
+ * mlops.labels_as_of (1, 0 or NULL) and its time, joined by key.
+ */
+export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean, labels?: LabelsConfig): string {
   const time = quoteIdent(source.time_column);
   // NULL entities become '' so that every row keeps an entity; collation "C" makes the order
   // (and so the entity codes and the fingerprint) the same on every server whatever its locale.
   const entity = source.entity_column ? `coalesce(${quoteIdent(source.entity_column)}::text, '')` : `'${SINGLE_ENTITY}'::text`;
+  const key = source.key_column ? `coalesce(${quoteIdent(source.key_column)}::text, '')` : null;
   const cols = [
     `(extract(epoch from ${time}) * 1000)::float8`,
     `${entity} COLLATE "C"`,
+    ...(key ? [`${key} COLLATE "C" AS __mlops_key`] : []),
     ...source.columns.map((c) => `${quoteIdent(c)}::float8 AS ${quoteIdent(c)}`),
     ...derive.map(([name, expr]) => `(${expr})::float8 AS ${quoteIdent(name)}`),
+    ...(source.categorical ?? []).map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`),
   ];
   const where = [
     `${time} >= current_setting('mlops.window_start')::timestamptz`,
@@ -110,5 +160,64 @@ export function selectSql(source: SourceSpec, derive: readonly [string, string][
   if (filterEntities && source.entity_column) {
     where.push(`${entity} IN (SELECT jsonb_array_elements_text(current_setting('mlops.entities')::jsonb))`);
   }
-  return `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')} ORDER BY 2, 1`;
+  // Rows at one time are ordered by key, so a keyed frame (and its fingerprint) has one order.
+  const order = `ORDER BY 2, 1${key ? ', 3' : ''}`;
+  const rows = `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')}`;
+  if (!labels) return `${rows} ${order}`;
+  const l = {
+    table: quoteIdent(labels.table), key: `lb.${quoteIdent(labels.key_column)}`, label: `lb.${quoteIdent(labels.label_column)}`, time: `lb.${quoteIdent(labels.time_column)}`,
+  };
+  const value = labelValue(l.label, labels.positive);
+  return `WITH s AS (${rows}),
+l AS (
+  SELECT DISTINCT ON (k) k, y, known FROM (
+    SELECT ${l.key}::text AS k, ${value} AS y, (extract(epoch from ${l.time}) * 1000)::float8 AS known
+    FROM ${l.table} lb
+    WHERE ${l.time} <= current_setting('mlops.labels_as_of')::timestamptz AND ${l.label} IS NOT NULL
+      AND ${l.key}::text IN (SELECT __mlops_key FROM s)
+  ) x ORDER BY k, known DESC
+)
+SELECT s.*, l.y, l.known FROM s LEFT JOIN l ON l.k = s.__mlops_key ${order}`;
+}
+
+/**
+ * A label as 1 or 0: equal to `labels.positive` (compared as a number, a boolean or text, as it
+ * was written) or, without one, 1/true and 0/false; anything else reads as INVALID_LABEL.
+ */
+function labelValue(label: string, positive: LabelsConfig['positive']): string {
+  if (typeof positive === 'number') return `CASE WHEN ${label}::text::float8 = current_setting('mlops.positive')::float8 THEN 1 ELSE 0 END::float8`;
+  if (typeof positive === 'boolean') return `CASE WHEN ${label}::text::boolean = current_setting('mlops.positive')::boolean THEN 1 ELSE 0 END::float8`;
+  if (typeof positive === 'string') return `CASE WHEN ${label}::text = current_setting('mlops.positive') THEN 1 ELSE 0 END::float8`;
+  return `CASE WHEN lower(${label}::text) IN ('1', '1.0', 'true', 't') THEN 1 WHEN lower(${label}::text) IN ('0', '0.0', 'false', 'f') THEN 0 ELSE ${INVALID_LABEL} END::float8`;
+}
+
+/** The error for labels that are neither positive nor negative: how many, and which values. */
+async function invalidLabels(tx: Queryable, labels: LabelsConfig, count: number): Promise<string> {
+  const label = quoteIdent(labels.label_column);
+  const { rows } = await tx.query<{ v: string; n: string }>(
+    `SELECT ${label}::text AS v, count(*) AS n FROM ${quoteIdent(labels.table)}
+     WHERE ${label} IS NOT NULL AND lower(${label}::text) NOT IN ('1', '1.0', 'true', 't', '0', '0.0', 'false', 'f')
+     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
+  );
+  const seen = rows.map((r) => `${JSON.stringify(r.v)} (${r.n} rows)`).join(', ');
+  return `labels.label_column: ${count} row(s) of the window have a label that is neither 1/true nor 0/false (${seen}); ` +
+    `set labels.positive to the value of the positive class (e.g. positive: ${JSON.stringify(rows[0]?.v ?? 'default')})`;
+}
+
+/** Fails with the pipeline field to fix when the labels table or one of its columns is wrong. */
+async function checkLabels(tx: Queryable, labels: LabelsConfig): Promise<void> {
+  const table = quoteIdent(labels.table);
+  const rel = await tx.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [table]);
+  if (!rel.rows[0]?.oid) throw new Error(`labels.table: table "${labels.table}" does not exist (load labels with: npm run mlops -- labels import)`);
+  const attrs = await tx.query<{ name: string; type: string }>(
+    'SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+    [table],
+  );
+  const have = new Map(attrs.rows.map((r) => [r.name, r.type]));
+  for (const field of ['key_column', 'label_column', 'time_column'] as const) {
+    if (!have.has(labels[field])) throw new Error(`labels.${field}: column "${labels[field]}" does not exist in table "${labels.table}" (has: ${[...have.keys()].join(', ')})`);
+  }
+  if (!/^(timestamp|date)/.test(have.get(labels.time_column) ?? '')) {
+    throw new Error(`labels.time_column: column "${labels.time_column}" is ${have.get(labels.time_column)}, expected a timestamp (when the label became known)`);
+  }
 }

@@ -10,10 +10,13 @@ import type { Frame } from './frame.ts';
  *   entity code per row (i32), time per row (f64), then each column (f64),
  * all little-endian, every NaN written as the one quiet NaN 0x7ff8000000000000.
  *
+ * Then, only when the frame has them: "categories\0" and each categorical column's name and
+ * category texts (sorted by name), "keys\0" and every row key (UTF-8, NUL-terminated), "label_times\0" and every label time.
+ *
  * The window is not part of it: the fingerprint says which rows were trained on, not which were
  * asked for. Columns are streamed through a small scratch buffer, so hashing costs no copy of the frame.
  */
-export function frameFingerprint(frame: Pick<Frame, 'rows' | 'times' | 'entities' | 'entityIds' | 'names' | 'columns'>): string {
+export function frameFingerprint(frame: Pick<Frame, 'rows' | 'times' | 'entities' | 'entityIds' | 'names' | 'columns' | 'categories' | 'keys' | 'labelTimes'>): string {
   const hash = createHash('sha256');
   const enc = new TextEncoder();
   const u32 = (v: number): void => {
@@ -35,6 +38,24 @@ export function frameFingerprint(frame: Pick<Frame, 'rows' | 'times' | 'entities
   updateInt32(hash, frame.entities.subarray(0, frame.rows));
   updateFloat64(hash, frame.times.subarray(0, frame.rows));
   for (const col of frame.columns) updateFloat64(hash, col.subarray(0, frame.rows));
+  // Keyed, categorical and labelled frames (classification) add sections; other frames hash as before.
+  if (frame.categories) {
+    hash.update(enc.encode('categories\0'));
+    for (const name of Object.keys(frame.categories).sort()) {
+      str(name);
+      u32(frame.categories[name].length);
+      for (const c of frame.categories[name]) str(c);
+    }
+  }
+  if (frame.keys) {
+    hash.update(enc.encode('keys\0'));
+    // PostgreSQL text never holds NUL: NUL-terminated keys are unambiguous, and hash in big chunks.
+    for (let i = 0; i < frame.rows; i += CHUNK) hash.update(frame.keys.slice(i, Math.min(frame.rows, i + CHUNK)).join('\0') + '\0', 'utf8');
+  }
+  if (frame.labelTimes) {
+    hash.update(enc.encode('label_times\0'));
+    updateFloat64(hash, frame.labelTimes.subarray(0, frame.rows));
+  }
   return 'sha256:' + hash.digest('hex');
 }
 

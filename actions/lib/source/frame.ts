@@ -14,6 +14,15 @@ export interface Frame {
   columns: Float64Array[];
   /** [start, end) of the extract window */
   window: { start: Date; end: Date };
+  /**
+   * Categorical columns (source.categorical): their entry in `columns` holds codes into these
+   * categories (NaN = NULL), by column name. Absent when the source has none.
+   */
+  categories?: Record<string, string[]>;
+  /** source.key_column of each row, as text; absent when the source has no key column */
+  keys?: string[];
+  /** classification: when each row's label became known, epoch ms (NaN: none known at as-of) */
+  labelTimes?: Float64Array;
 }
 
 export function column(frame: Frame, name: string): Float64Array {

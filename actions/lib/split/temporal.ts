@@ -13,7 +13,7 @@ export interface TemporalSplit {
   holdout: FeatureMatrix;
   /** the first holdout time: holdout = rows with time >= cutoff */
   cutoff: Date;
-  /** train rows dropped because their target (t + horizon) falls at or after the cutoff */
+  /** train rows dropped because their target became known (t + horizon, or the label time) at or after the cutoff */
   gapRows: number;
   holdoutStart: Date;
   /** the last holdout row's time (inclusive) */
@@ -33,12 +33,27 @@ export function timeOrder(m: Pick<FeatureMatrix, 'rows' | 'times' | 'entities'>)
   return idx.sort((a, b) => m.times[a] - m.times[b] || m.entities[a] - m.entities[b] || a - b);
 }
 
+/** How many of `n` rows the holdout takes: the newest ceil(fraction * n), at least 1, leaving at least 1. */
+export function holdoutSize(n: number, fraction: number): number {
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`split.holdout_fraction must be in (0, 1), got ${fraction}`);
+  return Math.min(n - 1, Math.max(1, Math.ceil(fraction * n)));
+}
+
+/** The holdout's first time for rows with these times (any order): what temporalSplit cuts at. */
+export function holdoutCutoff(times: Float64Array, fraction: number): number {
+  if (times.length < 2) throw new Error(`cannot split ${times.length} row(s) into train and holdout`);
+  const sorted = Float64Array.from(times).sort();
+  return sorted[times.length - holdoutSize(times.length, fraction)];
+}
+
 /**
  * Splits by time, never by shuffling: the newest `holdout_fraction` of rows (counted across all
  * entities) is the holdout; the cutoff is the time of the first of them, and every row at that
  * time joins the holdout too, so one timestamp is never split between the parts. Train rows whose
  * target time t + horizon reaches the cutoff are dropped (a gap of one horizon): their targets
- * are holdout-period values, and training on them would leak the holdout into the model.
+ * are holdout-period values, and training on them would leak the holdout into the model. With
+ * delayed labels (`knownAt`, classification) the gap is by label time: a train row whose label
+ * arrived at or after the cutoff was not known when the holdout began, so it is left out too.
  */
 export function temporalSplit(matrix: FeatureMatrix, opts: TemporalSplitOptions): TemporalSplit {
   const f = opts.holdout_fraction;
@@ -46,8 +61,8 @@ export function temporalSplit(matrix: FeatureMatrix, opts: TemporalSplitOptions)
   if (matrix.rows < 2) throw new Error(`cannot split ${matrix.rows} row(s) into train and holdout`);
   const order = timeOrder(matrix);
   const n = matrix.rows;
-  const holdoutRows = Math.min(n - 1, Math.max(1, Math.ceil(f * n)));
-  const cutoff = matrix.times[order[n - holdoutRows]];
+  const cutoff = matrix.times[order[n - holdoutSize(n, f)]];
+  const knownAt = matrix.knownAt;
   const horizonMs = opts.horizon_minutes * 60_000;
   const trainIdx = new Uint32Array(n);
   const holdoutIdx = new Uint32Array(n);
@@ -58,13 +73,14 @@ export function temporalSplit(matrix: FeatureMatrix, opts: TemporalSplitOptions)
     const r = order[k];
     const t = matrix.times[r];
     if (t >= cutoff) holdoutIdx[nh++] = r;
-    else if (t + horizonMs >= cutoff) gapRows++;
+    else if (knownAt ? !(knownAt[r] < cutoff) : t + horizonMs >= cutoff) gapRows++;
     else trainIdx[nt++] = r;
   }
   if (nt === 0) {
     throw new Error(
-      `no training rows left: the holdout starts at ${new Date(cutoff).toISOString()} and a ${opts.horizon_minutes}-minute gap before it` +
-        ` removes the remaining ${gapRows} rows; extend the window or lower split.holdout_fraction`,
+      `no training rows left: the holdout starts at ${new Date(cutoff).toISOString()} and ` +
+        (knownAt ? `the labels of the remaining ${gapRows} rows arrived after it` : `a ${opts.horizon_minutes}-minute gap before it removes the remaining ${gapRows} rows`) +
+        '; extend the window or lower split.holdout_fraction',
     );
   }
   const h = takeRows(matrix, holdoutIdx.subarray(0, nh));

@@ -50,9 +50,17 @@ export interface RunFinish {
   /** the seed's model_performance row; null for a run that never trained (skip) */
   performance: {
     modelType: string;
+    task?: 'regression' | 'classification';
     rmseVal: number | null;
     maeVal: number | null;
     rmseTrain: number | null;
+    /** classification: the challenger's holdout F1, ROC AUC, Brier and the label coverage */
+    f1Val?: number | null;
+    rocAucVal?: number | null;
+    brierVal?: number | null;
+    labelCoverage?: number | null;
+    /** the challenger's whole holdout metrics */
+    metrics?: unknown;
     promoted: boolean;
     trainingDate: Date;
   } | null;
@@ -191,13 +199,16 @@ export async function finishRun(db: Db, f: RunFinish, guard?: (tx: Queryable) =>
     if (f.performance) {
       const p = f.performance;
       await tx.query(
-        `INSERT INTO mlops.model_performance (run_id, model_type, model_name, rmse_val, mae_val, rmse_train, promoted, training_date, data_start, data_end)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        `INSERT INTO mlops.model_performance (run_id, model_type, model_name, rmse_val, mae_val, rmse_train, promoted, training_date, data_start, data_end,
+           task, f1_val, roc_auc_val, brier_val, label_coverage, metrics)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb)
          ON CONFLICT (run_id) DO UPDATE SET model_type = EXCLUDED.model_type, rmse_val = EXCLUDED.rmse_val, mae_val = EXCLUDED.mae_val,
            rmse_train = EXCLUDED.rmse_train, promoted = EXCLUDED.promoted, training_date = EXCLUDED.training_date,
-           data_start = EXCLUDED.data_start, data_end = EXCLUDED.data_end`,
+           data_start = EXCLUDED.data_start, data_end = EXCLUDED.data_end, task = EXCLUDED.task, f1_val = EXCLUDED.f1_val,
+           roc_auc_val = EXCLUDED.roc_auc_val, brier_val = EXCLUDED.brier_val, label_coverage = EXCLUDED.label_coverage, metrics = EXCLUDED.metrics`,
         [f.runId, p.modelType, f.pipeline, finite(p.rmseVal), finite(p.maeVal), finite(p.rmseTrain), p.promoted ? 1 : 0, p.trainingDate,
-          f.data?.start ?? null, f.data?.end ?? null],
+          f.data?.start ?? null, f.data?.end ?? null, p.task ?? 'regression', finite(p.f1Val ?? null), finite(p.rocAucVal ?? null),
+          finite(p.brierVal ?? null), finite(p.labelCoverage ?? null), p.metrics === undefined ? null : json(p.metrics)],
       );
     }
   });
@@ -255,13 +266,25 @@ export interface PerformancePoint {
   training_date: Date;
   rmse_val: number | null;
   mae_val: number | null;
+  f1_val: number | null;
+  roc_auc_val: number | null;
+  brier_val: number | null;
+  /** the run's whole holdout metrics (null for runs recorded before they were kept) */
+  metrics: Record<string, number | null> | null;
   promoted: number;
+}
+
+/** A named metric of a performance row: its own column, else the recorded metrics; null when neither has it. */
+export function performanceValue(p: PerformancePoint, metric: string): number | null {
+  const column: Record<string, number | null> = { rmse: p.rmse_val, mae: p.mae_val, f1: p.f1_val, roc_auc: p.roc_auc_val, brier: p.brier_val };
+  const v = column[metric] ?? p.metrics?.[metric] ?? null;
+  return v !== null && Number.isFinite(v) ? v : null;
 }
 
 /** The primary metric over the last `n` runs of a model, oldest first (for the PR chart). */
 export async function performanceHistory(db: Queryable, model: string, n = 12): Promise<PerformancePoint[]> {
   const { rows } = await db.query<PerformancePoint>(
-    `SELECT run_id, training_date, rmse_val, mae_val, promoted FROM mlops.model_performance
+    `SELECT run_id, training_date, rmse_val, mae_val, f1_val, roc_auc_val, brier_val, metrics, promoted FROM mlops.model_performance
      WHERE model_name = $1 ORDER BY training_date DESC, id DESC LIMIT $2`,
     [model, n],
   );

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { makeVector, Table, tableToIPC, type Vector } from 'apache-arrow';
 import type { FeatureMatrix } from '../features/matrix.ts';
 import { readOnnxMetadata } from '../onnx/metadata.ts';
-import { INPUT_NAME } from '../onnx/proto.ts';
-import { scoreOnnx } from '../onnx/score.ts';
+import { INPUT_NAME, PROBABILITIES_NAME } from '../onnx/proto.ts';
+import { PROBABILITY_OUTPUTS, scoreModel } from '../onnx/score.ts';
 import type { CommandParams } from './params.ts';
 
 /** How much of the program's stderr an error carries. */
@@ -36,7 +36,7 @@ export interface CommandResult {
  * after checking in onnxruntime-node that it takes `features` [N, n] float and gives one value
  * per row.
  */
-export async function trainCommand(train: FeatureMatrix, params: CommandParams): Promise<CommandResult> {
+export async function trainCommand(train: FeatureMatrix, params: CommandParams, task: 'regression' | 'classification' = 'regression'): Promise<CommandResult> {
   if (train.names.includes(TARGET_COLUMN)) {
     throw new Error(`command trainer: a feature is named "${TARGET_COLUMN}", which is reserved for the target column of the Arrow file`);
   }
@@ -53,6 +53,8 @@ export async function trainCommand(train: FeatureMatrix, params: CommandParams):
         MLOPS_FEATURES: featuresPath,
         MLOPS_OUTPUT: outputPath,
         MLOPS_FEATURE_NAMES: JSON.stringify(train.names),
+        // regression: one output; classification (target 0/1): `probabilities` [N, 2] (and `label`)
+        MLOPS_TASK: task,
       },
       timeoutMs: params.timeout_minutes * 60_000,
     });
@@ -66,15 +68,18 @@ export async function trainCommand(train: FeatureMatrix, params: CommandParams):
     }
     if (!existsSync(outputPath)) throw new Error(`command trainer ${argv} exited 0 but did not write MLOPS_OUTPUT (${outputPath})`);
     const onnx = new Uint8Array(readFileSync(outputPath));
-    await validateCommandOnnx(onnx, train);
+    await validateCommandOnnx(onnx, train, task);
     return { onnx, stdout_tail: run.stdoutTail };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** The contract every model obeys: input `features` [N, n] float32, one output, one value per row. */
-export async function validateCommandOnnx(onnx: Uint8Array, train: FeatureMatrix): Promise<void> {
+/**
+ * The contract every model obeys: input `features` [N, n] float32; a regression model has one
+ * output with one value per row, a classifier a `probabilities` output [N, 2].
+ */
+export async function validateCommandOnnx(onnx: Uint8Array, train: FeatureMatrix, task: 'regression' | 'classification' = 'regression'): Promise<void> {
   const n = train.names.length;
   const info = readOnnxMetadata(onnx);
   const bad = (why: string): Error => new Error(`command trainer: the ONNX model ${why}`);
@@ -86,12 +91,16 @@ export async function validateCommandOnnx(onnx: Uint8Array, train: FeatureMatrix
   if (!dims || dims.length !== 2 || (typeof dims[1] === 'number' && dims[1] !== n)) {
     throw bad(`input "${INPUT_NAME}" must have shape [N, ${n}], found ${JSON.stringify(dims)}`);
   }
-  if (info.outputs.length !== 1) throw bad(`must have exactly one output, found ${info.outputs.length}`);
-  // Smoke-score a few rows in onnxruntime: it must load and give one finite value per row.
+  const probabilities = info.outputs.some((o) => (PROBABILITY_OUTPUTS as readonly string[]).includes(o.name));
+  if (task === 'regression' && info.outputs.length !== 1) throw bad(`must have exactly one output, found ${info.outputs.length}`);
+  if (task === 'classification' && !probabilities) {
+    throw bad(`of a classification pipeline must have a "${PROBABILITIES_NAME}" output [N, 2] (column 1 the positive class), found ${JSON.stringify(info.outputs.map((o) => o.name))}`);
+  }
+  // Smoke-score a few rows in onnxruntime: it must load and give one value per row.
   const rows = Math.min(train.rows, 8);
   let scores: Float32Array;
   try {
-    scores = await scoreOnnx(onnx, train.values.subarray(0, rows * n), rows, n);
+    scores = (await scoreModel(onnx, train.values.subarray(0, rows * n), rows, n)).values;
   } catch (err) {
     throw bad(`does not score in onnxruntime-node: ${(err as Error).message}`);
   }

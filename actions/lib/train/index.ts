@@ -1,22 +1,27 @@
 import type { FeatureMatrix } from '../features/matrix.ts';
-import { regressionMetrics, type RegressionMetrics } from '../evaluate/metrics.ts';
+import { classificationMetrics, regressionMetrics, type ModelMetrics } from '../evaluate/metrics.ts';
 import { exportGbdtOnnx } from '../onnx/export-gbdt.ts';
-import { exportRidgeOnnx } from '../onnx/export-ridge.ts';
+import { exportLogisticOnnx, exportRidgeOnnx } from '../onnx/export-ridge.ts';
 import type { OnnxMetadata } from '../onnx/proto.ts';
-import { scoreOnnx } from '../onnx/score.ts';
+import { scoreModel } from '../onnx/score.ts';
 import { trainCommand } from './command.ts';
 import { predictGbdt, type GbdtModel } from './gbdt/model.ts';
 import { minRowsForValidation, trainGbdt } from './gbdt/trainer.ts';
-import { trainerSchema, type CommandParams, type GbdtParams, type RidgeParams, type TrainerSpec, type TrainerSpecInput } from './params.ts';
+import { predictLogistic, sigmoid, trainLogistic, type LogisticModel } from './logistic.ts';
+import {
+  trainerSchema, type CommandParams, type GbdtParams, type LogisticParams, type RidgeParams, type TrainerSpec, type TrainerSpecInput,
+} from './params.ts';
 import { predictRidge, trainRidge, type RidgeModel } from './ridge.ts';
 
 export type { GbdtModel, GbdtTree } from './gbdt/model.ts';
 export type { RidgeModel } from './ridge.ts';
+export type { LogisticModel } from './logistic.ts';
 export type { OnnxMetadata } from '../onnx/proto.ts';
 export { predictGbdt } from './gbdt/model.ts';
 export { predictRidge } from './ridge.ts';
+export { predictLogistic } from './logistic.ts';
 
-export type NativeModel = RidgeModel | GbdtModel;
+export type NativeModel = RidgeModel | GbdtModel | LogisticModel;
 
 export interface TrainedArtifact {
   /** plain-data model; null for the command trainer (its ONNX is the model) */
@@ -24,9 +29,9 @@ export interface TrainedArtifact {
   onnx: Uint8Array;
   algorithm: TrainerSpec['algorithm'];
   /** validated params, defaults filled in */
-  params: RidgeParams | GbdtParams | CommandParams;
-  /** metrics of the model on its own training rows */
-  train_metrics: RegressionMetrics;
+  params: RidgeParams | GbdtParams | LogisticParams | CommandParams;
+  /** metrics of the model on its own training rows (classification metrics for a classifier) */
+  train_metrics: ModelMetrics;
   wall_ms: number;
   /** gbdt: trees kept after early stopping */
   trees_used?: number;
@@ -34,7 +39,9 @@ export interface TrainedArtifact {
 
 /**
  * Trains one model on the training matrix and exports it to ONNX with the lineage metadata.
- * Bad input fails with an Error naming the problem, before any training.
+ * With `meta.classification` the task is binary classification: the target is 0/1, gbdt boosts
+ * log loss, logistic fits log loss, and the ONNX model outputs `label` and `probabilities`
+ * (ridge is refused). Bad input fails with an Error naming the problem, before any training.
  */
 export async function train(spec: TrainerSpec | TrainerSpecInput, trainSet: FeatureMatrix, meta: OnnxMetadata): Promise<TrainedArtifact> {
   const t0 = performance.now();
@@ -46,8 +53,20 @@ export async function train(spec: TrainerSpec | TrainerSpecInput, trainSet: Feat
   const valid = parsed.data;
   validateMatrix(trainSet);
   const metaFor = (params: object): OnnxMetadata => ({ ...meta, trainer: meta.trainer ?? valid.algorithm, params: meta.params ?? { ...params } });
+  const classification = meta.classification;
+  if (classification && valid.algorithm === 'ridge') throw new Error('train: ridge is a regression trainer; use logistic (its classification counterpart), gbdt or command');
+  if (!classification && valid.algorithm === 'logistic') throw new Error('train: logistic is a classification trainer (it needs classification.decision_threshold in the metadata)');
+  // Metrics on the model's own training rows, as the evaluator computes them on the holdout.
+  const metricsOf = (predictions: ArrayLike<number>): ModelMetrics =>
+    classification ? classificationMetrics(trainSet.target, predictions, classification.decision_threshold) : regressionMetrics(trainSet.target, predictions);
 
   switch (valid.algorithm) {
+    case 'logistic': {
+      const model = trainLogistic(trainSet, valid.params);
+      const onnx = exportLogisticOnnx(model, metaFor(valid.params));
+      const train_metrics = metricsOf(predictLogistic(model, trainSet.values, trainSet.rows));
+      return { model, onnx, algorithm: 'logistic', params: valid.params, train_metrics, wall_ms: performance.now() - t0 };
+    }
     case 'ridge': {
       const model = trainRidge(trainSet, valid.params);
       const onnx = exportRidgeOnnx(model, metaFor(valid.params));
@@ -62,27 +81,35 @@ export async function train(spec: TrainerSpec | TrainerSpecInput, trainSet: Feat
             `(validation_fraction=${p.validation_fraction}), got ${trainSet.rows}; add rows or set early_stopping_rounds: null`,
         );
       }
-      const result = await trainGbdt(trainSet, p);
+      const result = await trainGbdt(trainSet, p, classification ? 'logistic' : 'squared');
       const onnx = exportGbdtOnnx(result.model, metaFor(p));
-      const train_metrics = regressionMetrics(trainSet.target, predictGbdt(result.model, trainSet.values, trainSet.rows));
+      const train_metrics = metricsOf(predictNative(result.model, trainSet.values, trainSet.rows));
       return { model: result.model, onnx, algorithm: 'gbdt', params: p, train_metrics, wall_ms: performance.now() - t0, trees_used: result.trees_used };
     }
     case 'command': {
-      const result = await trainCommand(trainSet, valid.params);
-      const scores = await scoreOnnx(result.onnx, trainSet.values, trainSet.rows, trainSet.names.length);
-      const train_metrics = regressionMetrics(trainSet.target, scores);
+      const result = await trainCommand(trainSet, valid.params, classification ? 'classification' : 'regression');
+      const scores = await scoreModel(result.onnx, trainSet.values, trainSet.rows, trainSet.names.length);
+      const train_metrics = metricsOf(scores.values);
       return { model: null, onnx: result.onnx, algorithm: 'command', params: valid.params, train_metrics, wall_ms: performance.now() - t0 };
     }
   }
 }
 
-/** Native predictions of a plain-data model on row-major float32 features. */
+/**
+ * Native predictions of a plain-data model on row-major float32 features: the prediction, or the
+ * positive-class probability of a classifier (as the ONNX model's `probabilities` column 1).
+ */
 export function predictNative(model: NativeModel, X: Float32Array, rows: number): Float64Array {
   switch (model.kind) {
     case 'ridge':
       return predictRidge(model, X, rows);
-    case 'gbdt':
-      return predictGbdt(model, X, rows);
+    case 'logistic':
+      return predictLogistic(model, X, rows);
+    case 'gbdt': {
+      const out = predictGbdt(model, X, rows);
+      if (model.objective === 'logistic') for (let i = 0; i < rows; i++) out[i] = sigmoid(out[i]);
+      return out;
+    }
   }
 }
 

@@ -7,7 +7,34 @@ export const ridgeParamsSchema = z
   })
   .strict();
 
-/** Histogram gradient boosting for squared error (LightGBM / xgboost `hist` style). */
+/**
+ * Class weights of a classification trainer: `balanced` weighs each class by
+ * rows / (2 * rows of the class), as scikit-learn's class_weight='balanced', so a rare positive
+ * class counts as much as the common one.
+ */
+export const classWeightSchema = z.enum(['none', 'balanced']);
+
+/**
+ * L2-regularised logistic regression: standardised features, NaN imputed with training means,
+ * Newton's method. Minimises C · Σ w_i logloss_i + ½‖coef‖² like scikit-learn's LogisticRegression
+ * (on standardised features; the intercept is not penalised).
+ */
+export const logisticParamsSchema = z
+  .object({
+    /** inverse regularisation strength, as scikit-learn's C */
+    C: z.number().gt(0).default(1),
+    class_weight: classWeightSchema.default('none'),
+    max_iter: z.number().int().min(1).max(1000).default(100),
+    /** stop when no coefficient's Newton step is larger than this */
+    tol: z.number().gt(0).default(1e-8),
+  })
+  .strict();
+
+/**
+ * Histogram gradient boosting (LightGBM / xgboost `hist` style): squared error for regression,
+ * log loss (Friedman's binomial deviance: trees fitted to the gradient, Newton leaf values) for
+ * classification.
+ */
 export const gbdtParamsSchema = z
   .object({
     trees: z.number().int().min(1).max(10_000).default(200),
@@ -28,6 +55,8 @@ export const gbdtParamsSchema = z
     seed: z.number().int().min(0).default(42),
     /** Worker threads for histogram building; 0 = one per core. */
     threads: z.number().int().min(0).max(64).default(0),
+    /** classification only */
+    class_weight: classWeightSchema.default('none'),
   })
   .strict();
 
@@ -43,11 +72,14 @@ export const commandParamsSchema = z
 export const trainerSchema = z.discriminatedUnion('algorithm', [
   z.object({ algorithm: z.literal('ridge'), params: ridgeParamsSchema.default(ridgeParamsSchema.parse({})) }).strict(),
   z.object({ algorithm: z.literal('gbdt'), params: gbdtParamsSchema.default(gbdtParamsSchema.parse({})) }).strict(),
+  z.object({ algorithm: z.literal('logistic'), params: logisticParamsSchema.default(logisticParamsSchema.parse({})) }).strict(),
   z.object({ algorithm: z.literal('command'), params: commandParamsSchema }).strict(),
 ]);
 
 export type RidgeParams = z.infer<typeof ridgeParamsSchema>;
 export type GbdtParams = z.infer<typeof gbdtParamsSchema>;
+export type LogisticParams = z.infer<typeof logisticParamsSchema>;
+export type ClassWeight = z.infer<typeof classWeightSchema>;
 export type CommandParams = z.infer<typeof commandParamsSchema>;
 export type TrainerSpec = z.infer<typeof trainerSchema>;
 /** A trainer spec as written in YAML: params may omit fields that have defaults. */

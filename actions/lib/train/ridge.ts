@@ -1,4 +1,5 @@
 import type { RidgeParams } from './params.ts';
+import { standardisation } from './standardise.ts';
 
 /**
  * Fitted ridge regression as plain data. prediction = intercept + Σ coef_j (x_j - means_j) / stds_j
@@ -32,42 +33,7 @@ const BLOCK_ROWS = 256;
 export function trainRidge(input: RidgeTrainInput, params: RidgeParams): RidgeModel {
   const { names, values, target, rows } = input;
   const n = names.length;
-  const f32 = Math.fround;
-
-  const sum = new Float64Array(n);
-  const count = new Float64Array(n);
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    for (let j = 0; j < n; j++) {
-      const v = values[o + j];
-      if (v === v) {
-        sum[j] += v;
-        count[j]++;
-      }
-    }
-  }
-  const means = new Float64Array(n);
-  for (let j = 0; j < n; j++) means[j] = count[j] > 0 ? f32(sum[j] / count[j]) : 0;
-  // Population std over the observed values (imputed rows add no spread).
-  const ss = new Float64Array(n);
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    for (let j = 0; j < n; j++) {
-      const v = values[o + j];
-      if (v === v) ss[j] += (v - means[j]) * (v - means[j]);
-    }
-  }
-  const stds = new Float64Array(n);
-  const active: number[] = [];
-  for (let j = 0; j < n; j++) {
-    const s = count[j] > 0 ? f32(Math.sqrt(ss[j] / count[j])) : 0;
-    if (s > 0 && Number.isFinite(s)) {
-      stds[j] = s;
-      active.push(j);
-    } else {
-      stds[j] = 1;
-    }
-  }
+  const { means, stds, active } = standardisation(values, rows, n);
 
   // Accumulate Z'Z, Z'1 and Z'y over the active columns.
   const k = active.length;
@@ -128,7 +94,7 @@ export function trainRidge(input: RidgeTrainInput, params: RidgeParams): RidgeMo
 }
 
 /** Solves A x = b for symmetric positive definite A (k x k, row-major); A is overwritten. */
-function choleskySolve(A: Float64Array, b: Float64Array, k: number): Float64Array {
+export function choleskySolve(A: Float64Array, b: Float64Array, k: number): Float64Array {
   for (let j = 0; j < k; j++) {
     let d = A[j * k + j];
     for (let p = 0; p < j; p++) d -= A[j * k + p] * A[j * k + p];

@@ -66,6 +66,13 @@ export interface KernelConfig {
   l2: number;
   minSamplesLeaf: number;
   minGain: number;
+  /**
+   * The loss whose gradients PHASE_GRAD computes: squared error (prediction − target) or log loss
+   * (σ(prediction) − target, the prediction being log-odds), times the class weight of the row.
+   */
+  loss: 'squared' | 'logistic';
+  /** weights of targets 0 and 1 (logistic; 1 and 1 for squared error) */
+  classWeights: [number, number];
   at: KernelAddresses;
 }
 

@@ -200,13 +200,17 @@ function chunkEnd(task, s) {
 function runGrad(ctx, v) {
   const { task, taskF, rowIdx, grad, pred, target } = v;
   const res = ctx.lay.partRes;
+  const logistic = ctx.config.loss === 'logistic';
+  const [w0, w1] = ctx.config.classWeights;
   for (let c = Atomics.add(v.ctl, CTL_CLAIM, 1); c < task[1]; c = Atomics.add(v.ctl, CTL_CLAIM, 1)) {
     const s = c * task[3];
     const e = chunkEnd(task, s);
     let maxAbs = 0;
     for (let r = s; r < e; r++) {
       rowIdx[r] = r;
-      const g = pred[r] - target[r];
+      const y = target[r];
+      // log loss on log-odds: gradient σ(f) − y, weighted by the row's class
+      const g = logistic ? (y === 1 ? w1 : w0) * (1 / (1 + Math.exp(-pred[r])) - y) : pred[r] - y;
       grad[r] = g;
       const a = Math.abs(g);
       if (a > maxAbs) maxAbs = a;

@@ -42,6 +42,9 @@ export interface SplitSettings {
   l2: number;
   minSamplesLeaf: number;
   minGain: number;
+  /** the loss of the gradients (default squared error) and the class weights of log loss */
+  loss?: 'squared' | 'logistic';
+  classWeights?: [number, number];
 }
 
 /** Best split of a node (merged over the feature groups). */
@@ -169,6 +172,7 @@ export class HistogramBuilder {
     this.config = {
       nFeatures, nTrain, nAll, threads: this.threads, groups, groupStart, w, histStrideBytes, binBlockRows: BIN_BLOCK_ROWS,
       l2: split.l2, minSamplesLeaf: split.minSamplesLeaf, minGain: split.minGain,
+      loss: split.loss ?? 'squared', classWeights: split.classWeights ?? [1, 1],
       at: { orig, binsA, binsB, perm, rowIdx, columns, grad, gradQ, tmpIdx, tmpGrad, tmpQ, tmpPerm, hist, task, taskF, ctl, binCount, pred, target, binValues, binBins, edgeTable },
     };
     this.lay = lay;
@@ -375,7 +379,8 @@ export class HistogramBuilder {
   }
 
   /**
-   * All n training rows in order as the root: rowIdx[r] = r and gradOrd[r] = pred[r] - target[r].
+   * All n training rows in order as the root: rowIdx[r] = r and gradOrd[r] the row's gradient
+   * (pred[r] - target[r] for squared error, w · (σ(pred[r]) - target[r]) for log loss).
    * Returns the largest |gradient|.
    */
   gradients(n: number): number {

@@ -22,6 +22,8 @@ export interface GbdtTree {
 
 export interface GbdtModel {
   kind: 'gbdt';
+  /** absent: squared error (regression, the sum is the prediction); logistic: the sum is log-odds */
+  objective?: 'logistic';
   names: string[];
   /** float32 start value added to the sum of the trees */
   base_score: number;
@@ -40,7 +42,10 @@ export function treeLeafValue(tree: GbdtTree, X: Float32Array, base: number): nu
   return tree.value[node];
 }
 
-/** Native predictions on raw float32 features (row-major, `rows` x `model.names.length`). */
+/**
+ * Native predictions on raw float32 features (row-major, `rows` x `model.names.length`): the sum
+ * of the trees, which for a classifier is the log-odds (see predictNative for probabilities).
+ */
 export function predictGbdt(model: GbdtModel, X: Float32Array, rows: number): Float64Array {
   const n = model.names.length;
   if (X.length !== rows * n) throw new Error(`predictGbdt: X has ${X.length} values, expected ${rows} rows x ${n} features`);

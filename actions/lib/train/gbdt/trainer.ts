@@ -5,6 +5,7 @@ import { computeBins, type FeatureBins } from './binning.ts';
 import { COUNT_BITS, QUANT_MAX } from './hist-kernel.mjs';
 import { HistogramBuilder, type Split } from './histogram.ts';
 import type { GbdtModel, GbdtTree } from './model.ts';
+import { classWeights } from '../logistic.ts';
 
 export interface GbdtTrainInput {
   names: string[];
@@ -18,7 +19,7 @@ export interface GbdtTrainResult {
   model: GbdtModel;
   /** trees kept (after early stopping) */
   trees_used: number;
-  /** validation RMSE per tree when early stopping is on */
+  /** the validation slice's loss per tree when early stopping is on: RMSE (squared error) or weighted log loss (logistic) */
   validation_rmse: number[] | null;
   /** rows that went through the histogram kernel (work measure for benchmarks) */
   histogram_rows: number;
@@ -45,8 +46,15 @@ export function minRowsForValidation(validationFraction: number): number {
  * - Bins are kept twice: row-major per feature group for the histogram kernel (one row's bins
  *   are contiguous) and column-major for partitioning and bin-space tree walks.
  * Deterministic for a seed and independent of `threads`.
+ *
+ * With `loss: 'logistic'` (binary classification, targets 0/1) the model sums to log-odds and
+ * boosts log loss as Friedman's gradient boosting for the binomial deviance (scikit-learn's
+ * GradientBoostingClassifier): each tree is grown on the gradients σ(f) − y with the squared-error
+ * split search above, and each leaf gets one Newton step, −lr · Σ g / (Σ h + l2) with
+ * h = σ(f)(1 − σ(f)); gradients and hessians carry the class weights. The start value is the
+ * log-odds of the (weighted) base rate.
  */
-export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Promise<GbdtTrainResult> {
+export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss: 'squared' | 'logistic' = 'squared'): Promise<GbdtTrainResult> {
   const { names, values, target, rows } = input;
   const nFeatures = names.length;
   const earlyStopping = params.early_stopping_rounds !== null;
@@ -61,6 +69,8 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
   const nTrain = rows - nVal;
   if (nTrain >= 2 ** COUNT_BITS) throw new Error(`gbdt: at most ${2 ** COUNT_BITS - 1} training rows are supported, got ${nTrain}`);
   const threads = Math.max(1, params.threads === 0 ? availableParallelism() : params.threads);
+  const logistic = loss === 'logistic';
+  const weights: [number, number] = logistic ? classWeights(target, nTrain, params.class_weight) : [1, 1];
 
   // Histogram slots in use at once: at most two levels' worth of splittable nodes.
   const widestLevel = Math.min(2 ** (params.max_depth - 1), Math.ceil(nTrain / (2 * params.min_samples_leaf)));
@@ -69,6 +79,8 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
     l2: params.l2,
     minSamplesLeaf: params.min_samples_leaf,
     minGain: params.min_gain,
+    loss,
+    classWeights: weights,
   });
   try {
     const { rowIdx, gradOrd, columns } = builder;
@@ -78,8 +90,13 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
     builder.binMatrix(values, featureBins.upperEdges, featureBins.binCount);
 
     let sum = 0;
-    for (let r = 0; r < nTrain; r++) sum += target[r];
-    const baseScore = Math.fround(sum / nTrain);
+    let weightSum = 0;
+    for (let r = 0; r < nTrain; r++) {
+      const w = logistic ? weights[target[r]] : 1;
+      sum += w * target[r];
+      weightSum += w;
+    }
+    const baseScore = Math.fround(logistic ? Math.log(sum / (weightSum - sum)) : sum / nTrain);
 
     // Features that can never split (one value bin and no missing values) are skipped.
     const usable: number[] = [];
@@ -93,6 +110,22 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
     const valPred = new Float64Array(nVal).fill(baseScore);
     const rng = createPrng(params.seed);
     const grower = new TreeGrower(params, featureBins, builder);
+    // Log loss: one Newton step per leaf over its rows (by row id: gradients are not kept in leaf order).
+    const newtonLeaf = logistic
+      ? (start: number, end: number): number => {
+        let g = 0;
+        let h = 0;
+        for (let i = start; i < end; i++) {
+          const r = rowIdx[i];
+          const y = target[r];
+          const w = weights[y];
+          const p = 1 / (1 + Math.exp(-pred[r]));
+          g += w * (p - y);
+          h += w * p * (1 - p);
+        }
+        return Math.fround((-params.learning_rate * g) / (h + params.l2));
+      }
+      : undefined;
     const trees: GbdtTree[] = [];
     const validationRmse: number[] = [];
     let bestMse = Infinity;
@@ -103,7 +136,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
       if (params.subsample >= 1) {
         maxAbs = builder.gradients(nTrain);
       } else {
-        sampled = sampleRows(rowIdx, gradOrd, pred, target, nTrain, params.subsample, rng);
+        sampled = sampleRows(rowIdx, gradOrd, pred, target, nTrain, params.subsample, rng, logistic ? weights : null);
         maxAbs = 0;
         for (let i = 0; i < sampled; i++) {
           const a = Math.abs(gradOrd[i]);
@@ -119,7 +152,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
       const quantSum = builder.quantise(sampled, scale);
       let gradSum = 0;
       for (let i = 0; i < sampled; i++) gradSum += gradOrd[i];
-      const grown = grower.grow(sampled, features, scale, gradSum, quantSum, sampled === nTrain);
+      const grown = grower.grow(sampled, features, scale, gradSum, quantSum, sampled === nTrain, newtonLeaf);
       trees.push(grown.tree);
       // In-sample rows take their leaf from the partition; the others walk the tree on bins.
       builder.updatePredictions(grown.leafStart, grown.leafEnd, grown.leafNodes.map((node) => grown.tree.value[node]));
@@ -132,11 +165,18 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
         let sse = 0;
         for (let v = 0; v < nVal; v++) {
           valPred[v] += grown.binned.leafValue(columns, rows, nTrain + v);
-          const e = valPred[v] - target[nTrain + v];
-          sse += e * e;
+          const y = target[nTrain + v];
+          if (logistic) {
+            // weighted log loss of log-odds f: log(1 + e^f) − y f
+            const f = valPred[v];
+            sse += weights[y] * ((f > 0 ? f + Math.log1p(Math.exp(-f)) : Math.log1p(Math.exp(f))) - y * f);
+          } else {
+            const e = valPred[v] - y;
+            sse += e * e;
+          }
         }
         const mse = sse / nVal;
-        validationRmse.push(Math.sqrt(mse));
+        validationRmse.push(logistic ? mse : Math.sqrt(mse));
         if (mse < bestMse) {
           bestMse = mse;
           bestTrees = t + 1;
@@ -147,7 +187,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams): Prom
     }
     const kept = earlyStopping ? trees.slice(0, bestTrees) : trees;
     return {
-      model: { kind: 'gbdt', names: [...names], base_score: baseScore, trees: kept },
+      model: { kind: 'gbdt', ...(logistic ? { objective: 'logistic' as const } : {}), names: [...names], base_score: baseScore, trees: kept },
       trees_used: kept.length,
       validation_rmse: earlyStopping ? validationRmse : null,
       histogram_rows: builder.rowsBuilt,
@@ -164,15 +204,17 @@ function hasMissing(columns: Uint8Array, col: number, n: number): boolean {
 
 /**
  * Fills the root segment with the tree's rows (Bernoulli sample, ascending) and their gradients
- * (squared error: prediction - target). Without subsampling, HistogramBuilder.gradients does this
- * on all threads.
+ * (squared error: prediction - target; log loss with `weights`: w · (σ(prediction) − target)).
+ * Without subsampling, HistogramBuilder.gradients does this on all threads.
  */
-function sampleRows(rowIdx: Int32Array, gradOrd: Float64Array, pred: Float64Array, target: Float64Array, n: number, subsample: number, rng: () => number): number {
+function sampleRows(rowIdx: Int32Array, gradOrd: Float64Array, pred: Float64Array, target: Float64Array, n: number, subsample: number, rng: () => number,
+  weights: [number, number] | null): number {
   let k = 0;
   for (let r = 0; r < n; r++) {
     if (rng() < subsample) {
       rowIdx[k] = r;
-      gradOrd[k++] = pred[r] - target[r];
+      const y = target[r];
+      gradOrd[k++] = weights ? weights[y] * (1 / (1 + Math.exp(-pred[r])) - y) : pred[r] - y;
     }
   }
   return k;
@@ -240,7 +282,9 @@ class TreeGrower {
     return this.slotCount++;
   }
 
-  grow(nRows: number, features: Int32Array, scale: number, g0: number, q0: number, allRowsInOrder: boolean): GrownTree {
+  /** `leafValue(start, end)`: a leaf's value from its partition segment (default: the squared-error step). */
+  grow(nRows: number, features: Int32Array, scale: number, g0: number, q0: number, allRowsInOrder: boolean,
+    leafValue?: (start: number, end: number) => number): GrownTree {
     const { params } = this;
     const lambda = params.l2;
     const msl = params.min_samples_leaf;
@@ -382,6 +426,7 @@ class TreeGrower {
         leafNodes.push(i);
         leafStart.push(start[i]);
         leafEnd.push(end[i]);
+        if (leafValue) value[i] = leafValue(start[i], end[i]);
       }
     }
     const tree: GbdtTree = {
