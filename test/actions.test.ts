@@ -24,12 +24,13 @@ describe('plan', () => {
     const all = ok(await runEntry('plan', {}));
     expect(JSON.parse(all.outputs.matrix)).toEqual({
       include: [
+        { pipeline: 'credit-default', file: 'pipelines/credit-default.yaml' },
         { pipeline: 'pump-efficiency', file: 'pipelines/pump-efficiency.yaml' },
         { pipeline: 'tank-level-forecast', file: 'pipelines/tank-level-forecast.yaml' },
       ],
     });
-    expect(all.outputs.count).toBe('2');
-    expect(all.summary).toContain('### Plan: 2 pipeline(s)');
+    expect(all.outputs.count).toBe('3');
+    expect(all.summary).toContain('### Plan: 3 pipeline(s)');
     const one = ok(await runEntry('plan', { pipeline: 'tank-level-forecast' }));
     expect(JSON.parse(one.outputs.matrix).include).toHaveLength(1);
     const none = await runEntry('plan', { pipeline: 'no-such-model' });

@@ -6,7 +6,7 @@ import { categoricalFeatureColumns, featureColumns } from '../actions/lib/config
 import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
-import { ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
+import { ensureCreditTables, ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
 import { checkSource, formatSourceIssues, sourceIssues } from '../actions/lib/source/check.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
 
@@ -16,6 +16,7 @@ function databases(): Promise<{ db: Db; missing: Db }> {
   shared ??= (async () => {
     const db = await openDb({ ignoreEnv: true });
     await ensureReadingsTable(db);
+    await ensureCreditTables(db);
     await db.exec('CREATE SCHEMA empty_schema');
     // The same database, seen from a schema without the table (the search path decides what "readings_wide" is).
     const missing: Db = { ...db, readSource: (fn) => db.readSource(async (tx) => { await tx.query('SET LOCAL search_path TO empty_schema'); return fn(tx); }), close: async () => undefined };
@@ -184,8 +185,11 @@ describe('loadPipelineFile', () => {
 describe('the demo pipelines', () => {
   it('load cleanly, sorted by file name', () => {
     const all = loadPipelines('pipelines');
-    expect(all.map((p) => p.file)).toEqual(['pipelines/pump-efficiency.yaml', 'pipelines/tank-level-forecast.yaml']);
-    const [pump, tank] = all.map((p) => p.config);
+    expect(all.map((p) => p.file)).toEqual(['pipelines/credit-default.yaml', 'pipelines/pump-efficiency.yaml', 'pipelines/tank-level-forecast.yaml']);
+    const [credit, pump, tank] = all.map((p) => p.config);
+    if (tank.task !== 'regression' || pump.task !== 'regression' || credit.task !== 'classification') throw new Error('unexpected tasks');
+    expect(credit).toMatchObject({ name: 'credit-default', target: { decision_threshold: 0.3 }, labels: { table: 'loan_outcomes', time_column: 'known_at' } });
+    expect(credit.source).toMatchObject({ key_column: 'application_id', categorical: ['region'] });
 
     expect(tank.name).toBe('tank-level-forecast');
     expect(tank.target).toEqual({ column: 'tank_level_m', horizon_minutes: 60, valid_range: [0, 12] });
@@ -211,7 +215,7 @@ describe('the demo pipelines', () => {
     try {
       const { pipelines, errors } = await validatePipelines('pipelines', { checkSource: (s) => checkSource(db, s) });
       expect(errors.map(formatIssue)).toEqual([]);
-      expect(pipelines).toHaveLength(2);
+      expect(pipelines).toHaveLength(3);
     } finally {
       await db.close();
     }
@@ -246,6 +250,8 @@ describe('validatePipelines', () => {
     const { missing } = await databases();
     const { errors } = await validatePipelines('test/../pipelines', { checkSource: (s) => checkSource(missing, s) });
     expect(errors.map(formatIssue)).toEqual([
+      'pipelines/credit-default.yaml:12:10 source.table: table "loan_applications" does not exist',
+      'pipelines/credit-default.yaml:22:10 labels.table: table "loan_outcomes" does not exist (create it, or load labels with: npm run mlops -- labels import)',
       'pipelines/pump-efficiency.yaml:8:10 source.table: table "readings_wide" does not exist',
       'pipelines/tank-level-forecast.yaml:14:10 source.table: table "readings_wide" does not exist',
     ]);

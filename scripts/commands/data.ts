@@ -1,17 +1,30 @@
-import { importCsv, seedReadings } from '../../actions/lib/demo-data/index.ts';
+import { importCsv, seedCredit, seedReadings } from '../../actions/lib/demo-data/index.ts';
 import { date, num, str, UsageError, type Command } from '../cli.ts';
 
 export const dataCommands: Record<string, Command> = {
   'data seed': {
-    summary: 'write realistic demo readings (1-minute pump-station sensors) into readings_wide',
-    usage: '--days N [--stations K] [--seed S] [--start DATE] [--drift-from DATE] [--table readings_wide]',
+    summary: 'write realistic demo data: 1-minute pump-station readings (readings_wide), or --dataset credit: applications and outcomes',
+    usage: '--days N [--dataset readings|credit] [--stations K | --per-day K] [--seed S] [--start DATE] [--drift-from DATE] [--table readings_wide]',
     options: {
       days: { type: 'string' }, stations: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' },
-      'drift-from': { type: 'string' }, table: { type: 'string' }, 'long-gaps': { type: 'string' },
+      'drift-from': { type: 'string' }, table: { type: 'string' }, 'long-gaps': { type: 'string' }, dataset: { type: 'string' }, 'per-day': { type: 'string' },
     },
     async run(ctx) {
       if (str(ctx.values, 'days') === undefined) throw new UsageError('--days N is required');
       const days = num(ctx.values, 'days', 0, { above: 0 });
+      const dataset = str(ctx.values, 'dataset') ?? 'readings';
+      if (dataset !== 'readings' && dataset !== 'credit') throw new UsageError(`--dataset: expected readings or credit, got "${dataset}"`);
+      if (dataset === 'credit') {
+        if (!Number.isInteger(days)) throw new UsageError('--days: expected a whole number of days for --dataset credit');
+        const perDay = num(ctx.values, 'per-day', 200, { above: 0 });
+        const start = date(ctx.values, 'start') ?? new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - days * 86_400_000);
+        const t0 = performance.now();
+        const r = await seedCredit(await ctx.db(), { days, perDay, seed: num(ctx.values, 'seed', 42), start, driftFrom: date(ctx.values, 'drift-from') });
+        const seconds = (performance.now() - t0) / 1000;
+        if (ctx.values.json) return void ctx.json({ ...r, seconds });
+        return void ctx.out(`seeded ${r.applications.toLocaleString('en-US')} applications into public.loan_applications and the ${r.outcomes.toLocaleString('en-US')} ` +
+          `outcomes known by ${r.labelsUntil.toISOString()} into public.loan_outcomes (${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s`);
+      }
       const stations = num(ctx.values, 'stations', 1, { integer: true, min: 1 });
       const start = date(ctx.values, 'start') ?? new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - days * 86_400_000);
       const db = await ctx.db();

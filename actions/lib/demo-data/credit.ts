@@ -89,8 +89,8 @@ export function generateCredit(o: CreditOptions): CreditData {
       const debtRatio = Math.round(1000 * Math.min(1.6, Math.max(0, 0.3 + 0.06 * drift + 0.14 * rng.normal() + 0.0001 * (4000 - income) * 0.2))) / 1000;
       const history = Math.round(Math.max(0, Math.min((age - 18) * 12, (age - 20) * 12 * rng.uniform(0.2, 1))));
       // The outcome: logistic in the applicant, with an interaction (young and indebted) and a downturn.
-      const logit = -2.55 + (3.4 + 1.6 * drift) * (debtRatio - 0.3) - 0.75 * Math.log(income / 3400) - 0.018 * (age - 41)
-        - 0.005 * (history - 120) + REGION_RISK[region] + (age < 30 && debtRatio > 0.42 ? 1.1 : 0) + 0.35 * rng.normal();
+      const logit = -2.7 + (5 + 2 * drift) * (debtRatio - 0.3) - 1.1 * Math.log(income / 3400) - 0.03 * (age - 41)
+        - 0.006 * (history - 120) + REGION_RISK[region] * 1.5 + (age < 30 && debtRatio > 0.42 ? 1.4 : 0) + 0.25 * rng.normal();
       const defaulted = rng.next() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
       cols.ids.push(`A${date}-${String(i + 1).padStart(5, '0')}`);
       cols.appliedAt.push(t);
