@@ -24,7 +24,7 @@ import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
 import { seedCredit, seedReadings } from '../actions/lib/demo-data/index.ts';
 import { loadPipelineFile } from '../actions/lib/config/load.ts';
-import { classificationPipelineSchema, pipelineSchema } from '../actions/lib/config/schema.ts';
+import { pipelineSchema } from '../actions/lib/config/schema.ts';
 import { classificationMetrics } from '../actions/lib/evaluate/metrics.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
 import { featureSpecFromPipeline } from '../actions/lib/features/spec.ts';
@@ -63,21 +63,26 @@ async function childSeed(target: string, days: number): Promise<object> {
   }
 }
 
-/** Child: extract -> features -> gbdt -> ONNX scoring of the holdout, timed stage by stage. */
-async function childE2e(target: string, days: number): Promise<object> {
+/**
+ * Child: extract -> features -> gbdt (100 trees, depth 6, learning rate 0.1) -> ONNX scoring of
+ * the holdout, timed stage by stage: the tank-level pipeline (regression) or credit-default
+ * (classification: labels known at as-of joined by key, log loss, classification metrics).
+ */
+async function childE2e(target: string, days: number, task: 'regression' | 'classification' = 'regression'): Promise<object> {
   const db = await openTarget(target);
   try {
-    const base = loadPipelineFile('pipelines/tank-level-forecast.yaml');
+    const base = loadPipelineFile(task === 'regression' ? 'pipelines/tank-level-forecast.yaml' : 'pipelines/credit-default.yaml');
     const p = pipelineSchema.parse({
       ...base,
       source: { ...base.source, window_days: days },
       trainer: { algorithm: 'gbdt', params: { trees: 100, max_depth: 6, learning_rate: 0.1, early_stopping_rounds: null } },
     });
+    const classification = p.task === 'classification' ? { decision_threshold: p.target.decision_threshold } : undefined;
     const asOf = new Date(START.getTime() + days * DAY);
     const t: Record<string, number> = {};
     const mem: Record<string, number> = {};
     let t0 = performance.now();
-    const frame = await extractFrame(db, p.source, asOf);
+    const frame = await extractFrame(db, p.source, asOf, { labels: p.task === 'classification' ? p.labels : undefined });
     t.extract_s = (performance.now() - t0) / 1000;
     mem.after_extract_mib = peakMiB();
     t0 = performance.now();
@@ -87,11 +92,13 @@ async function childE2e(target: string, days: number): Promise<object> {
     t0 = performance.now();
     const model = await train(p.trainer, set.train, {
       model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: frame.fingerprint,
+      ...(classification ? { classification } : {}),
     });
     t.train_s = (performance.now() - t0) / 1000;
     mem.after_train_mib = peakMiB();
     t0 = performance.now();
     const pred = await scoreOnnx(model.onnx, set.holdout.values, set.holdout.rows, set.holdout.names.length);
+    const quality = classification ? classificationMetrics(set.holdout.target, pred, classification.decision_threshold) : null;
     t.score_s = (performance.now() - t0) / 1000;
     if (pred.length !== set.holdout.rows) throw new Error('scoring returned the wrong number of rows');
     const total = t.extract_s + t.features_s + t.train_s + t.score_s;
@@ -99,6 +106,7 @@ async function childE2e(target: string, days: number): Promise<object> {
       days, rows: frame.rows, train_rows: set.train.rows, holdout_rows: set.holdout.rows, features: set.train.names.length,
       trees: model.trees_used ?? 100, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v)])),
       end_to_end_s: round(total), peak_rss_mib: peakMiB(), ...mem,
+      ...(quality ? { labelled_rows: set.train.rows + set.holdout.rows + set.split.gapRows, roc_auc: round(quality.roc_auc), f1: round(quality.f1) } : {}),
     };
   } finally {
     await db.close();
@@ -115,45 +123,6 @@ async function childSeedCredit(target: string, days: number): Promise<object> {
     const t0 = performance.now();
     const r = await seedCredit(db, { days, perDay: CREDIT_PER_DAY, seed: 42, start: START });
     return { applications: r.applications, outcomes: r.outcomes, seed_s: round((performance.now() - t0) / 1000) };
-  } finally {
-    await db.close();
-  }
-}
-
-/** Child: the classification retrain's work on N days of applications, timed stage by stage. */
-async function childClassify(target: string, days: number): Promise<object> {
-  const db = await openTarget(target);
-  try {
-    const base = loadPipelineFile('pipelines/credit-default.yaml');
-    const p = classificationPipelineSchema.parse({
-      ...base,
-      source: { ...base.source, window_days: days },
-      trainer: { algorithm: 'gbdt', params: { trees: 100, max_depth: 6, learning_rate: 0.1, early_stopping_rounds: null } },
-    });
-    const asOf = new Date(START.getTime() + days * DAY);
-    const t: Record<string, number> = {};
-    let t0 = performance.now();
-    const frame = await extractFrame(db, p.source, asOf, { labels: p.labels });
-    t.extract_s = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
-    t.features_s = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const model = await train(p.trainer, set.train, {
-      model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: frame.fingerprint,
-      classification: { decision_threshold: p.target.decision_threshold },
-    });
-    t.train_s = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const prob = await scoreOnnx(model.onnx, set.holdout.values, set.holdout.rows, set.holdout.names.length);
-    const m = classificationMetrics(set.holdout.target, prob, p.target.decision_threshold);
-    t.score_s = (performance.now() - t0) / 1000;
-    const total = t.extract_s + t.features_s + t.train_s + t.score_s;
-    return {
-      days, rows: frame.rows, labelled: set.train.rows + set.holdout.rows + set.split.gapRows, train_rows: set.train.rows, holdout_rows: set.holdout.rows,
-      features: set.train.names.length, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v)])),
-      end_to_end_s: round(total), roc_auc: round(m.roc_auc), f1: round(m.f1), peak_rss_mib: peakMiB(),
-    };
   } finally {
     await db.close();
   }
@@ -213,7 +182,7 @@ async function main(): Promise<void> {
       : kind === 'e2e' ? await childE2e(target, Number(days))
         : kind === 'seed-read' ? await childSeedRead(target)
           : kind === 'seed-credit' ? await childSeedCredit(target, Number(days))
-            : kind === 'classify' ? await childClassify(target, Number(days))
+            : kind === 'classify' ? await childE2e(target, Number(days), 'classification')
               : await childGbdt(target === 'quick');
     console.log(JSON.stringify(result));
     return;
@@ -252,36 +221,25 @@ async function main(): Promise<void> {
     }
     report.seed_read = rows;
   }
-  if (!only || only === 'e2e') {
+  /** Per backend and window: a fresh target, seeded by one child, measured by another. */
+  const seededCases = async (seedKind: string, runKind: string, days: number[]): Promise<object[]> => {
     const rows: object[] = [];
     for (const b of backends) {
-      for (const days of dayList) {
+      for (const d of days) {
         const t = await b.target();
         try {
-          const seeded = child('seed', t.target, String(days));
-          rows.push({ backend: b.name, seeded, ...child('e2e', t.target, String(days)) });
+          const seeded = child(seedKind, t.target, String(d));
+          rows.push({ backend: b.name, seeded, ...child(runKind, t.target, String(d)) });
         } finally {
           await t.done();
         }
       }
     }
-    report.e2e = rows;
-  }
+    return rows;
+  };
+  if (!only || only === 'e2e') report.e2e = await seededCases('seed', 'e2e', dayList);
   if (!only || only === 'gbdt') report.gbdt = child('gbdt', quick ? 'quick' : 'full');
-  if (!only || only === 'classification') {
-    const rows: object[] = [];
-    const days = quick ? 120 : 365;
-    for (const b of backends) {
-      const t = await b.target();
-      try {
-        const seeded = child('seed-credit', t.target, String(days));
-        rows.push({ backend: b.name, seeded, ...child('classify', t.target, String(days)) });
-      } finally {
-        await t.done();
-      }
-    }
-    report.classification = rows;
-  }
+  if (!only || only === 'classification') report.classification = await seededCases('seed-credit', 'classify', [quick ? 120 : 365]);
   console.log(JSON.stringify(report, null, 2));
 }
 

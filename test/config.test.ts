@@ -6,7 +6,8 @@ import { categoricalFeatureColumns, featureColumns } from '../actions/lib/config
 import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
-import { ensureCreditTables, ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
+import { ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
+import { ensureCreditTables } from '../actions/lib/demo-data/credit.ts';
 import { checkSource, formatSourceIssues, sourceIssues } from '../actions/lib/source/check.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
 
@@ -144,7 +145,7 @@ describe('loadPipelineFile', () => {
     expect(errorsOf(text)).toEqual([
       'pipelines/x.yaml:1:7 name: expected a name of lowercase letters, digits and dashes ([a-z0-9-]+), got "X"',
       'pipelines/x.yaml:7:20 target.horizon_minutes: expected an integer >= 0, got -5',
-      'pipelines/x.yaml:10:1 extra: unknown key "extra" (allowed: name, description, task, source, quality, target, features, split, trainer, baseline, gates, promotion, drift, health, schedule)',
+      'pipelines/x.yaml:10:1 extra: unknown key "extra" (allowed: name, description, task, source, quality, target, features, split, trainer, baseline, gates, reference_set, promotion, drift, health, schedule)',
     ]);
     try {
       loadPipelineFile(F, text);
@@ -251,7 +252,6 @@ describe('validatePipelines', () => {
     const { errors } = await validatePipelines('test/../pipelines', { checkSource: (s) => checkSource(missing, s) });
     expect(errors.map(formatIssue)).toEqual([
       'pipelines/credit-default.yaml:12:10 source.table: table "loan_applications" does not exist',
-      'pipelines/credit-default.yaml:22:10 labels.table: table "loan_outcomes" does not exist (create it, or load labels with: npm run mlops -- labels import)',
       'pipelines/pump-efficiency.yaml:8:10 source.table: table "readings_wide" does not exist',
       'pipelines/tank-level-forecast.yaml:14:10 source.table: table "readings_wide" does not exist',
     ]);
@@ -382,5 +382,14 @@ describe('classification pipelines', () => {
     ]);
   });
 
+  it('checks the reference set of double evaluation: a time range or an earlier run', () => {
+    const ref = (yaml: string) => CLASSIFICATION + `reference_set:\n${yaml}`;
+    expect(loadPipelineFile(F, ref('  from_run: 20261111T0200-abc\n')).reference_set).toEqual({ from_run: '20261111T0200-abc', tolerance_pct: 2 });
+    expect(loadPipelineFile(F, ref('  start: 2026-06-01\n  end: 2026-07-01T00:00:00Z\n  tolerance_pct: 1\n')).reference_set).toMatchObject({ start: '2026-06-01', tolerance_pct: 1 });
+    expect(errorsOf(ref('  start: 2026-06-01\n  from_run: x\n'))).toEqual(['pipelines/x.yaml:19:13 reference_set.from_run: give either a time range (start, end) or from_run, not both']);
+    expect(errorsOf(ref('  start: 2026-06-01\n'))).toEqual(['pipelines/x.yaml:18:3 reference_set.end: a reference time range needs both start and end']);
+    expect(errorsOf(ref('  start: 2026-06-01\n  end: 2026-05-01\n'))).toEqual(['pipelines/x.yaml:19:8 reference_set.end: expected the end after the start (2026-06-01)']);
+    expect(errorsOf(ref('  tolerance_pct: 1\n'))).toEqual(['pipelines/x.yaml:18:3 reference_set: expected a time range (start and end) or from_run (a run whose holdout to reuse)']);
+  });
 
 });

@@ -100,7 +100,7 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     const c = first.scores.challenger!.metrics;
     expect(c).toMatchObject({ task: 'classification', threshold: 0.3, rows: first.holdout!.rows });
     expect(first.scores.baseline!.label).toBe('prior baseline');
-    expect(first.gates.map((g) => g.name)).toEqual(['improvement', 'min_auc', 'labelled_holdout', 'label_coverage', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown']);
+    expect(first.gates.map((g) => g.name)).toEqual(['improvement', 'min_auc', 'labelled_holdout', 'label_coverage', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'degenerate_holdout']);
     const perf = (await db().query<{ task: string; f1_val: number; roc_auc_val: number; brier_val: number; label_coverage: number; rmse_val: number | null }>(
       'SELECT task, f1_val, roc_auc_val, brier_val, label_coverage, rmse_val FROM mlops.model_performance WHERE run_id = $1', [first.run_id])).rows[0];
     expect(perf).toMatchObject({ task: 'classification', rmse_val: null });
@@ -160,12 +160,24 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     expect(sparse.reasons).toEqual([expect.stringMatching(/^before training: only \d+\.\d% of the window's rows have a label known at as-of; 95\.0% required/)]);
   });
 
-  it('scores the challenger against the champion on the same labelled holdout rows after the cooldown', async () => {
+  it('scores the challenger against the champion on the same labelled holdout rows after the cooldown, and on the first run\'s holdout', async () => {
     const later = new Date(asOf.getTime() + 10 * DAY);
-    const r = await run({ pipeline: pipeline({ trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 3, learning_rate: 0.2, threads: 1 } } }), asOf: later });
+    const r = await run({
+      pipeline: pipeline({ trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 3, learning_rate: 0.2, threads: 1 } }, reference_set: { from_run: first.run_id, tolerance_pct: 5 } }),
+      asOf: later,
+    });
     expect(r.decision).not.toBe('skip');
     expect(r.scores.champion!.metrics.rows).toBe(r.scores.challenger!.metrics.rows);
-    expect(r.gates.map((g) => g.name)).toEqual(['improvement', 'brier_increase', 'recall_drop', 'min_auc', 'labelled_holdout', 'label_coverage', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown']);
+    expect(r.gates.map((g) => g.name)).toEqual([
+      'improvement', 'brier_increase', 'recall_drop', 'min_auc', 'labelled_holdout', 'label_coverage', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'reference_set', 'degenerate_holdout',
+    ]);
     expect(r.gates.find((g) => g.name === 'cooldown')).toMatchObject({ passed: true });
+    // Double evaluation: the first run's holdout, its labels as known now, scored by both models.
+    const ref = r.reference!;
+    expect(ref).toMatchObject({ from_run: first.run_id, start: first.holdout!.start });
+    expect(ref.rows).toBe(first.holdout!.rows);
+    expect(ref.champion!.metrics).toMatchObject({ task: 'classification', rows: ref.rows });
+    expect(ref.challenger.metrics).toMatchObject({ task: 'classification', rows: ref.rows });
+    expect(r.gates.find((g) => g.name === 'reference_set')!.label).toBe('f1 on the reference set vs champion');
   });
 });

@@ -94,6 +94,18 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
     if (p.baseline.kind === 'seasonal_naive' && p.baseline.season_minutes >= windowMinutes)
       issues.push(at(['baseline', 'season_minutes'], `season of ${p.baseline.season_minutes} minutes does not fit in ${windowText}`));
   }
+  const ref = p.reference_set;
+  if (ref) {
+    const range = ref.start !== undefined || ref.end !== undefined;
+    if (range && ref.from_run !== undefined)
+      issues.push(at(['reference_set', 'from_run'], 'give either a time range (start, end) or from_run, not both'));
+    else if (!range && ref.from_run === undefined)
+      issues.push(at(['reference_set'], 'expected a time range (start and end) or from_run (a run whose holdout to reuse)'));
+    else if (range && (ref.start === undefined || ref.end === undefined))
+      issues.push(at(['reference_set', ref.start === undefined ? 'start' : 'end'], 'a reference time range needs both start and end', 'parent'));
+    else if (range && !(Date.parse(ref.start!) < Date.parse(ref.end!)))
+      issues.push(at(['reference_set', 'end'], `expected the end after the start (${ref.start})`));
+  }
   if (p.quality.min_days > src.window_days)
     issues.push(at(['quality', 'min_days'], `expected at most source.window_days (${src.window_days}), got ${p.quality.min_days}: the check could never pass`));
   if (p.drift.current_days >= src.window_days)

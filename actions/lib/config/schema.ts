@@ -242,6 +242,24 @@ export const scheduleSchema = z
   })
   .strict();
 
+const dateOrTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })], { message: 'expected an ISO date (2026-06-01) or date-time (2026-06-01T00:00:00Z)' });
+
+/**
+ * Double evaluation: a fixed reference set scored by the challenger and the champion on every run,
+ * besides the current holdout. The challenger's gate metric may be at most `tolerance_pct` worse
+ * than the champion's on it, so a model that wins on recent data cannot quietly lose what the old
+ * one knew. The set is a frozen time range of the source (`start`, `end`), or the holdout that an
+ * earlier run evaluated on (`from_run`, its range as mlops.evaluations recorded it).
+ */
+export const referenceSetSchema = z
+  .object({
+    start: dateOrTime.optional(),
+    end: dateOrTime.optional(),
+    from_run: z.string().min(1).optional(),
+    tolerance_pct: pct.default(2),
+  })
+  .strict();
+
 /** What every pipeline has, whatever its task (in file order around the task's own sections). */
 const pipelineHead = {
   name: nameSchema,
@@ -252,6 +270,9 @@ const pipelineModel = {
   features: featuresSchema.default(featuresSchema.parse({})),
   split: splitSchema.default(splitSchema.parse({})),
   trainer: trainerSchema,
+};
+const pipelineEvaluation = {
+  reference_set: referenceSetSchema.optional(),
 };
 const pipelineOperations = {
   promotion: promotionSchema.default(promotionSchema.parse({})),
@@ -271,6 +292,7 @@ export const regressionPipelineSchema = z
     ...pipelineModel,
     baseline: baselineSchema.default({ kind: 'mean', season_minutes: 1440 }),
     gates: gatesSchema.default(gatesSchema.parse({})),
+    ...pipelineEvaluation,
     ...pipelineOperations,
   })
   .strict();
@@ -287,6 +309,7 @@ export const classificationPipelineSchema = z
     ...pipelineModel,
     baseline: classificationBaselineSchema.default({ kind: 'prior' }),
     gates: classificationGatesSchema.default(classificationGatesSchema.parse({})),
+    ...pipelineEvaluation,
     ...pipelineOperations,
   })
   .strict();
@@ -307,6 +330,7 @@ export type ClassificationGatesConfig = ClassificationPipeline['gates'];
 export type LabelsConfig = ClassificationPipeline['labels'];
 export type BaselineConfig = RegressionPipeline['baseline'];
 export type ClassificationMetricName = z.output<typeof classificationMetricSchema>;
+export type ReferenceSetConfig = z.output<typeof referenceSetSchema>;
 
 /** The column the model learns: the regression target, or the label column a classification joins in. */
 export function targetColumn(p: PipelineConfig): string {

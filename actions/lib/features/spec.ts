@@ -86,6 +86,11 @@ export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
   };
 }
 
+/** The minutes of history a spec looks back before a row: its longest lag or rolling window. */
+export function historyMinutes(spec: FeatureSpec): number {
+  return Math.max(0, ...spec.lags, ...spec.rolling.windows);
+}
+
 export const CALENDAR_NAMES: Readonly<Record<CalendarFeature, readonly [string, string]>> = {
   hour_of_day: ['hour_sin', 'hour_cos'],
   day_of_week: ['dow_sin', 'dow_cos'],

@@ -1,7 +1,9 @@
 import type { ClassificationGatesConfig } from '../config/schema.ts';
 import { higherIsBetter, metricValue, type ClassificationMetrics } from '../evaluate/metrics.ts';
 import { degenerateHoldoutGate, type HoldoutTarget } from './holdout.ts';
-import { cooldownGate, decide, improvementPct, nanGate, num, pct, trainingTimeGate, type GateDecision, type GateResult } from './gates.ts';
+import {
+  cooldownGate, decide, improvementPct, nanGate, num, pct, referenceGate, trainingTimeGate, type GateDecision, type GateResult, type ReferenceOutcome,
+} from './gates.ts';
 
 /** What the labels of a run offer: the share of the window's rows with a label known at as-of, and the labelled holdout rows. */
 export interface LabelFacts {
@@ -24,6 +26,8 @@ export interface ClassificationGateInput {
   /** the holdout's labels, for the degenerate-holdout gate (a single-class holdout) */
   holdout?: HoldoutTarget;
   task?: 'classification' | 'regression';
+  /** double evaluation on the fixed reference set, when the pipeline has one */
+  reference?: ReferenceOutcome;
 }
 
 const fixed = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -56,7 +60,8 @@ export function labelCoverageGate(coverage: number, min: number): Gate {
  * improvement of the gate metric (F1 by default) over the champion, Brier and recall no worse
  * than the champion's within their tolerances, an absolute ROC AUC floor, enough labelled holdout
  * rows and label coverage, no NaN probabilities, a Brier score better than the prior baseline's,
- * the training-time limit and the cooldown. --force lifts the improvement gate and the cooldown.
+ * the training-time limit, the cooldown and (double evaluation) the fixed reference set. --force
+ * lifts the improvement gate and the cooldown.
  */
 export function evaluateClassificationGates(input: ClassificationGateInput): GateDecision {
   const { config, challenger, champion, baseline } = input;
@@ -115,6 +120,7 @@ export function evaluateClassificationGates(input: ClassificationGateInput): Gat
       : `Brier ${fixed(challenger.brier, 4)} is not ${config.must_beat_baseline_pct}% better than the prior baseline's ${fixed(baseline.brier, 4)}` });
   add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
   if (config.cooldown_days !== null) add(cooldownGate(config.cooldown_days, input.lastPromotionAt, input.asOf));
+  if (input.reference) add(referenceGate(metric, input.reference));
   if (input.holdout) add(degenerateHoldoutGate(input.holdout, 'classification'));
   return decide(gates, input.force, improvement);
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { GatesConfig } from '../config/schema.ts';
 import { jsonNumber } from '../util/json.ts';
 import { degenerateHoldoutGate, type HoldoutTarget } from './holdout.ts';
+import { higherIsBetter } from '../evaluate/metrics.ts';
 
 /** The holdout metrics a gate looks at (the evaluator's output). */
 export interface GateMetrics {
@@ -61,6 +62,8 @@ export interface GateInput {
   /** the holdout's target (evaluate keeps it): a flat one is refused (holdout.ts); absent for older runs */
   holdout?: HoldoutTarget;
   task?: 'regression' | 'classification';
+  /** double evaluation on the fixed reference set, when the pipeline has one */
+  reference?: ReferenceOutcome;
 }
 
 export const pct = (x: number): string => `${x.toFixed(1)}%`;
@@ -91,6 +94,33 @@ export function trainingTimeGate(trainingMs: number, maxMinutes: number): Omit<G
   return { name: 'training_time', label: 'training time', threshold: `< ${maxMinutes} min`,
     value: duration(trainingMs), raw: trainingMs, passed, hard: true,
     reason: passed ? 'trained within the time limit' : `training took ${duration(trainingMs)}, over ${maxMinutes} min` };
+}
+
+/** What double evaluation measured on the fixed reference set: the gate metric of both models. */
+export interface ReferenceOutcome {
+  rows: number;
+  challenger: number;
+  /** null without a champion */
+  champion: number | null;
+  tolerancePct: number;
+}
+
+/**
+ * Double evaluation: on the fixed reference set the challenger's gate metric may be at most
+ * `tolerancePct` worse than the champion's (relative, in the metric's direction). Hard: winning on
+ * recent data does not excuse forgetting what the champion knew.
+ */
+export function referenceGate(metric: string, r: ReferenceOutcome): Omit<GateResult, 'overridden'> {
+  const base = { name: 'reference_set' as const, label: `${metric} on the reference set vs champion`, threshold: `<= ${r.tolerancePct}% worse`, hard: true };
+  if (r.rows === 0) return { ...base, value: 'no rows', raw: Number.NaN, passed: false, reason: 'the reference set has no rows with a target: check reference_set against the source' };
+  if (r.champion === null) return { ...base, value: num(r.challenger), raw: Number.NaN, passed: true, reason: 'no champion to compare with on the reference set' };
+  const worse = r.champion === 0 ? (r.challenger === 0 ? 0 : Number.POSITIVE_INFINITY)
+    : ((higherIsBetter(metric) ? r.champion - r.challenger : r.challenger - r.champion) / Math.abs(r.champion)) * 100;
+  const passed = worse <= r.tolerancePct;
+  const shown = `${worse > 0 ? '' : '+'}${pct(-worse)}`;
+  return { ...base, value: shown, raw: worse, passed,
+    reason: passed ? `${metric} on the ${r.rows} reference rows ${num(r.champion)} -> ${num(r.challenger)} (${shown}), within ${r.tolerancePct}%`
+      : `${metric} on the ${r.rows} reference rows ${num(r.champion)} -> ${num(r.challenger)}: ${pct(worse)} worse than the champion, over the ${r.tolerancePct}% tolerance` };
 }
 
 /**
@@ -159,6 +189,7 @@ export function evaluateGates(input: GateInput): GateDecision {
   add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
 
   if (config.cooldown_days !== null) add(cooldownGate(config.cooldown_days, input.lastPromotionAt, input.asOf));
+  if (input.reference) add(referenceGate(metric, input.reference));
   if (config.max_rmse !== null) {
     const passed = challenger.rmse <= config.max_rmse;
     add({ name: 'max_rmse', label: 'rmse limit', threshold: `<= ${config.max_rmse}`, value: num(challenger.rmse), raw: challenger.rmse,

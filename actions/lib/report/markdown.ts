@@ -1,7 +1,7 @@
 import type { GateResult } from '../gates/gates.ts';
 import type { QualityReport } from '../quality/checks.ts';
 import { isClassificationMetrics, metricValue, type MetricName } from '../evaluate/metrics.ts';
-import type { ModelScore } from '../retrain/result.ts';
+import type { ModelScore, RetrainResult } from '../retrain/result.ts';
 import type { LabelStats } from '../retrain/run-dir.ts';
 
 /** Markdown building blocks shared by the run report, the job summary and the promotion PR body. */
@@ -68,6 +68,12 @@ export function metricTable(scores: { champion: ModelScore | null; challenger: M
       return cell;
     }),
   ]));
+}
+
+/** Double evaluation: champion and challenger on the fixed reference set, with what the set is. */
+export function referenceSection(r: NonNullable<RetrainResult['reference']>, primary: MetricName): string {
+  const what = `${fmtTime(r.start)} -> ${fmtTime(r.end)}${r.from_run ? ` (the holdout of run \`${r.from_run}\`)` : ''}`;
+  return `Both models on the fixed reference set, ${what}:\n\n${metricTable({ champion: r.champion, challenger: r.challenger, baseline: null }, primary, r.rows)}`;
 }
 
 /** The labels of a classification run in one line: coverage, labelled and positive rows, as of when. */

@@ -1,7 +1,7 @@
 import type { RetrainResult } from '../retrain/result.ts';
 import { higherIsBetter, metricValue } from '../evaluate/metrics.ts';
 import { performanceValue, type PerformancePoint } from '../tracking/runs.ts';
-import { dataGateRows, fmtInt, fmtMetric, fmtTime, gateTable, labelsLine, metricTable, qualitySummary } from './markdown.ts';
+import { dataGateRows, fmtInt, fmtMetric, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, referenceSection } from './markdown.ts';
 
 /** GitHub refuses pull request bodies over 65,536 characters; stay well under it. */
 export const PR_BODY_LIMIT = 65_536;
@@ -72,6 +72,7 @@ export function promotionBody(input: PrBodyInput): string {
   out.push('', `Approving this pull request approves run \`${r.run_id}\` (artifact sha256 \`${input.artifact.sha256.slice(0, 12)}\`). A later retrain that updates this branch replaces the run: review it again.`);
   if (r.forced) out.push('', '> ⚠️ This promotion was **forced** past the improvement gate.');
   out.push('', metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null));
+  if (r.reference) out.push('', referenceSection(r.reference, r.primary_metric));
   out.push('', gateTable(r.gates, dataGateRows(r.quality)));
   const chart = metricChart(r, input.history);
   if (chart) out.push('', chart);

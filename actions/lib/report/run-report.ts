@@ -1,5 +1,5 @@
 import type { RetrainResult } from '../retrain/result.ts';
-import { fmtInt, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, qualityTable } from './markdown.ts';
+import { fmtInt, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, qualityTable, referenceSection } from './markdown.ts';
 import type { Decision } from '../gates/gates.ts';
 
 const DECISION_LINE: Record<Decision, string> = {
@@ -27,6 +27,7 @@ export function renderRunReport(r: RetrainResult): string {
   if (r.scores.challenger || r.scores.champion) {
     out.push('', '### Holdout metrics', '', metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null));
   }
+  if (r.reference) out.push('', '### Reference set (double evaluation)', '', referenceSection(r.reference, r.primary_metric));
   if (r.gates.length) out.push('', '### Gates', '', gateTable(r.gates));
   if (r.data) {
     out.push('', '### Data');

@@ -37,6 +37,8 @@ export interface RetrainResult {
   data: { start: string; end: string; rows: number; fingerprint: string; entities: string[] } | null;
   /** classification: the labels known at as-of (coverage of the window's rows) */
   labels?: LabelStats | null;
+  /** double evaluation: challenger and champion on the fixed reference set */
+  reference?: { start: string; end: string; from_run: string | null; rows: number; challenger: ModelScore; champion: ModelScore | null } | null;
   quality: QualityReport | null;
   features: { names: string[]; rows: number; dropped: Record<string, number>; warnings: string[] } | null;
   train: { rows: number; start: string; end: string } | null;

@@ -19,6 +19,8 @@ import { modelScoreSchema } from './result.ts';
 export const RUN_FILES = {
   state: 'run.json',
   frame: 'frame.arrow',
+  /** double evaluation: the fixed reference set's rows (with the history its features look back on) */
+  reference: 'reference.arrow',
   train: 'train.arrow',
   holdout: 'holdout.arrow',
   model: 'model.onnx',
@@ -42,6 +44,15 @@ export const labelStatsSchema = z.object({
   positives: z.number().int().min(0),
 });
 export type LabelStats = z.output<typeof labelStatsSchema>;
+
+/** The fixed reference set of double evaluation: its rows with a target in [start, end). */
+export const referenceSpanSchema = z.object({
+  start: z.string(),
+  end: z.string(),
+  /** the run whose holdout it is, when it came from one */
+  from_run: z.string().nullable(),
+  rows: z.number().int().min(0),
+});
 
 /**
  * run.json: the state of one run as the stages leave it. Each stage adds its part; every reader
@@ -68,6 +79,8 @@ export const runStateSchema = z.object({
     rows: z.number().int().min(0), start: z.string(), end: z.string(), fingerprint: z.string(), entities: z.array(z.string()),
     /** classification: the labels joined in, known at `as_of` */
     labels: labelStatsSchema.optional(),
+    /** double evaluation: the fixed reference set extracted beside the window (reference.arrow) */
+    reference: referenceSpanSchema.extend({ fingerprint: z.string() }).optional(),
   }).optional(),
   quality: qualityReportSchema.optional(),
   /** the gates that can rule a run out before training (cooldown; classification: labels) */
@@ -98,6 +111,8 @@ export const runStateSchema = z.object({
     baseline: modelScoreSchema,
     champion_info: z.object({ version: z.number().int(), sha256: z.string(), run_id: z.string(), promoted_at: z.string(), rebuilt_features: z.boolean() }).nullable(),
     holdout: span.extend({ target: holdoutTargetSchema.optional() }),
+    /** double evaluation: both models on the fixed reference set */
+    reference: referenceSpanSchema.extend({ challenger: modelScoreSchema, champion: modelScoreSchema.nullable() }).optional(),
   }).optional(),
   gate: z.object({ decision: decisionSchema, reasons: z.array(z.string()), gates: z.array(gateResultSchema), improvement_pct: z.number().nullable() }).optional(),
 });

@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Db, Queryable } from '../db/index.ts';
-import { featureColumns, targetColumn, type PipelineConfig } from '../config/schema.ts';
+import { featureColumns, targetColumn, type PipelineConfig, type ReferenceSetConfig } from '../config/schema.ts';
 import { extractFrame } from '../source/extract.ts';
 import { column, type Frame } from '../source/frame.ts';
 import { checkQuality, qualityReasons } from '../quality/checks.ts';
 import { recordQualityChecks } from '../quality/record.ts';
-import { featureSpecFromPipeline, splitRecordedSpec, type FeatureSpec } from '../features/spec.ts';
+import { featureNames, featureSpecFromPipeline, historyMinutes, splitRecordedSpec, type FeatureSpec } from '../features/spec.ts';
 import { buildTrainingSet } from '../features/training-set.ts';
 import { buildFeatures } from '../features/build.ts';
-import type { FeatureMatrix } from '../features/matrix.ts';
+import { takeRows, type FeatureMatrix } from '../features/matrix.ts';
 import type { ZScoreStats } from '../features/zscore.ts';
 import { train } from '../train/index.ts';
 import { baselinePredictions, targetMean } from '../train/baselines.ts';
@@ -124,19 +124,55 @@ export async function extractStage(db: Db, store: RunStore): Promise<RunState> {
   const state = store.load();
   const config = state.config;
   const labels = config.task === 'classification' ? config.labels : undefined;
-  const frame = await timed(state, store, 'extract', async () => {
+  const { frame, reference } = await timed(state, store, 'extract', async () => {
     // Classification: each row's label as known at as-of (never a later one), joined by key.
     const f = await extractFrame(db, config.source, new Date(state.as_of), { labels });
     await store.saveFrame(f);
-    return f;
+    return { frame: f, reference: config.reference_set ? await extractReference(db, store, state, config.reference_set) : undefined };
   });
   state.extract = {
     rows: frame.rows, start: frame.window.start.toISOString(), end: frame.window.end.toISOString(),
     fingerprint: frame.fingerprint, entities: frame.entityIds,
     ...(labels ? { labels: labelStats(frame, labels.table, state.as_of, labels.label_column) } : {}),
   };
+  if (reference) state.extract.reference = reference;
   store.save(state);
   return state;
+}
+
+/**
+ * Double evaluation: the fixed reference set (reference.arrow), with the history its features look
+ * back on (the current spec's and the champion's) and, for classification, the labels known at as-of.
+ */
+async function extractReference(db: Db, store: RunStore, state: RunState, ref: ReferenceSetConfig) {
+  const config = state.config;
+  const w = await referenceWindow(db, ref, state.pipeline);
+  const champion = readRegistry(state.repo_dir).models[state.pipeline];
+  const lookBack = Math.max(historyMinutes(featureSpecFromPipeline(config)),
+    champion ? historyMinutes(splitRecordedSpec(champion.features.spec, `${state.pipeline} v${champion.version}`).spec) : 0);
+  const f = await extractFrame(db, config.source, new Date(state.as_of), {
+    start: new Date(w.start.getTime() - lookBack * 60_000), end: w.end,
+    labels: config.task === 'classification' ? config.labels : undefined, labelsAsOf: new Date(state.as_of),
+  });
+  await store.saveFrame(f, 'reference');
+  let rows = 0;
+  for (let i = 0; i < f.rows; i++) if (f.times[i] >= w.start.getTime()) rows++;
+  return { start: w.start.toISOString(), end: w.end.toISOString(), from_run: w.fromRun, rows, fingerprint: f.fingerprint };
+}
+
+/**
+ * The time range of a pipeline's reference set: as configured, or the holdout an earlier run of
+ * the pipeline evaluated on (as mlops.evaluations recorded it; its end is the last row, inclusive).
+ */
+async function referenceWindow(db: Db, ref: ReferenceSetConfig, pipeline: string): Promise<{ start: Date; end: Date; fromRun: string | null }> {
+  if (ref.from_run === undefined) return { start: new Date(ref.start!), end: new Date(ref.end!), fromRun: null };
+  const { rows } = await db.query<{ holdout_start: Date | null; holdout_end: Date | null }>(
+    'SELECT holdout_start, holdout_end FROM mlops.evaluations WHERE run_id = $1 AND pipeline = $2', [ref.from_run, pipeline]);
+  const r = rows[0];
+  if (!r?.holdout_start || !r.holdout_end) {
+    throw new Error(`reference_set.from_run: run "${ref.from_run}" of ${pipeline} has no recorded holdout (see npm run mlops -- runs list --pipeline ${pipeline})`);
+  }
+  return { start: new Date(r.holdout_start), end: new Date(new Date(r.holdout_end).getTime() + 1), fromRun: ref.from_run };
 }
 
 /** How many of the window's rows have a label known at as-of, and how many of those are positive. */
@@ -298,6 +334,22 @@ function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: Featu
   return { matrix: { ...holdout, names: built.names, values }, rebuilt: true };
 }
 
+/** The reference set's rows with a target in [start, end), built with the challenger's own spec and statistics. */
+function referenceRows(frame: Frame, spec: FeatureSpec, stats: ZScoreStats | null, start: number, end: number): FeatureMatrix {
+  const none: FeatureMatrix = { rows: 0, names: featureNames(spec), values: new Float32Array(0), target: new Float64Array(0), times: new Float64Array(0),
+    entities: new Int32Array(0), entityIds: frame.entityIds };
+  if (frame.rows === 0) return none;
+  let built: FeatureMatrix;
+  try {
+    built = buildFeatures(frame, spec, stats ?? undefined).matrix;
+  } catch {
+    return none; // no row of the set has a target
+  }
+  const keep: number[] = [];
+  for (let i = 0; i < built.rows; i++) if (built.times[i] >= start && built.times[i] < end) keep.push(i);
+  return takeRows(built, keep);
+}
+
 /** Stage 5: champion, challenger and baseline on the identical holdout rows, by onnxruntime-node. */
 export async function evaluateStage(store: RunStore): Promise<RunState> {
   const state = store.load();
@@ -345,7 +397,24 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
       });
       info = { version: champ.entry.version, sha256: champ.entry.artifact.sha256, run_id: champ.entry.run_id, promoted_at: champ.entry.promoted_at, rebuilt_features: rebuilt };
     }
-    return { challenger, champion, baseline, champion_info: info, holdout: { ...features.holdout, target: summarizeHoldoutTarget(holdout.target) } };
+    // Double evaluation: both models on the fixed reference set, each with its own features.
+    const span = state.extract?.reference;
+    let reference: NonNullable<RunState['evaluate']>['reference'];
+    if (span) {
+      const rf = await store.frame('reference');
+      const m = referenceRows(rf, features.spec, features.zscore_stats, Date.parse(span.start), Date.parse(span.end));
+      const onRef = async (role: ModelScore['role'], label: string, bytes: Uint8Array, x: FeatureMatrix, s: Scorer, extra = {}) =>
+        x.rows > 0 ? score(role, label, bytes, null, x, s, extra) : score(role, label, null, new Float64Array(0), x, s, extra);
+      reference = {
+        start: span.start, end: span.end, from_run: span.from_run, rows: m.rows,
+        challenger: await onRef('challenger', 'challenger', onnx, m, scorer(threshold), { sha256: sha256Hex(onnx) }),
+        champion: champ && m.rows > 0
+          ? await onRef('champion', `champion v${champ.entry.version}`, champ.onnx, championMatrix(rf, m, features.spec, features.zscore_stats, champ.entry.features).matrix,
+            scorer(champ.entry.task === 'classification' ? champ.entry.decision_threshold : null), { version: champ.entry.version, sha256: champ.entry.artifact.sha256 })
+          : null,
+      };
+    }
+    return { challenger, champion, baseline, champion_info: info, holdout: { ...features.holdout, target: summarizeHoldoutTarget(holdout.target) }, ...(reference ? { reference } : {}) };
   });
   state.evaluate = result;
   store.save(state);
@@ -370,6 +439,7 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
     primary_metric: state.config.gates.metric,
     data: state.extract ?? null,
     labels: state.extract?.labels ?? null,
+    reference: e?.reference ?? null,
     quality: state.quality ?? null,
     features: state.features ? { names: state.features.names, rows: state.features.rows, dropped: state.features.dropped, warnings: state.features.warnings } : null,
     train: state.features?.train ?? null,
@@ -407,7 +477,14 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
     const ev = requireStage(state, 'evaluate', 'evaluate-model');
     const tr = requireStage(state, 'train', 'train-model');
     const config = state.config;
+    const ref = ev.reference;
     const common = {
+      ...(ref && config.reference_set ? {
+        reference: {
+          rows: ref.rows, tolerancePct: config.reference_set.tolerance_pct,
+          challenger: metricValue(ref.challenger.metrics, config.gates.metric), champion: ref.champion ? metricValue(ref.champion.metrics, config.gates.metric) : null,
+        },
+      } : {}),
       trainingMs: tr.wall_ms,
       lastPromotionAt: ev.champion_info ? new Date(ev.champion_info.promoted_at) : null,
       asOf: new Date(state.as_of),

@@ -5,6 +5,8 @@ import { toJson } from '../util/json.ts';
 import { parseRunState, readRunState, runFile, writeRunState, type RunState } from './run-dir.ts';
 
 export type MatrixPart = 'train' | 'holdout';
+/** the training window (frame.arrow), or the fixed reference set of double evaluation (reference.arrow) */
+export type FramePart = 'frame' | 'reference';
 
 /**
  * Where a run's stages keep their state and data. The stages only ever talk to this, so the same
@@ -17,8 +19,8 @@ export interface RunStore {
   readonly dir: string;
   load(): RunState;
   save(state: RunState): void;
-  frame(): Promise<ArrowFrame>;
-  saveFrame(frame: ArrowFrame): Promise<void>;
+  frame(part?: FramePart): Promise<ArrowFrame>;
+  saveFrame(frame: ArrowFrame, part?: FramePart): Promise<void>;
   matrix(part: MatrixPart): Promise<FeatureMatrix>;
   saveMatrix(part: MatrixPart, matrix: FeatureMatrix, metadata: MatrixMetadata): Promise<void>;
   model(): Uint8Array;
@@ -34,7 +36,7 @@ export interface RunStore {
  */
 export class FileRunStore implements RunStore {
   private state: RunState | null = null;
-  private cachedFrame: ArrowFrame | null = null;
+  private readonly frames = new Map<FramePart, ArrowFrame>();
   private readonly matrices = new Map<MatrixPart, FeatureMatrix>();
   private onnx: Uint8Array | null = null;
 
@@ -50,14 +52,15 @@ export class FileRunStore implements RunStore {
     this.state = state;
   }
 
-  async frame(): Promise<ArrowFrame> {
-    this.cachedFrame ??= await readFrameArrow(runFile(this.dir, 'frame'));
-    return this.cachedFrame;
+  async frame(part: FramePart = 'frame'): Promise<ArrowFrame> {
+    let f = this.frames.get(part);
+    if (!f) this.frames.set(part, (f = await readFrameArrow(runFile(this.dir, part))));
+    return f;
   }
 
-  async saveFrame(frame: ArrowFrame): Promise<void> {
-    await writeFrameArrow(frame, runFile(this.dir, 'frame'));
-    this.cachedFrame = frame;
+  async saveFrame(frame: ArrowFrame, part: FramePart = 'frame'): Promise<void> {
+    await writeFrameArrow(frame, runFile(this.dir, part));
+    this.frames.set(part, frame);
   }
 
   async matrix(part: MatrixPart): Promise<FeatureMatrix> {
@@ -94,7 +97,7 @@ export class FileRunStore implements RunStore {
  */
 export class MemoryRunStore implements RunStore {
   private state: RunState | null = null;
-  private stored: { frame?: ArrowFrame; train?: FeatureMatrix; holdout?: FeatureMatrix; model?: Uint8Array } = {};
+  private stored: { frame?: ArrowFrame; reference?: ArrowFrame; train?: FeatureMatrix; holdout?: FeatureMatrix; model?: Uint8Array } = {};
   /** report.json and report.md as the gate (or a failure) left them */
   reports: { json: string; markdown: string } | null = null;
 
@@ -115,12 +118,12 @@ export class MemoryRunStore implements RunStore {
     return v;
   }
 
-  async frame(): Promise<ArrowFrame> {
-    return this.get('frame', 'extract');
+  async frame(part: FramePart = 'frame'): Promise<ArrowFrame> {
+    return this.get(part, 'extract');
   }
 
-  async saveFrame(frame: ArrowFrame): Promise<void> {
-    this.stored.frame = frame;
+  async saveFrame(frame: ArrowFrame, part: FramePart = 'frame'): Promise<void> {
+    this.stored[part] = frame;
   }
 
   async matrix(part: MatrixPart): Promise<FeatureMatrix> {

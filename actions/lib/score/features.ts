@@ -30,10 +30,7 @@ export interface ServingMatrix {
   keys?: string[];
 }
 
-/** The minutes of history a spec looks back before a row: its longest lag or rolling window. */
-export function historyMinutes(spec: FeatureSpec): number {
-  return Math.max(0, ...spec.lags, ...spec.rolling.windows);
-}
+export { historyMinutes } from '../features/spec.ts';
 
 /**
  * Features of the rows of `frame` with time in [from, to) that have at least one model input

@@ -1,5 +1,5 @@
 import type { ClassWeight, LogisticParams } from './params.ts';
-import { choleskySolve } from './ridge.ts';
+import { choleskySolve, linearPredict } from './ridge.ts';
 import { standardisation, standardisedMatrix } from './standardise.ts';
 
 /**
@@ -163,19 +163,8 @@ export function trainLogistic(input: ClassifierTrainInput, params: LogisticParam
 
 /** Native positive-class probabilities on raw float32 features, row-major [rows, names.length]. */
 export function predictLogistic(model: LogisticModel, X: Float32Array, rows: number): Float64Array {
-  const n = model.names.length;
-  if (X.length !== rows * n) throw new Error(`predictLogistic: X has ${X.length} values, expected ${rows} rows x ${n} features`);
-  const scaled = model.coef.map((c, j) => c / model.stds[j]);
-  const out = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    let s = model.intercept;
-    for (let j = 0; j < n; j++) {
-      const v = X[o + j];
-      if (v === v) s += scaled[j] * (v - model.means[j]);
-    }
-    out[r] = sigmoid(s);
-  }
+  const out = linearPredict(model, X, rows, 'predictLogistic');
+  for (let r = 0; r < rows; r++) out[r] = sigmoid(out[r]);
   return out;
 }
 

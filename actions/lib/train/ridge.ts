@@ -124,8 +124,17 @@ export function choleskySolve(A: Float64Array, b: Float64Array, k: number): Floa
 
 /** Native predictions (Float64) on raw float32 features, row-major [rows, names.length]. */
 export function predictRidge(model: RidgeModel, X: Float32Array, rows: number): Float64Array {
+  return linearPredict(model, X, rows, 'predictRidge');
+}
+
+/**
+ * intercept + Σ coef_j (x_j − means_j) / stds_j per row, a missing value adding nothing (it is
+ * imputed with the mean): the linear form ridge predicts and logistic regression takes the
+ * logistic function of. Row-major float32 features [rows, names.length].
+ */
+export function linearPredict(model: Pick<RidgeModel, 'names' | 'means' | 'stds' | 'coef' | 'intercept'>, X: Float32Array, rows: number, who: string): Float64Array {
   const n = model.names.length;
-  if (X.length !== rows * n) throw new Error(`predictRidge: X has ${X.length} values, expected ${rows} rows x ${n} features`);
+  if (X.length !== rows * n) throw new Error(`${who}: X has ${X.length} values, expected ${rows} rows x ${n} features`);
   // Fold the scaling once: w_j / std_j.
   const scaled = model.coef.map((c, j) => c / model.stds[j]);
   const out = new Float64Array(rows);
