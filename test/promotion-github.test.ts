@@ -133,14 +133,16 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
   });
 
   it('a 403 rate limit (x-ratelimit-remaining: 0) and a secondary limit (retry-after) are waited out and retried', async () => {
-    const reset = Math.ceil(Date.now() / 1000) + 1; // the limit resets in 1-2 s
-    gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) }, body: { message: 'API rate limit exceeded for installation.' } });
+    // The limit resets 1-2 s after the 403 is served (not after the test starts: on a loaded
+    // machine the push before it can take longer than that).
+    const resetAfter = (at: number): number => Math.ceil(at / 1000) + 1;
+    gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: (at) => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAfter(at)) }), body: { message: 'API rate limit exceeded for installation.' } });
     gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' } });
     const res = await run(spec('r3', 0.06, '\nnew text\n'));
     expect(res.outcome).toBe('updated');
     expect(ops()).toEqual(['pulls/list 200', 'pulls/update 403', 'pulls/update 403', 'pulls/update 200']);
     const [, limited, secondary, ok] = gh.requests;
-    expect(secondary.at).toBeGreaterThanOrEqual(reset * 1000); // waited for the reset
+    expect(secondary.at).toBeGreaterThanOrEqual(resetAfter(limited.at) * 1000); // waited for the reset
     expect(secondary.at - limited.at).toBeGreaterThanOrEqual(900);
     expect(ok.at - secondary.at).toBeGreaterThanOrEqual(900); // waited retry-after: 1
     expect(warnings.some((w) => /rate limit/.test(w))).toBe(true);

@@ -161,7 +161,8 @@ export interface Fault {
   method: string;
   path: RegExp;
   status: number;
-  headers?: Record<string, string>;
+  /** or headers computed when the request arrives (a rate-limit reset relative to that moment) */
+  headers?: Record<string, string> | ((arrivedAt: number) => Record<string, string>);
   body?: unknown;
   /** how many matching requests get this answer (default 1) */
   times?: number;
@@ -284,7 +285,8 @@ export abstract class StandInServer<O extends ServerOptions = ServerOptions> {
     const fault = this.faults.find((f) => f.method === method && f.path.test(path) && (f.times ?? 1) > 0);
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
-      return send(fault.status, fault.body ?? { message: `fault ${fault.status}` }, fault.headers);
+      const headers = typeof fault.headers === 'function' ? fault.headers(Date.now()) : fault.headers;
+      return send(fault.status, fault.body ?? { message: `fault ${fault.status}` }, headers);
     }
 
     const base = `/repos/${owner}/${repo}`;
