@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { testBackends } from './helpers/db.ts';
 import { makeWorkspace, pipelineYaml, runEntry, seededDatabase, type StepRun, type Workspace } from './helpers/runner.ts';
 
@@ -113,7 +114,15 @@ for (const backend of testBackends()) {
       const verify = ok(await step('verify-registry', { 'repo-dir': clone, ref: 'mlops/promote/tank-small', 'base-ref': 'main', 'check-claims': 'true' }));
       expect(verify.outputs.ok).toBe('true');
       expect(verify.summary).toContain('Claims match the recorded runs');
-      const deploy = ok(await step('deploy-model', { 'repo-dir': clone, ref: 'mlops/promote/tank-small' }));
+      // Only what was merged into main is deployed: the unmerged branch is refused; merged as GitHub
+      // merges a pull request, main deploys.
+      const unmerged = await step('deploy-model', { 'repo-dir': clone, ref: 'mlops/promote/tank-small' });
+      expect(unmerged.code).toBe(1);
+      expect(unmerged.annotations.find((a) => a.level === 'error')?.message).toMatch(/refused: it is not on main/);
+      ws.git('fetch', '--quiet', clone, 'mlops/promote/tank-small:mlops/promote/tank-small');
+      ws.git('merge', '--quiet', '--no-ff', '-m', 'Merge pull request #1 from acme/mlops/promote/tank-small', 'mlops/promote/tank-small');
+      execFileSync('git', ['-C', clone, 'fetch', '--quiet', 'origin'], { stdio: 'ignore' });
+      const deploy = ok(await step('deploy-model', { 'repo-dir': clone, ref: 'origin/main' }));
       expect(deploy.outputs.outcome).toBe('recorded');
       expect(JSON.parse(deploy.outputs.deployed)).toEqual([{ model: 'tank-small', outcome: 'deploy', version: 1, previous_version: null }]);
       rmSync(localRoot, { recursive: true, force: true });
@@ -143,7 +152,8 @@ for (const backend of testBackends()) {
       // the daily monitoring mode over the last day: the training minimums do not apply
       const daily = ok(await step('check-data-quality', { 'pipeline-file': 'pipelines/tank-strict.yaml', since: '1d', 'as-of': db.asOf }));
       expect(daily.outputs.passed).toBe('true');
-      expect(daily.summary).toContain('#### tank-strict: passed');
+      expect(daily.summary).toContain('### Data quality — tank-strict (last 24 h');
+      expect(daily.summary).toContain('✅ passed');
     });
 
     once('fails with a message a user can act on', async () => {

@@ -88,9 +88,10 @@ describe('the mlops command line', () => {
     for (const name of ['pump-efficiency', 'tank-level-forecast']) {
       expect(r.stderr).toMatch(new RegExp(`${name}: 💥 failed \\(run [^)]+, recorded as failed\\): source\\.table: table "readings_wide" does not exist`));
     }
+    expect(r.stderr).toMatch(/credit-default: 💥 failed \(run [^)]+, recorded as failed\): source\.table: table "\w+" does not exist/);
     expect(r.stderr).toContain('npm run mlops -- data seed --days 45');
     const list = await mlops(['runs', 'list', '--data-dir', empty]);
-    expect(list.stdout.match(/\bfailed\s+failed\b/g)).toHaveLength(2);
+    expect(list.stdout.match(/\bfailed\s+failed\b/g)).toHaveLength(3);
   });
 
   it('reports a broken pipeline file with file, line and field, and exits 1', async () => {
