@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CsvImportError, importCsv, parseTime, READINGS_COLUMNS } from '../actions/lib/demo-data/index.ts';
-import { parseCsvRecord } from '../actions/lib/demo-data/csv.ts';
+import { parseCsvRecord } from '../actions/lib/ingest/csv.ts';
 import { describeDb } from './helpers/db.ts';
 
 let dir: string;

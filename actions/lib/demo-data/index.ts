@@ -4,8 +4,8 @@ export { ensureReadingsTable, isReadingsTable, READINGS_TABLE, READINGS_COLUMNS,
 export type { SensorColumn, FlagColumn } from './table.ts';
 export { seedReadings, readingsCsv } from './seed.ts';
 export type { SeedOptions, SeedResult } from './seed.ts';
-export { importCsv, parseTime, CsvImportError, MAX_ERRORS } from './import.ts';
-export type { ImportOptions, ImportResult } from './import.ts';
+export { importCsv, type ImportOptions } from './import.ts';
+export { parseTime, CsvImportError, MAX_ERRORS, type ImportResult } from '../ingest/table-import.ts';
 export { fingerprintReadings } from './fingerprint.ts';
 export { generateCredit, seedCredit, ensureCreditTables, APPLICATIONS_TABLE, OUTCOMES_TABLE, CREDIT_REGIONS, LABEL_DELAY_DAYS } from './credit.ts';
 export type { CreditData, CreditOptions, CreditSeedOptions, CreditSeedResult } from './credit.ts';
