@@ -11,10 +11,12 @@ import { retrainCommands } from './commands/retrain.ts';
 import { gitopsCommands } from './commands/gitops.ts';
 import { monitoringCommands } from './commands/monitoring.ts';
 import { scoreCommands } from './commands/score.ts';
+import { labelsCommands } from './commands/labels.ts';
 
 const commands: Record<string, Command> = {
   ...dbCommands,
   ...dataCommands,
+  ...labelsCommands,
   ...pipelineCommands,
   ...registryCommands,
   ...retrainCommands,

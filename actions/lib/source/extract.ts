@@ -1,10 +1,11 @@
 import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
-import { isConnectionLost, quoteIdent, type Db, type Queryable } from '../db/index.ts';
+import { isConnectionLost, quoteIdent, type Db } from '../db/index.ts';
 import type { LabelsConfig, PipelineConfig } from '../config/schema.ts';
 import type { Frame } from './frame.ts';
 import { frameFingerprint } from './fingerprint.ts';
 import { pausePoint } from '../faults/pause-point.ts';
 import { formatSourceIssues, sourceIssues } from './check.ts';
+import { checkLabels, invalidLabels, knownLabelsSql, positiveSetting, INVALID_LABEL } from '../labels/sql.ts';
 
 export type SourceSpec = PipelineConfig['source'];
 
@@ -72,7 +73,7 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       await tx.query(
         "SELECT set_config('mlops.window_start', $1, true), set_config('mlops.window_end', $2, true), set_config('mlops.entities', $3, true), " +
           "set_config('mlops.labels_as_of', $4, true), set_config('mlops.positive', $5, true)",
-        [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? []), labelsAsOf.toISOString(), labels?.positive === null || !labels ? '' : String(labels.positive)],
+        [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? []), labelsAsOf.toISOString(), labels ? positiveSetting(labels) : ''],
       );
       const sql = selectSql(source, derive, entities !== undefined, labels);
       const key = source.key_column ? 1 : 0;
@@ -131,9 +132,6 @@ async function* pauseAfterFirstChunk(chunks: AsyncIterable<Uint8Array>): AsyncIt
   }
 }
 
-/** What a label that is neither 0/1 nor true/false reads as, so it can be reported instead of guessed. */
-const INVALID_LABEL = 2;
-
 /**
  * The COPY select: times as epoch ms, entity (and key) as text, numeric and derived columns as
  * float8, categorical columns as text; with `labels`, each row's newest label known at
@@ -164,60 +162,7 @@ export function selectSql(source: SourceSpec, derive: readonly [string, string][
   const order = `ORDER BY 2, 1${key ? ', 3' : ''}`;
   const rows = `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')}`;
   if (!labels) return `${rows} ${order}`;
-  const l = {
-    table: quoteIdent(labels.table), key: `lb.${quoteIdent(labels.key_column)}`, label: `lb.${quoteIdent(labels.label_column)}`, time: `lb.${quoteIdent(labels.time_column)}`,
-  };
-  const value = labelValue(l.label, labels.positive);
   return `WITH s AS (${rows}),
-l AS (
-  SELECT DISTINCT ON (k) k, y, known FROM (
-    SELECT ${l.key}::text AS k, ${value} AS y, (extract(epoch from ${l.time}) * 1000)::float8 AS known
-    FROM ${l.table} lb
-    WHERE ${l.time} <= current_setting('mlops.labels_as_of')::timestamptz AND ${l.label} IS NOT NULL
-      AND ${l.key}::text IN (SELECT __mlops_key FROM s)
-  ) x ORDER BY k, known DESC
-)
+l AS (${knownLabelsSql(labels, 'SELECT __mlops_key FROM s')})
 SELECT s.*, l.y, l.known FROM s LEFT JOIN l ON l.k = s.__mlops_key ${order}`;
-}
-
-/**
- * A label as 1 or 0: equal to `labels.positive` (compared as a number, a boolean or text, as it
- * was written) or, without one, 1/true and 0/false; anything else reads as INVALID_LABEL.
- */
-function labelValue(label: string, positive: LabelsConfig['positive']): string {
-  if (typeof positive === 'number') return `CASE WHEN ${label}::text::float8 = current_setting('mlops.positive')::float8 THEN 1 ELSE 0 END::float8`;
-  if (typeof positive === 'boolean') return `CASE WHEN ${label}::text::boolean = current_setting('mlops.positive')::boolean THEN 1 ELSE 0 END::float8`;
-  if (typeof positive === 'string') return `CASE WHEN ${label}::text = current_setting('mlops.positive') THEN 1 ELSE 0 END::float8`;
-  return `CASE WHEN lower(${label}::text) IN ('1', '1.0', 'true', 't') THEN 1 WHEN lower(${label}::text) IN ('0', '0.0', 'false', 'f') THEN 0 ELSE ${INVALID_LABEL} END::float8`;
-}
-
-/** The error for labels that are neither positive nor negative: how many, and which values. */
-async function invalidLabels(tx: Queryable, labels: LabelsConfig, count: number): Promise<string> {
-  const label = quoteIdent(labels.label_column);
-  const { rows } = await tx.query<{ v: string; n: string }>(
-    `SELECT ${label}::text AS v, count(*) AS n FROM ${quoteIdent(labels.table)}
-     WHERE ${label} IS NOT NULL AND lower(${label}::text) NOT IN ('1', '1.0', 'true', 't', '0', '0.0', 'false', 'f')
-     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
-  );
-  const seen = rows.map((r) => `${JSON.stringify(r.v)} (${r.n} rows)`).join(', ');
-  return `labels.label_column: ${count} row(s) of the window have a label that is neither 1/true nor 0/false (${seen}); ` +
-    `set labels.positive to the value of the positive class (e.g. positive: ${JSON.stringify(rows[0]?.v ?? 'default')})`;
-}
-
-/** Fails with the pipeline field to fix when the labels table or one of its columns is wrong. */
-async function checkLabels(tx: Queryable, labels: LabelsConfig): Promise<void> {
-  const table = quoteIdent(labels.table);
-  const rel = await tx.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [table]);
-  if (!rel.rows[0]?.oid) throw new Error(`labels.table: table "${labels.table}" does not exist (load labels with: npm run mlops -- labels import)`);
-  const attrs = await tx.query<{ name: string; type: string }>(
-    'SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
-    [table],
-  );
-  const have = new Map(attrs.rows.map((r) => [r.name, r.type]));
-  for (const field of ['key_column', 'label_column', 'time_column'] as const) {
-    if (!have.has(labels[field])) throw new Error(`labels.${field}: column "${labels[field]}" does not exist in table "${labels.table}" (has: ${[...have.keys()].join(', ')})`);
-  }
-  if (!/^(timestamp|date)/.test(have.get(labels.time_column) ?? '')) {
-    throw new Error(`labels.time_column: column "${labels.time_column}" is ${have.get(labels.time_column)}, expected a timestamp (when the label became known)`);
-  }
 }

@@ -1,0 +1,84 @@
+/**
+ * The labels source of a classification pipeline (labels: table, key, label, label time) in SQL,
+ * one home for every reader of it: the retrain's extract (labels of the window's rows) and the
+ * live join (labels of the champion's predictions, labels/live.ts). A label counts once it is
+ * known (its time <= the as-of); of several known labels of one key, the newest wins.
+ */
+import { quoteIdent, type Queryable } from '../db/index.ts';
+import type { LabelsConfig } from '../config/schema.ts';
+
+/**
+ * SELECT k, y, known: per key among `keys` (a subquery yielding text keys), its newest label known
+ * at the setting mlops.labels_as_of, as 1, 0 or INVALID_LABEL (y), and when it became known (known,
+ * epoch ms). Reads the settings mlops.labels_as_of and mlops.positive (labelSettings sets them), so
+ * no value is spliced into the SQL and it can run inside a COPY.
+ */
+export function knownLabelsSql(labels: LabelsConfig, keys: string): string {
+  const l = {
+    table: quoteIdent(labels.table), key: `lb.${quoteIdent(labels.key_column)}`, label: `lb.${quoteIdent(labels.label_column)}`, time: `lb.${quoteIdent(labels.time_column)}`,
+  };
+  const value = labelValue(l.label, labels.positive);
+  return `
+  SELECT DISTINCT ON (k) k, y, known FROM (
+    SELECT ${l.key}::text AS k, ${value} AS y, (extract(epoch from ${l.time}) * 1000)::float8 AS known
+    FROM ${l.table} lb
+    WHERE ${l.time} <= current_setting('mlops.labels_as_of')::timestamptz AND ${l.label} IS NOT NULL
+      AND ${l.key}::text IN (${keys})
+  ) x ORDER BY k, known DESC
+`;
+}
+
+/** The transaction-local settings knownLabelsSql reads. */
+export async function labelSettings(tx: Queryable, labels: LabelsConfig, asOf: Date): Promise<void> {
+  await tx.query("SELECT set_config('mlops.labels_as_of', $1, true), set_config('mlops.positive', $2, true)", [asOf.toISOString(), positiveSetting(labels)]);
+}
+
+/** labels.positive as the text of the setting mlops.positive ('' without one). */
+export function positiveSetting(labels: LabelsConfig): string {
+  return labels.positive === null ? '' : String(labels.positive);
+}
+
+/** What a label that is neither 0/1 nor true/false reads as, so it can be reported instead of guessed. */
+export const INVALID_LABEL = 2;
+
+/**
+ * A label as 1 or 0: equal to `labels.positive` (compared as a number, a boolean or text, as it
+ * was written) or, without one, 1/true and 0/false; anything else reads as INVALID_LABEL.
+ */
+export function labelValue(label: string, positive: LabelsConfig['positive']): string {
+  if (typeof positive === 'number') return `CASE WHEN ${label}::text::float8 = current_setting('mlops.positive')::float8 THEN 1 ELSE 0 END::float8`;
+  if (typeof positive === 'boolean') return `CASE WHEN ${label}::text::boolean = current_setting('mlops.positive')::boolean THEN 1 ELSE 0 END::float8`;
+  if (typeof positive === 'string') return `CASE WHEN ${label}::text = current_setting('mlops.positive') THEN 1 ELSE 0 END::float8`;
+  return `CASE WHEN lower(${label}::text) IN ('1', '1.0', 'true', 't') THEN 1 WHEN lower(${label}::text) IN ('0', '0.0', 'false', 'f') THEN 0 ELSE ${INVALID_LABEL} END::float8`;
+}
+
+/** The error for labels that are neither positive nor negative: how many, and which values. */
+export async function invalidLabels(tx: Queryable, labels: LabelsConfig, count: number): Promise<string> {
+  const label = quoteIdent(labels.label_column);
+  const { rows } = await tx.query<{ v: string; n: string }>(
+    `SELECT ${label}::text AS v, count(*) AS n FROM ${quoteIdent(labels.table)}
+     WHERE ${label} IS NOT NULL AND lower(${label}::text) NOT IN ('1', '1.0', 'true', 't', '0', '0.0', 'false', 'f')
+     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
+  );
+  const seen = rows.map((r) => `${JSON.stringify(r.v)} (${r.n} rows)`).join(', ');
+  return `labels.label_column: ${count} row(s) of the window have a label that is neither 1/true nor 0/false (${seen}); ` +
+    `set labels.positive to the value of the positive class (e.g. positive: ${JSON.stringify(rows[0]?.v ?? 'default')})`;
+}
+
+/** Fails with the pipeline field to fix when the labels table or one of its columns is wrong. */
+export async function checkLabels(tx: Queryable, labels: LabelsConfig): Promise<void> {
+  const table = quoteIdent(labels.table);
+  const rel = await tx.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [table]);
+  if (!rel.rows[0]?.oid) throw new Error(`labels.table: table "${labels.table}" does not exist (load labels with: npm run mlops -- labels import)`);
+  const attrs = await tx.query<{ name: string; type: string }>(
+    'SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+    [table],
+  );
+  const have = new Map(attrs.rows.map((r) => [r.name, r.type]));
+  for (const field of ['key_column', 'label_column', 'time_column'] as const) {
+    if (!have.has(labels[field])) throw new Error(`labels.${field}: column "${labels[field]}" does not exist in table "${labels.table}" (has: ${[...have.keys()].join(', ')})`);
+  }
+  if (!/^(timestamp|date)/.test(have.get(labels.time_column) ?? '')) {
+    throw new Error(`labels.time_column: column "${labels.time_column}" is ${have.get(labels.time_column)}, expected a timestamp (when the label became known)`);
+  }
+}

@@ -1,0 +1,29 @@
+import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { importLabels, UNKNOWN_KEY_POLICIES, type UnknownKeyPolicy } from '../../actions/lib/labels/import.ts';
+import { str, UsageError, type Command } from '../cli.ts';
+
+/** `mlops labels import`: outcomes (a CSV) into a classification pipeline's labels table, all or nothing. */
+export const labelsCommands: Record<string, Command> = {
+  'labels import': {
+    summary: "load a CSV of labels (key, label, label time) into a classification pipeline's labels table, all or nothing; re-importing adds only what is new",
+    usage: '--csv FILE --pipeline P [--unknown-keys error|skip|keep] [--dir pipelines]',
+    options: { csv: { type: 'string' }, pipeline: { type: 'string' }, 'unknown-keys': { type: 'string' }, dir: { type: 'string' } },
+    async run(ctx) {
+      const file = str(ctx.values, 'csv');
+      if (!file) throw new UsageError('--csv FILE is required');
+      const name = str(ctx.values, 'pipeline');
+      if (!name) throw new UsageError('--pipeline P is required (its labels section names the table and columns)');
+      const policy = str(ctx.values, 'unknown-keys') ?? 'error';
+      if (!(UNKNOWN_KEY_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`--unknown-keys: expected ${UNKNOWN_KEY_POLICIES.join(', ')}, got "${policy}"`);
+      const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
+      const pipeline = all.find((p) => p.config.name === name)?.config;
+      if (!pipeline) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+      if (pipeline.task !== 'classification') throw new UsageError(`${name} is a ${pipeline.task} pipeline; labels belong to classification pipelines`);
+      const r = await importLabels(await ctx.db(), file, pipeline, { unknownKeys: policy as UnknownKeyPolicy });
+      if (ctx.values.json) return void ctx.json(r);
+      const n = (x: number): string => x.toLocaleString('en-US');
+      ctx.out(`${n(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${n(r.rows)} in the file: ${n(r.unchanged)} already there` +
+        `${r.skipped ? `, ${n(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${n(r.unknown_keys)} with keys not in the source yet` : ''}; ${n(r.positives)} positive)`);
+    },
+  },
+};
