@@ -234,6 +234,27 @@ export const healthSchema = z
   })
   .strict();
 
+/**
+ * A classification pipeline's health rules add the deployed champion's live accuracy: its
+ * predictions (mlops.predictions) of the last `live_window_days` joined by key to the labels known
+ * so far (labels/live.ts). Labels arrive late, so the newest days of the window have none yet:
+ * pick the window longer than the label delay (60 days for outcomes known after 30 give about 50%
+ * coverage when the labels flow).
+ */
+export const classificationHealthSchema = healthSchema
+  .extend({
+    live_window_days: z.number().gt(0).max(3660).default(60),
+    /** the live metric compared with the champion's holdout metric at promotion; null: gates.metric */
+    live_metric: classificationMetricSchema.nullable().default(null),
+    /** alert when the live metric is this much (%) worse than the champion's holdout metric at promotion */
+    max_live_metric_drop_pct: pct.default(10),
+    /** labelled predictions the live metrics need to mean anything; fewer: the rule cannot tell */
+    min_live_labelled: z.number().int().min(1).default(100),
+    /** alert when fewer of the window's predictions than this share have a known label (the labels feed stopped) */
+    min_label_coverage: z.number().min(0).max(1).default(0.3),
+  })
+  .strict();
+
 export const scheduleSchema = z
   .object({
     retrain: cronSchema.default('0 2 * * 0'),
@@ -311,6 +332,7 @@ export const classificationPipelineSchema = z
     gates: classificationGatesSchema.default(classificationGatesSchema.parse({})),
     ...pipelineEvaluation,
     ...pipelineOperations,
+    health: classificationHealthSchema.default(classificationHealthSchema.parse({})),
   })
   .strict();
 
@@ -328,6 +350,7 @@ export type QualityConfig = PipelineConfig['quality'];
 export type GatesConfig = RegressionPipeline['gates'];
 export type ClassificationGatesConfig = ClassificationPipeline['gates'];
 export type LabelsConfig = ClassificationPipeline['labels'];
+export type ClassificationHealthConfig = ClassificationPipeline['health'];
 export type BaselineConfig = RegressionPipeline['baseline'];
 export type ClassificationMetricName = z.output<typeof classificationMetricSchema>;
 export type ReferenceSetConfig = z.output<typeof referenceSetSchema>;

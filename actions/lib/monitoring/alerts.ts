@@ -21,23 +21,29 @@ export type AlertRule =
   | 'data-quality'
   | 'data-drift'
   | 'prediction-drift'
+  | 'label-drift'
   | 'metric-rise'
   | 'not-promoted'
   | 'stale-champion'
   | 'retrain-failed'
   | 'retrain-abandoned'
-  | 'missing-scores';
+  | 'missing-scores'
+  | 'live-metric-drop'
+  | 'label-coverage';
 
 export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
   'data-quality': 'data quality checks failed',
   'data-drift': 'dataset drift',
   'prediction-drift': "the champion's predictions drifted",
+  'label-drift': 'the share of positive labels drifted',
   'metric-rise': 'primary metric rising week over week',
   'not-promoted': 'no promotion for several weekly runs',
   'stale-champion': 'champion is stale',
   'retrain-failed': 'the last retrain failed or never finished',
   'retrain-abandoned': 'a retrain was abandoned (its process died unfinished)',
   'missing-scores': 'no recent predictions from the deployed model',
+  'live-metric-drop': "the champion's live metric dropped below its holdout metric",
+  'label-coverage': 'too few predictions have a label',
 };
 
 export interface RuleResult {

@@ -56,10 +56,12 @@ export interface DailyMonitoringResult {
 
 const configOf = (p: PipelineConfig | { config: PipelineConfig }): PipelineConfig => ('config' in p ? p.config : p);
 
-/** The drift rules of one drift run: dataset drift and prediction drift (unknown when nothing was compared). */
+/** The drift rules of one drift run: dataset drift, prediction drift and, for a classifier, label drift (unknown when nothing was compared). */
 export function driftRules(run: DriftRun, config: PipelineConfig): RuleResult[] {
   const unknown = (rule: RuleResult['rule']): RuleResult => ({ pipeline: run.pipeline, rule, status: 'unknown', severity: 'warning', message: run.message, details: { outcome: run.outcome } });
-  if (run.outcome !== 'reported' || !run.result) return [unknown('data-drift'), unknown('prediction-drift')];
+  if (run.outcome !== 'reported' || !run.result) {
+    return [unknown('data-drift'), unknown('prediction-drift'), ...(config.task === 'classification' ? [unknown('label-drift')] : [])];
+  }
   const r = run.result;
   const drifted = r.features.filter((f) => f.drifted);
   const data: RuleResult = {
@@ -78,7 +80,20 @@ export function driftRules(run: DriftRun, config: PipelineConfig): RuleResult[] 
         details: { model_version: run.modelVersion, ...p.drift, reference_rows: p.referenceRows, current_rows: p.currentRows },
         evidence: run.markdown,
       };
-  return [data, pred];
+  if (config.task !== 'classification') return [data, pred];
+  const l = run.labels;
+  const share = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—');
+  const label: RuleResult = !l || l.status !== 'compared' || !l.drift
+    ? { ...unknown('label-drift'), message: `${run.pipeline}: the share of positives not compared (${l?.reason ?? 'no champion'})` }
+    : {
+        pipeline: run.pipeline, rule: 'label-drift', status: l.drift.drifted ? 'firing' : 'ok', severity: 'warning',
+        message: `${run.pipeline}: the share of positives ${l.drift.drifted ? 'drifted' : 'is stable'}: ${share(l.reference.positive_rate)} of the champion's ` +
+          `${l.reference.labelled} training labels, ${share(l.current.positive_rate)} of the ${l.current.labelled} labelled rows since ${l.current.start.slice(0, 10)} ` +
+          `(χ² p ${Number((l.drift.pvalue ?? NaN).toPrecision(3))}, Cramér's V ${Number((l.drift.effectSize ?? NaN).toPrecision(3))})`,
+        details: { model_version: run.modelVersion, ...l },
+        evidence: run.markdown,
+      };
+  return [data, pred, label];
 }
 
 function alertTable(changes: AlertChange[]): string {

@@ -14,12 +14,16 @@
  *                   finishing (killed, out of memory, runner lost). Runs left `running` by a process
  *                   that is gone are marked abandoned first (tracking/lease.ts), so a dead run is
  *                   never reported as running.
+ *   live-metric-drop, label-coverage  (classification) the deployed champion's live accuracy and
+ *                   the share of its predictions with a label (live-rules.ts)
  */
 import type { PipelineConfig } from '../config/schema.ts';
-import type { Queryable } from '../db/index.ts';
+import type { Db, Queryable } from '../db/index.ts';
 import { readRegistry } from '../registry/champion.ts';
 import type { RuleResult } from './alerts.ts';
 import { missingScoresRule } from './scores-rule.ts';
+import { liveRules } from './live-rules.ts';
+import type { LivePerformance } from '../labels/live.ts';
 import type { Decision } from '../gates/gates.ts';
 import { reapAbandonedRuns } from '../tracking/lease.ts';
 import type { RunStatus } from '../tracking/runs.ts';
@@ -38,6 +42,8 @@ export interface HealthReport {
   rules: RuleResult[];
   /** set when the stale rule fires: the reason of the retrain to dispatch */
   retrainReason: string | null;
+  /** classification: the champion's live performance (recorded in mlops.model_performance); null when it could not be computed */
+  live?: LivePerformance | null;
 }
 
 interface PerfRow {
@@ -75,7 +81,7 @@ export async function metricRiseRule(db: Queryable, config: PipelineConfig, asOf
   const metric = config.gates.metric;
   const { rows } = await db.query<PerfRow>(
     `SELECT run_id, training_date, rmse_val, mae_val FROM mlops.model_performance
-     WHERE model_name = $1 AND training_date <= $2 AND ${metric === 'rmse' ? 'rmse_val' : 'mae_val'} IS NOT NULL
+     WHERE model_name = $1 AND kind = 'holdout' AND training_date <= $2 AND ${metric === 'rmse' ? 'rmse_val' : 'mae_val'} IS NOT NULL
      ORDER BY training_date DESC, id DESC LIMIT 60`,
     [config.name, asOf],
   );
@@ -181,7 +187,7 @@ export async function retrainAbandonedRule(db: Queryable, config: PipelineConfig
 }
 
 /** Every health rule of one pipeline. */
-export async function evaluateHealth(db: Queryable, config: PipelineConfig, options: HealthOptions): Promise<HealthReport> {
+export async function evaluateHealth(db: Db, config: PipelineConfig, options: HealthOptions): Promise<HealthReport> {
   const { asOf } = options;
   // A run whose process is gone is abandoned, never "running": find those first.
   await reapAbandonedRuns(db, { pipeline: config.name, by: 'the health check' });
@@ -194,5 +200,7 @@ export async function evaluateHealth(db: Queryable, config: PipelineConfig, opti
     await retrainAbandonedRule(db, config, asOf),
     await missingScoresRule(db, config, asOf),
   ];
-  return { pipeline: config.name, rules, retrainReason: stale.reason };
+  if (config.task !== 'classification') return { pipeline: config.name, rules, retrainReason: stale.reason };
+  const live = await liveRules(db, config, options.repoDir, asOf);
+  return { pipeline: config.name, rules: [...rules, ...live.rules], retrainReason: stale.reason, live: live.live };
 }

@@ -285,7 +285,7 @@ export function performanceValue(p: PerformancePoint, metric: string): number | 
 export async function performanceHistory(db: Queryable, model: string, n = 12): Promise<PerformancePoint[]> {
   const { rows } = await db.query<PerformancePoint>(
     `SELECT run_id, training_date, rmse_val, mae_val, f1_val, roc_auc_val, brier_val, metrics, promoted FROM mlops.model_performance
-     WHERE model_name = $1 ORDER BY training_date DESC, id DESC LIMIT $2`,
+     WHERE model_name = $1 AND kind = 'holdout' ORDER BY training_date DESC, id DESC LIMIT $2`,
     [model, n],
   );
   return rows.reverse();
