@@ -4,8 +4,8 @@ import { monitoringInputs, monitoringOutputs, runMonitoringAction } from '../lib
 /**
  * check-health: the daily health rules of every pipeline (or one): primary metric rising week
  * over week, no promotion for several runs, a stale champion (dispatches a retrain, once per
- * cooldown), a failed or unfinished retrain. Alerts are opened, updated or closed; the rules
- * table goes to the job summary.
+ * cooldown), a failed or unfinished retrain; for a classifier, its live accuracy and label
+ * coverage. Alerts are opened, updated or closed; the rules table goes to the job summary.
  */
 async function main(): Promise<void> {
   const inputs = readInputs(monitoringInputs);
