@@ -18,11 +18,16 @@ export interface Context {
 }
 
 export interface Command {
-  summary: string;
   usage?: string;
   options?: Options;
   /** returns the process exit code */
   run(ctx: Context): Promise<number | void>;
+}
+
+/** A command as the table in commands/index.ts lists it: its summary, and the group module that holds it (loaded on use). */
+export interface CommandEntry {
+  summary: string;
+  group(): Promise<Record<string, Command>>;
 }
 
 export class UsageError extends Error {}
@@ -92,7 +97,16 @@ export function date(values: Values, name: string): Date | undefined {
   return d;
 }
 
-export async function runCli(commands: Record<string, Command>, argv: string[]): Promise<number> {
+/** The value of --database-url in raw arguments (`--database-url URL` or `--database-url=URL`). */
+function databaseUrlOption(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--database-url') return args[i + 1];
+    if (args[i].startsWith('--database-url=')) return args[i].slice('--database-url='.length);
+  }
+  return undefined;
+}
+
+export async function runCli(commands: Record<string, CommandEntry>, argv: string[]): Promise<number> {
   const names = Object.keys(commands).sort((a, b) => b.split(' ').length - a.split(' ').length);
   const name = names.find((n) => {
     const words = n.split(' ');
@@ -116,16 +130,20 @@ export async function runCli(commands: Record<string, Command>, argv: string[]):
     console.log('\nglobal options: --database-url URL (or DATABASE_URL; default: embedded PGlite in --data-dir, .mlops/db), --json');
     return 0;
   }
-  const command = commands[name];
+  const entry = commands[name];
+  const command = (await entry.group())[name];
+  if (!command) throw new Error(`mlops: the command table names "${name}" but its module does not define it`);
   const rest = argv.slice(name.split(' ').length);
   let db: Db | undefined;
   // SIGTERM / SIGINT: the runs in progress are recorded as failed and the database closed before exit.
   const removeSignalHandlers = failRunsOnSignal({ log: (line) => console.error(line), cleanup: async () => db?.close() });
-  const url = (): string | undefined => undefined;
+  // The connection strings whose passwords an error message must not show, read before parsing so
+  // that a parse error is scrubbed too.
+  const secretUrls = [databaseUrlOption(rest), process.env.DATABASE_URL, process.env.MLOPS_SOURCE_DATABASE_URL];
   try {
     const { values, positionals } = parseArgs({ args: rest, options: { ...globalOptions, ...command.options }, allowPositionals: true, strict: true });
     if (values.help) {
-      console.log(`usage: npm run mlops -- ${name} ${command.usage ?? ''}\n\n${command.summary}`);
+      console.log(`usage: npm run mlops -- ${name} ${command.usage ?? ''}\n\n${entry.summary}`);
       return 0;
     }
     const ctx: Context = {
@@ -148,8 +166,7 @@ export async function runCli(commands: Record<string, Command>, argv: string[]):
     return code ?? 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const secretUrl = process.env.DATABASE_URL ?? url();
-    console.error(`mlops ${name}: ${scrubSecret(message, secretUrl)}`);
+    console.error(`mlops ${name}: ${secretUrls.reduce<string>((m, url) => scrubSecret(m, url || undefined), message)}`);
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       console.error(`usage: npm run mlops -- ${name} ${command.usage ?? ''}`);
       return 2;

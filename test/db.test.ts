@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
 import { loadMigrations, migrate } from '../actions/lib/db/migrate.ts';
-import { openDb, redactUrl, scrubSecret } from '../actions/lib/db/index.ts';
+import { openDb, redactUrl, scrubSecret, type Db } from '../actions/lib/db/index.ts';
 import { connectionPassword, connectionUrl } from '../actions/lib/db/connection.ts';
 import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
 import { spawnSync } from 'node:child_process';
@@ -23,6 +23,25 @@ describeDb('database layer', ({ db, backend }) => {
     expect(tables.rows.map((r) => r.table_name)).toEqual(
       expect.arrayContaining(['training_runs', 'model_artifacts', 'evaluations', 'model_performance', 'deployments', 'quality_checks', 'drift_reports', 'alerts', 'predictions']),
     );
+  });
+
+  it('checks an up-to-date schema with one query, outside any transaction, and still migrates a missing file', async () => {
+    const seen: string[] = [];
+    const real = db();
+    const counting: Db = {
+      ...real,
+      query: (sql, params) => (seen.push(sql), real.query(sql, params)),
+      transaction: (fn, options) => (seen.push('transaction'), real.transaction(fn, options)),
+    };
+    const result = await migrate(counting);
+    expect(result.applied).toEqual([]);
+    expect(seen).toEqual(['SELECT version, checksum FROM mlops.schema_migrations']);
+    // A file the database has not recorded yet takes the full path, under the lock.
+    seen.length = 0;
+    const extra = { version: '999', name: 'probe', sql: 'CREATE TABLE mlops.migrate_probe (id int)', checksum: 'e'.repeat(64) };
+    expect((await migrate(counting, [...loadMigrations(), extra])).applied).toEqual(['999_probe']);
+    expect(seen).toContain('transaction');
+    await real.exec('DROP TABLE mlops.migrate_probe; DELETE FROM mlops.schema_migrations WHERE version = \'999\'');
   });
 
   it('refuses a migration whose file changed after it was applied', async () => {

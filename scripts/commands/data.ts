@@ -3,7 +3,6 @@ import { date, num, str, UsageError, type Command } from '../cli.ts';
 
 export const dataCommands: Record<string, Command> = {
   'data seed': {
-    summary: 'write realistic demo data: 1-minute pump-station readings (readings_wide), or --dataset credit: applications and outcomes',
     usage: '--days N [--dataset readings|credit] [--stations K | --per-day K] [--seed S] [--start DATE] [--drift-from DATE] [--table readings_wide]',
     options: {
       days: { type: 'string' }, stations: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' },
@@ -39,7 +38,6 @@ export const dataCommands: Record<string, Command> = {
     },
   },
   'data import': {
-    summary: 'load a CSV with a header into readings_wide (or --table), all or nothing',
     usage: '--csv FILE [--table readings_wide]',
     options: { csv: { type: 'string' }, table: { type: 'string' } },
     async run(ctx) {

@@ -4,7 +4,6 @@ import { str, type Command } from '../cli.ts';
 
 export const dbCommands: Record<string, Command> = {
   'db migrate': {
-    summary: 'create or upgrade schema mlops (idempotent, one transaction)',
     async run(ctx) {
       const db = await openDb({ url: str(ctx.values, 'database-url'), dataDir: str(ctx.values, 'data-dir') ?? DEFAULT_DATA_DIR });
       try {

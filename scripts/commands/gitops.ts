@@ -27,7 +27,6 @@ function table(header: string[], rows: string[][]): string[] {
 
 export const gitopsCommands: Record<string, Command> = {
   promote: {
-    summary: 'open (or update) the promotion pull request of a run whose gate said promote; without a token, in a scratch clone',
     usage: '--run RUN_ID | --run-dir DIR [--repo .] [--base BRANCH] [--github-token T] [--repository owner/name] [--api-url URL]',
     options: { run: { type: 'string' }, 'run-dir': { type: 'string' }, 'runs-dir': { type: 'string' }, repo: { type: 'string' }, base: { type: 'string' }, ...githubOptions },
     async run(ctx) {
@@ -51,7 +50,6 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   deploy: {
-    summary: 'verify every entry of registry/production.json at a commit of the default branch and record what changed (deploy or rollback)',
     usage: '[--ref SHA] [--branch main] [--repo .]',
     options: { ref: { type: 'string' }, branch: { type: 'string' }, repo: { type: 'string' } },
     async run(ctx) {
@@ -62,7 +60,6 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   rollback: {
-    summary: 'prepare the rollback of one model to an earlier version (a branch and PR, or --push onto the base)',
     usage: '--model M [--to VERSION] [--base main] [--push] [--reason TEXT] [--repo .]',
     options: { model: { type: 'string' }, to: { type: 'string' }, base: { type: 'string' }, push: { type: 'boolean' }, reason: { type: 'string' }, repo: { type: 'string' }, ...githubOptions },
     async run(ctx) {
@@ -86,7 +83,6 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   'registry show': {
-    summary: 'the models in production as registry/production.json says, and what was deployed',
     usage: '[--repo .]',
     options: { repo: { type: 'string' } },
     async run(ctx) {
@@ -105,7 +101,6 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   'registry history': {
-    summary: 'promotions and rollbacks as git recorded them (version, date, commit, pull request)',
     usage: '[--model M] [--ref main] [--repo .]',
     options: { model: { type: 'string' }, ref: { type: 'string' }, repo: { type: 'string' } },
     async run(ctx) {
@@ -120,7 +115,6 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   'registry verify': {
-    summary: 'verify registry/production.json at a commit as deploy does, without recording anything',
     usage: '[--ref HEAD] [--repo .]',
     options: { ref: { type: 'string' }, repo: { type: 'string' } },
     async run(ctx) {

@@ -5,7 +5,6 @@ import { str, UsageError, type Command } from '../cli.ts';
 /** `mlops labels import`: outcomes (a CSV) into a classification pipeline's labels table, all or nothing. */
 export const labelsCommands: Record<string, Command> = {
   'labels import': {
-    summary: "load a CSV of labels (key, label, label time) into a classification pipeline's labels table, all or nothing; re-importing adds only what is new",
     usage: '--csv FILE --pipeline P [--unknown-keys error|skip|keep] [--dir pipelines]',
     options: { csv: { type: 'string' }, pipeline: { type: 'string' }, 'unknown-keys': { type: 'string' }, dir: { type: 'string' } },
     async run(ctx) {

@@ -73,13 +73,11 @@ function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): 
 
 export const monitoringCommands: Record<string, Command> = {
   quality: {
-    summary: 'daily data quality of the recent window: freshness, gaps, completeness, nulls, ranges, duplicates (mlops.quality_checks)',
     usage: `[--since 24h] ${sharedUsage}`,
     options: { ...shared, since: { type: 'string' } },
     run: (ctx) => monitor(ctx, 'quality', { qualitySinceMs: duration(ctx.values, 'since', 24 * 3_600_000) }),
   },
   drift: {
-    summary: "drift of the model's input columns and predictions: the champion's training window against the last N days (mlops.drift_reports)",
     usage: `[--current-days N] ${sharedUsage}`,
     options: { ...shared, 'current-days': { type: 'string' } },
     run(ctx) {
@@ -88,7 +86,6 @@ export const monitoringCommands: Record<string, Command> = {
     },
   },
   health: {
-    summary: 'health rules: metric rise, no promotion, stale champion (dispatches a retrain), failed retrain; alerts opened and closed',
     usage: sharedUsage,
     options: shared,
     run: (ctx) => monitor(ctx, 'health', {}),

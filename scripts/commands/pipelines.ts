@@ -4,7 +4,6 @@ import { str, type Command } from '../cli.ts';
 
 export const pipelineCommands: Record<string, Command> = {
   'pipelines validate': {
-    summary: 'check every pipelines/*.yaml: schema, duplicate names, and the source (table, columns, derive expressions) as the retrain checks it',
     usage: '[--dir pipelines] [--no-db]',
     options: { dir: { type: 'string' }, 'no-db': { type: 'boolean' } },
     async run(ctx) {

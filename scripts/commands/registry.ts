@@ -3,7 +3,6 @@ import { type Command } from '../cli.ts';
 
 export const registryCommands: Record<string, Command> = {
   'registry schema': {
-    summary: 'regenerate registry/production.schema.json from the zod schema',
     async run(ctx) {
       const file = 'registry/production.schema.json';
       writeRegistryJsonSchema(file);

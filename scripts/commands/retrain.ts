@@ -14,7 +14,6 @@ const DECISION_MARK: Record<Decision, string> = { promote: '✅ promote', reject
 
 export const retrainCommands: Record<string, Command> = {
   retrain: {
-    summary: 'the weekly retrain: extract, quality, features, train, evaluate against the champion, gates, record',
     usage: '[--pipeline NAME] [--as-of TIME] [--force] [--json] [--run-id ID] [--repo DIR] [--runs-dir DIR] [--trigger KIND] [--reason TEXT]',
     options: {
       pipeline: { type: 'string' }, 'as-of': { type: 'string' }, force: { type: 'boolean' }, 'run-id': { type: 'string' },
@@ -61,7 +60,6 @@ export const retrainCommands: Record<string, Command> = {
     },
   },
   'runs list': {
-    summary: 'the experiment history, newest first, with decision and primary metric',
     usage: '[--pipeline P] [--limit N] [--json]',
     options: { pipeline: { type: 'string' }, limit: { type: 'string' } },
     async run(ctx) {
@@ -82,7 +80,6 @@ export const retrainCommands: Record<string, Command> = {
     },
   },
   'runs show': {
-    summary: 'one run in full: its report, or what the database holds of it',
     usage: 'RUN_ID [--json]',
     async run(ctx) {
       const runId = ctx.positionals[0];

@@ -20,7 +20,6 @@ function sinceMs(ctx: Context): number {
 
 export const scoreCommands: Record<string, Command> = {
   score: {
-    summary: "score the recent window with each deployed champion (sha256-verified ONNX, its own recorded features) into mlops.predictions",
     usage: '[--pipeline P] [--since 1h|24h|7d] [--as-of TIME] [--repo DIR] [--dir pipelines] [--json]',
     options: { pipeline: { type: 'string' }, since: { type: 'string' }, 'as-of': { type: 'string' }, repo: { type: 'string' }, dir: { type: 'string' } },
     async run(ctx) {

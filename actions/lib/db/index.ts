@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { openPglite } from './pglite.ts';
-import { openPostgres } from './postgres.ts';
 import { lockDataDir } from './dir-lock.ts';
 import type { Db } from './types.ts';
 
@@ -39,10 +37,12 @@ export const DEFAULT_DATA_DIR = '.mlops/db';
 export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   const url = options.url ?? (options.ignoreEnv ? undefined : process.env.DATABASE_URL || undefined);
   const sourceUrl = options.sourceUrl ?? (process.env.MLOPS_SOURCE_DATABASE_URL || undefined);
-  if (url) return openPostgres(url, sourceUrl);
+  // Each driver is loaded only when used: PGlite's WASM and node-postgres are both heavy to import.
+  if (url) return (await import('./postgres.ts')).openPostgres(url, sourceUrl);
   if (options.sourceUrl || (sourceUrl && !options.ignoreEnv)) {
     throw new Error('MLOPS_SOURCE_DATABASE_URL (a separate extraction role) needs PostgreSQL: the embedded database (PGlite) has one role; unset it or set DATABASE_URL');
   }
+  const { openPglite } = await import('./pglite.ts');
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });

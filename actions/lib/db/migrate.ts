@@ -36,6 +36,8 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
  * since the database no longer matches the code's idea of it.
  */
 export async function migrate(db: Db, migrations = loadMigrations()): Promise<MigrateResult> {
+  const upToDate = await recordedAsOnDisk(db, migrations);
+  if (upToDate) return { applied: [], alreadyApplied: upToDate };
   return db.transaction(async (tx) => {
     // Two processes migrating at once (two workflow jobs) queue here instead of failing.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['mlops.migrate']);
@@ -65,4 +67,21 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
     }
     return { applied, alreadyApplied };
   });
+}
+
+/**
+ * The labels of all migrations when the database has recorded every one with the checksum on disk
+ * (the usual case: one query, no transaction, no lock); null when anything is missing, changed or
+ * not there yet, and the full migration decides under its lock.
+ */
+async function recordedAsOnDisk(db: Db, migrations: Migration[]): Promise<string[] | null> {
+  let rows: { version: string; checksum: string }[];
+  try {
+    ({ rows } = await db.query<{ version: string; checksum: string }>('SELECT version, checksum FROM mlops.schema_migrations'));
+  } catch {
+    // A fresh database (no schema or table yet); any other fault recurs, and is reported, in the full path.
+    return null;
+  }
+  const recorded = new Map(rows.map((r) => [r.version, r.checksum]));
+  return migrations.every((m) => recorded.get(m.version) === m.checksum) ? migrations.map((m) => `${m.version}_${m.name}`) : null;
 }
