@@ -179,6 +179,33 @@ for (const backend of testBackends()) {
       await retrainOk();
     });
 
+    it.runIf(backend === 'pglite')('SIGTERM during a long gbdt fit: the fit yields between trees, so the run is recorded failed and the process exits at once', async () => {
+      // The same pipeline with a fit that would run for minutes: 10,000 deep trees on three days.
+      const gbdtDir = join(work, 'pipelines-gbdt');
+      const p = parse(readFileSync(join(work, 'pipelines', `${PIPELINE}.yaml`), 'utf8')) as Record<string, unknown>;
+      p.trainer = { algorithm: 'gbdt', params: { trees: 10_000, max_depth: 12, min_samples_leaf: 1, learning_rate: 0.001, early_stopping_rounds: null, threads: 1 } };
+      mkdirSync(gbdtDir, { recursive: true });
+      writeFileSync(join(gbdtDir, `${PIPELINE}.yaml`), stringify(p));
+      const pause = pauseAt(mkdtempSync(join(work, `pause-${++pauses}-`)), 'stage:train');
+      const before = new Set(runDirs());
+      const args = retrainArgs().map((a, i, all) => (all[i - 1] === '--dir' ? gbdtDir : a));
+      const child = start(args, pause.env);
+      await pause.reached(child);
+      const [runId] = runDirs().filter((d) => !before.has(d));
+      pause.release();
+      // Let the fit get going (its first trees), then stop the process.
+      await new Promise((r) => setTimeout(r, 1500));
+      const killedAt = Date.now();
+      child.child.kill('SIGTERM');
+      const r = await child.exited;
+      const afterKill = Date.now() - killedAt;
+      expect(r.code, r.stderr).toBe(143);
+      expect(r.stderr).toContain(`${PIPELINE}: ⏹ run ${runId} recorded as failed: interrupted by SIGTERM during the train stage`);
+      // A fit that held the event loop would have run all its 10,000 trees before the handler: minutes.
+      expect(afterKill).toBeLessThan(60_000);
+      ended.set(runId, { status: 'failed', error: /^interrupted by SIGTERM during the train stage: / });
+    });
+
     it.runIf(backend === 'pglite')('a second process on the same embedded database waits with a message or fails clearly; two retrains are serialised', async () => {
       const a = await pausedRetrain('stage:train');
       const busy = await run(['runs', 'list', ...dbArgs], { MLOPS_DB_WAIT_SECONDS: '1' });

@@ -4,7 +4,9 @@ import { sliceRows, type FeatureMatrix } from '../actions/lib/features/matrix.ts
 import { regressionMetrics } from '../actions/lib/evaluate/metrics.ts';
 import { syntheticMatrix } from '../actions/lib/train/bench.ts';
 import { predictNative, train, type OnnxMetadata } from '../actions/lib/train/index.ts';
-import type { GbdtModel } from '../actions/lib/train/gbdt/model.ts';
+import { predictGbdt, type GbdtModel } from '../actions/lib/train/gbdt/model.ts';
+import { trainGbdt } from '../actions/lib/train/gbdt/trainer.ts';
+import { gbdtParamsSchema } from '../actions/lib/train/params.ts';
 import { scoreOnnx } from '../actions/lib/onnx/score.ts';
 
 const meta: OnnxMetadata = { model_name: 'm', training_window: { start: '2024-01-01T00:00:00Z', end: '2024-01-02T00:00:00Z' }, data_fingerprint: 'f' };
@@ -55,6 +57,22 @@ describe('gbdt trainer', () => {
     let off = 0;
     for (let r = 0; r < m.rows; r++) if (Math.abs(onnx[r] - native[r]) > 1e-5 * Math.max(1, Math.abs(native[r]))) off++;
     expect(off).toBe(0);
+  });
+
+  it('takes its training scores from the boosting\'s running sums: the kept model\'s predictions, also after early stopping and subsampling', async () => {
+    const m = syntheticMatrix(5000, 8, { seed: 21, nanShare: 0.05 });
+    const cases = [
+      { trees: 400, max_depth: 4, learning_rate: 0.3, early_stopping_rounds: 5, subsample: 0.7 },
+      { trees: 20, max_depth: 5, early_stopping_rounds: null },
+    ];
+    for (const params of cases) {
+      const result = await trainGbdt(m, gbdtParamsSchema.parse({ ...params, threads: 1 }));
+      // Early stopping must have dropped trees for the first case to mean anything.
+      if (params.early_stopping_rounds !== null) expect(result.trees_used).toBeLessThan(params.trees);
+      const native = predictGbdt(result.model, m.values, m.rows);
+      expect(result.train_scores).toHaveLength(m.rows);
+      for (let r = 0; r < m.rows; r++) expect(result.train_scores[r]).toBeCloseTo(native[r], 4);
+    }
   });
 
   it('never splits a constant feature and still trains', async () => {

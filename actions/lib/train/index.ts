@@ -83,7 +83,10 @@ export async function train(spec: TrainerSpec | TrainerSpecInput, trainSet: Feat
       }
       const result = await trainGbdt(trainSet, p, classification ? 'logistic' : 'squared');
       const onnx = exportGbdtOnnx(result.model, metaFor(p));
-      const train_metrics = metricsOf(predictNative(result.model, trainSet.values, trainSet.rows));
+      // The boosting's own running sums (not a second walk of every tree over every row).
+      const scores = result.train_scores;
+      if (result.model.objective === 'logistic') for (let i = 0; i < scores.length; i++) scores[i] = sigmoid(scores[i]);
+      const train_metrics = metricsOf(scores);
       return { model: result.model, onnx, algorithm: 'gbdt', params: p, train_metrics, wall_ms: performance.now() - t0, trees_used: result.trees_used };
     }
     case 'command': {

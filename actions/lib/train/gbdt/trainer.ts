@@ -23,6 +23,11 @@ export interface GbdtTrainResult {
   validation_rmse: number[] | null;
   /** rows that went through the histogram kernel (work measure for benchmarks) */
   histogram_rows: number;
+  /**
+   * The kept model's sum on every input row (training rows, then the validation slice), from the
+   * boosting's running predictions: what the training metrics need, without walking every tree again.
+   */
+  train_scores: Float64Array;
 }
 
 /** The smallest row count that leaves at least one row in the early-stopping validation slice. */
@@ -46,6 +51,8 @@ export function minRowsForValidation(validationFraction: number): number {
  * - Bins are kept twice: row-major per feature group for the histogram kernel (one row's bins
  *   are contiguous) and column-major for partitioning and bin-space tree walks.
  * Deterministic for a seed and independent of `threads`.
+ * - The fit yields to the event loop after every tree, so that timers (the run lease's heartbeat)
+ *   and signal handlers (SIGTERM ends the run as failed) run during a long fit.
  *
  * With `loss: 'logistic'` (binary classification, targets 0/1) the model sums to log-odds and
  * boosts log loss as Friedman's gradient boosting for the binomial deviance (scikit-learn's
@@ -127,6 +134,8 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
       }
       : undefined;
     const trees: GbdtTree[] = [];
+    // Each tree in bin space: early stopping takes the trees after the best back out of the running predictions.
+    const binnedTrees: BinnedTree[] = [];
     const validationRmse: number[] = [];
     let bestMse = Infinity;
     let bestTrees = 0;
@@ -154,6 +163,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
       for (let i = 0; i < sampled; i++) gradSum += gradOrd[i];
       const grown = grower.grow(sampled, features, scale, gradSum, quantSum, sampled === nTrain, newtonLeaf);
       trees.push(grown.tree);
+      binnedTrees.push(grown.binned);
       // In-sample rows take their leaf from the partition; the others walk the tree on bins.
       builder.updatePredictions(grown.leafStart, grown.leafEnd, grown.leafNodes.map((node) => grown.tree.value[node]));
       if (sampled < nTrain) {
@@ -184,17 +194,30 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
           break;
         }
       }
+      await yieldToEventLoop();
     }
     const kept = earlyStopping ? trees.slice(0, bestTrees) : trees;
+    const trainScores = new Float64Array(rows);
+    trainScores.set(pred.subarray(0, nTrain));
+    trainScores.set(valPred, nTrain);
+    for (const dropped of binnedTrees.slice(kept.length)) {
+      for (let r = 0; r < rows; r++) trainScores[r] -= dropped.leafValue(columns, rows, r);
+    }
     return {
       model: { kind: 'gbdt', ...(logistic ? { objective: 'logistic' as const } : {}), names: [...names], base_score: baseScore, trees: kept },
       trees_used: kept.length,
       validation_rmse: earlyStopping ? validationRmse : null,
       histogram_rows: builder.rowsBuilt,
+      train_scores: trainScores,
     };
   } finally {
     await builder.close();
   }
+}
+
+/** One macrotask: pending timers, I/O callbacks and signal handlers run before the next tree. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function hasMissing(columns: Uint8Array, col: number, n: number): boolean {
