@@ -13,6 +13,7 @@ const labels: Group = () => import('./labels.ts').then((m) => m.labelsCommands);
 const pipelines: Group = () => import('./pipelines.ts').then((m) => m.pipelineCommands);
 const registry: Group = () => import('./registry.ts').then((m) => m.registryCommands);
 const retrain: Group = () => import('./retrain.ts').then((m) => m.retrainCommands);
+const runs: Group = () => import('./runs.ts').then((m) => m.runsCommands);
 const gitops: Group = () => import('./gitops.ts').then((m) => m.gitopsCommands);
 const monitoring: Group = () => import('./monitoring.ts').then((m) => m.monitoringCommands);
 const score: Group = () => import('./score.ts').then((m) => m.scoreCommands);
@@ -25,8 +26,8 @@ export const commands: Record<string, CommandEntry> = {
   'pipelines validate': { summary: 'check every pipelines/*.yaml: schema, duplicate names, and the source (table, columns, derive expressions) as the retrain checks it', group: pipelines },
   'registry schema': { summary: 'regenerate registry/production.schema.json from the zod schema', group: registry },
   retrain: { summary: 'the weekly retrain: extract, quality, features, train, evaluate against the champion, gates, record', group: retrain },
-  'runs list': { summary: 'the experiment history, newest first, with decision and primary metric', group: retrain },
-  'runs show': { summary: 'one run in full: its report, or what the database holds of it', group: retrain },
+  'runs list': { summary: 'the experiment history, newest first, with decision and primary metric', group: runs },
+  'runs show': { summary: 'one run in full: its report, or what the database holds of it', group: runs },
   promote: { summary: 'open (or update) the promotion pull request of a run whose gate said promote; without a token, in a scratch clone', group: gitops },
   deploy: { summary: 'verify every entry of registry/production.json at a commit of the default branch and record what changed (deploy or rollback)', group: gitops },
   rollback: { summary: 'prepare the rollback of one model to an earlier version (a branch and PR, or --push onto the base)', group: gitops },
