@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { parseDuration } from '../../actions/lib/util/duration.ts';
 import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { runDailyMonitoring, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
 import { date, num, str, UsageError, type Command, type Context, type Options } from '../cli.ts';
@@ -27,9 +28,9 @@ const sharedUsage = '[--pipeline P] [--as-of TIME] [--repo DIR] [--github-token 
 function duration(values: Context['values'], name: string, fallbackMs: number): number {
   const v = str(values, name);
   if (v === undefined) return fallbackMs;
-  const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)?$/.exec(v.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`--${name}: expected a duration such as 24h, 90m or 2d, got "${v}"`);
-  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'h') as 'm' | 'h' | 'd'];
+  const ms = parseDuration(v, 'h');
+  if (ms === null || ms <= 0) throw new UsageError(`--${name}: expected a duration such as 24h, 90m or 2d, got "${v}"`);
+  return ms;
 }
 
 async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySinceMs?: number; currentDays?: number }): Promise<number> {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { parseDuration } from '../../actions/lib/util/duration.ts';
 import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } from '../../actions/lib/score/index.ts';
 import { date, str, UsageError, type Command, type Context } from '../cli.ts';
 
@@ -13,9 +14,9 @@ import { date, str, UsageError, type Command, type Context } from '../cli.ts';
 /** `1h`, `90m`, `7d`. */
 function sinceMs(ctx: Context): number {
   const v = str(ctx.values, 'since') ?? '1h';
-  const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/.exec(v.trim());
-  if (!m || !(Number(m[1]) > 0)) throw new UsageError(`--since: expected a duration such as 1h, 24h, 90m or 7d, got "${v}"`);
-  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+  const ms = parseDuration(v);
+  if (ms === null || !(ms > 0)) throw new UsageError(`--since: expected a duration such as 1h, 24h, 90m or 7d, got "${v}"`);
+  return ms;
 }
 
 export const scoreCommands: Record<string, Command> = {

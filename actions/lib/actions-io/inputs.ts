@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { z } from 'zod';
+import { parseDuration } from '../util/duration.ts';
 
 /**
  * Typed action inputs: each action declares its inputs once as zod schemas keyed by the input's
@@ -75,10 +76,10 @@ export const duration = (fallback: string) =>
     .optional()
     .transform((v, ctx) => {
       const text = v || fallback;
-      const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/.exec(text);
-      if (!m) {
+      const ms = parseDuration(text);
+      if (ms === null) {
         ctx.addIssue({ code: 'custom', message: `expected a duration such as 1d, 36h or 90m, got ${JSON.stringify(text)}` });
         return z.NEVER;
       }
-      return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+      return ms;
     });

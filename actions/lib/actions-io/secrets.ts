@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
-import { redactUrl } from '../db/index.ts';
 import { connectionPassword } from '../db/connection.ts';
+import { redactSecrets } from '../util/secrets.ts';
 
 /**
  * Secrets of this process: each is masked in the runner's log (`core.setSecret`) as soon as it is
@@ -33,9 +33,5 @@ export function maskUrl(url: string | undefined | null): void {
 
 /** The message with every known secret taken out (longest first, so a URL goes before its password). */
 export function scrub(message: string): string {
-  let out = message;
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (out.includes(s)) out = out.split(s).join(/^[a-z]+:\/\//i.test(s) ? redactUrl(s) : '***');
-  }
-  return out;
+  return redactSecrets(message, secrets);
 }

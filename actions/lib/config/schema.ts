@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { trainerSchema } from '../train/params.ts';
 
-/** Names become registry keys, branch names and file paths: keep them boring. */
-export const nameSchema = z.string().regex(/^[a-z0-9-]+$/, 'expected a name of lowercase letters, digits and dashes ([a-z0-9-]+)');
+/** Names become registry keys, branch names and file paths: keep them boring. The one rule for model names. */
+export const MODEL_NAME = /^[a-z0-9-]+$/;
+export const nameSchema = z.string().regex(MODEL_NAME, 'expected a name of lowercase letters, digits and dashes ([a-z0-9-]+)');
 /** A SQL identifier we will quote; still refuse anything odd so errors surface at validation time. */
 export const identifierSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a column or table name ([A-Za-z_][A-Za-z0-9_]*)');
 const cronSchema = z.string().regex(/^\S+( \S+){4}$/, 'expected a 5-field cron expression such as "0 2 * * 0"');

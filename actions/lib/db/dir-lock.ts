@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } fr
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describeHolder, liveness, thisProcess, type Holder } from './holder.ts';
-import { redactUrl } from './redact.ts';
+import { redactUrl } from '../util/secrets.ts';
 
 /**
  * The embedded database (PGlite) is a directory that only one process may have open: two processes

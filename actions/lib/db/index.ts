@@ -5,7 +5,7 @@ import type { Db } from './types.ts';
 
 export type { Db, Queryable, QueryResult, SqlParam, Backend } from './types.ts';
 export { quoteIdent, isConnectionLost } from './types.ts';
-export { redactUrl, scrubSecret } from './redact.ts';
+export { redactUrl, scrubSecret } from '../util/secrets.ts';
 export { DatabaseBusyError } from './dir-lock.ts';
 
 export interface OpenDbOptions {

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './types.ts';
@@ -26,7 +26,7 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((file) => {
       const sql = readFileSync(join(dir, file), 'utf8');
       const [version, ...rest] = file.replace(/\.sql$/, '').split('_');
-      return { version, name: rest.join('_'), sql, checksum: createHash('sha256').update(sql).digest('hex') };
+      return { version, name: rest.join('_'), sql, checksum: sha256Hex(sql) };
     });
 }
 

@@ -3,7 +3,7 @@ import copyStreams from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { connectionUrl } from './connection.ts';
-import { redactUrl, scrubSecret } from './redact.ts';
+import { redactUrl, scrubSecret } from '../util/secrets.ts';
 import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
 // Same value types as the PGlite backend: int8 and numeric as numbers (counts and metrics fit).

@@ -2,7 +2,8 @@ import { createOrUpdateBranch, DEFAULT_BOT, type BranchFile } from '../git/branc
 import { Git, type GitIdentity } from '../git/git.ts';
 import { gitOf, readBlobAt, type Repo } from '../git/read.ts';
 import { entryAtVersion, registryHistory, versionBefore, versionsSeen } from '../registry/history.ts';
-import { sha256Hex } from '../registry/edit.ts';
+import { sha256Hex } from '../util/sha256.ts';
+import { MODEL_NAME } from '../config/schema.ts';
 import { artifactPath, headlineMetrics, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, serializeRegistry, type Registry, type RegistryEntry } from '../registry/schema.ts';
 
 /**
@@ -65,8 +66,6 @@ export function rollbackBranchName(model: string, direction: RollbackDirection =
 
 export const ROLLBACK_MARKER = 'mlops:rollback';
 export const ROLL_FORWARD_MARKER = 'mlops:roll-forward';
-
-const MODEL_NAME = /^[a-z0-9-]+$/;
 
 export async function prepareRollback(repo: Repo, options: RollbackOptions): Promise<RollbackResult> {
   const { model } = options;

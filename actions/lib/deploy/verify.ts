@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
+import { MODEL_NAME } from '../config/schema.ts';
 import { artifactPath, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, type Registry, type RegistryEntry } from '../registry/schema.ts';
 import { assertRepoPath, readBlobAt, resolveCommit } from '../git/read.ts';
 import { smokeScore } from './smoke.ts';
@@ -29,8 +30,6 @@ export interface RegistryVerification {
   /** the parsed registry when the whole file is valid (entries may still fail their artifact checks) */
   registry: Registry | null;
 }
-
-const MODEL_NAME = /^[a-z0-9-]+$/;
 
 export async function verifyRegistry(repoDir: string, ref = 'HEAD'): Promise<RegistryVerification> {
   const gitSha = await resolveCommit(repoDir, ref);
@@ -117,7 +116,7 @@ export async function verifyEntry(repoDir: string, commit: string, model: string
 
   const bytes = await readBlobAt(repoDir, commit, entry.artifact.path);
   if (!bytes) return `${where}: artifact ${entry.artifact.path} is missing at ${commit.slice(0, 12)}`;
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = sha256Hex(bytes);
   if (actual !== entry.artifact.sha256)
     return `${where}: artifact ${entry.artifact.path} has sha256 ${actual} but the registry records ${entry.artifact.sha256}`;
   if (bytes.length !== entry.artifact.bytes) return `${where}: artifact ${entry.artifact.path} has ${bytes.length} bytes but the registry records ${entry.artifact.bytes}`;

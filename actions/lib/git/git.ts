@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { redactSecrets } from '../util/secrets.ts';
 
 /**
  * The one place that talks to git (after actions/checkout's git-command-manager): every git call of
@@ -172,10 +173,7 @@ export class Git {
   }
 
   redact(text: string): string {
-    let out = text;
-    for (const s of this.secrets) out = out.split(s).join('***');
-    // credentials written into a URL (https://user:secret@host) never leave either
-    return out.replace(/(https?:\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***@');
+    return redactSecrets(text, this.secrets);
   }
 
   private failure(args: readonly string[], code: number, stderr: string, stdout: string): GitError {

@@ -29,6 +29,16 @@ export function assertRepoPath(path: string): void {
   if (parts.some((p) => p === '' || p === '.' || p === '.git')) throw new Error(`path "${path}" is not a plain relative path (empty, "." or ".git" segment)`);
 }
 
+/** assertRepoPath as a test: the one path guard for every file the registry names or writes. */
+export function isRepoPath(path: string): boolean {
+  try {
+    assertRepoPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The full sha of the commit `ref` names; throws a clear error when there is none. */
 export async function resolveCommit(repo: Repo, ref: string): Promise<string> {
   assertRef(ref);

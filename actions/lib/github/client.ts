@@ -1,4 +1,5 @@
 import { Octokit } from '@octokit/rest';
+import { redactSecrets } from '../util/secrets.ts';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 
@@ -128,16 +129,4 @@ export function createGitHubClient(options: GitHubClientOptions = {}): GitHub {
       ...(paced ? {} : { write: unpaced as never, notifications: unpaced as never }),
     },
   });
-}
-
-/** An error's message with the token (and its basic-auth form) taken out; for everything that leaves github.ts and pr.ts. */
-export function redactSecrets(message: string, secrets: (string | undefined)[]): string {
-  let out = message;
-  for (const s of secrets) {
-    if (!s) continue;
-    out = out.split(s).join('***');
-    const basic = Buffer.from(`x-access-token:${s}`).toString('base64');
-    out = out.split(basic).join('***');
-  }
-  return out;
 }

@@ -1,14 +1,10 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import * as ort from 'onnxruntime-node';
 import { INPUT_NAME, PROBABILITIES_NAME } from './proto.ts';
 
 /** Sessions by sha256 of the model bytes; small, since a run scores a handful of models. */
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 const MAX_SESSIONS = 16;
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * An onnxruntime session for model bytes. `label` names the model and its file (`champion v3

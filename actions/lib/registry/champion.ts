@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
+import { isRepoPath } from '../git/read.ts';
 import { emptyRegistry, parseRegistry, REGISTRY_FILE, type Registry, type RegistryEntry } from './schema.ts';
 
 /** The model in production for a pipeline: its registry entry and its verified ONNX bytes. */
@@ -25,9 +26,8 @@ export function readRegistry(repoDir: string): Registry {
 export function artifactFile(repoDir: string, path: string): string {
   const root = resolve(repoDir);
   const full = resolve(root, path);
-  if (path.startsWith('/') || path.split(/[\\/]/).includes('..') || !full.startsWith(root + sep)) {
-    throw new ArtifactIntegrityError(`artifact path "${path}" is outside the repository`);
-  }
+  // The one path guard (git/read.ts), and the resolved file must still be under the root.
+  if (!isRepoPath(path) || !full.startsWith(root + sep)) throw new ArtifactIntegrityError(`artifact path "${path}" is outside the repository`);
   return full;
 }
 
@@ -39,7 +39,7 @@ export function readVerifiedArtifact(repoDir: string, model: string, entry: Regi
   const file = artifactFile(repoDir, entry.artifact.path);
   if (!existsSync(file)) throw new ArtifactIntegrityError(`${model} v${entry.version}: artifact ${entry.artifact.path} is missing`);
   const bytes = new Uint8Array(readFileSync(file));
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = sha256Hex(bytes);
   if (actual !== entry.artifact.sha256) {
     throw new ArtifactIntegrityError(
       `${model} v${entry.version}: artifact ${entry.artifact.path} has sha256 ${actual} but the registry records ${entry.artifact.sha256}`,

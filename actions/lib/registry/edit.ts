@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
+import { MODEL_NAME } from '../config/schema.ts';
+import { isRepoPath } from '../git/read.ts';
 import { artifactPath, parseRegistry, serializeRegistry, REGISTRY_FILE, type Registry, type RegistryEntry } from './schema.ts';
 
 /**
@@ -43,8 +45,6 @@ export interface RegistryEditPlan {
   cardPath: string;
 }
 
-const MODEL_NAME = /^[a-z0-9-]+$/;
-
 /** Throws unless `model` is a safe registry name: `[a-z0-9-]+`, no `..`, no path. */
 export function assertModelName(model: string): void {
   if (typeof model !== 'string' || !MODEL_NAME.test(model) || model.includes('..') || model.startsWith('-'))
@@ -53,10 +53,6 @@ export function assertModelName(model: string): void {
 
 export function cardPath(model: string, version: number): string {
   return `registry/models/${model}/${version}/card.json`;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function planRegistryEdit(current: Registry, promotion: Promotion): RegistryEditPlan {
@@ -96,9 +92,7 @@ export function planRegistryEdit(current: Registry, promotion: Promotion): Regis
 }
 
 function assertInsideRegistry(path: string): void {
-  const parts = path.split('/');
-  if (path.startsWith('/') || parts.includes('..') || parts.includes('.') || parts[0] !== 'registry')
-    throw new Error(`refusing to write ${JSON.stringify(path)}: expected a path inside registry/`);
+  if (!isRepoPath(path) || path.split('/')[0] !== 'registry') throw new Error(`refusing to write ${JSON.stringify(path)}: expected a path inside registry/`);
 }
 
 function utf8(text: string): Uint8Array {

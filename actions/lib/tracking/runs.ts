@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import type { Db, Queryable } from '../db/index.ts';
 import type { Decision } from '../gates/gates.ts';
 import { leaseColumns, leaseSettings } from './lease.ts';
@@ -100,10 +100,6 @@ export interface RunRow {
   lease_pid: number | null;
   heartbeat_at: Date | null;
   lease_expires_at: Date | null;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 const json = (v: unknown): string => JSON.stringify(v ?? null, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
