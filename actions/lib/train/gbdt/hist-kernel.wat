@@ -1,7 +1,6 @@
 ;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, row reordering
-;; and gradient histograms. Assemble with wabt (threads + bulk memory + simd), e.g.
-;;   npx -p wabt wat2wasm --enable-threads hist-kernel.wat -o hist-kernel.wasm
-;; then paste `base64 -w0 hist-kernel.wasm` into WASM_BASE64 in hist-kernel.mjs.
+;; and gradient histograms. `npm run build:wasm` assembles it with wabt (threads + bulk memory +
+;; simd) into WASM_BASE64 in hist-kernel.mjs; test/gbdt-kernel.test.ts checks the two agree.
 ;;
 ;; Row-major bins are kept per feature group (one matrix [rows, group width] each, handled by one
 ;; thread at a time; `nf` below is then the group's width) in partition order (see gatherRows), so a

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { computeBins } from '../actions/lib/train/gbdt/binning.ts';
+import { QUANT_MAX } from '../actions/lib/train/gbdt/hist-kernel.mjs';
+import { HistogramBuilder, type Split } from '../actions/lib/train/gbdt/histogram.ts';
+import { createPrng } from '../actions/lib/train/prng.ts';
+import { assembleKernel, committedKernel } from '../scripts/build-wasm.ts';
+
+/**
+ * The gbdt kernel piece by piece: the committed binary is its source's, and binning, histogram
+ * building and split finding agree with plain, independent recomputations (not the kernel's loops)
+ * on 1 and 2 threads.
+ */
+
+const SPLIT = { l2: 1, minSamplesLeaf: 5, minGain: 0 };
+
+/** rows x features: a few distinct values, a continuous one, one with 10% missing, a constant. */
+function matrix(rows: number, seed: number): { X: Float32Array; y: Float64Array; nf: number } {
+  const rand = createPrng(seed);
+  const nf = 4;
+  const X = new Float32Array(rows * nf);
+  const y = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const a = Math.floor(rand() * 5);
+    const b = rand() * 100 - 50;
+    const c = rand() < 0.1 ? Number.NaN : rand() * 3;
+    X.set([a, b, c, 7], r * nf);
+    y[r] = (a === 2 ? 3 : 0) + (b > 10 ? 1.5 : -0.5) + (c !== c ? 2 : c) + rand() * 0.2;
+  }
+  return { X, y, nf };
+}
+
+/** The value bin of v by the definition in binning.ts: the first j with v <= upperEdges[j-1]; 0 for NaN. */
+function binOf(v: number, edges: Float32Array): number {
+  if (v !== v) return 0;
+  let j = 1;
+  while (!(v <= edges[j - 1])) j++;
+  return j;
+}
+
+interface Root {
+  builder: HistogramBuilder;
+  bins: ReturnType<typeof computeBins>;
+  split: Split | null;
+  scale: number;
+  quantSum: number;
+}
+
+/** Bins the matrix, takes the root's gradients (prediction 0) and finds the root's best split. */
+async function root(X: Float32Array, y: Float64Array, nf: number, threads: number): Promise<Root> {
+  const n = y.length;
+  const builder = new HistogramBuilder(n, nf, n, threads, 4, 4, SPLIT);
+  await builder.ready();
+  const bins = computeBins(X, n, nf, 16);
+  builder.binMatrix(X, bins.upperEdges, bins.binCount);
+  builder.pred.fill(0);
+  builder.target.set(y);
+  const scale = QUANT_MAX / builder.gradients(n);
+  const quantSum = builder.quantise(n, scale);
+  builder.startTree(true);
+  const [split] = builder.level({
+    segments: [], builds: [0, 0, n], subtractions: [], splitSlots: [0], splitRows: [n], splitQ: [quantSum],
+    features: Int32Array.from({ length: nf }, (_, f) => f), scale,
+  });
+  return { builder, bins, split, scale, quantSum };
+}
+
+describe('gbdt kernel', () => {
+  it('the binary in hist-kernel.mjs is hist-kernel.wat assembled by wabt (npm run build:wasm)', async () => {
+    expect(Buffer.from(committedKernel()).equals(Buffer.from(await assembleKernel()))).toBe(true);
+  });
+
+  it('bins: one bin per value when there are few, quantile edges taken from the data otherwise, NaN in bin 0', async () => {
+    const { X, y, nf } = matrix(3000, 1);
+    const { builder, bins } = await root(X, y, nf, 1);
+    try {
+      // five distinct values: five bins with the values as edges (the last one open)
+      expect(Array.from(bins.upperEdges[0])).toEqual([0, 1, 2, 3, Infinity]);
+      expect(bins.binCount[0]).toBe(6);
+      // the constant: a single value bin, so it can never split
+      expect(bins.binCount[3]).toBe(2);
+      // continuous: at most 16 value bins, increasing edges that are values of the column
+      const edges = bins.upperEdges[1];
+      expect(edges.length).toBeLessThanOrEqual(16);
+      const column = new Set(Array.from({ length: y.length }, (_, r) => X[r * nf + 1]));
+      for (let j = 0; j < edges.length - 1; j++) {
+        expect(column.has(edges[j])).toBe(true);
+        expect(edges[j + 1]).toBeGreaterThan(edges[j]);
+      }
+      // and roughly equal counts per bin (quantiles), missing values only in bin 0
+      const counts = new Array<number>(bins.binCount[1]).fill(0);
+      for (let r = 0; r < y.length; r++) counts[builder.columns[1 * y.length + r]]++;
+      expect(counts[0]).toBe(0);
+      for (let j = 1; j < counts.length; j++) expect(Math.abs(counts[j] - y.length / edges.length)).toBeLessThan(y.length / edges.length / 2);
+      // every row's bin (column-major) is the bin its value falls in
+      for (let f = 0; f < nf; f++) {
+        for (let r = 0; r < y.length; r++) expect(builder.columns[f * y.length + r]).toBe(binOf(X[r * nf + f], bins.upperEdges[f]));
+      }
+    } finally {
+      await builder.close();
+    }
+  });
+
+  it('histograms: per feature and bin, the row count and the sum of quantised gradients, exactly', async () => {
+    const { X, y, nf } = matrix(2000, 2);
+    const { builder, bins } = await root(X, y, nf, 2);
+    try {
+      const n = y.length;
+      for (let f = 0; f < nf; f++) {
+        const count = new Array<number>(bins.binCount[f]).fill(0);
+        const sum = new Array<number>(bins.binCount[f]).fill(0);
+        for (let r = 0; r < n; r++) {
+          const b = binOf(X[r * nf + f], bins.upperEdges[f]);
+          count[b]++;
+          sum[b] += builder.gradQ[r];
+        }
+        const off = f * 512;
+        for (let j = 0; j < bins.binCount[f]; j++) {
+          const lo = builder.hist[off + 2 * j];
+          expect(lo & 0xffffff, `feature ${f} bin ${j} count`).toBe(count[j]);
+          expect(builder.hist[off + 2 * j + 1] * 256 + (lo >>> 24), `feature ${f} bin ${j} gradient sum`).toBe(sum[j]);
+        }
+      }
+    } finally {
+      await builder.close();
+    }
+  });
+
+  it('split finding: the best gain over every boundary and both sides for missing values, the same on 1 and 2 threads', async () => {
+    const { X, y, nf } = matrix(2500, 3);
+    const one = await root(X, y, nf, 1);
+    const two = await root(X, y, nf, 2);
+    try {
+      const n = y.length;
+      const { bins, scale, quantSum: Q } = one;
+      const gq = one.builder.gradQ;
+      // Every candidate, by brute force over rows: left = value bins <= t, missing on `missingLeft`'s side.
+      const gainOf = (f: number, t: number, missingLeft: boolean): number | null => {
+        let hL = 0;
+        let qL = 0;
+        for (let r = 0; r < n; r++) {
+          const b = binOf(X[r * nf + f], bins.upperEdges[f]);
+          if (b === 0 ? missingLeft : b <= t) {
+            hL++;
+            qL += gq[r];
+          }
+        }
+        const hR = n - hL;
+        if (hL < SPLIT.minSamplesLeaf || hR < SPLIT.minSamplesLeaf) return null;
+        const qR = Q - qL;
+        const l = SPLIT.l2;
+        return (0.5 / (scale * scale)) * ((qL * qL) / (hL + l) + (qR * qR) / (hR + l) - (Q * Q) / (n + l));
+      };
+      let best = -Infinity;
+      for (let f = 0; f < nf; f++) {
+        for (let t = 1; t < bins.binCount[f]; t++) {
+          for (const missingLeft of [false, true]) {
+            const g = gainOf(f, t, missingLeft);
+            if (g !== null && g > best) best = g;
+          }
+        }
+      }
+      expect(best).toBeGreaterThan(0);
+      const split = one.split!;
+      expect(split.gain).toBeCloseTo(best, 6);
+      // the split it names has that gain (missing values on the side it says, when the feature has any)
+      expect(gainOf(split.feature, split.bin, split.missingLeft)).toBeCloseTo(split.gain, 6);
+      expect(two.split).toEqual(one.split);
+      expect(Array.from(two.builder.hist.subarray(0, nf * 512))).toEqual(Array.from(one.builder.hist.subarray(0, nf * 512)));
+    } finally {
+      await one.builder.close();
+      await two.builder.close();
+    }
+  });
+});
