@@ -2,7 +2,7 @@ import type { Frame } from '../source/frame.ts';
 import { entityRanges } from '../source/frame.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { oneHotColumns } from './categorical.ts';
-import { featureNames, minValidInWindow, type FeatureSpec, type RollingStat } from './spec.ts';
+import { featureNames, minValidInWindow, type CalendarFeature, type FeatureSpec, type RollingStat } from './spec.ts';
 import { applyZScore, type ZScoreStats } from './zscore.ts';
 
 export type { FeatureSpec } from './spec.ts';
@@ -109,11 +109,7 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     const sin = new Float64Array(rows);
     const cos = new Float64Array(rows);
     for (let i = 0; i < rows; i++) {
-      const t = times[i];
-      const phase =
-        k === 'hour_of_day'
-          ? (((t % DAY_MS) + DAY_MS) % DAY_MS) / DAY_MS // fraction of the UTC day
-          : ((((Math.floor(t / DAY_MS) + 4) % 7) + 7) % 7) / 7; // day 0 (1970-01-01) was a Thursday; 0 = Sunday
+      const phase = calendarPhase(k, times[i]);
       sin[i] = Math.sin(TWO_PI * phase);
       cos[i] = Math.cos(TWO_PI * phase);
     }
@@ -138,6 +134,17 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     zscore = 'applied';
   } else if (spec.zscore) zscore = 'pending';
   return { matrix, dropped: { no_target: rows - kept - outOfRange, target_out_of_range: outOfRange }, zscore, stats: spec.zscore ? stats ?? null : null, allNaN, warnings };
+}
+
+/**
+ * Where epoch-ms time `t` falls in a calendar cycle, in [0, 1): the fraction of the UTC day, or of
+ * the week from Sunday. Its sin and cos (of 2π·phase) are the calendar features, in training and
+ * in serving alike.
+ */
+export function calendarPhase(kind: CalendarFeature, t: number): number {
+  return kind === 'hour_of_day'
+    ? (((t % DAY_MS) + DAY_MS) % DAY_MS) / DAY_MS // fraction of the UTC day
+    : ((((Math.floor(t / DAY_MS) + 4) % 7) + 7) % 7) / 7; // day 0 (1970-01-01) was a Thursday; 0 = Sunday
 }
 
 /**

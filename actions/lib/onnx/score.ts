@@ -11,12 +11,14 @@ const MAX_SESSIONS = 16;
  * (registry/models/x/3/model.onnx)`): bytes onnxruntime cannot load fail with it, not with a bare
  * "Protobuf parsing failed".
  */
-export async function loadSession(bytes: Uint8Array, label?: string): Promise<ort.InferenceSession> {
-  const key = sha256Hex(bytes);
+export async function loadSession(bytes: Uint8Array, label?: string, options?: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  const hash = sha256Hex(bytes);
+  const key = options ? `${hash} ${JSON.stringify(options)}` : hash;
   let session = sessions.get(key);
   if (!session) {
     if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value as string);
-    session = ort.InferenceSession.create(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const model = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    session = options ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model);
     session.catch(() => sessions.delete(key));
     sessions.set(key, session);
   }
@@ -24,7 +26,7 @@ export async function loadSession(bytes: Uint8Array, label?: string): Promise<or
     return await session;
   } catch (err) {
     if (!label) throw err;
-    throw new Error(`${label} is not an ONNX model onnxruntime can load (${bytes.byteLength} bytes, sha256 ${key.slice(0, 12)}): ${(err as Error).message}`, { cause: err });
+    throw new Error(`${label} is not an ONNX model onnxruntime can load (${bytes.byteLength} bytes, sha256 ${hash.slice(0, 12)}): ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -49,20 +51,33 @@ export interface ModelScores {
  */
 export async function scoreModel(bytes: Uint8Array, X: Float32Array, rows: number, nFeatures: number, label?: string): Promise<ModelScores> {
   if (X.length !== rows * nFeatures) throw new Error(`scoreOnnx: X has ${X.length} values, expected ${rows} rows x ${nFeatures} features`);
-  const session = await loadSession(bytes, label);
+  return scoreSession(await loadSession(bytes, label), X, rows, nFeatures);
+}
+
+/** The model's task from its outputs; throws for a model that is neither a regressor nor a binary classifier. */
+export function sessionTask(session: ort.InferenceSession): { task: ModelScores['task']; output: string } {
   const probabilities = session.outputNames.find((n) => (PROBABILITY_OUTPUTS as readonly string[]).includes(n));
-  const task = probabilities ? 'classification' : 'regression';
-  if (!probabilities && session.outputNames.length !== 1) {
+  if (probabilities) return { task: 'classification', output: probabilities };
+  if (session.outputNames.length !== 1) {
     throw new Error(`scoreOnnx: expected one output (regression) or a "${PROBABILITIES_NAME}" output (classification), found ${JSON.stringify(session.outputNames)}`);
   }
+  return { task: 'regression', output: session.outputNames[0] };
+}
+
+/**
+ * scoreModel on a session already loaded (loadSession): what a server that keeps one session per
+ * model version calls on every request, without hashing or looking up the model's bytes.
+ */
+export async function scoreSession(session: ort.InferenceSession, X: Float32Array, rows: number, nFeatures: number): Promise<ModelScores> {
+  if (X.length !== rows * nFeatures) throw new Error(`scoreOnnx: X has ${X.length} values, expected ${rows} rows x ${nFeatures} features`);
+  const { task, output: name } = sessionTask(session);
   if (rows === 0) return { task, values: new Float32Array(0) };
   const feeds = { [INPUT_NAME]: new ort.Tensor('float32', X, [rows, nFeatures]) };
-  const name = probabilities ?? session.outputNames[0];
   const results = await session.run(feeds, [name]);
   const out = results[name];
   if (out.type !== 'float32') throw new Error(`scoreOnnx: output ${name} is ${out.type}, expected float32`);
   const data = out.data as Float32Array;
-  if (!probabilities) {
+  if (task === 'regression') {
     if (data.length !== rows) throw new Error(`scoreOnnx: output ${name} has ${data.length} values for ${rows} rows (dims ${JSON.stringify(out.dims)})`);
     return { task, values: data };
   }
