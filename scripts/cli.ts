@@ -22,6 +22,8 @@ export interface Command {
   options?: Options;
   /** returns the process exit code */
   run(ctx: Context): Promise<number | void>;
+  /** a long-running command that stops itself on SIGTERM / SIGINT (the server): no run-failing handlers */
+  handlesSignals?: boolean;
 }
 
 /** A command as the table in commands/index.ts lists it: its summary, and the group module that holds it (loaded on use). */
@@ -136,7 +138,8 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
   const rest = argv.slice(name.split(' ').length);
   let db: Db | undefined;
   // SIGTERM / SIGINT: the runs in progress are recorded as failed and the database closed before exit.
-  const removeSignalHandlers = failRunsOnSignal({ log: (line) => console.error(line), cleanup: async () => db?.close() });
+  const removeSignalHandlers = command.handlesSignals ? () => undefined
+    : failRunsOnSignal({ log: (line) => console.error(line), cleanup: async () => db?.close() });
   // The connection strings whose passwords an error message must not show, read before parsing so
   // that a parse error is scrubbed too.
   const secretUrls = [databaseUrlOption(rest), process.env.DATABASE_URL, process.env.MLOPS_SOURCE_DATABASE_URL];

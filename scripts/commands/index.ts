@@ -17,6 +17,7 @@ const runs: Group = () => import('./runs.ts').then((m) => m.runsCommands);
 const gitops: Group = () => import('./gitops.ts').then((m) => m.gitopsCommands);
 const monitoring: Group = () => import('./monitoring.ts').then((m) => m.monitoringCommands);
 const score: Group = () => import('./score.ts').then((m) => m.scoreCommands);
+const serve: Group = () => import('./serve.ts').then((m) => m.serveCommands);
 
 export const commands: Record<string, CommandEntry> = {
   'db migrate': { summary: 'create or upgrade schema mlops (idempotent, one transaction)', group: db },
@@ -38,4 +39,6 @@ export const commands: Record<string, CommandEntry> = {
   drift: { summary: "drift of the model's input columns and predictions: the champion's training window against the last N days (mlops.drift_reports)", group: monitoring },
   health: { summary: 'health rules: metric rise, no promotion, stale champion (dispatches a retrain), failed retrain; alerts opened and closed', group: monitoring },
   score: { summary: "score the recent window with each deployed champion (sha256-verified ONNX, its own recorded features) into mlops.predictions", group: score },
+  sweep: { summary: "the 5-minute alert sweep: flagged readings, the model server's error rate, missing online predictions (mlops.alerts)", group: monitoring },
+  serve: { summary: 'serve the deployed champions over HTTP (predict, models, health, ready, Prometheus metrics), logging every prediction to mlops.predictions', group: serve },
 };

@@ -1,0 +1,81 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LoadedModel, ModelProblem } from './models.ts';
+
+/**
+ * The server's Prometheus metrics (prom-client, text format at GET /metrics), one registry per
+ * server. Request-path metrics are updated in memory per request; the database-backed gauges (open
+ * alerts, drift share) are refreshed by the server's poll loop, never at scrape time, so a scrape
+ * never waits on the database.
+ */
+
+/** Request latency buckets, seconds: sub-millisecond single rows to a slow batch. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** A classifier's positive-class probability. */
+const PROBABILITY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
+/** A regression model's prediction: any scale, so signed powers of ten and their halves. */
+const VALUE_BUCKETS = [-1000, -100, -10, -1, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 10000];
+
+export class ServeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'model' | 'version' | 'status'>;
+  readonly latency: Histogram<'model' | 'version'>;
+  readonly rows: Counter<'model' | 'version'>;
+  readonly predictionValue: Histogram<'model' | 'version'>;
+  readonly probability: Histogram<'model' | 'version'>;
+  readonly modelInfo: Gauge<'model' | 'version' | 'sha256' | 'git_sha' | 'run_id' | 'task'>;
+  readonly deployedAt: Gauge<'model'>;
+  readonly loadFailures: Counter<'model'>;
+  readonly modelReady: Gauge<'model'>;
+  readonly openAlerts: Gauge<'pipeline' | 'severity'>;
+  readonly driftShare: Gauge<'pipeline'>;
+  readonly logQueue: Gauge;
+  readonly logWritten: Counter;
+  readonly logDropped: Counter;
+  readonly logErrors: Counter;
+
+  constructor() {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'mlops_serve_requests_total', help: 'Predict requests answered, by model, version and HTTP status', labelNames: ['model', 'version', 'status'], registers });
+    this.latency = new Histogram({ name: 'mlops_serve_request_duration_seconds', help: 'Predict request latency (validation, encoding, scoring), seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.rows = new Counter({ name: 'mlops_serve_rows_total', help: 'Rows scored, by model and version', labelNames: ['model', 'version'], registers });
+    this.predictionValue = new Histogram({ name: 'mlops_serve_prediction_value', help: 'Predictions of regression models', labelNames: ['model', 'version'], buckets: VALUE_BUCKETS, registers });
+    this.probability = new Histogram({ name: 'mlops_serve_prediction_probability', help: 'Positive-class probabilities of classification models', labelNames: ['model', 'version'], buckets: PROBABILITY_BUCKETS, registers });
+    this.modelInfo = new Gauge({ name: 'mlops_model_info', help: 'The model version serving (1), with its sha256, commit and run', labelNames: ['model', 'version', 'sha256', 'git_sha', 'run_id', 'task'], registers });
+    this.deployedAt = new Gauge({ name: 'mlops_model_deployed_timestamp_seconds', help: 'When the serving version was deployed (mlops.deployments), Unix seconds', labelNames: ['model'], registers });
+    this.loadFailures = new Counter({ name: 'mlops_serve_model_load_failures_total', help: 'Deployed versions that failed verification or loading (the previous version keeps serving)', labelNames: ['model'], registers });
+    this.modelReady = new Gauge({ name: 'mlops_serve_model_ready', help: '1 when the deployed version of the model is the one serving, else 0', labelNames: ['model'], registers });
+    this.openAlerts = new Gauge({ name: 'mlops_alerts_open', help: 'Open alerts in mlops.alerts, by pipeline and severity', labelNames: ['pipeline', 'severity'], registers });
+    this.driftShare = new Gauge({ name: 'mlops_drift_share', help: 'Share of drifted features in the newest drift report, by pipeline', labelNames: ['pipeline'], registers });
+    this.logQueue = new Gauge({ name: 'mlops_prediction_log_queue', help: 'Served predictions waiting to be written to mlops.predictions', registers });
+    this.logWritten = new Counter({ name: 'mlops_prediction_log_written_total', help: 'Served predictions written to mlops.predictions', registers });
+    this.logDropped = new Counter({ name: 'mlops_prediction_log_dropped_total', help: 'Served predictions dropped because the log queue was full (the database was unreachable for long)', registers });
+    this.logErrors = new Counter({ name: 'mlops_prediction_log_errors_total', help: 'Failed writes of the prediction log (retried)', registers });
+    collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_' });
+  }
+
+  /** The model gauges as the store says now: one info series per serving model. */
+  setModels(models: readonly LoadedModel[], readiness: { model: string; deployed: number; serving: number | null }[]): void {
+    this.modelInfo.reset();
+    this.deployedAt.reset();
+    this.modelReady.reset();
+    for (const m of models) {
+      this.modelInfo.set({ model: m.name, version: String(m.version), sha256: m.sha256, git_sha: m.gitSha, run_id: m.entry.run_id, task: m.task }, 1);
+      this.deployedAt.set({ model: m.name }, Date.parse(m.deployedAt) / 1000);
+    }
+    for (const r of readiness) this.modelReady.set({ model: r.model }, r.serving === r.deployed ? 1 : 0);
+  }
+
+  loadFailed(problems: readonly ModelProblem[]): void {
+    for (const p of problems) this.loadFailures.inc({ model: p.model });
+  }
+
+  setAlerts(rows: readonly { pipeline: string; severity: string; n: number }[]): void {
+    this.openAlerts.reset();
+    for (const r of rows) this.openAlerts.set({ pipeline: r.pipeline, severity: r.severity }, r.n);
+  }
+
+  setDrift(rows: readonly { pipeline: string; share: number }[]): void {
+    this.driftShare.reset();
+    for (const r of rows) this.driftShare.set({ pipeline: r.pipeline }, r.share);
+  }
+}
