@@ -10,6 +10,7 @@ import { ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
 import { ensureCreditTables } from '../actions/lib/demo-data/credit.ts';
 import { checkSource, formatSourceIssues, sourceIssues } from '../actions/lib/source/check.ts';
 import { extractFrame } from '../actions/lib/source/extract.ts';
+import { pipelineErrors } from './helpers/pipeline-errors.ts';
 
 /** One embedded database for the file's source checks: the (empty) demo table, and `missing` without it. */
 let shared: Promise<{ db: Db; missing: Db }> | null = null;
@@ -44,15 +45,7 @@ trainer:
 `;
 
 /** The formatted lines of the error thrown for `text`. */
-function errorsOf(text: string, file = F): string[] {
-  try {
-    loadPipelineFile(file, text);
-  } catch (e) {
-    expect(e).toBeInstanceOf(PipelineConfigError);
-    return (e as PipelineConfigError).issues.map(formatIssue);
-  }
-  throw new Error('expected the pipeline to be rejected');
-}
+const errorsOf = (text: string, file = F): string[] => pipelineErrors(text, file);
 
 describe('loadPipelineFile', () => {
   it('loads a minimal pipeline with defaults filled in', () => {

@@ -127,6 +127,14 @@ describe('workflows cross-checked against the actions they use', () => {
     expect(problems).toEqual([]);
   });
 
+  it('the alert sweep runs every 5 minutes through the sweep action, with issues: write only', () => {
+    const wf = readWorkflow('sweep.yml') as Workflow & { on: { schedule: { cron: string }[] } };
+    expect(wf.on.schedule).toEqual([{ cron: '*/5 * * * *' }]);
+    const job = wf.jobs.sweep as Workflow['jobs'][string] & { permissions: Record<string, string> };
+    expect(job.permissions).toEqual({ contents: 'read', issues: 'write' });
+    expect(job.steps.map((s) => s.uses).filter((u) => u?.startsWith('./'))).toEqual(['./actions/sweep']);
+  });
+
   it('the cross-check catches a wrong input and a wrong output reference', () => {
     // (the same rules on a broken copy: guards the checker itself)
     const wf = readWorkflow('weekly-retrain.yml');

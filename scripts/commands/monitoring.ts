@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { loadPipelines } from '../../actions/lib/config/load.ts';
 import { parseDuration } from '../../actions/lib/util/duration.ts';
 import { gitHubTarget } from '../../actions/lib/github/client.ts';
-import { runDailyMonitoring, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
+import { runDailyMonitoring, runSweep, sweepMarkdown, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
 import { date, num, str, UsageError, type Command, type Context, type Options } from '../cli.ts';
 
 /**
@@ -72,7 +72,35 @@ function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): 
   ctx.out(changed.length ? `alerts: ${changed.map((a) => `${a.key} ${a.outcome}`).join(', ')}` : 'alerts: no change');
 }
 
+/** `mlops sweep`: the 5-minute alert sweep (reading flags, serving error rate, missing online predictions). */
+async function sweep(ctx: Context): Promise<number> {
+  const name = str(ctx.values, 'pipeline');
+  const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
+  const selected = name ? all.filter((p) => p.config.name === name) : all;
+  if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+  const asOf = date(ctx.values, 'as-of') ?? new Date();
+  const github = gitHubTarget({
+    token: str(ctx.values, 'github-token'), repository: str(ctx.values, 'repository'), apiUrl: str(ctx.values, 'api-url'),
+    log: (m) => console.error(m),
+  });
+  const hook = str(ctx.values, 'webhook') ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
+  const lines: string[] = [];
+  const result = await runSweep(await ctx.db(), selected.map((p) => p.config), {
+    asOf, github, webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5, { above: 0 }) * 1000 } : null,
+    log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
+  });
+  if (ctx.values.json) ctx.out(JSON.stringify({ ...result, log: lines }, null, 2));
+  else ctx.out(sweepMarkdown(result).trimEnd());
+  return 0; // a firing rule is an alert, not a failure of the command
+}
+
 export const monitoringCommands: Record<string, Command> = {
+  sweep: {
+    summary: 'the 5-minute alert sweep: flagged readings, the model server\'s error rate, missing online predictions (mlops.alerts)',
+    usage: sharedUsage,
+    options: shared,
+    run: sweep,
+  },
   quality: {
     usage: `[--since 24h] ${sharedUsage}`,
     options: { ...shared, since: { type: 'string' } },

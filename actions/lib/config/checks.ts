@@ -73,6 +73,11 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
   p.drift.categorical_columns.forEach((c, i) => {
     if (!has.has(c)) issues.push(at(['drift', 'categorical_columns', i], notAvailable(c)));
   });
+  // The sweep counts flagged rows in the source table itself: a source column, read as a number.
+  p.sweep.flags.forEach((f, i) => {
+    if (!src.columns.includes(f.column))
+      issues.push(at(['sweep', 'flags', i, 'column'], `column "${f.column}" is not in source.columns (${src.columns.join(', ')}): a flag reads a numeric column of the source table`));
+  });
 
   // Look-backs and the horizon have to fit in the window the data is read from.
   const windowMinutes = src.window_days * MINUTES_PER_DAY;

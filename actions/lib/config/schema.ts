@@ -256,6 +256,41 @@ export const classificationHealthSchema = healthSchema
   })
   .strict();
 
+/**
+ * One flag of the 5-minute sweep: rows of the source in the sweep window whose `column` is above,
+ * below or equal to a value (a fault bit, an alarm level) raise the pipeline's reading-flags alert.
+ */
+export const sweepFlagSchema = z
+  .object({
+    column: identifierSchema,
+    above: z.number().optional(),
+    below: z.number().optional(),
+    equals: z.number().optional(),
+    /** rows that must match in the window for the flag to fire */
+    min_rows: z.number().int().min(1).default(1),
+    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
+    description: z.string().optional(),
+  })
+  .strict()
+  .refine((f) => f.above !== undefined || f.below !== undefined || f.equals !== undefined, { message: 'expected at least one of above, below or equals' });
+
+/**
+ * The alert sweep (`mlops sweep`, every 5 minutes): flags from the newest readings, the model
+ * server's error rate and missing online predictions, as alerts with the daily alerts' lifecycle.
+ */
+export const sweepSchema = z
+  .object({
+    window_minutes: z.number().gt(0).max(1440).default(5),
+    flags: z.array(sweepFlagSchema).default([]),
+    /** refused (4xx) and failed (5xx) requests over all requests in the window above this: an alert */
+    max_error_rate: z.number().min(0).max(1).default(0.05),
+    /** fewer requests than this in the window: the error rate is not judged */
+    min_requests: z.number().int().min(1).default(20),
+    /** a deployed model with no online prediction for this long: an alert (null: not served online, not checked) */
+    max_silence_minutes: z.number().gt(0).nullable().default(null),
+  })
+  .strict();
+
 export const scheduleSchema = z
   .object({
     retrain: cronSchema.default('0 2 * * 0'),
@@ -300,6 +335,7 @@ const pipelineOperations = {
   promotion: promotionSchema.default(promotionSchema.parse({})),
   drift: driftSchema.default(driftSchema.parse({})),
   health: healthSchema.default(healthSchema.parse({})),
+  sweep: sweepSchema.default(sweepSchema.parse({})),
   schedule: scheduleSchema.default(scheduleSchema.parse({})),
 };
 
@@ -355,6 +391,7 @@ export type ClassificationHealthConfig = ClassificationPipeline['health'];
 export type BaselineConfig = RegressionPipeline['baseline'];
 export type ClassificationMetricName = z.output<typeof classificationMetricSchema>;
 export type ReferenceSetConfig = z.output<typeof referenceSetSchema>;
+export type SweepConfig = z.output<typeof sweepSchema>;
 
 /** The column the model learns: the regression target, or the label column a classification joins in. */
 export function targetColumn(p: PipelineConfig): string {

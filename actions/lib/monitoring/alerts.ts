@@ -29,7 +29,10 @@ export type AlertRule =
   | 'retrain-abandoned'
   | 'missing-scores'
   | 'live-metric-drop'
-  | 'label-coverage';
+  | 'label-coverage'
+  | 'reading-flags'
+  | 'serving-errors'
+  | 'missing-predictions';
 
 export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
   'data-quality': 'data quality checks failed',
@@ -44,6 +47,9 @@ export const RULE_TITLES: Readonly<Record<AlertRule, string>> = {
   'missing-scores': 'no recent predictions from the deployed model',
   'live-metric-drop': "the champion's live metric dropped below its holdout metric",
   'label-coverage': 'too few predictions have a label',
+  'reading-flags': 'flagged readings in the newest data',
+  'serving-errors': 'the model server refuses or fails too many requests',
+  'missing-predictions': 'the model server has served no prediction recently',
 };
 
 export interface RuleResult {
@@ -82,6 +88,9 @@ export interface AlertSinks {
   /** where alerts go without a token (and a line per change with one) */
   log?: (line: string) => void;
 }
+
+/** The rules the 5-minute sweep evaluates (monitoring/sweep.ts); the others are the daily monitoring's. */
+const SWEEP_RULES: ReadonlySet<AlertRule> = new Set(['reading-flags', 'serving-errors', 'missing-predictions']);
 
 export const alertKey = (pipeline: string, rule: AlertRule): string => `${pipeline}/${rule}`;
 
@@ -165,7 +174,7 @@ export function issueBody(r: RuleResult, row: { occurrences: number; first_seen:
     `| occurrences | ${row.occurrences} |`,
     ...(r.evidence ? ['', '<details open><summary>Evidence</summary>', '', r.evidence.trim(), '', '</details>'] : []),
     '',
-    '_Opened and kept up to date by the daily monitoring (`mlops drift` / `mlops health`); it closes this issue itself when the condition clears._',
+    `_Opened and kept up to date by the ${SWEEP_RULES.has(r.rule) ? '5-minute alert sweep (`mlops sweep`)' : 'daily monitoring (`mlops drift` / `mlops health`)'}; it closes this issue itself when the condition clears._`,
     '',
   ].join('\n');
 }

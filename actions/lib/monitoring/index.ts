@@ -7,3 +7,4 @@ export { syncAlerts, listOpenAlerts, alertKey, issueBody, issueTitle, RULE_TITLE
 export { dispatchRetrain, type DispatchOutcome, type DispatchRequest, type DispatchResult, type DispatchTrigger } from './dispatch.ts';
 export { alertMarker, parseAlertMarker, ALERT_LABEL, type IssueOutcome } from './issues.ts';
 export { postWebhook, redactWebhookUrl, type WebhookOptions, type WebhookResult } from './webhook.ts';
+export { runSweep, sweepMarkdown, readingFlagsRule, servingErrorsRule, missingPredictionsRule, type SweepResult } from './sweep.ts';
