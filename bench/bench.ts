@@ -10,6 +10,9 @@
  *   end to end: extract with each row's label known at as-of joined by key, features (one-hot
  *   region), gbdt with log loss (100 trees, depth 6), ONNX scoring of the holdout and the
  *   classification metrics, per backend (target: under 10 s on 2 cores).
+ * - serve: `mlops serve` with the demo's pump-efficiency gbdt, single-row predicts at 1,000
+ *   requests/s from autocannon with the prediction log on: p50/p99 latency and throughput, per
+ *   backend (target: p99 under 5 ms on 2 cores).
  *
  * - cli: the whole CLI process (bench/cli.ts): `--help`, a no-op command on an existing database,
  *   and the retrain at 30 and 365 days (wall time, time after start-up, peak memory), per backend;
@@ -39,6 +42,7 @@ import { scoreOnnx } from '../actions/lib/onnx/score.ts';
 import { benchGbdt } from '../actions/lib/train/bench.ts';
 import { benchSeedRead } from './seed-read.ts';
 import { helpFigure, importFigures, retrainFigures, timeCli, timeProcess } from './cli.ts';
+import { benchServe } from './serve.ts';
 
 const START = new Date('2025-01-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -189,6 +193,7 @@ async function main(): Promise<void> {
         : kind === 'seed-read' ? await childSeedRead(target)
           : kind === 'seed-credit' ? await childSeedCredit(target, Number(days))
             : kind === 'classify' ? await childE2e(target, Number(days), 'classification')
+              : kind === 'serve' ? await benchServe({ target, seconds: Number(days) })
               : await childGbdt(target === 'quick');
     console.log(JSON.stringify(result));
     return;
@@ -280,6 +285,18 @@ async function main(): Promise<void> {
     }
   }
   if (!only || only === 'classification') report.classification = await seededCases('seed-credit', 'classify', [quick ? 120 : 365]);
+  if (!only || only === 'serve') {
+    const rows: object[] = [];
+    for (const b of backends) {
+      const t = await b.target();
+      try {
+        rows.push({ backend: b.name, ...child('serve', t.target, quick ? '5' : '10') });
+      } finally {
+        await t.done();
+      }
+    }
+    report.serve = rows;
+  }
   console.log(JSON.stringify(report, null, 2));
 }
 

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { openDb, type Db } from '../actions/lib/db/index.ts';
+import { migrate } from '../actions/lib/db/migrate.ts';
+import { seedReadings } from '../actions/lib/demo-data/index.ts';
+import { loadPipelineFile } from '../actions/lib/config/load.ts';
+import { pipelineSchema } from '../actions/lib/config/schema.ts';
+import { extractFrame } from '../actions/lib/source/extract.ts';
+import { buildFeatures } from '../actions/lib/features/build.ts';
+import { featureSpecFromPipeline } from '../actions/lib/features/spec.ts';
+import { buildTrainingSet } from '../actions/lib/features/training-set.ts';
+import { train } from '../actions/lib/train/index.ts';
+import { deploy } from '../actions/lib/deploy/deploy.ts';
+import { ScratchRepo } from '../test/helpers/onnx-models.ts';
+
+/**
+ * Serving: the demo's pump-efficiency gbdt (its pipeline's trainer: 200 trees, depth 6) trained on
+ * a week of generated readings, promoted into a scratch repository and deployed, then served by
+ * `mlops serve` in a process of its own with the prediction log on (every prediction written to
+ * mlops.predictions), and driven by autocannon at a fixed rate of single-row predicts. Reports the
+ * latency percentiles autocannon measured, the throughput, and how many predictions reached the table.
+ */
+
+const START = new Date('2025-01-01T00:00:00Z');
+const DAY = 86_400_000;
+
+export interface ServeBenchOptions {
+  /** a PGlite directory or a PostgreSQL URL, empty */
+  target: string;
+  rate?: number;
+  seconds?: number;
+  connections?: number;
+}
+
+async function open(target: string): Promise<Db> {
+  return target.startsWith('postgres') ? openDb({ url: target }) : openDb({ dataDir: target, ignoreEnv: true });
+}
+
+export async function benchServe(options: ServeBenchOptions): Promise<object> {
+  const rate = options.rate ?? 1000;
+  const seconds = options.seconds ?? 10;
+  const connections = options.connections ?? 20;
+  const repo = ScratchRepo.create('mlops-bench-serve-');
+  const scratch = mkdtempSync(join(tmpdir(), 'mlops-bench-serve-'));
+  let db = await open(options.target);
+  try {
+    await migrate(db);
+    const base = loadPipelineFile('pipelines/pump-efficiency.yaml');
+    const p = pipelineSchema.parse({ ...base, source: { ...base.source, window_days: 7 } });
+    await seedReadings(db, { days: 8, stations: 1, seed: 42, start: START });
+    const asOf = new Date(START.getTime() + 8 * DAY);
+    const frame = await extractFrame(db, p.source, asOf);
+    const set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
+    const model = await train(p.trainer, set.train, { model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: frame.fingerprint });
+    repo.promote(p.name, 1, 1, {
+      onnx: model.onnx,
+      entry: { features: { names: set.train.names, spec: { ...set.spec, zscore_stats: set.stats } }, trainer: { algorithm: 'gbdt', params: { ...model.params } } },
+    });
+    await deploy(db, repo.work);
+    // One request row: the newest reading's inputs before standardisation, by feature name.
+    const raw = buildFeatures(frame, set.spec).matrix;
+    const last = raw.rows - 1;
+    const row: Record<string, unknown> = { [p.source.time_column]: new Date(raw.times[last]).toISOString(), station_id: raw.entityIds[raw.entities[last]] };
+    raw.names.forEach((n, j) => (row[n] = raw.values[last * raw.names.length + j]));
+    const body = JSON.stringify({ rows: [row] });
+    if (!options.target.startsWith('postgres')) {
+      await db.close(); // the embedded database is one process's at a time: the server's now
+    }
+
+    const cli = spawn(process.execPath, ['--import', 'tsx', resolve('scripts/mlops.ts'), 'serve', '--port', '0', '--repo', repo.work,
+      ...(options.target.startsWith('postgres') ? ['--database-url', options.target] : ['--data-dir', options.target])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
+    let out = '';
+    cli.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const url = await new Promise<string>((done, fail) => {
+      const timer = setInterval(() => {
+        const m = /listening on (http:\/\/\S+?)[ ;(]/.exec(out);
+        if (m) {
+          clearInterval(timer);
+          done(m[1]);
+        } else if (cli.exitCode !== null) {
+          clearInterval(timer);
+          fail(new Error(`mlops serve exited: ${out}`));
+        }
+      }, 50);
+    });
+    const path = `/v1/models/${p.name}/predict`;
+    const run = (duration: number, r: number) => autocannon({
+      url: url + path, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, overallRate: r, duration,
+    });
+    await run(2, rate); // warm up: JIT, onnxruntime, connections
+    const result = await run(seconds, rate);
+    const stopped = new Promise<number | null>((done) => cli.on('close', (code) => done(code)));
+    cli.kill('SIGTERM');
+    const code = await stopped;
+    if (!options.target.startsWith('postgres')) db = await open(options.target);
+    const logged = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM mlops.predictions WHERE origin = 'online'");
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
+    return {
+      model: `${p.name} ${model.algorithm} (${JSON.stringify(model.params).slice(0, 60)}..., ${model.trees_used ?? '?'} trees used, ${set.train.names.length} features)`,
+      target_rate_rps: rate, connections, seconds,
+      requests: result.requests.total, throughput_rps: r2(result.requests.average),
+      non_2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts,
+      latency_ms: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: r2(result.latency.average) },
+      p99_target_ms: 5, p99_ok: result.latency.p99 < 5,
+      predictions_logged: logged.rows[0].n, server_exit: code,
+    };
+  } finally {
+    await db.close().catch(() => undefined);
+    repo.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
