@@ -138,7 +138,7 @@ describe('loadPipelineFile', () => {
     expect(errorsOf(text)).toEqual([
       'pipelines/x.yaml:1:7 name: expected a name of lowercase letters, digits and dashes ([a-z0-9-]+), got "X"',
       'pipelines/x.yaml:7:20 target.horizon_minutes: expected an integer >= 0, got -5',
-      'pipelines/x.yaml:10:1 extra: unknown key "extra" (allowed: name, description, task, source, quality, target, features, split, trainer, baseline, gates, reference_set, promotion, drift, health, schedule)',
+      'pipelines/x.yaml:10:1 extra: unknown key "extra" (allowed: name, description, task, source, quality, target, features, split, trainer, baseline, gates, reference_set, promotion, drift, health, sweep, schedule)',
     ]);
     try {
       loadPipelineFile(F, text);
