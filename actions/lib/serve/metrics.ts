@@ -42,7 +42,7 @@ export class ServeMetrics {
     this.probability = new Histogram({ name: 'mlops_serve_prediction_probability', help: 'Positive-class probabilities of classification models', labelNames: ['model', 'version'], buckets: PROBABILITY_BUCKETS, registers });
     this.modelInfo = new Gauge({ name: 'mlops_model_info', help: 'The model version serving (1), with its sha256, commit and run', labelNames: ['model', 'version', 'sha256', 'git_sha', 'run_id', 'task'], registers });
     this.deployedAt = new Gauge({ name: 'mlops_model_deployed_timestamp_seconds', help: 'When the serving version was deployed (mlops.deployments), Unix seconds', labelNames: ['model'], registers });
-    this.loadFailures = new Counter({ name: 'mlops_serve_model_load_failures_total', help: 'Deployed versions that failed verification or loading (the previous version keeps serving)', labelNames: ['model'], registers });
+    this.loadFailures = new Counter({ name: 'mlops_serve_model_load_failures_total', help: 'Failed loads of a deployed version (verification or onnxruntime; retried every poll while the previous version keeps serving)', labelNames: ['model'], registers });
     this.modelReady = new Gauge({ name: 'mlops_serve_model_ready', help: '1 when the deployed version of the model is the one serving, else 0', labelNames: ['model'], registers });
     this.openAlerts = new Gauge({ name: 'mlops_alerts_open', help: 'Open alerts in mlops.alerts, by pipeline and severity', labelNames: ['pipeline', 'severity'], registers });
     this.driftShare = new Gauge({ name: 'mlops_drift_share', help: 'Share of drifted features in the newest drift report, by pipeline', labelNames: ['pipeline'], registers });
