@@ -3,6 +3,10 @@ import { loadPipelineFile } from '../actions/lib/config/load.ts';
 import { pipelineErrors } from './helpers/pipeline-errors.ts';
 import { describeDb } from './helpers/db.ts';
 import { runSweep, sweepMarkdown } from '../actions/lib/monitoring/sweep.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runEntry } from './helpers/runner.ts';
 
 /**
  * The 5-minute sweep's reading flags: configured in the pipeline YAML (checked with file and line
@@ -70,5 +74,21 @@ describeDb('the sweep\'s reading flags', ({ db }) => {
     const quiet = await runSweep(db(), [p], { asOf: new Date(asOf.getTime() + 10 * 60_000) });
     expect(quiet.rules.find((r) => r.rule === 'reading-flags')?.status).toBe('ok');
     expect(quiet.alerts.find((a) => a.rule === 'reading-flags')?.outcome).toBe('resolved');
+  });
+});
+
+describe('the sweep action, run as a runner runs it', () => {
+  it('sweeps the repository\'s pipelines and sets its outputs; a source it cannot read is unknown, not a failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlops-sweep-action-'));
+    try {
+      const run = await runEntry('sweep', { 'data-dir': join(dir, 'db'), 'pipelines-dir': 'pipelines', pipeline: 'pump-efficiency', 'as-of': '2026-12-01T12:00:00Z' }, { env: { GITHUB_TOKEN: '' } });
+      expect(run.code, run.everything).toBe(0);
+      expect(run.outputs).toEqual({ firing: '0', alerts: '[]' });
+      expect(run.summary).toContain('### Alert sweep');
+      expect(run.summary).toMatch(/\| pump-efficiency \| reading-flags \| unknown \| pump-efficiency: the flags could not be read: .*readings_wide/);
+      expect(run.summary).toContain('| pump-efficiency | serving-errors | ok |');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
