@@ -96,7 +96,6 @@ async function sweep(ctx: Context): Promise<number> {
 
 export const monitoringCommands: Record<string, Command> = {
   sweep: {
-    summary: 'the 5-minute alert sweep: flagged readings, the model server\'s error rate, missing online predictions (mlops.alerts)',
     usage: '[--pipeline P] [--as-of TIME] [--github-token T] [--repository OWNER/NAME] [--api-url URL] [--webhook URL] [--json]',
     options: shared,
     run: sweep,

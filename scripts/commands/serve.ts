@@ -12,7 +12,6 @@ import { num, str, type Command } from '../cli.ts';
  */
 export const serveCommands: Record<string, Command> = {
   serve: {
-    summary: 'serve the deployed champions over HTTP (predict, models, health, ready, Prometheus metrics), logging every prediction to mlops.predictions',
     usage: '[--port 8080] [--host 127.0.0.1] [--repo DIR] [--poll-seconds 2] [--body-limit-kb 1024] [--sweep-minutes N [--dir pipelines]]',
     options: {
       port: { type: 'string' }, host: { type: 'string' }, repo: { type: 'string' }, 'poll-seconds': { type: 'string' },

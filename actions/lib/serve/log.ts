@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Db } from '../db/index.ts';
 import { writeOnlinePredictions, type OnlinePrediction } from '../score/write.ts';
 import type { ServeMetrics } from './metrics.ts';
+import { sha256Hex } from '../util/sha256.ts';
 
 /**
  * The prediction log, off the request path: a request appends its rows to an in-memory queue and
@@ -41,7 +41,7 @@ export interface PredictionLogOptions {
 /** sha256 of a row's inputs, keys sorted, so equal inputs hash equally whatever their order. */
 export function inputsHash(inputs: Record<string, unknown>): string {
   const keys = Object.keys(inputs).sort();
-  return createHash('sha256').update(JSON.stringify(keys.map((k) => [k, inputs[k]]))).digest('hex');
+  return sha256Hex(JSON.stringify(keys.map((k) => [k, inputs[k]])));
 }
 
 export class PredictionLog {

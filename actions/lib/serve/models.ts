@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type * as ort from 'onnxruntime-node';
 import { parse as parseYaml } from 'yaml';
 import type { Queryable } from '../db/index.ts';
@@ -9,6 +8,7 @@ import { readBlobAt } from '../git/read.ts';
 import { loadSession, sessionTask } from '../onnx/score.ts';
 import { parseRegistry, REGISTRY_FILE, type RegistryEntry } from '../registry/schema.ts';
 import { requestEncoder, type RequestEncoder } from '../score/request.ts';
+import { sha256Hex } from '../util/sha256.ts';
 
 /**
  * The models the server answers with: exactly the deployed champions, as mlops.deployments records
@@ -166,7 +166,7 @@ export class ModelStore {
       throw new Error(`${where}: the registry at ${row.git_sha.slice(0, 12)} names v${entry.version} (${entry.artifact.sha256.slice(0, 12)}) but the deployment records v${row.version} (${row.sha256.slice(0, 12)})`);
     const bytes = await readBlobAt(this.git, row.git_sha, entry.artifact.path);
     if (!bytes) throw new Error(`${where}: artifact ${entry.artifact.path} is missing at ${row.git_sha.slice(0, 12)}`);
-    const actual = createHash('sha256').update(bytes).digest('hex');
+    const actual = sha256Hex(bytes);
     if (actual !== entry.artifact.sha256)
       throw new Error(`${where}: artifact ${entry.artifact.path} has sha256 ${actual} but the registry records ${entry.artifact.sha256}; not loaded`);
     const label = `${where} (${entry.artifact.path} at ${row.git_sha.slice(0, 12)})`;
