@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { appPermissions, permissionsMarkdown, WRITING_JOBS } from '../actions/lib/github/permissions.ts';
@@ -135,5 +136,48 @@ describe('deploy-model deploys only from the default branch', () => {
     const deploy = wf.jobs.deploy.steps.find((s) => s.id === 'deploy')!;
     expect(deploy.with).toMatchObject({ ref: '${{ github.sha }}', branch: '${{ github.event.repository.default_branch }}' });
     expect(wf.jobs.deploy.steps[0].with).toMatchObject({ 'fetch-depth': 0 }); // origin/<default branch> is in the clone
+  });
+});
+
+describe('the actions from another repository: an early, clear error (#11.13)', () => {
+  let root: string;
+  let ws: Workspace;
+  beforeAll(async () => {
+    // As the runner lays out `uses: plant/ops/actions/plan@v1` in a job of another repository:
+    // the repository's files under _actions/<owner>/<repo>/<ref>/, no node_modules, and a workspace
+    // of that other repository (which has its own node_modules, without this engine's).
+    root = mkdtempSync(join(tmpdir(), 'mlops-actions-'));
+    cpSync(join(REPO_ROOT, 'actions'), join(root, '_actions/plant/ops/v1/actions'), { recursive: true });
+    ws = await makeWorkspace({ 'pipelines/.keep': '' });
+  });
+  afterAll(() => {
+    rmSync(root, { recursive: true, force: true });
+    if (ws) rmSync(ws.dir, { recursive: true, force: true });
+  });
+
+  it('used as owner/repo/actions/<step>@ref it fails before node, naming the cause and the fix', async () => {
+    const res = await runComposite(join(root, '_actions/plant/ops/v1/actions/plan'), {}, { env: baseEnv({ GITHUB_WORKSPACE: ws.dir }), cwd: ws.dir });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain('::error title=MLOps action plan cannot run::actions/plan cannot run: it is used from another repository');
+    expect(res.stdout).toContain('use `uses: ./actions/plan`');
+    expect(res.stderr).not.toContain('Cannot find package');
+  });
+
+  it('in this repository without npm ci it says to run npm ci', async () => {
+    const bare = mkdtempSync(join(tmpdir(), 'mlops-no-npm-ci-'));
+    cpSync(join(REPO_ROOT, 'actions'), join(bare, 'actions'), { recursive: true });
+    try {
+      const res = await runComposite(join(bare, 'actions/plan'), {}, { env: baseEnv({ GITHUB_WORKSPACE: bare }), cwd: bare });
+      expect(res.code).toBe(1);
+      expect(res.stdout).toContain("actions/plan cannot run: this repository's node_modules are missing: run `npm ci`");
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+
+  it('used as ./actions/<step> after npm ci it runs', async () => {
+    const res = await runComposite(join(REPO_ROOT, 'actions/plan'), {}, { env: baseEnv({ GITHUB_WORKSPACE: ws.dir }), cwd: ws.dir });
+    expect(res.stdout).not.toContain('cannot run');
+    expect(res.stdout + res.stderr).toMatch(/no valid pipeline|planned 0 pipeline/);
   });
 });

@@ -53,7 +53,7 @@ describe('workflows parse with GitHub\'s parser', () => {
     const a = readActionYaml(join(ACTIONS, d));
     expect(a.runs.using).toBe('composite');
     const step = a.runs.steps[0];
-    expect(step.run).toBe('node --import tsx "$GITHUB_ACTION_PATH/main.ts"');
+    expect(step.run).toBe('bash "$GITHUB_ACTION_PATH/../lib/actions-io/entry.sh"');
     expect(step.shell).toBe('bash'); // bash passes INPUT_RUN-DIR (a dash in the name) through; dash's sh drops it
     for (const [name, def] of Object.entries(a.inputs ?? {})) {
       expect(def.description, `${d}.${name}`).toBeTruthy();
