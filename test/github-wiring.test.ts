@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { openDb } from '../actions/lib/db/index.ts';
 import { appPermissions, permissionsMarkdown, WRITING_JOBS } from '../actions/lib/github/permissions.ts';
 import { baseEnv, condition, interpolate, makeWorkspace, REPO_ROOT, runComposite, type Json, type Workspace } from './helpers/runner.ts';
 
@@ -179,5 +180,42 @@ describe('the actions from another repository: an early, clear error (#11.13)', 
     const res = await runComposite(join(REPO_ROOT, 'actions/plan'), {}, { env: baseEnv({ GITHUB_WORKSPACE: ws.dir }), cwd: ws.dir });
     expect(res.stdout).not.toContain('cannot run');
     expect(res.stdout + res.stderr).toMatch(/no valid pipeline|planned 0 pipeline/);
+  });
+});
+
+describe('the extraction role: MLOPS_SOURCE_DATABASE_URL where the source is read, nowhere else', () => {
+  const readsSource = new Set(['weekly-retrain.yml/retrain', 'daily-quality.yml/quality', 'daily-drift.yml/monitor', 'score.yml/score']);
+  it('each job that reads the source maps the secret next to DATABASE_URL; the others do not have it', () => {
+    const seen: string[] = [];
+    for (const f of ['registry-check.yml', 'deploy-model.yml', 'score.yml', 'ci.yml', 'weekly-retrain.yml', 'daily-drift.yml', 'daily-quality.yml']) {
+      for (const [id, job] of Object.entries(read(f).jobs) as [string, Job & { env?: Record<string, string> }][]) {
+        const mapped = job.env?.MLOPS_SOURCE_DATABASE_URL;
+        if (readsSource.has(`${f}/${id}`)) {
+          expect(mapped, `${f} ${id}`).toBe('${{ secrets.MLOPS_SOURCE_DATABASE_URL }}');
+          expect(job.env?.DATABASE_URL, `${f} ${id}`).toBe('${{ secrets.DATABASE_URL }}');
+          seen.push(`${f}/${id}`);
+        } else expect(mapped, `${f} ${id}`).toBeUndefined();
+      }
+    }
+    expect(seen.sort()).toEqual([...readsSource].sort());
+    expect(readFileSync(join(REPO_ROOT, 'docs/operations.md'), 'utf8')).toContain('`MLOPS_SOURCE_DATABASE_URL` (recommended)');
+  });
+
+  it('an unset secret (the runner maps it as an empty variable) means no extraction role', async () => {
+    const value = interpolate('${{ secrets.MLOPS_SOURCE_DATABASE_URL }}', { secrets: {} });
+    expect(value).toBe('');
+    const saved = process.env.MLOPS_SOURCE_DATABASE_URL;
+    process.env.MLOPS_SOURCE_DATABASE_URL = value;
+    try {
+      const db = await openDb({ dataDir: 'memory' });
+      try {
+        expect(await db.readSource(async (tx) => (await tx.query<{ one: number }>('SELECT 1 AS one')).rows[0].one)).toBe(1);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      if (saved === undefined) delete process.env.MLOPS_SOURCE_DATABASE_URL;
+      else process.env.MLOPS_SOURCE_DATABASE_URL = saved;
+    }
   });
 });
