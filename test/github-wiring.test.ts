@@ -138,6 +138,12 @@ describe('deploy-model deploys only from the default branch', () => {
     expect(deploy.with).toMatchObject({ ref: '${{ github.sha }}', branch: '${{ github.event.repository.default_branch }}' });
     expect(wf.jobs.deploy.steps[0].with).toMatchObject({ 'fetch-depth': 0 }); // origin/<default branch> is in the clone
   });
+
+  it('reads who merged and approved with the job\'s own token, which may read pull requests and write nothing', () => {
+    const job = read('deploy-model.yml').jobs.deploy;
+    expect(job.steps.find((s) => s.id === 'deploy')!.with).toMatchObject({ 'github-token': '${{ github.token }}' });
+    expect(job.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' });
+  });
 });
 
 describe('the actions from another repository: an early, clear error (#11.13)', () => {

@@ -2,10 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOrUpdateBranch } from '../actions/lib/git/branch.ts';
 import { Git } from '../actions/lib/git/git.ts';
 import { createGitHubClient, resolveApiUrl, resolveGitHubToken, type GitHub, type GitHubTarget } from '../actions/lib/github/client.ts';
-import { parsePromotionMarker } from '../actions/lib/promotion/marker.ts';
+import { parsePromotionMarker, parsePromotionTrailers } from '../actions/lib/promotion/marker.ts';
+import { commitInfo, readBlobAt } from '../actions/lib/git/read.ts';
+import { REGISTRY_FILE, type Registry } from '../actions/lib/registry/schema.ts';
 import { ensurePromotionPullRequest } from '../actions/lib/promotion/pr.ts';
 import { promote, type PromoteSpec } from '../actions/lib/promotion/promote.ts';
-import type { RegistryEditPlan } from '../actions/lib/registry/edit.ts';
+import { sha256Hex, type RegistryEditPlan } from '../actions/lib/registry/edit.ts';
 import { createSandbox, promotionEntry as entry, type Sandbox } from './helpers/git.ts';
 import { GitHubStandIn } from './helpers/github-standin.ts';
 
@@ -71,13 +73,18 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
     expect(list.query).toEqual({ head: 'plant:mlops/promote/tank-level-forecast', state: 'open', per_page: '100' });
     const create = gh.requests[1].body as Record<string, string>;
     expect(create).toMatchObject({ head: 'mlops/promote/tank-level-forecast', base: 'main', title: 'Promote tank-level-forecast v1: rmse 0.07' });
-    expect(parsePromotionMarker(create.body)).toEqual({ model: MODEL, run: 'r1', version: 1, metric: 'rmse', value: 0.07, lowerIsBetter: true });
+    // the marker says what an approval approves: the run and its artifact's sha256
+    expect(parsePromotionMarker(create.body)).toEqual({ model: MODEL, run: 'r1', version: 1, metric: 'rmse', value: 0.07, lowerIsBetter: true, sha256: sha256Hex(Buffer.from('onnx of r1')) });
     const pr = gh.pulls[0];
     expect(pr.labels).toEqual(['model-promotion', 'model:tank-level-forecast', 'weekly-retrain']);
     expect(pr.reviewers).toEqual(['ml-lead']);
     expect(pr.teamReviewers).toEqual(['model-approvers']);
     expect(gh.requests.every((r) => r.headers.authorization === `token ${TOKEN}`)).toBe(true);
     expect((await sb.originRefs())['refs/heads/mlops/promote/tank-level-forecast']).toBe(res.branch?.commit);
+    // the entry on the branch names its pull request; the commit carries what it promotes
+    const onBranch = JSON.parse((await readBlobAt(work, res.branch!.commit, REGISTRY_FILE))!.toString('utf8')) as Registry;
+    expect(onBranch.models[MODEL].pull_request).toEqual({ number: 1, url: 'https://github.test/plant/ops/pull/1' });
+    expect(parsePromotionTrailers((await commitInfo(work, res.branch!.commit)).body)).toEqual({ run: 'r1', sha256: sha256Hex(Buffer.from('onnx of r1')) });
   });
 
   it('second run with a changed body: updates the same pull request, pushes nothing', async () => {
@@ -164,8 +171,9 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
     const pushes = sb.pushLog().length;
 
     const res = await run(s);
-    expect(res).toMatchObject({ outcome: 'created', branch: { outcome: 'unchanged', commit: branch } });
-    expect(sb.pushLog()).toHaveLength(pushes);
+    // the same tree as the first run's push; then, the pull request known, the entry names it
+    expect(res).toMatchObject({ outcome: 'created', branch: { outcome: 'updated', previousSha: branch } });
+    expect(sb.pushLog()).toHaveLength(pushes + 1);
     expect(gh.pulls.filter((p) => p.head === 'mlops/promote/pump-efficiency' && p.state === 'open')).toHaveLength(1);
 
     expect((await run(s)).outcome).toBe('unchanged');

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { deploy, DeployRefusedError, DeployVerificationError } from '../lib/deploy/index.ts';
+import { deploy, DeployRefusedError, DeployVerificationError, ReviewMismatchError } from '../lib/deploy/index.ts';
+import { gitHubTarget } from '../lib/github/client.ts';
 import { REGISTRY_FILE } from '../lib/registry/schema.ts';
 import { table } from '../lib/report/markdown.ts';
-import { annotate, databaseInputs, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import { annotate, databaseInputs, info, maskSecret, optionalText, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
 
 /** deploy-model: verifies registry/production.json at a commit and records what runs (deploy, rollback, retire). */
 async function main(): Promise<void> {
@@ -12,14 +13,21 @@ async function main(): Promise<void> {
     'repo-dir': z.string().trim().default('.'),
     ref: z.string().trim().default('HEAD'),
     branch: z.string().trim().min(1).default('main'),
+    'github-token': optionalText(),
+    repository: optionalText(),
+    'api-url': optionalText(),
   });
+  maskSecret(inputs.githubToken);
+  // A token reads who merged and approved from GitHub; without one the merge commit says what it can.
+  const github = inputs.githubToken ? gitHubTarget({ token: inputs.githubToken, repository: inputs.repository, apiUrl: inputs.apiUrl, log: info }) : null;
   await withDatabase(inputs, async (db) => {
     let result;
     try {
-      result = await deploy(db, resolve(inputs.repoDir), { ref: inputs.ref, branch: inputs.branch });
+      result = await deploy(db, resolve(inputs.repoDir), { ref: inputs.ref, branch: inputs.branch, github });
     } catch (err) {
       if (err instanceof DeployVerificationError) for (const f of err.failures) annotate('error', f, { file: REGISTRY_FILE, title: 'deploy refused' });
       if (err instanceof DeployRefusedError) annotate('error', err.message, { title: 'deploy refused' });
+      if (err instanceof ReviewMismatchError) for (const p of err.problems) annotate('error', p, { file: REGISTRY_FILE, title: 'deploy refused: not what was reviewed' });
       throw err;
     }
     const changed = result.models.filter((m) => m.outcome !== 'unchanged');
@@ -36,6 +44,11 @@ async function main(): Promise<void> {
       result.models.length
         ? table(['model', 'outcome', 'version', 'previous', 'note'], result.models.map((m) => [m.model, m.outcome, `v${m.version}`, m.previousVersion === null ? '' : `v${m.previousVersion}`, m.note ?? '']))
         : '_the registry has no models_',
+      ...(result.recorded.length
+        ? ['', table(['model', 'version', 'pull request', 'merged by', 'promoted (merged) at', 'approved by', 'reviewed run checked'], result.recorded.map((r) => [
+          r.model, `v${r.version}`, r.pull_request ? (r.pull_request_url ? `[#${r.pull_request}](${r.pull_request_url})` : `#${r.pull_request}`) : '',
+          r.merged_by ?? '', r.promoted_at ?? '', r.approved_by.join(', '), r.review_check ?? '']))]
+        : []),
     ].join('\n'));
   });
 }

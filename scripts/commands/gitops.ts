@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { openPromotion } from '../../actions/lib/promotion/open.ts';
 import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { ensurePullRequest } from '../../actions/lib/github/pulls.ts';
-import { currentDeployments, deploy, describeFailures, prepareRollback, verifyRegistry } from '../../actions/lib/deploy/index.ts';
+import { currentDeployments, deploy, deploymentsByCommit, describeFailures, prepareRollback, verifyRegistry, type DeploymentRow } from '../../actions/lib/deploy/index.ts';
 import { registryHistory } from '../../actions/lib/registry/history.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { headlineMetrics } from '../../actions/lib/registry/schema.ts';
@@ -50,13 +50,14 @@ export const gitopsCommands: Record<string, Command> = {
     },
   },
   deploy: {
-    usage: '[--ref SHA] [--branch main] [--repo .]',
-    options: { ref: { type: 'string' }, branch: { type: 'string' }, repo: { type: 'string' } },
+    usage: '[--ref SHA] [--branch main] [--repo .] [--github-token T --repository owner/name]',
+    options: { ref: { type: 'string' }, branch: { type: 'string' }, repo: { type: 'string' }, ...githubOptions },
     async run(ctx) {
-      const r = await deploy(await ctx.db(), resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD', branch: str(ctx.values, 'branch') ?? 'main' });
+      const r = await deploy(await ctx.db(), resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD', branch: str(ctx.values, 'branch') ?? 'main', github: github(ctx.values) });
       if (ctx.values.json) return void ctx.json(r);
       ctx.out(`deploy of ${r.gitSha.slice(0, 12)}: ${r.outcome}`);
       for (const m of r.models) ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);
+      for (const row of r.recorded) ctx.out(`  ${row.model} v${row.version}: ${approvalLine(row)}`);
     },
   },
   rollback: {
@@ -92,25 +93,35 @@ export const gitopsCommands: Record<string, Command> = {
       if (ctx.values.json) return void ctx.json({ registry: reg, deployed: Object.fromEntries(deployed) });
       const models = Object.entries(reg.models);
       if (models.length === 0) return void ctx.out('registry/production.json has no models yet');
-      for (const line of table(['model', 'version', 'task', 'holdout metrics', 'promoted', 'run', 'sha256', 'deployed'], models.map(([name, e]) => {
+      // promoted = merged: the deploy's record of the merge time, not the entry's (written before the merge)
+      for (const line of table(['model', 'version', 'task', 'holdout metrics', 'promoted (merged)', 'pull request', 'run', 'sha256', 'deployed'], models.map(([name, e]) => {
         const d = deployed.get(name);
+        const merged = d && d.version === e.version ? d : null;
+        const pr = merged?.pull_request ?? e.pull_request?.number ?? null;
         return [name, `v${e.version}`, e.task ?? 'regression', headlineMetrics(e).map((m) => `${m.name} ${fmtMetric(m.value)}`).join(', '),
-          e.promoted_at.slice(0, 16).replace('T', ' '), e.run_id,
+          merged?.promoted_at ? merged.promoted_at.slice(0, 16).replace('T', ' ') : 'not deployed yet', pr ? `#${pr}` : '', e.run_id,
           e.artifact.sha256.slice(0, 12), d ? `v${d.version} (${d.kind} ${d.git_sha.slice(0, 7)})` : 'not yet'];
       }))) ctx.out(line);
     },
   },
   'registry history': {
-    usage: '[--model M] [--ref main] [--repo .]',
-    options: { model: { type: 'string' }, ref: { type: 'string' }, repo: { type: 'string' } },
+    usage: '[--model M] [--ref main] [--repo .] [--no-db]',
+    options: { model: { type: 'string' }, ref: { type: 'string' }, repo: { type: 'string' }, 'no-db': { type: 'boolean' } },
     async run(ctx) {
       const h = await registryHistory(resolve(str(ctx.values, 'repo') ?? '.'), { model: str(ctx.values, 'model'), ref: str(ctx.values, 'ref') ?? 'HEAD' });
-      if (ctx.values.json) return void ctx.json(h);
-      if (h.length === 0) return void ctx.out('no registry changes in git history yet');
-      for (const line of table(['date', 'commit', 'kind', 'changes', 'pull request', 'subject'], h.map((r) => [
-        r.date.slice(0, 16).replace('T', ' '), r.commit.slice(0, 10), r.kind,
+      // what the deploys recorded of each commit (GitHub's merger and approvers when it had a token);
+      // --no-db: git's word alone (the merge commit's author and date)
+      const deployed = ctx.values['no-db'] ? new Map<string, DeploymentRow>() : await deploymentsByCommit(await ctx.db(), h.map((r) => r.commit));
+      const records = h.map((r) => ({ ...r, deployment: deployed.get(r.commit) ?? null }));
+      if (ctx.values.json) return void ctx.json(records);
+      if (records.length === 0) return void ctx.out('no registry changes in git history yet');
+      for (const line of table(['when (merged)', 'commit', 'kind', 'changes', 'pull request', 'merged by', 'approved by', 'why'], records.map((r) => [
+        (r.deployment?.promoted_at ?? r.date).slice(0, 16).replace('T', ' '), r.commit.slice(0, 10), r.kind,
         r.changes.map((c) => `${c.model} ${c.from ? `v${c.from}` : '-'} -> ${c.to ? `v${c.to}` : '-'}`).join(', '),
-        r.pullRequest ? `#${r.pullRequest}` : '', r.subject.slice(0, 60),
+        r.pullRequest ? `#${r.pullRequest}` : '',
+        r.deployment?.merged_by ?? `${r.author.name} <${r.author.email}>`,
+        r.deployment ? (r.deployment.approved_by.join(', ') || (r.deployment.approval_source === 'github' ? 'none (the merge)' : '-')) : '-',
+        (r.deployment?.reason ?? r.reason).slice(0, 70),
       ]))) ctx.out(line);
     },
   },
@@ -130,3 +141,9 @@ export const gitopsCommands: Record<string, Command> = {
   },
 };
 
+/** Who merged and approved a recorded deployment, and how its reviewed run was checked, as one line. */
+function approvalLine(row: DeploymentRow): string {
+  const pr = row.pull_request ? `pull request #${row.pull_request}` : 'no pull request';
+  const approved = row.approved_by.length ? `, approved by ${row.approved_by.join(', ')}` : '';
+  return `${pr}, merged by ${row.merged_by ?? 'unknown'} at ${row.promoted_at ?? 'unknown'}${approved}; reviewed run check: ${row.review_check ?? 'none'}`;
+}

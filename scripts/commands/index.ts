@@ -33,7 +33,7 @@ export const commands: Record<string, CommandEntry> = {
   deploy: { summary: 'verify every entry of registry/production.json at a commit of the default branch and record what changed (deploy or rollback)', group: gitops },
   rollback: { summary: 'prepare the rollback of one model to an earlier version (a branch and PR, or --push onto the base)', group: gitops },
   'registry show': { summary: 'the models in production as registry/production.json says, and what was deployed', group: gitops },
-  'registry history': { summary: 'promotions and rollbacks as git recorded them (version, date, commit, pull request)', group: gitops },
+  'registry history': { summary: 'promotions and rollbacks as git recorded them: when (the merge), what, who merged and approved, why', group: gitops },
   'registry verify': { summary: 'verify registry/production.json at a commit as deploy does, without recording anything', group: gitops },
   quality: { summary: 'daily data quality of the recent window: freshness, gaps, completeness, nulls, ranges, duplicates (mlops.quality_checks)', group: monitoring },
   drift: { summary: "drift of the model's input columns and predictions: the champion's training window against the last N days (mlops.drift_reports)", group: monitoring },

@@ -20,6 +20,19 @@ export interface StandInPull {
   reviewers: string[];
   teamReviewers: string[];
   comments: { id: number; body: string }[];
+  /** the head commit (what a merge merges); zeros when a test does not care */
+  headSha?: string;
+  /** set by `merge`: who merged, when, and the merge commit */
+  merged?: { by: string; at: string; commit: string };
+  reviews?: StandInReview[];
+}
+
+export interface StandInReview {
+  user: string;
+  state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED';
+  /** the head commit the review was given on */
+  commitId: string;
+  submittedAt: string;
 }
 
 export interface StandInOptions extends Partial<ServerOptions> {
@@ -71,6 +84,24 @@ export class GitHubStandIn extends StandInServer<Options> {
       this.pulls.push(pull);
       return [201, this.pullJson(pull)];
     }
+    if ((m = /^\/pulls\/(\d+)$/.exec(rest)) && method === 'GET') {
+      const pull = this.pull(Number(m[1]));
+      return pull ? [200, this.pullJson(pull)] : [404, { message: 'Not Found' }];
+    }
+    if ((m = /^\/pulls\/(\d+)\/reviews$/.exec(rest)) && method === 'GET') {
+      const pull = this.pull(Number(m[1]));
+      if (!pull) return [404, { message: 'Not Found' }];
+      return [200, (pull.reviews ?? []).map((r, i) => ({
+        id: pull.number * 100 + i, node_id: `PRR_${pull.number}_${i}`, user: { login: r.user, id: i + 1, type: 'User' }, body: '', state: r.state,
+        html_url: `https://github.test/${this.options.owner}/${this.options.repo}/pull/${pull.number}#pullrequestreview-${i}`,
+        pull_request_url: `${this.baseUrl}/repos/${this.options.owner}/${this.options.repo}/pulls/${pull.number}`,
+        author_association: 'MEMBER', submitted_at: r.submittedAt, commit_id: r.commitId,
+      }))];
+    }
+    if ((m = /^\/commits\/([0-9a-f]{40})\/pulls$/.exec(rest)) && method === 'GET') {
+      const sha = m[1];
+      return [200, this.pulls.filter((p) => p.merged?.commit === sha || p.headSha === sha).map((p) => this.pullJson(p))];
+    }
     if ((m = /^\/pulls\/(\d+)$/.exec(rest)) && method === 'PATCH') {
       const pull = this.pull(Number(m[1]));
       if (!pull) return [404, { message: 'Not Found' }];
@@ -110,12 +141,31 @@ export class GitHubStandIn extends StandInServer<Options> {
       body: p.body,
       html_url: `https://github.test/${owner}/${repo}/pull/${p.number}`,
       url: `${this.baseUrl}/repos/${owner}/${repo}/pulls/${p.number}`,
-      head: { ref: p.head, label: `${p.headOwner}:${p.head}`, sha: '0'.repeat(40) },
+      head: { ref: p.head, label: `${p.headOwner}:${p.head}`, sha: p.headSha ?? '0'.repeat(40) },
       base: { ref: p.base, label: `${owner}:${p.base}`, sha: '0'.repeat(40) },
       labels: p.labels.map((name) => this.labelJson(name)),
       requested_reviewers: p.reviewers.map((login) => ({ login })),
       requested_teams: p.teamReviewers.map((slug) => ({ slug })),
       user: { login: 'mlops-bot' },
+      merged: Boolean(p.merged),
+      merged_at: p.merged?.at ?? null,
+      merged_by: p.merged ? { login: p.merged.by } : null,
+      merge_commit_sha: p.merged?.commit ?? null,
     };
+  }
+
+  /** What GitHub does when a person merges `number`: merged_by, merged_at, the merge commit, closed. */
+  merge(number: number, by: string, commit: string, at = new Date().toISOString()): void {
+    const pull = this.pull(number);
+    if (!pull) throw new Error(`no pull request #${number}`);
+    pull.merged = { by, at, commit };
+    pull.state = 'closed';
+  }
+
+  /** A review of `number` at its current head (or at `commitId`). */
+  review(number: number, user: string, state: StandInReview['state'], commitId?: string): void {
+    const pull = this.pull(number);
+    if (!pull) throw new Error(`no pull request #${number}`);
+    (pull.reviews ??= []).push({ user, state, commitId: commitId ?? pull.headSha ?? '0'.repeat(40), submittedAt: new Date().toISOString() });
   }
 }

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { artifactPath, emptyRegistry, parseRegistry, serializeRegistry, REGISTRY_FILE, type RegressionEntry, type Registry } from '../../actions/lib/registry/schema.ts';
+import { promotionCommitMessage } from '../../actions/lib/promotion/marker.ts';
 
 /**
  * Tiny ONNX models for the deploy tests, built directly with onnx-proto (opset 17): a linear model
@@ -173,7 +174,7 @@ export class ScratchRepo {
    * merged into main with `--no-ff` as "Merge pull request #<pr> from acme/mlops/promote/<model>",
    * pushed. Returns the merge commit.
    */
-  promote(model: string, version: number, pr: number, options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry> } = {}): string {
+  promote(model: string, version: number, pr: number, options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry>; title?: string; beforeMerge?: (branch: string) => void } = {}): string {
     const onnx = options.onnx ?? modelBytes(version);
     const branch = `mlops/promote/${model}`;
     this.git('checkout', '--quiet', '-B', branch, 'main');
@@ -190,9 +191,11 @@ export class ScratchRepo {
       [entry.artifact.path]: onnx,
       [`registry/models/${model}/${version}/card.json`]: `${JSON.stringify({ model, version }, null, 2)}\n`,
     });
-    this.commit(`Promote ${model} v${version}`);
+    // the pipeline's promotion commit, with the trailers the deploy checks the merge against
+    this.commit(promotionCommitMessage(model, version, { run: entry.run_id, sha256: entry.artifact.sha256 }));
+    options.beforeMerge?.(branch);
     this.git('checkout', '--quiet', 'main');
-    this.git('merge', '--quiet', '--no-ff', '-m', `Merge pull request #${pr} from acme/${branch}`, branch);
+    this.git('merge', '--quiet', '--no-ff', '-m', `Merge pull request #${pr} from acme/${branch}`, '-m', options.title ?? `Promote ${model} v${version}`, branch);
     this.git('push', '--quiet', 'origin', 'main');
     this.git('branch', '--quiet', '-D', branch);
     return this.head();

@@ -2,12 +2,18 @@ import type { Db, Queryable } from '../db/index.ts';
 import type { RegistryEntry } from '../registry/schema.ts';
 import { branchTip, isAncestor, resolveCommit } from '../git/read.ts';
 import { describeFailures, verifyRegistry, type RegistryVerification } from './verify.ts';
+import type { GitHubTarget } from '../github/client.ts';
+import { registryHistory } from '../registry/history.ts';
+import { approvalOf, type MergeFacts } from './approval.ts';
 
 /**
  * Deploy = make what registry/production.json says at a commit the recorded truth, all or nothing.
  * Every entry is verified first; when any fails, nothing is recorded and the last good deployment
  * stays current. Otherwise one transaction records one row per model whose version changed
  * against that model's latest deployment: `deploy` (newer), `rollback` (older), `retire` (gone).
+ * Each row says who approved it (approval.ts): the pull request that landed the version, who
+ * merged it and when, and the check that what was merged is what was reviewed, which refuses the
+ * whole deploy when it fails.
  */
 
 export type DeploymentKind = 'deploy' | 'rollback' | 'retire';
@@ -23,6 +29,18 @@ export interface DeploymentRow {
   previous_version: number | null;
   run_id: string | null;
   deployed_at: string;
+  /** the pull request that landed this version, and who merged it when (the promotion time) */
+  pull_request: number | null;
+  pull_request_url: string | null;
+  merged_by: string | null;
+  promoted_at: string | null;
+  /** why: the pull request's title, else the commit's subject */
+  reason: string | null;
+  /** who approved the merged head (GitHub only) */
+  approved_by: string[];
+  /** how the reviewed run was checked: github, git, or why not */
+  review_check: string | null;
+  approval_source: 'github' | 'git' | null;
 }
 
 export interface ModelDeployment {
@@ -54,6 +72,11 @@ export interface DeployOptions {
    * recording alone). Default `main`.
    */
   branch?: string | null;
+  /**
+   * GitHub, to read who merged and approved and what the promotion pull request reviewed; null or
+   * absent: the same facts, as far as they go, from git (approval.ts).
+   */
+  github?: GitHubTarget | null;
 }
 
 /** A deploy refused before anything was verified or recorded (a commit that is not on the default branch). */
@@ -87,7 +110,7 @@ export class DeployVerificationError extends Error {
   }
 }
 
-const COLUMNS = 'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at';
+const COLUMNS = 'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at, pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source';
 
 /** A lock key of its own so two deploys cannot interleave their reads and writes. */
 const DEPLOY_LOCK = 0x6d6c6f70; // "mlop"
@@ -127,18 +150,25 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
     }
     plans.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
 
+    // Who approved each change, from the commit that landed it; a merge that is not what was
+    // reviewed refuses the deploy here, before anything is written (the transaction rolls back).
+    const approvals = await approvalsOf(repoDir, gitSha, plans.filter((p) => p.outcome !== 'unchanged'), registry.models, options.github ?? null);
+
     const recorded: DeploymentRow[] = [];
     const models: ModelDeployment[] = [];
     for (const p of plans) {
       let outcome = p.outcome;
       let note = p.note;
       if (outcome !== 'unchanged') {
+        const a = approvals.get(p.model)!;
         const res = await tx.query<RawRow>(
-          `INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind, previous_version, run_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+          `INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind, previous_version, run_id,
+             pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)
            ON CONFLICT (model, git_sha) DO NOTHING
            RETURNING ${COLUMNS}`,
-          [p.model, p.version, p.sha256, gitSha, outcome, p.previousVersion, p.runId],
+          [p.model, p.version, p.sha256, gitSha, outcome, p.previousVersion, p.runId,
+            a.pullRequest?.number ?? null, a.pullRequest?.url ?? null, a.mergedBy, a.mergedAt, a.reason, JSON.stringify(a.approvedBy), a.checks[p.model] ?? null, a.source],
         );
         if (res.rows.length === 1) recorded.push(toRow(res.rows[0]));
         else {
@@ -150,6 +180,34 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
     }
     return { outcome: recorded.length > 0 ? ('recorded' as const) : ('unchanged' as const), gitSha, models, recorded, verification };
   });
+}
+
+/**
+ * The merge facts of each changing model, from the commit on the first-parent line of `gitSha`
+ * that last changed its entry (the deploy of a commit that lands several merges at once, after a
+ * skipped deploy, credits each version to its own pull request). One look-up per commit.
+ */
+async function approvalsOf(
+  repoDir: string,
+  gitSha: string,
+  changing: { model: string; outcome: DeployOutcome }[],
+  entries: Record<string, RegistryEntry>,
+  github: GitHubTarget | null,
+): Promise<Map<string, MergeFacts>> {
+  const byCommit = new Map<string, string[]>();
+  for (const p of changing) {
+    const [landed] = await registryHistory(repoDir, { ref: gitSha, model: p.model });
+    const commit = landed?.commit ?? gitSha;
+    byCommit.set(commit, [...(byCommit.get(commit) ?? []), p.model]);
+  }
+  const out = new Map<string, MergeFacts>();
+  for (const [commit, names] of byCommit) {
+    // the reviewed-run check covers the entries a promotion put there (a retirement has none)
+    const changed = Object.fromEntries(names.filter((m) => entries[m]).map((m) => [m, entries[m]]));
+    const facts = await approvalOf(repoDir, commit, changed, github);
+    for (const m of names) out.set(m, facts);
+  }
+  return out;
 }
 
 /**
@@ -193,13 +251,27 @@ export async function deploymentHistory(db: Queryable, model?: string): Promise<
   return res.rows.map(toRow);
 }
 
+/** The first deployment row recorded for each of `commits` (its merge facts are the commit's), by commit. */
+export async function deploymentsByCommit(db: Queryable, commits: string[]): Promise<Map<string, DeploymentRow>> {
+  if (commits.length === 0) return new Map();
+  const res = await db.query<RawRow>(`SELECT ${COLUMNS} FROM mlops.deployments WHERE git_sha = ANY($1::text[]) ORDER BY id`, [commits]);
+  const out = new Map<string, DeploymentRow>();
+  for (const r of res.rows) if (!out.has(r.git_sha)) out.set(r.git_sha, toRow(r));
+  return out;
+}
+
 async function latestRows(db: Queryable): Promise<DeploymentRow[]> {
   const res = await db.query<RawRow>(`SELECT DISTINCT ON (model) ${COLUMNS} FROM mlops.deployments ORDER BY model, id DESC`);
   return res.rows.map(toRow);
 }
 
 /** A row as the driver returns it: bigint ids as strings (pg) or bigints, timestamps as Dates. */
-type RawRow = Omit<DeploymentRow, 'id' | 'deployed_at'> & { id: number | string | bigint; deployed_at: Date | string };
+type RawRow = Omit<DeploymentRow, 'id' | 'deployed_at' | 'promoted_at' | 'approved_by'> & {
+  id: number | string | bigint;
+  deployed_at: Date | string;
+  promoted_at: Date | string | null;
+  approved_by: string[] | string | null;
+};
 
 /** The row with the driver's types converted (every query selects exactly COLUMNS). */
 function toRow(r: RawRow): DeploymentRow {
@@ -209,5 +281,8 @@ function toRow(r: RawRow): DeploymentRow {
     version: Number(r.version),
     previous_version: r.previous_version === null ? null : Number(r.previous_version),
     deployed_at: r.deployed_at instanceof Date ? r.deployed_at.toISOString() : new Date(r.deployed_at).toISOString(),
+    pull_request: r.pull_request === null ? null : Number(r.pull_request),
+    promoted_at: r.promoted_at === null ? null : new Date(r.promoted_at).toISOString(),
+    approved_by: typeof r.approved_by === 'string' ? (JSON.parse(r.approved_by) as string[]) : (r.approved_by ?? []),
   };
 }

@@ -4,6 +4,7 @@ export {
   deploy,
   currentDeployments,
   deploymentHistory,
+  deploymentsByCommit,
   DeployVerificationError,
   DeployRefusedError,
   assertOnBranch,
@@ -17,3 +18,4 @@ export {
 export { prepareRollback, rollbackBranchName, ROLLBACK_MARKER, ROLL_FORWARD_MARKER, type RollbackOptions, type RollbackResult, type RollbackOutcome, type RollbackDirection } from './rollback.ts';
 export { smokeScore, smokeSample, type SmokeResult } from './smoke.ts';
 export { checkClaims, changedModels } from './claims.ts';
+export { approvalOf, ReviewMismatchError, type MergeFacts } from './approval.ts';

@@ -5,8 +5,18 @@
  *   <!-- mlops:kept model=tank-level-forecast run=77aa01 -->
  *
  * The first identifies the pull request of a model (so re-runs update it instead of opening
- * another) and carries its candidate, so a later challenger can be compared with it. The second
- * marks the comment that says a challenger was not better, so re-runs do not repeat it.
+ * another) and carries its candidate, so a later challenger can be compared with it, and what an
+ * approval of the pull request approves (run and artifact sha256: the deploy compares them with
+ * what was merged). The second marks the comment that says a challenger was not better, so re-runs
+ * do not repeat it.
+ *
+ * The promotion commit on the branch carries the same two facts as git trailers, for the deploy
+ * to check from git alone when it has no token:
+ *
+ *   Promote tank-level-forecast v8
+ *
+ *   MLOps-Run: 4f2c9e1a
+ *   MLOps-Artifact-Sha256: 9c1d...
  */
 
 export interface Candidate {
@@ -17,6 +27,8 @@ export interface Candidate {
   value: number;
   /** default true (rmse, mae) */
   lowerIsBetter?: boolean;
+  /** the artifact's sha256: what approving the pull request approves, with the run */
+  sha256?: string;
 }
 
 export interface PromotionMarker extends Partial<Candidate> {
@@ -35,6 +47,7 @@ export function promotionMarker(model: string, candidate: Candidate): string {
     value: String(candidate.value),
   };
   if (candidate.lowerIsBetter === false) fields.higher_is_better = 'true';
+  if (candidate.sha256) fields.sha256 = candidate.sha256;
   return `<!-- mlops:promotion ${Object.entries(fields).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(' ')} -->`;
 }
 
@@ -49,6 +62,7 @@ export function parsePromotionMarker(body: string | null | undefined): Promotion
   if (f.metric) out.metric = f.metric;
   if (f.value !== undefined && f.value !== '' && Number.isFinite(Number(f.value))) out.value = Number(f.value);
   out.lowerIsBetter = f.higher_is_better !== 'true';
+  if (f.sha256 && /^[0-9a-f]{64}$/.test(f.sha256)) out.sha256 = f.sha256;
   return out;
 }
 
@@ -74,7 +88,27 @@ export function hasKeptMarker(body: string | null | undefined, model: string, ru
 /** The candidate a marker describes, when it has all of it. */
 export function candidateOf(marker: PromotionMarker | null): Candidate | null {
   if (!marker || marker.run === undefined || marker.version === undefined || marker.metric === undefined || marker.value === undefined) return null;
-  return { run: marker.run, version: marker.version, metric: marker.metric, value: marker.value, lowerIsBetter: marker.lowerIsBetter ?? true };
+  return { run: marker.run, version: marker.version, metric: marker.metric, value: marker.value, lowerIsBetter: marker.lowerIsBetter ?? true, ...(marker.sha256 ? { sha256: marker.sha256 } : {}) };
+}
+
+export interface PromotionTrailers {
+  run: string;
+  sha256: string;
+}
+
+const RUN_TRAILER = 'MLOps-Run';
+const SHA_TRAILER = 'MLOps-Artifact-Sha256';
+
+/** The promotion commit's message: subject, blank line, the trailers of what it promotes. */
+export function promotionCommitMessage(model: string, version: number, t: PromotionTrailers): string {
+  return `Promote ${model} v${version}\n\n${RUN_TRAILER}: ${t.run}\n${SHA_TRAILER}: ${t.sha256}`;
+}
+
+/** The trailers of a promotion commit's message (its body), or null when it has not both. */
+export function parsePromotionTrailers(message: string): PromotionTrailers | null {
+  const run = new RegExp(`^${RUN_TRAILER}:[ \\t]*(\\S+)[ \\t]*$`, 'mi').exec(message)?.[1];
+  const sha256 = new RegExp(`^${SHA_TRAILER}:[ \\t]*([0-9a-f]{64})[ \\t]*$`, 'mi').exec(message)?.[1];
+  return run && sha256 ? { run, sha256 } : null;
 }
 
 function fieldsOf(text: string): Record<string, string> {

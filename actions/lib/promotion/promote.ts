@@ -6,7 +6,7 @@ import { readBlobAt } from '../git/read.ts';
 import type { GitHubTarget } from '../github/client.ts';
 import { highestVersionEver } from '../registry/history.ts';
 import { prepareScratchClone, writeLocalPullRequest } from './local.ts';
-import type { Candidate } from './marker.ts';
+import { promotionCommitMessage, type Candidate } from './marker.ts';
 import {
   createOrUpdatePromotionPullRequest,
   findPromotionPullRequest,
@@ -97,18 +97,24 @@ export async function promote(target: PromotionTarget, spec: PromoteSpec): Promi
   await git.fetchBranches('origin', [spec.base]);
   const baseRef = `refs/remotes/origin/${spec.base}`;
   const current = await registryAt(git, baseRef);
-  const plan = planRegistryEdit(current, { ...spec.promotion, highestVersionEver: await highestVersionEver(git, baseRef, model) });
+  const highest = await highestVersionEver(git, baseRef, model);
+  // The entry names its pull request once there is one (null in local mode and before the first push).
+  const planFor = (pullRequest: { number: number; url: string } | null): RegistryEditPlan =>
+    planRegistryEdit(current, { ...spec.promotion, entry: { ...spec.promotion.entry, pull_request: pullRequest }, highestVersionEver: highest });
+  const plan = planFor(spec.promotion.entry.pull_request);
   const text = spec.render(plan);
-  const candidate: Candidate = { ...spec.candidate, version: plan.version };
-  const branchSpec = {
+  const candidate: Candidate = { ...spec.candidate, version: plan.version, sha256: plan.artifact.sha256 };
+  const branchSpecOf = (p: RegistryEditPlan) => ({
     git,
     base: spec.base,
     branch: branchName,
-    files: plan.files,
-    message: `Promote ${model} v${plan.version}`,
+    files: p.files,
+    // the trailers let the deploy check from git alone that the merged branch is this commit
+    message: promotionCommitMessage(model, p.version, { run: spec.candidate.run, sha256: p.artifact.sha256 }),
     author: spec.author,
     committer: spec.committer,
-  };
+  });
+  const branchSpec = branchSpecOf(plan);
 
   if (target.kind === 'local') {
     const branch = await createOrUpdateBranch({ ...branchSpec, push: false });
@@ -133,9 +139,16 @@ export async function promote(target: PromotionTarget, spec: PromoteSpec): Promi
   const kept = await keepBetterCandidate(target.github, prSpec, open, spec.isBetter ?? isBetterByMetric);
   if (kept) return { mode: 'github', outcome: kept.outcome, version: plan.version, branch: null, pullRequest: kept };
 
-  // 3. The branch, then the pull request.
-  const branch = await createOrUpdateBranch(branchSpec);
+  // 3. The branch, then the pull request. The entry names the pull request: known before the push
+  // when one is open; a new one is known only once created, and the branch is written again with it.
+  const known = open ? { number: open.number, url: open.url } : null;
+  let branch = await createOrUpdateBranch(branchSpecOf(known ? planFor(known) : plan));
   const pullRequest = await createOrUpdatePromotionPullRequest(target.github, prSpec, open);
+  if (!known) {
+    const named = await createOrUpdateBranch(branchSpecOf(planFor({ number: pullRequest.number, url: pullRequest.url })));
+    // one outcome for the run: what the branch was before it (created stays created)
+    branch = { ...named, outcome: branch.outcome === 'unchanged' ? named.outcome : branch.outcome, previousSha: branch.previousSha };
+  }
   return { mode: 'github', outcome: pullRequest.outcome, version: plan.version, branch, pullRequest };
 }
 

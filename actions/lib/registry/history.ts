@@ -29,6 +29,8 @@ export interface RegistryHistoryRecord {
   /** who made the commit: for a merge made on GitHub, the person who merged */
   author: { name: string; email: string };
   subject: string;
+  /** why: the pull request's title as GitHub writes it into a merge commit's body, else the subject */
+  reason: string;
   /** the pull request that landed this commit: `Merge pull request #N from ...`, or a squash merge's `... (#N)` */
   pullRequest: number | null;
   /** when this commit is a revert: the commit and the pull request it reverts (as far as the message says) */
@@ -178,7 +180,7 @@ function overallKind(changes: ModelChange[]): ModelChangeKind | 'mixed' {
   return kinds.size === 1 ? [...kinds][0] : 'mixed';
 }
 
-type CommitFacts = Pick<RegistryHistoryRecord, 'commit' | 'parents' | 'date' | 'author' | 'subject' | 'pullRequest' | 'reverts'>;
+type CommitFacts = Pick<RegistryHistoryRecord, 'commit' | 'parents' | 'date' | 'author' | 'subject' | 'reason' | 'pullRequest' | 'reverts'>;
 
 /**
  * Who landed a commit and what it reverts. A revert names the commit it undoes in its body; that
@@ -187,7 +189,7 @@ type CommitFacts = Pick<RegistryHistoryRecord, 'commit' | 'parents' | 'date' | '
  * second parent's line.
  */
 async function describeCommit(git: Git, c: CommitInfo): Promise<CommitFacts> {
-  const base = { commit: c.sha, parents: c.parents, date: c.date, author: c.author, subject: c.subject };
+  const base = { commit: c.sha, parents: c.parents, date: c.date, author: c.author, subject: c.subject, reason: landingReason(c) };
   let revert = revertOf(c.subject, c.body);
   let pullRequest = pullRequestOf(c.subject);
   if (!revert && c.parents.length === 2) {
@@ -216,6 +218,15 @@ function ownPullRequest(subject: string, revertedSubject: string): number | null
   if (written.includes(subject)) return null;
   const squash = /^(.*) \(#(\d+)\)$/.exec(subject);
   return squash && written.includes(squash[1]) ? Number(squash[2]) : undefined;
+}
+
+/** Why a commit landed: a merged pull request's title (GitHub's merge commit body), else the subject. */
+export function landingReason(c: Pick<CommitInfo, 'parents' | 'subject' | 'body'>): string {
+  if (c.parents.length > 1 && /^Merge pull request #\d+ /.test(c.subject)) {
+    const title = c.body.split('\n').find((l) => l.trim());
+    if (title) return title.trim();
+  }
+  return c.subject;
 }
 
 /**

@@ -101,8 +101,8 @@ const entryLineage = {
     .strict(),
   code_sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'expected a full git commit sha (40 hex characters)'),
   workflow_run_url: z.url({ protocol: /^https?$/ }).nullable(),
-  promoted_at: isoTime,
-  pull_request: z.object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) }).strict().nullable(),
+  promoted_at: isoTime.meta({ description: "Written with the promotion branch (the run's as-of). When the version was promoted is the merge: registry history and mlops.deployments.promoted_at." }),
+  pull_request: z.object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) }).strict().nullable().meta({ description: "The promotion pull request, named on its branch once it is opened; null without a token (local mode)." }),
   previous_version: z.number().int().min(1).nullable(),
   // Last on purpose: a key that never changes closes each entry, so appending a model after the
   // last one and promoting that last one touch different lines and merge cleanly.
