@@ -13,10 +13,11 @@ import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { emptyRegistry } from '../actions/lib/registry/schema.ts';
 import {
-  ALERT_LABEL, evaluateHealth, parseAlertMarker, postWebhook, runDailyMonitoring, syncAlerts,
+  ALERT_LABEL, closeAlertsOfDeployment, evaluateHealth, parseAlertMarker, postWebhook, runDailyMonitoring, syncAlerts,
   type RuleResult,
 } from '../actions/lib/monitoring/index.ts';
 import { gitHubTarget, type GitHubTarget } from '../actions/lib/github/client.ts';
+import { startRun } from '../actions/lib/tracking/runs.ts';
 
 const TOKEN = 'ghs_alertsT0kenForTheStandIn0123456789';
 const tank = loadPipelineFile('pipelines/tank-level-forecast.yaml');
@@ -234,11 +235,17 @@ describeDb('alerts with a lifecycle', ({ db }) => {
     const run = (asOf: Date) => runDailyMonitoring(db(), { pipelines: [tank], repoDir: repo, asOf, checks: ['health'], github: target, log: (l) => lines.push(l) });
     const first = await run(day0);
     expect(first.dispatches).toMatchObject([{ pipeline: 'tank-level-forecast', trigger: 'stale', outcome: 'dispatched' }]);
+    // the dispatch names the alert it answers: its row in mlops.alerts and its issue
+    const alert = (await db().query<{ id: string | number }>("SELECT id FROM mlops.alerts WHERE alert_key = 'tank-level-forecast/stale-champion' AND status = 'open'")).rows[0];
+    const issue = gh.issues.find((i) => parseAlertMarker(i.body) === 'tank-level-forecast/stale-champion')!;
     expect(gh.dispatches).toEqual([{
       event_type: 'retrain',
-      client_payload: { pipeline: 'tank-level-forecast', reason: 'stale champion: champion v1 is 17.9 days old (promoted 2026-11-22), stale after 14 days, no model trained since' },
+      client_payload: {
+        pipeline: 'tank-level-forecast', reason: 'stale champion: champion v1 is 17.9 days old (promoted 2026-11-22), stale after 14 days, no model trained since',
+        alert_id: Number(alert.id), alert_issue: `https://github.test/plant/ops/issues/${issue.number}`,
+      },
     }]);
-    expect(first.alerts.raised.map((a) => [a.key, a.outcome])).toEqual([['tank-level-forecast/stale-champion', 'opened']]);
+    expect(first.alerts.raised.map((a) => [a.key, a.outcome, a.id])).toEqual([['tank-level-forecast/stale-champion', 'opened', Number(alert.id)]]);
     // Re-runs inside the cooldown (24 h): no second dispatch, the same issue updated.
     for (const hours of [1, 23]) {
       const again = await run(new Date(day0.getTime() + hours * 3_600_000));
@@ -276,6 +283,40 @@ describeDb('alerts with a lifecycle', ({ db }) => {
     expect(rows).toEqual([{ outcome: 'no-token', delivered: false }]);
     expect(lines.filter((l) => l.startsWith('retrain of pump-efficiency recorded, not dispatched (no GitHub token)'))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('retrain of pump-efficiency not dispatched: one was already recorded'))).toHaveLength(1);
+    expect(gh.requests).toEqual([]);
+  });
+
+  it('the deploy of the promotion an alert\'s retrain produced resolves the alert and closes its issue; a rollback closes nothing', async () => {
+    const repo = join(work, 'repo-answer');
+    writeRegistryEdit(repo, planRegistryEdit(emptyRegistry(), {
+      model: 'pump-efficiency', entry: promotionEntry('pump-efficiency', 'run-old', 0.1), onnx: new Uint8Array([1, 2, 3]), card: {},
+    }));
+    const asOf = new Date('2026-12-28T01:00:00Z');
+    const monitored = await runDailyMonitoring(db(), { pipelines: [{ config: pump }], repoDir: repo, asOf, checks: ['health'], github: target });
+    const sent = gh.dispatches.at(-1)!.client_payload as { alert_id: number; alert_issue: string };
+    expect(monitored.dispatches).toMatchObject([{ pipeline: 'pump-efficiency', outcome: 'dispatched' }]);
+    // the retrain the dispatch started records the alert (the extract step's alert-id and alert-issue inputs)
+    await startRun(db(), {
+      runId: 'run-answer', pipeline: 'pump-efficiency', asOf, trigger: 'repository_dispatch', triggerReason: 'stale', forced: false,
+      codeSha: null, workflowRunUrl: null, runDir: null, triggerAlert: { id: sent.alert_id, issueUrl: sent.alert_issue },
+    });
+    const issue = gh.issues.find((i) => `https://github.test/plant/ops/issues/${i.number}` === sent.alert_issue)!;
+    expect(issue.state).toBe('open');
+    gh.reset();
+
+    const at = new Date('2026-12-29T09:00:00Z');
+    const rollback = await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 1, kind: 'rollback', run_id: 'run-answer', pull_request: 9 }], { asOf: at, github: target });
+    expect(rollback).toEqual([]);
+    const closed = await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 2, kind: 'deploy', run_id: 'run-answer', pull_request: 9 }], { asOf: at, github: target });
+    expect(closed).toEqual([{ id: sent.alert_id, key: 'pump-efficiency/stale-champion', model: 'pump-efficiency', version: 2, outcome: 'resolved', issue: { number: issue.number, outcome: 'closed' }, error: null }]);
+    expect(issue).toMatchObject({ state: 'closed', stateReason: 'completed' });
+    expect(issue.comments.at(-1)!.body).toBe('✅ Resolved at 2026-12-29T09:00:00.000Z: pump-efficiency v2 (pull request #9), the promotion of run `run-answer` that this alert\'s retrain produced, is deployed.');
+    const row = (await db().query<{ status: string; resolved_at: Date }>('SELECT status, resolved_at FROM mlops.alerts WHERE id = $1', [sent.alert_id])).rows[0];
+    expect([row.status, new Date(row.resolved_at).toISOString()]).toEqual(['resolved', at.toISOString()]);
+    expect(gh.violations).toEqual([]);
+    // deploying again (a re-run) finds it resolved and calls GitHub no more
+    gh.reset();
+    expect((await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 2, kind: 'deploy', run_id: 'run-answer', pull_request: 9 }], { asOf: at, github: target }))[0].outcome).toBe('not-open');
     expect(gh.requests).toEqual([]);
   });
 });

@@ -136,13 +136,13 @@ describe('deploy-model deploys only from the default branch', () => {
     const wf = read('deploy-model.yml');
     const deploy = wf.jobs.deploy.steps.find((s) => s.id === 'deploy')!;
     expect(deploy.with).toMatchObject({ ref: '${{ github.sha }}', branch: '${{ github.event.repository.default_branch }}' });
-    expect(wf.jobs.deploy.steps[0].with).toMatchObject({ 'fetch-depth': 0 }); // origin/<default branch> is in the clone
+    expect(wf.jobs.deploy.steps.find((s) => s.uses?.startsWith('actions/checkout@'))!.with).toMatchObject({ 'fetch-depth': 0 }); // origin/<default branch> is in the clone
   });
 
-  it('reads who merged and approved with the job\'s own token, which may read pull requests and write nothing', () => {
+  it('reads who merged and approved, and closes answered alerts, with a token that may read pull requests and write issues only', () => {
     const job = read('deploy-model.yml').jobs.deploy;
-    expect(job.steps.find((s) => s.id === 'deploy')!.with).toMatchObject({ 'github-token': '${{ github.token }}' });
-    expect(job.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' });
+    expect(job.steps.find((s) => s.id === 'deploy')!.with).toMatchObject({ 'github-token': '${{ steps.app-token.outputs.token || secrets.MLOPS_BOT_TOKEN || github.token }}' });
+    expect(job.permissions).toEqual({ contents: 'read', 'pull-requests': 'read', issues: 'write' });
   });
 });
 

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { testBackends } from './helpers/db.ts';
+import { openDb } from '../actions/lib/db/index.ts';
 import { condition, interpolate, parseWithGitHub, pipelineYaml, seededDatabase, makeWorkspace, readActionYaml, REPO_ROOT, runComposite, baseEnv, type Json, type Workspace } from './helpers/runner.ts';
 
 /** Workflow lint: GitHub's own parser, then every local action use cross-checked against its action.yml. */
@@ -204,11 +205,12 @@ describe(`weekly-retrain executed end to end [${backend}]`, () => {
     return { steps, outputs, log };
   }
 
-  it('repository_dispatch: plan -> matrix -> extract ... gate -> promotion PR (local mode), the reason carried through', async () => {
+  it('repository_dispatch: plan -> matrix -> extract ... gate -> promotion PR (local mode), the reason and the alert carried through', async () => {
     const wf = readWorkflow('weekly-retrain.yml');
     const github: Json = {
       event_name: 'repository_dispatch', ref: 'refs/heads/main', token: '', repository: 'acme/plant',
-      event: { action: 'retrain', client_payload: { reason: 'drift on inflow_m3h', pipeline: 'tank-small' }, repository: { default_branch: 'main' } },
+      // as daily-drift sends it: the alert it answers (its mlops.alerts id and issue) rides along
+      event: { action: 'retrain', client_payload: { reason: 'drift on inflow_m3h', pipeline: 'tank-small', alert_id: 12, alert_issue: 'https://github.test/acme/plant/issues/7' }, repository: { default_branch: 'main' } },
     };
     const base = { github, inputs: {}, secrets: { DATABASE_URL: db.inputs['database-url'] ?? '', MLOPS_BOT_TOKEN: '' }, vars: {} };
     const runnerEnv: Record<string, string> = db.inputs['data-dir'] ? { MLOPS_DATA_DIR: db.inputs['data-dir'] } : {};
@@ -225,10 +227,17 @@ describe(`weekly-retrain executed end to end [${backend}]`, () => {
       const out = (id: string) => ((job.steps[id] as { outputs: Record<string, string> }).outputs);
       expect(out('gate').decision).toBe('promote');
       expect(out('promote')).toMatchObject({ mode: 'local', outcome: 'created', version: '1' });
-      const runJson = JSON.parse(readFileSync(join(out('extract')['run-dir'], 'run.json'), 'utf8')) as { trigger: string; trigger_reason: string };
-      expect(runJson).toMatchObject({ trigger: 'repository_dispatch', trigger_reason: 'drift on inflow_m3h' });
+      const runJson = JSON.parse(readFileSync(join(out('extract')['run-dir'], 'run.json'), 'utf8')) as { run_id: string; trigger: string; trigger_reason: string };
+      expect(runJson).toMatchObject({ trigger: 'repository_dispatch', trigger_reason: 'drift on inflow_m3h', trigger_alert: { id: 12, issue_url: 'https://github.test/acme/plant/issues/7' } });
+      // the run record keeps it for the deploy that will close the alert
+      const tracking = await openDb({ url: db.inputs['database-url'], dataDir: db.inputs['data-dir'], ignoreEnv: true });
+      const recorded = await tracking.query<{ trigger_alert_id: string | number; trigger_alert_issue: string }>('SELECT trigger_alert_id, trigger_alert_issue FROM mlops.training_runs WHERE run_id = $1', [runJson.run_id])
+        .finally(() => tracking.close());
+      expect(recorded.rows.map((r) => [Number(r.trigger_alert_id), r.trigger_alert_issue])).toEqual([[12, 'https://github.test/acme/plant/issues/7']]);
       expect(job.log.at(-1)).toMatch(/^upload run-tank-small-/);
-      expect(readFileSync(out('promote')['body-file'], 'utf8')).toContain('repository_dispatch: drift on inflow_m3h');
+      const body = readFileSync(out('promote')['body-file'], 'utf8');
+      expect(body).toContain('repository_dispatch: drift on inflow_m3h');
+      expect(body).toContain('This retrain answers alert 12 of `mlops.alerts` (https://github.test/acme/plant/issues/7); deploying this promotion closes it.');
     }
   });
 });

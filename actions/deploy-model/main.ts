@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { deploy, DeployRefusedError, DeployVerificationError, ReviewMismatchError } from '../lib/deploy/index.ts';
 import { gitHubTarget } from '../lib/github/client.ts';
+import { closeAlertsOfDeployment } from '../lib/monitoring/index.ts';
 import { REGISTRY_FILE } from '../lib/registry/schema.ts';
 import { table } from '../lib/report/markdown.ts';
 import { annotate, databaseInputs, info, maskSecret, optionalText, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
@@ -30,12 +31,16 @@ async function main(): Promise<void> {
       if (err instanceof ReviewMismatchError) for (const p of err.problems) annotate('error', p, { file: REGISTRY_FILE, title: 'deploy refused: not what was reviewed' });
       throw err;
     }
+    // the alerts whose dispatched retrain this deploy put in production are resolved, their issues closed
+    const closed = await closeAlertsOfDeployment(db, result.recorded, { asOf: new Date(), github, log: info });
+    for (const c of closed.filter((x) => x.error)) annotate('warning', `alert ${c.id}: its issue #${c.issue?.number} could not be closed: ${c.error}`, { title: 'alert not closed' });
     const changed = result.models.filter((m) => m.outcome !== 'unchanged');
     setOutputs({
       outcome: result.outcome,
       'git-sha': result.gitSha,
       deployed: JSON.stringify(result.models.map((m) => ({ model: m.model, outcome: m.outcome, version: m.version, previous_version: m.previousVersion }))),
       rollbacks: changed.filter((m) => m.outcome === 'rollback').length,
+      'closed-alerts': JSON.stringify(closed.map((c) => ({ id: c.id, key: c.key, outcome: c.outcome, issue: c.issue }))),
     });
     for (const m of changed.filter((x) => x.outcome === 'rollback')) annotate('warning', `${m.model} rolled back from v${m.previousVersion} to v${m.version}`, { title: 'rollback recorded' });
     await writeSummary([
@@ -49,6 +54,7 @@ async function main(): Promise<void> {
           r.model, `v${r.version}`, r.pull_request ? (r.pull_request_url ? `[#${r.pull_request}](${r.pull_request_url})` : `#${r.pull_request}`) : '',
           r.merged_by ?? '', r.promoted_at ?? '', r.approved_by.join(', '), r.review_check ?? '']))]
         : []),
+      ...(closed.length ? ['', ...closed.map((c) => `- Alert ${c.id} (\`${c.key ?? '?'}\`): ${c.outcome}, answered by ${c.model} v${c.version}${c.issue ? `; issue #${c.issue.number} ${c.issue.outcome}` : ''}`)] : []),
     ].join('\n'));
   });
 }

@@ -18,6 +18,8 @@ async function main(): Promise<void> {
     force: booleanInput(false),
     trigger: z.string().trim().default('manual'),
     reason: optionalText(),
+    'alert-id': z.string().trim().regex(/^(\d+)?$/, 'expected the alert\'s id in mlops.alerts (a whole number) or nothing').optional(),
+    'alert-issue': z.string().trim().regex(/^(https?:\/\/\S+)?$/, 'expected the alert issue\'s URL or nothing').optional(),
     'runs-dir': z.string().trim().default(DEFAULT_RUNS_DIR),
     'run-id': optionalText(),
     'repo-dir': z.string().trim().default('.'),
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
       runId: inputs.runId,
       trigger: inputs.trigger,
       triggerReason: inputs.reason ?? null,
+      triggerAlert: inputs.alertId ? { id: Number(inputs.alertId), issueUrl: inputs.alertIssue || null } : null,
       force: inputs.force,
     });
     const state = await runStage(db, 'extract-data', store, () => extractStage(db, store));

@@ -4,6 +4,7 @@ import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { ensurePullRequest } from '../../actions/lib/github/pulls.ts';
 import { currentDeployments, deploy, deploymentsByCommit, describeFailures, prepareRollback, verifyRegistry, type DeploymentRow } from '../../actions/lib/deploy/index.ts';
 import { registryHistory } from '../../actions/lib/registry/history.ts';
+import { closeAlertsOfDeployment } from '../../actions/lib/monitoring/index.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { headlineMetrics } from '../../actions/lib/registry/schema.ts';
 import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
@@ -53,8 +54,12 @@ export const gitopsCommands: Record<string, Command> = {
     usage: '[--ref SHA] [--branch main] [--repo .] [--github-token T --repository owner/name]',
     options: { ref: { type: 'string' }, branch: { type: 'string' }, repo: { type: 'string' }, ...githubOptions },
     async run(ctx) {
-      const r = await deploy(await ctx.db(), resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD', branch: str(ctx.values, 'branch') ?? 'main', github: github(ctx.values) });
-      if (ctx.values.json) return void ctx.json(r);
+      const gh = github(ctx.values);
+      const db = await ctx.db();
+      const r = await deploy(db, resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD', branch: str(ctx.values, 'branch') ?? 'main', github: gh });
+      // the alerts whose dispatched retrain this deploy put in production
+      const closed = await closeAlertsOfDeployment(db, r.recorded, { asOf: new Date(), github: gh, log: (m) => ctx.out(m) });
+      if (ctx.values.json) return void ctx.json({ ...r, closed_alerts: closed });
       ctx.out(`deploy of ${r.gitSha.slice(0, 12)}: ${r.outcome}`);
       for (const m of r.models) ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);
       for (const row of r.recorded) ctx.out(`  ${row.model} v${row.version}: ${approvalLine(row)}`);

@@ -41,6 +41,14 @@ export const WRITING_JOBS: readonly WritingJob[] = [
     ],
   },
   {
+    workflow: 'deploy-model.yml',
+    job: 'deploy',
+    permissions: [
+      { name: 'issues', level: 'write', why: 'close the alert issue whose dispatched retrain the deploy put in production' },
+      { name: 'pull-requests', level: 'read', why: 'who merged and approved the pull request, and the run its review covered' },
+    ],
+  },
+  {
     workflow: 'daily-quality.yml',
     job: 'quality',
     permissions: [{ name: 'issues', level: 'write', why: 'open, update and close the data-quality alert issues' }],

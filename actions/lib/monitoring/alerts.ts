@@ -67,6 +67,8 @@ export interface RuleResult {
 export type AlertOutcome = 'opened' | 'updated' | 'resolved' | 'unchanged';
 
 export interface AlertChange {
+  /** the alert's row in mlops.alerts (null when the rule could not be evaluated or nothing was open) */
+  id: number | null;
   key: string;
   pipeline: string;
   rule: AlertRule;
@@ -214,13 +216,14 @@ export async function syncAlerts(db: Queryable, results: readonly RuleResult[], 
   for (const r of results) {
     const key = alertKey(r.pipeline, r.rule);
     const change: AlertChange = {
-      key, pipeline: r.pipeline, rule: r.rule, severity: r.severity, message: r.message, outcome: 'unchanged', occurrences: 0,
+      id: null, key, pipeline: r.pipeline, rule: r.rule, severity: r.severity, message: r.message, outcome: 'unchanged', occurrences: 0,
       firstSeen: null, issue: null, delivery: { github: 'none', webhook: 'none', errors: [] },
     };
     changes.push(change);
     if (r.status === 'unknown') continue;
     const row = r.status === 'firing' ? await raise(db, r, asOf) : await clear(db, r, asOf);
     if (row) {
+      change.id = Number(row.id);
       change.outcome = r.status === 'firing' ? (row.inserted ? 'opened' : 'updated') : 'resolved';
       change.occurrences = row.occurrences;
       change.firstSeen = new Date(row.first_seen).toISOString();
@@ -266,4 +269,69 @@ export async function syncAlerts(db: Queryable, results: readonly RuleResult[], 
     for (const e of change.delivery.errors) log(`alert ${key}: delivery failed: ${e}`);
   }
   return changes;
+}
+
+/** A recorded deployment, as far as closing the alert behind it needs. */
+export interface DeployedVersion {
+  model: string;
+  version: number;
+  kind: string;
+  run_id: string | null;
+  pull_request: number | null;
+}
+
+export interface ClosedAlert {
+  id: number;
+  key: string | null;
+  model: string;
+  version: number;
+  /** resolved: closed now; not-open: it had cleared already (or is unknown) */
+  outcome: 'resolved' | 'not-open';
+  issue: { number: number; outcome: 'closed' | 'no-token' | 'failed' } | null;
+  error: string | null;
+}
+
+/**
+ * The alerts whose dispatched retrain just deployed (#11.11): for each deployed version whose run
+ * an alert started (mlops.training_runs.trigger_alert_id), the alert is resolved and its issue
+ * closed with a comment naming the deploy. Rollbacks and retirements close nothing.
+ */
+export async function closeAlertsOfDeployment(db: Queryable, deployed: readonly DeployedVersion[], sinks: Pick<AlertSinks, 'asOf' | 'github' | 'log'>): Promise<ClosedAlert[]> {
+  const log = sinks.log ?? (() => undefined);
+  const runs = deployed.filter((d) => d.kind === 'deploy' && d.run_id);
+  if (runs.length === 0) return [];
+  const { rows } = await db.query<{ run_id: string; trigger_alert_id: string | number }>(
+    'SELECT run_id, trigger_alert_id FROM mlops.training_runs WHERE run_id = ANY($1::text[]) AND trigger_alert_id IS NOT NULL',
+    [runs.map((d) => d.run_id)],
+  );
+  const out: ClosedAlert[] = [];
+  for (const r of rows) {
+    const d = runs.find((x) => x.run_id === r.run_id)!;
+    const id = Number(r.trigger_alert_id);
+    const resolved = await db.query<{ alert_key: string; issue_number: number | null }>(
+      `UPDATE mlops.alerts SET status = 'resolved', resolved_at = $2, last_seen = $2 WHERE id = $1 AND status = 'open' RETURNING alert_key, issue_number`,
+      [id, sinks.asOf],
+    );
+    const row = resolved.rows[0];
+    const closed: ClosedAlert = { id, key: row?.alert_key ?? null, model: d.model, version: d.version, outcome: row ? 'resolved' : 'not-open', issue: null, error: null };
+    out.push(closed);
+    if (!row) continue;
+    if (row.issue_number !== null) {
+      const github = sinks.github ?? null;
+      if (!github) closed.issue = { number: row.issue_number, outcome: 'no-token' };
+      else {
+        try {
+          const pr = d.pull_request ? ` (pull request #${d.pull_request})` : '';
+          await closeAlertIssue(github, { number: row.issue_number, url: '', title: '', body: '' },
+            `✅ Resolved at ${sinks.asOf.toISOString()}: ${d.model} v${d.version}${pr}, the promotion of run \`${d.run_id}\` that this alert's retrain produced, is deployed.`);
+          closed.issue = { number: row.issue_number, outcome: 'closed' };
+        } catch (err) {
+          closed.issue = { number: row.issue_number, outcome: 'failed' };
+          closed.error = gitHubError(github, err);
+        }
+      }
+    }
+    log(`alert ${id} (${row.alert_key}) resolved: ${d.model} v${d.version} is deployed${closed.issue ? `; issue #${closed.issue.number} ${closed.issue.outcome}` : ''}${closed.error ? `: ${closed.error}` : ''}`);
+  }
+  return out;
 }

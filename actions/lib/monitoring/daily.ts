@@ -155,8 +155,12 @@ export async function runDailyMonitoring(db: Db, options: DailyMonitoringOptions
   const dispatches: DispatchResult[] = [];
   for (const { config, reasons, triggers } of retrain.values()) {
     const trigger: DispatchTrigger = triggers.size === 2 ? 'drift+stale' : triggers.has('drift') ? 'drift' : 'stale';
+    // the alert the retrain answers: the drift alert, else the stale champion's
+    const rule = triggers.has('drift') ? 'data-drift' : 'stale-champion';
+    const fired = all.find((c) => c.pipeline === config.name && c.rule === rule && c.id !== null);
+    const alert = fired ? { id: fired.id!, issueUrl: fired.issue?.url ?? null } : null;
     dispatches.push(await dispatchRetrain(db, {
-      pipeline: config.name, reason: reasons.join('; '), trigger, cooldownHours: config.drift.retrain_cooldown_hours, asOf,
+      pipeline: config.name, reason: reasons.join('; '), trigger, cooldownHours: config.drift.retrain_cooldown_hours, asOf, alert,
     }, github, log));
   }
 

@@ -23,6 +23,15 @@ export interface DispatchRequest {
   trigger: DispatchTrigger;
   cooldownHours: number;
   asOf: Date;
+  /** the alert this retrain answers: sent in the dispatch, recorded with the run, closed when its promotion deploys */
+  alert?: DispatchAlert | null;
+}
+
+export interface DispatchAlert {
+  /** its row in mlops.alerts */
+  id: number;
+  /** its GitHub issue, when there is one */
+  issueUrl: string | null;
 }
 
 export interface DispatchResult {
@@ -48,9 +57,9 @@ export async function dispatchRetrain(db: Db, req: DispatchRequest, github: GitH
     );
     if (prev.rows[0]) return { id: null, previous: prev.rows[0] };
     const { rows } = await tx.query<{ id: string | number }>(
-      `INSERT INTO mlops.retrain_dispatches (pipeline, reason, dispatched_at, delivered, outcome, trigger)
-       VALUES ($1, $2, $3, false, 'pending', $4) RETURNING id`,
-      [req.pipeline, req.reason, req.asOf, req.trigger],
+      `INSERT INTO mlops.retrain_dispatches (pipeline, reason, dispatched_at, delivered, outcome, trigger, alert_id)
+       VALUES ($1, $2, $3, false, 'pending', $4, $5) RETURNING id`,
+      [req.pipeline, req.reason, req.asOf, req.trigger, req.alert?.id ?? null],
     );
     return { id: Number(rows[0].id), previous: null };
   });
@@ -68,7 +77,7 @@ export async function dispatchRetrain(db: Db, req: DispatchRequest, github: GitH
     log(`retrain of ${req.pipeline} recorded, not dispatched (no GitHub token): repository_dispatch type "retrain", reason: ${req.reason}`);
   } else {
     try {
-      await sendRetrainDispatch(github, req.pipeline, req.reason);
+      await sendRetrainDispatch(github, req.pipeline, req.reason, req.alert ?? null);
       outcome = 'dispatched';
       log(`retrain of ${req.pipeline} dispatched (repository_dispatch "retrain" to ${github.repo.owner}/${github.repo.repo}): ${req.reason}`);
     } catch (err) {

@@ -79,7 +79,15 @@ export async function closeAlertIssue(gh: GitHubTarget, issue: AlertIssue, comme
   return 'closed';
 }
 
-/** `repository_dispatch` of type `retrain` (the weekly-retrain workflow listens for it). */
-export async function sendRetrainDispatch(gh: GitHubTarget, pipeline: string, reason: string): Promise<void> {
-  await gh.client.rest.repos.createDispatchEvent({ ...gh.repo, event_type: 'retrain', client_payload: { pipeline, reason } });
+/**
+ * `repository_dispatch` of type `retrain` (the weekly-retrain workflow listens for it), with the
+ * alert it answers: `alert_id` and `alert_issue` become the extract step's inputs.
+ */
+export async function sendRetrainDispatch(gh: GitHubTarget, pipeline: string, reason: string, alert: { id: number; issueUrl: string | null } | null = null): Promise<void> {
+  const payload: Record<string, string | number> = { pipeline, reason };
+  if (alert) {
+    payload.alert_id = alert.id;
+    if (alert.issueUrl) payload.alert_issue = alert.issueUrl;
+  }
+  await gh.client.rest.repos.createDispatchEvent({ ...gh.repo, event_type: 'retrain', client_payload: payload });
 }

@@ -68,6 +68,10 @@ export function promotionBody(input: PrBodyInput): string {
     `Retrain of ${fmtTime(r.as_of)} (${trigger}). Merging this pull request deploys v${version}` +
       (previousVersion ? `; reverting the merge rolls back to v${previousVersion}.` : '; it is the first model of this pipeline.'),
   );
+  if (r.trigger_alert) {
+    const a = r.trigger_alert;
+    out.push('', `This retrain answers alert ${a.id} of \`mlops.alerts\`${a.issue_url ? ` (${a.issue_url})` : ''}; deploying this promotion closes it.`);
+  }
   // What an approval covers (branch protection dismisses stale approvals; deploy checks it again).
   out.push('', `Approving this pull request approves run \`${r.run_id}\` (artifact sha256 \`${input.artifact.sha256.slice(0, 12)}\`). A later retrain that updates this branch replaces the run: review it again.`);
   if (r.forced) out.push('', '> ⚠️ This promotion was **forced** past the improvement gate.');

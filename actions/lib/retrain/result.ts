@@ -30,6 +30,8 @@ export interface RetrainResult {
   forced: boolean;
   trigger: string;
   trigger_reason: string | null;
+  /** the alert whose dispatch started this run (its id in mlops.alerts, its issue) */
+  trigger_alert?: { id: number; issue_url: string | null } | null;
   as_of: string;
   /** regression (absent in reports written before classification existed) or classification */
   task?: Task;

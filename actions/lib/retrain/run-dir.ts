@@ -68,6 +68,8 @@ export const runStateSchema = z.object({
   as_of: z.string(),
   trigger: z.string(),
   trigger_reason: z.string().nullable(),
+  /** the alert whose dispatch started this run (absent in runs written before it was recorded) */
+  trigger_alert: z.object({ id: z.number().int(), issue_url: z.string().nullable() }).nullable().optional(),
   forced: z.boolean(),
   /** the checkout whose registry/production.json names the champion */
   repo_dir: z.string(),

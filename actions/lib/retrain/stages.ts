@@ -47,6 +47,8 @@ export interface BeginOptions {
   runId?: string;
   trigger?: string;
   triggerReason?: string | null;
+  /** the alert whose dispatch started this run: its id in mlops.alerts and its issue */
+  triggerAlert?: { id: number; issueUrl: string | null } | null;
   force?: boolean;
   /** where the run is kept (default: files in its run directory) */
   store?: (runDir: string) => RunStore;
@@ -105,6 +107,7 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
     as_of: o.asOf.toISOString(),
     trigger: o.trigger ?? 'manual',
     trigger_reason: o.triggerReason ?? null,
+    trigger_alert: o.triggerAlert ? { id: o.triggerAlert.id, issue_url: o.triggerAlert.issueUrl } : null,
     forced: o.force ?? false,
     repo_dir: o.repoDir,
     code_sha: await codeSha(),
@@ -113,7 +116,7 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
     stage_timings: {},
   };
   await startRun(db, {
-    runId, pipeline: state.pipeline, asOf: o.asOf, trigger: state.trigger, triggerReason: state.trigger_reason, forced: state.forced,
+    runId, pipeline: state.pipeline, asOf: o.asOf, trigger: state.trigger, triggerReason: state.trigger_reason, triggerAlert: o.triggerAlert ?? null, forced: state.forced,
     codeSha: state.code_sha, workflowRunUrl: state.workflow_run_url, runDir,
   });
   store.save(state);
@@ -435,6 +438,7 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
     forced: state.forced,
     trigger: state.trigger,
     trigger_reason: state.trigger_reason,
+    trigger_alert: state.trigger_alert ?? null,
     as_of: state.as_of,
     task: state.config.task,
     primary_metric: state.config.gates.metric,

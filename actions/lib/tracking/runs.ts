@@ -10,6 +10,8 @@ export interface RunStart {
   asOf: Date;
   trigger: string;
   triggerReason: string | null;
+  /** the alert whose dispatch started the run */
+  triggerAlert?: { id: number; issueUrl: string | null } | null;
   forced: boolean;
   codeSha: string | null;
   workflowRunUrl: string | null;
@@ -119,11 +121,11 @@ export async function startRun(db: Queryable, s: RunStart): Promise<void> {
   const { leaseMs } = leaseSettings();
   const { rows } = await db.query<{ run_id: string }>(
     `INSERT INTO mlops.training_runs (run_id, pipeline, status, trigger, trigger_reason, forced, as_of, code_sha, workflow_run_url, run_dir,
-       lease_owner, lease_host, lease_pid, heartbeat_at, lease_expires_at)
-     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now() + $13 * interval '1 millisecond')
+       lease_owner, lease_host, lease_pid, heartbeat_at, lease_expires_at, trigger_alert_id, trigger_alert_issue)
+     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now() + $13 * interval '1 millisecond', $14, $15)
      ON CONFLICT (run_id) DO NOTHING RETURNING run_id`,
     [s.runId, s.pipeline, s.trigger, s.triggerReason, s.forced, s.asOf, s.codeSha, s.workflowRunUrl, s.runDir,
-      lease.owner, lease.host, lease.pid, leaseMs],
+      lease.owner, lease.host, lease.pid, leaseMs, s.triggerAlert?.id ?? null, s.triggerAlert?.issueUrl ?? null],
   );
   if (rows.length > 0) return;
   const existing = await getRun(db, s.runId);
