@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronProblem } from './schedule.ts';
 import { trainerSchema } from '../train/params.ts';
 
 /** Names become registry keys, branch names and file paths: keep them boring. The one rule for model names. */
@@ -6,7 +7,11 @@ export const MODEL_NAME = /^[a-z0-9-]+$/;
 export const nameSchema = z.string().regex(MODEL_NAME, 'expected a name of lowercase letters, digits and dashes ([a-z0-9-]+)');
 /** A SQL identifier we will quote; still refuse anything odd so errors surface at validation time. */
 export const identifierSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a column or table name ([A-Za-z_][A-Za-z0-9_]*)');
-const cronSchema = z.string().regex(/^\S+( \S+){4}$/, 'expected a 5-field cron expression such as "0 2 * * 0"');
+const cronSchema = z.string().regex(/^\S+( \S+){4}$/, 'expected a 5-field cron expression such as "0 2 * * 0"')
+  .superRefine((expr, ctx) => {
+    const problem = cronProblem(expr);
+    if (problem) ctx.addIssue({ code: 'custom', message: `expected a cron expression (UTC) such as "0 2 * * 0": ${problem.replace(/^CronPattern: /, '')}` });
+  });
 const pct = z.number().min(0);
 export const tableSchema = z.string().regex(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, 'expected a table name, optionally schema-qualified');
 
