@@ -6,7 +6,9 @@ import { parsePromotionMarker, parsePromotionTrailers } from '../actions/lib/pro
 import { commitInfo, readBlobAt } from '../actions/lib/git/read.ts';
 import { REGISTRY_FILE, type Registry } from '../actions/lib/registry/schema.ts';
 import { ensurePromotionPullRequest } from '../actions/lib/promotion/pr.ts';
-import { promote, type PromoteSpec } from '../actions/lib/promotion/promote.ts';
+import { autoMergeDecision, promote, type PromoteSpec } from '../actions/lib/promotion/promote.ts';
+import { ENABLE_AUTO_MERGE } from '../actions/lib/github/automerge.ts';
+import { checkAgainstGraphQLSchema } from './helpers/standin-server.ts';
 import { sha256Hex, type RegistryEditPlan } from '../actions/lib/registry/edit.ts';
 import { createSandbox, promotionEntry as entry, type Sandbox } from './helpers/git.ts';
 import { GitHubStandIn } from './helpers/github-standin.ts';
@@ -231,5 +233,74 @@ describe('promotion branch helpers', () => {
     } finally {
       sb.cleanup();
     }
+  });
+});
+
+describe('auto-merge above promotion.auto_merge_min_improvement_pct (GraphQL, checked against GitHub\'s schema)', () => {
+  let sb: Sandbox;
+  let gh: GitHubStandIn;
+  let work: Git;
+  let allowed = true;
+  beforeAll(async () => {
+    sb = await createSandbox({ 'README.md': '# plant\n' });
+    gh = await GitHubStandIn.start({ ...REPO, token: TOKEN, branchExists: async (branch) => `refs/heads/${branch}` in (await sb.originRefs()) });
+    work = await sb.clone('checkout');
+  });
+  afterAll(async () => {
+    await gh.close();
+    sb.cleanup();
+  });
+  afterEach(() => {
+    expect(gh.violations).toEqual([]);
+    gh.reset();
+    allowed = true;
+  });
+  const client = () => createGitHubClient({ token: TOKEN, baseUrl: gh.baseUrl, paceWrites: false });
+  const run = (model: string, improvementPct: number | null, forced = false) => {
+    (gh.options as { autoMergeAllowed?: boolean }).autoMergeAllowed = allowed;
+    const s = spec(`${model}-run`, 0.05);
+    return promote({ kind: 'github', github: { client: client(), repo: REPO, token: TOKEN }, workDir: work.dir, gitToken: TOKEN }, {
+      ...s, promotion: { ...s.promotion, model, entry: entry(model, `${model}-run`, 0.05) },
+      labels: [], reviewers: [], teamReviewers: [],
+      autoMerge: autoMergeDecision(5, improvementPct, forced),
+    });
+  };
+  const graphqlCalls = () => gh.requests.filter((r) => r.path === '/graphql');
+
+  it('an improvement above the threshold turns on auto-merge of exactly the pushed head, as a merge commit', async () => {
+    const res = await run('model-a', 8.2);
+    expect(res).toMatchObject({ mode: 'github', outcome: 'created', autoMerge: 'enabled' });
+    const pull = gh.pulls.find((p) => p.head === 'mlops/promote/model-a')!;
+    const head = (await sb.originRefs())['refs/heads/mlops/promote/model-a'];
+    expect(pull.autoMerge).toMatchObject({ mergeMethod: 'MERGE', expectedHeadOid: head });
+    expect(graphqlCalls().map((r) => [r.operationId, (r.body as { variables: Record<string, string> }).variables])).toEqual([
+      ['graphql/EnableAutoMerge', { pullRequestId: gh.nodeId(pull), expectedHeadOid: head, mergeMethod: 'MERGE' }],
+    ]);
+  });
+
+  it('below the threshold, for a first model or a forced promotion, a person merges: no GraphQL call', async () => {
+    for (const [model, pct, forced] of [['model-b', 4.9, false], ['model-c', null, false], ['model-d', 30, true]] as const) {
+      const res = await run(model, pct, forced);
+      expect(res, model).toMatchObject({ outcome: 'created', autoMerge: 'off' });
+    }
+    expect(graphqlCalls()).toEqual([]);
+    expect(autoMergeDecision(5, 4.9, false).why).toBe('improvement 4.9% < 5% (promotion.auto_merge_min_improvement_pct): a person merges it');
+    expect(autoMergeDecision(null, 50, false).enable).toBe(false);
+  });
+
+  it('a repository that does not allow auto-merge: the pull request stands, with a warning saying why', async () => {
+    allowed = false;
+    const res = await run('model-e', 12);
+    expect(res).toMatchObject({ outcome: 'created', autoMerge: 'failed' });
+    if (res.mode !== 'github') throw new Error('expected github mode');
+    expect(res.pullRequest.warnings).toEqual([expect.stringMatching(/^auto-merge was not enabled \(improvement 12\.0% >= 5% .*\): GitHub: could not enable auto-merge: Pull request Auto merge is not allowed for this repository$/)]);
+  });
+
+  it('the stand-in\'s check refuses what GitHub would: an unknown input field, a variable of the wrong type', () => {
+    const wrongField = checkAgainstGraphQLSchema({ query: ENABLE_AUTO_MERGE.replace('expectedHeadOid: $expectedHeadOid', 'headOid: $expectedHeadOid'), variables: { pullRequestId: 'PR_1' } });
+    expect(wrongField.violations.join('\n')).toMatch(/Field "headOid" is not defined by type "EnablePullRequestAutoMergeInput"/);
+    const wrongVariable = checkAgainstGraphQLSchema({ query: ENABLE_AUTO_MERGE, variables: { pullRequestId: 'PR_1', mergeMethod: 'FAST_FORWARD' } });
+    expect(wrongVariable.violations.join('\n')).toMatch(/Variable "\$mergeMethod" got invalid value "FAST_FORWARD"/);
+    expect(checkAgainstGraphQLSchema({ query: ENABLE_AUTO_MERGE, variables: { pullRequestId: 'PR_1', mergeMethod: 'MERGE' } }).violations).toEqual([]);
   });
 });

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     'pull-request-number': pr?.number,
     'pull-request-url': pr?.url,
     'body-file': result.mode === 'local' ? result.bodyFile : undefined,
+    'auto-merge': result.mode === 'github' ? result.autoMerge : 'off',
   });
   await writeSummary([
     `### ${result.title} (${result.outcome})`,

@@ -1,3 +1,4 @@
+import { Kind, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { defaultServerOptions, StandInServer, type Reply, type ServerOptions } from './standin-server.ts';
 
 export { checkAgainstOpenApi, type Fault, type OperationCheck, type RecordedRequest } from './standin-server.ts';
@@ -25,6 +26,8 @@ export interface StandInPull {
   /** set by `merge`: who merged, when, and the merge commit */
   merged?: { by: string; at: string; commit: string };
   reviews?: StandInReview[];
+  /** set by the enablePullRequestAutoMerge mutation */
+  autoMerge?: { mergeMethod: string; enabledAt: string; expectedHeadOid: string | null };
 }
 
 export interface StandInReview {
@@ -38,9 +41,11 @@ export interface StandInReview {
 export interface StandInOptions extends Partial<ServerOptions> {
   /** whether a head branch exists (GitHub answers 422 otherwise) */
   branchExists?: (branch: string) => boolean | Promise<boolean>;
+  /** the repository's "Allow auto-merge" setting (default true) */
+  autoMergeAllowed?: boolean;
 }
 
-type Options = ServerOptions & Pick<StandInOptions, 'branchExists'>;
+type Options = ServerOptions & Pick<StandInOptions, 'branchExists' | 'autoMergeAllowed'>;
 
 export class GitHubStandIn extends StandInServer<Options> {
   readonly pulls: StandInPull[] = [];
@@ -127,6 +132,29 @@ export class GitHubStandIn extends StandInServer<Options> {
     return undefined;
   }
 
+  /** GraphQL: enablePullRequestAutoMerge, as GitHub answers it (errors with HTTP 200). */
+  protected override graphql(operation: OperationDefinitionNode, variables: Record<string, unknown>): unknown {
+    const field = operation.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD);
+    if (operation.operation !== 'mutation' || field?.name.value !== 'enablePullRequestAutoMerge') return undefined;
+    // the input object as the document spells it, its values from the coerced variables
+    const input = field.arguments?.find((a) => a.name.value === 'input')?.value;
+    const values: Record<string, unknown> = {};
+    if (input?.kind === Kind.OBJECT) for (const f of input.fields) values[f.name.value] = f.value.kind === Kind.VARIABLE ? variables[f.value.name.value] : (f.value as { value?: unknown }).value;
+    const pull = this.pulls.find((p) => this.nodeId(p) === values.pullRequestId);
+    const error = (type: string, message: string) => ({ data: { enablePullRequestAutoMerge: null }, errors: [{ type, path: ['enablePullRequestAutoMerge'], message }] });
+    if (!pull) return error('NOT_FOUND', `Could not resolve to a node with the global id of '${String(values.pullRequestId)}'`);
+    if (this.options.autoMergeAllowed === false) return error('UNPROCESSABLE', 'Pull request Auto merge is not allowed for this repository');
+    if (pull.state !== 'open') return error('UNPROCESSABLE', 'Pull request is not open');
+    const expected = (values.expectedHeadOid as string | undefined) ?? null;
+    if (expected && pull.headSha && expected !== pull.headSha) return error('UNPROCESSABLE', `Head sha didn't match expected head sha`);
+    pull.autoMerge = { mergeMethod: String(values.mergeMethod ?? 'MERGE'), enabledAt: new Date().toISOString(), expectedHeadOid: expected };
+    return { data: { enablePullRequestAutoMerge: { pullRequest: { number: pull.number, autoMergeRequest: { enabledAt: pull.autoMerge.enabledAt, mergeMethod: pull.autoMerge.mergeMethod } } } } };
+  }
+
+  nodeId(p: StandInPull): string {
+    return `PR_kwDOstandin${p.number}`;
+  }
+
   private pull(n: number): StandInPull | undefined {
     return this.pulls.find((p) => p.number === n);
   }
@@ -135,6 +163,7 @@ export class GitHubStandIn extends StandInServer<Options> {
     const { owner, repo } = this.options;
     return {
       id: p.number * 10,
+      node_id: this.nodeId(p),
       number: p.number,
       state: p.state,
       title: p.title,

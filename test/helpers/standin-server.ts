@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { buildClientSchema, getVariableValues, Kind, parse as parseGraphQL, type DocumentNode, type GraphQLSchema, type IntrospectionQuery, type OperationDefinitionNode } from 'graphql';
+import { schema as githubSchema, validate as validateGitHubQuery } from '@octokit/graphql-schema';
 
 /**
  * What the loopback GitHub stand-ins share: a server on 127.0.0.1 with in-memory state, the API
@@ -141,6 +143,34 @@ export function checkAgainstOpenApi(method: string, path: string, query: URLSear
   return { template: route.template, operationId: op.operationId ?? null, violations };
 }
 
+// ---------------------------------------------------------------- the GraphQL schema
+
+let graphqlSchema: GraphQLSchema | undefined;
+
+/**
+ * Checks one GraphQL request against GitHub's published schema (@octokit/graphql-schema): the
+ * document must validate (fields, arguments, input types), name one operation, and its variables
+ * must coerce to the declared types. Returns the problems and the parsed operation.
+ */
+export function checkAgainstGraphQLSchema(body: unknown): { violations: string[]; operation: OperationDefinitionNode | null; variables: Record<string, unknown> } {
+  const b = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
+  if (typeof b.query !== 'string') return { violations: ['POST /graphql: the body has no query'], operation: null, variables: {} };
+  const violations = validateGitHubQuery(b.query).map((e) => `POST /graphql: ${e.message}`);
+  graphqlSchema ??= buildClientSchema(githubSchema.json as IntrospectionQuery);
+  let doc: DocumentNode;
+  try {
+    doc = parseGraphQL(b.query);
+  } catch (e) {
+    return { violations: [...violations, `POST /graphql: ${(e as Error).message}`], operation: null, variables: {} };
+  }
+  const operations = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operations.length === 1 ? operations[0] : operations.find((o) => o.name?.value === b.operationName) ?? null;
+  if (!operation) return { violations: [...violations, 'POST /graphql: expected one operation (or operationName)'], operation: null, variables: {} };
+  const coerced = getVariableValues(graphqlSchema, operation.variableDefinitions ?? [], (b.variables ?? {}) as Record<string, unknown>);
+  if (coerced.errors) violations.push(...coerced.errors.map((e) => `POST /graphql: ${e.message}`));
+  return { violations, operation, variables: coerced.coerced ?? {} };
+}
+
 // ---------------------------------------------------------------- the stand-in server
 
 export interface RecordedRequest {
@@ -239,6 +269,14 @@ export abstract class StandInServer<O extends ServerOptions = ServerOptions> {
    */
   protected abstract route(method: string, rest: string, query: URLSearchParams, body: Record<string, unknown>): Reply | undefined | Promise<Reply | undefined>;
 
+  /**
+   * The answer to a GraphQL operation already checked against the schema (`variables` coerced), as
+   * `{ data }` or `{ errors }` (GitHub answers both with 200); undefined: not served (the default).
+   */
+  protected graphql(_operation: OperationDefinitionNode, _variables: Record<string, unknown>): unknown {
+    return undefined;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -255,6 +293,24 @@ export abstract class StandInServer<O extends ServerOptions = ServerOptions> {
     };
 
     const { prefix, token, owner, repo } = this.options;
+    // GraphQL lives beside the REST root: /graphql, or /api/graphql on GitHub Enterprise Server
+    if (method === 'POST' && path === (prefix ? `${prefix.replace(/\/v3$/, '')}/graphql` : '/graphql')) {
+      record.path = '/graphql';
+      record.template = '/graphql';
+      try {
+        record.body = JSON.parse(raw);
+      } catch {
+        this.violations.push('POST /graphql: body is not JSON');
+        return send(400, { message: 'Problems parsing JSON' });
+      }
+      const check = checkAgainstGraphQLSchema(record.body);
+      record.operationId = check.operation ? `graphql/${check.operation.name?.value ?? 'anonymous'}` : null;
+      this.violations.push(...check.violations);
+      if (req.headers.authorization !== `token ${token}` && req.headers.authorization !== `bearer ${token}`) return send(401, { message: 'Bad credentials' });
+      if (check.violations.length > 0 || !check.operation) return send(200, { errors: check.violations.map((message) => ({ message })) });
+      const answer = this.graphql(check.operation, check.variables);
+      return answer === undefined ? send(200, { errors: [{ type: 'NOT_FOUND', message: 'the stand-in does not serve this operation' }] }) : send(200, answer);
+    }
     if (prefix) {
       if (!path.startsWith(`${prefix}/`)) {
         this.violations.push(`${method} ${path}: outside the API root ${prefix}`);

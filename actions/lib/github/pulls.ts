@@ -10,6 +10,8 @@ export type PullRequestOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface OpenPullRequest {
   number: number;
+  /** the GraphQL node id (auto-merge is a GraphQL mutation) */
+  nodeId: string;
   url: string;
   title: string;
   body: string;
@@ -33,6 +35,7 @@ export interface PullRequestSpec {
 export interface PullRequestResult {
   outcome: PullRequestOutcome;
   number: number;
+  nodeId: string;
   url: string;
   /** what went wrong without stopping (e.g. a reviewer GitHub would not request) */
   warnings: string[];
@@ -51,6 +54,7 @@ export async function openPullRequestsFrom(t: GitHubTarget, head: string, headOw
     .sort((a, b) => a.number - b.number)
     .map((p) => ({
       number: p.number,
+      nodeId: p.node_id,
       url: p.html_url,
       title: p.title,
       body: p.body ?? '',
@@ -80,7 +84,7 @@ export async function createOrUpdatePullRequest(t: GitHubTarget, spec: PullReque
         warnings.push((e as Error).message);
       }
     }
-    return { outcome: 'created', number, url: created.data.html_url, warnings };
+    return { outcome: 'created', number, nodeId: created.data.node_id, url: created.data.html_url, warnings };
   }
 
   let changed = false;
@@ -93,7 +97,7 @@ export async function createOrUpdatePullRequest(t: GitHubTarget, spec: PullReque
     await gitHubCall(t, 'add labels', () => t.client.rest.issues.addLabels({ owner, repo, issue_number: open.number, labels: missing }));
     changed = true;
   }
-  return { outcome: changed ? 'updated' : 'unchanged', number: open.number, url: open.url, warnings };
+  return { outcome: changed ? 'updated' : 'unchanged', number: open.number, nodeId: open.nodeId, url: open.url, warnings };
 }
 
 /** find (the oldest open one from the head branch) -> create or update. */

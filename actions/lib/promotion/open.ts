@@ -8,7 +8,7 @@ import { performanceHistory } from '../tracking/runs.ts';
 import { readFileSync } from 'node:fs';
 import type { GitIdentity } from '../git/git.ts';
 import { promotionMarker } from './marker.ts';
-import { promote, type PromoteResult, type PromotionTarget } from './promote.ts';
+import { autoMergeDecision, promote, type PromoteResult, type PromotionTarget } from './promote.ts';
 
 export interface OpenPromotionOptions {
   /** the run directory of a run whose gate decided `promote` */
@@ -34,6 +34,7 @@ export async function openPromotion(db: Db, o: OpenPromotionOptions): Promise<Op
   const value = metricValue(result.scores.challenger!.metrics, metric);
   const candidate = { run: state.run_id, metric, value, ...(higherIsBetter(metric) ? { lowerIsBetter: false } : {}) };
   let title = '';
+  const autoMerge = autoMergeDecision(state.config.promotion.auto_merge_min_improvement_pct, state.gate?.improvement_pct ?? null, state.forced);
   const out = await promote(o.target, {
     base: o.base ?? state.config.promotion.base_branch,
     promotion,
@@ -43,7 +44,7 @@ export async function openPromotion(db: Db, o: OpenPromotionOptions): Promise<Op
       const marker = promotionMarker(state.pipeline, { ...candidate, version: plan.version });
       return {
         title,
-        body: promotionBody({ result, version: plan.version, previousVersion: plan.previousVersion, artifact: plan.artifact, history, marker, model: state.pipeline }),
+        body: promotionBody({ result, version: plan.version, previousVersion: plan.previousVersion, artifact: plan.artifact, history, marker, model: state.pipeline, autoMerge }),
       };
     },
     author: o.author,
@@ -51,6 +52,7 @@ export async function openPromotion(db: Db, o: OpenPromotionOptions): Promise<Op
     labels: state.config.promotion.labels,
     reviewers: state.config.promotion.reviewers,
     teamReviewers: state.config.promotion.team_reviewers,
+    autoMerge,
   });
   return { ...out, title, model: state.pipeline };
 }

@@ -37,6 +37,8 @@ export interface OpenPromotion extends OpenPullRequest {
 export interface PullRequestResult {
   outcome: PullRequestOutcome;
   number: number;
+  /** the GraphQL node id (auto-merge) */
+  nodeId: string;
   url: string;
   /** the candidate of the open pull request that was kept (kept-better-candidate only) */
   kept?: Candidate;
@@ -87,7 +89,7 @@ export async function keepBetterCandidate(
   if (!comments.some((c) => hasKeptMarker(c.body, spec.model, spec.candidate.run))) {
     await gitHubCall(t, 'comment', () => t.client.rest.issues.createComment({ owner, repo, issue_number: open.number, body: keptComment(spec, open.candidate!) }));
   }
-  return { outcome: 'kept-better-candidate', number: open.number, url: open.url, kept: open.candidate, warnings: [] };
+  return { outcome: 'kept-better-candidate', number: open.number, nodeId: open.nodeId, url: open.url, kept: open.candidate, warnings: [] };
 }
 
 /** Create the pull request, or bring its title, body and labels up to date. `open` comes from findPromotionPullRequest. */

@@ -4,6 +4,7 @@ import { createOrUpdateBranch, type BranchResult } from '../git/branch.ts';
 import { Git, type GitIdentity } from '../git/git.ts';
 import { readBlobAt } from '../git/read.ts';
 import type { GitHubTarget } from '../github/client.ts';
+import { enableAutoMerge } from '../github/automerge.ts';
 import { highestVersionEver } from '../registry/history.ts';
 import { prepareScratchClone, writeLocalPullRequest } from './local.ts';
 import { promotionCommitMessage, type Candidate } from './marker.ts';
@@ -42,6 +43,29 @@ export interface PromoteSpec {
   reviewers?: string[];
   teamReviewers?: string[];
   isBetter?: IsBetter;
+  /** turn on GitHub's auto-merge once the pull request is open (autoMergeDecision) */
+  autoMerge?: AutoMergeDecision;
+}
+
+export interface AutoMergeDecision {
+  enable: boolean;
+  /** why, in words, for the pull request's body and the job summary */
+  why: string;
+}
+
+/**
+ * Whether a promotion may merge itself (promotion.auto_merge_min_improvement_pct): only a challenger
+ * that beats a champion by at least the threshold, never a first model (nothing to compare with)
+ * nor a forced promotion (it failed the improvement gate). Branch protection still applies.
+ */
+export function autoMergeDecision(thresholdPct: number | null, improvementPct: number | null, forced: boolean): AutoMergeDecision {
+  if (thresholdPct === null) return { enable: false, why: 'auto-merge is off for this pipeline (promotion.auto_merge_min_improvement_pct: null)' };
+  if (forced) return { enable: false, why: 'a forced promotion is never merged automatically' };
+  if (improvementPct === null || !Number.isFinite(improvementPct)) return { enable: false, why: 'a first model (no champion to improve on) is never merged automatically' };
+  const at = `improvement ${improvementPct.toFixed(1)}%`;
+  return improvementPct >= thresholdPct
+    ? { enable: true, why: `${at} >= ${thresholdPct}% (promotion.auto_merge_min_improvement_pct): GitHub merges it once the required checks and reviews pass` }
+    : { enable: false, why: `${at} < ${thresholdPct}% (promotion.auto_merge_min_improvement_pct): a person merges it` };
 }
 
 export function promotionBranchName(model: string): string {
@@ -76,6 +100,8 @@ export type PromoteResult =
       version: number;
       branch: BranchResult | null;
       pullRequest: PullRequestResult;
+      /** enabled: GitHub will merge it; off: not eligible (or kept); failed: eligible, GitHub refused (a warning) */
+      autoMerge: 'enabled' | 'off' | 'failed';
     }
   | {
       mode: 'local';
@@ -137,7 +163,7 @@ export async function promote(target: PromotionTarget, spec: PromoteSpec): Promi
   };
   const open = await findPromotionPullRequest(target.github, prSpec);
   const kept = await keepBetterCandidate(target.github, prSpec, open, spec.isBetter ?? isBetterByMetric);
-  if (kept) return { mode: 'github', outcome: kept.outcome, version: plan.version, branch: null, pullRequest: kept };
+  if (kept) return { mode: 'github', outcome: kept.outcome, version: plan.version, branch: null, pullRequest: kept, autoMerge: 'off' };
 
   // 3. The branch, then the pull request. The entry names the pull request: known before the push
   // when one is open; a new one is known only once created, and the branch is written again with it.
@@ -149,7 +175,18 @@ export async function promote(target: PromotionTarget, spec: PromoteSpec): Promi
     // one outcome for the run: what the branch was before it (created stays created)
     branch = { ...named, outcome: branch.outcome === 'unchanged' ? named.outcome : branch.outcome, previousSha: branch.previousSha };
   }
-  return { mode: 'github', outcome: pullRequest.outcome, version: plan.version, branch, pullRequest };
+  // 4. Auto-merge of exactly the commit just pushed; a refusal (the repository does not allow it) is a warning.
+  let autoMerge: 'enabled' | 'off' | 'failed' = 'off';
+  if (spec.autoMerge?.enable) {
+    try {
+      await enableAutoMerge(target.github, { nodeId: pullRequest.nodeId, expectedHeadOid: branch.commit });
+      autoMerge = 'enabled';
+    } catch (e) {
+      autoMerge = 'failed';
+      pullRequest.warnings.push(`auto-merge was not enabled (${spec.autoMerge.why}): ${(e as Error).message}`);
+    }
+  }
+  return { mode: 'github', outcome: pullRequest.outcome, version: plan.version, branch, pullRequest, autoMerge };
 }
 
 async function registryAt(git: Git, ref: string): Promise<Registry> {

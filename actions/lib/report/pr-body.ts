@@ -16,6 +16,8 @@ export interface PrBodyInput {
   /** the hidden marker that identifies this pull request on re-runs */
   marker: string;
   model: string;
+  /** whether GitHub's auto-merge is turned on for it, and why */
+  autoMerge?: { enable: boolean; why: string };
 }
 
 export function promotionTitle(model: string, version: number, r: RetrainResult): string {
@@ -75,6 +77,7 @@ export function promotionBody(input: PrBodyInput): string {
   // What an approval covers (branch protection dismisses stale approvals; deploy checks it again).
   out.push('', `Approving this pull request approves run \`${r.run_id}\` (artifact sha256 \`${input.artifact.sha256.slice(0, 12)}\`). A later retrain that updates this branch replaces the run: review it again.`);
   if (r.forced) out.push('', '> ⚠️ This promotion was **forced** past the improvement gate.');
+  if (input.autoMerge?.enable) out.push('', `> Auto-merge is on: ${input.autoMerge.why}.`);
   out.push('', metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null));
   if (r.reference) out.push('', referenceSection(r.reference, r.primary_metric));
   out.push('', gateTable(r.gates, dataGateRows(r.quality)));
