@@ -40,10 +40,25 @@ describeDb('deploy without a token: who merged and what was reviewed, from git',
     });
   });
 
+  it('steps over GitHub\'s "Update branch" merges of main into the promotion branch', async () => {
+    const merge = repo.promote(MODEL, 2, 14, {
+      beforeMerge: (branch) => {
+        repo.git('checkout', '--quiet', 'main');
+        repo.write({ 'README.md': '# plant, meanwhile\n' });
+        repo.commit('docs meanwhile');
+        repo.git('checkout', '--quiet', branch);
+        repo.git('merge', '--quiet', '--no-ff', '-m', `Merge branch 'main' into ${branch}`, 'main');
+      },
+    });
+    const res = await deploy(db(), repo.work);
+    expect(res.gitSha).toBe(merge);
+    expect(res.recorded[0]).toMatchObject({ version: 2, pull_request: 14, review_check: 'git' });
+  });
+
   it('refuses a merge of a promotion branch that someone pushed onto after the pipeline, and records nothing', async () => {
     const before = await deploymentHistory(db());
     // a person edits the entry on the branch (another run's numbers) after the pipeline's commit
-    const merge = repo.promote(MODEL, 2, 12, {
+    const merge = repo.promote(MODEL, 3, 12, {
       beforeMerge: () => {
         const reg = repo.registry();
         reg.models[MODEL] = { ...reg.models[MODEL], run_id: 'run-hand-edited' };
@@ -54,24 +69,24 @@ describeDb('deploy without a token: who merged and what was reviewed, from git',
     const err = await deploy(db(), repo.work).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReviewMismatchError);
     expect((err as Error).message).toContain(`deploy of ${merge.slice(0, 12)} refused, nothing recorded`);
-    expect((err as Error).message).toMatch(/tank-level-forecast v2: the merged head [0-9a-f]{12} \("tweak the entry"\) is not the pipeline's promotion commit/);
+    expect((err as Error).message).toMatch(/tank-level-forecast v3: the merged head [0-9a-f]{12} \("tweak the entry"\) is not the pipeline's promotion commit/);
     expect(await deploymentHistory(db())).toEqual(before);
   });
 
   it('refuses a promotion commit whose trailers name another run than the merged entry (a force-push of a look-alike)', async () => {
-    const revert = repo.revertMerge(repo.head()); // undo the refused merge first: main back to v1
+    const revert = repo.revertMerge(repo.head()); // undo the refused merge first: main back to v2
     expect(revert).toMatch(/^[0-9a-f]{40}$/);
     const before = await deploymentHistory(db());
-    repo.promote(MODEL, 3, 13, {
+    repo.promote(MODEL, 4, 13, {
       beforeMerge: () => {
         const reg = repo.registry();
         reg.models[MODEL] = { ...reg.models[MODEL], run_id: 'run-other' };
         repo.write({ [REGISTRY_FILE]: serializeRegistry(reg) });
         // the reviewed run's trailers, on a commit that carries another entry
-        repo.git('commit', '--quiet', '-a', '--amend', '-m', promotionCommitMessage(MODEL, 3, { run: `run-${MODEL}-3`, sha256: sha256(modelBytes(3)) }));
+        repo.git('commit', '--quiet', '-a', '--amend', '-m', promotionCommitMessage(MODEL, 4, { run: `run-${MODEL}-4`, sha256: sha256(modelBytes(4)) }));
       },
     });
-    await expect(deploy(db(), repo.work)).rejects.toThrow(/tank-level-forecast v3: the promotion commit [0-9a-f]{12} promotes run run-tank-level-forecast-3 \(sha256 [0-9a-f]{12}\), but the merged entry is run run-other/);
+    await expect(deploy(db(), repo.work)).rejects.toThrow(/tank-level-forecast v4: the promotion commit [0-9a-f]{12} promotes run run-tank-level-forecast-4 \(sha256 [0-9a-f]{12}\), but the merged entry is run run-other/);
     expect(await deploymentHistory(db())).toEqual(before);
   });
 });

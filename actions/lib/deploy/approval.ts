@@ -89,7 +89,7 @@ async function fromGit(repo: Repo, c: CommitInfo, changed: Record<string, Regist
       checks[model] = `not checked: not a merge of mlops/promote/${model}`;
       continue;
     }
-    const head = await commitInfo(repo, c.parents[1]);
+    const head = await promotionCommitBelow(repo, c.parents[1]);
     const trailers = parsePromotionTrailers(head.body);
     const where = `${model} v${entry.version}`;
     if (!trailers) {
@@ -106,6 +106,17 @@ async function fromGit(repo: Repo, c: CommitInfo, changed: Record<string, Regist
     facts: { pullRequest: number ? { number, url: null } : null, mergedBy: gitMerger(c), mergedAt: isoUtc(c.date), reason: landingReason(c), approvedBy: [], source: 'git', checks },
     problems,
   };
+}
+
+/**
+ * The pipeline's commit under a merged head: GitHub's "Update branch" (required when branches must
+ * be up to date) puts merges of the base on top of it (`Merge branch 'main' into ...`, the branch
+ * as first parent); those are stepped over, anything else is what it is.
+ */
+async function promotionCommitBelow(repo: Repo, head: string): Promise<CommitInfo> {
+  let c = await commitInfo(repo, head);
+  for (let i = 0; i < 50 && c.parents.length === 2 && /^Merge (remote-tracking )?branch '[^']+'( of \S+)? into /.test(c.subject); i++) c = await commitInfo(repo, c.parents[0]);
+  return c;
 }
 
 async function entryText(repo: Repo, commit: string, model: string): Promise<string | null> {
