@@ -9,7 +9,8 @@ import { ensurePromotionPullRequest } from '../actions/lib/promotion/pr.ts';
 import { autoMergeDecision, promote, type PromoteSpec } from '../actions/lib/promotion/promote.ts';
 import { ENABLE_AUTO_MERGE } from '../actions/lib/github/automerge.ts';
 import { checkAgainstGraphQLSchema } from './helpers/standin-server.ts';
-import { sha256Hex, type RegistryEditPlan } from '../actions/lib/registry/edit.ts';
+import type { RegistryEditPlan } from '../actions/lib/registry/edit.ts';
+import { sha256Hex } from '../actions/lib/util/sha256.ts';
 import { createSandbox, promotionEntry as entry, type Sandbox } from './helpers/git.ts';
 import { GitHubStandIn } from './helpers/github-standin.ts';
 
