@@ -190,10 +190,10 @@ describe('the actions from another repository: an early, clear error (#11.13)', 
 });
 
 describe('the extraction role: MLOPS_SOURCE_DATABASE_URL where the source is read, nowhere else', () => {
-  const readsSource = new Set(['weekly-retrain.yml/retrain', 'daily-quality.yml/quality', 'daily-drift.yml/monitor', 'score.yml/score']);
+  const readsSource = new Set(['weekly-retrain.yml/retrain', 'daily-quality.yml/quality', 'daily-drift.yml/monitor', 'score.yml/score', 'sweep.yml/sweep']);
   it('each job that reads the source maps the secret next to DATABASE_URL; the others do not have it', () => {
     const seen: string[] = [];
-    for (const f of ['registry-check.yml', 'deploy-model.yml', 'score.yml', 'ci.yml', 'weekly-retrain.yml', 'daily-drift.yml', 'daily-quality.yml']) {
+    for (const f of ['registry-check.yml', 'deploy-model.yml', 'score.yml', 'ci.yml', 'weekly-retrain.yml', 'daily-drift.yml', 'daily-quality.yml', 'sweep.yml']) {
       for (const [id, job] of Object.entries(read(f).jobs) as [string, Job & { env?: Record<string, string> }][]) {
         const mapped = job.env?.MLOPS_SOURCE_DATABASE_URL;
         if (readsSource.has(`${f}/${id}`)) {
