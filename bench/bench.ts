@@ -101,7 +101,9 @@ async function childE2e(target: string, days: number, task: 'regression' | 'clas
     mem.after_features_mib = peakMiB();
     t0 = performance.now();
     const model = await train(p.trainer, set.train, {
-      model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: frame.fingerprint,
+      model_name: p.name,
+      training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() },
+      data_fingerprint: frame.fingerprint,
       ...(classification ? { classification } : {}),
     });
     t.train_s = (performance.now() - t0) / 1000;
@@ -113,9 +115,16 @@ async function childE2e(target: string, days: number, task: 'regression' | 'clas
     if (pred.length !== set.holdout.rows) throw new Error('scoring returned the wrong number of rows');
     const total = t.extract_s + t.features_s + t.train_s + t.score_s;
     return {
-      days, rows: frame.rows, train_rows: set.train.rows, holdout_rows: set.holdout.rows, features: set.train.names.length,
-      trees: model.trees_used ?? 100, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v)])),
-      end_to_end_s: round(total), peak_rss_mib: peakMiB(), ...mem,
+      days,
+      rows: frame.rows,
+      train_rows: set.train.rows,
+      holdout_rows: set.holdout.rows,
+      features: set.train.names.length,
+      trees: model.trees_used ?? 100,
+      ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v)])),
+      end_to_end_s: round(total),
+      peak_rss_mib: peakMiB(),
+      ...mem,
       ...(quality ? { labelled_rows: set.train.rows + set.holdout.rows + set.split.gapRows, roc_auc: round(quality.roc_auc), f1: round(quality.f1) } : {}),
     };
   } finally {
@@ -160,7 +169,9 @@ function round(x: number, digits = 3): number {
 /** Runs this file as a child with `--child ...` and parses the JSON line it prints. */
 function child(...childArgs: string[]): object {
   const out = execFileSync(process.execPath, ['--import', 'tsx', resolve('bench/bench.ts'), '--child', ...childArgs], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * 1024 * 1024,
   });
   const line = out.trim().split('\n').pop() ?? '{}';
   return JSON.parse(line) as object;
@@ -188,13 +199,20 @@ async function scratchPostgres(adminUrl: string): Promise<{ url: string; drop: (
 async function main(): Promise<void> {
   if (args[0] === '--child') {
     const [, kind, target, days] = args;
-    const result = kind === 'seed' ? await childSeed(target, Number(days))
-      : kind === 'e2e' ? await childE2e(target, Number(days))
-        : kind === 'seed-read' ? await childSeedRead(target)
-          : kind === 'seed-credit' ? await childSeedCredit(target, Number(days))
-            : kind === 'classify' ? await childE2e(target, Number(days), 'classification')
-              : kind === 'serve' ? await benchServe({ target, seconds: Number(days) })
-              : await childGbdt(target === 'quick');
+    const result =
+      kind === 'seed'
+        ? await childSeed(target, Number(days))
+        : kind === 'e2e'
+          ? await childE2e(target, Number(days))
+          : kind === 'seed-read'
+            ? await childSeedRead(target)
+            : kind === 'seed-credit'
+              ? await childSeedCredit(target, Number(days))
+              : kind === 'classify'
+                ? await childE2e(target, Number(days), 'classification')
+                : kind === 'serve'
+                  ? await benchServe({ target, seconds: Number(days) })
+                  : await childGbdt(target === 'quick');
     console.log(JSON.stringify(result));
     return;
   }
@@ -202,20 +220,25 @@ async function main(): Promise<void> {
   const only = arg('case');
   const dayList = quick ? [30] : [30, 365];
   const report: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length, started_at: new Date().toISOString() };
-  const backends: { name: string; target: () => Promise<{ target: string; done: () => Promise<void> }> }[] = [{
-    name: 'pglite',
-    target: async () => {
-      const dir = resolve('.mlops', 'bench', `pglite-${randomBytes(3).toString('hex')}`);
-      mkdirSync(dir, { recursive: true });
-      return { target: dir, done: async () => rmSync(dir, { recursive: true, force: true }) };
+  const backends: { name: string; target: () => Promise<{ target: string; done: () => Promise<void> }> }[] = [
+    {
+      name: 'pglite',
+      target: async () => {
+        const dir = resolve('.mlops', 'bench', `pglite-${randomBytes(3).toString('hex')}`);
+        mkdirSync(dir, { recursive: true });
+        return { target: dir, done: async () => rmSync(dir, { recursive: true, force: true }) };
+      },
     },
-  }];
+  ];
   if (process.env.DATABASE_URL) {
     const adminUrl = process.env.DATABASE_URL;
-    backends.push({ name: 'postgres', target: async () => {
-      const s = await scratchPostgres(adminUrl);
-      return { target: s.url, done: s.drop };
-    } });
+    backends.push({
+      name: 'postgres',
+      target: async () => {
+        const s = await scratchPostgres(adminUrl);
+        return { target: s.url, done: s.drop };
+      },
+    });
   } else {
     report.note = 'DATABASE_URL is not set: PostgreSQL cases skipped';
   }
@@ -275,7 +298,12 @@ async function main(): Promise<void> {
     try {
       const days = quick ? 30 : 365;
       timeCli(['data', 'seed', '--days', String(days), '--start', START.toISOString(), '--database-url', source.url]);
-      timeProcess('psql', [source.url, '-q', '-c', `\\copy (SELECT * FROM public.readings_wide ORDER BY station_id, ts) TO '${csv}' WITH (FORMAT csv, HEADER true)`]);
+      timeProcess('psql', [
+        source.url,
+        '-q',
+        '-c',
+        `\\copy (SELECT * FROM public.readings_wide ORDER BY station_id, ts) TO '${csv}' WITH (FORMAT csv, HEADER true)`,
+      ]);
       report.import = { days, ...importFigures(csv, { pglite, postgres: { url: dest.url, psqlUrl: dest.url } }) };
     } finally {
       rmSync(pglite, { recursive: true, force: true });
@@ -301,4 +329,3 @@ async function main(): Promise<void> {
 }
 
 await main();
-

@@ -66,12 +66,30 @@ export function retrainFigures(dbArgs: string[], work: string, days: number, sta
   const seed = timeCli(['data', 'seed', '--days', String(days), '--start', start.toISOString(), ...dbArgs]);
   const noop = median(3, () => timeCli(['runs', 'list', ...dbArgs]));
   const asOf = new Date(start.getTime() + days * 86_400_000).toISOString();
-  const retrain = timeCli(['retrain', '--pipeline', 'tank-level-forecast', '--dir', pipelinesFor(work, days), '--as-of', asOf,
-    '--runs-dir', join(work, 'runs'), '--repo', join(work, 'repo'), '--json', ...dbArgs]);
+  const retrain = timeCli([
+    'retrain',
+    '--pipeline',
+    'tank-level-forecast',
+    '--dir',
+    pipelinesFor(work, days),
+    '--as-of',
+    asOf,
+    '--runs-dir',
+    join(work, 'runs'),
+    '--repo',
+    join(work, 'repo'),
+    '--json',
+    ...dbArgs,
+  ]);
   const result = JSON.parse(retrain.stdout.trim().split('\n').at(-1) ?? '{}') as { status?: string; decision?: string };
   return {
-    days, seed_wall_s: seed.wall_s, noop_startup: noop, retrain: { wall_s: retrain.wall_s, peak_rss_mib: retrain.peak_rss_mib },
-    retrain_after_startup_s: round(retrain.wall_s - noop.wall_s), status: result.status, decision: result.decision,
+    days,
+    seed_wall_s: seed.wall_s,
+    noop_startup: noop,
+    retrain: { wall_s: retrain.wall_s, peak_rss_mib: retrain.peak_rss_mib },
+    retrain_after_startup_s: round(retrain.wall_s - noop.wall_s),
+    status: result.status,
+    decision: result.decision,
   };
 }
 

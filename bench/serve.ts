@@ -54,10 +54,17 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
     const asOf = new Date(START.getTime() + 8 * DAY);
     const frame = await extractFrame(db, p.source, asOf);
     const set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
-    const model = await train(p.trainer, set.train, { model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: frame.fingerprint });
+    const model = await train(p.trainer, set.train, {
+      model_name: p.name,
+      training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() },
+      data_fingerprint: frame.fingerprint,
+    });
     repo.promote(p.name, 1, 1, {
       onnx: model.onnx,
-      entry: { features: { names: set.train.names, spec: { ...set.spec, zscore_stats: set.stats } }, trainer: { algorithm: 'gbdt', params: { ...model.params } } },
+      entry: {
+        features: { names: set.train.names, spec: { ...set.spec, zscore_stats: set.stats } },
+        trainer: { algorithm: 'gbdt', params: { ...model.params } },
+      },
     });
     await deploy(db, repo.work);
     // One request row: the newest reading's inputs before standardisation, by feature name.
@@ -70,8 +77,21 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
       await db.close(); // the embedded database is one process's at a time: the server's now
     }
 
-    const cli = spawn(process.execPath, ['--import', 'tsx', resolve('scripts/mlops.ts'), 'serve', '--port', '0', '--repo', repo.work,
-      ...(options.target.startsWith('postgres') ? ['--database-url', options.target] : ['--data-dir', options.target])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
+    const cli = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        resolve('scripts/mlops.ts'),
+        'serve',
+        '--port',
+        '0',
+        '--repo',
+        repo.work,
+        ...(options.target.startsWith('postgres') ? ['--database-url', options.target] : ['--data-dir', options.target]),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } },
+    );
     let out = '';
     cli.stdout.on('data', (b: Buffer) => (out += b.toString()));
     cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -88,9 +108,16 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
       }, 50);
     });
     const path = `/v1/models/${p.name}/predict`;
-    const run = (duration: number, r: number) => autocannon({
-      url: url + path, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, overallRate: r, duration,
-    });
+    const run = (duration: number, r: number) =>
+      autocannon({
+        url: url + path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections,
+        overallRate: r,
+        duration,
+      });
     await run(2, rate); // warm up: JIT, onnxruntime, connections
     const result = await run(seconds, rate);
     const stopped = new Promise<number | null>((done) => cli.on('close', (code) => done(code)));
@@ -101,12 +128,19 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     return {
       model: `${p.name} ${model.algorithm} (${JSON.stringify(model.params).slice(0, 60)}..., ${model.trees_used ?? '?'} trees used, ${set.train.names.length} features)`,
-      target_rate_rps: rate, connections, seconds,
-      requests: result.requests.total, throughput_rps: r2(result.requests.average),
-      non_2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts,
+      target_rate_rps: rate,
+      connections,
+      seconds,
+      requests: result.requests.total,
+      throughput_rps: r2(result.requests.average),
+      non_2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
       latency_ms: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: r2(result.latency.average) },
-      p99_target_ms: 5, p99_ok: result.latency.p99 < 5,
-      predictions_logged: logged.rows[0].n, server_exit: code,
+      p99_target_ms: 5,
+      p99_ok: result.latency.p99 < 5,
+      predictions_logged: logged.rows[0].n,
+      server_exit: code,
     };
   } finally {
     await db.close().catch(() => undefined);

@@ -60,7 +60,8 @@ export function num(values: Values, name: string, fallback: number, rule: Number
   const v = str(values, name);
   if (v === undefined) return fallback;
   const n = v.trim() === '' ? Number.NaN : Number(v);
-  const ok = Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (rule.above === undefined || n > rule.above);
+  const ok =
+    Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (rule.above === undefined || n > rule.above);
   if (!ok) {
     const bound = rule.min !== undefined ? ` >= ${rule.min}` : rule.above !== undefined ? ` > ${rule.above}` : '';
     throw new UsageError(`--${name}: expected ${rule.integer ? 'a whole number' : 'a number'}${bound}, got "${v}"`);
@@ -120,9 +121,11 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
     const group = Object.keys(commands).some((n) => n.startsWith(`${argv[0]} `));
     const typed = argv[0].startsWith('-') ? '' : argv.slice(0, group && argv[1] && !argv[1].startsWith('-') ? 2 : 1).join(' ');
     const near = nearestCommand(typed.split(' '), Object.keys(commands));
-    console.error(typed
-      ? `mlops: unknown command "${typed}"${near ? `; did you mean "${near}"?` : ''} (npm run mlops -- --help lists the commands)`
-      : 'mlops: the command comes first, then its options (npm run mlops -- --help lists the commands)');
+    console.error(
+      typed
+        ? `mlops: unknown command "${typed}"${near ? `; did you mean "${near}"?` : ''} (npm run mlops -- --help lists the commands)`
+        : 'mlops: the command comes first, then its options (npm run mlops -- --help lists the commands)',
+    );
     return 2;
   }
   if (!name || asksHelp) {
@@ -138,7 +141,8 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
   const rest = argv.slice(name.split(' ').length);
   let db: Db | undefined;
   // SIGTERM / SIGINT: the runs in progress are recorded as failed and the database closed before exit.
-  const removeSignalHandlers = command.handlesSignals ? () => undefined
+  const removeSignalHandlers = command.handlesSignals
+    ? () => undefined
     : failRunsOnSignal({ log: (line) => console.error(line), cleanup: async () => db?.close() });
   // The connection strings whose passwords an error message must not show, read before parsing so
   // that a parse error is scrubbed too.
@@ -155,7 +159,8 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
       async db() {
         if (!db) {
           db = await openDb({
-            url: str(values as Values, 'database-url'), dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR,
+            url: str(values as Values, 'database-url'),
+            dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR,
             onWait: (message) => console.error(`mlops ${name}: ${message}`),
           });
           await migrate(db);

@@ -40,11 +40,18 @@ export interface CreditDemoContext {
 export async function seedCreditDemo(db: Db, week1: Date): Promise<string> {
   const start = new Date(week1.getTime() - HISTORY_DAYS * DAY);
   const s = await seedCredit(db, {
-    days: HISTORY_DAYS + 14, perDay: PER_DAY, seed: 7, start, driftFrom: week1, labelsUntil: new Date(week1.getTime() + 60 * DAY),
+    days: HISTORY_DAYS + 14,
+    perDay: PER_DAY,
+    seed: 7,
+    start,
+    driftFrom: week1,
+    labelsUntil: new Date(week1.getTime() + 60 * DAY),
   });
-  return `seeded ${s.applications.toLocaleString('en-US')} credit applications into loan_applications (${s.start.toISOString().slice(0, 10)} -> ` +
+  return (
+    `seeded ${s.applications.toLocaleString('en-US')} credit applications into loan_applications (${s.start.toISOString().slice(0, 10)} -> ` +
     `${s.end.toISOString().slice(0, 10)}, the population drifting from ${week1.toISOString().slice(0, 10)}) and their outcomes into loan_outcomes, ` +
-    `each known ${LABEL_DELAY_DAYS} days after the application (${((s.defaults / s.outcomes) * 100).toFixed(1)}% defaulted)`;
+    `each known ${LABEL_DELAY_DAYS} days after the application (${((s.defaults / s.outcomes) * 100).toFixed(1)}% defaulted)`
+  );
 }
 
 /** Weeks 1 to 3 of the credit-default pipeline; returns the promotion it leaves ready for review. */
@@ -78,9 +85,13 @@ export async function creditStory(c: CreditDemoContext): Promise<OpenPromotionRe
   const scored = await scoreWindow(db, config, { repoDir: c.checkout, start: c.week1, end: at(3) });
   const p = await db.query<{ n: number; flagged: number; mean: number }>(
     `SELECT count(*)::int AS n, count(*) FILTER (WHERE prediction >= $3)::int AS flagged, avg(prediction) AS mean
-     FROM mlops.predictions WHERE pipeline = $1 AND model_version = $2`, [config.name, scored.model_version, config.task === 'classification' ? config.target.decision_threshold : 0.5]);
-  say(`   v${scored.model_version} scored the ${scored.scored} applications of ${day(c.week1)} -> ${day(at(3))}: mean P(default) ${Number(p.rows[0].mean).toFixed(3)}, ` +
-    `${p.rows[0].flagged} flagged at the threshold`);
+     FROM mlops.predictions WHERE pipeline = $1 AND model_version = $2`,
+    [config.name, scored.model_version, config.task === 'classification' ? config.target.decision_threshold : 0.5],
+  );
+  say(
+    `   v${scored.model_version} scored the ${scored.scored} applications of ${day(c.week1)} -> ${day(at(3))}: mean P(default) ${Number(p.rows[0].mean).toFixed(3)}, ` +
+      `${p.rows[0].flagged} flagged at the threshold`,
+  );
   say(`   their outcomes arrive from ${day(at(LABEL_DELAY_DAYS))}: each prediction then joins its label by application_id`);
 
   c.step('C3. a retrain 3 days after the promotion: skipped before training (7-day cooldown; --force would run it)');

@@ -56,7 +56,8 @@ function selectedTasks(argv: string[]): Task[] {
   const i = argv.indexOf('--task');
   if (i < 0) return ['regression', 'classification'];
   const v = argv[i + 1];
-  if (v !== 'regression' && v !== 'classification') throw new Error(`--task: expected regression or classification, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+  if (v !== 'regression' && v !== 'classification')
+    throw new Error(`--task: expected regression or classification, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
   return [v];
 }
 const TASKS = selectedTasks(process.argv.slice(2));
@@ -64,7 +65,11 @@ const TASKS = selectedTasks(process.argv.slice(2));
 const rel = (p: string): string => relative(process.cwd(), p) || '.';
 const say = (line = ''): void => console.log(line);
 const step = (title: string): void => say(`\n== ${title}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-const indent = (text: string): string => text.split('\n').map((l) => `   ${l}`).join('\n');
+const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((l) => `   ${l}`)
+    .join('\n');
 
 const DEMO_IDENTITY = Git.identityEnv({ name: 'demo', email: 'demo@example.invalid' });
 
@@ -81,7 +86,7 @@ async function createDemoRepository(): Promise<void> {
   mkdirSync(join(seedDir, 'registry'), { recursive: true });
   cpSync('registry/production.json', join(seedDir, 'registry/production.json'));
   cpSync('registry/production.schema.json', join(seedDir, 'registry/production.schema.json'));
-  writeFileSync(join(seedDir, 'README.md'), '# pump station models\n\nThe demo\'s GitOps repository: pipelines and the production registry.\n');
+  writeFileSync(join(seedDir, 'README.md'), "# pump station models\n\nThe demo's GitOps repository: pipelines and the production registry.\n");
   await seed.run(['add', '-A']);
   await seed.run(['commit', '--quiet', '-m', 'Pipelines and an empty registry'], { env: DEMO_IDENTITY });
   await seed.run(['push', '--quiet', ORIGIN, 'main']);
@@ -98,7 +103,9 @@ async function pullCheckout(): Promise<string> {
 function printDecision(r: RetrainResult): void {
   const c = r.scores.challenger?.metrics;
   const mark = r.decision === 'promote' ? '✅ promote' : r.decision === 'reject' ? '❌ reject' : '⏭️  skip';
-  say(`\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(metricValue(c, r.primary_metric))} on ${r.holdout?.rows.toLocaleString('en-US')} holdout rows)` : ''}`);
+  say(
+    `\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(metricValue(c, r.primary_metric))} on ${r.holdout?.rows.toLocaleString('en-US')} holdout rows)` : ''}`,
+  );
   for (const reason of r.reasons) say(`   ${reason}`);
   if (r.scores.challenger) say(indent(metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null)));
   if (r.gates.length) say(indent(gateTable(r.gates)));
@@ -117,7 +124,15 @@ async function retrainAll(db: Db, asOf: Date, pipelines: { file: string; config:
 
 async function approveAndDeploy(db: Db, opened: OpenPromotionResult, pullNumber: number): Promise<string> {
   const clone = await prepareScratchClone(ORIGIN, ROOT);
-  const merged = await mergePromotionBranch({ git: clone, base: 'main', branch: `mlops/promote/${opened.model}`, localBranch: true, pullNumber, owner: 'plant', title: opened.title });
+  const merged = await mergePromotionBranch({
+    git: clone,
+    base: 'main',
+    branch: `mlops/promote/${opened.model}`,
+    localBranch: true,
+    pullNumber,
+    owner: 'plant',
+    title: opened.title,
+  });
   if (merged.outcome !== 'merged') throw new Error(`merge of ${opened.model} conflicted in ${merged.files.join(', ')}`);
   say(`   merged as ${merged.merge.slice(0, 10)} (the approval)`);
   await deployMain(db);
@@ -127,18 +142,30 @@ async function approveAndDeploy(db: Db, opened: OpenPromotionResult, pullNumber:
 async function deployMain(db: Db): Promise<void> {
   const sha = await pullCheckout();
   const d = await deploy(db, CHECKOUT, { ref: sha });
-  for (const m of d.models) say(`   deploy ${sha.slice(0, 10)}: ${m.model} ${m.outcome} v${m.version}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}`);
+  for (const m of d.models)
+    say(`   deploy ${sha.slice(0, 10)}: ${m.model} ${m.outcome} v${m.version}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}`);
 }
 
 function registryState(): string {
   const reg = readRegistry(CHECKOUT);
   const models = Object.entries(reg.models);
-  return models.length ? models.map(([n, e]) => `${n} v${e.version} (${headlineMetrics(e).map((m) => `${m.name} ${fmtMetric(m.value)}`).join(', ')}, run ${e.run_id})`).join('; ') : 'empty';
+  return models.length
+    ? models
+        .map(
+          ([n, e]) =>
+            `${n} v${e.version} (${headlineMetrics(e)
+              .map((m) => `${m.name} ${fmtMetric(m.value)}`)
+              .join(', ')}, run ${e.run_id})`,
+        )
+        .join('; ')
+    : 'empty';
 }
 
 async function main(): Promise<void> {
   rmSync(ROOT, { recursive: true, force: true });
-  say(`gitops-mlops demo: ${TASKS.length === 2 ? 'the weekly retrain of a pump station (regression) and of a credit-risk model (classification)' : TASKS[0] === 'regression' ? 'the weekly retrain of a pump station, end to end' : 'the weekly retrain of a credit-risk model with delayed labels'}`);
+  say(
+    `gitops-mlops demo: ${TASKS.length === 2 ? 'the weekly retrain of a pump station (regression) and of a credit-risk model (classification)' : TASKS[0] === 'regression' ? 'the weekly retrain of a pump station, end to end' : 'the weekly retrain of a credit-risk model with delayed labels'}`,
+  );
 
   step('1. database, data, pipelines');
   const db = await openDb({ dataDir: join(ROOT, 'db') });
@@ -147,7 +174,9 @@ async function main(): Promise<void> {
     say(`   database: ${db.location} (${db.backend}); migrations applied: ${m.applied.join(', ') || 'none (up to date)'}`);
     if (TASKS.includes('regression')) {
       const seeded = await seedReadings(db, { days: 45, stations: 1, seed: 42, start: START });
-      say(`   seeded ${seeded.rows.toLocaleString('en-US')} 1-minute readings of ${seeded.stations.join(', ')} into ${seeded.table}, ${seeded.start.toISOString().slice(0, 10)} -> ${seeded.end.toISOString().slice(0, 10)}`);
+      say(
+        `   seeded ${seeded.rows.toLocaleString('en-US')} 1-minute readings of ${seeded.stations.join(', ')} into ${seeded.table}, ${seeded.start.toISOString().slice(0, 10)} -> ${seeded.end.toISOString().slice(0, 10)}`,
+      );
     }
     // Every demo table exists whatever the task shown, so every pipeline file validates.
     await ensureReadingsTable(db);
@@ -166,8 +195,19 @@ async function main(): Promise<void> {
     if (TASKS.includes('classification')) {
       const credit = ofTask('classification');
       const opened = await creditStory({
-        db, pipelines: credit, week1: WEEK1, runsDir: RUNS, checkout: CHECKOUT, origin: ORIGIN, root: ROOT,
-        say, step: (title) => step(title), rel, indent, printDecision, approveAndDeploy: (o) => approveAndDeploy(db, o, nextPr++),
+        db,
+        pipelines: credit,
+        week1: WEEK1,
+        runsDir: RUNS,
+        checkout: CHECKOUT,
+        origin: ORIGIN,
+        root: ROOT,
+        say,
+        step: (title) => step(title),
+        rel,
+        indent,
+        printDecision,
+        approveAndDeploy: (o) => approveAndDeploy(db, o, nextPr++),
       });
       ready ??= opened;
     }
@@ -178,7 +218,9 @@ async function main(): Promise<void> {
     for (const r of runs) {
       const h = (r.metrics?.holdout ?? null) as Record<string, number | null> | null;
       const metric = h && 'f1' in h ? 'f1' : 'rmse';
-      say(`     ${r.run_id}  ${r.pipeline.padEnd(20)} ${(r.decision ?? r.status).padEnd(8)} ${h?.[metric] != null ? `${metric} ${fmtMetric(h[metric])}` : '(nothing trained)'}`);
+      say(
+        `     ${r.run_id}  ${r.pipeline.padEnd(20)} ${(r.decision ?? r.status).padEnd(8)} ${h?.[metric] != null ? `${metric} ${fmtMetric(h[metric])}` : '(nothing trained)'}`,
+      );
     }
     const deployed = await currentDeployments(db);
     say(`   deployed: ${deployed.map((d) => `${d.model} v${d.version} (${d.kind})`).join(', ') || 'nothing'}`);
@@ -187,7 +229,13 @@ async function main(): Promise<void> {
       say(`     branch mlops/promote/${ready.model} in ${rel(ready.clone)}; body ${rel(ready.bodyFile)}`);
       // the body up to its collapsed details: the title, what approving covers, the metric and gate tables, the chart
       const lines = readFileSync(ready.bodyFile, 'utf8').split('\n');
-      const body = lines.slice(0, lines.findIndex((l) => l.startsWith('<details>'))).join('\n').trimEnd();
+      const body = lines
+        .slice(
+          0,
+          lines.findIndex((l) => l.startsWith('<details>')),
+        )
+        .join('\n')
+        .trimEnd();
       say(indent(body));
     }
     say(`\n   database ${db.location}; runs ${rel(RUNS)}; try: npm run mlops -- runs list --data-dir ${rel(join(ROOT, 'db'))}`);
@@ -219,18 +267,28 @@ async function pumpStory(db: Db, pipelines: LoadedPipeline[]): Promise<OpenPromo
   step('4. another week of drift; the daily monitoring catches it');
   const drifted = await seedReadings(db, { days: 59, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
   say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows)`);
-  const scored = await scorePipelines(db, pipelines.map((p) => p.config), { repoDir: CHECKOUT, asOf: WEEK3, sinceMs: 2 * 3_600_000 });
-  say(`   the hourly scoring of the deployed champions: ${scored.map((r) => `${r.pipeline} v${r.model_version ?? '-'} ${r.scored.toLocaleString('en-US')} predictions`).join(', ')} in mlops.predictions`);
+  const scored = await scorePipelines(
+    db,
+    pipelines.map((p) => p.config),
+    { repoDir: CHECKOUT, asOf: WEEK3, sinceMs: 2 * 3_600_000 },
+  );
+  say(
+    `   the hourly scoring of the deployed champions: ${scored.map((r) => `${r.pipeline} v${r.model_version ?? '-'} ${r.scored.toLocaleString('en-US')} predictions`).join(', ')} in mlops.predictions`,
+  );
   say(`   daily monitoring as of ${WEEK3.toISOString().slice(0, 16)}Z (no token: alerts go to the terminal and mlops.alerts)`);
   const watch = await runDailyMonitoring(db, { pipelines, repoDir: CHECKOUT, asOf: WEEK3, checks: ['drift', 'health'] });
   for (const d of watch.drift) {
     const r = d.result;
     if (!r) continue;
     const drifted = r.features.filter((f) => f.drifted);
-    say(`\n-- drift of ${d.pipeline} (champion v${d.modelVersion}): ${drifted.length} of ${r.features.length} input columns drifted${r.datasetDrift ? ' -> dataset drift' : ''}`);
+    say(
+      `\n-- drift of ${d.pipeline} (champion v${d.modelVersion}): ${drifted.length} of ${r.features.length} input columns drifted${r.datasetDrift ? ' -> dataset drift' : ''}`,
+    );
     for (const f of r.features) {
       const p = f.ksPvalue ?? f.pvalue;
-      say(`   ${f.drifted ? '⚠️ ' : '✅'} ${f.feature.padEnd(24)} ${f.test} ${Number((f.statistic ?? NaN).toPrecision(3))} (threshold ${f.threshold}); effect size ${Number((f.effectSize ?? NaN).toPrecision(3))}; KS p ${p === null || p === undefined ? 'n/a' : p === 0 ? '< 1e-300' : p < 1e-4 ? p.toExponential(1) : p.toFixed(4)}`);
+      say(
+        `   ${f.drifted ? '⚠️ ' : '✅'} ${f.feature.padEnd(24)} ${f.test} ${Number((f.statistic ?? NaN).toPrecision(3))} (threshold ${f.threshold}); effect size ${Number((f.effectSize ?? NaN).toPrecision(3))}; KS p ${p === null || p === undefined ? 'n/a' : p === 0 ? '< 1e-300' : p < 1e-4 ? p.toExponential(1) : p.toFixed(4)}`,
+      );
     }
   }
   for (const a of watch.alerts.raised) say(`   alert ${a.outcome}: [${a.severity}] ${a.key}: ${a.message.split('\n')[0].slice(0, 140)}`);
@@ -246,8 +304,15 @@ async function pumpStory(db: Db, pipelines: LoadedPipeline[]): Promise<OpenPromo
   const week3: RetrainResult[] = [];
   for (const { file, config } of pipelines) {
     const reason = reasons.get(config.name);
-    const r = await retrain(db, { pipeline: config, pipelineFile: file, asOf: WEEK3, runsDir: RUNS, repoDir: CHECKOUT,
-      trigger: reason ? 'repository_dispatch' : 'schedule', triggerReason: reason ?? null });
+    const r = await retrain(db, {
+      pipeline: config,
+      pipelineFile: file,
+      asOf: WEEK3,
+      runsDir: RUNS,
+      repoDir: CHECKOUT,
+      trigger: reason ? 'repository_dispatch' : 'schedule',
+      triggerReason: reason ?? null,
+    });
     printDecision(r);
     week3.push(r);
   }
@@ -276,7 +341,6 @@ async function pumpStory(db: Db, pipelines: LoadedPipeline[]): Promise<OpenPromo
 }
 
 await main().catch((err: unknown) => {
-  console.error(`demo failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  console.error(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 });
-

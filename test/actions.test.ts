@@ -11,7 +11,10 @@ const TOKEN = `ghs_${randomBytes(18).toString('hex')}`;
 
 function expectNoSecrets(run: StepRun, secrets: (string | null)[]): void {
   // The runner consumes ::add-mask:: lines and never logs them; everything else must be clean.
-  const text = run.everything.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+  const text = run.everything
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
   for (const s of secrets) if (s) expect(text.includes(s), `secret leaked:\n${text.slice(0, 2000)}`).toBe(false);
 }
 
@@ -81,7 +84,15 @@ for (const backend of testBackends()) {
     };
 
     it('chains extract -> quality -> features -> train -> evaluate -> gate -> promotion (local) -> verify -> deploy by the run directory', async () => {
-      const extract = ok(await step('extract-data', { 'pipeline-file': 'pipelines/tank-small.yaml', 'as-of': db.asOf, 'runs-dir': runsDir, trigger: 'repository_dispatch', reason: 'new sensor' }));
+      const extract = ok(
+        await step('extract-data', {
+          'pipeline-file': 'pipelines/tank-small.yaml',
+          'as-of': db.asOf,
+          'runs-dir': runsDir,
+          trigger: 'repository_dispatch',
+          reason: 'new sensor',
+        }),
+      );
       expect(extract.outputs['run-dir']).toBe(join(runsDir, extract.outputs['run-id']));
       expect(Number(extract.outputs.rows)).toBeGreaterThan(0.99 * 30 * 1440);
       expect(extract.summary).toContain('Trigger: repository_dispatch: new sensor');
@@ -136,7 +147,9 @@ for (const backend of testBackends()) {
       const quality = ok(await step('check-data-quality', { 'run-dir': runDir }));
       expect(quality.outputs).toMatchObject({ passed: 'false', 'failed-checks': '1' });
       expect(quality.summary).toContain('Data quality: **failed**');
-      expect(quality.summary).toMatch(/#### Failed checks\n\n\| check \| value \|  \|\n\|---\|---\|---\|\n\| rows \| [\d,]+ rows in the window \(minimum 1,000,000\) \| ❌ \|/);
+      expect(quality.summary).toMatch(
+        /#### Failed checks\n\n\| check \| value \|  \|\n\|---\|---\|---\|\n\| rows \| [\d,]+ rows in the window \(minimum 1,000,000\) \| ❌ \|/,
+      );
       const warning = quality.annotations.find((a) => a.level === 'warning')!;
       expect(warning).toMatchObject({ file: 'pipelines/tank-strict.yaml', title: 'data quality: rows' });
       expect(warning.message).toMatch(/^tank-strict: [\d,]+ rows in the window \(minimum 1,000,000\)$/);

@@ -13,7 +13,13 @@ import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { emptyRegistry } from '../actions/lib/registry/schema.ts';
 import {
-  ALERT_LABEL, closeAlertsOfDeployment, evaluateHealth, parseAlertMarker, postWebhook, runDailyMonitoring, syncAlerts,
+  ALERT_LABEL,
+  closeAlertsOfDeployment,
+  evaluateHealth,
+  parseAlertMarker,
+  postWebhook,
+  runDailyMonitoring,
+  syncAlerts,
   type RuleResult,
 } from '../actions/lib/monitoring/index.ts';
 import { gitHubTarget, type GitHubTarget } from '../actions/lib/github/client.ts';
@@ -25,11 +31,21 @@ const pump = loadPipelineFile('pipelines/pump-efficiency.yaml');
 const DAY = 86_400_000;
 
 function rule(status: RuleResult['status'], message: string): RuleResult {
-  return { pipeline: 'tank-level-forecast', rule: 'data-drift', status, severity: 'warning', message, details: { share: 0.8 }, evidence: '| a | b |\n|---|---|\n| 1 | 2 |' };
+  return {
+    pipeline: 'tank-level-forecast',
+    rule: 'data-drift',
+    status,
+    severity: 'warning',
+    message,
+    details: { share: 0.8 },
+    evidence: '| a | b |\n|---|---|\n| 1 | 2 |',
+  };
 }
 
 /** A loopback webhook receiver answering from a script of statuses (then 200); 'hang' never answers. */
-async function webhookServer(script: (number | 'hang')[]): Promise<{ url: string; received: { body: unknown; type: string | undefined }[]; close(): Promise<void> }> {
+async function webhookServer(
+  script: (number | 'hang')[],
+): Promise<{ url: string; received: { body: unknown; type: string | undefined }[]; close(): Promise<void> }> {
   const received: { body: unknown; type: string | undefined }[] = [];
   const hanging: IncomingMessage[] = [];
   const server: Server = createServer(async (req, res) => {
@@ -48,10 +64,11 @@ async function webhookServer(script: (number | 'hang')[]): Promise<{ url: string
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/T000/B000/abcdefghijklmnopqrstuvwx`,
     received,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -111,14 +128,20 @@ describeDb('alerts with a lifecycle', ({ db }) => {
     gh.reset();
   });
   const alertRows = async (key: string) =>
-    (await db().query<{ status: string; occurrences: number; issue_number: number | null; message: string }>(
-      'SELECT status, occurrences, issue_number, message FROM mlops.alerts WHERE alert_key = $1 ORDER BY id', [key])).rows;
+    (
+      await db().query<{ status: string; occurrences: number; issue_number: number | null; message: string }>(
+        'SELECT status, occurrences, issue_number, message FROM mlops.alerts WHERE alert_key = $1 ORDER BY id',
+        [key],
+      )
+    ).rows;
 
   it('opens an alert: a row in mlops.alerts and one labelled issue with the key in a hidden marker', async () => {
     const hook = await webhookServer([]);
     try {
       const [c] = await syncAlerts(db(), [rule('firing', 'tank-level-forecast: 4 of 5 input columns drifted')], {
-        asOf: new Date('2026-12-01T01:00:00Z'), github: target, webhook: { url: hook.url },
+        asOf: new Date('2026-12-01T01:00:00Z'),
+        github: target,
+        webhook: { url: hook.url },
       });
       expect(c).toMatchObject({ key: 'tank-level-forecast/data-drift', outcome: 'opened', occurrences: 1, issue: { number: 1, outcome: 'opened' } });
       expect(c.delivery).toEqual({ github: 'sent', webhook: 'sent', errors: [] });
@@ -131,7 +154,10 @@ describeDb('alerts with a lifecycle', ({ db }) => {
         { status: 'open', occurrences: 1, issue_number: 1, message: 'tank-level-forecast: 4 of 5 input columns drifted' },
       ]);
       expect(hook.received).toHaveLength(1);
-      expect(hook.received[0].body).toMatchObject({ text: expect.stringContaining('tank-level-forecast'), alert: { outcome: 'opened', issue_url: 'https://github.test/plant/ops/issues/1' } });
+      expect(hook.received[0].body).toMatchObject({
+        text: expect.stringContaining('tank-level-forecast'),
+        alert: { outcome: 'opened', issue_url: 'https://github.test/plant/ops/issues/1' },
+      });
     } finally {
       await hook.close();
     }
@@ -139,7 +165,10 @@ describeDb('alerts with a lifecycle', ({ db }) => {
 
   it('updates the open alert and its issue on the next runs, never opening a second one', async () => {
     for (const [i, day] of ['2026-12-02', '2026-12-03'].entries()) {
-      const [c] = await syncAlerts(db(), [rule('firing', `tank-level-forecast: ${3 + i} of 5 input columns drifted`)], { asOf: new Date(`${day}T01:00:00Z`), github: target });
+      const [c] = await syncAlerts(db(), [rule('firing', `tank-level-forecast: ${3 + i} of 5 input columns drifted`)], {
+        asOf: new Date(`${day}T01:00:00Z`),
+        github: target,
+      });
       expect(c).toMatchObject({ outcome: 'updated', occurrences: 2 + i, issue: { number: 1, outcome: 'updated' } });
     }
     expect(gh.issues).toHaveLength(1);
@@ -151,7 +180,10 @@ describeDb('alerts with a lifecycle', ({ db }) => {
   });
 
   it('closes the issue with a comment when the rule clears, and a clear with nothing open changes nothing', async () => {
-    const [c] = await syncAlerts(db(), [rule('ok', 'tank-level-forecast: 0 of 5 input columns drifted')], { asOf: new Date('2026-12-04T01:00:00Z'), github: target });
+    const [c] = await syncAlerts(db(), [rule('ok', 'tank-level-forecast: 0 of 5 input columns drifted')], {
+      asOf: new Date('2026-12-04T01:00:00Z'),
+      github: target,
+    });
     expect(c).toMatchObject({ outcome: 'resolved', issue: { number: 1, outcome: 'closed' } });
     expect(gh.issues[0]).toMatchObject({ state: 'closed', stateReason: 'completed' });
     expect(gh.issues[0].comments.map((x) => x.body)).toEqual([
@@ -189,10 +221,17 @@ describeDb('alerts with a lifecycle', ({ db }) => {
 
   it('without a token alerts go to the terminal and the table only', async () => {
     const lines: string[] = [];
-    const r: RuleResult = { ...rule('firing', 'pump-efficiency: the last retrain failed'), pipeline: 'pump-efficiency', rule: 'retrain-failed', severity: 'critical' };
+    const r: RuleResult = {
+      ...rule('firing', 'pump-efficiency: the last retrain failed'),
+      pipeline: 'pump-efficiency',
+      rule: 'retrain-failed',
+      severity: 'critical',
+    };
     const [c] = await syncAlerts(db(), [r], { asOf: new Date('2026-12-08T03:00:00Z'), github: null, log: (l) => lines.push(l) });
     expect(c).toMatchObject({ outcome: 'opened', issue: null, delivery: { github: 'no-token', webhook: 'off' } });
-    expect(lines).toEqual(['alert opened: [critical] pump-efficiency/retrain-failed: pump-efficiency: the last retrain failed (no GitHub token: terminal and mlops.alerts only)']);
+    expect(lines).toEqual([
+      'alert opened: [critical] pump-efficiency/retrain-failed: pump-efficiency: the last retrain failed (no GitHub token: terminal and mlops.alerts only)',
+    ]);
     expect(gh.requests).toEqual([]);
     expect(await alertRows('pump-efficiency/retrain-failed')).toHaveLength(1);
   });
@@ -207,15 +246,30 @@ describeDb('alerts with a lifecycle', ({ db }) => {
       ['h5', '2026-11-29', 'failed', null, null],
     ];
     for (const [id, day, status, decision, rmse] of runs) {
-      await db().query(`INSERT INTO mlops.training_runs (run_id, pipeline, status, decision, as_of, error) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [id, p.name, status, decision, `${day}T02:00:00Z`, status === 'failed' ? 'trainer crashed' : null]);
-      if (rmse !== null) await db().query(`INSERT INTO mlops.model_performance (run_id, model_type, model_name, rmse_val, promoted, training_date) VALUES ($1, 'gbdt', $2, $3, $4, $5)`,
-        [id, p.name, rmse, decision === 'promote' ? 1 : 0, `${day}T02:00:00Z`]);
+      await db().query(`INSERT INTO mlops.training_runs (run_id, pipeline, status, decision, as_of, error) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        id,
+        p.name,
+        status,
+        decision,
+        `${day}T02:00:00Z`,
+        status === 'failed' ? 'trainer crashed' : null,
+      ]);
+      if (rmse !== null)
+        await db().query(
+          `INSERT INTO mlops.model_performance (run_id, model_type, model_name, rmse_val, promoted, training_date) VALUES ($1, 'gbdt', $2, $3, $4, $5)`,
+          [id, p.name, rmse, decision === 'promote' ? 1 : 0, `${day}T02:00:00Z`],
+        );
     }
     const h = await evaluateHealth(db(), p, { repoDir: work, asOf: new Date('2026-11-30T01:00:00Z') });
     const by = Object.fromEntries(h.rules.map((r) => [r.rule, r]));
-    expect(by['metric-rise']).toMatchObject({ status: 'firing', message: 'health-probe: rmse 0.105 (2026-11-15) -> 0.125 (2026-11-22), +19.0% week over week (alert above +15%)' });
-    expect(by['not-promoted']).toMatchObject({ status: 'firing', message: 'health-probe: no promotion in the last 3 runs (2026-11-22 reject, 2026-11-15 reject, 2026-11-08 reject)' });
+    expect(by['metric-rise']).toMatchObject({
+      status: 'firing',
+      message: 'health-probe: rmse 0.105 (2026-11-15) -> 0.125 (2026-11-22), +19.0% week over week (alert above +15%)',
+    });
+    expect(by['not-promoted']).toMatchObject({
+      status: 'firing',
+      message: 'health-probe: no promotion in the last 3 runs (2026-11-22 reject, 2026-11-15 reject, 2026-11-08 reject)',
+    });
     expect(by['retrain-failed']).toMatchObject({ status: 'firing', severity: 'critical' });
     expect(by['retrain-failed'].message).toContain('trainer crashed');
     expect(by['stale-champion'].status).toBe('unknown');
@@ -227,24 +281,37 @@ describeDb('alerts with a lifecycle', ({ db }) => {
 
   it('a stale champion dispatches exactly one retrain within the cooldown, and alerts once', async () => {
     const repo = join(work, 'repo');
-    writeRegistryEdit(repo, planRegistryEdit(emptyRegistry(), {
-      model: 'tank-level-forecast', entry: promotionEntry('tank-level-forecast', 'run-old', 0.1), onnx: new Uint8Array([1, 2, 3]), card: {},
-    }));
+    writeRegistryEdit(
+      repo,
+      planRegistryEdit(emptyRegistry(), {
+        model: 'tank-level-forecast',
+        entry: promotionEntry('tank-level-forecast', 'run-old', 0.1),
+        onnx: new Uint8Array([1, 2, 3]),
+        card: {},
+      }),
+    );
     const day0 = new Date('2026-12-10T01:00:00Z'); // promoted 2026-11-22T02:30Z: 17.9 days old
     const lines: string[] = [];
-    const run = (asOf: Date) => runDailyMonitoring(db(), { pipelines: [tank], repoDir: repo, asOf, checks: ['health'], github: target, log: (l) => lines.push(l) });
+    const run = (asOf: Date) =>
+      runDailyMonitoring(db(), { pipelines: [tank], repoDir: repo, asOf, checks: ['health'], github: target, log: (l) => lines.push(l) });
     const first = await run(day0);
     expect(first.dispatches).toMatchObject([{ pipeline: 'tank-level-forecast', trigger: 'stale', outcome: 'dispatched' }]);
     // the dispatch names the alert it answers: its row in mlops.alerts and its issue
-    const alert = (await db().query<{ id: string | number }>("SELECT id FROM mlops.alerts WHERE alert_key = 'tank-level-forecast/stale-champion' AND status = 'open'")).rows[0];
+    const alert = (
+      await db().query<{ id: string | number }>("SELECT id FROM mlops.alerts WHERE alert_key = 'tank-level-forecast/stale-champion' AND status = 'open'")
+    ).rows[0];
     const issue = gh.issues.find((i) => parseAlertMarker(i.body) === 'tank-level-forecast/stale-champion')!;
-    expect(gh.dispatches).toEqual([{
-      event_type: 'retrain',
-      client_payload: {
-        pipeline: 'tank-level-forecast', reason: 'stale champion: champion v1 is 17.9 days old (promoted 2026-11-22), stale after 14 days, no model trained since',
-        alert_id: Number(alert.id), alert_issue: `https://github.test/plant/ops/issues/${issue.number}`,
+    expect(gh.dispatches).toEqual([
+      {
+        event_type: 'retrain',
+        client_payload: {
+          pipeline: 'tank-level-forecast',
+          reason: 'stale champion: champion v1 is 17.9 days old (promoted 2026-11-22), stale after 14 days, no model trained since',
+          alert_id: Number(alert.id),
+          alert_issue: `https://github.test/plant/ops/issues/${issue.number}`,
+        },
       },
-    }]);
+    ]);
     expect(first.alerts.raised.map((a) => [a.key, a.outcome, a.id])).toEqual([['tank-level-forecast/stale-champion', 'opened', Number(alert.id)]]);
     // Re-runs inside the cooldown (24 h): no second dispatch, the same issue updated.
     for (const hours of [1, 23]) {
@@ -254,16 +321,21 @@ describeDb('alerts with a lifecycle', ({ db }) => {
     }
     expect(gh.dispatches).toHaveLength(1);
     expect(gh.issues.filter((i) => parseAlertMarker(i.body) === 'tank-level-forecast/stale-champion')).toHaveLength(1);
-    const rows = (await db().query<{ outcome: string; delivered: boolean; trigger: string }>(
-      "SELECT outcome, delivered, trigger FROM mlops.retrain_dispatches WHERE pipeline = 'tank-level-forecast'")).rows;
+    const rows = (
+      await db().query<{ outcome: string; delivered: boolean; trigger: string }>(
+        "SELECT outcome, delivered, trigger FROM mlops.retrain_dispatches WHERE pipeline = 'tank-level-forecast'",
+      )
+    ).rows;
     expect(rows).toEqual([{ outcome: 'dispatched', delivered: true, trigger: 'stale' }]);
     // After the cooldown, still stale and nothing trained: dispatched again.
     const later = await run(new Date(day0.getTime() + 25 * 3_600_000));
     expect(later.dispatches[0].outcome).toBe('dispatched');
     expect(gh.dispatches).toHaveLength(2);
     // A model trained since the promotion clears the rule and closes the issue.
-    await db().query(`INSERT INTO mlops.training_runs (run_id, pipeline, status, decision, as_of) VALUES ('fresh', 'tank-level-forecast', 'succeeded', 'reject', $1)`,
-      [new Date(day0.getTime() + 26 * 3_600_000)]);
+    await db().query(
+      `INSERT INTO mlops.training_runs (run_id, pipeline, status, decision, as_of) VALUES ('fresh', 'tank-level-forecast', 'succeeded', 'reject', $1)`,
+      [new Date(day0.getTime() + 26 * 3_600_000)],
+    );
     const cleared = await run(new Date(day0.getTime() + 27 * 3_600_000));
     expect(cleared.dispatches).toEqual([]);
     expect(cleared.alerts.cleared.map((a) => [a.key, a.issue?.outcome])).toEqual([['tank-level-forecast/stale-champion', 'closed']]);
@@ -271,52 +343,100 @@ describeDb('alerts with a lifecycle', ({ db }) => {
 
   it('without a token the dispatch is recorded as not delivered and printed, once per cooldown', async () => {
     const repo = join(work, 'repo-local');
-    writeRegistryEdit(repo, planRegistryEdit(emptyRegistry(), {
-      model: 'pump-efficiency', entry: promotionEntry('pump-efficiency', 'run-old', 0.1), onnx: new Uint8Array([1, 2, 3]), card: {},
-    }));
+    writeRegistryEdit(
+      repo,
+      planRegistryEdit(emptyRegistry(), {
+        model: 'pump-efficiency',
+        entry: promotionEntry('pump-efficiency', 'run-old', 0.1),
+        onnx: new Uint8Array([1, 2, 3]),
+        card: {},
+      }),
+    );
     const lines: string[] = [];
     const asOf = new Date('2026-12-20T01:00:00Z');
     for (const t of [asOf, new Date(asOf.getTime() + 3_600_000)]) {
       await runDailyMonitoring(db(), { pipelines: [{ config: pump }], repoDir: repo, asOf: t, checks: ['health'], log: (l) => lines.push(l) });
     }
-    const rows = (await db().query<{ outcome: string; delivered: boolean }>("SELECT outcome, delivered FROM mlops.retrain_dispatches WHERE pipeline = 'pump-efficiency'")).rows;
+    const rows = (
+      await db().query<{ outcome: string; delivered: boolean }>("SELECT outcome, delivered FROM mlops.retrain_dispatches WHERE pipeline = 'pump-efficiency'")
+    ).rows;
     expect(rows).toEqual([{ outcome: 'no-token', delivered: false }]);
     expect(lines.filter((l) => l.startsWith('retrain of pump-efficiency recorded, not dispatched (no GitHub token)'))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('retrain of pump-efficiency not dispatched: one was already recorded'))).toHaveLength(1);
     expect(gh.requests).toEqual([]);
   });
 
-  it('the deploy of the promotion an alert\'s retrain produced resolves the alert and closes its issue; a rollback closes nothing', async () => {
+  it("the deploy of the promotion an alert's retrain produced resolves the alert and closes its issue; a rollback closes nothing", async () => {
     const repo = join(work, 'repo-answer');
-    writeRegistryEdit(repo, planRegistryEdit(emptyRegistry(), {
-      model: 'pump-efficiency', entry: promotionEntry('pump-efficiency', 'run-old', 0.1), onnx: new Uint8Array([1, 2, 3]), card: {},
-    }));
+    writeRegistryEdit(
+      repo,
+      planRegistryEdit(emptyRegistry(), {
+        model: 'pump-efficiency',
+        entry: promotionEntry('pump-efficiency', 'run-old', 0.1),
+        onnx: new Uint8Array([1, 2, 3]),
+        card: {},
+      }),
+    );
     const asOf = new Date('2026-12-28T01:00:00Z');
     const monitored = await runDailyMonitoring(db(), { pipelines: [{ config: pump }], repoDir: repo, asOf, checks: ['health'], github: target });
     const sent = gh.dispatches.at(-1)!.client_payload as { alert_id: number; alert_issue: string };
     expect(monitored.dispatches).toMatchObject([{ pipeline: 'pump-efficiency', outcome: 'dispatched' }]);
     // the retrain the dispatch started records the alert (the extract step's alert-id and alert-issue inputs)
     await startRun(db(), {
-      runId: 'run-answer', pipeline: 'pump-efficiency', asOf, trigger: 'repository_dispatch', triggerReason: 'stale', forced: false,
-      codeSha: null, workflowRunUrl: null, runDir: null, triggerAlert: { id: sent.alert_id, issueUrl: sent.alert_issue },
+      runId: 'run-answer',
+      pipeline: 'pump-efficiency',
+      asOf,
+      trigger: 'repository_dispatch',
+      triggerReason: 'stale',
+      forced: false,
+      codeSha: null,
+      workflowRunUrl: null,
+      runDir: null,
+      triggerAlert: { id: sent.alert_id, issueUrl: sent.alert_issue },
     });
     const issue = gh.issues.find((i) => `https://github.test/plant/ops/issues/${i.number}` === sent.alert_issue)!;
     expect(issue.state).toBe('open');
     gh.reset();
 
     const at = new Date('2026-12-29T09:00:00Z');
-    const rollback = await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 1, kind: 'rollback', run_id: 'run-answer', pull_request: 9 }], { asOf: at, github: target });
+    const rollback = await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 1, kind: 'rollback', run_id: 'run-answer', pull_request: 9 }], {
+      asOf: at,
+      github: target,
+    });
     expect(rollback).toEqual([]);
-    const closed = await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 2, kind: 'deploy', run_id: 'run-answer', pull_request: 9 }], { asOf: at, github: target });
-    expect(closed).toEqual([{ id: sent.alert_id, key: 'pump-efficiency/stale-champion', model: 'pump-efficiency', version: 2, outcome: 'resolved', issue: { number: issue.number, outcome: 'closed' }, error: null }]);
+    const closed = await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 2, kind: 'deploy', run_id: 'run-answer', pull_request: 9 }], {
+      asOf: at,
+      github: target,
+    });
+    expect(closed).toEqual([
+      {
+        id: sent.alert_id,
+        key: 'pump-efficiency/stale-champion',
+        model: 'pump-efficiency',
+        version: 2,
+        outcome: 'resolved',
+        issue: { number: issue.number, outcome: 'closed' },
+        error: null,
+      },
+    ]);
     expect(issue).toMatchObject({ state: 'closed', stateReason: 'completed' });
-    expect(issue.comments.at(-1)!.body).toBe('✅ Resolved at 2026-12-29T09:00:00.000Z: pump-efficiency v2 (pull request #9), the promotion of run `run-answer` that this alert\'s retrain produced, is deployed.');
-    const row = (await db().query<{ status: string; resolved_at: Date }>('SELECT status, resolved_at FROM mlops.alerts WHERE id = $1', [sent.alert_id])).rows[0];
+    expect(issue.comments.at(-1)!.body).toBe(
+      "✅ Resolved at 2026-12-29T09:00:00.000Z: pump-efficiency v2 (pull request #9), the promotion of run `run-answer` that this alert's retrain produced, is deployed.",
+    );
+    const row = (await db().query<{ status: string; resolved_at: Date }>('SELECT status, resolved_at FROM mlops.alerts WHERE id = $1', [sent.alert_id]))
+      .rows[0];
     expect([row.status, new Date(row.resolved_at).toISOString()]).toEqual(['resolved', at.toISOString()]);
     expect(gh.violations).toEqual([]);
     // deploying again (a re-run) finds it resolved and calls GitHub no more
     gh.reset();
-    expect((await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 2, kind: 'deploy', run_id: 'run-answer', pull_request: 9 }], { asOf: at, github: target }))[0].outcome).toBe('not-open');
+    expect(
+      (
+        await closeAlertsOfDeployment(db(), [{ model: 'pump-efficiency', version: 2, kind: 'deploy', run_id: 'run-answer', pull_request: 9 }], {
+          asOf: at,
+          github: target,
+        })
+      )[0].outcome,
+    ).toBe('not-open');
     expect(gh.requests).toEqual([]);
   });
 });

@@ -64,7 +64,14 @@ describe('Arrow IPC', () => {
 
   it('round-trips an empty frame', async () => {
     const path = join(dir, 'empty.arrow');
-    const empty: Frame = { ...frame(), rows: 0, times: new Float64Array(0), entities: new Int32Array(0), entityIds: [], columns: [new Float64Array(0), new Float64Array(0)] };
+    const empty: Frame = {
+      ...frame(),
+      rows: 0,
+      times: new Float64Array(0),
+      entities: new Int32Array(0),
+      entityIds: [],
+      columns: [new Float64Array(0), new Float64Array(0)],
+    };
     await writeFrameArrow(empty, path);
     const g = await readFrameArrow(path);
     expect(g.rows).toBe(0);

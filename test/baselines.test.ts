@@ -48,7 +48,7 @@ const spec: FeatureSpec = {
 describe('baselinePredictions', () => {
   const f = frame();
   // z-scored features: baselines must not read the (transformed) matrix values
-  const { matrix } = buildFeatures(f, spec, { version: 1, names: ['level'], mean: [5, ], std: [7] });
+  const { matrix } = buildFeatures(f, spec, { version: 1, names: ['level'], mean: [5], std: [7] });
   const minute = (r: number): number => (matrix.times[r] - T0) / MIN;
 
   it('persistence: the target column now, from the frame by entity and time', () => {

@@ -23,7 +23,10 @@ describe('one-hot encoding of categorical columns', () => {
 
   it('encodes 1/0, unseen as all zeros and missing as NaN, the same for a frame and for one served row', () => {
     const cols = oneHotColumns(Float64Array.of(0, 1, 2, NaN_), ['north', 'south', 'moon'], ['south', 'north']);
-    expect(cols.map((c) => Array.from(c))).toEqual([[0, 1, 0, NaN_], [1, 0, 0, NaN_]]);
+    expect(cols.map((c) => Array.from(c))).toEqual([
+      [0, 1, 0, NaN_],
+      [1, 0, 0, NaN_],
+    ]);
     expect(oneHotValue('north', ['south', 'north'])).toEqual([0, 1]);
     expect(oneHotValue('moon', ['south', 'north'])).toEqual([0, 0]);
     expect(oneHotValue(null, ['south', 'north'])).toEqual([NaN_, NaN_]);
@@ -45,17 +48,35 @@ function applications(days: number): Frame {
   const income = Float64Array.from({ length: rows }, (_, i) => 1000 + (i % 13) * 100);
   const asOf = start + days * DAY;
   const labelTimes = Float64Array.from(times, (t) => (t + 30 * DAY <= asOf ? t + 30 * DAY : NaN_));
-  const label = Float64Array.from(labelTimes, (k, i) => (k === k ? i % 3 === 0 ? 1 : 0 : NaN_));
+  const label = Float64Array.from(labelTimes, (k, i) => (k === k ? (i % 3 === 0 ? 1 : 0) : NaN_));
   return {
-    rows, times, entities: new Int32Array(rows), entityIds: ['all'], names: ['income', 'region', 'defaulted'], columns: [income, region, label],
-    window: { start: new Date(start), end: new Date(asOf) }, categories: { region: ['north', 'south', 'east'] },
-    keys: Array.from({ length: rows }, (_, i) => `app-${i}`), labelTimes,
+    rows,
+    times,
+    entities: new Int32Array(rows),
+    entityIds: ['all'],
+    names: ['income', 'region', 'defaulted'],
+    columns: [income, region, label],
+    window: { start: new Date(start), end: new Date(asOf) },
+    categories: { region: ['north', 'south', 'east'] },
+    keys: Array.from({ length: rows }, (_, i) => `app-${i}`),
+    labelTimes,
   };
 }
 
 const spec: FeatureSpec = {
-  version: 1, time_column: 'ts', entity_column: null, interval_minutes: 1, columns: ['income'], raw: true, lags: [], rolling: { windows: [], stats: [] },
-  zscore: true, calendar: [], target: { column: 'defaulted', horizon_minutes: 0, valid_range: null }, task: 'classification', decision_threshold: 0.5,
+  version: 1,
+  time_column: 'ts',
+  entity_column: null,
+  interval_minutes: 1,
+  columns: ['income'],
+  raw: true,
+  lags: [],
+  rolling: { windows: [], stats: [] },
+  zscore: true,
+  calendar: [],
+  target: { column: 'defaulted', horizon_minutes: 0, valid_range: null },
+  task: 'classification',
+  decision_threshold: 0.5,
   categorical: [{ column: 'region', categories: null, max_categories: 30, min_frequency: 1 }],
 };
 

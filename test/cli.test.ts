@@ -26,7 +26,21 @@ describe('the mlops command line', () => {
   it('lists its commands', async () => {
     const r = await mlops(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['db migrate', 'data seed', 'data import', 'pipelines validate', 'retrain', 'runs list', 'runs show', 'promote', 'deploy', 'rollback', 'registry show', 'registry history', 'registry verify']) {
+    for (const c of [
+      'db migrate',
+      'data seed',
+      'data import',
+      'pipelines validate',
+      'retrain',
+      'runs list',
+      'runs show',
+      'promote',
+      'deploy',
+      'rollback',
+      'registry show',
+      'registry history',
+      'registry verify',
+    ]) {
       expect(r.stdout).toContain(`  ${c} `);
     }
   });
@@ -44,8 +58,20 @@ describe('the mlops command line', () => {
     expect(v.code).toBe(0);
     expect(v.stdout).toContain('ok  ');
 
-    const r = await mlops(['retrain', '--dir', pipelines, '--as-of', '2026-11-02T00:00:00Z', '--json', '--data-dir', data,
-      '--runs-dir', join(dir, 'runs'), '--repo', join(dir, 'no-registry-yet')]);
+    const r = await mlops([
+      'retrain',
+      '--dir',
+      pipelines,
+      '--as-of',
+      '2026-11-02T00:00:00Z',
+      '--json',
+      '--data-dir',
+      data,
+      '--runs-dir',
+      join(dir, 'runs'),
+      '--repo',
+      join(dir, 'no-registry-yet'),
+    ]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout.trim().split('\n')[0]);
     expect(doc).toMatchObject({ pipeline: 'tank-level-forecast', decision: 'promote', status: 'succeeded' });
@@ -122,7 +148,7 @@ describe('the mlops command line', () => {
     // libpq's keyword form: accepted, and its password masked too.
     const kw = await mlops(['db', 'migrate', '--database-url', "host=127.0.0.1 port=1 dbname=nowhere user=app password='hunter 2'"]);
     expect(kw.code).toBe(1);
-    expect(kw.stderr).toContain("cannot connect to PostgreSQL at host=127.0.0.1 port=1 dbname=nowhere user=app password=***: ");
+    expect(kw.stderr).toContain('cannot connect to PostgreSQL at host=127.0.0.1 port=1 dbname=nowhere user=app password=***: ');
     expect(kw.stdout + kw.stderr).not.toContain('hunter');
     const bad = await mlops(['db', 'migrate', '--database-url', 'host=db service=prod']);
     expect(bad.stderr).toContain('connection string: unsupported keyword "service"');

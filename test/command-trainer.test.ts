@@ -44,7 +44,9 @@ describe('command trainer', () => {
   });
 
   it('kills the program at the timeout', async () => {
-    const err = await train({ algorithm: 'command', params: { command: [node, '-e', 'setTimeout(() => {}, 60000)'], timeout_minutes: 0.01 } }, m, meta).catch((e: Error) => e);
+    const err = await train({ algorithm: 'command', params: { command: [node, '-e', 'setTimeout(() => {}, 60000)'], timeout_minutes: 0.01 } }, m, meta).catch(
+      (e: Error) => e,
+    );
     expect((err as Error).message).toMatch(/timed out after 0.01 minutes/);
   });
 });

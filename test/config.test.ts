@@ -21,7 +21,15 @@ function databases(): Promise<{ db: Db; missing: Db }> {
     await ensureCreditTables(db);
     await db.exec('CREATE SCHEMA empty_schema');
     // The same database, seen from a schema without the table (the search path decides what "readings_wide" is).
-    const missing: Db = { ...db, readSource: (fn) => db.readSource(async (tx) => { await tx.query('SET LOCAL search_path TO empty_schema'); return fn(tx); }), close: async () => undefined };
+    const missing: Db = {
+      ...db,
+      readSource: (fn) =>
+        db.readSource(async (tx) => {
+          await tx.query('SET LOCAL search_path TO empty_schema');
+          return fn(tx);
+        }),
+      close: async () => undefined,
+    };
     return { db, missing };
   })();
   return shared;
@@ -99,9 +107,7 @@ describe('loadPipelineFile', () => {
   });
 
   it('reports a missing required field at the mapping that should hold it', () => {
-    expect(errorsOf(MINIMAL.replace('  column: tank_level_m\n', ''))).toEqual([
-      'pipelines/x.yaml:6:3 target.column: required field is missing',
-    ]);
+    expect(errorsOf(MINIMAL.replace('  column: tank_level_m\n', ''))).toEqual(['pipelines/x.yaml:6:3 target.column: required field is missing']);
     expect(errorsOf('name: x\n')).toEqual([
       'pipelines/x.yaml:1:1 source: required field is missing',
       'pipelines/x.yaml:1:1 target: required field is missing',
@@ -110,9 +116,7 @@ describe('loadPipelineFile', () => {
   });
 
   it('reports a bad enum value with the allowed values', () => {
-    expect(errorsOf(MINIMAL + 'baseline: lstm\n')).toEqual([
-      'pipelines/x.yaml:10:11 baseline: expected one of persistence, seasonal_naive, mean, got "lstm"',
-    ]);
+    expect(errorsOf(MINIMAL + 'baseline: lstm\n')).toEqual(['pipelines/x.yaml:10:11 baseline: expected one of persistence, seasonal_naive, mean, got "lstm"']);
     expect(errorsOf(MINIMAL + 'baseline: { kind: naive }\n')).toEqual([
       'pipelines/x.yaml:10:19 baseline.kind: expected one of persistence, seasonal_naive, mean, got "naive"',
     ]);
@@ -157,7 +161,8 @@ describe('loadPipelineFile', () => {
   });
 
   it('checks across fields without a database', () => {
-    const text = MINIMAL.replace('column: tank_level_m', 'column: outflow_m3h') +
+    const text =
+      MINIMAL.replace('column: tank_level_m', 'column: outflow_m3h') +
       'features:\n  columns: [inflow_m3h, head_m]\n  lags: [1, 50000]\nquality:\n  ranges: { pump_speed_rpm: [0, 3600], tank_level_m: [12, 0] }\n';
     expect(errorsOf(text)).toEqual([
       'pipelines/x.yaml:6:11 target.column: column "outflow_m3h" is not in source.columns or source.derive (available: tank_level_m, inflow_m3h)',
@@ -217,8 +222,17 @@ describe('the demo pipelines', () => {
 });
 
 const DEMO_COLUMNS = [
-  'ts', 'station_id', 'tank_level_m', 'inflow_m3h', 'outflow_m3h', 'pump_speed_rpm', 'pump_power_kw',
-  'suction_pressure_bar', 'discharge_pressure_bar', 'pump_on', 'sensor_fault',
+  'ts',
+  'station_id',
+  'tank_level_m',
+  'inflow_m3h',
+  'outflow_m3h',
+  'pump_speed_rpm',
+  'pump_power_kw',
+  'suction_pressure_bar',
+  'discharge_pressure_bar',
+  'pump_on',
+  'sensor_fault',
 ];
 
 function dirWith(files: Record<string, string>): string {
@@ -251,8 +265,7 @@ describe('validatePipelines', () => {
   });
 
   it('checks columns against the source table', async () => {
-    const text = MINIMAL.replace('columns: [tank_level_m, inflow_m3h]', 'columns: [tank_level_m, inflow_m3h, foo]') +
-      'quality:\n  ranges: { bar: [0, 1] }\n';
+    const text = MINIMAL.replace('columns: [tank_level_m, inflow_m3h]', 'columns: [tank_level_m, inflow_m3h, foo]') + 'quality:\n  ranges: { bar: [0, 1] }\n';
     const dir = dirWith({ 'x.yaml': text.replace('source:\n', 'source:\n  derive: { bar: suction_pressure_bar * 2 }\n') });
     const db = await demoTableDb();
     const { errors } = await validatePipelines(dir, { checkSource: (s) => checkSource(db, s) }).finally(() => db.close());
@@ -262,12 +275,13 @@ describe('validatePipelines', () => {
     ]);
   });
 
-  it('runs exactly the retrain\'s checks on derive expressions: what validate accepts, the extract accepts', async () => {
+  it("runs exactly the retrain's checks on derive expressions: what validate accepts, the extract accepts", async () => {
     const derive = (d: string) => MINIMAL.replace('source:\n', `source:\n  derive: ${d}\n`);
     const dir = dirWith({
       'files.yaml': derive(`{ leak: "length(pg_catalog.pg_read_file('/etc/hostname'))" }`),
       'quoted.yaml': derive(`{ leak: 'length("pg_read_file"(''/etc/hostname''))' }`).replace('name: x', 'name: q'),
-      'typo.yaml': derive('{ head: (discharge_pressure_bar - suction_presure_bar) * 10 }').replace('name: x', 'name: t')
+      'typo.yaml': derive('{ head: (discharge_pressure_bar - suction_presure_bar) * 10 }')
+        .replace('name: x', 'name: t')
         .replace('columns: [tank_level_m, inflow_m3h]', 'columns: [tank_level_m, inflow_m3h, discharge_pressure_bar, suction_pressure_bar]'),
       'escape.yaml': derive("{ x: '1) FROM pg_authid UNION SELECT (1' }").replace('name: x', 'name: e'),
     });
@@ -331,8 +345,17 @@ describe('classification pipelines', () => {
     const p = loadPipelineFile(F, CLASSIFICATION);
     if (p.task !== 'classification') throw new Error('expected a classification pipeline');
     expect(p.gates).toEqual({
-      metric: 'f1', min_improvement_pct: 2, max_brier_increase: 0.01, max_recall_drop: 0.02, min_auc: 0.72, min_labelled_holdout: 200,
-      min_label_coverage: 0.3, max_nan_predictions: 0, max_training_minutes: 30, must_beat_baseline_pct: 0, cooldown_days: 7,
+      metric: 'f1',
+      min_improvement_pct: 2,
+      max_brier_increase: 0.01,
+      max_recall_drop: 0.02,
+      min_auc: 0.72,
+      min_labelled_holdout: 200,
+      min_label_coverage: 0.3,
+      max_nan_predictions: 0,
+      max_training_minutes: 30,
+      must_beat_baseline_pct: 0,
+      cooldown_days: 7,
     });
     expect(p.target).toEqual({ decision_threshold: 0.5 });
     expect(p.baseline).toEqual({ kind: 'prior' });
@@ -356,7 +379,8 @@ describe('classification pipelines', () => {
       'pipelines/x.yaml:18:12 gates.min_auc: expected a number <= 1, got 1.5',
       'pipelines/x.yaml:19:3 gates.max_rmse: unknown key "max_rmse" (allowed: metric, min_improvement_pct, max_brier_increase, max_recall_drop, min_auc, min_labelled_holdout, min_label_coverage, max_nan_predictions, max_training_minutes, must_beat_baseline_pct, cooldown_days)',
     ]);
-    const text = CLASSIFICATION.replace('  key_column: application_id\n  window_days', '  window_days').replace('label_column: defaulted', 'label_column: income')
+    const text = CLASSIFICATION.replace('  key_column: application_id\n  window_days', '  window_days')
+      .replace('label_column: defaulted', 'label_column: income')
       .replace('algorithm: logistic', 'algorithm: ridge');
     expect(errorsOf(text)).toEqual([
       'pipelines/x.yaml:4:3 source.key_column: a classification pipeline needs source.key_column: the column its labels (labels.key_column) join on',
@@ -378,11 +402,19 @@ describe('classification pipelines', () => {
   it('checks the reference set of double evaluation: a time range or an earlier run', () => {
     const ref = (yaml: string) => CLASSIFICATION + `reference_set:\n${yaml}`;
     expect(loadPipelineFile(F, ref('  from_run: 20261111T0200-abc\n')).reference_set).toEqual({ from_run: '20261111T0200-abc', tolerance_pct: 2 });
-    expect(loadPipelineFile(F, ref('  start: 2026-06-01\n  end: 2026-07-01T00:00:00Z\n  tolerance_pct: 1\n')).reference_set).toMatchObject({ start: '2026-06-01', tolerance_pct: 1 });
-    expect(errorsOf(ref('  start: 2026-06-01\n  from_run: x\n'))).toEqual(['pipelines/x.yaml:19:13 reference_set.from_run: give either a time range (start, end) or from_run, not both']);
+    expect(loadPipelineFile(F, ref('  start: 2026-06-01\n  end: 2026-07-01T00:00:00Z\n  tolerance_pct: 1\n')).reference_set).toMatchObject({
+      start: '2026-06-01',
+      tolerance_pct: 1,
+    });
+    expect(errorsOf(ref('  start: 2026-06-01\n  from_run: x\n'))).toEqual([
+      'pipelines/x.yaml:19:13 reference_set.from_run: give either a time range (start, end) or from_run, not both',
+    ]);
     expect(errorsOf(ref('  start: 2026-06-01\n'))).toEqual(['pipelines/x.yaml:18:3 reference_set.end: a reference time range needs both start and end']);
-    expect(errorsOf(ref('  start: 2026-06-01\n  end: 2026-05-01\n'))).toEqual(['pipelines/x.yaml:19:8 reference_set.end: expected the end after the start (2026-06-01)']);
-    expect(errorsOf(ref('  tolerance_pct: 1\n'))).toEqual(['pipelines/x.yaml:18:3 reference_set: expected a time range (start and end) or from_run (a run whose holdout to reuse)']);
+    expect(errorsOf(ref('  start: 2026-06-01\n  end: 2026-05-01\n'))).toEqual([
+      'pipelines/x.yaml:19:8 reference_set.end: expected the end after the start (2026-06-01)',
+    ]);
+    expect(errorsOf(ref('  tolerance_pct: 1\n'))).toEqual([
+      'pipelines/x.yaml:18:3 reference_set: expected a time range (start and end) or from_run (a run whose holdout to reuse)',
+    ]);
   });
-
 });

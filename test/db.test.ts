@@ -17,11 +17,19 @@ describeDb('database layer', ({ db, backend }) => {
     expect(again.alreadyApplied).toEqual(loadMigrations().map((m) => `${m.version}_${m.name}`));
     const { rows } = await db().query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.schema_migrations');
     expect(rows[0].n).toBe(loadMigrations().length);
-    const tables = await db().query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mlops' ORDER BY 1",
-    );
+    const tables = await db().query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'mlops' ORDER BY 1");
     expect(tables.rows.map((r) => r.table_name)).toEqual(
-      expect.arrayContaining(['training_runs', 'model_artifacts', 'evaluations', 'model_performance', 'deployments', 'quality_checks', 'drift_reports', 'alerts', 'predictions']),
+      expect.arrayContaining([
+        'training_runs',
+        'model_artifacts',
+        'evaluations',
+        'model_performance',
+        'deployments',
+        'quality_checks',
+        'drift_reports',
+        'alerts',
+        'predictions',
+      ]),
     );
   });
 
@@ -41,7 +49,7 @@ describeDb('database layer', ({ db, backend }) => {
     const extra = { version: '999', name: 'probe', sql: 'CREATE TABLE mlops.migrate_probe (id int)', checksum: 'e'.repeat(64) };
     expect((await migrate(counting, [...loadMigrations(), extra])).applied).toEqual(['999_probe']);
     expect(seen).toContain('transaction');
-    await real.exec('DROP TABLE mlops.migrate_probe; DELETE FROM mlops.schema_migrations WHERE version = \'999\'');
+    await real.exec("DROP TABLE mlops.migrate_probe; DELETE FROM mlops.schema_migrations WHERE version = '999'");
   });
 
   it('refuses a migration whose file changed after it was applied', async () => {
@@ -63,9 +71,12 @@ describeDb('database layer', ({ db, backend }) => {
 
   it('refuses writes in a READ ONLY transaction', async () => {
     await expect(
-      db().transaction(async (tx) => {
-        await tx.query('INSERT INTO public.tx_probe VALUES ($1)', [2]);
-      }, { readOnly: true }),
+      db().transaction(
+        async (tx) => {
+          await tx.query('INSERT INTO public.tx_probe VALUES ($1)', [2]);
+        },
+        { readOnly: true },
+      ),
     ).rejects.toThrow(/read-only transaction/);
   });
 
@@ -76,10 +87,9 @@ describeDb('database layer', ({ db, backend }) => {
     }
     const loaded = await db().copyInCsv('public.copy_probe', ['ts', 'station', 'v'], chunks());
     expect(loaded).toBe(3000);
-    const decoded = await db().transaction(
-      async (tx) => decodeBinaryCopy(tx.copyOutBinary('SELECT station, v FROM public.copy_probe'), ['text', 'float8']),
-      { readOnly: true },
-    );
+    const decoded = await db().transaction(async (tx) => decodeBinaryCopy(tx.copyOutBinary('SELECT station, v FROM public.copy_probe'), ['text', 'float8']), {
+      readOnly: true,
+    });
     expect(decoded.rows).toBe(3000);
     const v = decoded.columns[1] as Float64Array;
     let nulls = 0;
@@ -118,8 +128,9 @@ describe('connection strings', () => {
 
 describe('connection strings in both libpq forms', () => {
   it('turns keyword=value pairs into the URL node-postgres opens, and masks their password everywhere', () => {
-    expect(connectionUrl("host=db.plant.local port=5433 dbname=plant user=mlops password='s3 cr\\'et' sslmode=require"))
-      .toBe("postgres://mlops:s3%20cr'et@db.plant.local:5433/plant?sslmode=require");
+    expect(connectionUrl("host=db.plant.local port=5433 dbname=plant user=mlops password='s3 cr\\'et' sslmode=require")).toBe(
+      "postgres://mlops:s3%20cr'et@db.plant.local:5433/plant?sslmode=require",
+    );
     expect(connectionUrl('host=/var/run/postgresql dbname=plant')).toBe('postgres://localhost/plant?host=%2Fvar%2Frun%2Fpostgresql');
     const kw = "host=db dbname=plant user=app password='hunter 2'";
     expect(redactUrl(kw)).toBe('host=db dbname=plant user=app password=***');
@@ -131,7 +142,9 @@ describe('connection strings in both libpq forms', () => {
     expect(() => connectionUrl('host=db service=prod')).toThrow('connection string: unsupported keyword "service" (supported: host, hostaddr, port,');
     expect(() => connectionUrl("host=db password='open")).toThrow('connection string: unterminated quoted value of "password"');
     expect(() => connectionUrl('host=db port=five')).toThrow('connection string: port must be a number, got "five"');
-    expect(() => connectionUrl('mysql://u@h/db')).toThrow('connection string: expected a URL (postgres://user:password@host:5432/dbname) or libpq keyword=value pairs');
+    expect(() => connectionUrl('mysql://u@h/db')).toThrow(
+      'connection string: expected a URL (postgres://user:password@host:5432/dbname) or libpq keyword=value pairs',
+    );
   });
 
   it.runIf(Boolean(process.env.DATABASE_URL))('opens PostgreSQL from a keyword string', async () => {
@@ -147,7 +160,7 @@ describe('connection strings in both libpq forms', () => {
   });
 });
 
-describe('the embedded database directory is one process\'s at a time', () => {
+describe("the embedded database directory is one process's at a time", () => {
   it('refuses a second open in the same process, and takes over the lock of a process that died', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlops-dirlock-'));
     try {
@@ -157,8 +170,12 @@ describe('the embedded database directory is one process\'s at a time', () => {
       await db.close();
       expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
       // A process that took the lock and was killed leaves it behind, with its pid: stale, taken over.
-      const child = spawnSync(process.execPath, ['--import', 'tsx', '-e',
-        `import { lockDataDir } from './actions/lib/db/dir-lock.ts'; await lockDataDir(${JSON.stringify(dir)}); process.kill(process.pid, 'SIGKILL');`]);
+      const child = spawnSync(process.execPath, [
+        '--import',
+        'tsx',
+        '-e',
+        `import { lockDataDir } from './actions/lib/db/dir-lock.ts'; await lockDataDir(${JSON.stringify(dir)}); process.kill(process.pid, 'SIGKILL');`,
+      ]);
       expect(child.signal).toBe('SIGKILL');
       expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(child.pid);
       const waits: string[] = [];

@@ -29,14 +29,21 @@ describeDb('deploy without a token: who merged and what was reviewed, from git',
   });
   afterAll(() => repo?.cleanup());
 
-  it('records the pull request, the merge commit\'s author and time (the promotion time) and the title as why', async () => {
+  it("records the pull request, the merge commit's author and time (the promotion time) and the title as why", async () => {
     const merge = repo.promote(MODEL, 1, 11, { title: 'Promote tank-level-forecast v1: rmse 0.3 -> 0.2 (-33.3%)' });
     const res = await deploy(db(), repo.work);
     const c = await commitInfo(repo.work, merge);
     expect(res.recorded[0]).toMatchObject({
-      model: MODEL, version: 1, pull_request: 11, pull_request_url: null,
-      merged_by: `${c.author.name} <${c.author.email}>`, promoted_at: new Date(c.date).toISOString(),
-      reason: 'Promote tank-level-forecast v1: rmse 0.3 -> 0.2 (-33.3%)', approved_by: [], review_check: 'git', approval_source: 'git',
+      model: MODEL,
+      version: 1,
+      pull_request: 11,
+      pull_request_url: null,
+      merged_by: `${c.author.name} <${c.author.email}>`,
+      promoted_at: new Date(c.date).toISOString(),
+      reason: 'Promote tank-level-forecast v1: rmse 0.3 -> 0.2 (-33.3%)',
+      approved_by: [],
+      review_check: 'git',
+      approval_source: 'git',
     });
   });
 
@@ -86,7 +93,9 @@ describeDb('deploy without a token: who merged and what was reviewed, from git',
         repo.git('commit', '--quiet', '-a', '--amend', '-m', promotionCommitMessage(MODEL, 4, { run: `run-${MODEL}-4`, sha256: sha256(modelBytes(4)) }));
       },
     });
-    await expect(deploy(db(), repo.work)).rejects.toThrow(/tank-level-forecast v4: the promotion commit [0-9a-f]{12} promotes run run-tank-level-forecast-4 \(sha256 [0-9a-f]{12}\), but the merged entry is run run-other/);
+    await expect(deploy(db(), repo.work)).rejects.toThrow(
+      /tank-level-forecast v4: the promotion commit [0-9a-f]{12} promotes run run-tank-level-forecast-4 \(sha256 [0-9a-f]{12}\), but the merged entry is run run-other/,
+    );
     expect(await deploymentHistory(db())).toEqual(before);
   });
 });
@@ -110,9 +119,17 @@ describeDb('deploy with a token: the pull request, its merger and approvals from
   function openPull(version: number, reviewed: { run: string; sha256: string }): number {
     const number = gh.pulls.length + 1;
     gh.pulls.push({
-      number, title: `Promote ${MODEL} v${version}`, head: `mlops/promote/${MODEL}`, headOwner: 'acme', base: 'main', state: 'open',
+      number,
+      title: `Promote ${MODEL} v${version}`,
+      head: `mlops/promote/${MODEL}`,
+      headOwner: 'acme',
+      base: 'main',
+      state: 'open',
       body: `${promotionMarker(MODEL, { run: reviewed.run, version, metric: 'rmse', value: 0.1, sha256: reviewed.sha256 })}\n### ${MODEL} v${version} is ready for review`,
-      labels: [], reviewers: [], teamReviewers: [], comments: [],
+      labels: [],
+      reviewers: [],
+      teamReviewers: [],
+      comments: [],
     });
     return number;
   }
@@ -131,8 +148,14 @@ describeDb('deploy with a token: the pull request, its merger and approvals from
     gh.merge(n, 'bob', merge, at);
     const res = await deploy(db(), repo.work, { github: target });
     expect(res.recorded[0]).toMatchObject({
-      pull_request: n, pull_request_url: `https://github.test/acme/plant/pull/${n}`, merged_by: 'bob', promoted_at: at,
-      reason: `Promote ${MODEL} v1`, approved_by: ['alice'], review_check: 'github', approval_source: 'github',
+      pull_request: n,
+      pull_request_url: `https://github.test/acme/plant/pull/${n}`,
+      merged_by: 'bob',
+      promoted_at: at,
+      reason: `Promote ${MODEL} v1`,
+      approved_by: ['alice'],
+      review_check: 'github',
+      approval_source: 'github',
     });
     expect(gh.requests.filter((r) => r.method === 'GET').map((r) => r.operationId)).toEqual(['pulls/get', 'pulls/list-reviews']);
   });
@@ -152,8 +175,12 @@ describeDb('deploy with a token: the pull request, its merger and approvals from
     expect(err).toBeInstanceOf(ReviewMismatchError);
     const problems = (err as ReviewMismatchError).problems;
     expect(problems).toHaveLength(2);
-    expect(problems[0]).toBe(`${MODEL} v2: pull request #${n} was reviewed as run run-${MODEL}-2 (sha256 ${sha256(modelBytes(2)).slice(0, 12)}), but the merged entry is run run-pushed-later (sha256 ${sha256(modelBytes(2)).slice(0, 12)}): the branch was changed after the pipeline wrote it`);
-    expect(problems[1]).toMatch(new RegExp(`^${MODEL} v2: pull request #${n} was approved at [0-9a-f]{12}, but [0-9a-f]{12} was merged: commits were pushed after the approval`));
+    expect(problems[0]).toBe(
+      `${MODEL} v2: pull request #${n} was reviewed as run run-${MODEL}-2 (sha256 ${sha256(modelBytes(2)).slice(0, 12)}), but the merged entry is run run-pushed-later (sha256 ${sha256(modelBytes(2)).slice(0, 12)}): the branch was changed after the pipeline wrote it`,
+    );
+    expect(problems[1]).toMatch(
+      new RegExp(`^${MODEL} v2: pull request #${n} was approved at [0-9a-f]{12}, but [0-9a-f]{12} was merged: commits were pushed after the approval`),
+    );
     expect(await deploymentHistory(db())).toEqual(before);
   });
 
@@ -167,7 +194,13 @@ describeDb('deploy with a token: the pull request, its merger and approvals from
     gh.merge(n, 'dave', squash, '2026-11-30T08:00:00.000Z');
     gh.reset();
     const res = await deploy(db(), repo.work, { github: target });
-    expect(res.recorded.find((r) => r.version === 3)).toMatchObject({ pull_request: n, merged_by: 'dave', promoted_at: '2026-11-30T08:00:00.000Z', review_check: 'github', approved_by: [] });
+    expect(res.recorded.find((r) => r.version === 3)).toMatchObject({
+      pull_request: n,
+      merged_by: 'dave',
+      promoted_at: '2026-11-30T08:00:00.000Z',
+      review_check: 'github',
+      approved_by: [],
+    });
     expect(gh.requests.map((r) => r.operationId)).toEqual(['repos/list-pull-requests-associated-with-commit', 'pulls/get', 'pulls/list-reviews']);
   });
 });
@@ -181,7 +214,7 @@ describe('npm run mlops -- registry history: who, when, why', () => {
   });
   afterAll(() => repo?.cleanup());
 
-  it('shows each change with its merge time, pull request, merger, approvers and the pull request\'s title', async () => {
+  it("shows each change with its merge time, pull request, merger, approvers and the pull request's title", async () => {
     const merge = repo.promote(MODEL, 1, 21, { title: 'Promote tank-level-forecast v1: rmse 0.2 (first model)' });
     // the deploy in-process (deploy-model's library call) on the database the command line reads
     const db = await openDb({ dataDir, ignoreEnv: true });
@@ -195,7 +228,13 @@ describe('npm run mlops -- registry history: who, when, why', () => {
     const shown = await mlops(['registry', 'show', '--repo', repo.work, '--data-dir', dataDir]);
     expect(shown.code, shown.stderr).toBe(0);
     // promoted is the merge time the deploy recorded, not the entry's (training-time) promoted_at
-    expect(shown.stdout.trim().split('\n')[1].split(/\s{2,}/).slice(4, 6)).toEqual([new Date(c.date).toISOString().slice(0, 16).replace('T', ' '), '#21']);
+    expect(
+      shown.stdout
+        .trim()
+        .split('\n')[1]
+        .split(/\s{2,}/)
+        .slice(4, 6),
+    ).toEqual([new Date(c.date).toISOString().slice(0, 16).replace('T', ' '), '#21']);
     const revert = repo.revertMerge(merge);
 
     const r = await mlops(['registry', 'history', '--repo', repo.work, '--data-dir', dataDir]);
@@ -206,7 +245,13 @@ describe('npm run mlops -- registry history: who, when, why', () => {
     expect(rows[0]).toContain(`retire   ${MODEL} v1 -> -`);
     expect(rows[0]).toContain(`Revert "Merge pull request #21 from acme/mlops/promote/`);
     expect(rows[1].split(/\s{2,}/)).toEqual([
-      new Date(c.date).toISOString().slice(0, 16).replace('T', ' '), merge.slice(0, 10), 'promote', `${MODEL} - -> v1`, '#21', 'Test Bot <bot@example.test>', '-',
+      new Date(c.date).toISOString().slice(0, 16).replace('T', ' '),
+      merge.slice(0, 10),
+      'promote',
+      `${MODEL} - -> v1`,
+      '#21',
+      'Test Bot <bot@example.test>',
+      '-',
       'Promote tank-level-forecast v1: rmse 0.2 (first model)',
     ]);
   });

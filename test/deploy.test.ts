@@ -21,7 +21,14 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     expect(res.gitSha).toBe(merge);
     expect(res.models).toEqual([{ model: 'tank-level-forecast', outcome: 'deploy', version: 1, previousVersion: null }]);
     expect(res.recorded).toHaveLength(1);
-    expect(res.recorded[0]).toMatchObject({ model: 'tank-level-forecast', version: 1, kind: 'deploy', previous_version: null, git_sha: merge, run_id: 'run-tank-level-forecast-1' });
+    expect(res.recorded[0]).toMatchObject({
+      model: 'tank-level-forecast',
+      version: 1,
+      kind: 'deploy',
+      previous_version: null,
+      git_sha: merge,
+      run_id: 'run-tank-level-forecast-1',
+    });
   });
 
   it('records a merged promotion of v2 as a deploy with previous_version 1', async () => {
@@ -58,8 +65,13 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     const res = await deploy(db(), repo.work, { ref: first });
     expect(res.outcome).toBe('stale');
     expect(res.recorded).toEqual([]);
-    expect(res.models).toEqual([expect.objectContaining({ model: 'tank-level-forecast', outcome: 'unchanged', note: expect.stringContaining('already deployed') })]);
-    expect((await currentDeployments(db())).map((r) => `${r.model}:${r.kind}:v${r.version}`)).toEqual(['pump-efficiency:deploy:v1', 'tank-level-forecast:rollback:v1']);
+    expect(res.models).toEqual([
+      expect.objectContaining({ model: 'tank-level-forecast', outcome: 'unchanged', note: expect.stringContaining('already deployed') }),
+    ]);
+    expect((await currentDeployments(db())).map((r) => `${r.model}:${r.kind}:v${r.version}`)).toEqual([
+      'pump-efficiency:deploy:v1',
+      'tank-level-forecast:rollback:v1',
+    ]);
   });
 
   it('refuses a commit that is not on main (an unmerged promotion branch), records nothing, and says why', async () => {
@@ -74,7 +86,9 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     for (const options of [{ ref: unmerged }, { ref: 'origin/mlops/promote/tank-level-forecast', branch: 'main' }]) {
       const err = await deploy(db(), repo.work, options).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DeployRefusedError);
-      expect((err as Error).message).toMatch(new RegExp(`deploy of ${unmerged.slice(0, 12)} refused: it is not on main \\(refs/remotes/origin/main is at [0-9a-f]{12}\\)`));
+      expect((err as Error).message).toMatch(
+        new RegExp(`deploy of ${unmerged.slice(0, 12)} refused: it is not on main \\(refs/remotes/origin/main is at [0-9a-f]{12}\\)`),
+      );
     }
     // a clone that cannot tell (no such branch) refuses too
     await expect(deploy(db(), repo.work, { ref: 'main', branch: 'release' })).rejects.toThrow(/neither origin\/release nor release/);
@@ -86,7 +100,10 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     const other = modelBytes(4);
     const reg = repo.registry();
     reg.models['tank-level-forecast'] = registryEntry('tank-level-forecast', 3, good, { previous_version: 1 });
-    const bad = repo.commitToMain({ [REGISTRY_FILE]: serializeRegistry(reg), [artifactPath('tank-level-forecast', 3)]: other }, 'Promote tank v3 with the wrong bytes');
+    const bad = repo.commitToMain(
+      { [REGISTRY_FILE]: serializeRegistry(reg), [artifactPath('tank-level-forecast', 3)]: other },
+      'Promote tank v3 with the wrong bytes',
+    );
 
     const v = await verifyRegistry(repo.work, bad);
     expect(v.ok).toBe(false);
@@ -129,7 +146,10 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     expect(res.models.map((m) => `${m.model}:${m.outcome}`)).toEqual(['pump-efficiency:retire', 'tank-level-forecast:unchanged']);
     expect(res.recorded[0]).toMatchObject({ model: 'pump-efficiency', kind: 'retire', version: 1, previous_version: 1 });
     expect((await currentDeployments(db())).map((r) => r.model)).toEqual(['tank-level-forecast']);
-    expect((await currentDeployments(db(), { includeRetired: true })).map((r) => `${r.model}:${r.kind}`)).toEqual(['pump-efficiency:retire', 'tank-level-forecast:rollback']);
+    expect((await currentDeployments(db(), { includeRetired: true })).map((r) => `${r.model}:${r.kind}`)).toEqual([
+      'pump-efficiency:retire',
+      'tank-level-forecast:rollback',
+    ]);
   });
 });
 
@@ -164,8 +184,16 @@ describe('verifyRegistry: every entry at a commit, from git objects', () => {
     const onnx = modelBytes(1);
     const base = registryEntry('tank-level-forecast', 1, onnx);
     const cases: [string, unknown, RegExp][] = [
-      ['tank-level-forecast', { ...base, artifact: { ...base.artifact, path: '../outside/model.onnx' } }, /tank-level-forecast.*artifact\.path: expected a path without "\.\."/],
-      ['tank-level-forecast', { ...base, artifact: { ...base.artifact, path: '/etc/passwd' } }, /tank-level-forecast.*artifact\.path: expected a path relative to the repository root/],
+      [
+        'tank-level-forecast',
+        { ...base, artifact: { ...base.artifact, path: '../outside/model.onnx' } },
+        /tank-level-forecast.*artifact\.path: expected a path without "\.\."/,
+      ],
+      [
+        'tank-level-forecast',
+        { ...base, artifact: { ...base.artifact, path: '/etc/passwd' } },
+        /tank-level-forecast.*artifact\.path: expected a path relative to the repository root/,
+      ],
       ['../tank', base, /invalid model name/],
     ];
     for (const [name, entry, expected] of cases) {
@@ -193,7 +221,9 @@ describe('verifyRegistry: every entry at a commit, from git objects', () => {
     const v = await verifyRegistry(repo.work, sha);
     expect(v.ok).toBe(false);
     expect(v.entries.find((e) => e.model === 'pump-efficiency')).toMatchObject({ ok: true });
-    expect(v.entries.find((e) => e.model === 'tank-level-forecast')?.problem).toMatch(/tank-level-forecast v1: smoke score: 32 of 32 predictions are not finite/);
+    expect(v.entries.find((e) => e.model === 'tank-level-forecast')?.problem).toMatch(
+      /tank-level-forecast v1: smoke score: 32 of 32 predictions are not finite/,
+    );
   });
 
   it('fails an artifact that is not an ONNX model, and one whose inputs disagree with the registry', async () => {
@@ -203,7 +233,10 @@ describe('verifyRegistry: every entry at a commit, from git objects', () => {
       $schema: './production.schema.json',
       models: { 'pump-efficiency': registryEntry('pump-efficiency', 1, junk), 'tank-level-forecast': registryEntry('tank-level-forecast', 1, wide) },
     });
-    const sha = repo.commitToMain({ [REGISTRY_FILE]: text, [artifactPath('tank-level-forecast', 1)]: wide, [artifactPath('pump-efficiency', 1)]: junk }, 'Junk');
+    const sha = repo.commitToMain(
+      { [REGISTRY_FILE]: text, [artifactPath('tank-level-forecast', 1)]: wide, [artifactPath('pump-efficiency', 1)]: junk },
+      'Junk',
+    );
     const v = await verifyRegistry(repo.work, sha);
     expect(v.entries.find((e) => e.model === 'pump-efficiency')?.problem).toMatch(/pump-efficiency v1: does not load in onnxruntime-node/);
     expect(v.entries.find((e) => e.model === 'tank-level-forecast')?.problem).toMatch(/takes 5 features but the registry entry lists 3/);

@@ -38,7 +38,9 @@ describeDb('drift of a classification champion', ({ db }) => {
   /** Applications per region in [from, to), by SQL. */
   async function regions(from: Date, to: Date): Promise<Map<string, number>> {
     const { rows } = await db().query<{ region: string; n: number }>(
-      'SELECT region, count(*)::int AS n FROM loan_applications WHERE applied_at >= $1 AND applied_at < $2 AND region IS NOT NULL GROUP BY region', [from, to]);
+      'SELECT region, count(*)::int AS n FROM loan_applications WHERE applied_at >= $1 AND applied_at < $2 AND region IS NOT NULL GROUP BY region',
+      [from, to],
+    );
     return new Map(rows.map((r) => [r.region, r.n]));
   }
 
@@ -54,7 +56,10 @@ describeDb('drift of a classification champion', ({ db }) => {
     const ref = await regions(new Date(d.reference!.start), new Date(d.reference!.end));
     const cur = await regions(at(154), asOf);
     const names = [...new Set([...ref.keys(), ...cur.keys()])].sort();
-    const expected = chiSquare(names.map((n) => ref.get(n) ?? 0), names.map((n) => cur.get(n) ?? 0));
+    const expected = chiSquare(
+      names.map((n) => ref.get(n) ?? 0),
+      names.map((n) => cur.get(n) ?? 0),
+    );
     expect(region.statistic).toBeCloseTo(expected.statistic, 6);
     expect(region.reference.count).toBe([...ref.values()].reduce((a, b) => a + b, 0));
     expect(region.current.count).toBe([...cur.values()].reduce((a, b) => a + b, 0));
@@ -63,19 +68,28 @@ describeDb('drift of a classification champion', ({ db }) => {
     // The champion's probabilities over every application of both windows, labelled or not.
     const { rows: counts } = await db().query<{ ref: number; cur: number }>(
       'SELECT count(*) FILTER (WHERE applied_at >= $1 AND applied_at < $2)::int AS ref, count(*) FILTER (WHERE applied_at >= $3 AND applied_at < $4)::int AS cur FROM loan_applications',
-      [d.reference!.start, d.reference!.end, at(154), asOf]);
+      [d.reference!.start, d.reference!.end, at(154), asOf],
+    );
     expect(d.prediction).toMatchObject({ status: 'compared', referenceRows: counts[0].ref, currentRows: counts[0].cur });
     expect(d.prediction!.drift!.current.mean!).toBeGreaterThan(d.prediction!.drift!.reference.mean!);
 
     // Labels: those the champion learnt from (known at day 120) against those of the last 60 days known at as-of.
-    const share = async (from: Date, to: Date, known: Date): Promise<{ labelled: number; positives: number }> => (await db().query<{ labelled: number; positives: number }>(
-      `SELECT count(*)::int AS labelled, coalesce(sum(o.defaulted), 0)::int AS positives FROM loan_applications a JOIN loan_outcomes o USING (application_id)
-       WHERE a.applied_at >= $1 AND a.applied_at < $2 AND o.known_at <= $3`, [from, to, known])).rows[0];
+    const share = async (from: Date, to: Date, known: Date): Promise<{ labelled: number; positives: number }> =>
+      (
+        await db().query<{ labelled: number; positives: number }>(
+          `SELECT count(*)::int AS labelled, coalesce(sum(o.defaulted), 0)::int AS positives FROM loan_applications a JOIN loan_outcomes o USING (application_id)
+       WHERE a.applied_at >= $1 AND a.applied_at < $2 AND o.known_at <= $3`,
+          [from, to, known],
+        )
+      ).rows[0];
     const refLabels = await share(new Date(d.reference!.start), at(120), at(120));
     const curLabels = await share(at(108), asOf, asOf);
     expect(d.labels).toMatchObject({ status: 'compared', reference: refLabels, current: curLabels });
     expect(d.labels!.drift).toMatchObject({ test: 'chi_square', kind: 'categorical' });
-    const expectedLabels = chiSquare([refLabels.labelled - refLabels.positives, refLabels.positives], [curLabels.labelled - curLabels.positives, curLabels.positives]);
+    const expectedLabels = chiSquare(
+      [refLabels.labelled - refLabels.positives, refLabels.positives],
+      [curLabels.labelled - curLabels.positives, curLabels.positives],
+    );
     expect(d.labels!.drift!.statistic).toBeCloseTo(expectedLabels.statistic, 6);
     expect(r.rules.map((x) => x.rule)).toEqual(['data-drift', 'prediction-drift', 'label-drift']);
     expect(d.markdown).toContain('#### Labels: share of positives');

@@ -47,7 +47,10 @@ describe('detectDrift', () => {
     it(`flags exactly the two seeded features (${numeric_test}, n = 3000)`, () => {
       const { reference, current } = frames(3000, new Set(['level', 'flow']));
       const r = detectDrift(reference, current, config({ numeric_test }));
-      const drifted = r.features.filter((f) => f.drifted).map((f) => f.feature).sort();
+      const drifted = r.features
+        .filter((f) => f.drifted)
+        .map((f) => f.feature)
+        .sort();
       expect(drifted).toEqual(['flow', 'level']);
       expect(r.driftedFeatures).toBe(2);
       expect(r.testedFeatures).toBe(4);
@@ -90,8 +93,7 @@ describe('detectDrift', () => {
   it('uses the configured threshold for the numeric test', () => {
     const { reference, current } = frames(3000, new Set(['level']));
     // PSI of a 0.5 sd shift is about 0.25: drifted at 0.2, not at 0.5.
-    const at = (threshold: number) =>
-      detectDrift(reference, current, config({ numeric_test: 'psi', threshold })).features.find((f) => f.feature === 'level')!;
+    const at = (threshold: number) => detectDrift(reference, current, config({ numeric_test: 'psi', threshold })).features.find((f) => f.feature === 'level')!;
     expect(at(0.2).drifted).toBe(true);
     expect(at(0.5).drifted).toBe(false);
     expect(at(0.5).threshold).toBe(0.5);
@@ -101,11 +103,7 @@ describe('detectDrift', () => {
     const ref = normals(500, 5);
     const cur = normals(500, 6);
     const refNaN = Float64Array.from([...ref, NaN, NaN, NaN]);
-    const r = detectDrift(
-      { x: refNaN, empty: new Float64Array([NaN, NaN]), gone: ref },
-      { x: cur, empty: new Float64Array([NaN]), extra: cur },
-      config(),
-    );
+    const r = detectDrift({ x: refNaN, empty: new Float64Array([NaN, NaN]), gone: ref }, { x: cur, empty: new Float64Array([NaN]), extra: cur }, config());
     const by = Object.fromEntries(r.features.map((f) => [f.feature, f]));
     expect(by.x.reference).toMatchObject({ count: 500, nanCount: 3 });
     expect(by.x.ksPvalue).toBe(ksTwoSample(ref, cur).pvalue);
@@ -117,7 +115,7 @@ describe('detectDrift', () => {
     expect(r.datasetDrift).toBe(false);
   });
 
-  it('categorical columns use chi-square with Cramér\'s V as the effect size', () => {
+  it("categorical columns use chi-square with Cramér's V as the effect size", () => {
     const n = 2000;
     const r = detectDrift(
       { pump: codes(n, 1, [5, 3, 2]), mode: codes(n, 2, [1, 1]), x: normals(n, 3) },

@@ -33,11 +33,18 @@ describe('the engine on the demo pipelines', () => {
       let frame: Frame;
       let set: TrainingSet;
       beforeAll(async () => {
-        p = regressionPipelineSchema.parse({ ...loadPipelineFile(file), trainer: { algorithm: 'gbdt', params: { trees: 120, max_depth: 6, learning_rate: 0.1, threads: 1 } } });
+        p = regressionPipelineSchema.parse({
+          ...loadPipelineFile(file),
+          trainer: { algorithm: 'gbdt', params: { trees: 120, max_depth: 6, learning_rate: 0.1, threads: 1 } },
+        });
         frame = await extractFrame(db, p.source, AS_OF);
         set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
       });
-      const meta = () => ({ model_name: p.name, training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() }, data_fingerprint: 'sha256:' + '0'.repeat(64) });
+      const meta = () => ({
+        model_name: p.name,
+        training_window: { start: frame.window.start.toISOString(), end: frame.window.end.toISOString() },
+        data_fingerprint: 'sha256:' + '0'.repeat(64),
+      });
 
       it('serves exactly the native model: ridge within 1e-5 relative, gbdt to float32 rounding on >= 99.99% of holdout rows', async () => {
         const h = set.holdout;
@@ -67,7 +74,13 @@ describe('the engine on the demo pipelines', () => {
         const ridge = await train({ algorithm: 'ridge', params: { alpha: 1 } }, set.train, meta());
         const g = regressionMetrics(h.target, await scoreOnnx(gbdt.onnx, h.values, h.rows, h.names.length));
         const r = regressionMetrics(h.target, await scoreOnnx(ridge.onnx, h.values, h.rows, h.names.length));
-        const base = regressionMetrics(h.target, baselinePredictions(p.baseline.kind, frame, h, featureSpecFromPipeline(p), { trainTargetMean: targetMean(set.train), seasonMinutes: p.baseline.season_minutes }));
+        const base = regressionMetrics(
+          h.target,
+          baselinePredictions(p.baseline.kind, frame, h, featureSpecFromPipeline(p), {
+            trainTargetMean: targetMean(set.train),
+            seasonMinutes: p.baseline.season_minutes,
+          }),
+        );
         expect(g.nan_predictions).toBe(0);
         expect(g.rmse).toBeLessThan(base.rmse);
         expect(g.rmse).toBeLessThan(r.rmse);

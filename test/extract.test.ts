@@ -80,13 +80,17 @@ describeDb('extract', ({ db, backend }) => {
   it('evaluates derive expressions as float8 columns', async () => {
     const f = await extractFrame(
       db(),
-      source({ columns: ['level', 'flow', 'pump_on'], derive: { ratio: 'flow / nullif(level, 0)', on_flag: "CASE WHEN pump_on = 1 THEN 1 ELSE 0 END", tag: "length('a)b')" } }),
+      source({
+        columns: ['level', 'flow', 'pump_on'],
+        derive: { ratio: 'flow / nullif(level, 0)', on_flag: 'CASE WHEN pump_on = 1 THEN 1 ELSE 0 END', tag: "length('a)b')" },
+      }),
       new Date(T0 + 2 * MIN),
     );
     expect(f.names).toEqual(['level', 'flow', 'pump_on', 'ratio', 'on_flag', 'tag']);
     // A column an expression uses must be read (listed in source.columns): the retrain says so, as validate does.
-    await expect(extractFrame(db(), source({ columns: ['level'], derive: { ratio: 'flow / nullif(level, 0)' } }), new Date(T0 + 2 * MIN)))
-      .rejects.toThrow('source.derive.ratio: expression uses column "flow", which is not in source.columns; add it there');
+    await expect(extractFrame(db(), source({ columns: ['level'], derive: { ratio: 'flow / nullif(level, 0)' } }), new Date(T0 + 2 * MIN))).rejects.toThrow(
+      'source.derive.ratio: expression uses column "flow", which is not in source.columns; add it there',
+    );
     expect(column(f, 'ratio')[1]).toBeCloseTo(2 / 1.5, 12);
     expect([...column(f, 'on_flag').slice(0, 2)]).toEqual([0, 1]);
     expect(column(f, 'tag')[0]).toBe(3);
@@ -138,9 +142,7 @@ describeDb('extract', ({ db, backend }) => {
 
   it('runs READ ONLY: a writing derive expression fails', async () => {
     await db().exec('CREATE SEQUENCE public.extract_probe_seq');
-    await expect(extractFrame(db(), source({ derive: { n: "nextval('public.extract_probe_seq')" } }), new Date(T0 + 10 * MIN))).rejects.toThrow(
-      /read-only/,
-    );
+    await expect(extractFrame(db(), source({ derive: { n: "nextval('public.extract_probe_seq')" } }), new Date(T0 + 10 * MIN))).rejects.toThrow(/read-only/);
   });
 
   it(`fingerprints the rows, not the backend (${backend})`, async () => {

@@ -59,8 +59,21 @@ for (const backend of testBackends()) {
     let readings = 0;
     let pauses = 0;
 
-    const retrainArgs = (...extra: string[]) => ['retrain', '--pipeline', PIPELINE, '--dir', join(work, 'pipelines'), '--as-of', AS_OF,
-      '--runs-dir', join(work, 'runs'), '--repo', join(work, 'repo'), ...dbArgs, ...extra];
+    const retrainArgs = (...extra: string[]) => [
+      'retrain',
+      '--pipeline',
+      PIPELINE,
+      '--dir',
+      join(work, 'pipelines'),
+      '--as-of',
+      AS_OF,
+      '--runs-dir',
+      join(work, 'runs'),
+      '--repo',
+      join(work, 'repo'),
+      ...dbArgs,
+      ...extra,
+    ];
     const start = (args: string[], env: NodeJS.ProcessEnv = {}): CliProcess => startMlops(args, { ...dbEnv, ...env });
     const run = (args: string[], env: NodeJS.ProcessEnv = {}) => mlops(args, { ...dbEnv, ...env });
     /** a retrain that must succeed, remembered as committed */
@@ -126,8 +139,11 @@ for (const backend of testBackends()) {
         await migrate(db);
         const seeded = await seedReadings(db, SEED);
         const first = await retrain(db, {
-          pipeline: loadPipelineFile(join(work, 'pipelines', `${PIPELINE}.yaml`)), pipelineFile: 'x', asOf: new Date(AS_OF),
-          runsDir: join(work, 'runs'), repoDir: join(work, 'repo'),
+          pipeline: loadPipelineFile(join(work, 'pipelines', `${PIPELINE}.yaml`)),
+          pipelineFile: 'x',
+          asOf: new Date(AS_OF),
+          runsDir: join(work, 'runs'),
+          repoDir: join(work, 'repo'),
         });
         committed.push(first.run_id);
         return seeded.rows;
@@ -152,24 +168,42 @@ for (const backend of testBackends()) {
       }
       const next = await retrainOk();
       expect(next.stderr).toContain(`${PIPELINE}: ⚠️ run ${runId} `);
-      expect(next.stderr).toMatch(new RegExp(`was left running and is now marked abandoned: abandoned: its process \\(pid ${pid} on host [^)]+\\) is gone: it was killed or crashed without finishing`));
+      expect(next.stderr).toMatch(
+        new RegExp(
+          `was left running and is now marked abandoned: abandoned: its process \\(pid ${pid} on host [^)]+\\) is gone: it was killed or crashed without finishing`,
+        ),
+      );
       expect(next.stderr).not.toMatch(/in use by another mlops process/);
-      ended.set(runId, { status: 'abandoned', error: new RegExp(`^abandoned: its process \\(pid ${pid} on host .+\\) is gone: .+; found by the next retrain of ${PIPELINE} \\(run ${next.doc.run_id}\\)$`) });
+      ended.set(runId, {
+        status: 'abandoned',
+        error: new RegExp(
+          `^abandoned: its process \\(pid ${pid} on host .+\\) is gone: .+; found by the next retrain of ${PIPELINE} \\(run ${next.doc.run_id}\\)$`,
+        ),
+      });
 
       const health = await run(['health', '--pipeline', PIPELINE, '--dir', join(work, 'pipelines'), '--repo', join(work, 'repo'), '--as-of', AS_OF, ...dbArgs]);
       expect(health.code, health.stderr).toBe(0);
-      expect(health.stdout).toMatch(new RegExp(`FIRING  ${PIPELINE}/retrain-abandoned: ${PIPELINE}: a retrain was abandoned in the 7 days to 2026-10-04: run ${runId} \\(as of 2026-10-04\\) abandoned: its process \\(pid ${pid} `));
+      expect(health.stdout).toMatch(
+        new RegExp(
+          `FIRING  ${PIPELINE}/retrain-abandoned: ${PIPELINE}: a retrain was abandoned in the 7 days to 2026-10-04: run ${runId} \\(as of 2026-10-04\\) abandoned: its process \\(pid ${pid} `,
+        ),
+      );
       expect(health.stdout).toContain(`${PIPELINE}/retrain-abandoned opened`);
       expect(health.stdout).not.toMatch(/retrain-failed: .* is running/);
     });
 
     it('SIGTERM and SIGINT mid-training: the run is recorded failed before the process exits (143, 130); the next retrain succeeds', async () => {
-      for (const [signal, code, stage] of [['SIGTERM', 143, 'train'], ['SIGINT', 130, 'features']] as const) {
+      for (const [signal, code, stage] of [
+        ['SIGTERM', 143, 'train'],
+        ['SIGINT', 130, 'features'],
+      ] as const) {
         const { p, runId } = await pausedRetrain(`stage:${stage}`);
         p.child.kill(signal);
         const r = await p.exited;
         expect(r.code, r.stderr).toBe(code);
-        expect(r.stderr).toContain(`${PIPELINE}: ⏹ run ${runId} recorded as failed: interrupted by ${signal} during the ${stage} stage: the process was asked to stop`);
+        expect(r.stderr).toContain(
+          `${PIPELINE}: ⏹ run ${runId} recorded as failed: interrupted by ${signal} during the ${stage} stage: the process was asked to stop`,
+        );
         expect(r.stderr).not.toMatch(STACK);
         ended.set(runId, { status: 'failed', error: new RegExp(`^interrupted by ${signal} during the ${stage} stage: `) });
         if (backend === 'pglite') expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
@@ -179,76 +213,103 @@ for (const backend of testBackends()) {
       await retrainOk();
     });
 
-    it.runIf(backend === 'pglite')('SIGTERM during a long gbdt fit: the fit yields between trees, so the run is recorded failed and the process exits at once', async () => {
-      // The same pipeline with a fit that would run for minutes: 10,000 deep trees on three days.
-      const gbdtDir = join(work, 'pipelines-gbdt');
-      const p = parse(readFileSync(join(work, 'pipelines', `${PIPELINE}.yaml`), 'utf8')) as Record<string, unknown>;
-      p.trainer = { algorithm: 'gbdt', params: { trees: 10_000, max_depth: 12, min_samples_leaf: 1, learning_rate: 0.001, early_stopping_rounds: null, threads: 1 } };
-      mkdirSync(gbdtDir, { recursive: true });
-      writeFileSync(join(gbdtDir, `${PIPELINE}.yaml`), stringify(p));
-      const pause = pauseAt(mkdtempSync(join(work, `pause-${++pauses}-`)), 'stage:train');
-      const before = new Set(runDirs());
-      const args = retrainArgs().map((a, i, all) => (all[i - 1] === '--dir' ? gbdtDir : a));
-      const child = start(args, pause.env);
-      await pause.reached(child);
-      const [runId] = runDirs().filter((d) => !before.has(d));
-      pause.release();
-      // Let the fit get going (its first trees), then stop the process.
-      await new Promise((r) => setTimeout(r, 1500));
-      const killedAt = Date.now();
-      child.child.kill('SIGTERM');
-      const r = await child.exited;
-      const afterKill = Date.now() - killedAt;
-      expect(r.code, r.stderr).toBe(143);
-      expect(r.stderr).toContain(`${PIPELINE}: ⏹ run ${runId} recorded as failed: interrupted by SIGTERM during the train stage`);
-      // A fit that held the event loop would have run all its 10,000 trees before the handler: minutes.
-      expect(afterKill).toBeLessThan(60_000);
-      ended.set(runId, { status: 'failed', error: /^interrupted by SIGTERM during the train stage: / });
-    });
+    it.runIf(backend === 'pglite')(
+      'SIGTERM during a long gbdt fit: the fit yields between trees, so the run is recorded failed and the process exits at once',
+      async () => {
+        // The same pipeline with a fit that would run for minutes: 10,000 deep trees on three days.
+        const gbdtDir = join(work, 'pipelines-gbdt');
+        const p = parse(readFileSync(join(work, 'pipelines', `${PIPELINE}.yaml`), 'utf8')) as Record<string, unknown>;
+        p.trainer = {
+          algorithm: 'gbdt',
+          params: { trees: 10_000, max_depth: 12, min_samples_leaf: 1, learning_rate: 0.001, early_stopping_rounds: null, threads: 1 },
+        };
+        mkdirSync(gbdtDir, { recursive: true });
+        writeFileSync(join(gbdtDir, `${PIPELINE}.yaml`), stringify(p));
+        const pause = pauseAt(mkdtempSync(join(work, `pause-${++pauses}-`)), 'stage:train');
+        const before = new Set(runDirs());
+        const args = retrainArgs().map((a, i, all) => (all[i - 1] === '--dir' ? gbdtDir : a));
+        const child = start(args, pause.env);
+        await pause.reached(child);
+        const [runId] = runDirs().filter((d) => !before.has(d));
+        pause.release();
+        // Let the fit get going (its first trees), then stop the process.
+        await new Promise((r) => setTimeout(r, 1500));
+        const killedAt = Date.now();
+        child.child.kill('SIGTERM');
+        const r = await child.exited;
+        const afterKill = Date.now() - killedAt;
+        expect(r.code, r.stderr).toBe(143);
+        expect(r.stderr).toContain(`${PIPELINE}: ⏹ run ${runId} recorded as failed: interrupted by SIGTERM during the train stage`);
+        // A fit that held the event loop would have run all its 10,000 trees before the handler: minutes.
+        expect(afterKill).toBeLessThan(60_000);
+        ended.set(runId, { status: 'failed', error: /^interrupted by SIGTERM during the train stage: / });
+      },
+    );
 
-    it.runIf(backend === 'pglite')('a second process on the same embedded database waits with a message or fails clearly; two retrains are serialised', async () => {
-      const a = await pausedRetrain('stage:train');
-      const busy = await run(['runs', 'list', ...dbArgs], { MLOPS_DB_WAIT_SECONDS: '1' });
-      expect(busy.code).toBe(1);
-      expect(busy.stderr).toMatch(new RegExp(`^mlops runs list: the embedded database ${dataDir} is in use by another mlops process \\(pid ${a.p.child.pid} on host [^,]+, since [^:]+:\\d\\d:\\d\\d\\.\\d+Z: "mlops retrain --pipeline ${PIPELINE} `));
-      expect(busy.stderr).toContain('gave up after 1.0 s. PGlite allows one process at a time');
-      expect(busy.stderr).not.toMatch(STACK);
-      // A second retrain waits, says so, and runs when the first one has finished.
-      const b = start(retrainArgs('--json'), { MLOPS_DB_WAIT_SECONDS: '120' });
-      await waitUntil('the second retrain to say it waits', () => /waiting up to 120 s for it to finish/.test(b.stderr));
-      a.release();
-      const [ra, rb] = await Promise.all([a.p.exited, b.exited]);
-      expect(ra.code, ra.stderr).toBe(0);
-      expect(rb.code, rb.stderr).toBe(0);
-      expect(rb.stderr).toMatch(/^mlops retrain: the embedded database .+ is in use by another mlops process .+; waiting up to 120 s for it to finish\.\.\.$/m);
-      committed.push(a.runId, JSON.parse(rb.stdout.trim()).run_id);
-    });
+    it.runIf(backend === 'pglite')(
+      'a second process on the same embedded database waits with a message or fails clearly; two retrains are serialised',
+      async () => {
+        const a = await pausedRetrain('stage:train');
+        const busy = await run(['runs', 'list', ...dbArgs], { MLOPS_DB_WAIT_SECONDS: '1' });
+        expect(busy.code).toBe(1);
+        expect(busy.stderr).toMatch(
+          new RegExp(
+            `^mlops runs list: the embedded database ${dataDir} is in use by another mlops process \\(pid ${a.p.child.pid} on host [^,]+, since [^:]+:\\d\\d:\\d\\d\\.\\d+Z: "mlops retrain --pipeline ${PIPELINE} `,
+          ),
+        );
+        expect(busy.stderr).toContain('gave up after 1.0 s. PGlite allows one process at a time');
+        expect(busy.stderr).not.toMatch(STACK);
+        // A second retrain waits, says so, and runs when the first one has finished.
+        const b = start(retrainArgs('--json'), { MLOPS_DB_WAIT_SECONDS: '120' });
+        await waitUntil('the second retrain to say it waits', () => /waiting up to 120 s for it to finish/.test(b.stderr));
+        a.release();
+        const [ra, rb] = await Promise.all([a.p.exited, b.exited]);
+        expect(ra.code, ra.stderr).toBe(0);
+        expect(rb.code, rb.stderr).toBe(0);
+        expect(rb.stderr).toMatch(
+          /^mlops retrain: the embedded database .+ is in use by another mlops process .+; waiting up to 120 s for it to finish\.\.\.$/m,
+        );
+        committed.push(a.runId, JSON.parse(rb.stdout.trim()).run_id);
+      },
+    );
 
-    it.runIf(backend === 'postgres')('the advisory lock\'s session is terminated mid-training: the run stops, is recorded failed, never goes on unlocked', async () => {
-      const a = await pausedRetrain('stage:train');
-      expect(await terminateBackends()).toBeGreaterThan(0);
-      // The lock went with its session: another retrain of the pipeline runs now, to the end.
-      await retrainOk();
-      a.release();
-      const r = await a.p.exited;
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`${PIPELINE}: 💥 failed (run ${a.runId}, recorded as failed): lost the advisory lock of pipeline "${PIPELINE}": the database connection was lost (terminating connection due to administrator command), and the lock with it; the run stopped so that it never goes on unlocked`);
-      expect(r.stderr).not.toMatch(STACK);
-      ended.set(a.runId, { status: 'failed', error: /^lost the advisory lock of pipeline/ });
-      await retrainOk();
-    });
+    it.runIf(backend === 'postgres')(
+      "the advisory lock's session is terminated mid-training: the run stops, is recorded failed, never goes on unlocked",
+      async () => {
+        const a = await pausedRetrain('stage:train');
+        expect(await terminateBackends()).toBeGreaterThan(0);
+        // The lock went with its session: another retrain of the pipeline runs now, to the end.
+        await retrainOk();
+        a.release();
+        const r = await a.p.exited;
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(
+          `${PIPELINE}: 💥 failed (run ${a.runId}, recorded as failed): lost the advisory lock of pipeline "${PIPELINE}": the database connection was lost (terminating connection due to administrator command), and the lock with it; the run stopped so that it never goes on unlocked`,
+        );
+        expect(r.stderr).not.toMatch(STACK);
+        ended.set(a.runId, { status: 'failed', error: /^lost the advisory lock of pipeline/ });
+        await retrainOk();
+      },
+    );
 
-    it.runIf(backend === 'postgres')('the connection is terminated during extraction (COPY streaming): the run is recorded failed with what happened', async () => {
-      const a = await pausedRetrain('extract:copy');
-      expect(await terminateBackends()).toBeGreaterThan(0);
-      a.release();
-      const r = await a.p.exited;
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`${PIPELINE}: 💥 failed \\(run ${a.runId}, recorded as failed\\): extract from readings_wide: the database connection was lost \\(terminating connection due to administrator command\\)`));
-      expect(r.stderr).not.toMatch(STACK);
-      ended.set(a.runId, { status: 'failed', error: /^extract from readings_wide: the database connection was lost/ });
-      await retrainOk();
-    });
+    it.runIf(backend === 'postgres')(
+      'the connection is terminated during extraction (COPY streaming): the run is recorded failed with what happened',
+      async () => {
+        const a = await pausedRetrain('extract:copy');
+        expect(await terminateBackends()).toBeGreaterThan(0);
+        a.release();
+        const r = await a.p.exited;
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `${PIPELINE}: 💥 failed \\(run ${a.runId}, recorded as failed\\): extract from readings_wide: the database connection was lost \\(terminating connection due to administrator command\\)`,
+          ),
+        );
+        expect(r.stderr).not.toMatch(STACK);
+        ended.set(a.runId, { status: 'failed', error: /^extract from readings_wide: the database connection was lost/ });
+        await retrainOk();
+      },
+    );
 
     it('afterwards: no run is left running, every committed row is there, each ended run says what happened', async () => {
       await withDb(async (db) => {
@@ -258,9 +319,14 @@ for (const backend of testBackends()) {
         for (const runId of committed) {
           expect((await runRow(db, runId))?.status, runId).toBe('succeeded');
           for (const table of ['evaluations', 'model_performance']) {
-            expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mlops.${table} WHERE run_id = $1`, [runId])).rows[0].n, `${table} ${runId}`).toBe(1);
+            expect(
+              (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mlops.${table} WHERE run_id = $1`, [runId])).rows[0].n,
+              `${table} ${runId}`,
+            ).toBe(1);
           }
-          expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.quality_checks WHERE run_id = $1', [runId])).rows[0].n).toBeGreaterThan(0);
+          expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.quality_checks WHERE run_id = $1', [runId])).rows[0].n).toBeGreaterThan(
+            0,
+          );
         }
         const artifacts = await db.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM mlops.training_runs r WHERE r.run_id = ANY($1) AND NOT EXISTS (SELECT 1 FROM mlops.model_artifacts a WHERE a.sha256 = r.artifact_sha256)`,

@@ -168,7 +168,7 @@ describe('buildFeatures', () => {
 
   it('matches a brute-force computation on an irregular series with NaNs (two entities)', () => {
     let seed = 7;
-    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const series: Series[] = ['A', 'B'].map((entity) => {
       const minutes: number[] = [];
       const v: number[] = [];

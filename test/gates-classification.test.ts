@@ -5,14 +5,32 @@ import { evaluateClassificationGates, type ClassificationGateInput } from '../ac
 import { preflight } from '../actions/lib/gates/preflight.ts';
 
 const pipeline = classificationPipelineSchema.parse({
-  name: 'credit', task: 'classification',
+  name: 'credit',
+  task: 'classification',
   source: { table: 'applications', key_column: 'id', columns: ['income'] },
   labels: { table: 'outcomes', key_column: 'id', label_column: 'defaulted', time_column: 'known_at' },
   trainer: { algorithm: 'logistic' },
 });
 const m = (over: Partial<ClassificationMetrics> = {}): ClassificationMetrics => ({
-  task: 'classification', rows: 2000, positives: 200, positive_rate: 0.1, threshold: 0.3, accuracy: 0.9, precision: 0.5, recall: 0.6,
-  f1: 0.545, roc_auc: 0.82, pr_auc: 0.45, brier: 0.07, log_loss: 0.24, tp: 120, fp: 120, tn: 1680, fn: 80, nan_predictions: 0, ...over,
+  task: 'classification',
+  rows: 2000,
+  positives: 200,
+  positive_rate: 0.1,
+  threshold: 0.3,
+  accuracy: 0.9,
+  precision: 0.5,
+  recall: 0.6,
+  f1: 0.545,
+  roc_auc: 0.82,
+  pr_auc: 0.45,
+  brier: 0.07,
+  log_loss: 0.24,
+  tp: 120,
+  fp: 120,
+  tn: 1680,
+  fn: 80,
+  nan_predictions: 0,
+  ...over,
 });
 const input = (over: Partial<ClassificationGateInput> = {}): ClassificationGateInput => ({
   config: pipeline.gates,
@@ -26,7 +44,10 @@ const input = (over: Partial<ClassificationGateInput> = {}): ClassificationGateI
   force: false,
   ...over,
 });
-const failed = (i: ClassificationGateInput): string[] => evaluateClassificationGates(i).gates.filter((g) => !g.passed).map((g) => g.name);
+const failed = (i: ClassificationGateInput): string[] =>
+  evaluateClassificationGates(i)
+    .gates.filter((g) => !g.passed)
+    .map((g) => g.name);
 
 describe('classification gates (defaults of the issue)', () => {
   it('promote a challenger that passes every gate, each with value and threshold', () => {
@@ -53,8 +74,16 @@ describe('classification gates (defaults of the issue)', () => {
       [{ challenger: m({ f1: 0.6, brier: 0.0801 }) }, 'brier_increase', "Brier 0.0801 is worse than the champion's 0.0700 by more than 0.01"],
       [{ challenger: m({ f1: 0.6, recall: 0.579 }) }, 'recall_drop', "recall 0.579 drops more than 0.02 below the champion's 0.600"],
       [{ challenger: m({ f1: 0.6, roc_auc: 0.719 }) }, 'min_auc', 'ROC AUC 0.719 below the floor 0.72'],
-      [{ challenger: m({ f1: 0.6 }), labels: { coverage: 0.9, labelledHoldout: 199 } }, 'labelled_holdout', 'the holdout has only 199 labelled rows; 200 needed for its metrics to mean anything'],
-      [{ challenger: m({ f1: 0.6 }), labels: { coverage: 0.29, labelledHoldout: 2000 } }, 'label_coverage', "only 29.0% of the window's rows have a label known at as-of; 30.0% required (are labels still arriving?)"],
+      [
+        { challenger: m({ f1: 0.6 }), labels: { coverage: 0.9, labelledHoldout: 199 } },
+        'labelled_holdout',
+        'the holdout has only 199 labelled rows; 200 needed for its metrics to mean anything',
+      ],
+      [
+        { challenger: m({ f1: 0.6 }), labels: { coverage: 0.29, labelledHoldout: 2000 } },
+        'label_coverage',
+        "only 29.0% of the window's rows have a label known at as-of; 30.0% required (are labels still arriving?)",
+      ],
       [{ challenger: m({ f1: 0.6, nan_predictions: 2 }) }, 'nan_predictions', 'challenger produced 2 NaN or infinite predictions on the holdout'],
       [{ challenger: m({ f1: 0.6 }), baseline: m({ brier: 0.0699 }) }, 'beats_baseline', "Brier 0.0700 is not 0% better than the prior baseline's 0.0699"],
       [{ challenger: m({ f1: 0.6 }), trainingMs: 31 * 60_000 }, 'training_time', 'training took 31.0 min, over 30 min'],
@@ -92,7 +121,11 @@ describe('the preflight: a skip before training', () => {
     const labels = { rows: 10_000, labelled: 5000, labelledTimes: times(5000) };
     const ok = preflight({ config: pipeline, lastPromotionAt: new Date('2026-05-01T00:00:00Z'), asOf, force: false, labels });
     expect(ok).toMatchObject({ passed: true, reasons: [] });
-    expect(ok.gates.map((g) => [g.name, g.value])).toEqual([['cooldown', '14.0'], ['label_coverage', '50.0%'], ['labelled_holdout', '1,000']]);
+    expect(ok.gates.map((g) => [g.name, g.value])).toEqual([
+      ['cooldown', '14.0'],
+      ['label_coverage', '50.0%'],
+      ['labelled_holdout', '1,000'],
+    ]);
 
     const cooling = preflight({ config: pipeline, lastPromotionAt: new Date('2026-05-12T00:00:00Z'), asOf, force: false, labels });
     expect(cooling).toMatchObject({ passed: false, reasons: ['before training: last promotion 3.0 days ago, cooldown is 7 days'] });
@@ -100,7 +133,15 @@ describe('the preflight: a skip before training', () => {
 
     const few = preflight({ config: pipeline, lastPromotionAt: null, asOf, force: true, labels: { rows: 3000, labelled: 900, labelledTimes: times(900) } });
     expect(few.reasons).toEqual(['before training: the holdout would have only 180 labelled rows; 200 needed for its metrics to mean anything']);
-    const sparse = preflight({ config: pipeline, lastPromotionAt: null, asOf, force: true, labels: { rows: 20_000, labelled: 5000, labelledTimes: times(5000) } });
-    expect(sparse.reasons).toEqual(["before training: only 25.0% of the window's rows have a label known at as-of; 30.0% required (are labels still arriving?)"]);
+    const sparse = preflight({
+      config: pipeline,
+      lastPromotionAt: null,
+      asOf,
+      force: true,
+      labels: { rows: 20_000, labelled: 5000, labelledTimes: times(5000) },
+    });
+    expect(sparse.reasons).toEqual([
+      "before training: only 25.0% of the window's rows have a label known at as-of; 30.0% required (are labels still arriving?)",
+    ]);
   });
 });

@@ -22,7 +22,10 @@ describe('promotion gates', () => {
     expect(d.decision).toBe('promote');
     expect(d.improvementPct).toBeCloseTo(10, 9);
     expect(d.gates.map((g) => [g.name, g.passed])).toEqual([
-      ['improvement', true], ['nan_predictions', true], ['beats_baseline', true], ['training_time', true],
+      ['improvement', true],
+      ['nan_predictions', true],
+      ['beats_baseline', true],
+      ['training_time', true],
     ]);
     expect(d.gates[0]).toMatchObject({ threshold: '>= 2%', value: '10.0%' });
   });
@@ -67,8 +70,16 @@ describe('the degenerate-holdout refusal (both tasks)', () => {
     const d = evaluateGates(base({ challenger: m(0), holdout: flat, force: true }));
     expect(d.improvementPct).toBe(100);
     expect(d.decision).toBe('reject');
-    expect(d.gates.find((g) => g.name === 'degenerate_holdout')).toMatchObject({ passed: false, hard: true, overridden: false, value: 'constant (5.25)', threshold: 'std > 0' });
-    expect(d.reasons).toEqual(['the holdout target is constant (5.25) in all 500 rows (a stuck sensor?): every model that predicts that value scores a meaningless perfect 0 on it, so none is promoted on it']);
+    expect(d.gates.find((g) => g.name === 'degenerate_holdout')).toMatchObject({
+      passed: false,
+      hard: true,
+      overridden: false,
+      value: 'constant (5.25)',
+      threshold: 'std > 0',
+    });
+    expect(d.reasons).toEqual([
+      'the holdout target is constant (5.25) in all 500 rows (a stuck sensor?): every model that predicts that value scores a meaningless perfect 0 on it, so none is promoted on it',
+    ]);
     const varied = summarizeHoldoutTarget(Float64Array.from({ length: 500 }, (_, i) => Math.sin(i)));
     const ok = evaluateGates(base({ challenger: m(0.09), holdout: varied }));
     expect(ok.decision).toBe('promote');
@@ -78,7 +89,9 @@ describe('the degenerate-holdout refusal (both tasks)', () => {
   it('refuses a single-class holdout for classification, and passes one with both classes', () => {
     const single = degenerateHoldoutGate(summarizeHoldoutTarget(new Float64Array(200).fill(1)), 'classification');
     expect(single).toMatchObject({ passed: false, hard: true, value: '1 class', threshold: '>= 2 classes' });
-    expect(single.reason).toBe('the holdout holds a single class (1) in all 200 rows: no metric can rank the models on it; the decision waits for a holdout with both classes');
+    expect(single.reason).toBe(
+      'the holdout holds a single class (1) in all 200 rows: no metric can rank the models on it; the decision waits for a holdout with both classes',
+    );
     const both = degenerateHoldoutGate(summarizeHoldoutTarget(Float64Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? 1 : 0))), 'classification');
     expect(both).toMatchObject({ passed: true, value: '2 classes' });
   });

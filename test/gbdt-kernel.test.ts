@@ -58,8 +58,14 @@ async function root(X: Float32Array, y: Float64Array, nf: number, threads: numbe
   const quantSum = builder.quantise(n, scale);
   builder.startTree(true);
   const [split] = builder.level({
-    segments: [], builds: [0, 0, n], subtractions: [], splitSlots: [0], splitRows: [n], splitQ: [quantSum],
-    features: Int32Array.from({ length: nf }, (_, f) => f), scale,
+    segments: [],
+    builds: [0, 0, n],
+    subtractions: [],
+    splitSlots: [0],
+    splitRows: [n],
+    splitQ: [quantSum],
+    features: Int32Array.from({ length: nf }, (_, f) => f),
+    scale,
   });
   return { builder, bins, split, scale, quantSum };
 }

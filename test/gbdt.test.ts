@@ -23,7 +23,11 @@ describe('gbdt trainer', () => {
     const m = syntheticMatrix(20_000, 10, { seed: 3, sigma });
     const trainSet = sliceRows(m, 0, 16_000);
     const holdout = sliceRows(m, 16_000, 20_000);
-    const gbdt = await train({ algorithm: 'gbdt', params: { trees: 500, max_depth: 4, learning_rate: 0.1, early_stopping_rounds: 30, threads: 1 } }, trainSet, meta);
+    const gbdt = await train(
+      { algorithm: 'gbdt', params: { trees: 500, max_depth: 4, learning_rate: 0.1, early_stopping_rounds: 30, threads: 1 } },
+      trainSet,
+      meta,
+    );
     const ridge = await train({ algorithm: 'ridge', params: { alpha: 1 } }, trainSet, meta);
     const gbdtRmse = regressionMetrics(holdout.target, predictNative(gbdt.model!, holdout.values, holdout.rows)).rmse;
     const ridgeRmse = regressionMetrics(holdout.target, predictNative(ridge.model!, holdout.values, holdout.rows)).rmse;
@@ -59,7 +63,7 @@ describe('gbdt trainer', () => {
     expect(off).toBe(0);
   });
 
-  it('takes its training scores from the boosting\'s running sums: the kept model\'s predictions, also after early stopping and subsampling', async () => {
+  it("takes its training scores from the boosting's running sums: the kept model's predictions, also after early stopping and subsampling", async () => {
     const m = syntheticMatrix(5000, 8, { seed: 21, nanShare: 0.05 });
     const cases = [
       { trees: 400, max_depth: 4, learning_rate: 0.3, early_stopping_rounds: 5, subsample: 0.7 },
@@ -84,7 +88,11 @@ describe('gbdt trainer', () => {
   });
 
   it('trains, exports and scores single-leaf trees when every feature is constant', async () => {
-    const m = withColumn(withColumn(syntheticMatrix(100, 2, { seed: 4 }), 0, () => 3), 1, () => -1);
+    const m = withColumn(
+      withColumn(syntheticMatrix(100, 2, { seed: 4 }), 0, () => 3),
+      1,
+      () => -1,
+    );
     const art = await train({ algorithm: 'gbdt', params: { trees: 3, early_stopping_rounds: null, threads: 1 } }, m, meta);
     const model = art.model as GbdtModel;
     expect(model.trees.map((t) => Array.from(t.feature))).toEqual([[-1], [-1], [-1]]);
@@ -99,7 +107,13 @@ describe('gbdt trainer', () => {
     const m = syntheticMatrix(200, 3, { seed: 1 });
     const gbdt = { algorithm: 'gbdt' as const, params: { trees: 3, threads: 1 } };
     await expect(train(gbdt, sliceRows(m, 0, 0), meta)).rejects.toThrow('train: the training matrix has zero rows');
-    await expect(train(gbdt, withColumn(m, 1, () => NaN), meta)).rejects.toThrow('train: feature "x1" is NaN in every training row');
+    await expect(
+      train(
+        gbdt,
+        withColumn(m, 1, () => NaN),
+        meta,
+      ),
+    ).rejects.toThrow('train: feature "x1" is NaN in every training row');
     const badTarget = { ...m, target: m.target.slice() };
     badTarget.target[17] = NaN;
     badTarget.target[40] = Infinity;
@@ -114,7 +128,11 @@ describe('gbdt trainer', () => {
       'train: gbdt needs at least 10 rows for the early-stopping validation slice (validation_fraction=0.1), got 9; add rows or set early_stopping_rounds: null',
     );
     // the same 9 rows train fine without early stopping
-    const small = await train({ algorithm: 'gbdt', params: { trees: 3, early_stopping_rounds: null, min_samples_leaf: 1, threads: 1 } }, sliceRows(m, 0, 9), meta);
+    const small = await train(
+      { algorithm: 'gbdt', params: { trees: 3, early_stopping_rounds: null, min_samples_leaf: 1, threads: 1 } },
+      sliceRows(m, 0, 9),
+      meta,
+    );
     expect(small.trees_used).toBe(3);
   });
 });

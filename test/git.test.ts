@@ -23,13 +23,16 @@ async function flakyClone(sb: Sandbox, name: string, program: 'upload-pack' | 'r
   const counter = join(sb.root, `${name}.count`);
   const path = join(sb.root, `${name}.sh`);
   writeFileSync(counter, '0');
-  writeFileSync(path, [
-    '#!/bin/sh',
-    `n=$(( $(cat '${counter}') + 1 )); echo $n > '${counter}'`,
-    `if [ $n -le ${fails} ]; then echo 'fatal: the remote end hung up unexpectedly' >&2; exit 128; fi`,
-    `exec git ${program} "$@"`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      '#!/bin/sh',
+      `n=$(( $(cat '${counter}') + 1 )); echo $n > '${counter}'`,
+      `if [ $n -le ${fails} ]; then echo 'fatal: the remote end hung up unexpectedly' >&2; exit 128; fi`,
+      `exec git ${program} "$@"`,
+      '',
+    ].join('\n'),
+  );
   chmodSync(path, 0o755);
   await work.run(['config', `remote.origin.${program.replace('-', '')}`, path]);
   const log: string[] = [];
@@ -53,7 +56,7 @@ describe('Git: retries on fetch and push, none on answers that will not change',
     expect(log[0]).toMatch(/^git fetch failed \(attempt 1 of 3: fatal: the remote end hung up unexpectedly\); trying again in \d+ ms$/);
   });
 
-  it('gives up after the last attempt with git\'s own words', async () => {
+  it("gives up after the last attempt with git's own words", async () => {
     const { git, calls } = await flakyClone(sb, 'giveup', 'upload-pack', 99);
     await expect(git.remoteBranchSha('origin', 'main')).rejects.toThrow(/git ls-remote .* failed \(exit 128\).*hung up unexpectedly/s);
     expect(calls()).toBe(3);
@@ -62,7 +65,14 @@ describe('Git: retries on fetch and push, none on answers that will not change',
   it('a push whose connection drops once is retried; the branch lands once', async () => {
     const { git, log, calls } = await flakyClone(sb, 'push', 'receive-pack', 1);
     const pushes = sb.pushLog().length;
-    const res = await createOrUpdateBranch({ git, base: 'main', branch: 'mlops/promote/x', files: [{ path: 'registry/x.txt', bytes: new Uint8Array(Buffer.from('x\n')) }], message: 'x', author: BOT });
+    const res = await createOrUpdateBranch({
+      git,
+      base: 'main',
+      branch: 'mlops/promote/x',
+      files: [{ path: 'registry/x.txt', bytes: new Uint8Array(Buffer.from('x\n')) }],
+      message: 'x',
+      author: BOT,
+    });
     expect(res.outcome).toBe('created');
     expect(calls()).toBe(2);
     expect(log).toEqual([expect.stringMatching(/^git push failed \(attempt 1 of 3: fatal: the remote end hung up unexpectedly\)/)]);
@@ -74,7 +84,9 @@ describe('Git: retries on fetch and push, none on answers that will not change',
     const { git, calls } = await flakyClone(sb, 'lease', 'receive-pack', 0);
     const main = await git.run(['rev-parse', 'origin/main']);
     // the lease expects the branch to be absent, but it exists: git refuses, once
-    await expect(git.run(['push', '--force-with-lease=refs/heads/mlops/promote/x:', 'origin', `${main}:refs/heads/mlops/promote/x`])).rejects.toThrow(/stale info|rejected/);
+    await expect(git.run(['push', '--force-with-lease=refs/heads/mlops/promote/x:', 'origin', `${main}:refs/heads/mlops/promote/x`])).rejects.toThrow(
+      /stale info|rejected/,
+    );
     expect(calls()).toBe(1);
   });
 
@@ -85,7 +97,12 @@ describe('Git: retries on fetch and push, none on answers that will not change',
   });
 
   it('local commands are never retried', async () => {
-    const git = new Git(sb.root, { retry: FAST, log: () => { throw new Error('no retry expected'); } });
+    const git = new Git(sb.root, {
+      retry: FAST,
+      log: () => {
+        throw new Error('no retry expected');
+      },
+    });
     await expect(git.run(['rev-parse', '--verify', 'nothing-here'])).rejects.toThrow(/exit 128/);
   });
 });
@@ -97,7 +114,14 @@ describe('the branch algorithm and checked-out branches', () => {
   });
   afterAll(() => sb.cleanup());
 
-  const spec = (git: Git) => ({ git, base: 'main', branch: 'mlops/rollback/x', files: [{ path: 'registry/x.txt', bytes: new Uint8Array(Buffer.from('x\n')) }], message: 'x', author: BOT });
+  const spec = (git: Git) => ({
+    git,
+    base: 'main',
+    branch: 'mlops/rollback/x',
+    files: [{ path: 'registry/x.txt', bytes: new Uint8Array(Buffer.from('x\n')) }],
+    message: 'x',
+    author: BOT,
+  });
 
   it('refuses, before pushing anything, a branch checked out here or in another worktree', async () => {
     const work = await sb.clone('checked-out');

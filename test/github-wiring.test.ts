@@ -14,14 +14,33 @@ import { baseEnv, condition, interpolate, makeWorkspace, REPO_ROOT, runComposite
  * one list of permissions, deploys only from the default branch.
  */
 
-interface Step { id?: string; uses?: string; with?: Record<string, unknown>; if?: string; run?: string }
-interface Job { if?: string; needs?: string | string[]; steps: Step[]; permissions?: Record<string, string>; outputs?: Record<string, string>; 'runs-on': unknown }
-interface Workflow { on: Record<string, unknown>; jobs: Record<string, Job> }
+interface Step {
+  id?: string;
+  uses?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+  run?: string;
+}
+interface Job {
+  if?: string;
+  needs?: string | string[];
+  steps: Step[];
+  permissions?: Record<string, string>;
+  outputs?: Record<string, string>;
+  'runs-on': unknown;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  jobs: Record<string, Job>;
+}
 const read = (f: string) => parseYaml(readFileSync(join(REPO_ROOT, '.github/workflows', f), 'utf8')) as Workflow;
 
 describe('registry-check: required checks that report on every pull request', () => {
   const wf = read('registry-check.yml');
-  const pr = (fork: boolean): Json => ({ repository: 'acme/plant', event: { pull_request: { number: 7, head: { repo: { full_name: fork ? 'someone/plant' : 'acme/plant' } } } } });
+  const pr = (fork: boolean): Json => ({
+    repository: 'acme/plant',
+    event: { pull_request: { number: 7, head: { repo: { full_name: fork ? 'someone/plant' : 'acme/plant' } } } },
+  });
 
   it('runs on every pull request: no paths filter could leave a required check waiting', () => {
     expect(Object.keys(wf.on)).toEqual(['pull_request']);
@@ -31,7 +50,8 @@ describe('registry-check: required checks that report on every pull request', ()
   it('claims is skipped (reported as success) only when files said registry/ is unchanged; when files could not tell, it runs', () => {
     const claims = wf.jobs.claims;
     expect(claims.needs).toBe('files');
-    const when = (result: string, changed: string) => condition(claims.if, { github: pr(false), needs: { files: { result, outputs: { 'registry-changed': changed } } } });
+    const when = (result: string, changed: string) =>
+      condition(claims.if, { github: pr(false), needs: { files: { result, outputs: { 'registry-changed': changed } } } });
     expect(when('success', 'false')).toBe(false);
     expect(when('success', 'true')).toBe(true);
     expect(when('failure', '')).toBe(true);
@@ -39,25 +59,37 @@ describe('registry-check: required checks that report on every pull request', ()
     expect(wf.jobs.files.steps.find((s) => s.id === 'verify')?.with).toMatchObject({ 'base-ref': 'HEAD^1', 'only-if-changed': true });
   });
 
-  it('a fork that touches registry/ fails closed, on a GitHub-hosted runner; this repository\'s branches are checked next to the database', () => {
+  it("a fork that touches registry/ fails closed, on a GitHub-hosted runner; this repository's branches are checked next to the database", () => {
     const claims = wf.jobs.claims;
     const refuse = claims.steps[0];
     expect(refuse.run).toMatch(/exit 1/);
     expect(condition(refuse.if, { github: pr(true) })).toBe(true);
     expect(condition(refuse.if, { github: pr(false) })).toBe(false);
-    const runsOn = (fork: boolean) => JSON.parse(interpolate(`\${{ toJSON(${String(claims['runs-on']).trim().replace(/^\$\{\{|\}\}$/g, '')}) }}`, { github: pr(fork) })) as unknown;
+    const runsOn = (fork: boolean) =>
+      JSON.parse(
+        interpolate(
+          `\${{ toJSON(${String(claims['runs-on'])
+            .trim()
+            .replace(/^\$\{\{|\}\}$/g, '')}) }}`,
+          { github: pr(fork) },
+        ),
+      ) as unknown;
     expect(runsOn(true)).toBe('ubuntu-latest');
     expect(runsOn(false)).toEqual(['self-hosted', 'mlops']);
   });
 
-  it('claims runs the base branch\'s code, reads the pull request from git objects, and only reads the database', () => {
+  it("claims runs the base branch's code, reads the pull request from git objects, and only reads the database", () => {
     const steps = wf.jobs.claims.steps;
     const [base, head] = steps.filter((s) => s.uses?.startsWith('actions/checkout@'));
     expect(base.with).toMatchObject({ ref: '${{ github.event.pull_request.base.sha }}', 'persist-credentials': false });
     expect(head.with).toMatchObject({ path: '.mlops/pull-request', 'fetch-depth': 2 });
     const check = steps.find((s) => s.id === 'claims')!;
     expect(check.uses).toBe('./actions/verify-registry');
-    expect(check.with).toMatchObject({ 'repo-dir': '.mlops/pull-request', 'check-claims': true, 'database-url': '${{ secrets.MLOPS_READONLY_DATABASE_URL || secrets.DATABASE_URL }}' });
+    expect(check.with).toMatchObject({
+      'repo-dir': '.mlops/pull-request',
+      'check-claims': true,
+      'database-url': '${{ secrets.MLOPS_READONLY_DATABASE_URL || secrets.DATABASE_URL }}',
+    });
     expect(steps.indexOf(check)).toBeGreaterThan(steps.indexOf(head));
   });
 });
@@ -69,7 +101,8 @@ describe('verify-registry only-if-changed, run as the files job runs it', () => 
   });
   afterAll(() => ws && rmSync(ws.dir, { recursive: true, force: true }));
 
-  const run = () => runComposite(join(REPO_ROOT, 'actions/verify-registry'), { ref: 'HEAD', 'base-ref': 'HEAD^1', 'only-if-changed': 'true' }, { env: baseEnv(), cwd: ws.dir });
+  const run = () =>
+    runComposite(join(REPO_ROOT, 'actions/verify-registry'), { ref: 'HEAD', 'base-ref': 'HEAD^1', 'only-if-changed': 'true' }, { env: baseEnv(), cwd: ws.dir });
 
   it('a pull request that does not touch registry/ passes without checking anything', async () => {
     ws.git('commit', '--quiet', '--allow-empty', '-m', 'docs');
@@ -93,10 +126,18 @@ describe('tokens: an App token per writing job, with exactly the permissions of 
     const mint = job.steps.find((s) => s.id === 'app-token');
     expect(mint?.uses).toMatch(/^actions\/create-github-app-token@[0-9a-f]{40}$/);
     expect(mint?.if).toBe("vars.MLOPS_APP_CLIENT_ID != ''");
-    const asked = Object.fromEntries(Object.entries(mint?.with ?? {}).filter(([k]) => k.startsWith('permission-')).map(([k, v]) => [k.slice('permission-'.length), v]));
+    const asked = Object.fromEntries(
+      Object.entries(mint?.with ?? {})
+        .filter(([k]) => k.startsWith('permission-'))
+        .map(([k, v]) => [k.slice('permission-'.length), v]),
+    );
     expect(asked).toEqual(Object.fromEntries(spec.permissions.map((p) => [p.name, p.level])));
     // the token is minted before anything uses it, and every token input prefers it, then the bot's PAT, then GITHUB_TOKEN
-    const uses = job.steps.flatMap((s, i) => Object.entries(s.with ?? {}).filter(([k]) => k === 'token' || k === 'github-token').map(([, v]) => ({ i, v })));
+    const uses = job.steps.flatMap((s, i) =>
+      Object.entries(s.with ?? {})
+        .filter(([k]) => k === 'token' || k === 'github-token')
+        .map(([, v]) => ({ i, v })),
+    );
     expect(uses.length).toBeGreaterThan(0);
     for (const u of uses) {
       expect(u.i).toBeGreaterThan(job.steps.indexOf(mint!));
@@ -104,7 +145,11 @@ describe('tokens: an App token per writing job, with exactly the permissions of 
     }
     // GITHUB_TOKEN, the last fallback, gets no more than the list either
     for (const [name, level] of Object.entries(job.permissions ?? {})) {
-      if (level === 'write') expect(spec.permissions.some((p) => p.name === name && p.level === 'write'), `${spec.workflow} ${spec.job}: ${name}: write`).toBe(true);
+      if (level === 'write')
+        expect(
+          spec.permissions.some((p) => p.name === name && p.level === 'write'),
+          `${spec.workflow} ${spec.job}: ${name}: write`,
+        ).toBe(true);
     }
   });
 
@@ -112,7 +157,10 @@ describe('tokens: an App token per writing job, with exactly the permissions of 
     for (const f of ['registry-check.yml', 'deploy-model.yml', 'score.yml', 'ci.yml', 'weekly-retrain.yml', 'daily-drift.yml', 'daily-quality.yml']) {
       for (const [id, job] of Object.entries(read(f).jobs)) {
         if (WRITING_JOBS.some((j) => j.workflow === f && j.job === id)) continue;
-        expect(job.steps.some((s) => s.uses?.startsWith('actions/create-github-app-token@')), `${f} ${id}`).toBe(false);
+        expect(
+          job.steps.some((s) => s.uses?.startsWith('actions/create-github-app-token@')),
+          `${f} ${id}`,
+        ).toBe(false);
         expect(Object.values(job.permissions ?? {}).includes('write'), `${f} ${id}`).toBe(false);
       }
     }
@@ -132,7 +180,7 @@ describe('tokens: an App token per writing job, with exactly the permissions of 
 });
 
 describe('deploy-model deploys only from the default branch', () => {
-  it('passes the repository\'s default branch to the deploy step, which refuses any other commit', () => {
+  it("passes the repository's default branch to the deploy step, which refuses any other commit", () => {
     const wf = read('deploy-model.yml');
     const deploy = wf.jobs.deploy.steps.find((s) => s.id === 'deploy')!;
     expect(deploy.with).toMatchObject({ ref: '${{ github.sha }}', branch: '${{ github.event.repository.default_branch }}' });
@@ -141,7 +189,9 @@ describe('deploy-model deploys only from the default branch', () => {
 
   it('reads who merged and approved, and closes answered alerts, with a token that may read pull requests and write issues only', () => {
     const job = read('deploy-model.yml').jobs.deploy;
-    expect(job.steps.find((s) => s.id === 'deploy')!.with).toMatchObject({ 'github-token': '${{ steps.app-token.outputs.token || secrets.MLOPS_BOT_TOKEN || github.token }}' });
+    expect(job.steps.find((s) => s.id === 'deploy')!.with).toMatchObject({
+      'github-token': '${{ steps.app-token.outputs.token || secrets.MLOPS_BOT_TOKEN || github.token }}',
+    });
     expect(job.permissions).toEqual({ contents: 'read', 'pull-requests': 'read', issues: 'write' });
   });
 });
@@ -193,7 +243,16 @@ describe('the extraction role: MLOPS_SOURCE_DATABASE_URL where the source is rea
   const readsSource = new Set(['weekly-retrain.yml/retrain', 'daily-quality.yml/quality', 'daily-drift.yml/monitor', 'score.yml/score', 'sweep.yml/sweep']);
   it('each job that reads the source maps the secret next to DATABASE_URL; the others do not have it', () => {
     const seen: string[] = [];
-    for (const f of ['registry-check.yml', 'deploy-model.yml', 'score.yml', 'ci.yml', 'weekly-retrain.yml', 'daily-drift.yml', 'daily-quality.yml', 'sweep.yml']) {
+    for (const f of [
+      'registry-check.yml',
+      'deploy-model.yml',
+      'score.yml',
+      'ci.yml',
+      'weekly-retrain.yml',
+      'daily-drift.yml',
+      'daily-quality.yml',
+      'sweep.yml',
+    ]) {
       for (const [id, job] of Object.entries(read(f).jobs) as [string, Job & { env?: Record<string, string> }][]) {
         const mapped = job.env?.MLOPS_SOURCE_DATABASE_URL;
         if (readsSource.has(`${f}/${id}`)) {

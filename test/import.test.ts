@@ -158,12 +158,7 @@ describeDb('importCsv', ({ db }) => {
 
   it('reports rows already in the table and writes nothing', async () => {
     const before = await count();
-    const file = csvFile([
-      HEADER,
-      '2026-01-05T00:00:00Z,PS-001,5,1400',
-      '2026-01-01T02:01:00+02:00,PS-001,5.25,1400',
-      '2026-01-05T00:01:00Z,PS-001,5,1400',
-    ]);
+    const file = csvFile([HEADER, '2026-01-05T00:00:00Z,PS-001,5,1400', '2026-01-01T02:01:00+02:00,PS-001,5.25,1400', '2026-01-05T00:01:00Z,PS-001,5,1400']);
     const err = await failure(importCsv(db(), file));
     expect(err.message).toBe(`${file}:3: (station_id, ts) = (PS-001, 2026-01-01T00:01:00.000Z) already in readings_wide`);
     expect(await count()).toBe(before);
@@ -174,12 +169,14 @@ describeDb('importCsv', ({ db }) => {
     writeFileSync(file, '\ufeffts,station_id,tank_level_m\r\n2026-03-01T00:00:00Z,"PS\r\n003",1\r\n\r\n2026-03-01T00:01:00Z,PS-003,2\r\n');
     const r = await importCsv(db(), file);
     expect(r.rows).toBe(2);
-    const { rows } = await db().query<{ station_id: string }>(`SELECT station_id FROM public.readings_wide WHERE ts >= '2026-03-01' ORDER BY station_id COLLATE "C"`);
+    const { rows } = await db().query<{ station_id: string }>(
+      `SELECT station_id FROM public.readings_wide WHERE ts >= '2026-03-01' ORDER BY station_id COLLATE "C"`,
+    );
     expect(rows.map((x) => x.station_id)).toEqual(['PS\n003', 'PS-003']);
   });
 
   it('imports into another existing table, and refuses a missing one', async () => {
-    await db().exec('CREATE TABLE public.import_probe (id integer PRIMARY KEY, label text NOT NULL, score real, ok boolean, note text DEFAULT \'x\')');
+    await db().exec("CREATE TABLE public.import_probe (id integer PRIMARY KEY, label text NOT NULL, score real, ok boolean, note text DEFAULT 'x')");
     const good = csvFile(['id,label,score,ok', '1,"a, b",1.5,true', '2,c,,f']);
     expect((await importCsv(db(), good, { table: 'public.import_probe' })).rows).toBe(2);
     const bad = csvFile(['id,score', '3,1']);

@@ -41,9 +41,12 @@ async function failure(p: Promise<unknown>): Promise<string> {
 
 describeDb('labels import', ({ db }) => {
   const outcomes = async (): Promise<{ application_id: string; defaulted: number; known_at: string }[]> =>
-    (await db().query<{ application_id: string; defaulted: number; known_at: string }>(
-      `SELECT application_id, defaulted::int AS defaulted, to_char(known_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS known_at
-       FROM loan_outcomes ORDER BY application_id, known_at`)).rows;
+    (
+      await db().query<{ application_id: string; defaulted: number; known_at: string }>(
+        `SELECT application_id, defaulted::int AS defaulted, to_char(known_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS known_at
+       FROM loan_outcomes ORDER BY application_id, known_at`,
+      )
+    ).rows;
 
   beforeAll(async () => {
     await ensureCreditTables(db());
@@ -56,7 +59,17 @@ describeDb('labels import', ({ db }) => {
   it('imports labels all at once, and a re-import of the same file changes nothing', async () => {
     const file = csvFile(['application_id,defaulted,known_at', 'A1,0,2026-02-01T09:00:00Z', 'A2,1,2026-02-01T10:00:00Z', '"A3",1,2026-02-02T11:00:00+00:00']);
     const first = await importLabels(db(), file, pipeline());
-    expect(first).toEqual({ file, pipeline: 'credit-default', table: 'loan_outcomes', rows: 3, inserted: 3, unchanged: 0, skipped: 0, unknown_keys: 0, positives: 2 });
+    expect(first).toEqual({
+      file,
+      pipeline: 'credit-default',
+      table: 'loan_outcomes',
+      rows: 3,
+      inserted: 3,
+      unchanged: 0,
+      skipped: 0,
+      unknown_keys: 0,
+      positives: 2,
+    });
     expect(await outcomes()).toEqual([
       { application_id: 'A1', defaulted: 0, known_at: '2026-02-01T09:00:00Z' },
       { application_id: 'A2', defaulted: 1, known_at: '2026-02-01T10:00:00Z' },
@@ -79,47 +92,68 @@ describeDb('labels import', ({ db }) => {
       ',1,2026-04-01T00:00:00Z',
       'A2,1,2026-04-02T00:00:00Z',
     ]);
-    expect(await failure(importLabels(db(), file, pipeline()))).toBe([
-      `${file}:2: column "defaulted": "2" is not a label: expected 1 or 0, true or false (or name the positive value in labels.positive)`,
-      `${file}:3: column "defaulted": "maybe" is not a number`,
-      `${file}:4: column "known_at": "yesterday" is not an ISO-8601 time with offset or epoch milliseconds`,
-      `${file}:5: column "application_id": empty, but the column is NOT NULL`,
-    ].join('\n'));
+    expect(await failure(importLabels(db(), file, pipeline()))).toBe(
+      [
+        `${file}:2: column "defaulted": "2" is not a label: expected 1 or 0, true or false (or name the positive value in labels.positive)`,
+        `${file}:3: column "defaulted": "maybe" is not a number`,
+        `${file}:4: column "known_at": "yesterday" is not an ISO-8601 time with offset or epoch milliseconds`,
+        `${file}:5: column "application_id": empty, but the column is NOT NULL`,
+      ].join('\n'),
+    );
     expect((await outcomes()).length).toBe(4);
   });
 
   it('names the missing columns the pipeline needs', async () => {
     const file = csvFile(['application_id,outcome', 'A1,1']);
-    expect(await failure(importLabels(db(), file, pipeline()))).toBe([
-      `${file}:1: unknown column "outcome" (table loan_outcomes has: application_id, defaulted, known_at)`,
-      `${file}:1: missing column "defaulted" (the labels of credit-default are application_id, defaulted, known_at)`,
-      `${file}:1: missing column "known_at" (the labels of credit-default are application_id, defaulted, known_at)`,
-    ].join('\n'));
+    expect(await failure(importLabels(db(), file, pipeline()))).toBe(
+      [
+        `${file}:1: unknown column "outcome" (table loan_outcomes has: application_id, defaulted, known_at)`,
+        `${file}:1: missing column "defaulted" (the labels of credit-default are application_id, defaulted, known_at)`,
+        `${file}:1: missing column "known_at" (the labels of credit-default are application_id, defaulted, known_at)`,
+      ].join('\n'),
+    );
   });
 
   it('refuses a key and time twice in the file, and a different label for a row already imported', async () => {
     const dup = csvFile(['application_id,defaulted,known_at', 'A3,1,2026-05-01T00:00:00Z', 'A3,0,2026-05-01T00:00:00Z']);
     expect(await failure(importLabels(db(), dup, pipeline()))).toBe(
-      `${dup}:3: duplicate (application_id, known_at) = (A3, 2026-05-01T00:00:00.000Z), first seen on line 2`);
+      `${dup}:3: duplicate (application_id, known_at) = (A3, 2026-05-01T00:00:00.000Z), first seen on line 2`,
+    );
     const changed = csvFile(['application_id,defaulted,known_at', 'A3,1,2026-06-01T00:00:00Z', 'A2,0,2026-02-01T10:00:00Z']);
     expect(await failure(importLabels(db(), changed, pipeline()))).toBe(
       `${changed}:3: (application_id, known_at) = (A2, 2026-02-01T10:00:00.000Z) is already in loan_outcomes with defaulted = 1, not 0 ` +
-        '(a correction is a new row with a later known_at)');
+        '(a correction is a new row with a later known_at)',
+    );
     // All or nothing: the good row of that file is not there either.
     expect((await outcomes()).filter((o) => o.known_at.startsWith('2026-06'))).toEqual([]);
   });
 
   it('refuses keys the source does not have, unless told to skip or keep them', async () => {
     const file = csvFile(['application_id,defaulted,known_at', 'A9,1,2026-07-01T00:00:00Z', 'A1,0,2026-07-01T00:00:00Z', 'B7,0,2026-07-01T00:00:00Z']);
-    expect(await failure(importLabels(db(), file, pipeline()))).toBe([
-      `${file}:2: column "application_id": "A9" is not a key of loan_applications (application_id)`,
-      `${file}:4: column "application_id": "B7" is not a key of loan_applications (application_id)`,
-      `${file}: 2 label(s) name a key that loan_applications does not have; nothing was imported ` +
-        '(--unknown-keys skip leaves them out, --unknown-keys keep imports them for cases loaded later)',
-    ].join('\n'));
-    expect(await importLabels(db(), file, pipeline(), { unknownKeys: 'skip' })).toMatchObject({ rows: 3, inserted: 1, skipped: 2, unknown_keys: 0, positives: 0 });
+    expect(await failure(importLabels(db(), file, pipeline()))).toBe(
+      [
+        `${file}:2: column "application_id": "A9" is not a key of loan_applications (application_id)`,
+        `${file}:4: column "application_id": "B7" is not a key of loan_applications (application_id)`,
+        `${file}: 2 label(s) name a key that loan_applications does not have; nothing was imported ` +
+          '(--unknown-keys skip leaves them out, --unknown-keys keep imports them for cases loaded later)',
+      ].join('\n'),
+    );
+    expect(await importLabels(db(), file, pipeline(), { unknownKeys: 'skip' })).toMatchObject({
+      rows: 3,
+      inserted: 1,
+      skipped: 2,
+      unknown_keys: 0,
+      positives: 0,
+    });
     expect((await outcomes()).map((o) => o.application_id)).not.toContain('A9');
-    expect(await importLabels(db(), file, pipeline(), { unknownKeys: 'keep' })).toMatchObject({ rows: 3, inserted: 2, unchanged: 1, skipped: 0, unknown_keys: 2, positives: 1 });
+    expect(await importLabels(db(), file, pipeline(), { unknownKeys: 'keep' })).toMatchObject({
+      rows: 3,
+      inserted: 2,
+      unchanged: 1,
+      skipped: 0,
+      unknown_keys: 2,
+      positives: 1,
+    });
     expect((await outcomes()).map((o) => o.application_id)).toEqual(expect.arrayContaining(['A9', 'B7']));
   });
 
@@ -128,7 +162,8 @@ describeDb('labels import', ({ db }) => {
     const file = csvFile(['application_id,outcome,known_at', 'A1,default,2026-02-01T00:00:00Z', 'A2,repaid,2026-02-01T00:00:00Z']);
     expect(await importLabels(db(), file, p)).toMatchObject({ table: 'public.crm_outcomes', inserted: 2, positives: 1 });
     const { rows } = await db().query<{ column_name: string; data_type: string }>(
-      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'crm_outcomes' ORDER BY ordinal_position");
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'crm_outcomes' ORDER BY ordinal_position",
+    );
     expect(rows).toEqual([
       { column_name: 'application_id', data_type: 'text' },
       { column_name: 'outcome', data_type: 'text' },
@@ -154,7 +189,9 @@ it('mlops labels import: the command and its usage errors', async () => {
       mlops(['labels', 'import', ...common, '--pipeline', 'credit-default', '--unknown-keys', 'drop']),
     ]);
     expect(kept.stderr).toBe('');
-    expect(kept.stdout.trim()).toBe(`1 new label(s) from ${file} into loan_outcomes for credit-default (1 in the file: 0 already there, 1 with keys not in the source yet; 1 positive)`);
+    expect(kept.stdout.trim()).toBe(
+      `1 new label(s) from ${file} into loan_outcomes for credit-default (1 in the file: 0 already there, 1 with keys not in the source yet; 1 positive)`,
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('tank-level-forecast is a regression pipeline; labels belong to classification pipelines');
     expect(policy.code).toBe(2);

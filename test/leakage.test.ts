@@ -17,7 +17,7 @@ function frame(withLeak: boolean): Frame {
   const n = 2000;
   const rows = 2 * n;
   let seed = 12345;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) - 0.5;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff - 0.5;
   const times = new Float64Array(rows);
   const entities = new Int32Array(rows);
   const level = new Float64Array(rows);
@@ -38,7 +38,15 @@ function frame(withLeak: boolean): Frame {
     const m = r % n;
     if (m + H < n) leak[r] = withLeak ? level[r + H] : flow[r];
   }
-  return { rows, times, entities, entityIds: ['A', 'B'], names: ['level', 'flow', 'leak'], columns: [level, flow, leak], window: { start: new Date(T0), end: new Date(T0 + n * MIN) } };
+  return {
+    rows,
+    times,
+    entities,
+    entityIds: ['A', 'B'],
+    names: ['level', 'flow', 'leak'],
+    columns: [level, flow, leak],
+    window: { start: new Date(T0), end: new Date(T0 + n * MIN) },
+  };
 }
 
 const spec: FeatureSpec = {

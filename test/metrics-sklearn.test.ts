@@ -18,7 +18,12 @@ interface Case {
 }
 const fixture = JSON.parse(readFileSync('test/fixtures/sklearn/classification_expected.json', 'utf8')) as {
   metrics: Case[];
-  logistic: { X: number[][]; y: number[]; train_rows: number; fits: { C: number; class_weight: 'none' | 'balanced'; probabilities: number[]; coef: number[]; intercept: number }[] };
+  logistic: {
+    X: number[][];
+    y: number[];
+    train_rows: number;
+    fits: { C: number; class_weight: 'none' | 'balanced'; probabilities: number[]; coef: number[]; intercept: number }[];
+  };
 };
 
 describe('classification metrics equal scikit-learn', () => {

@@ -19,7 +19,10 @@ describe('check-health and check-drift actions', () => {
   let dataDir: string;
   beforeAll(async () => {
     const plan = planRegistryEdit(emptyRegistry(), {
-      model: 'tank-level-forecast', entry: promotionEntry('tank-level-forecast', 'run-old', 0.1), onnx: new Uint8Array([1, 2, 3]), card: {},
+      model: 'tank-level-forecast',
+      entry: promotionEntry('tank-level-forecast', 'run-old', 0.1),
+      onnx: new Uint8Array([1, 2, 3]),
+      card: {},
     });
     const files: Record<string, string> = { 'pipelines/tank-level-forecast.yaml': readFileSync(join(REPO_ROOT, 'pipelines/tank-level-forecast.yaml'), 'utf8') };
     for (const f of plan.files) files[f.path] = Buffer.from(f.bytes).toString('utf8');
@@ -38,7 +41,11 @@ describe('check-health and check-drift actions', () => {
   const env = () => baseEnv({ GITHUB_TOKEN: TOKEN, GITHUB_REPOSITORY: 'plant/ops', GITHUB_API_URL: gh.baseUrl });
 
   it('check-health: a stale champion opens an issue, dispatches a retrain, and says so in outputs and summary', async () => {
-    const run = await runComposite(join(REPO_ROOT, 'actions/check-health'), { 'data-dir': dataDir, 'as-of': '2026-12-10T01:00:00Z' }, { env: env(), cwd: ws.dir });
+    const run = await runComposite(
+      join(REPO_ROOT, 'actions/check-health'),
+      { 'data-dir': dataDir, 'as-of': '2026-12-10T01:00:00Z' },
+      { env: env(), cwd: ws.dir },
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.outputs.firing).toBe('1');
@@ -53,10 +60,16 @@ describe('check-health and check-drift actions', () => {
   });
 
   it('check-drift: a registry entry that is not a usable champion fails the step with a clear error, token masked', async () => {
-    const run = await runComposite(join(REPO_ROOT, 'actions/check-drift'), { 'data-dir': dataDir, 'as-of': '2026-12-10T01:00:00Z', 'github-token': TOKEN }, { env: baseEnv({ GITHUB_REPOSITORY: 'plant/ops', GITHUB_API_URL: gh.baseUrl }), cwd: ws.dir });
+    const run = await runComposite(
+      join(REPO_ROOT, 'actions/check-drift'),
+      { 'data-dir': dataDir, 'as-of': '2026-12-10T01:00:00Z', 'github-token': TOKEN },
+      { env: baseEnv({ GITHUB_REPOSITORY: 'plant/ops', GITHUB_API_URL: gh.baseUrl }), cwd: ws.dir },
+    );
     // The fixture entry has no feature spec (and three bytes for a model): nothing to compare with.
     expect(run.code).not.toBe(0);
-    expect(run.annotations.map((a) => a.message)).toContain("tank-level-forecast v1: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)");
+    expect(run.annotations.map((a) => a.message)).toContain(
+      "tank-level-forecast v1: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)",
+    );
     expect(run.masks).toContain(TOKEN);
     expect(run.everything.split(`::add-mask::${TOKEN}`).join('')).not.toContain(TOKEN);
     expect(gh.writes().filter((w) => w.path.endsWith('/issues'))).toHaveLength(1); // only check-health's issue

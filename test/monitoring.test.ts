@@ -41,7 +41,11 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
     const seeded = await seedReadings(db(), { days: 35, stations: 1, seed: 35, start: START, driftFrom: DRIFT_FROM });
     end = seeded.end;
     const champion = await retrain(db(), {
-      pipeline, pipelineFile: 'pipelines/tank-level-forecast.yaml', asOf: new Date(START.getTime() + 18 * DAY), runsDir: join(work, 'runs'), repoDir: repo,
+      pipeline,
+      pipelineFile: 'pipelines/tank-level-forecast.yaml',
+      asOf: new Date(START.getTime() + 18 * DAY),
+      runsDir: join(work, 'runs'),
+      repoDir: repo,
     });
     expect(champion.decision).toBe('promote');
     writeRegistryEdit(repo, planRegistryEdit(readRegistry(repo), promotionFromRunDir(champion.lineage.run_dir)));
@@ -72,7 +76,10 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
     const target = gitHubTarget({ token: TOKEN, repository: 'plant/ops', apiUrl: gh.baseUrl, paceWrites: false, retries: 0 });
     const r = await runDailyMonitoring(db(), { pipelines: [pipeline], repoDir: repo, asOf: end, github: target });
     const d = r.drift[0];
-    const flagged = d.result!.features.filter((f) => f.drifted).map((f) => f.feature).sort();
+    const flagged = d
+      .result!.features.filter((f) => f.drifted)
+      .map((f) => f.feature)
+      .sort();
     expect(flagged).toEqual(DRIFTING);
     expect(d.result!.features.find((f) => f.feature === 'tank_level_m')).toMatchObject({ testable: true, drifted: false });
     for (const f of d.result!.features) {
@@ -92,22 +99,40 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
     expect(d.markdown).toContain('#### Predictions of the champion');
     expect(r.driftMarkdown).toBe(d.markdown);
     // Stored in mlops.drift_reports.
-    const stored = (await db().query<{ dataset_drift: boolean; drifted_share: number; model_version: number; features: { columns: { feature: string; drifted: boolean }[] }; report_md: string }>(
-      'SELECT dataset_drift, drifted_share, model_version, features, report_md FROM mlops.drift_reports WHERE id = $1', [d.reportId])).rows[0];
+    const stored = (
+      await db().query<{
+        dataset_drift: boolean;
+        drifted_share: number;
+        model_version: number;
+        features: { columns: { feature: string; drifted: boolean }[] };
+        report_md: string;
+      }>('SELECT dataset_drift, drifted_share, model_version, features, report_md FROM mlops.drift_reports WHERE id = $1', [d.reportId])
+    ).rows[0];
     expect(stored).toMatchObject({ dataset_drift: true, drifted_share: 0.8, model_version: 1, report_md: d.markdown });
-    expect(stored.features.columns.filter((c) => c.drifted).map((c) => c.feature).sort()).toEqual(DRIFTING);
+    expect(
+      stored.features.columns
+        .filter((c) => c.drifted)
+        .map((c) => c.feature)
+        .sort(),
+    ).toEqual(DRIFTING);
     // One alert issue, one dispatch with both reasons (drift, and the champion is 17 days old).
     expect(r.alerts.raised.map((a) => [a.key, a.outcome])).toContainEqual(['tank-level-forecast/data-drift', 'opened']);
     expect(gh.issues.filter((i) => parseAlertMarker(i.body) === 'tank-level-forecast/data-drift')).toHaveLength(1);
     expect(r.dispatches).toMatchObject([{ outcome: 'dispatched', trigger: 'drift+stale' }]);
     expect(gh.dispatches).toHaveLength(1);
-    expect(gh.dispatches[0].client_payload).toMatchObject({ pipeline: 'tank-level-forecast', reason: expect.stringMatching(/^dataset drift: 4 of 5 input columns drifted \(.+\) against champion v1's training window; stale champion: /) });
+    expect(gh.dispatches[0].client_payload).toMatchObject({
+      pipeline: 'tank-level-forecast',
+      reason: expect.stringMatching(/^dataset drift: 4 of 5 input columns drifted \(.+\) against champion v1's training window; stale champion: /),
+    });
     expect(gh.violations).toEqual([]);
 
     // Re-running the same day: the report is updated in place, the alert updated, no second dispatch.
     const again = await runDailyMonitoring(db(), { pipelines: [pipeline], repoDir: repo, asOf: end, github: target, checks: ['drift'] });
     expect(again.drift[0].reportId).toBe(d.reportId);
-    expect(again.alerts.raised.find((a) => a.key === 'tank-level-forecast/data-drift')).toMatchObject({ outcome: 'updated', issue: { number: gh.issues.find((i) => parseAlertMarker(i.body) === 'tank-level-forecast/data-drift')!.number } });
+    expect(again.alerts.raised.find((a) => a.key === 'tank-level-forecast/data-drift')).toMatchObject({
+      outcome: 'updated',
+      issue: { number: gh.issues.find((i) => parseAlertMarker(i.body) === 'tank-level-forecast/data-drift')!.number },
+    });
     expect(again.dispatches).toMatchObject([{ outcome: 'cooldown' }]);
     expect(gh.dispatches).toHaveLength(1);
     expect((await db().query<{ n: number }>("SELECT count(*)::int AS n FROM mlops.drift_reports WHERE pipeline = 'tank-level-forecast'")).rows[0].n).toBe(2);
@@ -116,9 +141,16 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
 
   it('quality: one row per check for the last day, recorded without a run id', async () => {
     const q = await runQuality(db(), pipeline, { asOf: end, sinceMs: DAY });
-    expect(q.report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['completeness', 'null_share', 'range', 'gaps', 'duplicate_timestamps', 'staleness']));
+    expect(q.report.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['completeness', 'null_share', 'range', 'gaps', 'duplicate_timestamps', 'staleness']),
+    );
     expect(q.report.checks.map((c) => c.name)).not.toContain('rows');
-    const n = (await db().query<{ n: number }>("SELECT count(*)::int AS n FROM mlops.quality_checks WHERE pipeline = $1 AND run_id IS NULL AND window_end = $2", [pipeline.name, end])).rows[0].n;
+    const n = (
+      await db().query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.quality_checks WHERE pipeline = $1 AND run_id IS NULL AND window_end = $2', [
+        pipeline.name,
+        end,
+      ])
+    ).rows[0].n;
     expect(n).toBeGreaterThanOrEqual(q.report.checks.length);
     // Two days later the data is stale: the quality rule fires.
     const late = await runQuality(db(), pipeline, { asOf: new Date(end.getTime() + 2 * DAY) });

@@ -40,9 +40,15 @@ describe('classifiers exported to ONNX', () => {
     it(`${spec.algorithm}: onnxruntime gives the native probabilities, the label at the threshold, and beats the prior`, async () => {
       const art = await train(spec, data, meta);
       const info = readOnnxMetadata(art.onnx);
-      expect(info.opsets).toEqual([{ domain: '', version: 17 }, { domain: 'ai.onnx.ml', version: 3 }]);
+      expect(info.opsets).toEqual([
+        { domain: '', version: 17 },
+        { domain: 'ai.onnx.ml', version: 3 },
+      ]);
       expect(info.inputs).toEqual([{ name: 'features', elem_type: 1, dims: ['N', 6] }]);
-      expect(info.outputs).toEqual([{ name: 'label', elem_type: 7, dims: ['N'] }, { name: 'probabilities', elem_type: 1, dims: ['N', 2] }]);
+      expect(info.outputs).toEqual([
+        { name: 'label', elem_type: 7, dims: ['N'] },
+        { name: 'probabilities', elem_type: 1, dims: ['N', 2] },
+      ]);
       expect(info.metadata).toMatchObject({ task: 'classification', decision_threshold: '0.35', trainer: spec.algorithm });
 
       const native = predictNative(art.model!, holdout.values, holdout.rows);
@@ -73,8 +79,12 @@ describe('classifiers exported to ONNX', () => {
   it('class_weight balanced raises recall on the rare class', async () => {
     const params = { trees: 30, max_depth: 3, learning_rate: 0.2, early_stopping_rounds: null, threads: 1 };
     const plain = await train({ algorithm: 'gbdt', params }, data, { ...meta, classification: { decision_threshold: 0.5 } });
-    const balanced = await train({ algorithm: 'gbdt', params: { ...params, class_weight: 'balanced' } }, data, { ...meta, classification: { decision_threshold: 0.5 } });
-    const recall = async (onnx: Uint8Array) => classificationMetrics(holdout.target, (await scoreModel(onnx, holdout.values, holdout.rows, 6)).values, 0.5).recall;
+    const balanced = await train({ algorithm: 'gbdt', params: { ...params, class_weight: 'balanced' } }, data, {
+      ...meta,
+      classification: { decision_threshold: 0.5 },
+    });
+    const recall = async (onnx: Uint8Array) =>
+      classificationMetrics(holdout.target, (await scoreModel(onnx, holdout.values, holdout.rows, 6)).values, 0.5).recall;
     expect(await recall(balanced.onnx)).toBeGreaterThan((await recall(plain.onnx)) + 0.1);
     const logit = await train({ algorithm: 'logistic', params: { class_weight: 'balanced' } }, data, { ...meta, classification: { decision_threshold: 0.5 } });
     // At the optimum the intercept's condition is Σ w p = Σ w y, and balanced weights make Σ w y
@@ -90,22 +100,32 @@ describe('classifiers exported to ONNX', () => {
 
   it('refuses the wrong trainer for the task and a single-class target', async () => {
     await expect(train({ algorithm: 'ridge', params: {} }, data, meta)).rejects.toThrow('ridge is a regression trainer');
-    await expect(train({ algorithm: 'logistic', params: {} }, data, { ...meta, classification: undefined })).rejects.toThrow('logistic is a classification trainer');
+    await expect(train({ algorithm: 'logistic', params: {} }, data, { ...meta, classification: undefined })).rejects.toThrow(
+      'logistic is a classification trainer',
+    );
     const oneClass = { ...data, target: new Float64Array(data.rows) };
-    await expect(train({ algorithm: 'logistic', params: {} }, oneClass, meta)).rejects.toThrow('every training row is negative (0): a classifier needs both classes');
+    await expect(train({ algorithm: 'logistic', params: {} }, oneClass, meta)).rejects.toThrow(
+      'every training row is negative (0): a classifier needs both classes',
+    );
     await expect(train({ algorithm: 'gbdt', params: { trees: 2, threads: 1 } }, oneClass, meta)).rejects.toThrow('a classifier needs both classes');
   });
 
   const required = process.env.MLOPS_REQUIRE_ONNX_CHECKER === '1';
-  it.skipIf(!required && !officialCheckerAvailable())(`pass the official ONNX checker${officialCheckerAvailable() ? '' : ` — skipped: install it with ${CHECKER_INSTALL_HINT}`}`, async () => {
-    if (!officialCheckerAvailable()) {
-      const why = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).stderr;
-      throw new Error(`the official ONNX checker is missing (${why.trim()}); install it with: ${CHECKER_INSTALL_HINT}`);
-    }
-    const specs: TrainerSpecInput[] = [{ algorithm: 'logistic', params: {} }, { algorithm: 'gbdt', params: { trees: 5, early_stopping_rounds: null, threads: 1 } }];
-    for (const spec of specs) {
-      const art = await train(spec, data, meta);
-      expect(() => checkOnnxWithOfficialChecker(art.onnx), String(spec.algorithm)).not.toThrow();
-    }
-  });
+  it.skipIf(!required && !officialCheckerAvailable())(
+    `pass the official ONNX checker${officialCheckerAvailable() ? '' : ` — skipped: install it with ${CHECKER_INSTALL_HINT}`}`,
+    async () => {
+      if (!officialCheckerAvailable()) {
+        const why = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).stderr;
+        throw new Error(`the official ONNX checker is missing (${why.trim()}); install it with: ${CHECKER_INSTALL_HINT}`);
+      }
+      const specs: TrainerSpecInput[] = [
+        { algorithm: 'logistic', params: {} },
+        { algorithm: 'gbdt', params: { trees: 5, early_stopping_rounds: null, threads: 1 } },
+      ];
+      for (const spec of specs) {
+        const art = await train(spec, data, meta);
+        expect(() => checkOnnxWithOfficialChecker(art.onnx), String(spec.algorithm)).not.toThrow();
+      }
+    },
+  );
 });

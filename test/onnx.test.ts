@@ -29,7 +29,11 @@ describe('ONNX export', () => {
   });
 
   it('gbdt: onnxruntime equals predictNative to float32 rounding on >= 99.99% of rows', async () => {
-    const art = await train({ algorithm: 'gbdt', params: { trees: 60, max_depth: 5, learning_rate: 0.1, early_stopping_rounds: null, threads: 1 } }, data, meta);
+    const art = await train(
+      { algorithm: 'gbdt', params: { trees: 60, max_depth: 5, learning_rate: 0.1, early_stopping_rounds: null, threads: 1 } },
+      data,
+      meta,
+    );
     const model = art.model;
     if (model?.kind !== 'gbdt') throw new Error('expected gbdt');
     // Both missing directions were learned somewhere.
@@ -48,7 +52,10 @@ describe('ONNX export', () => {
   });
 
   it('writes the contract: opsets, input/output, metadata_props', async () => {
-    const art = await train({ algorithm: 'gbdt', params: { trees: 5, early_stopping_rounds: null, threads: 1 } }, data, { ...meta, extra: { code_sha: 'deadbeef' } });
+    const art = await train({ algorithm: 'gbdt', params: { trees: 5, early_stopping_rounds: null, threads: 1 } }, data, {
+      ...meta,
+      extra: { code_sha: 'deadbeef' },
+    });
     const info = readOnnxMetadata(art.onnx);
     expect(info.ir_version).toBe(8);
     expect(info.producer_name).toBe('gitops-mlops');
@@ -81,15 +88,20 @@ describe('ONNX export', () => {
   // suite still passes (the test is skipped, saying how to install it); .ci/run installs it and
   // sets MLOPS_REQUIRE_ONNX_CHECKER=1, so in CI a missing checker fails instead.
   const required = process.env.MLOPS_REQUIRE_ONNX_CHECKER === '1';
-  it.skipIf(!required && !officialCheckerAvailable())(`passes the official ONNX checker (ridge and gbdt)${officialCheckerAvailable() ? '' : ` — skipped: install it with ${CHECKER_INSTALL_HINT}`}`, async () => {
-    if (!officialCheckerAvailable()) {
-      const why = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).stderr;
-      throw new Error(`the official ONNX checker is missing (/usr/bin/python3 -c 'import onnx' failed: ${why.trim()}); install it with: ${CHECKER_INSTALL_HINT}`);
-    }
-    const ridge = await train({ algorithm: 'ridge', params: { alpha: 1 } }, data, meta);
-    const gbdt = await train({ algorithm: 'gbdt', params: { trees: 10, early_stopping_rounds: null, threads: 1 } }, data, meta);
-    expect(() => checkOnnxWithOfficialChecker(ridge.onnx)).not.toThrow();
-    expect(() => checkOnnxWithOfficialChecker(gbdt.onnx)).not.toThrow();
-    expect(() => checkOnnxWithOfficialChecker(gbdt.onnx.subarray(0, 100))).toThrow(/ONNX checker failed/);
-  });
+  it.skipIf(!required && !officialCheckerAvailable())(
+    `passes the official ONNX checker (ridge and gbdt)${officialCheckerAvailable() ? '' : ` — skipped: install it with ${CHECKER_INSTALL_HINT}`}`,
+    async () => {
+      if (!officialCheckerAvailable()) {
+        const why = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).stderr;
+        throw new Error(
+          `the official ONNX checker is missing (/usr/bin/python3 -c 'import onnx' failed: ${why.trim()}); install it with: ${CHECKER_INSTALL_HINT}`,
+        );
+      }
+      const ridge = await train({ algorithm: 'ridge', params: { alpha: 1 } }, data, meta);
+      const gbdt = await train({ algorithm: 'gbdt', params: { trees: 10, early_stopping_rounds: null, threads: 1 } }, data, meta);
+      expect(() => checkOnnxWithOfficialChecker(ridge.onnx)).not.toThrow();
+      expect(() => checkOnnxWithOfficialChecker(gbdt.onnx)).not.toThrow();
+      expect(() => checkOnnxWithOfficialChecker(gbdt.onnx.subarray(0, 100))).toThrow(/ONNX checker failed/);
+    },
+  );
 });

@@ -4,46 +4,97 @@ import type { RetrainResult, ModelScore } from '../actions/lib/retrain/result.ts
 import type { PerformancePoint } from '../actions/lib/tracking/runs.ts';
 
 const metrics = (rmse: number) => ({ rows: 8640, rmse, mae: rmse * 0.66, r2: 0.99, bias: 0.001, max_abs_error: rmse * 5, nan_predictions: 0 });
-const score = (role: ModelScore['role'], label: string, rmse: number): ModelScore => ({ role, label, version: null, sha256: null, metrics: metrics(rmse), scoring_ms: 3 });
+const score = (role: ModelScore['role'], label: string, rmse: number): ModelScore => ({
+  role,
+  label,
+  version: null,
+  sha256: null,
+  metrics: metrics(rmse),
+  scoring_ms: 3,
+});
 
 function result(over: Partial<RetrainResult> = {}): RetrainResult {
   return {
-    run_id: '4f2c9e1a', pipeline: 'tank-level-forecast', status: 'succeeded', decision: 'promote', reasons: [], error: null, forced: false,
-    trigger: 'schedule', trigger_reason: null, as_of: '2026-11-22T02:00:00.000Z', primary_metric: 'rmse',
+    run_id: '4f2c9e1a',
+    pipeline: 'tank-level-forecast',
+    status: 'succeeded',
+    decision: 'promote',
+    reasons: [],
+    error: null,
+    forced: false,
+    trigger: 'schedule',
+    trigger_reason: null,
+    as_of: '2026-11-22T02:00:00.000Z',
+    primary_metric: 'rmse',
     data: { start: '2026-10-23T02:00:00.000Z', end: '2026-11-22T02:00:00.000Z', rows: 43020, fingerprint: 'sha256:' + 'ab'.repeat(32), entities: ['PS-001'] },
-    quality: null, features: { names: ['a', 'b'], rows: 43000, dropped: {}, warnings: [] },
+    quality: null,
+    features: { names: ['a', 'b'], rows: 43000, dropped: {}, warnings: [] },
     train: { rows: 34000, start: '2026-10-23T02:00:00.000Z', end: '2026-11-16T00:00:00.000Z' },
     holdout: { rows: 8640, start: '2026-11-16T01:00:00.000Z', end: '2026-11-22T01:59:00.000Z' },
     trainer: { algorithm: 'gbdt', params: { trees: 200 } },
-    scores: { champion: score('champion', 'champion v7', 0.0712), challenger: score('challenger', 'challenger', 0.0655), baseline: score('baseline', 'persistence baseline', 0.446) },
+    scores: {
+      champion: score('champion', 'champion v7', 0.0712),
+      challenger: score('challenger', 'challenger', 0.0655),
+      baseline: score('baseline', 'persistence baseline', 0.446),
+    },
     train_metrics: null,
-    gates: [{ name: 'improvement', label: 'improvement over champion', threshold: '>= 2%', value: '8.0%', raw: 8, passed: true, hard: false, overridden: false, reason: 'ok' }],
-    improvement_pct: 8, training_ms: 2400, stage_timings: {}, artifact: null,
+    gates: [
+      {
+        name: 'improvement',
+        label: 'improvement over champion',
+        threshold: '>= 2%',
+        value: '8.0%',
+        raw: 8,
+        passed: true,
+        hard: false,
+        overridden: false,
+        reason: 'ok',
+      },
+    ],
+    improvement_pct: 8,
+    training_ms: 2400,
+    stage_timings: {},
+    artifact: null,
     champion: { version: 7, sha256: 'c'.repeat(64), run_id: 'old', promoted_at: '2026-11-01T02:00:00.000Z' },
     lineage: { code_sha: 'a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2', workflow_run_url: 'https://github.com/plant/models/actions/runs/412', run_dir: '/x' },
     ...over,
   };
 }
 const history: PerformancePoint[] = [0.081, 0.078, 0.0712, 0.074, 0.0655].map((v, i) => ({
-  run_id: `r${i}`, training_date: new Date(Date.UTC(2026, 9, 25 + 7 * i)), rmse_val: v, mae_val: v * 0.7, f1_val: null, roc_auc_val: null, brier_val: null, metrics: null, promoted: 0,
+  run_id: `r${i}`,
+  training_date: new Date(Date.UTC(2026, 9, 25 + 7 * i)),
+  rmse_val: v,
+  mae_val: v * 0.7,
+  f1_val: null,
+  roc_auc_val: null,
+  brier_val: null,
+  metrics: null,
+  promoted: 0,
 }));
 
 describe('the promotion pull request', () => {
   it('has a title with model, version and the metric change', () => {
     expect(promotionTitle('tank-level-forecast', 8, result())).toBe('Promote tank-level-forecast v8: rmse 0.0712 -> 0.0655 (-8.0%)');
-    expect(promotionTitle('tank-level-forecast', 1, result({ scores: { champion: null, challenger: score('challenger', 'challenger', 0.0655), baseline: null } })))
-      .toBe('Promote tank-level-forecast v1: rmse 0.0655 (first model)');
+    expect(
+      promotionTitle('tank-level-forecast', 1, result({ scores: { champion: null, challenger: score('challenger', 'challenger', 0.0655), baseline: null } })),
+    ).toBe('Promote tank-level-forecast v1: rmse 0.0655 (first model)');
   });
 
   it('has the marker, the tables, a mermaid chart of the metric history, lineage and how to roll back', () => {
     const body = promotionBody({
-      result: result({ trigger: 'repository_dispatch', trigger_reason: 'drift: 3 of 5 features drifted' }), version: 8, previousVersion: 7,
+      result: result({ trigger: 'repository_dispatch', trigger_reason: 'drift: 3 of 5 features drifted' }),
+      version: 8,
+      previousVersion: 7,
       artifact: { path: 'registry/models/tank-level-forecast/8/model.onnx', sha256: 'e'.repeat(64), bytes: 212_000 },
-      history, marker: '<!-- mlops:promotion model=tank-level-forecast run=4f2c9e1a -->', model: 'tank-level-forecast',
+      history,
+      marker: '<!-- mlops:promotion model=tank-level-forecast run=4f2c9e1a -->',
+      model: 'tank-level-forecast',
     });
     expect(body.startsWith('<!-- mlops:promotion model=tank-level-forecast run=4f2c9e1a -->\n')).toBe(true);
     expect(body).toContain('Merging this pull request deploys v8; reverting the merge rolls back to v7.');
-    expect(body).toMatch(/Approving this pull request approves run `[^`]+` \(artifact sha256 `[0-9a-f]{12}`\)\. A later retrain that updates this branch replaces the run: review it again\./);
+    expect(body).toMatch(
+      /Approving this pull request approves run `[^`]+` \(artifact sha256 `[0-9a-f]{12}`\)\. A later retrain that updates this branch replaces the run: review it again\./,
+    );
     expect(body).toContain('(repository_dispatch: drift: 3 of 5 features drifted)');
     expect(body).toContain('| metric (holdout, 8,640 rows) | champion v7 | challenger | persistence baseline |');
     expect(body).toContain('| rmse | 0.0712 | **0.0655** (-8.0%) | 0.446 |');
@@ -56,11 +107,19 @@ describe('the promotion pull request', () => {
     expect(body.length).toBeLessThan(PR_BODY_LIMIT);
   });
 
-  it('draws no chart from fewer than two runs and stays under GitHub\'s body limit', () => {
+  it("draws no chart from fewer than two runs and stays under GitHub's body limit", () => {
     expect(metricChart(result(), history.slice(0, 1))).toBeNull();
     // A command trainer may carry any amount of configuration; the body is cut, never refused.
     const long = result({ trainer: { algorithm: 'command', params: { env: { NOTES: 'x'.repeat(100_000) } } } });
-    const body = promotionBody({ result: long, version: 2, previousVersion: 1, artifact: { path: 'p', sha256: 'e'.repeat(64), bytes: 1 }, history, marker: '<!-- m -->', model: 'm' });
+    const body = promotionBody({
+      result: long,
+      version: 2,
+      previousVersion: 1,
+      artifact: { path: 'p', sha256: 'e'.repeat(64), bytes: 1 },
+      history,
+      marker: '<!-- m -->',
+      model: 'm',
+    });
     expect(body.startsWith('<!-- m -->')).toBe(true);
     expect(body).toContain('(truncated; the full report is in the run artifact)');
     expect(body.length).toBeLessThan(PR_BODY_LIMIT);

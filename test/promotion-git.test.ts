@@ -40,24 +40,46 @@ async function promoteBranch(sb: Sandbox, work: Git, model: string, run: string,
 describe('planRegistryEdit', () => {
   it('numbers versions, places the artifact and card, and hashes the bytes', () => {
     const bytes = onnx('r1');
-    const first = planRegistryEdit(emptyRegistry(), { model: 'tank-level-forecast', entry: entry('tank-level-forecast', 'r1', 0.07), onnx: bytes, card: (v, a) => ({ v, a }) });
+    const first = planRegistryEdit(emptyRegistry(), {
+      model: 'tank-level-forecast',
+      entry: entry('tank-level-forecast', 'r1', 0.07),
+      onnx: bytes,
+      card: (v, a) => ({ v, a }),
+    });
     expect(first.version).toBe(1);
     expect(first.previousVersion).toBeNull();
     expect(first.artifact).toEqual({ path: 'registry/models/tank-level-forecast/1/model.onnx', sha256: sha256Hex(bytes), bytes: bytes.byteLength });
-    expect(first.files.map((f) => f.path)).toEqual([REGISTRY_FILE, 'registry/models/tank-level-forecast/1/model.onnx', 'registry/models/tank-level-forecast/1/card.json']);
+    expect(first.files.map((f) => f.path)).toEqual([
+      REGISTRY_FILE,
+      'registry/models/tank-level-forecast/1/model.onnx',
+      'registry/models/tank-level-forecast/1/card.json',
+    ]);
     expect(JSON.parse(Buffer.from(first.files[2].bytes).toString())).toEqual({ v: 1, a: first.artifact });
     expect(Buffer.from(first.files[0].bytes).toString()).toBe(serializeRegistry(first.registry));
 
-    const second = planRegistryEdit(first.registry, { model: 'tank-level-forecast', entry: entry('tank-level-forecast', 'r2', 0.06), onnx: onnx('r2'), card: {} });
+    const second = planRegistryEdit(first.registry, {
+      model: 'tank-level-forecast',
+      entry: entry('tank-level-forecast', 'r2', 0.06),
+      onnx: onnx('r2'),
+      card: {},
+    });
     expect(second.version).toBe(2);
     expect(second.registry.models['tank-level-forecast'].previous_version).toBe(1);
-    const skipped = planRegistryEdit(first.registry, { model: 'tank-level-forecast', entry: entry('tank-level-forecast', 'r2', 0.06), onnx: onnx('r2'), card: {}, highestVersionEver: 4 });
+    const skipped = planRegistryEdit(first.registry, {
+      model: 'tank-level-forecast',
+      entry: entry('tank-level-forecast', 'r2', 0.06),
+      onnx: onnx('r2'),
+      card: {},
+      highestVersionEver: 4,
+    });
     expect(skipped.version).toBe(5);
   });
 
   it('refuses unsafe model names', () => {
     for (const bad of ['../etc', '/abs', 'a/b', 'A', '', 'a..b', 'a b', '-x'])
-      expect(() => planRegistryEdit(emptyRegistry(), { model: bad, entry: entry('x', 'r', 0.1), onnx: onnx('x'), card: {} }), bad).toThrow(/invalid model name/);
+      expect(() => planRegistryEdit(emptyRegistry(), { model: bad, entry: entry('x', 'r', 0.1), onnx: onnx('x'), card: {} }), bad).toThrow(
+        /invalid model name/,
+      );
   });
 });
 
@@ -126,7 +148,14 @@ describe('promotion branch against a bare repository', () => {
     const pushesBefore = sb.pushLog().length;
     const plan = planRegistryEdit(await registryOn(sb), { model: 'pump-efficiency', entry: entry('pump-efficiency', 'r3', 0.08), onnx: onnx('r3'), card: {} });
     await expect(
-      createOrUpdateBranch({ git: new StaleGit(work.dir), base: 'main', branch: 'mlops/promote/pump-efficiency', files: plan.files, message: 'Promote', author: BOT }),
+      createOrUpdateBranch({
+        git: new StaleGit(work.dir),
+        base: 'main',
+        branch: 'mlops/promote/pump-efficiency',
+        files: plan.files,
+        message: 'Promote',
+        author: BOT,
+      }),
     ).rejects.toThrow(/stale info|rejected/);
     expect(sb.pushLog().length).toBe(pushesBefore);
   });
@@ -206,7 +235,15 @@ describe('parallel promotions merge with git defaults; revert rolls back; histor
     const merger = await sb.clone('merger');
     const work = await sb.clone('work');
     await promoteBranch(sb, work, 'tank-level-forecast', 't4', 0.045);
-    const merged = await mergePromotionBranch({ git: merger, base: 'main', branch: 'mlops/promote/tank-level-forecast', pullNumber: 42, owner: 'plant', title: 'Promote tank-level-forecast v4', author: BOT });
+    const merged = await mergePromotionBranch({
+      git: merger,
+      base: 'main',
+      branch: 'mlops/promote/tank-level-forecast',
+      pullNumber: 42,
+      owner: 'plant',
+      title: 'Promote tank-level-forecast v4',
+      author: BOT,
+    });
     if (merged.outcome !== 'merged') throw new Error('expected a merge');
     expect((await registryOn(sb)).models['tank-level-forecast'].version).toBe(4);
     const { revert } = await revertMerge({ git: merger, base: 'main', merge: merged.merge, author: BOT });
@@ -236,7 +273,10 @@ describe('a promotion that cannot merge any more', () => {
     const work = await sb.clone('work');
     const merger = await sb.clone('merger');
     const merge = (model: string) => mergePromotionBranch({ git: merger, base: 'main', branch: promotionBranchName(model), author: BOT });
-    for (const [model, run] of [['pump-efficiency', 'p1'], ['tank-level-forecast', 't1']]) {
+    for (const [model, run] of [
+      ['pump-efficiency', 'p1'],
+      ['tank-level-forecast', 't1'],
+    ]) {
       await promoteBranch(sb, work, model, run, 0.1);
       expect((await merge(model)).outcome).toBe('merged');
     }
@@ -254,7 +294,11 @@ describe('a promotion that cannot merge any more', () => {
       expect((await merge('zeta-new')).outcome).toBe('merged');
     }
     const reg = await registryOn(sb);
-    expect(Object.fromEntries(Object.entries(reg.models).map(([m, e]) => [m, e.version]))).toEqual({ 'pump-efficiency': 1, 'tank-level-forecast': 2, 'zeta-new': 1 });
+    expect(Object.fromEntries(Object.entries(reg.models).map(([m, e]) => [m, e.version]))).toEqual({
+      'pump-efficiency': 1,
+      'tank-level-forecast': 2,
+      'zeta-new': 1,
+    });
   });
 });
 
@@ -308,7 +352,14 @@ describe('promotion without a token', () => {
     // the demo then approves: merge the scratch clone's branch and push it (here, to the sandbox origin)
     const scratchToOrigin = new Git(first.clone);
     await scratchToOrigin.run(['remote', 'set-url', 'origin', sb.origin]);
-    const merged = await mergePromotionBranch({ git: scratchToOrigin, base: 'main', branch: 'mlops/promote/tank-level-forecast', localBranch: true, pullNumber: 1, author: BOT });
+    const merged = await mergePromotionBranch({
+      git: scratchToOrigin,
+      base: 'main',
+      branch: 'mlops/promote/tank-level-forecast',
+      localBranch: true,
+      pullNumber: 1,
+      author: BOT,
+    });
     expect(merged.outcome).toBe('merged');
     expect((await registryOn(sb)).models['tank-level-forecast'].version).toBe(1);
   });

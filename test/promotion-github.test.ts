@@ -77,7 +77,15 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
     const create = gh.requests[1].body as Record<string, string>;
     expect(create).toMatchObject({ head: 'mlops/promote/tank-level-forecast', base: 'main', title: 'Promote tank-level-forecast v1: rmse 0.07' });
     // the marker says what an approval approves: the run and its artifact's sha256
-    expect(parsePromotionMarker(create.body)).toEqual({ model: MODEL, run: 'r1', version: 1, metric: 'rmse', value: 0.07, lowerIsBetter: true, sha256: sha256Hex(Buffer.from('onnx of r1')) });
+    expect(parsePromotionMarker(create.body)).toEqual({
+      model: MODEL,
+      run: 'r1',
+      version: 1,
+      metric: 'rmse',
+      value: 0.07,
+      lowerIsBetter: true,
+      sha256: sha256Hex(Buffer.from('onnx of r1')),
+    });
     const pr = gh.pulls[0];
     expect(pr.labels).toEqual(['model-promotion', 'model:tank-level-forecast', 'weekly-retrain']);
     expect(pr.reviewers).toEqual(['ml-lead']);
@@ -146,8 +154,20 @@ describe('promotion pull request against a GitHub stand-in (checked against the 
     // The limit resets 1-2 s after the 403 is served (not after the test starts: on a loaded
     // machine the push before it can take longer than that).
     const resetAfter = (at: number): number => Math.ceil(at / 1000) + 1;
-    gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: (at) => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAfter(at)) }), body: { message: 'API rate limit exceeded for installation.' } });
-    gh.fault({ method: 'PATCH', path: /\/pulls\/1$/, status: 403, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' } });
+    gh.fault({
+      method: 'PATCH',
+      path: /\/pulls\/1$/,
+      status: 403,
+      headers: (at) => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAfter(at)) }),
+      body: { message: 'API rate limit exceeded for installation.' },
+    });
+    gh.fault({
+      method: 'PATCH',
+      path: /\/pulls\/1$/,
+      status: 403,
+      headers: { 'retry-after': '1' },
+      body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' },
+    });
     const res = await run(spec('r3', 0.06, '\nnew text\n'));
     expect(res.outcome).toBe('updated');
     expect(ops()).toEqual(['pulls/list 200', 'pulls/update 403', 'pulls/update 403', 'pulls/update 200']);
@@ -230,14 +250,16 @@ describe('promotion branch helpers', () => {
     try {
       const work = await sb.clone('w');
       for (const path of ['../x', '/etc/passwd', 'a/../../b', '.git/config'])
-        await expect(createOrUpdateBranch({ git: work, base: 'main', branch: 'b', files: [{ path, bytes: new Uint8Array([1]) }], message: 'm' })).rejects.toThrow(/refusing/);
+        await expect(
+          createOrUpdateBranch({ git: work, base: 'main', branch: 'b', files: [{ path, bytes: new Uint8Array([1]) }], message: 'm' }),
+        ).rejects.toThrow(/refusing/);
     } finally {
       sb.cleanup();
     }
   });
 });
 
-describe('auto-merge above promotion.auto_merge_min_improvement_pct (GraphQL, checked against GitHub\'s schema)', () => {
+describe("auto-merge above promotion.auto_merge_min_improvement_pct (GraphQL, checked against GitHub's schema)", () => {
   let sb: Sandbox;
   let gh: GitHubStandIn;
   let work: Git;
@@ -260,11 +282,17 @@ describe('auto-merge above promotion.auto_merge_min_improvement_pct (GraphQL, ch
   const run = (model: string, improvementPct: number | null, forced = false) => {
     (gh.options as { autoMergeAllowed?: boolean }).autoMergeAllowed = allowed;
     const s = spec(`${model}-run`, 0.05);
-    return promote({ kind: 'github', github: { client: client(), repo: REPO, token: TOKEN }, workDir: work.dir, gitToken: TOKEN }, {
-      ...s, promotion: { ...s.promotion, model, entry: entry(model, `${model}-run`, 0.05) },
-      labels: [], reviewers: [], teamReviewers: [],
-      autoMerge: autoMergeDecision(5, improvementPct, forced),
-    });
+    return promote(
+      { kind: 'github', github: { client: client(), repo: REPO, token: TOKEN }, workDir: work.dir, gitToken: TOKEN },
+      {
+        ...s,
+        promotion: { ...s.promotion, model, entry: entry(model, `${model}-run`, 0.05) },
+        labels: [],
+        reviewers: [],
+        teamReviewers: [],
+        autoMerge: autoMergeDecision(5, improvementPct, forced),
+      },
+    );
   };
   const graphqlCalls = () => gh.requests.filter((r) => r.path === '/graphql');
 
@@ -280,7 +308,11 @@ describe('auto-merge above promotion.auto_merge_min_improvement_pct (GraphQL, ch
   });
 
   it('below the threshold, for a first model or a forced promotion, a person merges: no GraphQL call', async () => {
-    for (const [model, pct, forced] of [['model-b', 4.9, false], ['model-c', null, false], ['model-d', 30, true]] as const) {
+    for (const [model, pct, forced] of [
+      ['model-b', 4.9, false],
+      ['model-c', null, false],
+      ['model-d', 30, true],
+    ] as const) {
       const res = await run(model, pct, forced);
       expect(res, model).toMatchObject({ outcome: 'created', autoMerge: 'off' });
     }
@@ -294,11 +326,18 @@ describe('auto-merge above promotion.auto_merge_min_improvement_pct (GraphQL, ch
     const res = await run('model-e', 12);
     expect(res).toMatchObject({ outcome: 'created', autoMerge: 'failed' });
     if (res.mode !== 'github') throw new Error('expected github mode');
-    expect(res.pullRequest.warnings).toEqual([expect.stringMatching(/^auto-merge was not enabled \(improvement 12\.0% >= 5% .*\): GitHub: could not enable auto-merge: Pull request Auto merge is not allowed for this repository$/)]);
+    expect(res.pullRequest.warnings).toEqual([
+      expect.stringMatching(
+        /^auto-merge was not enabled \(improvement 12\.0% >= 5% .*\): GitHub: could not enable auto-merge: Pull request Auto merge is not allowed for this repository$/,
+      ),
+    ]);
   });
 
-  it('the stand-in\'s check refuses what GitHub would: an unknown input field, a variable of the wrong type', () => {
-    const wrongField = checkAgainstGraphQLSchema({ query: ENABLE_AUTO_MERGE.replace('expectedHeadOid: $expectedHeadOid', 'headOid: $expectedHeadOid'), variables: { pullRequestId: 'PR_1' } });
+  it("the stand-in's check refuses what GitHub would: an unknown input field, a variable of the wrong type", () => {
+    const wrongField = checkAgainstGraphQLSchema({
+      query: ENABLE_AUTO_MERGE.replace('expectedHeadOid: $expectedHeadOid', 'headOid: $expectedHeadOid'),
+      variables: { pullRequestId: 'PR_1' },
+    });
     expect(wrongField.violations.join('\n')).toMatch(/Field "headOid" is not defined by type "EnablePullRequestAutoMergeInput"/);
     const wrongVariable = checkAgainstGraphQLSchema({ query: ENABLE_AUTO_MERGE, variables: { pullRequestId: 'PR_1', mergeMethod: 'FAST_FORWARD' } });
     expect(wrongVariable.violations.join('\n')).toMatch(/Variable "\$mergeMethod" got invalid value "FAST_FORWARD"/);

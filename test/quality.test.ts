@@ -13,8 +13,12 @@ function frame(minutes: number, mutate?: (times: number[], level: number[]) => v
   }
   mutate?.(times, level);
   return {
-    rows: times.length, times: Float64Array.from(times), entities: new Int32Array(times.length), entityIds: ['PS-001'],
-    names: ['tank_level_m'], columns: [Float64Array.from(level)],
+    rows: times.length,
+    times: Float64Array.from(times),
+    entities: new Int32Array(times.length),
+    entityIds: ['PS-001'],
+    names: ['tank_level_m'],
+    columns: [Float64Array.from(level)],
     window: { start: new Date(start), end: new Date(start + minutes * 60_000) },
   };
 }
@@ -33,9 +37,12 @@ describe('data quality checks', () => {
     const f = frame(1440, (t, v) => {
       for (let i = 0; i < 60; i++) v[100 + i] = Number.NaN; // 4.2% nulls
       v[500] = 99;
-      t.splice(700, 45); v.splice(700, 45); // a 46-minute gap
-      t.splice(800, 0, t[800]); v.splice(800, 0, v[800]); // a duplicate timestamp
-      t.length -= 200; v.length -= 200; // newest row 200 min old
+      t.splice(700, 45);
+      v.splice(700, 45); // a 46-minute gap
+      t.splice(800, 0, t[800]);
+      v.splice(800, 0, v[800]); // a duplicate timestamp
+      t.length -= 200;
+      v.length -= 200; // newest row 200 min old
     });
     const r = checkQuality(f, config, opts(f));
     expect(r.passed).toBe(false);

@@ -34,7 +34,9 @@ describeDb('double evaluation on a fixed reference set (regression)', ({ db }) =
 
   let first: RetrainResult;
   it('scores the challenger on the reference set too; without a champion the gate passes', async () => {
-    first = await run(pipeline({ reference_set: REFERENCE, trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 4, learning_rate: 0.2, threads: 1 } } }));
+    first = await run(
+      pipeline({ reference_set: REFERENCE, trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 4, learning_rate: 0.2, threads: 1 } } }),
+    );
     expect(first.decision).toBe('promote');
     expect(first.reference).toMatchObject({ start: '2026-10-08T00:00:00.000Z', end: '2026-10-10T00:00:00.000Z', from_run: null, champion: null });
     expect(first.reference!.rows).toBeGreaterThan(1000);
@@ -46,7 +48,10 @@ describeDb('double evaluation on a fixed reference set (regression)', ({ db }) =
   it('rejects a challenger that regresses on the reference set beyond the tolerance, even when forced', async () => {
     // A mean-only model (one shallow tree) is far worse than the champion everywhere; --force lifts the
     // improvement gate, but the reference set (a hard gate) still holds.
-    const weak = await run(pipeline({ reference_set: REFERENCE, trainer: { algorithm: 'gbdt', params: { trees: 1, max_depth: 1, learning_rate: 0.01, threads: 1 } } }), true);
+    const weak = await run(
+      pipeline({ reference_set: REFERENCE, trainer: { algorithm: 'gbdt', params: { trees: 1, max_depth: 1, learning_rate: 0.01, threads: 1 } } }),
+      true,
+    );
     expect(weak.decision).toBe('reject');
     const gate = weak.gates.find((g) => g.name === 'reference_set')!;
     expect(gate).toMatchObject({ passed: false, hard: true });
@@ -61,11 +66,12 @@ describeDb('double evaluation on a fixed reference set (regression)', ({ db }) =
     expect(same.reference).toMatchObject({ from_run: first.run_id, start: first.holdout!.start });
     expect(same.gates.find((g) => g.name === 'reference_set')).toMatchObject({ passed: true });
     await expect(run(pipeline({ reference_set: { from_run: 'no-such-run' } }))).rejects.toThrow(
-      'reference_set.from_run: run "no-such-run" of pump-efficiency has no recorded holdout');
+      'reference_set.from_run: run "no-such-run" of pump-efficiency has no recorded holdout',
+    );
   });
 });
 
-it('the reference gate compares in the metric\'s direction', () => {
+it("the reference gate compares in the metric's direction", () => {
   expect(referenceGate('f1', { rows: 500, challenger: 0.4905, champion: 0.5, tolerancePct: 2 })).toMatchObject({ passed: true, value: '-1.9%' });
   expect(referenceGate('f1', { rows: 500, challenger: 0.48, champion: 0.5, tolerancePct: 2 })).toMatchObject({ passed: false });
   expect(referenceGate('rmse', { rows: 500, challenger: 0.9, champion: 1, tolerancePct: 0 })).toMatchObject({ passed: true, value: '+10.0%' });

@@ -87,7 +87,7 @@ describe('pull request numbers and reverts from commit messages', () => {
   });
 });
 
-describe('reverts of reverts: by git, by squash-merged pull requests, by GitHub\'s Revert button', () => {
+describe("reverts of reverts: by git, by squash-merged pull requests, by GitHub's Revert button", () => {
   const RIVER = 'river-flow';
   let repo: ScratchRepo;
   const sha: Record<string, string> = {};
@@ -137,18 +137,36 @@ describe('reverts of reverts: by git, by squash-merged pull requests, by GitHub\
     };
     expect(facts('revert')).toMatchObject({ kind: 'rollback', pullRequest: null, reverts: { commit: sha.tank2, pullRequest: 2 } });
     // made with git revert on main: no pull request landed it, and the revert it undoes was no pull request either
-    expect(facts('reapply')).toEqual({ subject: `Revert "Revert "Merge pull request #2 from acme/mlops/promote/${TANK}""`, kind: 'promote', pullRequest: null, reverts: { commit: sha.revert, pullRequest: null } });
+    expect(facts('reapply')).toEqual({
+      subject: `Revert "Revert "Merge pull request #2 from acme/mlops/promote/${TANK}""`,
+      kind: 'promote',
+      pullRequest: null,
+      reverts: { commit: sha.revert, pullRequest: null },
+    });
     expect(facts('buttonRevert')).toMatchObject({ kind: 'rollback', pullRequest: 6, reverts: { commit: sha.reapply, pullRequest: null } });
     expect(facts('pumpRevert')).toMatchObject({ kind: 'retire', pullRequest: 4, reverts: { commit: sha.pump1, pullRequest: 3 } });
-    expect(facts('pumpReapply')).toEqual({ subject: `Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`, kind: 'promote', pullRequest: 5, reverts: { commit: sha.pumpRevert, pullRequest: 4 } });
+    expect(facts('pumpReapply')).toEqual({
+      subject: `Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`,
+      kind: 'promote',
+      pullRequest: 5,
+      reverts: { commit: sha.pumpRevert, pullRequest: 4 },
+    });
     // "(#9)" here is the reverted commit's, carried into git's wording: no pull request landed the reapply
-    expect(facts('riverReapply')).toEqual({ subject: `Reapply "Promote ${RIVER} v1 (#8)" (#9)`, kind: 'promote', pullRequest: null, reverts: { commit: sha.riverRevert, pullRequest: 9 } });
+    expect(facts('riverReapply')).toEqual({
+      subject: `Reapply "Promote ${RIVER} v1 (#8)" (#9)`,
+      kind: 'promote',
+      pullRequest: null,
+      reverts: { commit: sha.riverRevert, pullRequest: 9 },
+    });
   });
 
   it('from the subjects alone (the reverted commit not in the clone): the best reading of the words', () => {
     expect(pullRequestOf(`Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`)).toBe(5);
     expect(pullRequestOf('Revert "Revert "Merge pull request #2 from acme/mlops/promote/x""')).toBeNull();
     expect(revertOf(`Revert "Revert "Promote ${PUMP} v1 (#3)" (#4)" (#5)`, '')).toEqual({ commit: null, pullRequest: 4 });
-    expect(revertOf('Revert "Revert "Merge pull request #2 from acme/x""', `This reverts commit ${'b'.repeat(40)}.`)).toEqual({ commit: 'b'.repeat(40), pullRequest: null });
+    expect(revertOf('Revert "Revert "Merge pull request #2 from acme/x""', `This reverts commit ${'b'.repeat(40)}.`)).toEqual({
+      commit: 'b'.repeat(40),
+      pullRequest: null,
+    });
   });
 });

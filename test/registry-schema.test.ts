@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { registryJsonSchemaText } from '../actions/lib/registry/json-schema.ts';
-import { emptyRegistry, parseRegistry, serializeRegistry, type ClassificationEntry, type RegressionEntry, type Registry, type RegistryEntry } from '../actions/lib/registry/schema.ts';
+import {
+  emptyRegistry,
+  parseRegistry,
+  serializeRegistry,
+  type ClassificationEntry,
+  type RegressionEntry,
+  type Registry,
+  type RegistryEntry,
+} from '../actions/lib/registry/schema.ts';
 
 const SHA = 'a'.repeat(64);
 
@@ -42,7 +50,10 @@ function problems(models: Record<string, unknown>): string[] {
 
 describe('registry/production.json', () => {
   it('round-trips a valid registry, sorting models by name', () => {
-    const reg: Registry = { $schema: './production.schema.json', models: { 'tank-level-forecast': entry('tank-level-forecast'), 'pump-efficiency': entry('pump-efficiency', 1) } };
+    const reg: Registry = {
+      $schema: './production.schema.json',
+      models: { 'tank-level-forecast': entry('tank-level-forecast'), 'pump-efficiency': entry('pump-efficiency', 1) },
+    };
     const text = serializeRegistry(reg);
     expect(Object.keys(JSON.parse(text).models)).toEqual(['pump-efficiency', 'tank-level-forecast']);
     expect(text.endsWith('}\n')).toBe(true);
@@ -134,8 +145,24 @@ describe('registry/production.json', () => {
 
 function classificationEntry(model: string, version = 2): ClassificationEntry {
   const metrics = {
-    task: 'classification' as const, rows: 2000, positives: 180, positive_rate: 0.09, threshold: 0.3, accuracy: 0.9, precision: 0.45, recall: 0.6,
-    f1: 0.514, roc_auc: 0.81, pr_auc: 0.42, brier: 0.07, log_loss: 0.25, tp: 108, fp: 132, tn: 1688, fn: 72, nan_predictions: 0,
+    task: 'classification' as const,
+    rows: 2000,
+    positives: 180,
+    positive_rate: 0.09,
+    threshold: 0.3,
+    accuracy: 0.9,
+    precision: 0.45,
+    recall: 0.6,
+    f1: 0.514,
+    roc_auc: 0.81,
+    pr_auc: 0.42,
+    brier: 0.07,
+    log_loss: 0.25,
+    tp: 108,
+    fp: 132,
+    tn: 1688,
+    fn: 72,
+    nan_predictions: 0,
   };
   const base = entry(model, version);
   return {
@@ -151,7 +178,10 @@ function classificationEntry(model: string, version = 2): ClassificationEntry {
 
 describe('classification entries', () => {
   it('sit beside regression entries (which keep no task key) and round-trip', () => {
-    const reg: Registry = { $schema: './production.schema.json', models: { 'credit-default': classificationEntry('credit-default'), 'tank-level-forecast': entry('tank-level-forecast') } };
+    const reg: Registry = {
+      $schema: './production.schema.json',
+      models: { 'credit-default': classificationEntry('credit-default'), 'tank-level-forecast': entry('tank-level-forecast') },
+    };
     const text = serializeRegistry(reg);
     expect(parseRegistry(text)).toEqual(reg);
     expect(text).toContain('"credit-default": {\n      "task": "classification",\n      "decision_threshold": 0.3,\n      "version": 2,');
@@ -161,7 +191,9 @@ describe('classification entries', () => {
 
   it('must say their threshold and carry classification metrics', () => {
     const { decision_threshold: _, ...noThreshold } = classificationEntry('credit-default');
-    expect(problems({ 'credit-default': noThreshold })).toEqual(['registry/production.json: models.credit-default.decision_threshold: required field is missing']);
+    expect(problems({ 'credit-default': noThreshold })).toEqual([
+      'registry/production.json: models.credit-default.decision_threshold: required field is missing',
+    ]);
     const wrong = classificationEntry('credit-default');
     (wrong.metrics as unknown as Record<string, unknown>).roc_auc = 1.5;
     expect(problems({ 'credit-default': wrong })).toEqual(['registry/production.json: models.credit-default.metrics.roc_auc: expected a number <= 1, got 1.5']);

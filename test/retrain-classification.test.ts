@@ -50,7 +50,9 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     const y = column(frame, 'defaulted');
     const { rows } = await db().query<{ n: number }>(
       `SELECT count(*)::int AS n FROM loan_outcomes o JOIN loan_applications a USING (application_id)
-       WHERE a.applied_at >= $1 AND a.applied_at < $2 AND o.known_at <= $2`, [new Date(asOf.getTime() - 120 * DAY), asOf]);
+       WHERE a.applied_at >= $1 AND a.applied_at < $2 AND o.known_at <= $2`,
+      [new Date(asOf.getTime() - 120 * DAY), asOf],
+    );
     let labelled = 0;
     for (let i = 0; i < frame.rows; i++) {
       if (y[i] === y[i]) {
@@ -74,12 +76,13 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
   });
 
   it('names the labels that are neither 0/1 nor true/false, and a missing labels table', async () => {
-    await db().exec("CREATE TABLE text_outcomes (application_id text, outcome text, known_at timestamptz)");
+    await db().exec('CREATE TABLE text_outcomes (application_id text, outcome text, known_at timestamptz)');
     await db().query("INSERT INTO text_outcomes SELECT application_id, CASE WHEN defaulted = 1 THEN 'default' ELSE 'repaid' END, known_at FROM loan_outcomes");
     const p = pipeline();
     const labels = { ...p.labels, table: 'text_outcomes', label_column: 'outcome' };
     await expect(extractFrame(db(), p.source, asOf, { labels })).rejects.toThrow(
-      /^labels\.label_column: \d+ row\(s\) of the window have a label that is neither 1\/true nor 0\/false \("repaid" \(\d+ rows\), "default" \(\d+ rows\)\); set labels.positive to the value of the positive class \(e\.g\. positive: "repaid"\)$/);
+      /^labels\.label_column: \d+ row\(s\) of the window have a label that is neither 1\/true nor 0\/false \("repaid" \(\d+ rows\), "default" \(\d+ rows\)\); set labels.positive to the value of the positive class \(e\.g\. positive: "repaid"\)$/,
+    );
     const named = await extractFrame(db(), p.source, asOf, { labels: { ...labels, positive: 'default' } });
     const direct = await extractFrame(db(), p.source, asOf, { labels: p.labels });
     expect(Array.from(column(named, 'outcome'))).toEqual(Array.from(column(direct, 'defaulted')));
@@ -100,9 +103,23 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     const c = first.scores.challenger!.metrics;
     expect(c).toMatchObject({ task: 'classification', threshold: 0.3, rows: first.holdout!.rows });
     expect(first.scores.baseline!.label).toBe('prior baseline');
-    expect(first.gates.map((g) => g.name)).toEqual(['improvement', 'min_auc', 'labelled_holdout', 'label_coverage', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'degenerate_holdout']);
-    const perf = (await db().query<{ task: string; f1_val: number; roc_auc_val: number; brier_val: number; label_coverage: number; rmse_val: number | null }>(
-      'SELECT task, f1_val, roc_auc_val, brier_val, label_coverage, rmse_val FROM mlops.model_performance WHERE run_id = $1', [first.run_id])).rows[0];
+    expect(first.gates.map((g) => g.name)).toEqual([
+      'improvement',
+      'min_auc',
+      'labelled_holdout',
+      'label_coverage',
+      'nan_predictions',
+      'beats_baseline',
+      'training_time',
+      'cooldown',
+      'degenerate_holdout',
+    ]);
+    const perf = (
+      await db().query<{ task: string; f1_val: number; roc_auc_val: number; brier_val: number; label_coverage: number; rmse_val: number | null }>(
+        'SELECT task, f1_val, roc_auc_val, brier_val, label_coverage, rmse_val FROM mlops.model_performance WHERE run_id = $1',
+        [first.run_id],
+      )
+    ).rows[0];
     expect(perf).toMatchObject({ task: 'classification', rmse_val: null });
     expect(perf.f1_val).toBeCloseTo((c as { f1: number }).f1, 9);
     expect(perf.label_coverage).toBeCloseTo(labels.coverage, 9);
@@ -124,11 +141,16 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     const r = await scoreWindow(db(), pipeline(), { repoDir: repo, start, end: new Date(start.getTime() + 2 * DAY) });
     expect(r).toMatchObject({ outcome: 'scored', model_version: 1, nan: 0 });
     expect(r.scored).toBe(r.rows);
-    const rows = (await db().query<{ row_key: string; prediction: number }>(
-      "SELECT row_key, prediction FROM mlops.predictions WHERE pipeline = 'credit-default' ORDER BY row_key")).rows;
+    const rows = (
+      await db().query<{ row_key: string; prediction: number }>(
+        "SELECT row_key, prediction FROM mlops.predictions WHERE pipeline = 'credit-default' ORDER BY row_key",
+      )
+    ).rows;
     expect(rows).toHaveLength(r.scored);
     const { rows: apps } = await db().query<{ application_id: string }>(
-      'SELECT application_id FROM loan_applications WHERE applied_at >= $1 AND applied_at < $2 ORDER BY application_id', [start, new Date(start.getTime() + 2 * DAY)]);
+      'SELECT application_id FROM loan_applications WHERE applied_at >= $1 AND applied_at < $2 ORDER BY application_id',
+      [start, new Date(start.getTime() + 2 * DAY)],
+    );
     expect(rows.map((x) => x.row_key)).toEqual(apps.map((a) => a.application_id));
     for (const x of rows) expect(x.prediction > 0 && x.prediction < 1).toBe(true);
     // Idempotent: the same window again replaces, never duplicates.
@@ -142,7 +164,11 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     expect(r.reasons).toEqual(['before training: last promotion 3.0 days ago, cooldown is 7 days']);
     expect(r.scores.challenger).toBeNull();
     expect(existsSync(join(r.lineage.run_dir, 'model.onnx'))).toBe(false);
-    const ev = (await db().query<{ decision: string; gates: { name: string; passed: boolean }[] }>('SELECT decision, gates FROM mlops.evaluations WHERE run_id = $1', [r.run_id])).rows[0];
+    const ev = (
+      await db().query<{ decision: string; gates: { name: string; passed: boolean }[] }>('SELECT decision, gates FROM mlops.evaluations WHERE run_id = $1', [
+        r.run_id,
+      ])
+    ).rows[0];
     expect(ev.decision).toBe('skip');
     expect(ev.gates.find((g) => g.name === 'cooldown')).toMatchObject({ passed: false });
     const forced = await run({ pipeline: pipeline(), asOf: new Date(asOf.getTime() + 3 * DAY), force: true });
@@ -157,19 +183,35 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     expect(few.decision).toBe('skip');
     expect(few.reasons).toEqual([expect.stringMatching(/^before training: the holdout would have only \d+ labelled rows; 5000 needed/)]);
     const sparse = await run({ pipeline: pipeline({ gates: { min_label_coverage: 0.95 } }), asOf: later });
-    expect(sparse.reasons).toEqual([expect.stringMatching(/^before training: only \d+\.\d% of the window's rows have a label known at as-of; 95\.0% required/)]);
+    expect(sparse.reasons).toEqual([
+      expect.stringMatching(/^before training: only \d+\.\d% of the window's rows have a label known at as-of; 95\.0% required/),
+    ]);
   });
 
-  it('scores the challenger against the champion on the same labelled holdout rows after the cooldown, and on the first run\'s holdout', async () => {
+  it("scores the challenger against the champion on the same labelled holdout rows after the cooldown, and on the first run's holdout", async () => {
     const later = new Date(asOf.getTime() + 10 * DAY);
     const r = await run({
-      pipeline: pipeline({ trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 3, learning_rate: 0.2, threads: 1 } }, reference_set: { from_run: first.run_id, tolerance_pct: 5 } }),
+      pipeline: pipeline({
+        trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 3, learning_rate: 0.2, threads: 1 } },
+        reference_set: { from_run: first.run_id, tolerance_pct: 5 },
+      }),
       asOf: later,
     });
     expect(r.decision).not.toBe('skip');
     expect(r.scores.champion!.metrics.rows).toBe(r.scores.challenger!.metrics.rows);
     expect(r.gates.map((g) => g.name)).toEqual([
-      'improvement', 'brier_increase', 'recall_drop', 'min_auc', 'labelled_holdout', 'label_coverage', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'reference_set', 'degenerate_holdout',
+      'improvement',
+      'brier_increase',
+      'recall_drop',
+      'min_auc',
+      'labelled_holdout',
+      'label_coverage',
+      'nan_predictions',
+      'beats_baseline',
+      'training_time',
+      'cooldown',
+      'reference_set',
+      'degenerate_holdout',
     ]);
     expect(r.gates.find((g) => g.name === 'cooldown')).toMatchObject({ passed: true });
     // Double evaluation: the first run's holdout, its labels as known now, scored by both models.

@@ -58,12 +58,20 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     expect(first.holdout!.rows).toBeGreaterThan(1000);
     expect(first.holdout!.start < first.holdout!.end).toBe(true);
     // Tracked whatever the decision: the run, its evaluation and its performance row.
-    const row = (await db().query<{ status: string; decision: string; code_sha: string; fingerprint: string; artifact_sha256: string }>(
-      'SELECT status, decision, code_sha, fingerprint, artifact_sha256 FROM mlops.training_runs WHERE run_id = $1', [first.run_id])).rows[0];
+    const row = (
+      await db().query<{ status: string; decision: string; code_sha: string; fingerprint: string; artifact_sha256: string }>(
+        'SELECT status, decision, code_sha, fingerprint, artifact_sha256 FROM mlops.training_runs WHERE run_id = $1',
+        [first.run_id],
+      )
+    ).rows[0];
     expect(row).toMatchObject({ status: 'succeeded', decision: 'promote', fingerprint: first.data!.fingerprint, artifact_sha256: first.artifact!.sha256 });
     expect(row.code_sha).toMatch(/^[0-9a-f]{40}$/);
-    const perf = (await db().query<{ model_type: string; model_name: string; promoted: number; rmse_val: number; rmse_train: number }>(
-      'SELECT model_type, model_name, promoted, rmse_val, rmse_train FROM mlops.model_performance WHERE run_id = $1', [first.run_id])).rows[0];
+    const perf = (
+      await db().query<{ model_type: string; model_name: string; promoted: number; rmse_val: number; rmse_train: number }>(
+        'SELECT model_type, model_name, promoted, rmse_val, rmse_train FROM mlops.model_performance WHERE run_id = $1',
+        [first.run_id],
+      )
+    ).rows[0];
     expect(perf).toMatchObject({ model_type: 'ridge', model_name: 'tank-level-forecast', promoted: 1 });
     expect(perf.rmse_val).toBeCloseTo(metricValue(first.scores.challenger!.metrics, 'rmse'), 9);
     expect(await count('evaluations', first.run_id)).toBe(1);
@@ -118,7 +126,9 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     ]);
     expect(r.artifact).toBeNull();
     expect(r.scores.challenger).toBeNull();
-    const checks = await db().query<{ check_name: string; passed: boolean }>('SELECT check_name, passed FROM mlops.quality_checks WHERE run_id = $1', [r.run_id]);
+    const checks = await db().query<{ check_name: string; passed: boolean }>('SELECT check_name, passed FROM mlops.quality_checks WHERE run_id = $1', [
+      r.run_id,
+    ]);
     expect(checks.rows.filter((c) => !c.passed).map((c) => c.check_name)).toContain('staleness');
     expect(await count('model_performance', r.run_id)).toBe(1);
   });
@@ -131,8 +141,12 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     try {
       const err = await run({ pipeline: pipeline({ trainer: gbdt }), runId: 'tampered-champion' }).catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toMatch(new RegExp(`^tank-level-forecast v2: artifact ${entry.artifact.path} has sha256 [0-9a-f]{64} but the registry records ${entry.artifact.sha256}$`));
-      const row = (await db().query<{ status: string; error: string }>('SELECT status, error FROM mlops.training_runs WHERE run_id = $1', ['tampered-champion'])).rows[0];
+      expect((err as Error).message).toMatch(
+        new RegExp(`^tank-level-forecast v2: artifact ${entry.artifact.path} has sha256 [0-9a-f]{64} but the registry records ${entry.artifact.sha256}$`),
+      );
+      const row = (
+        await db().query<{ status: string; error: string }>('SELECT status, error FROM mlops.training_runs WHERE run_id = $1', ['tampered-champion'])
+      ).rows[0];
       expect(row.status).toBe('failed');
       expect(row.error).toBe((err as Error).message);
     } finally {
@@ -140,7 +154,7 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     }
   });
 
-  it('names the model and its file when the champion\'s bytes are no ONNX model (with a matching sha256)', async () => {
+  it("names the model and its file when the champion's bytes are no ONNX model (with a matching sha256)", async () => {
     const file = join(repo, 'registry/production.json');
     const registry = readFileSync(file, 'utf8');
     const entry = readRegistry(repo).models['tank-level-forecast'];
@@ -151,8 +165,14 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       writeFileSync(artifact, junk);
       writeFileSync(file, registry.replace(entry.artifact.sha256, createHash('sha256').update(junk).digest('hex')));
       const err = await run({ pipeline: pipeline({ trainer: ridge }), runId: 'corrupt-champion' }).catch((e: Error) => e);
-      expect((err as Error).message).toMatch(new RegExp(`^the champion v${entry.version} \\(${entry.artifact.path.replace(/\./g, '\\.')}\\) is not an ONNX model onnxruntime can load \\(18 bytes, sha256 [0-9a-f]{12}\\): `));
-      expect((await db().query<{ status: string }>('SELECT status FROM mlops.training_runs WHERE run_id = $1', ['corrupt-champion'])).rows[0].status).toBe('failed');
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^the champion v${entry.version} \\(${entry.artifact.path.replace(/\./g, '\\.')}\\) is not an ONNX model onnxruntime can load \\(18 bytes, sha256 [0-9a-f]{12}\\): `,
+        ),
+      );
+      expect((await db().query<{ status: string }>('SELECT status FROM mlops.training_runs WHERE run_id = $1', ['corrupt-champion'])).rows[0].status).toBe(
+        'failed',
+      );
     } finally {
       writeFileSync(artifact, good);
       writeFileSync(file, registry);
@@ -161,12 +181,19 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
 
   it('records a crash mid-run as failed with its error', async () => {
     const err = await run({
-      pipeline: pipeline({ trainer: gbdt }), runId: 'crash-mid-run',
-      afterStage: (stage) => { if (stage === 'train') throw new Error('injected crash after training'); },
+      pipeline: pipeline({ trainer: gbdt }),
+      runId: 'crash-mid-run',
+      afterStage: (stage) => {
+        if (stage === 'train') throw new Error('injected crash after training');
+      },
     }).catch((e: Error) => e);
     expect((err as Error).message).toBe('injected crash after training');
-    const row = (await db().query<{ status: string; error: string; finished_at: Date | null; stage_timings: Record<string, number> }>(
-      'SELECT status, error, finished_at, stage_timings FROM mlops.training_runs WHERE run_id = $1', ['crash-mid-run'])).rows[0];
+    const row = (
+      await db().query<{ status: string; error: string; finished_at: Date | null; stage_timings: Record<string, number> }>(
+        'SELECT status, error, finished_at, stage_timings FROM mlops.training_runs WHERE run_id = $1',
+        ['crash-mid-run'],
+      )
+    ).rows[0];
     expect(row).toMatchObject({ status: 'failed', error: 'injected crash after training' });
     expect(row.finished_at).not.toBeNull();
     expect(Object.keys(row.stage_timings)).toEqual(expect.arrayContaining(['extract', 'quality', 'features', 'train']));
@@ -174,19 +201,30 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     expect(report).toMatchObject({ status: 'failed', error: 'injected crash after training' });
   });
 
-  it('records a stage that throws as failed, with that stage\'s time', async () => {
+  it("records a stage that throws as failed, with that stage's time", async () => {
     const broken = pipeline({ trainer: gbdt, source: { ...base.source, table: 'no_such_table' } });
     const err = await run({ pipeline: broken, runId: 'missing-source' }).catch((e: Error) => e);
     expect((err as Error).message).toBe('source.table: table "no_such_table" does not exist');
-    const row = (await db().query<{ status: string; error: string; stage_timings: Record<string, number> }>(
-      'SELECT status, error, stage_timings FROM mlops.training_runs WHERE run_id = $1', ['missing-source'])).rows[0];
+    const row = (
+      await db().query<{ status: string; error: string; stage_timings: Record<string, number> }>(
+        'SELECT status, error, stage_timings FROM mlops.training_runs WHERE run_id = $1',
+        ['missing-source'],
+      )
+    ).rows[0];
     expect(row).toMatchObject({ status: 'failed', error: 'source.table: table "no_such_table" does not exist' });
     expect(row.stage_timings.extract).toBeGreaterThan(0);
   });
 
   it('runs the same stages on an in-memory store: same outcome, nothing on disk', async () => {
     const stores: MemoryRunStore[] = [];
-    const r = await run({ pipeline: pipeline({ trainer: ridge }), runId: 'in-memory', store: (dir) => { stores.push(new MemoryRunStore(dir)); return stores[0]; } });
+    const r = await run({
+      pipeline: pipeline({ trainer: ridge }),
+      runId: 'in-memory',
+      store: (dir) => {
+        stores.push(new MemoryRunStore(dir));
+        return stores[0];
+      },
+    });
     expect(r.decision).toBe('reject');
     expect(r.scores.challenger!.metrics.rows).toBe(r.holdout!.rows);
     expect(existsSync(join(work, 'runs', 'in-memory'))).toBe(false);
@@ -194,7 +232,7 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     expect(await count('evaluations', 'in-memory')).toBe(1);
   });
 
-  it('refuses a run id that is taken (a finished run, or another pipeline\'s) and leaves that run exactly as it was', async () => {
+  it("refuses a run id that is taken (a finished run, or another pipeline's) and leaves that run exactly as it was", async () => {
     const p = pipeline({ trainer: ridge });
     const done = await run({ pipeline: p, runId: 'same-run' });
     const snapshot = async () => ({
@@ -212,11 +250,15 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
     // Elsewhere on disk: the database still knows the run.
     const elsewhere = join(work, 'runs-elsewhere');
     const inDb = await run({ pipeline: p, runId: 'same-run', runsDir: elsewhere }).catch((e: Error) => e);
-    expect((inDb as Error).message).toBe(`run id "same-run" is taken: run same-run of tank-level-forecast already succeeded with decision ${done.decision} ` +
-      `(finished ${(before.run[0] as { finished_at: Date }).finished_at.toISOString().slice(0, 16).replace('T', ' ')} UTC); a run's record is never overwritten: omit --run-id (or the run-id input) to get a new one`);
+    expect((inDb as Error).message).toBe(
+      `run id "same-run" is taken: run same-run of tank-level-forecast already succeeded with decision ${done.decision} ` +
+        `(finished ${(before.run[0] as { finished_at: Date }).finished_at.toISOString().slice(0, 16).replace('T', ' ')} UTC); a run's record is never overwritten: omit --run-id (or the run-id input) to get a new one`,
+    );
     // Another pipeline's run.
     const theirs = await run({ pipeline: pipeline({ trainer: ridge, name: 'other-pipeline' }), runId: 'same-run', runsDir: elsewhere }).catch((e: Error) => e);
-    expect((theirs as Error).message).toMatch(/^run id "same-run" is taken by a run of another pipeline, "tank-level-forecast" \(started .+ UTC, succeeded\); run ids are unique across pipelines/);
+    expect((theirs as Error).message).toMatch(
+      /^run id "same-run" is taken by a run of another pipeline, "tank-level-forecast" \(started .+ UTC, succeeded\); run ids are unique across pipelines/,
+    );
     expect(existsSync(join(elsewhere, 'same-run'))).toBe(false);
     expect(await snapshot()).toEqual(before);
   });
@@ -228,7 +270,12 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       const timedRun = (name: string, conn: Db) => {
         let t0 = 0;
         return retrain(conn, {
-          pipeline: pipeline({ trainer: ridge }), pipelineFile: 'x', asOf, runsDir: join(work, 'runs'), repoDir: repo, runId: name,
+          pipeline: pipeline({ trainer: ridge }),
+          pipelineFile: 'x',
+          asOf,
+          runsDir: join(work, 'runs'),
+          repoDir: repo,
+          runId: name,
           afterStage: (s) => {
             if (s === 'extract') t0 = Date.now();
             if (s === 'gate') spans[name] = [t0, Date.now()];
@@ -246,7 +293,12 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       let inside!: () => void;
       const holding = new Promise<void>((r) => (inside = r));
       const held = retrain(other, {
-        pipeline: pipeline({ trainer: ridge }), pipelineFile: 'x', asOf, runsDir: join(work, 'runs'), repoDir: repo, runId: 'lock-holder',
+        pipeline: pipeline({ trainer: ridge }),
+        pipelineFile: 'x',
+        asOf,
+        runsDir: join(work, 'runs'),
+        repoDir: repo,
+        runId: 'lock-holder',
         afterStage: (s) => {
           if (s !== 'extract') return undefined;
           inside();
@@ -255,11 +307,18 @@ describeDb('weekly retrain', ({ db, backend, fresh }) => {
       });
       await holding;
       const err = await retrain(db(), {
-        pipeline: pipeline({ trainer: ridge }), pipelineFile: 'x', asOf, runsDir: join(work, 'runs'), repoDir: repo, lockTimeoutMs: 300,
+        pipeline: pipeline({ trainer: ridge }),
+        pipelineFile: 'x',
+        asOf,
+        runsDir: join(work, 'runs'),
+        repoDir: repo,
+        lockTimeoutMs: 300,
       }).catch((e: Error) => e);
       release();
       await held;
-      expect((err as Error).message).toBe('another retrain of pipeline "tank-level-forecast" is running (advisory lock mlops.retrain/tank-level-forecast held); waited 0.3 s — try again when it has finished');
+      expect((err as Error).message).toBe(
+        'another retrain of pipeline "tank-level-forecast" is running (advisory lock mlops.retrain/tank-level-forecast held); waited 0.3 s — try again when it has finished',
+      );
     } finally {
       await other.close();
     }

@@ -41,7 +41,15 @@ describe('prepareRollback: one model back to an earlier version, the others unto
   it('restores tank v1 on mlops/rollback/<model> while keeping pump v2, without touching the working tree', async () => {
     const headBefore = repo.head();
     const res = await prepareRollback(repo.work, { model: TANK, reason: 'v2 over-predicts at night' });
-    expect(res).toMatchObject({ outcome: 'created', model: TANK, fromVersion: 2, toVersion: 1, branch: `mlops/rollback/${TANK}`, base: 'main', baseSha: headBefore });
+    expect(res).toMatchObject({
+      outcome: 'created',
+      model: TANK,
+      fromVersion: 2,
+      toVersion: 1,
+      branch: `mlops/rollback/${TANK}`,
+      base: 'main',
+      baseSha: headBefore,
+    });
     expect(res.title).toBe(`Roll back ${TANK} v2 -> v1`);
     expect(originSha(repo, res.branch)).toBe(res.commit);
     expect(repo.git('log', '-1', '--format=%s', res.commit)).toBe(`Roll back ${TANK} v2 -> v1`);
@@ -102,10 +110,18 @@ describe('prepareRollback: one model back to an earlier version, the others unto
 
   it('says what is wrong (unknown version, already there, not in production); undoing a rollback is a roll-forward', async () => {
     repo.pull();
-    await expect(prepareRollback(repo.work, { model: TANK, toVersion: 7 })).rejects.toThrow(/tank-level-forecast v7 is not in the history .*versions found: v1, v2/);
+    await expect(prepareRollback(repo.work, { model: TANK, toVersion: 7 })).rejects.toThrow(
+      /tank-level-forecast v7 is not in the history .*versions found: v1, v2/,
+    );
     // the version that ran before v1 (since the rollback) is v2: undoing the rollback is a roll-forward, named so
     const forward = await prepareRollback(repo.work, { model: TANK });
-    expect(forward).toMatchObject({ direction: 'forward', fromVersion: 1, toVersion: 2, branch: `mlops/roll-forward/${TANK}`, title: `Roll forward ${TANK} v1 -> v2` });
+    expect(forward).toMatchObject({
+      direction: 'forward',
+      fromVersion: 1,
+      toVersion: 2,
+      branch: `mlops/roll-forward/${TANK}`,
+      title: `Roll forward ${TANK} v1 -> v2`,
+    });
     expect(forward.body).toContain(`<!-- mlops:roll-forward model=${TANK} from=1 to=2 -->`);
     expect(forward.body).toContain('a roll-forward, not a rollback');
     await expect(prepareRollback(repo.work, { model: TANK, toVersion: 1 })).rejects.toThrow(/already at v1/);
@@ -143,7 +159,7 @@ describe('prepareRollback picks the version that ran before, never one that was 
     await expect(prepareRollback(repo.work, { model: TANK, toVersion: 9 })).rejects.toThrow(/v9 is not in the history .*versions found: v1, v2, v3/);
   });
 
-  it('refuses, and pushes nothing, when the rollback branch is checked out in the user\'s clone', async () => {
+  it("refuses, and pushes nothing, when the rollback branch is checked out in the user's clone", async () => {
     repo.git('checkout', '--quiet', '-B', `mlops/roll-forward/${TANK}`, 'main');
     const before = originSha(repo, `mlops/roll-forward/${TANK}`);
     await expect(prepareRollback(repo.work, { model: TANK, toVersion: 3 })).rejects.toThrow(`mlops/roll-forward/${TANK} is checked out in ${repo.work}`);

@@ -16,12 +16,29 @@ const span = { rows: 10, start: '2026-10-01T00:00:00.000Z', end: '2026-10-02T00:
 
 function state(): RunState {
   return {
-    run_id: 'r1', pipeline: config.name, pipeline_file: 'pipelines/tank-level-forecast.yaml', config, as_of: '2026-10-03T00:00:00.000Z',
-    trigger: 'manual', trigger_reason: null, forced: false, repo_dir: '/tmp/repo', code_sha: null, workflow_run_url: null,
-    started_at: '2026-10-03T00:00:01.000Z', stage_timings: { extract: 1.5 },
+    run_id: 'r1',
+    pipeline: config.name,
+    pipeline_file: 'pipelines/tank-level-forecast.yaml',
+    config,
+    as_of: '2026-10-03T00:00:00.000Z',
+    trigger: 'manual',
+    trigger_reason: null,
+    forced: false,
+    repo_dir: '/tmp/repo',
+    code_sha: null,
+    workflow_run_url: null,
+    started_at: '2026-10-03T00:00:01.000Z',
+    stage_timings: { extract: 1.5 },
     features: {
-      spec, zscore_stats: { version: 1, names: ['a'], mean: [1], std: [2] }, names: ['a'], rows: 20, dropped: { no_target: 1 }, warnings: [],
-      train: span, holdout: span, gap_rows: 0,
+      spec,
+      zscore_stats: { version: 1, names: ['a'], mean: [1], std: [2] },
+      names: ['a'],
+      rows: 20,
+      dropped: { no_target: 1 },
+      warnings: [],
+      train: span,
+      holdout: span,
+      gap_rows: 0,
     },
     train: { algorithm: 'ridge', params: { alpha: 1 }, sha256: 'a'.repeat(64), bytes: 100, wall_ms: 5, train_metrics: metrics },
     gate: { decision: 'reject', reasons: ['x'], gates: [], improvement_pct: Number.NEGATIVE_INFINITY },
@@ -66,7 +83,9 @@ describe('run.json, read back through the run-state schema', () => {
     store.save(state());
     expect(metricValue(store.load().train!.train_metrics!, 'r2' as MetricName)).toBeNaN();
     expect(() => store.model()).toThrow('run mem has no model yet: run the train step first');
-    expect(() => store.save({ ...state(), stage_timings: { extract: 'fast' as unknown as number } })).toThrow(/run mem is not a valid run state: stage_timings\.extract/);
+    expect(() => store.save({ ...state(), stage_timings: { extract: 'fast' as unknown as number } })).toThrow(
+      /run mem is not a valid run state: stage_timings\.extract/,
+    );
   });
 });
 
@@ -82,7 +101,9 @@ describe('a recorded feature spec', () => {
   });
 
   it('refuses what is not a spec, saying whose it is', () => {
-    expect(() => splitRecordedSpec({ ...spec, lags: 'none' }, 'pump v3')).toThrow("pump v3: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)");
+    expect(() => splitRecordedSpec({ ...spec, lags: 'none' }, 'pump v3')).toThrow(
+      "pump v3: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)",
+    );
     expect(() => splitRecordedSpec(null, 'pump v3')).toThrow('pump v3: the registry entry');
   });
 });

@@ -93,7 +93,8 @@ describe('plan on a scheduled tick', () => {
 
   it('weekly-retrain ticks hourly and hands the plan the cron that fired', () => {
     const wf = parseYaml(readFileSync(join(REPO_ROOT, '.github/workflows/weekly-retrain.yml'), 'utf8')) as {
-      on: { schedule: { cron: string }[] }; jobs: { plan: { steps: { id?: string; with?: Record<string, string> }[] } };
+      on: { schedule: { cron: string }[] };
+      jobs: { plan: { steps: { id?: string; with?: Record<string, string> }[] } };
     };
     expect(wf.on.schedule).toEqual([{ cron: HOURLY }]);
     const step = wf.jobs.plan.steps.find((s) => s.id === 'plan')!;

@@ -35,25 +35,47 @@ const pipeline: PipelineConfig = pipelineSchema.parse({
   quality: { ...base.quality, min_days: 6, min_rows: 8_000 },
 });
 
-interface PredRow { id: string | number; entity: string; t: number; prediction: number | null; model_version: number; sha256: string }
+interface PredRow {
+  id: string | number;
+  entity: string;
+  t: number;
+  prediction: number | null;
+  model_version: number;
+  sha256: string;
+}
 
 describeDb('scoring with the deployed champion', ({ db }) => {
   let work: string;
   let repo: string;
-  const predictions = async (): Promise<PredRow[]> => (await db().query<PredRow>(
-    `SELECT id, entity, (extract(epoch from ts) * 1000)::float8 AS t, prediction, model_version, sha256
-     FROM mlops.predictions WHERE pipeline = $1 ORDER BY entity, ts`, [pipeline.name])).rows;
+  const predictions = async (): Promise<PredRow[]> =>
+    (
+      await db().query<PredRow>(
+        `SELECT id, entity, (extract(epoch from ts) * 1000)::float8 AS t, prediction, model_version, sha256
+     FROM mlops.predictions WHERE pipeline = $1 ORDER BY entity, ts`,
+        [pipeline.name],
+      )
+    ).rows;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'mlops-score-'));
     repo = join(work, 'repo');
     await seedReadings(db(), { days: 10, stations: 2, seed: 10, start: START });
-    const run = await retrain(db(), { pipeline, pipelineFile: 'pipelines/tank-level-forecast.yaml', asOf: TRAIN_END, runsDir: join(work, 'runs'), repoDir: repo });
+    const run = await retrain(db(), {
+      pipeline,
+      pipelineFile: 'pipelines/tank-level-forecast.yaml',
+      asOf: TRAIN_END,
+      runsDir: join(work, 'runs'),
+      repoDir: repo,
+    });
     expect(run.decision).toBe('promote');
     writeRegistryEdit(repo, planRegistryEdit(readRegistry(repo), promotionFromRunDir(run.lineage.run_dir)));
     const entry = readRegistry(repo).models[pipeline.name]!;
-    await db().query(`INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind) VALUES ($1, $2, $3, $4, 'deploy')`,
-      [pipeline.name, entry.version, entry.artifact.sha256, 'a'.repeat(40)]);
+    await db().query(`INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind) VALUES ($1, $2, $3, $4, 'deploy')`, [
+      pipeline.name,
+      entry.version,
+      entry.artifact.sha256,
+      'a'.repeat(40),
+    ]);
   });
   afterAll(() => {
     rmSync(work, { recursive: true, force: true });
@@ -67,24 +89,39 @@ describeDb('scoring with the deployed champion', ({ db }) => {
     expect(other.status).toBe('ok');
   });
 
-  it('scores a day: one prediction per row, equal to scoreOnnx on the champion\'s rebuilt features', async () => {
+  it("scores a day: one prediction per row, equal to scoreOnnx on the champion's rebuilt features", async () => {
     const r = await scoreWindow(db(), pipeline, { repoDir: repo, start: SCORE_START, end: SCORE_END, batchSize: 1000 });
     const champion = loadChampion(repo, pipeline.name)!;
     expect(r).toMatchObject({
-      pipeline: pipeline.name, outcome: 'scored', model_version: 1, sha256: champion.entry.artifact.sha256,
-      window: { start: SCORE_START.toISOString(), end: SCORE_END.toISOString() }, rows: 2 * 1440, scored: 2 * 1440, nan: 0, skipped: 0,
-      history_minutes: 60, horizon_minutes: 60, deployed_version: 1, warnings: [],
+      pipeline: pipeline.name,
+      outcome: 'scored',
+      model_version: 1,
+      sha256: champion.entry.artifact.sha256,
+      window: { start: SCORE_START.toISOString(), end: SCORE_END.toISOString() },
+      rows: 2 * 1440,
+      scored: 2 * 1440,
+      nan: 0,
+      skipped: 0,
+      history_minutes: 60,
+      horizon_minutes: 60,
+      deployed_version: 1,
+      warnings: [],
     });
     const stored = await predictions();
     expect(stored).toHaveLength(2 * 1440);
     expect(new Set(stored.map((p) => p.entity)).size).toBe(2);
-    expect(stored.every((p) => p.t >= SCORE_START.getTime() && p.t < SCORE_END.getTime() && p.model_version === 1 && p.sha256 === champion.entry.artifact.sha256)).toBe(true);
+    expect(
+      stored.every((p) => p.t >= SCORE_START.getTime() && p.t < SCORE_END.getTime() && p.model_version === 1 && p.sha256 === champion.entry.artifact.sha256),
+    ).toBe(true);
     expect(stored.every((p) => p.prediction !== null && Number.isFinite(p.prediction))).toBe(true);
 
     // Independently: the champion's own spec (with its real target), features rebuilt over a frame
     // that reaches past the window (so the rows have targets), scored by scoreOnnx.
     const { spec, stats } = splitRecordedSpec(champion.entry.features.spec, 'champion');
-    const frame = await extractFrame(db(), pipeline.source, SCORE_END, { start: new Date(SCORE_START.getTime() - 2 * HOUR), end: new Date(SCORE_END.getTime() + 2 * HOUR) });
+    const frame = await extractFrame(db(), pipeline.source, SCORE_END, {
+      start: new Date(SCORE_START.getTime() - 2 * HOUR),
+      end: new Date(SCORE_END.getTime() + 2 * HOUR),
+    });
     const m = buildFeatures(frame, spec, stats ?? undefined).matrix;
     expect(m.names).toEqual(champion.entry.features.names);
     const expected = await scoreOnnx(champion.onnx, m.values, m.rows, m.names.length);

@@ -240,7 +240,8 @@ describeDb('seedReadings', ({ db }) => {
     expect(await count()).toBe(before);
     // an overlapping window: only [start, end) of those stations is replaced
     const shifted = await seedReadings(db(), { ...opts, days: 2, start: new Date(START.getTime() + DAY) });
-    const extra = (await db().query<{ n: number }>("SELECT count(*)::int AS n FROM public.readings_wide WHERE ts >= $1", [shifted.start.toISOString()])).rows[0].n;
+    const extra = (await db().query<{ n: number }>('SELECT count(*)::int AS n FROM public.readings_wide WHERE ts >= $1', [shifted.start.toISOString()])).rows[0]
+      .n;
     expect(extra).toBe(shifted.rows);
     expect(shifted.replaced).toBeGreaterThan(0);
   });

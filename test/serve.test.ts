@@ -31,8 +31,17 @@ const CREDIT = 'credit-default';
 const PUMP_NAMES = ['inflow_m3h', 'pump_speed_rpm', 'hour_sin', 'hour_cos'];
 const PUMP_STATS = { version: 1, names: ['inflow_m3h', 'pump_speed_rpm'], mean: [400, 1500], std: [50, 200] };
 const PUMP_SPEC = {
-  version: 1, time_column: 'ts', entity_column: 'station_id', interval_minutes: 1, columns: ['inflow_m3h', 'pump_speed_rpm'], raw: true,
-  lags: [], rolling: { windows: [], stats: [] }, zscore: true, calendar: ['hour_of_day'], target: { column: 'efficiency', horizon_minutes: 0, valid_range: null },
+  version: 1,
+  time_column: 'ts',
+  entity_column: 'station_id',
+  interval_minutes: 1,
+  columns: ['inflow_m3h', 'pump_speed_rpm'],
+  raw: true,
+  lags: [],
+  rolling: { windows: [], stats: [] },
+  zscore: true,
+  calendar: ['hour_of_day'],
+  target: { column: 'efficiency', horizon_minutes: 0, valid_range: null },
   zscore_stats: PUMP_STATS,
 };
 const pumpWeights = (version: number): number[] => [0.1 * version, -0.05, 0.02, 0.03];
@@ -43,7 +52,7 @@ function pumpExpected(version: number, inflow: number, speed: number, ts: string
   const w = pumpWeights(version);
   const t = Date.parse(ts);
   const phase = 2 * Math.PI * ((t % 86_400_000) / 86_400_000);
-  return w[0] * (inflow - 400) / 50 + w[1] * (speed - 1500) / 200 + w[2] * Math.sin(phase) + w[3] * Math.cos(phase) + pumpBias(version);
+  return (w[0] * (inflow - 400)) / 50 + (w[1] * (speed - 1500)) / 200 + w[2] * Math.sin(phase) + w[3] * Math.cos(phase) + pumpBias(version);
 }
 
 function pumpEntry(version: number): { onnx: Uint8Array; entry: Partial<RegressionEntry> } {
@@ -55,9 +64,21 @@ function pumpEntry(version: number): { onnx: Uint8Array; entry: Partial<Regressi
 const REGIONS = ['north', 'south'];
 const CREDIT_NAMES = ['income', 'region=north', 'region=south'];
 const CREDIT_SPEC = {
-  version: 1, time_column: 'applied_at', entity_column: null, interval_minutes: 1, columns: ['income'], raw: true, lags: [], rolling: { windows: [], stats: [] },
-  zscore: false, calendar: [], target: { column: 'defaulted', horizon_minutes: 0, valid_range: null }, task: 'classification', decision_threshold: 0.3,
-  categorical: [{ column: 'region', categories: REGIONS, max_categories: 20, min_frequency: 1 }], zscore_stats: null,
+  version: 1,
+  time_column: 'applied_at',
+  entity_column: null,
+  interval_minutes: 1,
+  columns: ['income'],
+  raw: true,
+  lags: [],
+  rolling: { windows: [], stats: [] },
+  zscore: false,
+  calendar: [],
+  target: { column: 'defaulted', horizon_minutes: 0, valid_range: null },
+  task: 'classification',
+  decision_threshold: 0.3,
+  categorical: [{ column: 'region', categories: REGIONS, max_categories: 20, min_frequency: 1 }],
+  zscore_stats: null,
 };
 
 async function creditModel(): Promise<{ onnx: Uint8Array; model: LogisticModel }> {
@@ -70,9 +91,19 @@ async function creditModel(): Promise<{ onnx: Uint8Array; model: LogisticModel }
     values.set([income, north, 1 - north], i * 3);
     target[i] = income < 2.5 + north ? 1 : 0;
   }
-  const m: FeatureMatrix = { rows, names: CREDIT_NAMES, values, target, times: Float64Array.from({ length: rows }, (_, i) => i * 60_000), entities: new Int32Array(rows), entityIds: [''] };
+  const m: FeatureMatrix = {
+    rows,
+    names: CREDIT_NAMES,
+    values,
+    target,
+    times: Float64Array.from({ length: rows }, (_, i) => i * 60_000),
+    entities: new Int32Array(rows),
+    entityIds: [''],
+  };
   const art = await train({ algorithm: 'logistic', params: {} }, m, {
-    model_name: CREDIT, training_window: { start: '2026-01-01T00:00:00Z', end: '2026-06-01T00:00:00Z' }, data_fingerprint: `sha256:${'d'.repeat(64)}`,
+    model_name: CREDIT,
+    training_window: { start: '2026-01-01T00:00:00Z', end: '2026-06-01T00:00:00Z' },
+    data_fingerprint: `sha256:${'d'.repeat(64)}`,
     classification: { decision_threshold: 0.3 },
   });
   return { onnx: art.onnx, model: art.model as LogisticModel };
@@ -80,11 +111,29 @@ async function creditModel(): Promise<{ onnx: Uint8Array; model: LogisticModel }
 
 function creditEntry(): Record<string, unknown> {
   const metrics = {
-    task: 'classification', rows: 2000, positives: 180, positive_rate: 0.09, threshold: 0.3, accuracy: 0.9, precision: 0.45, recall: 0.6,
-    f1: 0.514, roc_auc: 0.81, pr_auc: 0.42, brier: 0.07, log_loss: 0.25, tp: 108, fp: 132, tn: 1688, fn: 72, nan_predictions: 0,
+    task: 'classification',
+    rows: 2000,
+    positives: 180,
+    positive_rate: 0.09,
+    threshold: 0.3,
+    accuracy: 0.9,
+    precision: 0.45,
+    recall: 0.6,
+    f1: 0.514,
+    roc_auc: 0.81,
+    pr_auc: 0.42,
+    brier: 0.07,
+    log_loss: 0.25,
+    tp: 108,
+    fp: 132,
+    tn: 1688,
+    fn: 72,
+    nan_predictions: 0,
   };
   return {
-    task: 'classification', decision_threshold: 0.3, metrics,
+    task: 'classification',
+    decision_threshold: 0.3,
+    metrics,
     baseline: { kind: 'prior', metrics: { ...metrics, f1: 0, precision: 0, recall: 0, roc_auc: 0.5, tp: 0, fp: 0, tn: 1820, fn: 180 } },
     labels: { table: 'loan_outcomes', labelled_rows: 1800, coverage: 0.9 },
     trainer: { algorithm: 'logistic', params: {} },
@@ -111,7 +160,8 @@ describeDb('the model server', ({ db, backend, fresh }) => {
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
     const res = await fetch(server.url + path, {
-      method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
@@ -177,12 +227,23 @@ describeDb('the model server', ({ db, backend, fresh }) => {
     const reg = repo.registry();
     const pump = await call('GET', `/v1/models/${PUMP}`);
     expect(pump.body).toMatchObject({
-      name: PUMP, version: 1, task: 'regression', run_id: reg.models[PUMP].run_id, sha256: reg.models[PUMP].artifact.sha256, deployment: 'deploy',
-      metrics: reg.models[PUMP].metrics, trained_window: { start: reg.models[PUMP].data.start, end: reg.models[PUMP].data.end, rows: reg.models[PUMP].data.rows },
-      features: PUMP_NAMES, inputs: { numeric: ['inflow_m3h', 'pump_speed_rpm'], time: 'ts', timeRequired: true, entity: 'station_id' },
+      name: PUMP,
+      version: 1,
+      task: 'regression',
+      run_id: reg.models[PUMP].run_id,
+      sha256: reg.models[PUMP].artifact.sha256,
+      deployment: 'deploy',
+      metrics: reg.models[PUMP].metrics,
+      trained_window: { start: reg.models[PUMP].data.start, end: reg.models[PUMP].data.end, rows: reg.models[PUMP].data.rows },
+      features: PUMP_NAMES,
+      inputs: { numeric: ['inflow_m3h', 'pump_speed_rpm'], time: 'ts', timeRequired: true, entity: 'station_id' },
     });
     const c = await call('GET', `/v1/models/${CREDIT}`);
-    expect(c.body).toMatchObject({ task: 'classification', decision_threshold: 0.3, inputs: { categorical: ['region'], key: 'application_id', timeRequired: false } });
+    expect(c.body).toMatchObject({
+      task: 'classification',
+      decision_threshold: 0.3,
+      inputs: { categorical: ['region'], key: 'application_id', timeRequired: false },
+    });
     const unknown = await call('GET', '/v1/models/no-such-model');
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ error: 'unknown_model', message: `no deployed model "no-such-model" (serving: ${CREDIT}, ${PUMP})` });
@@ -209,7 +270,7 @@ describeDb('the model server', ({ db, backend, fresh }) => {
     expect(many.body.predictions[2]).toEqual({ prediction: null });
   });
 
-  it('predicts a classifier\'s positive-class probability and its label at the threshold, one-hot encoding the category', async () => {
+  it("predicts a classifier's positive-class probability and its label at the threshold, one-hot encoding the category", async () => {
     const rows = [
       { application_id: 'A-1', income: 1.2, region: 'north' },
       { application_id: 'A-2', income: 5.5, region: 'south' },
@@ -235,14 +296,38 @@ describeDb('the model server', ({ db, backend, fresh }) => {
       ['empty body', () => predict(PUMP, ''), 400, 'invalid_json', /empty/],
       ['not an object', () => predict(PUMP, '[1, 2]'), 400, 'invalid_input', /expected a JSON object/],
       ['no rows', () => predict(PUMP, { rows: [] }), 400, 'invalid_input', /rows: expected at least one row/],
-      ['wrong type', () => predict(PUMP, { rows: [good, { ...good, inflow_m3h: '420' }] }), 400, 'invalid_input', /rows\[1\]\.inflow_m3h: expected a number or null/],
-      ['missing feature', () => predict(PUMP, { rows: [{ ts: good.ts, inflow_m3h: 1 }] }), 400, 'invalid_input', /rows\[0\]\.pump_speed_rpm: missing model input/],
+      [
+        'wrong type',
+        () => predict(PUMP, { rows: [good, { ...good, inflow_m3h: '420' }] }),
+        400,
+        'invalid_input',
+        /rows\[1\]\.inflow_m3h: expected a number or null/,
+      ],
+      [
+        'missing feature',
+        () => predict(PUMP, { rows: [{ ts: good.ts, inflow_m3h: 1 }] }),
+        400,
+        'invalid_input',
+        /rows\[0\]\.pump_speed_rpm: missing model input/,
+      ],
       ['missing time for calendar features', () => predict(PUMP, { rows: [{ inflow_m3h: 1, pump_speed_rpm: 2 }] }), 400, 'invalid_input', /rows\[0\]\.ts: /],
       ['bad time', () => predict(PUMP, { rows: [{ ...good, ts: 'yesterday' }] }), 400, 'invalid_input', /rows\[0\]\.ts: expected an ISO 8601 time/],
-      ['category as a number', () => predict(CREDIT, { rows: [{ income: 1, region: 7 }] }), 400, 'invalid_input', /rows\[0\]\.region: expected a string or null/],
+      [
+        'category as a number',
+        () => predict(CREDIT, { rows: [{ income: 1, region: 7 }] }),
+        400,
+        'invalid_input',
+        /rows\[0\]\.region: expected a string or null/,
+      ],
       ['oversized body', () => predict(PUMP, { rows: Array.from({ length: 2000 }, () => good) }), 413, 'body_too_large', /over the limit of 65536 bytes/],
       ['unknown model', () => predict('no-such-model', { rows: [good] }), 404, 'unknown_model', /no deployed model "no-such-model"/],
-      ['not JSON', () => call('POST', `/v1/models/${PUMP}/predict`, 'inflow=1', { 'content-type': 'text/plain' }), 415, 'unsupported_media_type', /application\/json/],
+      [
+        'not JSON',
+        () => call('POST', `/v1/models/${PUMP}/predict`, 'inflow=1', { 'content-type': 'text/plain' }),
+        415,
+        'unsupported_media_type',
+        /application\/json/,
+      ],
       ['unknown route', () => call('GET', '/v2/nothing'), 404, 'not_found', /no route GET \/v2\/nothing/],
     ];
     for (const [what, send, status, error, message] of cases) {
@@ -253,37 +338,77 @@ describeDb('the model server', ({ db, backend, fresh }) => {
     }
   });
 
-  it('logs every served prediction to mlops.predictions off the request path, beside batch scoring\'s upserts', async () => {
-    await predict(CREDIT, { rows: [{ application_id: 'A-9', income: 2.2, region: 'south', applied_at: '2026-11-30T10:00:00Z' }] }, { 'x-request-id': 'req-credit-9' });
+  it("logs every served prediction to mlops.predictions off the request path, beside batch scoring's upserts", async () => {
+    await predict(
+      CREDIT,
+      { rows: [{ application_id: 'A-9', income: 2.2, region: 'south', applied_at: '2026-11-30T10:00:00Z' }] },
+      { 'x-request-id': 'req-credit-9' },
+    );
     await server.predictionLog!.flush();
-    const { rows } = await db().query<{ pipeline: string; model_version: number; row_key: string | null; entity: string; ts: Date; prediction: number; predicted_label: number;
-      request_id: string; latency_ms: number; inputs_hash: string; origin: string; sha256: string }>(
-      "SELECT * FROM mlops.predictions WHERE request_id = 'req-credit-9'");
+    const { rows } = await db().query<{
+      pipeline: string;
+      model_version: number;
+      row_key: string | null;
+      entity: string;
+      ts: Date;
+      prediction: number;
+      predicted_label: number;
+      request_id: string;
+      latency_ms: number;
+      inputs_hash: string;
+      origin: string;
+      sha256: string;
+    }>("SELECT * FROM mlops.predictions WHERE request_id = 'req-credit-9'");
     expect(rows).toHaveLength(1);
     const reg = repo.registry();
-    expect(rows[0]).toMatchObject({ pipeline: CREDIT, model_version: 1, row_key: 'A-9', entity: '', origin: 'online', sha256: reg.models[CREDIT].artifact.sha256 });
+    expect(rows[0]).toMatchObject({
+      pipeline: CREDIT,
+      model_version: 1,
+      row_key: 'A-9',
+      entity: '',
+      origin: 'online',
+      sha256: reg.models[CREDIT].artifact.sha256,
+    });
     expect(new Date(rows[0].ts).toISOString()).toBe('2026-11-30T10:00:00.000Z');
     expect(rows[0].latency_ms).toBeGreaterThan(0);
     expect(rows[0].inputs_hash).toMatch(/^[0-9a-f]{64}$/);
     expect([0, 1]).toContain(Number(rows[0].predicted_label));
 
     const counts = await db().query<{ online: number; requests: number }>(
-      "SELECT (SELECT count(*)::int FROM mlops.predictions WHERE origin = 'online') AS online, (SELECT sum(requests)::int FROM mlops.serving_requests) AS requests");
+      "SELECT (SELECT count(*)::int FROM mlops.predictions WHERE origin = 'online') AS online, (SELECT sum(requests)::int FROM mlops.serving_requests) AS requests",
+    );
     expect(counts.rows[0].online).toBe(1 + 3 + 4 + 1); // every row of every successful predict so far
 
     // Batch scoring of the same keyed row and model version upserts its own row: online rows never collide with it.
-    const batch = { pipeline: CREDIT, modelVersion: 1, sha256: reg.models[CREDIT].artifact.sha256, rows: 1, times: new Float64Array([Date.parse('2026-11-30T10:00:00Z')]),
-      entities: new Int32Array([0]), entityIds: [''], keys: ['A-9'], predictions: new Float32Array([0.25]) };
+    const batch = {
+      pipeline: CREDIT,
+      modelVersion: 1,
+      sha256: reg.models[CREDIT].artifact.sha256,
+      rows: 1,
+      times: new Float64Array([Date.parse('2026-11-30T10:00:00Z')]),
+      entities: new Int32Array([0]),
+      entityIds: [''],
+      keys: ['A-9'],
+      predictions: new Float32Array([0.25]),
+    };
     expect(await writePredictions(db(), batch)).toBe(1);
     expect(await writePredictions(db(), { ...batch, predictions: new Float32Array([0.5]) })).toBe(1);
-    const keyed = await db().query<{ origin: string; prediction: number }>("SELECT origin, prediction FROM mlops.predictions WHERE row_key = 'A-9' ORDER BY origin");
-    expect(keyed.rows.map((r) => [r.origin, Number(r.prediction.toFixed(4))])).toEqual([['batch', 0.5], ['online', Number(rows[0].prediction.toFixed(4))]]);
+    const keyed = await db().query<{ origin: string; prediction: number }>(
+      "SELECT origin, prediction FROM mlops.predictions WHERE row_key = 'A-9' ORDER BY origin",
+    );
+    expect(keyed.rows.map((r) => [r.origin, Number(r.prediction.toFixed(4))])).toEqual([
+      ['batch', 0.5],
+      ['online', Number(rows[0].prediction.toFixed(4))],
+    ]);
     // Two online requests for the same entity and time are two rows of the log.
     const same = { rows: [{ ts: '2026-11-30T06:00:00Z', station_id: 'S1', inflow_m3h: 420, pump_speed_rpm: 1450 }] };
     await predict(PUMP, same);
     await predict(PUMP, same);
     await server.predictionLog!.flush();
-    const dup = await db().query<{ n: number }>("SELECT count(*)::int AS n FROM mlops.predictions WHERE pipeline = $1 AND entity = 'S1' AND ts = '2026-11-30T06:00:00Z' AND origin = 'online'", [PUMP]);
+    const dup = await db().query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM mlops.predictions WHERE pipeline = $1 AND entity = 'S1' AND ts = '2026-11-30T06:00:00Z' AND origin = 'online'",
+      [PUMP],
+    );
     expect(dup.rows[0].n).toBe(4);
   });
 
@@ -292,7 +417,11 @@ describeDb('the model server', ({ db, backend, fresh }) => {
     const res = await call('GET', '/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    const parsed = spawnSync('/usr/bin/python3', ['-c', `
+    const parsed = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        `
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
 out, fams = [], {}
@@ -301,9 +430,15 @@ for fam in text_string_to_metric_families(sys.stdin.read()):
     for s in fam.samples:
         out.append([fam.name, fam.type, s.name, s.labels, s.value])
 print(json.dumps({"families": fams, "samples": out}))
-`], { input: res.body as string, encoding: 'utf8' });
+`,
+      ],
+      { input: res.body as string, encoding: 'utf8' },
+    );
     expect(parsed.stderr).toBe('');
-    const { families, samples } = JSON.parse(parsed.stdout) as { families: Record<string, string>; samples: [string, string, string, Record<string, string>, number][] };
+    const { families, samples } = JSON.parse(parsed.stdout) as {
+      families: Record<string, string>;
+      samples: [string, string, string, Record<string, string>, number][];
+    };
     const value = (name: string, labels: Record<string, string>): number | undefined =>
       samples.find(([, , n, l]) => n === name && Object.entries(labels).every(([k, v]) => l[k] === v))?.[4];
     const types = new Map(Object.entries(families));
@@ -325,9 +460,14 @@ print(json.dumps({"families": fams, "samples": out}))
   });
 
   it('the sweep raises serving-errors from the refused requests and missing-predictions for a silent model, with the alert lifecycle', async () => {
-    const config = (name: string, sweep: object): PipelineConfig => pipelineSchema.parse({
-      name, source: { table: 'readings_wide', columns: ['inflow_m3h'] }, target: { column: 'inflow_m3h', horizon_minutes: 60 }, trainer: { algorithm: 'ridge' }, sweep,
-    });
+    const config = (name: string, sweep: object): PipelineConfig =>
+      pipelineSchema.parse({
+        name,
+        source: { table: 'readings_wide', columns: ['inflow_m3h'] },
+        target: { column: 'inflow_m3h', horizon_minutes: 60 },
+        trainer: { algorithm: 'ridge' },
+        sweep,
+      });
     const now = new Date(Date.now() + 60_000);
     const pipelines = [config(PUMP, { min_requests: 5, max_error_rate: 0.2 }), config(CREDIT, { min_requests: 1000, max_silence_minutes: 5 })];
     const first = await runSweep(db(), pipelines, { asOf: now });
@@ -338,8 +478,12 @@ print(json.dumps({"families": fams, "samples": out}))
     expect(first.alerts.filter((a) => a.outcome !== 'unchanged').map((a) => `${a.key}:${a.outcome}`)).toEqual([`${PUMP}/serving-errors:opened`]);
     // Ten minutes later nothing was served: the errors are out of the window, the credit model is silent.
     const later = await runSweep(db(), pipelines, { asOf: new Date(now.getTime() + 10 * 60_000) });
-    expect(later.alerts.filter((a) => a.outcome !== 'unchanged').map((a) => `${a.key}:${a.outcome}`).sort())
-      .toEqual([`${CREDIT}/missing-predictions:opened`, `${PUMP}/serving-errors:resolved`]);
+    expect(
+      later.alerts
+        .filter((a) => a.outcome !== 'unchanged')
+        .map((a) => `${a.key}:${a.outcome}`)
+        .sort(),
+    ).toEqual([`${CREDIT}/missing-predictions:opened`, `${PUMP}/serving-errors:resolved`]);
     const open = await db().query<{ alert_key: string }>("SELECT alert_key FROM mlops.alerts WHERE status = 'open' ORDER BY alert_key");
     expect(open.rows.map((r) => r.alert_key)).toEqual([`${CREDIT}/missing-predictions`]);
   });
@@ -351,13 +495,18 @@ print(json.dumps({"families": fams, "samples": out}))
     let stop = false;
     const worker = async (): Promise<void> => {
       while (!stop) {
-        const res = await fetch(`${server.url}/v1/models/${PUMP}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${server.url}/v1/models/${PUMP}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         const json = (await res.json()) as { version: number; predictions: { prediction: number }[] };
         if (res.status !== 200) failures.push(`${res.status} ${JSON.stringify(json)}`);
         else {
           seen.set(json.version, (seen.get(json.version) ?? 0) + 1);
           // each answer is exactly its version's prediction: never a mix of two versions
-          if (Math.abs(json.predictions[0].prediction - pumpExpected(json.version, 420, 1450, body.rows[0].ts)) > 1e-4) failures.push(`v${json.version} answered ${json.predictions[0].prediction}`);
+          if (Math.abs(json.predictions[0].prediction - pumpExpected(json.version, 420, 1450, body.rows[0].ts)) > 1e-4)
+            failures.push(`v${json.version} answered ${json.predictions[0].prediction}`);
         }
       }
     };
@@ -404,7 +553,11 @@ print(json.dumps({"families": fams, "samples": out}))
       }
       const url = /listening on (http:\/\/\S+?)[ ;(]/.exec(cli.stdout)![1];
       expect(cli.stdout).toContain(`serving ${CREDIT} v1, ${PUMP} v1`);
-      const res = await fetch(`${url}/v1/models/${CREDIT}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ income: 2, region: 'north', application_id: 'cli-1' }] }) });
+      const res = await fetch(`${url}/v1/models/${CREDIT}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rows: [{ income: 2, region: 'north', application_id: 'cli-1' }] }),
+      });
       expect(res.status).toBe(200);
       cli.child.kill('SIGTERM');
       const done = await cli.exited;
@@ -426,18 +579,21 @@ print(json.dumps({"families": fams, "samples": out}))
     const v3 = pumpEntry(3);
     const reg = repo.registry();
     const entry = { ...reg.models[PUMP], ...v3.entry, version: 3, artifact: { ...reg.models[PUMP].artifact, path: `registry/models/${PUMP}/3/model.onnx` } };
-    reg.models[PUMP] = entry as typeof reg.models[string];
+    reg.models[PUMP] = entry as (typeof reg.models)[string];
     const { serializeRegistry } = await import('../actions/lib/registry/schema.ts');
     const sha = repo.commitToMain({ 'registry/production.json': serializeRegistry(reg), [`registry/models/${PUMP}/3/model.onnx`]: v3.onnx }, 'Tampered v3');
-    await db().query(
-      "INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind, previous_version) VALUES ($1, 3, $2, $3, 'deploy', 1)",
-      [PUMP, entry.artifact.sha256, sha],
-    );
+    await db().query("INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind, previous_version) VALUES ($1, 3, $2, $3, 'deploy', 1)", [
+      PUMP,
+      entry.artifact.sha256,
+      sha,
+    ]);
     await waitFor('the failed load to show', async () => (await call('GET', '/ready')).status === 503);
     const ready = await call('GET', '/ready');
     const pump = ready.body.models.find((m: { model: string }) => m.model === PUMP);
     expect(pump).toMatchObject({ deployed: 3, serving: 1 });
-    expect(pump.problem).toMatch(new RegExp(`${PUMP} v3: artifact registry/models/${PUMP}/3/model.onnx has sha256 [0-9a-f]{64} but the registry records ${entry.artifact.sha256}`));
+    expect(pump.problem).toMatch(
+      new RegExp(`${PUMP} v3: artifact registry/models/${PUMP}/3/model.onnx has sha256 [0-9a-f]{64} but the registry records ${entry.artifact.sha256}`),
+    );
     const res = await predict(PUMP, { rows: [{ ts: '2026-11-30T06:00:00Z', inflow_m3h: 420, pump_speed_rpm: 1450 }] });
     expect(res.body.version).toBe(1);
     expect((await call('GET', '/metrics')).body).toMatch(new RegExp(`mlops_serve_model_load_failures_total\\{model="${PUMP}"\\} [1-9]`));

@@ -31,7 +31,13 @@ const errorsOf = (text: string): string[] => pipelineErrors(text, F);
 
 describe('sweep settings in the pipeline YAML', () => {
   it('defaults to a 5-minute window without flags, and reads flags with their thresholds', () => {
-    expect(loadPipelineFile(F, YAML('  max_silence_minutes: 15\n')).sweep).toEqual({ window_minutes: 5, flags: [], max_error_rate: 0.05, min_requests: 20, max_silence_minutes: 15 });
+    expect(loadPipelineFile(F, YAML('  max_silence_minutes: 15\n')).sweep).toEqual({
+      window_minutes: 5,
+      flags: [],
+      max_error_rate: 0.05,
+      min_requests: 20,
+      max_silence_minutes: 15,
+    });
     const p = loadPipelineFile(F, YAML('  flags:\n    - { column: sensor_fault, above: 0, severity: critical }\n'));
     expect(p.sweep.flags).toEqual([{ column: 'sensor_fault', above: 0, severity: 'critical', min_rows: 1 }]);
   });
@@ -48,21 +54,30 @@ describe('sweep settings in the pipeline YAML', () => {
   });
 });
 
-describeDb('the sweep\'s reading flags', ({ db }) => {
+describeDb("the sweep's reading flags", ({ db }) => {
   it('fires on flagged rows of the window, at the highest severity, and resolves when they are gone', async () => {
-    await db().exec(`CREATE TABLE public.sweep_readings (ts timestamptz NOT NULL, station_id text NOT NULL, inflow_m3h double precision, sensor_fault integer, vibration_mm_s double precision)`);
+    await db().exec(
+      `CREATE TABLE public.sweep_readings (ts timestamptz NOT NULL, station_id text NOT NULL, inflow_m3h double precision, sensor_fault integer, vibration_mm_s double precision)`,
+    );
     const asOf = new Date('2026-12-01T12:00:00Z');
     const at = (min: number): Date => new Date(asOf.getTime() - min * 60_000);
     // In the window: S1 reports a fault twice, S2 vibrates hard once; before the window: an old fault.
     const rows: [Date, string, number, number, number][] = [
-      [at(4), 'S1', 100, 1, 2], [at(3), 'S1', 100, 1, 2], [at(2), 'S2', 90, 0, 12.5], [at(1), 'S2', 90, 0, 3], [at(30), 'S3', 80, 1, 2],
+      [at(4), 'S1', 100, 1, 2],
+      [at(3), 'S1', 100, 1, 2],
+      [at(2), 'S2', 90, 0, 12.5],
+      [at(1), 'S2', 90, 0, 3],
+      [at(30), 'S3', 80, 1, 2],
     ];
     for (const r of rows) await db().query('INSERT INTO public.sweep_readings VALUES ($1, $2, $3, $4, $5)', r);
-    const p = loadPipelineFile(F, YAML(`  flags:
+    const p = loadPipelineFile(
+      F,
+      YAML(`  flags:
     - { column: sensor_fault, equals: 1, min_rows: 2, severity: warning, description: sensor fault bit }
     - { column: vibration_mm_s, above: 10, severity: critical }
     - { column: inflow_m3h, below: 0 }
-`));
+`),
+    );
     const first = await runSweep(db(), [p], { asOf });
     const flags = first.rules.find((r) => r.rule === 'reading-flags')!;
     expect(flags).toMatchObject({ status: 'firing', severity: 'critical' });
@@ -78,10 +93,14 @@ describeDb('the sweep\'s reading flags', ({ db }) => {
 });
 
 describe('the sweep action, run as a runner runs it', () => {
-  it('sweeps the repository\'s pipelines and sets its outputs; a source it cannot read is unknown, not a failure', async () => {
+  it("sweeps the repository's pipelines and sets its outputs; a source it cannot read is unknown, not a failure", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlops-sweep-action-'));
     try {
-      const run = await runEntry('sweep', { 'data-dir': join(dir, 'db'), 'pipelines-dir': 'pipelines', pipeline: 'pump-efficiency', 'as-of': '2026-12-01T12:00:00Z' }, { env: { GITHUB_TOKEN: '' } });
+      const run = await runEntry(
+        'sweep',
+        { 'data-dir': join(dir, 'db'), 'pipelines-dir': 'pipelines', pipeline: 'pump-efficiency', 'as-of': '2026-12-01T12:00:00Z' },
+        { env: { GITHUB_TOKEN: '' } },
+      );
       expect(run.code, run.everything).toBe(0);
       expect(run.outputs).toEqual({ firing: '0', alerts: '[]' });
       expect(run.summary).toContain('### Alert sweep');

@@ -4,18 +4,58 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { testBackends } from './helpers/db.ts';
 import { openDb } from '../actions/lib/db/index.ts';
-import { condition, interpolate, parseWithGitHub, pipelineYaml, seededDatabase, makeWorkspace, readActionYaml, REPO_ROOT, runComposite, baseEnv, type Json, type Workspace } from './helpers/runner.ts';
+import {
+  condition,
+  interpolate,
+  parseWithGitHub,
+  pipelineYaml,
+  seededDatabase,
+  makeWorkspace,
+  readActionYaml,
+  REPO_ROOT,
+  runComposite,
+  baseEnv,
+  type Json,
+  type Workspace,
+} from './helpers/runner.ts';
 
 /** Workflow lint: GitHub's own parser, then every local action use cross-checked against its action.yml. */
 
 const WORKFLOWS = join(REPO_ROOT, '.github', 'workflows');
 const ACTIONS = join(REPO_ROOT, 'actions');
-const workflowFiles = readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml') || f.endsWith('.yaml')).sort();
-const actionDirs = readdirSync(ACTIONS).filter((d) => existsSync(join(ACTIONS, d, 'action.yml'))).sort();
+const workflowFiles = readdirSync(WORKFLOWS)
+  .filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'))
+  .sort();
+const actionDirs = readdirSync(ACTIONS)
+  .filter((d) => existsSync(join(ACTIONS, d, 'action.yml')))
+  .sort();
 
-interface Step { id?: string; uses?: string; with?: Record<string, unknown>; if?: string; run?: string; env?: Record<string, string>; name?: string }
-interface Job { needs?: string | string[]; outputs?: Record<string, string>; steps: Step[]; env?: Record<string, string>; if?: string; strategy?: unknown; 'runs-on': unknown; permissions?: unknown; concurrency?: unknown }
-interface Workflow { on: Record<string, unknown>; jobs: Record<string, Job>; permissions?: unknown; concurrency?: unknown }
+interface Step {
+  id?: string;
+  uses?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+  run?: string;
+  env?: Record<string, string>;
+  name?: string;
+}
+interface Job {
+  needs?: string | string[];
+  outputs?: Record<string, string>;
+  steps: Step[];
+  env?: Record<string, string>;
+  if?: string;
+  strategy?: unknown;
+  'runs-on': unknown;
+  permissions?: unknown;
+  concurrency?: unknown;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  jobs: Record<string, Job>;
+  permissions?: unknown;
+  concurrency?: unknown;
+}
 
 /** The third-party actions the workflows may use: releases whose action.yml says `runs.using: node24` (Node 20 is past its end of life). */
 const NODE24_ACTIONS: Record<string, string> = {
@@ -35,18 +75,26 @@ function strings(v: unknown): string[] {
   return [];
 }
 
-describe('workflows parse with GitHub\'s parser', () => {
+describe("workflows parse with GitHub's parser", () => {
   it('every workflow and action.yml has zero errors', async () => {
-    const workflows = await parseWithGitHub('workflow', workflowFiles.map((f) => ({ name: `.github/workflows/${f}`, content: readFileSync(join(WORKFLOWS, f), 'utf8') })));
+    const workflows = await parseWithGitHub(
+      'workflow',
+      workflowFiles.map((f) => ({ name: `.github/workflows/${f}`, content: readFileSync(join(WORKFLOWS, f), 'utf8') })),
+    );
     expect(workflows.map((w) => w.file)).toEqual(workflowFiles.map((f) => `.github/workflows/${f}`));
     for (const w of workflows) {
       expect(w.errors, w.file).toEqual([]);
       expect(w.jobs.length, w.file).toBeGreaterThan(0);
     }
-    const actions = await parseWithGitHub('action', actionDirs.map((d) => ({ name: `actions/${d}/action.yml`, content: readFileSync(join(ACTIONS, d, 'action.yml'), 'utf8') })));
+    const actions = await parseWithGitHub(
+      'action',
+      actionDirs.map((d) => ({ name: `actions/${d}/action.yml`, content: readFileSync(join(ACTIONS, d, 'action.yml'), 'utf8') })),
+    );
     for (const a of actions) expect(a.errors, a.file).toEqual([]);
     // the parser does report errors (guards the lint itself)
-    const [broken] = await parseWithGitHub('workflow', [{ name: 'broken.yml', content: 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: x/y@v1\n        run: echo both\n' }]);
+    const [broken] = await parseWithGitHub('workflow', [
+      { name: 'broken.yml', content: 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: x/y@v1\n        run: echo both\n' },
+    ]);
     expect(broken.errors.length).toBeGreaterThan(0);
   });
 
@@ -67,7 +115,9 @@ describe('workflows parse with GitHub\'s parser', () => {
       expect(def.description, `${d}.${name}`).toBeTruthy();
       expect(def.value).toBe(`\${{ steps.${step.id}.outputs.${name} }}`);
       // the entry sets it
-      expect(readFileSync(join(ACTIONS, d, 'main.ts'), 'utf8'), `${d} sets output ${name}`).toMatch(new RegExp(name.includes('-') ? `'${name}':` : `\\b${name}\\s*[:,}]`));
+      expect(readFileSync(join(ACTIONS, d, 'main.ts'), 'utf8'), `${d} sets output ${name}`).toMatch(
+        new RegExp(name.includes('-') ? `'${name}':` : `\\b${name}\\s*[:,}]`),
+      );
     }
   });
 });
@@ -80,7 +130,10 @@ describe('workflows cross-checked against the actions they use', () => {
       const stepOutputs = new Map<string, Set<string> | null>();
       for (const step of job.steps) {
         if (!step.uses?.startsWith('./')) {
-          if (step.uses) expect(step.uses, `${f} ${jobId}: third-party actions are pinned to a full commit SHA with a version comment`).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+          if (step.uses)
+            expect(step.uses, `${f} ${jobId}: third-party actions are pinned to a full commit SHA with a version comment`).toMatch(
+              /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/,
+            );
           if (step.uses) expect(NODE24_ACTIONS[step.uses], `${f} ${jobId}: ${step.uses} is a release that runs on Node 24`).toBeDefined();
           if (step.uses?.startsWith('actions/setup-node@')) expect(step.with?.['node-version'], `${f} ${jobId}: setup-node`).toBe(24);
           if (step.id) stepOutputs.set(step.id, null);
@@ -114,13 +167,19 @@ describe('workflows cross-checked against the actions they use', () => {
       const runsOn = JSON.stringify(job['runs-on']);
       if (typeof job['runs-on'] === 'string' && job['runs-on'].includes('${{')) {
         // chosen per pull request: this repository's branches next to the database, forks never
-        const inner = String(job['runs-on']).trim().replace(/^\$\{\{|\}\}$/g, '');
-        const on = (full: string) => JSON.parse(interpolate(`\${{ toJSON(${inner}) }}`, { github: { repository: 'acme/plant', event: { pull_request: { head: { repo: { full_name: full } } } } } })) as unknown;
+        const inner = String(job['runs-on'])
+          .trim()
+          .replace(/^\$\{\{|\}\}$/g, '');
+        const on = (full: string) =>
+          JSON.parse(
+            interpolate(`\${{ toJSON(${inner}) }}`, { github: { repository: 'acme/plant', event: { pull_request: { head: { repo: { full_name: full } } } } } }),
+          ) as unknown;
         expect(on('acme/plant'), `${f} ${jobId} runs-on, own branch`).toEqual(['self-hosted', 'mlops']);
         expect(on('someone/fork'), `${f} ${jobId} runs-on, fork`).toBe('ubuntu-latest');
       } else {
         if (runsOn.includes('self-hosted')) expect(job['runs-on']).toEqual(['self-hosted', 'mlops']);
-        if (runsOn.includes('self-hosted') && 'pull_request' in wf.on) expect(job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
+        if (runsOn.includes('self-hosted') && 'pull_request' in wf.on)
+          expect(job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
       }
     }
     expect(wf.permissions, `${f} top-level permissions`).toEqual({});
@@ -196,7 +255,14 @@ describe(`weekly-retrain executed end to end [${backend}]`, () => {
       for (const [k, v] of Object.entries(step.with ?? {})) withInputs[k] = interpolate(String(v), ctx);
       const run = await runComposite(join(REPO_ROOT, step.uses!), withInputs, { env: baseEnv(env), cwd: ws.dir, context: ctx });
       expect(run.code, `${step.id}: ${run.stdout}\n${run.stderr}`).toBe(0);
-      for (const s of [db.secret]) if (s) expect(run.everything.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')).not.toContain(s);
+      for (const s of [db.secret])
+        if (s)
+          expect(
+            run.everything
+              .split('\n')
+              .filter((l) => !l.startsWith('::add-mask::'))
+              .join('\n'),
+          ).not.toContain(s);
       if (step.id) steps[step.id] = { outputs: run.outputs, outcome: 'success', conclusion: 'success' };
       log.push(`${step.id} ${JSON.stringify(run.outputs)}`);
     }
@@ -208,9 +274,16 @@ describe(`weekly-retrain executed end to end [${backend}]`, () => {
   it('repository_dispatch: plan -> matrix -> extract ... gate -> promotion PR (local mode), the reason and the alert carried through', async () => {
     const wf = readWorkflow('weekly-retrain.yml');
     const github: Json = {
-      event_name: 'repository_dispatch', ref: 'refs/heads/main', token: '', repository: 'acme/plant',
+      event_name: 'repository_dispatch',
+      ref: 'refs/heads/main',
+      token: '',
+      repository: 'acme/plant',
       // as daily-drift sends it: the alert it answers (its mlops.alerts id and issue) rides along
-      event: { action: 'retrain', client_payload: { reason: 'drift on inflow_m3h', pipeline: 'tank-small', alert_id: 12, alert_issue: 'https://github.test/acme/plant/issues/7' }, repository: { default_branch: 'main' } },
+      event: {
+        action: 'retrain',
+        client_payload: { reason: 'drift on inflow_m3h', pipeline: 'tank-small', alert_id: 12, alert_issue: 'https://github.test/acme/plant/issues/7' },
+        repository: { default_branch: 'main' },
+      },
     };
     const base = { github, inputs: {}, secrets: { DATABASE_URL: db.inputs['database-url'] ?? '', MLOPS_BOT_TOKEN: '' }, vars: {} };
     const runnerEnv: Record<string, string> = db.inputs['data-dir'] ? { MLOPS_DATA_DIR: db.inputs['data-dir'] } : {};
@@ -224,14 +297,26 @@ describe(`weekly-retrain executed end to end [${backend}]`, () => {
     const matrix = (JSON.parse(interpolate('${{ toJSON(fromJSON(needs.plan.outputs.matrix)) }}', { ...base, needs })) as { include: Json[] }).include;
     for (const m of matrix) {
       const job = await runJob(retrain, { ...base, needs, matrix: m }, runnerEnv);
-      const out = (id: string) => ((job.steps[id] as { outputs: Record<string, string> }).outputs);
+      const out = (id: string) => (job.steps[id] as { outputs: Record<string, string> }).outputs;
       expect(out('gate').decision).toBe('promote');
       expect(out('promote')).toMatchObject({ mode: 'local', outcome: 'created', version: '1' });
-      const runJson = JSON.parse(readFileSync(join(out('extract')['run-dir'], 'run.json'), 'utf8')) as { run_id: string; trigger: string; trigger_reason: string };
-      expect(runJson).toMatchObject({ trigger: 'repository_dispatch', trigger_reason: 'drift on inflow_m3h', trigger_alert: { id: 12, issue_url: 'https://github.test/acme/plant/issues/7' } });
+      const runJson = JSON.parse(readFileSync(join(out('extract')['run-dir'], 'run.json'), 'utf8')) as {
+        run_id: string;
+        trigger: string;
+        trigger_reason: string;
+      };
+      expect(runJson).toMatchObject({
+        trigger: 'repository_dispatch',
+        trigger_reason: 'drift on inflow_m3h',
+        trigger_alert: { id: 12, issue_url: 'https://github.test/acme/plant/issues/7' },
+      });
       // the run record keeps it for the deploy that will close the alert
       const tracking = await openDb({ url: db.inputs['database-url'], dataDir: db.inputs['data-dir'], ignoreEnv: true });
-      const recorded = await tracking.query<{ trigger_alert_id: string | number; trigger_alert_issue: string }>('SELECT trigger_alert_id, trigger_alert_issue FROM mlops.training_runs WHERE run_id = $1', [runJson.run_id])
+      const recorded = await tracking
+        .query<{ trigger_alert_id: string | number; trigger_alert_issue: string }>(
+          'SELECT trigger_alert_id, trigger_alert_issue FROM mlops.training_runs WHERE run_id = $1',
+          [runJson.run_id],
+        )
         .finally(() => tracking.close());
       expect(recorded.rows.map((r) => [Number(r.trigger_alert_id), r.trigger_alert_issue])).toEqual([[12, 'https://github.test/acme/plant/issues/7']]);
       expect(job.log.at(-1)).toMatch(/^upload run-tank-small-/);

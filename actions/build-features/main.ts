@@ -1,5 +1,16 @@
 import { featuresStage } from '../lib/retrain/stages.ts';
-import { databaseInputs, openRunStore, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  databaseInputs,
+  openRunStore,
+  readInputs,
+  runAction,
+  runDirInput,
+  runStage,
+  setOutputs,
+  stageSummary,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 
 /** build-features: the feature matrix and the temporal split of a run (train.arrow, holdout.arrow). */
 async function main(): Promise<void> {

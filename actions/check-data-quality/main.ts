@@ -1,6 +1,17 @@
 import { qualityStage } from '../lib/retrain/stages.ts';
 import {
-  annotate, booleanInput, duration, openRunStore, optionalText, readInputs, runAction, runStage, setOutputs, stageSummary, withDatabase, writeSummary,
+  annotate,
+  booleanInput,
+  duration,
+  openRunStore,
+  optionalText,
+  readInputs,
+  runAction,
+  runStage,
+  setOutputs,
+  stageSummary,
+  withDatabase,
+  writeSummary,
 } from '../lib/actions-io/index.ts';
 import { monitoringInputs, monitoringOutputs, runMonitoringAction } from '../lib/actions-io/monitoring.ts';
 import { thresholdLocation } from '../lib/quality/locate.ts';

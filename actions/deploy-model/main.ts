@@ -5,7 +5,18 @@ import { gitHubTarget } from '../lib/github/client.ts';
 import { closeAlertsOfDeployment } from '../lib/monitoring/index.ts';
 import { REGISTRY_FILE } from '../lib/registry/schema.ts';
 import { table } from '../lib/report/markdown.ts';
-import { annotate, databaseInputs, info, maskSecret, optionalText, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  annotate,
+  databaseInputs,
+  info,
+  maskSecret,
+  optionalText,
+  readInputs,
+  runAction,
+  setOutputs,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 
 /** deploy-model: verifies registry/production.json at a commit and records what runs (deploy, rollback, retire). */
 async function main(): Promise<void> {
@@ -28,12 +39,14 @@ async function main(): Promise<void> {
     } catch (err) {
       if (err instanceof DeployVerificationError) for (const f of err.failures) annotate('error', f, { file: REGISTRY_FILE, title: 'deploy refused' });
       if (err instanceof DeployRefusedError) annotate('error', err.message, { title: 'deploy refused' });
-      if (err instanceof ReviewMismatchError) for (const p of err.problems) annotate('error', p, { file: REGISTRY_FILE, title: 'deploy refused: not what was reviewed' });
+      if (err instanceof ReviewMismatchError)
+        for (const p of err.problems) annotate('error', p, { file: REGISTRY_FILE, title: 'deploy refused: not what was reviewed' });
       throw err;
     }
     // the alerts whose dispatched retrain this deploy put in production are resolved, their issues closed
     const closed = await closeAlertsOfDeployment(db, result.recorded, { asOf: new Date(), github, log: info });
-    for (const c of closed.filter((x) => x.error)) annotate('warning', `alert ${c.id}: its issue #${c.issue?.number} could not be closed: ${c.error}`, { title: 'alert not closed' });
+    for (const c of closed.filter((x) => x.error))
+      annotate('warning', `alert ${c.id}: its issue #${c.issue?.number} could not be closed: ${c.error}`, { title: 'alert not closed' });
     const changed = result.models.filter((m) => m.outcome !== 'unchanged');
     setOutputs({
       outcome: result.outcome,
@@ -42,20 +55,46 @@ async function main(): Promise<void> {
       rollbacks: changed.filter((m) => m.outcome === 'rollback').length,
       'closed-alerts': JSON.stringify(closed.map((c) => ({ id: c.id, key: c.key, outcome: c.outcome, issue: c.issue }))),
     });
-    for (const m of changed.filter((x) => x.outcome === 'rollback')) annotate('warning', `${m.model} rolled back from v${m.previousVersion} to v${m.version}`, { title: 'rollback recorded' });
-    await writeSummary([
-      `### Deploy of \`${result.gitSha.slice(0, 12)}\`: ${result.outcome}`,
-      '',
-      result.models.length
-        ? table(['model', 'outcome', 'version', 'previous', 'note'], result.models.map((m) => [m.model, m.outcome, `v${m.version}`, m.previousVersion === null ? '' : `v${m.previousVersion}`, m.note ?? '']))
-        : '_the registry has no models_',
-      ...(result.recorded.length
-        ? ['', table(['model', 'version', 'pull request', 'merged by', 'promoted (merged) at', 'approved by', 'reviewed run checked'], result.recorded.map((r) => [
-          r.model, `v${r.version}`, r.pull_request ? (r.pull_request_url ? `[#${r.pull_request}](${r.pull_request_url})` : `#${r.pull_request}`) : '',
-          r.merged_by ?? '', r.promoted_at ?? '', r.approved_by.join(', '), r.review_check ?? '']))]
-        : []),
-      ...(closed.length ? ['', ...closed.map((c) => `- Alert ${c.id} (\`${c.key ?? '?'}\`): ${c.outcome}, answered by ${c.model} v${c.version}${c.issue ? `; issue #${c.issue.number} ${c.issue.outcome}` : ''}`)] : []),
-    ].join('\n'));
+    for (const m of changed.filter((x) => x.outcome === 'rollback'))
+      annotate('warning', `${m.model} rolled back from v${m.previousVersion} to v${m.version}`, { title: 'rollback recorded' });
+    await writeSummary(
+      [
+        `### Deploy of \`${result.gitSha.slice(0, 12)}\`: ${result.outcome}`,
+        '',
+        result.models.length
+          ? table(
+              ['model', 'outcome', 'version', 'previous', 'note'],
+              result.models.map((m) => [m.model, m.outcome, `v${m.version}`, m.previousVersion === null ? '' : `v${m.previousVersion}`, m.note ?? '']),
+            )
+          : '_the registry has no models_',
+        ...(result.recorded.length
+          ? [
+              '',
+              table(
+                ['model', 'version', 'pull request', 'merged by', 'promoted (merged) at', 'approved by', 'reviewed run checked'],
+                result.recorded.map((r) => [
+                  r.model,
+                  `v${r.version}`,
+                  r.pull_request ? (r.pull_request_url ? `[#${r.pull_request}](${r.pull_request_url})` : `#${r.pull_request}`) : '',
+                  r.merged_by ?? '',
+                  r.promoted_at ?? '',
+                  r.approved_by.join(', '),
+                  r.review_check ?? '',
+                ]),
+              ),
+            ]
+          : []),
+        ...(closed.length
+          ? [
+              '',
+              ...closed.map(
+                (c) =>
+                  `- Alert ${c.id} (\`${c.key ?? '?'}\`): ${c.outcome}, answered by ${c.model} v${c.version}${c.issue ? `; issue #${c.issue.number} ${c.issue.outcome}` : ''}`,
+              ),
+            ]
+          : []),
+      ].join('\n'),
+    );
   });
 }
 

@@ -1,6 +1,17 @@
 import { evaluateStage } from '../lib/retrain/stages.ts';
 import { metricValue } from '../lib/evaluate/metrics.ts';
-import { databaseInputs, openRunStore, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  databaseInputs,
+  openRunStore,
+  readInputs,
+  runAction,
+  runDirInput,
+  runStage,
+  setOutputs,
+  stageSummary,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 
 /** evaluate-model: champion, challenger and baseline scored on the same holdout rows. */
 async function main(): Promise<void> {
@@ -11,7 +22,10 @@ async function main(): Promise<void> {
     const e = state.evaluate;
     const metric = state.config.gates.metric;
     setOutputs({
-      skipped: !e, metric, challenger: e && metricValue(e.challenger.metrics, metric), champion: e?.champion ? metricValue(e.champion.metrics, metric) : undefined,
+      skipped: !e,
+      metric,
+      challenger: e && metricValue(e.challenger.metrics, metric),
+      champion: e?.champion ? metricValue(e.champion.metrics, metric) : undefined,
       baseline: e && metricValue(e.baseline.metrics, metric),
     });
     await writeSummary(stageSummary('evaluate', state, store.dir));

@@ -6,7 +6,18 @@ import { checkSource } from '../lib/source/check.ts';
 import { DEFAULT_RUNS_DIR } from '../lib/retrain/run-dir.ts';
 import { beginRun, extractStage } from '../lib/retrain/stages.ts';
 import {
-  booleanInput, databaseInputs, optionalText, optionalTime, readInputs, requiredText, runAction, runStage, setOutputs, stageSummary, withDatabase, writeSummary,
+  booleanInput,
+  databaseInputs,
+  optionalText,
+  optionalTime,
+  readInputs,
+  requiredText,
+  runAction,
+  runStage,
+  setOutputs,
+  stageSummary,
+  withDatabase,
+  writeSummary,
 } from '../lib/actions-io/index.ts';
 
 /** extract-data: checks the pipeline against the database, begins the run and extracts its window. */
@@ -18,8 +29,16 @@ async function main(): Promise<void> {
     force: booleanInput(false),
     trigger: z.string().trim().default('manual'),
     reason: optionalText(),
-    'alert-id': z.string().trim().regex(/^(\d+)?$/, 'expected the alert\'s id in mlops.alerts (a whole number) or nothing').optional(),
-    'alert-issue': z.string().trim().regex(/^(https?:\/\/\S+)?$/, 'expected the alert issue\'s URL or nothing').optional(),
+    'alert-id': z
+      .string()
+      .trim()
+      .regex(/^(\d+)?$/, "expected the alert's id in mlops.alerts (a whole number) or nothing")
+      .optional(),
+    'alert-issue': z
+      .string()
+      .trim()
+      .regex(/^(https?:\/\/\S+)?$/, "expected the alert issue's URL or nothing")
+      .optional(),
     'runs-dir': z.string().trim().default(DEFAULT_RUNS_DIR),
     'run-id': optionalText(),
     'repo-dir': z.string().trim().default('.'),
@@ -41,8 +60,13 @@ async function main(): Promise<void> {
     });
     const state = await runStage(db, 'extract-data', store, () => extractStage(db, store));
     setOutputs({
-      'run-id': state.run_id, 'run-dir': runDir, pipeline: state.pipeline, rows: state.extract!.rows,
-      'window-start': state.extract!.start, 'window-end': state.extract!.end, fingerprint: state.extract!.fingerprint,
+      'run-id': state.run_id,
+      'run-dir': runDir,
+      pipeline: state.pipeline,
+      rows: state.extract!.rows,
+      'window-start': state.extract!.start,
+      'window-end': state.extract!.end,
+      fingerprint: state.extract!.fingerprint,
     });
     await writeSummary(stageSummary('extract', state, runDir));
   });

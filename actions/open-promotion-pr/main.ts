@@ -3,7 +3,20 @@ import { z } from 'zod';
 import type { PromotionTarget } from '../lib/promotion/promote.ts';
 import { openPromotion } from '../lib/promotion/open.ts';
 import { gitHubTarget, resolveGitHubToken } from '../lib/github/client.ts';
-import { annotate, databaseInputs, info, maskSecret, openRun, optionalText, readInputs, runAction, runDirInput, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  annotate,
+  databaseInputs,
+  info,
+  maskSecret,
+  openRun,
+  optionalText,
+  readInputs,
+  runAction,
+  runDirInput,
+  setOutputs,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 
 /**
  * open-promotion-pr: the registry edit of a promoted run on branch mlops/promote/<model>, and one
@@ -26,10 +39,15 @@ async function main(): Promise<void> {
   maskSecret(token);
   const state = openRun(inputs.runDir);
   if (state.gate?.decision !== 'promote') {
-    throw new Error(`run ${state.run_id} decided ${state.gate?.decision ?? 'nothing yet'}, not promote: run this step only when steps.gate.outputs.decision == 'promote'`);
+    throw new Error(
+      `run ${state.run_id} decided ${state.gate?.decision ?? 'nothing yet'}, not promote: run this step only when steps.gate.outputs.decision == 'promote'`,
+    );
   }
   const mode = inputs.mode === 'auto' ? (token ? 'github' : 'local') : inputs.mode;
-  if (mode === 'github' && !token) throw new Error('mode github needs a token: pass github-token (a GitHub App or bot token, MLOPS_BOT_TOKEN, so the registry check runs on the pull request) or set GITHUB_TOKEN');
+  if (mode === 'github' && !token)
+    throw new Error(
+      'mode github needs a token: pass github-token (a GitHub App or bot token, MLOPS_BOT_TOKEN, so the registry check runs on the pull request) or set GITHUB_TOKEN',
+    );
 
   const github = mode === 'github' ? gitHubTarget({ token, repository: inputs.repository, apiUrl: inputs.apiUrl, log: info }) : null;
   const target: PromotionTarget = github
@@ -50,13 +68,15 @@ async function main(): Promise<void> {
     'body-file': result.mode === 'local' ? result.bodyFile : undefined,
     'auto-merge': result.mode === 'github' ? result.autoMerge : 'off',
   });
-  await writeSummary([
-    `### ${result.title} (${result.outcome})`,
-    '',
-    result.mode === 'github'
-      ? `Pull request: ${pr?.url ?? 'n/a'}`
-      : `Local mode (no token): branch \`mlops/promote/${state.pipeline}\` committed in the scratch clone \`${result.clone}\`; the pull request's text is in \`${result.bodyFile}\`.`,
-  ].join('\n'));
+  await writeSummary(
+    [
+      `### ${result.title} (${result.outcome})`,
+      '',
+      result.mode === 'github'
+        ? `Pull request: ${pr?.url ?? 'n/a'}`
+        : `Local mode (no token): branch \`mlops/promote/${state.pipeline}\` committed in the scratch clone \`${result.clone}\`; the pull request's text is in \`${result.bodyFile}\`.`,
+    ].join('\n'),
+  );
 }
 
 await runAction(main);

@@ -24,26 +24,34 @@ async function main(): Promise<void> {
   const chosen = inputs.pipeline ? pipelines.filter((p) => p.config.name === inputs.pipeline) : pipelines.filter((p) => !notDue.includes(p));
   if (inputs.pipeline && chosen.length === 0) {
     const bad = errors.some((e) => e.file.endsWith(`/${inputs.pipeline}.yaml`));
-    throw new Error(bad
-      ? `pipeline ${inputs.pipeline} has errors in its definition (see the annotations); fix them and run again`
-      : `no pipeline named ${inputs.pipeline} in ${inputs.pipelinesDir}/ (valid pipelines: ${pipelines.map((p) => p.config.name).join(', ') || 'none'})`);
+    throw new Error(
+      bad
+        ? `pipeline ${inputs.pipeline} has errors in its definition (see the annotations); fix them and run again`
+        : `no pipeline named ${inputs.pipeline} in ${inputs.pipelinesDir}/ (valid pipelines: ${pipelines.map((p) => p.config.name).join(', ') || 'none'})`,
+    );
   }
-  if (chosen.length === 0 && errors.length > 0 && notDue.length === 0) throw new Error(`no valid pipeline in ${inputs.pipelinesDir}/: ${errors.length} problem(s), see the annotations`);
+  if (chosen.length === 0 && errors.length > 0 && notDue.length === 0)
+    throw new Error(`no valid pipeline in ${inputs.pipelinesDir}/: ${errors.length} problem(s), see the annotations`);
 
   const include = chosen.map((p) => ({ pipeline: p.config.name, file: p.file }));
   setOutputs({ matrix: JSON.stringify({ include }), pipelines: JSON.stringify(include.map((i) => i.pipeline)), count: include.length, errors: errors.length });
   info(`planned ${include.length} pipeline(s): ${include.map((i) => i.pipeline).join(', ') || 'none'}`);
   const tick = window ? `the tick of ${window.to.toISOString()} (after ${window.from.toISOString()})` : '';
-  const waiting = notDue.map((p) => `- \`${p.config.name}\`: not due (\`${p.config.schedule.retrain}\`, next ${nextOccurrence(p.config.schedule.retrain, window!.to)?.toISOString() ?? 'never'})`);
+  const waiting = notDue.map(
+    (p) =>
+      `- \`${p.config.name}\`: not due (\`${p.config.schedule.retrain}\`, next ${nextOccurrence(p.config.schedule.retrain, window!.to)?.toISOString() ?? 'never'})`,
+  );
   if (window) info(`scheduled: ${tick}; not due: ${notDue.map((p) => p.config.name).join(', ') || 'none'}`);
-  await writeSummary([
-    `### Plan: ${include.length} pipeline(s)`,
-    '',
-    ...(window ? [`Scheduled run, ${tick}: the pipelines whose \`schedule.retrain\` is due.`, ''] : []),
-    ...include.map((i) => `- \`${i.pipeline}\` (${i.file})`),
-    ...waiting,
-    ...(errors.length ? ['', `⚠️ ${errors.length} problem(s) in pipeline definitions; those pipelines are left out (see the annotations).`] : []),
-  ].join('\n'));
+  await writeSummary(
+    [
+      `### Plan: ${include.length} pipeline(s)`,
+      '',
+      ...(window ? [`Scheduled run, ${tick}: the pipelines whose \`schedule.retrain\` is due.`, ''] : []),
+      ...include.map((i) => `- \`${i.pipeline}\` (${i.file})`),
+      ...waiting,
+      ...(errors.length ? ['', `⚠️ ${errors.length} problem(s) in pipeline definitions; those pipelines are left out (see the annotations).`] : []),
+    ].join('\n'),
+  );
 }
 
 await runAction(main);

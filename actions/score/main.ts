@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { loadPipelines } from '../lib/config/load.ts';
-import { annotate, databaseInputs, duration, info, optionalText, optionalTime, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  annotate,
+  databaseInputs,
+  duration,
+  info,
+  optionalText,
+  optionalTime,
+  readInputs,
+  runAction,
+  setOutputs,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } from '../lib/score/index.ts';
 
 /**
@@ -25,8 +37,18 @@ function report(results: ScoreResult[]): void {
   }
   setOutputs({
     scored: results.reduce((n, r) => n + r.scored, 0),
-    results: JSON.stringify(results.map((r) => ({ pipeline: r.pipeline, outcome: r.outcome, model_version: r.model_version, sha256: r.sha256,
-      window: r.window, rows: r.rows, scored: r.scored, nan: r.nan }))),
+    results: JSON.stringify(
+      results.map((r) => ({
+        pipeline: r.pipeline,
+        outcome: r.outcome,
+        model_version: r.model_version,
+        sha256: r.sha256,
+        window: r.window,
+        rows: r.rows,
+        scored: r.scored,
+        nan: r.nan,
+      })),
+    ),
   });
 }
 
@@ -36,7 +58,13 @@ async function main(): Promise<void> {
   if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
   const asOf = inputs.asOf ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
   try {
-    const results = await withDatabase(inputs, (db) => scorePipelines(db, pipelines.map((p) => p.config), { repoDir: inputs.repoDir, asOf, sinceMs: inputs.since }));
+    const results = await withDatabase(inputs, (db) =>
+      scorePipelines(
+        db,
+        pipelines.map((p) => p.config),
+        { repoDir: inputs.repoDir, asOf, sinceMs: inputs.since },
+      ),
+    );
     report(results);
     await writeSummary(scoreSummaryMarkdown(results));
   } catch (err) {

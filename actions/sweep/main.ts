@@ -1,7 +1,19 @@
 import { z } from 'zod';
 import { loadPipelines } from '../lib/config/load.ts';
 import { gitHubTarget } from '../lib/github/client.ts';
-import { annotate, databaseInputs, info, maskSecret, optionalText, optionalTime, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  annotate,
+  databaseInputs,
+  info,
+  maskSecret,
+  optionalText,
+  optionalTime,
+  readInputs,
+  runAction,
+  setOutputs,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 import { runSweep, sweepMarkdown } from '../lib/monitoring/sweep.ts';
 
 /**
@@ -26,15 +38,26 @@ async function main(): Promise<void> {
   if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
   const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
   if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only');
-  const result = await withDatabase(inputs, (db) => runSweep(db, pipelines.map((p) => p.config), {
-    asOf: inputs.asOf ?? new Date(), github, webhook: inputs.webhookUrl ? { url: inputs.webhookUrl } : null, log: info,
-  }));
+  const result = await withDatabase(inputs, (db) =>
+    runSweep(
+      db,
+      pipelines.map((p) => p.config),
+      {
+        asOf: inputs.asOf ?? new Date(),
+        github,
+        webhook: inputs.webhookUrl ? { url: inputs.webhookUrl } : null,
+        log: info,
+      },
+    ),
+  );
   const firing = result.rules.filter((r) => r.status === 'firing');
   for (const r of firing) annotate('warning', r.message, { file: pipelines.find((p) => p.config.name === r.pipeline)?.file, title: `sweep: ${r.rule}` });
   await writeSummary(sweepMarkdown(result));
   setOutputs({
     firing: firing.length,
-    alerts: JSON.stringify(result.alerts.filter((a) => a.outcome !== 'unchanged').map((a) => ({ key: a.key, outcome: a.outcome, issue: a.issue?.number ?? null }))),
+    alerts: JSON.stringify(
+      result.alerts.filter((a) => a.outcome !== 'unchanged').map((a) => ({ key: a.key, outcome: a.outcome, issue: a.issue?.number ?? null })),
+    ),
   });
 }
 

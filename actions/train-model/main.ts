@@ -1,5 +1,16 @@
 import { trainStage } from '../lib/retrain/stages.ts';
-import { databaseInputs, openRunStore, readInputs, runAction, runDirInput, runStage, setOutputs, stageSummary, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import {
+  databaseInputs,
+  openRunStore,
+  readInputs,
+  runAction,
+  runDirInput,
+  runStage,
+  setOutputs,
+  stageSummary,
+  withDatabase,
+  writeSummary,
+} from '../lib/actions-io/index.ts';
 
 /** train-model: the challenger, exported to ONNX (model.onnx) and stored by sha256. */
 async function main(): Promise<void> {

@@ -5,8 +5,15 @@ export const dataCommands: Record<string, Command> = {
   'data seed': {
     usage: '--days N [--dataset readings|credit] [--stations K | --per-day K] [--seed S] [--start DATE] [--drift-from DATE] [--table readings_wide]',
     options: {
-      days: { type: 'string' }, stations: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' },
-      'drift-from': { type: 'string' }, table: { type: 'string' }, 'long-gaps': { type: 'string' }, dataset: { type: 'string' }, 'per-day': { type: 'string' },
+      days: { type: 'string' },
+      stations: { type: 'string' },
+      seed: { type: 'string' },
+      start: { type: 'string' },
+      'drift-from': { type: 'string' },
+      table: { type: 'string' },
+      'long-gaps': { type: 'string' },
+      dataset: { type: 'string' },
+      'per-day': { type: 'string' },
     },
     async run(ctx) {
       if (str(ctx.values, 'days') === undefined) throw new UsageError('--days N is required');
@@ -21,20 +28,30 @@ export const dataCommands: Record<string, Command> = {
         const r = await seedCredit(await ctx.db(), { days, perDay, seed: num(ctx.values, 'seed', 42), start, driftFrom: date(ctx.values, 'drift-from') });
         const seconds = (performance.now() - t0) / 1000;
         if (ctx.values.json) return void ctx.json({ ...r, seconds });
-        return void ctx.out(`seeded ${r.applications.toLocaleString('en-US')} applications into public.loan_applications and the ${r.outcomes.toLocaleString('en-US')} ` +
-          `outcomes known by ${r.labelsUntil.toISOString()} into public.loan_outcomes (${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s`);
+        return void ctx.out(
+          `seeded ${r.applications.toLocaleString('en-US')} applications into public.loan_applications and the ${r.outcomes.toLocaleString('en-US')} ` +
+            `outcomes known by ${r.labelsUntil.toISOString()} into public.loan_outcomes (${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s`,
+        );
       }
       const stations = num(ctx.values, 'stations', 1, { integer: true, min: 1 });
       const start = date(ctx.values, 'start') ?? new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - days * 86_400_000);
       const db = await ctx.db();
       const t0 = performance.now();
       const r = await seedReadings(db, {
-        days, stations, seed: num(ctx.values, 'seed', 42, { integer: true }), start, driftFrom: date(ctx.values, 'drift-from'),
-        longGaps: num(ctx.values, 'long-gaps', 0, { integer: true, min: 0 }), table: str(ctx.values, 'table'),
+        days,
+        stations,
+        seed: num(ctx.values, 'seed', 42, { integer: true }),
+        start,
+        driftFrom: date(ctx.values, 'drift-from'),
+        longGaps: num(ctx.values, 'long-gaps', 0, { integer: true, min: 0 }),
+        table: str(ctx.values, 'table'),
       });
       const seconds = (performance.now() - t0) / 1000;
       if (ctx.values.json) ctx.json({ ...r, seconds });
-      else ctx.out(`seeded ${r.rows.toLocaleString('en-US')} rows into ${r.table} (${r.stations.join(', ')}, ${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s${r.replaced ? `; replaced ${r.replaced.toLocaleString('en-US')} earlier rows` : ''}`);
+      else
+        ctx.out(
+          `seeded ${r.rows.toLocaleString('en-US')} rows into ${r.table} (${r.stations.join(', ')}, ${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s${r.replaced ? `; replaced ${r.replaced.toLocaleString('en-US')} earlier rows` : ''}`,
+        );
     },
   },
   'data import': {

@@ -2,7 +2,15 @@ import { resolve } from 'node:path';
 import { openPromotion } from '../../actions/lib/promotion/open.ts';
 import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { ensurePullRequest } from '../../actions/lib/github/pulls.ts';
-import { currentDeployments, deploy, deploymentsByCommit, describeFailures, prepareRollback, verifyRegistry, type DeploymentRow } from '../../actions/lib/deploy/index.ts';
+import {
+  currentDeployments,
+  deploy,
+  deploymentsByCommit,
+  describeFailures,
+  prepareRollback,
+  verifyRegistry,
+  type DeploymentRow,
+} from '../../actions/lib/deploy/index.ts';
 import { registryHistory } from '../../actions/lib/registry/history.ts';
 import { closeAlertsOfDeployment } from '../../actions/lib/monitoring/index.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
@@ -18,18 +26,35 @@ const githubOptions = {
 };
 
 function github(values: Values) {
-  return gitHubTarget({ token: str(values, 'github-token'), repository: str(values, 'repository'), apiUrl: str(values, 'api-url'), log: (m) => console.error(m) });
+  return gitHubTarget({
+    token: str(values, 'github-token'),
+    repository: str(values, 'repository'),
+    apiUrl: str(values, 'api-url'),
+    log: (m) => console.error(m),
+  });
 }
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows].map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd());
+  return [header, ...rows].map((r) =>
+    r
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export const gitopsCommands: Record<string, Command> = {
   promote: {
     usage: '--run RUN_ID | --run-dir DIR [--repo .] [--base BRANCH] [--github-token T] [--repository owner/name] [--api-url URL]',
-    options: { run: { type: 'string' }, 'run-dir': { type: 'string' }, 'runs-dir': { type: 'string' }, repo: { type: 'string' }, base: { type: 'string' }, ...githubOptions },
+    options: {
+      run: { type: 'string' },
+      'run-dir': { type: 'string' },
+      'runs-dir': { type: 'string' },
+      repo: { type: 'string' },
+      base: { type: 'string' },
+      ...githubOptions,
+    },
     async run(ctx) {
       const runId = str(ctx.values, 'run');
       const runDir = str(ctx.values, 'run-dir') ?? (runId ? runDirFor(str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR, runId) : undefined);
@@ -56,18 +81,31 @@ export const gitopsCommands: Record<string, Command> = {
     async run(ctx) {
       const gh = github(ctx.values);
       const db = await ctx.db();
-      const r = await deploy(db, resolve(str(ctx.values, 'repo') ?? '.'), { ref: str(ctx.values, 'ref') ?? 'HEAD', branch: str(ctx.values, 'branch') ?? 'main', github: gh });
+      const r = await deploy(db, resolve(str(ctx.values, 'repo') ?? '.'), {
+        ref: str(ctx.values, 'ref') ?? 'HEAD',
+        branch: str(ctx.values, 'branch') ?? 'main',
+        github: gh,
+      });
       // the alerts whose dispatched retrain this deploy put in production
       const closed = await closeAlertsOfDeployment(db, r.recorded, { asOf: new Date(), github: gh, log: (m) => ctx.out(m) });
       if (ctx.values.json) return void ctx.json({ ...r, closed_alerts: closed });
       ctx.out(`deploy of ${r.gitSha.slice(0, 12)}: ${r.outcome}`);
-      for (const m of r.models) ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);
+      for (const m of r.models)
+        ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);
       for (const row of r.recorded) ctx.out(`  ${row.model} v${row.version}: ${approvalLine(row)}`);
     },
   },
   rollback: {
     usage: '--model M [--to VERSION] [--base main] [--push] [--reason TEXT] [--repo .]',
-    options: { model: { type: 'string' }, to: { type: 'string' }, base: { type: 'string' }, push: { type: 'boolean' }, reason: { type: 'string' }, repo: { type: 'string' }, ...githubOptions },
+    options: {
+      model: { type: 'string' },
+      to: { type: 'string' },
+      base: { type: 'string' },
+      push: { type: 'boolean' },
+      reason: { type: 'string' },
+      repo: { type: 'string' },
+      ...githubOptions,
+    },
     async run(ctx) {
       const model = str(ctx.values, 'model');
       if (!model) throw new UsageError('--model is required');
@@ -75,12 +113,24 @@ export const gitopsCommands: Record<string, Command> = {
       const repoDir = resolve(str(ctx.values, 'repo') ?? '.');
       const base = str(ctx.values, 'base') ?? 'main';
       const r = await prepareRollback(repoDir, {
-        model, toVersion: to, base, push: Boolean(ctx.values.push), reason: str(ctx.values, 'reason'),
+        model,
+        toVersion: to,
+        base,
+        push: Boolean(ctx.values.push),
+        reason: str(ctx.values, 'reason'),
       });
       let prUrl: string | null = null;
       const gh = !ctx.values.push ? github(ctx.values) : null;
       if (gh && r.outcome !== 'pushed') {
-        prUrl = (await ensurePullRequest(gh, { head: r.branch, base, title: r.title, body: r.body, labels: [r.direction === 'back' ? 'model-rollback' : 'model-roll-forward', `model:${model}`] })).url;
+        prUrl = (
+          await ensurePullRequest(gh, {
+            head: r.branch,
+            base,
+            title: r.title,
+            body: r.body,
+            labels: [r.direction === 'back' ? 'model-rollback' : 'model-roll-forward', `model:${model}`],
+          })
+        ).url;
       }
       if (ctx.values.json) return void ctx.json({ ...r, pull_request: prUrl });
       ctx.out(`${r.title}: ${r.outcome} (${r.branch} at ${r.commit.slice(0, 12)})`);
@@ -99,14 +149,28 @@ export const gitopsCommands: Record<string, Command> = {
       const models = Object.entries(reg.models);
       if (models.length === 0) return void ctx.out('registry/production.json has no models yet');
       // promoted = merged: the deploy's record of the merge time, not the entry's (written before the merge)
-      for (const line of table(['model', 'version', 'task', 'holdout metrics', 'promoted (merged)', 'pull request', 'run', 'sha256', 'deployed'], models.map(([name, e]) => {
-        const d = deployed.get(name);
-        const merged = d && d.version === e.version ? d : null;
-        const pr = merged?.pull_request ?? e.pull_request?.number ?? null;
-        return [name, `v${e.version}`, e.task ?? 'regression', headlineMetrics(e).map((m) => `${m.name} ${fmtMetric(m.value)}`).join(', '),
-          merged?.promoted_at ? merged.promoted_at.slice(0, 16).replace('T', ' ') : 'not deployed yet', pr ? `#${pr}` : '', e.run_id,
-          e.artifact.sha256.slice(0, 12), d ? `v${d.version} (${d.kind} ${d.git_sha.slice(0, 7)})` : 'not yet'];
-      }))) ctx.out(line);
+      for (const line of table(
+        ['model', 'version', 'task', 'holdout metrics', 'promoted (merged)', 'pull request', 'run', 'sha256', 'deployed'],
+        models.map(([name, e]) => {
+          const d = deployed.get(name);
+          const merged = d && d.version === e.version ? d : null;
+          const pr = merged?.pull_request ?? e.pull_request?.number ?? null;
+          return [
+            name,
+            `v${e.version}`,
+            e.task ?? 'regression',
+            headlineMetrics(e)
+              .map((m) => `${m.name} ${fmtMetric(m.value)}`)
+              .join(', '),
+            merged?.promoted_at ? merged.promoted_at.slice(0, 16).replace('T', ' ') : 'not deployed yet',
+            pr ? `#${pr}` : '',
+            e.run_id,
+            e.artifact.sha256.slice(0, 12),
+            d ? `v${d.version} (${d.kind} ${d.git_sha.slice(0, 7)})` : 'not yet',
+          ];
+        }),
+      ))
+        ctx.out(line);
     },
   },
   'registry history': {
@@ -116,18 +180,29 @@ export const gitopsCommands: Record<string, Command> = {
       const h = await registryHistory(resolve(str(ctx.values, 'repo') ?? '.'), { model: str(ctx.values, 'model'), ref: str(ctx.values, 'ref') ?? 'HEAD' });
       // what the deploys recorded of each commit (GitHub's merger and approvers when it had a token);
       // --no-db: git's word alone (the merge commit's author and date)
-      const deployed = ctx.values['no-db'] ? new Map<string, DeploymentRow>() : await deploymentsByCommit(await ctx.db(), h.map((r) => r.commit));
+      const deployed = ctx.values['no-db']
+        ? new Map<string, DeploymentRow>()
+        : await deploymentsByCommit(
+            await ctx.db(),
+            h.map((r) => r.commit),
+          );
       const records = h.map((r) => ({ ...r, deployment: deployed.get(r.commit) ?? null }));
       if (ctx.values.json) return void ctx.json(records);
       if (records.length === 0) return void ctx.out('no registry changes in git history yet');
-      for (const line of table(['when (merged)', 'commit', 'kind', 'changes', 'pull request', 'merged by', 'approved by', 'why'], records.map((r) => [
-        (r.deployment?.promoted_at ?? r.date).slice(0, 16).replace('T', ' '), r.commit.slice(0, 10), r.kind,
-        r.changes.map((c) => `${c.model} ${c.from ? `v${c.from}` : '-'} -> ${c.to ? `v${c.to}` : '-'}`).join(', '),
-        r.pullRequest ? `#${r.pullRequest}` : '',
-        r.deployment?.merged_by ?? `${r.author.name} <${r.author.email}>`,
-        r.deployment ? (r.deployment.approved_by.join(', ') || (r.deployment.approval_source === 'github' ? 'none (the merge)' : '-')) : '-',
-        (r.deployment?.reason ?? r.reason).slice(0, 70),
-      ]))) ctx.out(line);
+      for (const line of table(
+        ['when (merged)', 'commit', 'kind', 'changes', 'pull request', 'merged by', 'approved by', 'why'],
+        records.map((r) => [
+          (r.deployment?.promoted_at ?? r.date).slice(0, 16).replace('T', ' '),
+          r.commit.slice(0, 10),
+          r.kind,
+          r.changes.map((c) => `${c.model} ${c.from ? `v${c.from}` : '-'} -> ${c.to ? `v${c.to}` : '-'}`).join(', '),
+          r.pullRequest ? `#${r.pullRequest}` : '',
+          r.deployment?.merged_by ?? `${r.author.name} <${r.author.email}>`,
+          r.deployment ? r.deployment.approved_by.join(', ') || (r.deployment.approval_source === 'github' ? 'none (the merge)' : '-') : '-',
+          (r.deployment?.reason ?? r.reason).slice(0, 70),
+        ]),
+      ))
+        ctx.out(line);
     },
   },
   'registry verify': {

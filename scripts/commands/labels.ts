@@ -13,7 +13,8 @@ export const labelsCommands: Record<string, Command> = {
       const name = str(ctx.values, 'pipeline');
       if (!name) throw new UsageError('--pipeline P is required (its labels section names the table and columns)');
       const policy = str(ctx.values, 'unknown-keys') ?? 'error';
-      if (!(UNKNOWN_KEY_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`--unknown-keys: expected ${UNKNOWN_KEY_POLICIES.join(', ')}, got "${policy}"`);
+      if (!(UNKNOWN_KEY_POLICIES as readonly string[]).includes(policy))
+        throw new UsageError(`--unknown-keys: expected ${UNKNOWN_KEY_POLICIES.join(', ')}, got "${policy}"`);
       const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
       const pipeline = all.find((p) => p.config.name === name)?.config;
       if (!pipeline) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
@@ -21,8 +22,10 @@ export const labelsCommands: Record<string, Command> = {
       const r = await importLabels(await ctx.db(), file, pipeline, { unknownKeys: policy as UnknownKeyPolicy });
       if (ctx.values.json) return void ctx.json(r);
       const n = (x: number): string => x.toLocaleString('en-US');
-      ctx.out(`${n(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${n(r.rows)} in the file: ${n(r.unchanged)} already there` +
-        `${r.skipped ? `, ${n(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${n(r.unknown_keys)} with keys not in the source yet` : ''}; ${n(r.positives)} positive)`);
+      ctx.out(
+        `${n(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${n(r.rows)} in the file: ${n(r.unchanged)} already there` +
+          `${r.skipped ? `, ${n(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${n(r.unknown_keys)} with keys not in the source yet` : ''}; ${n(r.positives)} positive)`,
+      );
     },
   },
 };

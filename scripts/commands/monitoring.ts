@@ -40,15 +40,22 @@ async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySin
   if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
   const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
   const github = gitHubTarget({
-    token: str(ctx.values, 'github-token'), repository: str(ctx.values, 'repository'), apiUrl: str(ctx.values, 'api-url'),
+    token: str(ctx.values, 'github-token'),
+    repository: str(ctx.values, 'repository'),
+    apiUrl: str(ctx.values, 'api-url'),
     log: (m) => console.error(m),
   });
   const hook = str(ctx.values, 'webhook') ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
   const lines: string[] = [];
   const result = await runDailyMonitoring(await ctx.db(), {
-    pipelines: selected, repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, checks: [check], github,
+    pipelines: selected,
+    repoDir: resolve(str(ctx.values, 'repo') ?? '.'),
+    asOf,
+    checks: [check],
+    github,
     webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5, { above: 0 }) * 1000 } : null,
-    ...extra, log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
+    ...extra,
+    log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
   });
   if (ctx.values.json) {
     ctx.out(JSON.stringify({ ...result, log: lines }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
@@ -60,13 +67,16 @@ async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySin
 function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): void {
   if (check === 'quality') {
     for (const q of r.quality) {
-      ctx.out(`${q.pipeline}: data quality ${q.report.passed ? 'passed' : 'FAILED'} (${q.report.rows.toLocaleString('en-US')} rows, ${q.report.window.start} -> ${q.report.window.end})`);
+      ctx.out(
+        `${q.pipeline}: data quality ${q.report.passed ? 'passed' : 'FAILED'} (${q.report.rows.toLocaleString('en-US')} rows, ${q.report.window.start} -> ${q.report.window.end})`,
+      );
       for (const c of q.report.checks) ctx.out(`  ${c.passed ? 'ok  ' : 'FAIL'} ${c.name}${c.column ? ` ${c.column}` : ''}: ${c.message}`);
     }
   }
   if (check === 'drift') for (const d of r.drift) ctx.out(d.outcome === 'reported' ? d.markdown : `${d.message}\n`);
   if (check === 'health') {
-    for (const rule of r.rules) ctx.out(`${rule.status === 'firing' ? 'FIRING ' : rule.status === 'ok' ? 'ok     ' : 'unknown'} ${rule.pipeline}/${rule.rule}: ${rule.message}`);
+    for (const rule of r.rules)
+      ctx.out(`${rule.status === 'firing' ? 'FIRING ' : rule.status === 'ok' ? 'ok     ' : 'unknown'} ${rule.pipeline}/${rule.rule}: ${rule.message}`);
   }
   const changed = r.alerts.all.filter((a) => a.outcome !== 'unchanged');
   ctx.out(changed.length ? `alerts: ${changed.map((a) => `${a.key} ${a.outcome}`).join(', ')}` : 'alerts: no change');
@@ -80,15 +90,23 @@ async function sweep(ctx: Context): Promise<number> {
   if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
   const asOf = date(ctx.values, 'as-of') ?? new Date();
   const github = gitHubTarget({
-    token: str(ctx.values, 'github-token'), repository: str(ctx.values, 'repository'), apiUrl: str(ctx.values, 'api-url'),
+    token: str(ctx.values, 'github-token'),
+    repository: str(ctx.values, 'repository'),
+    apiUrl: str(ctx.values, 'api-url'),
     log: (m) => console.error(m),
   });
   const hook = str(ctx.values, 'webhook') ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
   const lines: string[] = [];
-  const result = await runSweep(await ctx.db(), selected.map((p) => p.config), {
-    asOf, github, webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5, { above: 0 }) * 1000 } : null,
-    log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
-  });
+  const result = await runSweep(
+    await ctx.db(),
+    selected.map((p) => p.config),
+    {
+      asOf,
+      github,
+      webhook: hook ? { url: hook, timeoutMs: num(ctx.values, 'webhook-timeout', 5, { above: 0 }) * 1000 } : null,
+      log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
+    },
+  );
   if (ctx.values.json) ctx.out(JSON.stringify({ ...result, log: lines }, null, 2));
   else ctx.out(sweepMarkdown(result).trimEnd());
   return 0; // a firing rule is an alert, not a failure of the command

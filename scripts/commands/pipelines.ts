@@ -15,9 +15,10 @@ export const pipelineCommands: Record<string, Command> = {
       else {
         for (const e of errors) console.error(formatIssue(e));
         for (const { file, config: c } of pipelines) {
-          const what = c.task === 'classification'
-            ? `classification of ${c.labels.table}.${c.labels.label_column} by ${c.source.key_column}`
-            : `${c.target.column}${c.target.horizon_minutes ? ` +${c.target.horizon_minutes} min` : ''}`;
+          const what =
+            c.task === 'classification'
+              ? `classification of ${c.labels.table}.${c.labels.label_column} by ${c.source.key_column}`
+              : `${c.target.column}${c.target.horizon_minutes ? ` +${c.target.horizon_minutes} min` : ''}`;
           ctx.out(`ok  ${file} (${c.name}: ${what}, ${c.trainer.algorithm})`);
         }
         if (errors.length) ctx.out(`${errors.length} problem(s) found`);

@@ -14,9 +14,16 @@ export const retrainCommands: Record<string, Command> = {
   retrain: {
     usage: '[--pipeline NAME] [--as-of TIME] [--force] [--json] [--run-id ID] [--repo DIR] [--runs-dir DIR] [--trigger KIND] [--reason TEXT]',
     options: {
-      pipeline: { type: 'string' }, 'as-of': { type: 'string' }, force: { type: 'boolean' }, 'run-id': { type: 'string' },
-      repo: { type: 'string' }, 'runs-dir': { type: 'string' }, dir: { type: 'string' }, trigger: { type: 'string' },
-      reason: { type: 'string' }, 'lock-timeout': { type: 'string' },
+      pipeline: { type: 'string' },
+      'as-of': { type: 'string' },
+      force: { type: 'boolean' },
+      'run-id': { type: 'string' },
+      repo: { type: 'string' },
+      'runs-dir': { type: 'string' },
+      dir: { type: 'string' },
+      trigger: { type: 'string' },
+      reason: { type: 'string' },
+      'lock-timeout': { type: 'string' },
     },
     async run(ctx) {
       const name = str(ctx.values, 'pipeline');
@@ -30,18 +37,29 @@ export const retrainCommands: Record<string, Command> = {
       const failures: string[] = [];
       for (const { file, config } of selected) {
         const result = await retrain(db, {
-          pipeline: config, pipelineFile: file, asOf, force: Boolean(ctx.values.force), runId: str(ctx.values, 'run-id'),
-          repoDir: resolve(str(ctx.values, 'repo') ?? '.'), runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
-          trigger: str(ctx.values, 'trigger') ?? 'manual', triggerReason: str(ctx.values, 'reason') ?? null,
+          pipeline: config,
+          pipelineFile: file,
+          asOf,
+          force: Boolean(ctx.values.force),
+          runId: str(ctx.values, 'run-id'),
+          repoDir: resolve(str(ctx.values, 'repo') ?? '.'),
+          runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
+          trigger: str(ctx.values, 'trigger') ?? 'manual',
+          triggerReason: str(ctx.values, 'reason') ?? null,
           lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800, { min: 0 }) * 1000,
           onAbandoned: (runs) => {
-            for (const r of runs) console.error(`${config.name}: ⚠️ run ${r.run_id} (started ${r.started_at.toISOString()}) was left running and is now marked abandoned: ${r.reason}`);
+            for (const r of runs)
+              console.error(
+                `${config.name}: ⚠️ run ${r.run_id} (started ${r.started_at.toISOString()}) was left running and is now marked abandoned: ${r.reason}`,
+              );
           },
         }).catch((err: Error & { runId?: string; record?: string }) => {
           failures.push(config.name);
           console.error(`${config.name}: 💥 failed${err.runId ? ` (run ${err.runId}, ${err.record})` : ''}: ${err.message}`);
           if (/table "[^"]+" does not exist/.test(err.message)) {
-            console.error('  the source table is missing: point --database-url (or DATABASE_URL) at the database that holds it, or create demo data with: npm run mlops -- data seed --days 45');
+            console.error(
+              '  the source table is missing: point --database-url (or DATABASE_URL) at the database that holds it, or create demo data with: npm run mlops -- data seed --days 45',
+            );
           }
           return null;
         });
@@ -49,7 +67,9 @@ export const retrainCommands: Record<string, Command> = {
         if (ctx.values.json) ctx.out(JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
         else {
           const c = result.scores.challenger?.metrics;
-          ctx.out(`${config.name}: ${DECISION_MARK[result.decision ?? 'skip']}${c ? `  ${result.primary_metric} ${fmtMetric(metricValue(c, result.primary_metric))}` : ''}  run ${result.run_id}`);
+          ctx.out(
+            `${config.name}: ${DECISION_MARK[result.decision ?? 'skip']}${c ? `  ${result.primary_metric} ${fmtMetric(metricValue(c, result.primary_metric))}` : ''}  run ${result.run_id}`,
+          );
           for (const r of result.reasons) ctx.out(`  - ${r}`);
           ctx.out(`  report: ${join(result.lineage.run_dir, 'report.md')}`);
         }

@@ -16,14 +16,32 @@ export const runsCommands: Record<string, Command> = {
       const rows = runs.map((r) => {
         const holdout = (r.metrics?.holdout ?? null) as { rmse?: number | null } | null;
         const ended = r.status === 'failed' || r.status === 'abandoned';
-        return [r.run_id, r.pipeline, r.started_at.toISOString().slice(0, 16).replace('T', ' '), r.status,
-          r.decision ?? (ended ? r.status : '-'), holdout?.rmse != null ? fmtMetric(holdout.rmse) : '-', r.trainer ?? '-',
-          (ended ? r.error ?? '' : r.status === 'running' ? `pid ${r.lease_pid ?? '-'} on ${r.lease_host ?? '?'}, heartbeat ${r.heartbeat_at?.toISOString().slice(11, 19) ?? '-'}` : r.reasons[0] ?? '').slice(0, 60)];
+        return [
+          r.run_id,
+          r.pipeline,
+          r.started_at.toISOString().slice(0, 16).replace('T', ' '),
+          r.status,
+          r.decision ?? (ended ? r.status : '-'),
+          holdout?.rmse != null ? fmtMetric(holdout.rmse) : '-',
+          r.trainer ?? '-',
+          (ended
+            ? (r.error ?? '')
+            : r.status === 'running'
+              ? `pid ${r.lease_pid ?? '-'} on ${r.lease_host ?? '?'}, heartbeat ${r.heartbeat_at?.toISOString().slice(11, 19) ?? '-'}`
+              : (r.reasons[0] ?? '')
+          ).slice(0, 60),
+        ];
       });
       const header = ['run', 'pipeline', 'started (UTC)', 'status', 'decision', 'rmse', 'trainer', 'why'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       ctx.out(header.map((h, i) => h.padEnd(widths[i])).join('  '));
-      for (const r of rows) ctx.out(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+      for (const r of rows)
+        ctx.out(
+          r
+            .map((c, i) => c.padEnd(widths[i]))
+            .join('  ')
+            .trimEnd(),
+        );
     },
   },
   'runs show': {
@@ -42,11 +60,16 @@ export const runsCommands: Record<string, Command> = {
       ctx.out(`run ${run.run_id} (${run.pipeline}): ${run.status}${run.decision ? `, ${run.decision}` : ''}`);
       for (const r of run.reasons) ctx.out(`  - ${r}`);
       if (run.status === 'running') {
-        ctx.out(`  worked on by pid ${run.lease_pid ?? '-'} on host ${run.lease_host ?? '?'}, started ${run.started_at.toISOString()}, last heartbeat ${run.heartbeat_at?.toISOString() ?? '-'}, lease until ${run.lease_expires_at?.toISOString() ?? '-'}`);
+        ctx.out(
+          `  worked on by pid ${run.lease_pid ?? '-'} on host ${run.lease_host ?? '?'}, started ${run.started_at.toISOString()}, last heartbeat ${run.heartbeat_at?.toISOString() ?? '-'}, lease until ${run.lease_expires_at?.toISOString() ?? '-'}`,
+        );
       }
-      if (run.status === 'abandoned') ctx.out(`  found abandoned at ${run.finished_at?.toISOString() ?? '?'} (last heartbeat ${run.heartbeat_at?.toISOString() ?? '-'})`);
+      if (run.status === 'abandoned')
+        ctx.out(`  found abandoned at ${run.finished_at?.toISOString() ?? '?'} (last heartbeat ${run.heartbeat_at?.toISOString() ?? '-'})`);
       if (run.error) ctx.out(`  ${run.status === 'abandoned' ? 'why' : 'error'}: ${run.error}`);
-      ctx.out(`  as of ${run.as_of.toISOString()}, data ${run.data_start?.toISOString() ?? '?'} -> ${run.data_end?.toISOString() ?? '?'} (${run.data_rows ?? 0} rows), fingerprint ${run.fingerprint ?? '-'}`);
+      ctx.out(
+        `  as of ${run.as_of.toISOString()}, data ${run.data_start?.toISOString() ?? '?'} -> ${run.data_end?.toISOString() ?? '?'} (${run.data_rows ?? 0} rows), fingerprint ${run.fingerprint ?? '-'}`,
+      );
       ctx.out(`  metrics: ${JSON.stringify(run.metrics)}`);
       if (evaluation) ctx.out(`  gates: ${JSON.stringify(evaluation.gates)}`);
     },

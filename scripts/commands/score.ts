@@ -37,7 +37,13 @@ export const scoreCommands: Record<string, Command> = {
         ctx.out(scoreSummaryMarkdown(results).trimEnd());
       };
       try {
-        print(await scorePipelines(await ctx.db(), selected.map((p) => p.config), { repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, sinceMs: since }));
+        print(
+          await scorePipelines(
+            await ctx.db(),
+            selected.map((p) => p.config),
+            { repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, sinceMs: since },
+          ),
+        );
       } catch (err) {
         // the pipelines that were scored are shown; the failures make the command fail
         if (err instanceof ScoreFailure && err.results.length) print(err.results);

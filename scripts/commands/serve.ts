@@ -14,8 +14,13 @@ export const serveCommands: Record<string, Command> = {
   serve: {
     usage: '[--port 8080] [--host 127.0.0.1] [--repo DIR] [--poll-seconds 2] [--body-limit-kb 1024] [--sweep-minutes N [--dir pipelines]]',
     options: {
-      port: { type: 'string' }, host: { type: 'string' }, repo: { type: 'string' }, 'poll-seconds': { type: 'string' },
-      'body-limit-kb': { type: 'string' }, 'sweep-minutes': { type: 'string' }, dir: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      repo: { type: 'string' },
+      'poll-seconds': { type: 'string' },
+      'body-limit-kb': { type: 'string' },
+      'sweep-minutes': { type: 'string' },
+      dir: { type: 'string' },
     },
     handlesSignals: true,
     async run(ctx) {
@@ -39,11 +44,20 @@ export const serveCommands: Record<string, Command> = {
         };
       }
       const server = await startModelServer({
-        db, repoDir: resolve(str(ctx.values, 'repo') ?? '.'), host: str(ctx.values, 'host') ?? '127.0.0.1', port, pollMs, bodyLimit, sweep, log,
+        db,
+        repoDir: resolve(str(ctx.values, 'repo') ?? '.'),
+        host: str(ctx.values, 'host') ?? '127.0.0.1',
+        port,
+        pollMs,
+        bodyLimit,
+        sweep,
+        log,
       });
       const models = server.store.list();
-      ctx.out(`mlops serve: listening on ${server.url} (database ${db.location}); serving ${models.length ? models.map((m) => `${m.name} v${m.version}`).join(', ') : 'no model yet'}; ` +
-        `polling mlops.deployments every ${pollMs / 1000} s${sweep ? `; alert sweep every ${sweepMinutes} min` : ''}`);
+      ctx.out(
+        `mlops serve: listening on ${server.url} (database ${db.location}); serving ${models.length ? models.map((m) => `${m.name} v${m.version}`).join(', ') : 'no model yet'}; ` +
+          `polling mlops.deployments every ${pollMs / 1000} s${sweep ? `; alert sweep every ${sweepMinutes} min` : ''}`,
+      );
       for (const p of server.store.problemsList()) log(`mlops serve: ${p.model} v${p.version} not loaded: ${p.error}`);
       const signal = await new Promise<NodeJS.Signals>((done) => {
         process.once('SIGTERM', () => done('SIGTERM'));

@@ -26,7 +26,9 @@ export interface CliProcess {
  */
 export function startMlops(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd, env: { ...process.env, DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+    env: { ...process.env, DATABASE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';

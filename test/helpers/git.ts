@@ -82,7 +82,12 @@ export async function createSandbox(initial: Record<string, string | Uint8Array>
     commitToMain,
     async originRefs() {
       const out = await new Git(origin).run(['for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads']);
-      return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+      return Object.fromEntries(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ') as [string, string]),
+      );
     },
     pushLog: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
     cleanup: () => rmSync(root, { recursive: true, force: true }),

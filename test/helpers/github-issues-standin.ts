@@ -46,7 +46,10 @@ export class GitHubIssuesStandIn extends StandInServer {
     }
     if (rest === '/issues' && method === 'GET') {
       const state = query.get('state') ?? 'open';
-      const labels = (query.get('labels') ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+      const labels = (query.get('labels') ?? '')
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean);
       const perPage = Number(query.get('per_page') ?? 30);
       const page = Number(query.get('page') ?? 1);
       const list = this.issues

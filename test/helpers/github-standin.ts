@@ -70,7 +70,8 @@ export class GitHubStandIn extends StandInServer<Options> {
     }
     if (rest === '/pulls' && method === 'POST') {
       const head = String(body.head);
-      if (this.options.branchExists && !(await this.options.branchExists(head))) return [422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }] }];
+      if (this.options.branchExists && !(await this.options.branchExists(head)))
+        return [422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }] }];
       if (this.pulls.some((p) => p.state === 'open' && p.head === head))
         return [422, { message: 'Validation Failed', errors: [{ message: `A pull request already exists for ${owner}:${head}.` }] }];
       const pull: StandInPull = {
@@ -96,12 +97,21 @@ export class GitHubStandIn extends StandInServer<Options> {
     if ((m = /^\/pulls\/(\d+)\/reviews$/.exec(rest)) && method === 'GET') {
       const pull = this.pull(Number(m[1]));
       if (!pull) return [404, { message: 'Not Found' }];
-      return [200, (pull.reviews ?? []).map((r, i) => ({
-        id: pull.number * 100 + i, node_id: `PRR_${pull.number}_${i}`, user: { login: r.user, id: i + 1, type: 'User' }, body: '', state: r.state,
-        html_url: `https://github.test/${this.options.owner}/${this.options.repo}/pull/${pull.number}#pullrequestreview-${i}`,
-        pull_request_url: `${this.baseUrl}/repos/${this.options.owner}/${this.options.repo}/pulls/${pull.number}`,
-        author_association: 'MEMBER', submitted_at: r.submittedAt, commit_id: r.commitId,
-      }))];
+      return [
+        200,
+        (pull.reviews ?? []).map((r, i) => ({
+          id: pull.number * 100 + i,
+          node_id: `PRR_${pull.number}_${i}`,
+          user: { login: r.user, id: i + 1, type: 'User' },
+          body: '',
+          state: r.state,
+          html_url: `https://github.test/${this.options.owner}/${this.options.repo}/pull/${pull.number}#pullrequestreview-${i}`,
+          pull_request_url: `${this.baseUrl}/repos/${this.options.owner}/${this.options.repo}/pulls/${pull.number}`,
+          author_association: 'MEMBER',
+          submitted_at: r.submittedAt,
+          commit_id: r.commitId,
+        })),
+      ];
     }
     if ((m = /^\/commits\/([0-9a-f]{40})\/pulls$/.exec(rest)) && method === 'GET') {
       const sha = m[1];
@@ -139,16 +149,27 @@ export class GitHubStandIn extends StandInServer<Options> {
     // the input object as the document spells it, its values from the coerced variables
     const input = field.arguments?.find((a) => a.name.value === 'input')?.value;
     const values: Record<string, unknown> = {};
-    if (input?.kind === Kind.OBJECT) for (const f of input.fields) values[f.name.value] = f.value.kind === Kind.VARIABLE ? variables[f.value.name.value] : (f.value as { value?: unknown }).value;
+    if (input?.kind === Kind.OBJECT)
+      for (const f of input.fields)
+        values[f.name.value] = f.value.kind === Kind.VARIABLE ? variables[f.value.name.value] : (f.value as { value?: unknown }).value;
     const pull = this.pulls.find((p) => this.nodeId(p) === values.pullRequestId);
-    const error = (type: string, message: string) => ({ data: { enablePullRequestAutoMerge: null }, errors: [{ type, path: ['enablePullRequestAutoMerge'], message }] });
+    const error = (type: string, message: string) => ({
+      data: { enablePullRequestAutoMerge: null },
+      errors: [{ type, path: ['enablePullRequestAutoMerge'], message }],
+    });
     if (!pull) return error('NOT_FOUND', `Could not resolve to a node with the global id of '${String(values.pullRequestId)}'`);
     if (this.options.autoMergeAllowed === false) return error('UNPROCESSABLE', 'Pull request Auto merge is not allowed for this repository');
     if (pull.state !== 'open') return error('UNPROCESSABLE', 'Pull request is not open');
     const expected = (values.expectedHeadOid as string | undefined) ?? null;
     if (expected && pull.headSha && expected !== pull.headSha) return error('UNPROCESSABLE', `Head sha didn't match expected head sha`);
     pull.autoMerge = { mergeMethod: String(values.mergeMethod ?? 'MERGE'), enabledAt: new Date().toISOString(), expectedHeadOid: expected };
-    return { data: { enablePullRequestAutoMerge: { pullRequest: { number: pull.number, autoMergeRequest: { enabledAt: pull.autoMerge.enabledAt, mergeMethod: pull.autoMerge.mergeMethod } } } } };
+    return {
+      data: {
+        enablePullRequestAutoMerge: {
+          pullRequest: { number: pull.number, autoMergeRequest: { enabledAt: pull.autoMerge.enabledAt, mergeMethod: pull.autoMerge.mergeMethod } },
+        },
+      },
+    };
   }
 
   nodeId(p: StandInPull): string {

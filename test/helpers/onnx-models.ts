@@ -4,7 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { artifactPath, emptyRegistry, parseRegistry, serializeRegistry, REGISTRY_FILE, type RegressionEntry, type Registry } from '../../actions/lib/registry/schema.ts';
+import {
+  artifactPath,
+  emptyRegistry,
+  parseRegistry,
+  serializeRegistry,
+  REGISTRY_FILE,
+  type RegressionEntry,
+  type Registry,
+} from '../../actions/lib/registry/schema.ts';
 import { promotionCommitMessage } from '../../actions/lib/promotion/marker.ts';
 
 /**
@@ -78,7 +86,6 @@ export function sha256(bytes: Uint8Array): string {
 // `origin`, a work clone, and promotions that arrive as `git merge --no-ff` of a branch, the way
 // a merged pull request lands on main.
 // ---------------------------------------------------------------------------------------------
-
 
 // Keep the machine's and the user's git configuration out of the scratch repositories.
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -174,7 +181,12 @@ export class ScratchRepo {
    * merged into main with `--no-ff` as "Merge pull request #<pr> from acme/mlops/promote/<model>",
    * pushed. Returns the merge commit.
    */
-  promote(model: string, version: number, pr: number, options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry>; title?: string; beforeMerge?: (branch: string) => void } = {}): string {
+  promote(
+    model: string,
+    version: number,
+    pr: number,
+    options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry>; title?: string; beforeMerge?: (branch: string) => void } = {},
+  ): string {
     const onnx = options.onnx ?? modelBytes(version);
     const branch = `mlops/promote/${model}`;
     this.git('checkout', '--quiet', '-B', branch, 'main');
@@ -195,7 +207,16 @@ export class ScratchRepo {
     this.commit(promotionCommitMessage(model, version, { run: entry.run_id, sha256: entry.artifact.sha256 }));
     options.beforeMerge?.(branch);
     this.git('checkout', '--quiet', 'main');
-    this.git('merge', '--quiet', '--no-ff', '-m', `Merge pull request #${pr} from acme/${branch}`, '-m', options.title ?? `Promote ${model} v${version}`, branch);
+    this.git(
+      'merge',
+      '--quiet',
+      '--no-ff',
+      '-m',
+      `Merge pull request #${pr} from acme/${branch}`,
+      '-m',
+      options.title ?? `Promote ${model} v${version}`,
+      branch,
+    );
     this.git('push', '--quiet', 'origin', 'main');
     this.git('branch', '--quiet', '-D', branch);
     return this.head();

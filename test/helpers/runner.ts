@@ -91,8 +91,12 @@ export function parseWorkflowCommands(stdout: string): { annotations: Annotation
         p[kv.slice(0, i)] = unescapeProp(kv.slice(i + 1));
       }
       annotations.push({
-        level: cmd, message: unescapeData(message),
-        ...(p.file ? { file: p.file } : {}), ...(p.line ? { line: Number(p.line) } : {}), ...(p.col ? { col: Number(p.col) } : {}), ...(p.title ? { title: p.title } : {}),
+        level: cmd,
+        message: unescapeData(message),
+        ...(p.file ? { file: p.file } : {}),
+        ...(p.line ? { line: Number(p.line) } : {}),
+        ...(p.col ? { col: Number(p.col) } : {}),
+        ...(p.title ? { title: p.title } : {}),
       });
     }
   }
@@ -126,13 +130,24 @@ export async function runStep(command: string, args: string[], env: Record<strin
   const envFile = readFileSync(files.GITHUB_ENV, 'utf8');
   const { annotations, masks } = parseWorkflowCommands(stdout);
   return {
-    code, outputs: parseFileCommands(outputText), summary, envFile, stdout, stderr, annotations, masks,
+    code,
+    outputs: parseFileCommands(outputText),
+    summary,
+    envFile,
+    stdout,
+    stderr,
+    annotations,
+    masks,
     everything: [outputText, summary, envFile, stdout, stderr].join('\n'),
   };
 }
 
 /** Runs `actions/<name>/main.ts` as the composite step does: `node --import tsx`, inputs as INPUT_* variables. */
-export function runEntry(name: string, inputs: Record<string, string>, options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<StepRun> {
+export function runEntry(
+  name: string,
+  inputs: Record<string, string>,
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<StepRun> {
   const env = baseEnv(options.env);
   for (const [k, v] of Object.entries(inputs)) env[inputVar(k)] = v;
   return runStep(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'actions', name, 'main.ts')], env, options.cwd ?? REPO_ROOT);
@@ -145,7 +160,10 @@ export type Json = string | number | boolean | null | Json[] | { [k: string]: Js
 
 /** The status functions of `if:`; the steps run here are all on the success path. */
 const STATUS: FunctionDefinition[] = ['success', 'always', 'failure', 'cancelled'].map((name) => ({
-  name, minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(name === 'success' || name === 'always'),
+  name,
+  minArgs: 0,
+  maxArgs: 0,
+  call: () => new data.BooleanData(name === 'success' || name === 'always'),
 }));
 
 function toData(value: Json | undefined): data.ExpressionData {
@@ -196,7 +214,11 @@ export function readActionYaml(dir: string): ActionYaml {
  * defaults, each step's env interpolated from `inputs`, its `run` through bash with
  * GITHUB_ACTION_PATH, and the action's outputs from its `value:` expressions.
  */
-export async function runComposite(actionDir: string, withInputs: Record<string, string>, options: { env: Record<string, string>; cwd: string; context?: Record<string, Json> }): Promise<StepRun> {
+export async function runComposite(
+  actionDir: string,
+  withInputs: Record<string, string>,
+  options: { env: Record<string, string>; cwd: string; context?: Record<string, Json> },
+): Promise<StepRun> {
   const action = readActionYaml(actionDir);
   const inputs: Record<string, Json> = {};
   for (const [name, def] of Object.entries(action.inputs ?? {})) inputs[name] = withInputs[name] ?? def.default ?? '';
@@ -235,7 +257,11 @@ export async function makeWorkspace(files: Record<string, string>): Promise<Work
   const { dirname } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'mlops-ws-'));
   const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } }).trim();
+    execFileSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+    }).trim();
   git('init', '--quiet', '--initial-branch=main');
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -288,7 +314,12 @@ export async function parseWithGitHub(kind: 'workflow' | 'action', files: { name
     }
     process.stdout.write(JSON.stringify(out));
   `;
-  const run = await runStep(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], baseEnv({ PARSE_FILES: JSON.stringify(files), PARSE_KIND: kind }), REPO_ROOT);
+  const run = await runStep(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    baseEnv({ PARSE_FILES: JSON.stringify(files), PARSE_KIND: kind }),
+    REPO_ROOT,
+  );
   if (run.code !== 0) throw new Error(`the workflow parser failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as ParseReport[];
 }
@@ -308,14 +339,23 @@ export function pipelineYaml(name: string, edit: (doc: ReturnType<typeof parseDo
 export const SEED = { days: 30, stations: 1, seed: 7, start: new Date('2026-10-01T00:00:00Z') };
 
 /** A database seeded with 30 days x 1 station, and how an action reaches it (data-dir or database-url with a password). */
-export async function seededDatabase(backend: Backend, seed: { days: number; stations: number; seed: number; start: Date } = SEED): Promise<{ inputs: Record<string, string>; secret: string | null; asOf: string; fresh: FreshDatabase | null; cleanup(): Promise<void> }> {
+export async function seededDatabase(
+  backend: Backend,
+  seed: { days: number; stations: number; seed: number; start: Date } = SEED,
+): Promise<{ inputs: Record<string, string>; secret: string | null; asOf: string; fresh: FreshDatabase | null; cleanup(): Promise<void> }> {
   if (backend === 'pglite') {
     const dataDir = mkdtempSync(join(tmpdir(), 'mlops-pglite-'));
     const db = await openDb({ dataDir, ignoreEnv: true });
     await migrate(db);
     const seeded = await seedReadings(db, seed);
     await db.close();
-    return { inputs: { 'data-dir': dataDir }, secret: null, asOf: seeded.end.toISOString(), fresh: null, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return {
+      inputs: { 'data-dir': dataDir },
+      secret: null,
+      asOf: seeded.end.toISOString(),
+      fresh: null,
+      cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
   }
   const fresh = await freshDatabase('postgres');
   const db = await fresh.open();
@@ -330,7 +370,10 @@ export async function seededDatabase(backend: Backend, seed: { days: number; sta
   u.username = role;
   u.password = password;
   return {
-    inputs: { 'database-url': u.toString() }, secret: password, asOf: seeded.end.toISOString(), fresh,
+    inputs: { 'database-url': u.toString() },
+    secret: password,
+    asOf: seeded.end.toISOString(),
+    fresh,
     async cleanup() {
       await fresh.drop();
       const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
@@ -340,4 +383,3 @@ export async function seededDatabase(backend: Backend, seed: { days: number; sta
     },
   };
 }
-

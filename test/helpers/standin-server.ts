@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { buildClientSchema, getVariableValues, Kind, parse as parseGraphQL, type DocumentNode, type GraphQLSchema, type IntrospectionQuery, type OperationDefinitionNode } from 'graphql';
+import {
+  buildClientSchema,
+  getVariableValues,
+  Kind,
+  parse as parseGraphQL,
+  type DocumentNode,
+  type GraphQLSchema,
+  type IntrospectionQuery,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { schema as githubSchema, validate as validateGitHubQuery } from '@octokit/graphql-schema';
 
 /**
@@ -117,7 +126,8 @@ export function checkAgainstOpenApi(method: string, path: string, query: URLSear
   for (const [name, value] of query) {
     const p = queryParams.find((x) => x.name === name);
     if (!p) violations.push(`${where}: query parameter ${name} is not declared`);
-    else if (p.schema?.enum && !p.schema.enum.includes(value)) violations.push(`${where}: query parameter ${name}=${value} not in ${JSON.stringify(p.schema.enum)}`);
+    else if (p.schema?.enum && !p.schema.enum.includes(value))
+      violations.push(`${where}: query parameter ${name}=${value} not in ${JSON.stringify(p.schema.enum)}`);
     else if (p.schema?.type === 'integer' && !/^\d+$/.test(value)) violations.push(`${where}: query parameter ${name}=${value} is not an integer`);
   }
   for (const p of queryParams) if (p.required && !query.has(p.name)) violations.push(`${where}: required query parameter ${p.name} is missing`);
@@ -152,7 +162,11 @@ let graphqlSchema: GraphQLSchema | undefined;
  * document must validate (fields, arguments, input types), name one operation, and its variables
  * must coerce to the declared types. Returns the problems and the parsed operation.
  */
-export function checkAgainstGraphQLSchema(body: unknown): { violations: string[]; operation: OperationDefinitionNode | null; variables: Record<string, unknown> } {
+export function checkAgainstGraphQLSchema(body: unknown): {
+  violations: string[];
+  operation: OperationDefinitionNode | null;
+  variables: Record<string, unknown>;
+} {
   const b = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
   if (typeof b.query !== 'string') return { violations: ['POST /graphql: the body has no query'], operation: null, variables: {} };
   const violations = validateGitHubQuery(b.query).map((e) => `POST /graphql: ${e.message}`);
@@ -164,7 +178,7 @@ export function checkAgainstGraphQLSchema(body: unknown): { violations: string[]
     return { violations: [...violations, `POST /graphql: ${(e as Error).message}`], operation: null, variables: {} };
   }
   const operations = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  const operation = operations.length === 1 ? operations[0] : operations.find((o) => o.name?.value === b.operationName) ?? null;
+  const operation = operations.length === 1 ? operations[0] : (operations.find((o) => o.name?.value === b.operationName) ?? null);
   if (!operation) return { violations: [...violations, 'POST /graphql: expected one operation (or operationName)'], operation: null, variables: {} };
   const coerced = getVariableValues(graphqlSchema, operation.variableDefinitions ?? [], (b.variables ?? {}) as Record<string, unknown>);
   if (coerced.errors) violations.push(...coerced.errors.map((e) => `POST /graphql: ${e.message}`));
@@ -284,7 +298,17 @@ export abstract class StandInServer<O extends ServerOptions = ServerOptions> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     let path = url.pathname;
-    const record: RecordedRequest = { method, path, query: Object.fromEntries(url.searchParams), body: undefined, headers: req.headers, template: null, operationId: null, status: 0, at: Date.now() };
+    const record: RecordedRequest = {
+      method,
+      path,
+      query: Object.fromEntries(url.searchParams),
+      body: undefined,
+      headers: req.headers,
+      template: null,
+      operationId: null,
+      status: 0,
+      at: Date.now(),
+    };
     this.requests.push(record);
     const send = (status: number, data: unknown, headers: Record<string, string> = {}) => {
       record.status = status;

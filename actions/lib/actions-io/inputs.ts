@@ -40,7 +40,11 @@ export function readInputs<S extends InputSpec>(spec: S): Inputs<S> {
 }
 
 /** A required text input. */
-export const requiredText = (what: string) => z.string({ error: `required: ${what}` }).trim().min(1, `required: ${what}`);
+export const requiredText = (what: string) =>
+  z
+    .string({ error: `required: ${what}` })
+    .trim()
+    .min(1, `required: ${what}`);
 
 /** An optional text input (absent when empty). */
 export const optionalText = () => z.string().trim().optional();

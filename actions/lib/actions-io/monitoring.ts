@@ -41,22 +41,32 @@ export async function runMonitoringAction(
 ): Promise<MonitoringActionRun> {
   maskSecret(inputs.githubToken);
   maskSecret(inputs.webhookUrl);
-  const pipelines = (options.pipelineFile ? [{ file: options.pipelineFile, config: loadPipelineFile(options.pipelineFile) }] : loadPipelines(inputs.pipelinesDir))
-    .filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
+  const pipelines = (
+    options.pipelineFile ? [{ file: options.pipelineFile, config: loadPipelineFile(options.pipelineFile) }] : loadPipelines(inputs.pipelinesDir)
+  ).filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
   if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
   const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
   if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only, retrains are recorded, not dispatched');
-  const result = await withDatabase(inputs, (db) => runDailyMonitoring(db, {
-    pipelines, repoDir: inputs.repoDir, asOf: inputs.asOf ?? new Date(), ...options,
-    github, webhook: inputs.webhookUrl ? { url: inputs.webhookUrl } : null, log: info,
-  }));
+  const result = await withDatabase(inputs, (db) =>
+    runDailyMonitoring(db, {
+      pipelines,
+      repoDir: inputs.repoDir,
+      asOf: inputs.asOf ?? new Date(),
+      ...options,
+      github,
+      webhook: inputs.webhookUrl ? { url: inputs.webhookUrl } : null,
+      log: info,
+    }),
+  );
   return { result, fileOf: (name) => pipelines.find((p) => p.config.name === name)!.file };
 }
 
 /** The `alerts` (those that changed) and `dispatched` (the retrain dispatches) outputs of every monitoring action, as JSON. */
 export function monitoringOutputs(result: DailyMonitoringResult): { alerts: string; dispatched: string } {
   return {
-    alerts: JSON.stringify(result.alerts.all.filter((a) => a.outcome !== 'unchanged').map((a) => ({ key: a.key, outcome: a.outcome, issue: a.issue?.number ?? null }))),
+    alerts: JSON.stringify(
+      result.alerts.all.filter((a) => a.outcome !== 'unchanged').map((a) => ({ key: a.key, outcome: a.outcome, issue: a.issue?.number ?? null })),
+    ),
     dispatched: JSON.stringify(result.dispatches.map((d) => ({ pipeline: d.pipeline, outcome: d.outcome }))),
   };
 }

@@ -21,8 +21,7 @@ interface LocatedIssues {
   issues: { file: string; line: number; col: number; path: string; message: string }[];
 }
 
-const hasIssues = (e: unknown): e is Error & LocatedIssues =>
-  e instanceof Error && Array.isArray((e as Partial<LocatedIssues>).issues);
+const hasIssues = (e: unknown): e is Error & LocatedIssues => e instanceof Error && Array.isArray((e as Partial<LocatedIssues>).issues);
 
 /**
  * The end of every action entry: runs `main`; any error becomes annotations (located ones on their

@@ -63,9 +63,10 @@ export async function runStage<T>(db: Db, step: string, store: RunStore, stage: 
   }
 }
 
-const skippedLine = (s: RunState): string => (s.quality && !s.quality.passed
-  ? `⏭️ skipped: the data failed its quality checks (${s.quality.failed.length} failed); the gate step records the run as skip.`
-  : `⏭️ skipped before training: ${(s.preflight?.reasons ?? []).map((r) => r.replace(/^before training: /, '')).join('; ')}; the gate step records the run as skip.`);
+const skippedLine = (s: RunState): string =>
+  s.quality && !s.quality.passed
+    ? `⏭️ skipped: the data failed its quality checks (${s.quality.failed.length} failed); the gate step records the run as skip.`
+    : `⏭️ skipped before training: ${(s.preflight?.reasons ?? []).map((r) => r.replace(/^before training: /, '')).join('; ')}; the gate step records the run as skip.`;
 
 /** The job summary of one stage of a run, from its state after the stage. */
 export function stageSummary(step: 'extract' | 'quality' | 'features' | 'train' | 'evaluate', state: RunState, runDir: string): string {
@@ -75,39 +76,54 @@ export function stageSummary(step: 'extract' | 'quality' | 'features' | 'train' 
   switch (step) {
     case 'extract': {
       const d = state.extract!;
-      return head + [
-        `- Window: ${fmtTime(d.start)} -> ${fmtTime(d.end)}, ${fmtInt(d.rows)} rows, ${d.entities.join(', ') || 'no entities'}`,
-        `- Fingerprint: \`${d.fingerprint}\``,
-        ...(d.labels ? [`- Labels: ${labelsLine(d.labels, d.rows)}`] : []),
-        `- Trigger: ${state.trigger}${state.trigger_reason ? `: ${state.trigger_reason}` : ''}${state.forced ? ' (forced)' : ''}`,
-      ].join('\n') + '\n';
+      return (
+        head +
+        [
+          `- Window: ${fmtTime(d.start)} -> ${fmtTime(d.end)}, ${fmtInt(d.rows)} rows, ${d.entities.join(', ') || 'no entities'}`,
+          `- Fingerprint: \`${d.fingerprint}\``,
+          ...(d.labels ? [`- Labels: ${labelsLine(d.labels, d.rows)}`] : []),
+          `- Trigger: ${state.trigger}${state.trigger_reason ? `: ${state.trigger_reason}` : ''}${state.forced ? ' (forced)' : ''}`,
+        ].join('\n') +
+        '\n'
+      );
     }
     case 'quality': {
       const q = state.quality!;
       const failed = q.failed.length ? `\n\n#### Failed checks\n\n${qualityTable({ ...q, checks: q.failed })}` : '';
       const pre = state.preflight?.gates.length
-        ? `\n\n#### Before training\n\n${gateTable(state.preflight.gates)}${state.preflight.passed ? '' : `\n\n${skippedLine(state)}`}` : '';
+        ? `\n\n#### Before training\n\n${gateTable(state.preflight.gates)}${state.preflight.passed ? '' : `\n\n${skippedLine(state)}`}`
+        : '';
       return head + `Data quality: **${q.passed ? 'passed' : 'failed'}**: ${qualitySummary(q)}${failed}${pre}\n\n#### All checks\n\n${qualityTable(q)}\n`;
     }
     case 'features': {
       if (skipped) return head + skippedLine(state) + '\n';
       const f = state.features!;
-      const dropped = Object.entries(f.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${fmtInt(n)} ${k.replace(/_/g, ' ')}`);
-      return head + [
-        `- Features: ${f.names.length}${dropped.length ? `; rows dropped: ${dropped.join(', ')}` : ''}`,
-        `- Training rows: ${fmtInt(f.train.rows)} (${fmtTime(f.train.start)} -> ${fmtTime(f.train.end)})`,
-        `- Holdout rows: ${fmtInt(f.holdout.rows)} (${fmtTime(f.holdout.start)} -> ${fmtTime(f.holdout.end)})`,
-        ...f.warnings.map((w) => `- ⚠️ ${w}`),
-      ].join('\n') + '\n';
+      const dropped = Object.entries(f.dropped)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${fmtInt(n)} ${k.replace(/_/g, ' ')}`);
+      return (
+        head +
+        [
+          `- Features: ${f.names.length}${dropped.length ? `; rows dropped: ${dropped.join(', ')}` : ''}`,
+          `- Training rows: ${fmtInt(f.train.rows)} (${fmtTime(f.train.start)} -> ${fmtTime(f.train.end)})`,
+          `- Holdout rows: ${fmtInt(f.holdout.rows)} (${fmtTime(f.holdout.start)} -> ${fmtTime(f.holdout.end)})`,
+          ...f.warnings.map((w) => `- ⚠️ ${w}`),
+        ].join('\n') +
+        '\n'
+      );
     }
     case 'train': {
       if (skipped) return head + skippedLine(state) + '\n';
       const t = state.train!;
-      return head + [
-        `- Trainer: ${t.algorithm} ${JSON.stringify(t.params)}`,
-        `- Training time: ${(t.wall_ms / 1000).toFixed(1)} s`,
-        `- Artifact: sha256 \`${t.sha256}\`, ${fmtInt(t.bytes)} bytes`,
-      ].join('\n') + '\n';
+      return (
+        head +
+        [
+          `- Trainer: ${t.algorithm} ${JSON.stringify(t.params)}`,
+          `- Training time: ${(t.wall_ms / 1000).toFixed(1)} s`,
+          `- Artifact: sha256 \`${t.sha256}\`, ${fmtInt(t.bytes)} bytes`,
+        ].join('\n') +
+        '\n'
+      );
     }
     case 'evaluate': {
       if (skipped) return head + skippedLine(state) + '\n';

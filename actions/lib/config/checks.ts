@@ -21,12 +21,9 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
 
   const seen = new Set<string>();
   const special = (c: string, path: PathSegment[]) => {
-    if (c === src.time_column)
-      issues.push(at(path, `"${c}" is the time column (source.time_column); it is read anyway, do not list it here`));
-    if (c === src.entity_column)
-      issues.push(at(path, `"${c}" is the entity column (source.entity_column); it is read anyway, do not list it here`));
-    if (c === src.key_column)
-      issues.push(at(path, `"${c}" is the key column (source.key_column); it identifies rows and is no input, do not list it here`));
+    if (c === src.time_column) issues.push(at(path, `"${c}" is the time column (source.time_column); it is read anyway, do not list it here`));
+    if (c === src.entity_column) issues.push(at(path, `"${c}" is the entity column (source.entity_column); it is read anyway, do not list it here`));
+    if (c === src.key_column) issues.push(at(path, `"${c}" is the key column (source.key_column); it identifies rows and is no input, do not list it here`));
   };
   src.columns.forEach((c, i) => {
     if (seen.has(c)) issues.push(at(['source', 'columns', i], `column "${c}" is listed twice`));
@@ -34,7 +31,10 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
     special(c, ['source', 'columns', i]);
   });
   src.categorical.forEach((c, i) => {
-    if (seen.has(c)) issues.push(at(['source', 'categorical', i], `column "${c}" is listed twice (source.columns and source.categorical are read differently: numbers and text)`));
+    if (seen.has(c))
+      issues.push(
+        at(['source', 'categorical', i], `column "${c}" is listed twice (source.columns and source.categorical are read differently: numbers and text)`),
+      );
     seen.add(c);
     special(c, ['source', 'categorical', i]);
   });
@@ -48,12 +48,29 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
   const horizon = p.task === 'regression' ? p.target.horizon_minutes : 0;
   if (p.task === 'regression') {
     if (!has.has(p.target.column) || src.categorical.includes(p.target.column))
-      issues.push(at(['target', 'column'], `column "${p.target.column}" is not in source.columns or source.derive (available: ${[...src.columns, ...derived].join(', ')})`));
+      issues.push(
+        at(
+          ['target', 'column'],
+          `column "${p.target.column}" is not in source.columns or source.derive (available: ${[...src.columns, ...derived].join(', ')})`,
+        ),
+      );
   } else {
     if (!src.key_column)
-      issues.push(at(['source', 'key_column'], 'a classification pipeline needs source.key_column: the column its labels (labels.key_column) join on', 'parent'));
-    if (has.has(p.labels.label_column) || p.labels.label_column === src.time_column || p.labels.label_column === src.entity_column || p.labels.label_column === src.key_column)
-      issues.push(at(['labels', 'label_column'], `"${p.labels.label_column}" is also a source column: the label is read from the labels table alone; rename one of them (a derive alias works)`));
+      issues.push(
+        at(['source', 'key_column'], 'a classification pipeline needs source.key_column: the column its labels (labels.key_column) join on', 'parent'),
+      );
+    if (
+      has.has(p.labels.label_column) ||
+      p.labels.label_column === src.time_column ||
+      p.labels.label_column === src.entity_column ||
+      p.labels.label_column === src.key_column
+    )
+      issues.push(
+        at(
+          ['labels', 'label_column'],
+          `"${p.labels.label_column}" is also a source column: the label is read from the labels table alone; rename one of them (a derive alias works)`,
+        ),
+      );
   }
   checkTrainer(p, at, issues);
 
@@ -67,7 +84,8 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
 
   for (const [c, range] of Object.entries(p.quality.ranges)) {
     if (!has.has(c)) issues.push(at(['quality', 'ranges', c], notAvailable(c), 'key'));
-    else if (src.categorical.includes(c)) issues.push(at(['quality', 'ranges', c], `"${c}" is categorical (source.categorical): it has no numeric range`, 'key'));
+    else if (src.categorical.includes(c))
+      issues.push(at(['quality', 'ranges', c], `"${c}" is categorical (source.categorical): it has no numeric range`, 'key'));
     if (range[0] > range[1]) issues.push(at(['quality', 'ranges', c], `expected [min, max] with min <= max, got [${range[0]}, ${range[1]}]`));
   }
   p.drift.categorical_columns.forEach((c, i) => {
@@ -76,7 +94,12 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
   // The sweep counts flagged rows in the source table itself: a source column, read as a number.
   p.sweep.flags.forEach((f, i) => {
     if (!src.columns.includes(f.column))
-      issues.push(at(['sweep', 'flags', i, 'column'], `column "${f.column}" is not in source.columns (${src.columns.join(', ')}): a flag reads a numeric column of the source table`));
+      issues.push(
+        at(
+          ['sweep', 'flags', i, 'column'],
+          `column "${f.column}" is not in source.columns (${src.columns.join(', ')}): a flag reads a numeric column of the source table`,
+        ),
+      );
   });
 
   // Look-backs and the horizon have to fit in the window the data is read from.
@@ -89,11 +112,12 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
   });
   p.features.rolling.windows.forEach((w, i) => {
     if (w * src.interval_minutes + horizon >= windowMinutes)
-      issues.push(at(['features', 'rolling', 'windows', i], `rolling window of ${steps(w)} (plus the ${horizon}-minute horizon) does not fit in ${windowText}`));
+      issues.push(
+        at(['features', 'rolling', 'windows', i], `rolling window of ${steps(w)} (plus the ${horizon}-minute horizon) does not fit in ${windowText}`),
+      );
   });
   if (p.task === 'regression') {
-    if (horizon >= windowMinutes)
-      issues.push(at(['target', 'horizon_minutes'], `horizon of ${horizon} minutes does not fit in ${windowText}`));
+    if (horizon >= windowMinutes) issues.push(at(['target', 'horizon_minutes'], `horizon of ${horizon} minutes does not fit in ${windowText}`));
     if (horizon % src.interval_minutes !== 0)
       issues.push(at(['target', 'horizon_minutes'], `expected a multiple of source.interval_minutes (${src.interval_minutes}), got ${horizon}`));
     if (p.baseline.kind === 'seasonal_naive' && p.baseline.season_minutes >= windowMinutes)
@@ -102,8 +126,7 @@ export function checkPipeline(p: PipelineConfig, at: PipelineSource['issueAt']):
   const ref = p.reference_set;
   if (ref) {
     const range = ref.start !== undefined || ref.end !== undefined;
-    if (range && ref.from_run !== undefined)
-      issues.push(at(['reference_set', 'from_run'], 'give either a time range (start, end) or from_run, not both'));
+    if (range && ref.from_run !== undefined) issues.push(at(['reference_set', 'from_run'], 'give either a time range (start, end) or from_run, not both'));
     else if (!range && ref.from_run === undefined)
       issues.push(at(['reference_set'], 'expected a time range (start and end) or from_run (a run whose holdout to reuse)'));
     else if (range && (ref.start === undefined || ref.end === undefined))
@@ -129,7 +152,6 @@ function checkTrainer(p: PipelineConfig, at: PipelineSource['issueAt'], issues: 
   if (p.task === 'regression' && t.algorithm === 'gbdt' && t.params.class_weight !== 'none')
     issues.push(at(['trainer', 'params', 'class_weight'], 'class_weight weighs classes: it applies to classification pipelines only'));
 }
-
 
 /** Identifiers in a SQL expression (string literals and casts skipped, quoted identifiers unquoted). */
 export function sqlIdentifiers(expression: string): string[] {

@@ -24,13 +24,7 @@ export function formatIssue(issue: PipelineIssue): string {
 export function sortIssues(issues: PipelineIssue[]): PipelineIssue[] {
   return issues
     .map((issue, i) => ({ issue, i }))
-    .sort(
-      (a, b) =>
-        compareText(a.issue.file, b.issue.file) ||
-        a.issue.line - b.issue.line ||
-        a.issue.col - b.issue.col ||
-        a.i - b.i,
-    )
+    .sort((a, b) => compareText(a.issue.file, b.issue.file) || a.issue.line - b.issue.line || a.issue.col - b.issue.col || a.i - b.i)
     .map((x) => x.issue);
 }
 

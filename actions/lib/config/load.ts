@@ -32,8 +32,7 @@ export function readPipeline(file: string, text: string): ReadPipeline {
   const source = parsePipelineSource(file, text);
   if (source.issues.length > 0) return { file, source, config: null, parsed: null, issues: source.issues };
   const parsed = pipelineSchema.safeParse(source.data);
-  if (!parsed.success)
-    return { file, source, config: null, parsed: null, issues: describeZodIssues(parsed.error.issues, pipelineSchema, source) };
+  if (!parsed.success) return { file, source, config: null, parsed: null, issues: describeZodIssues(parsed.error.issues, pipelineSchema, source) };
   const issues = checkPipeline(parsed.data, source.issueAt);
   return { file, source, config: issues.length > 0 ? null : parsed.data, parsed: parsed.data, issues };
 }
@@ -73,7 +72,10 @@ export function pipelineFiles(dir: string): { file: string; issue: PipelineIssue
     .map((n) => {
       const file = join(dir, n);
       if (n.endsWith('.yaml')) return { file, issue: null };
-      return { file, issue: { file, line: 1, col: 1, path: '', message: 'pipeline files must end in .yaml (workflows only pick up pipelines/*.yaml); rename it' } };
+      return {
+        file,
+        issue: { file, line: 1, col: 1, path: '', message: 'pipeline files must end in .yaml (workflows only pick up pipelines/*.yaml); rename it' },
+      };
     });
 }
 

@@ -7,7 +7,9 @@ export const MODEL_NAME = /^[a-z0-9-]+$/;
 export const nameSchema = z.string().regex(MODEL_NAME, 'expected a name of lowercase letters, digits and dashes ([a-z0-9-]+)');
 /** A SQL identifier we will quote; still refuse anything odd so errors surface at validation time. */
 export const identifierSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a column or table name ([A-Za-z_][A-Za-z0-9_]*)');
-const cronSchema = z.string().regex(/^\S+( \S+){4}$/, 'expected a 5-field cron expression such as "0 2 * * 0"')
+const cronSchema = z
+  .string()
+  .regex(/^\S+( \S+){4}$/, 'expected a 5-field cron expression such as "0 2 * * 0"')
   .superRefine((expr, ctx) => {
     const problem = cronProblem(expr);
     if (problem) ctx.addIssue({ code: 'custom', message: `expected a cron expression (UTC) such as "0 2 * * 0": ${problem.replace(/^CronPattern: /, '')}` });
@@ -41,7 +43,13 @@ export const sourceSchema = z
   .strict();
 
 /** The quality rules; a task picks its own defaults (see qualitySchema, eventQualitySchema). */
-function qualityRules(d: { min_rows: number; max_gap_minutes: number; max_staleness_minutes: number; min_completeness: number | null; max_duplicate_timestamps: number | null }) {
+function qualityRules(d: {
+  min_rows: number;
+  max_gap_minutes: number;
+  max_staleness_minutes: number;
+  min_completeness: number | null;
+  max_duplicate_timestamps: number | null;
+}) {
   return z
     .object({
       min_rows: z.number().int().min(0).default(d.min_rows),
@@ -67,14 +75,26 @@ function qualityRules(d: { min_rows: number; max_gap_minutes: number; max_stalen
 }
 
 /** Regression defaults: a regularly sampled time series (1-minute sensor readings). */
-export const qualitySchema = qualityRules({ min_rows: 36_000, max_gap_minutes: 30, max_staleness_minutes: 120, min_completeness: 0.95, max_duplicate_timestamps: 0 });
+export const qualitySchema = qualityRules({
+  min_rows: 36_000,
+  max_gap_minutes: 30,
+  max_staleness_minutes: 120,
+  min_completeness: 0.95,
+  max_duplicate_timestamps: 0,
+});
 /**
  * Classification defaults: events (applications, leads) arrive irregularly, several at one
  * time; completeness and duplicate times mean nothing there, a day without any row does (and
  * a night without applications is no staleness).
  * Duplicate row keys are always checked when the source has a key column.
  */
-export const eventQualitySchema = qualityRules({ min_rows: 1000, max_gap_minutes: 1440, max_staleness_minutes: 1440, min_completeness: null, max_duplicate_timestamps: null });
+export const eventQualitySchema = qualityRules({
+  min_rows: 1000,
+  max_gap_minutes: 1440,
+  max_staleness_minutes: 1440,
+  min_completeness: null,
+  max_duplicate_timestamps: null,
+});
 
 export const targetSchema = z
   .object({
@@ -166,7 +186,10 @@ export const labelsSchema = z
      * The value of label_column that is the positive class (compared as text, e.g. `default`).
      * null: the column holds 1/0 or true/false, and any other value is an error.
      */
-    positive: z.union([z.string().min(1), z.number(), z.boolean()]).nullable().default(null),
+    positive: z
+      .union([z.string().min(1), z.number(), z.boolean()])
+      .nullable()
+      .default(null),
   })
   .strict();
 
@@ -178,10 +201,7 @@ export const classificationTargetSchema = z
   .strict();
 
 /** The prior baseline: the training base rate as every row's probability (scikit-learn's DummyClassifier, strategy prior). */
-export const classificationBaselineSchema = z.preprocess(
-  (v) => (typeof v === 'string' ? { kind: v } : v),
-  z.object({ kind: z.literal('prior') }).strict(),
-);
+export const classificationBaselineSchema = z.preprocess((v) => (typeof v === 'string' ? { kind: v } : v), z.object({ kind: z.literal('prior') }).strict());
 
 export const classificationMetricSchema = z.enum(['f1', 'roc_auc', 'pr_auc', 'brier', 'log_loss']);
 
@@ -304,7 +324,9 @@ export const scheduleSchema = z
   })
   .strict();
 
-const dateOrTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })], { message: 'expected an ISO date (2026-06-01) or date-time (2026-06-01T00:00:00Z)' });
+const dateOrTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
+  message: 'expected an ISO date (2026-06-01) or date-time (2026-06-01T00:00:00Z)',
+});
 
 /**
  * Double evaluation: a fixed reference set scored by the challenger and the champion on every run,

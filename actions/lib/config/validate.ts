@@ -62,11 +62,7 @@ export async function validatePipelineFile(
   return { config: errors.length === 0 ? r.config : null, errors };
 }
 
-async function databaseIssues(
-  r: ReadPipeline,
-  opts: ValidateOptions,
-  tables: Map<string, Promise<SourceIssue[]>>,
-): Promise<PipelineIssue[]> {
+async function databaseIssues(r: ReadPipeline, opts: ValidateOptions, tables: Map<string, Promise<SourceIssue[]>>): Promise<PipelineIssue[]> {
   if (!opts.checkSource || !r.parsed) return [];
   // Pipelines that read the same source the same way are checked once.
   const key = JSON.stringify(r.parsed.source);

@@ -30,9 +30,7 @@ function describeIssue(issue: ZodIssue, root: AnySchema, source: PipelineSource)
       return [source.issueAt(path, sizeMessage(issue, target, value))];
     case 'unrecognized_keys': {
       const allowed = Object.keys(objectShape(pick(unwrap(target), value)) ?? {});
-      return issue.keys.map((key) =>
-        source.issueAt([...path, key], `unknown key ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})`, 'key'),
-      );
+      return issue.keys.map((key) => source.issueAt([...path, key], `unknown key ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})`, 'key'));
     }
     case 'invalid_value':
       if (value === undefined) return [source.issueAt(path, 'required field is missing', 'parent')];

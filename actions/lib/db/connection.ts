@@ -10,8 +10,19 @@ export class ConnectionStringError extends Error {}
 
 /** libpq keywords we can pass on, and the URL part or query parameter each becomes. */
 const KEYWORDS = new Set([
-  'host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'sslmode', 'application_name', 'options', 'connect_timeout',
-  'sslrootcert', 'sslcert', 'sslkey',
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'password',
+  'sslmode',
+  'application_name',
+  'options',
+  'connect_timeout',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
 ]);
 
 /** True for `key=value ...` (libpq's keyword/value form), false for a URL. */
@@ -25,7 +36,9 @@ export function parseKeywordConnectionString(s: string): Map<string, string> {
   let i = 0;
   const n = s.length;
   const fail = (what: string): never => {
-    throw new ConnectionStringError(`connection string: ${what} at character ${i + 1} (expected keyword=value pairs such as "host=db port=5432 dbname=plant user=mlops")`);
+    throw new ConnectionStringError(
+      `connection string: ${what} at character ${i + 1} (expected keyword=value pairs such as "host=db port=5432 dbname=plant user=mlops")`,
+    );
   };
   while (i < n) {
     while (i < n && /\s/.test(s[i])) i++;
@@ -65,7 +78,9 @@ export function parseKeywordConnectionString(s: string): Map<string, string> {
       }
     }
     if (!KEYWORDS.has(key)) {
-      throw new ConnectionStringError(`connection string: unsupported keyword "${key}" (supported: ${[...KEYWORDS].join(', ')}); or give a URL such as postgres://user:password@host:5432/dbname`);
+      throw new ConnectionStringError(
+        `connection string: unsupported keyword "${key}" (supported: ${[...KEYWORDS].join(', ')}); or give a URL such as postgres://user:password@host:5432/dbname`,
+      );
     }
     out.set(key, value);
   }

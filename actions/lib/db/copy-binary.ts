@@ -76,10 +76,16 @@ export async function decodeBinaryCopy(chunks: AsyncIterable<Uint8Array>, types:
       let p = pos + 2;
       let complete = true;
       for (let c = 0; c < fields; c++) {
-        if (buf.length - p < 4) { complete = false; break; }
+        if (buf.length - p < 4) {
+          complete = false;
+          break;
+        }
         const len = view.getInt32(p);
         p += 4 + (len > 0 ? len : 0);
-        if (p > buf.length) { complete = false; break; }
+        if (p > buf.length) {
+          complete = false;
+          break;
+        }
       }
       if (!complete) break;
       p = pos + 2;

@@ -143,9 +143,7 @@ export async function lockDataDir(dir: string, options: DirLockOptions = {}): Pr
     }
     const waited = Date.now() - started;
     if (waited >= waitMs) {
-      const remote = info && info.machine !== me.machine
-        ? `; it runs on another machine, so if that process is gone, delete ${file}`
-        : '';
+      const remote = info && info.machine !== me.machine ? `; it runs on another machine, so if that process is gone, delete ${file}` : '';
       throw new DatabaseBusyError(
         `${describeLock(dir, info)}; gave up after ${(waited / 1000).toFixed(1)} s. PGlite allows one process at a time: ` +
           `wait until it has finished (or set MLOPS_DB_WAIT_SECONDS to wait longer)${remote}`,

@@ -40,7 +40,9 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   // Each driver is loaded only when used: PGlite's WASM and node-postgres are both heavy to import.
   if (url) return (await import('./postgres.ts')).openPostgres(url, sourceUrl);
   if (options.sourceUrl || (sourceUrl && !options.ignoreEnv)) {
-    throw new Error('MLOPS_SOURCE_DATABASE_URL (a separate extraction role) needs PostgreSQL: the embedded database (PGlite) has one role; unset it or set DATABASE_URL');
+    throw new Error(
+      'MLOPS_SOURCE_DATABASE_URL (a separate extraction role) needs PostgreSQL: the embedded database (PGlite) has one role; unset it or set DATABASE_URL',
+    );
   }
   const { openPglite } = await import('./pglite.ts');
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);

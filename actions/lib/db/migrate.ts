@@ -56,7 +56,9 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
       const label = `${m.version}_${m.name}`;
       if (done) {
         if (done.checksum !== m.checksum) {
-          throw new Error(`migration ${label}.sql was changed after it was applied (checksum ${done.checksum.slice(0, 12)} in the database, ${m.checksum.slice(0, 12)} on disk); add a new migration instead`);
+          throw new Error(
+            `migration ${label}.sql was changed after it was applied (checksum ${done.checksum.slice(0, 12)} in the database, ${m.checksum.slice(0, 12)} on disk); add a new migration instead`,
+          );
         }
         alreadyApplied.push(label);
         continue;

@@ -25,8 +25,10 @@ export function isConnectionLoss(err: unknown): boolean {
   if (err instanceof DatabaseError) return err.connectionLost;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  return (typeof code === 'string' && LOST_CODES.has(code)) ||
-    /Connection terminated|not queryable|connection error|socket hang up|server closed the connection/i.test(err.message);
+  return (
+    (typeof code === 'string' && LOST_CODES.has(code)) ||
+    /Connection terminated|not queryable|connection error|socket hang up|server closed the connection/i.test(err.message)
+  );
 }
 
 /** A driver error as a DatabaseError with the password taken out; a lost connection says so. */
@@ -196,7 +198,9 @@ export async function openPostgres(connectionString: string, sourceConnectionStr
         await p.end().catch(() => undefined);
         source = null;
         if (err instanceof DatabaseError) throw err;
-        throw new DatabaseError(`cannot use MLOPS_SOURCE_DATABASE_URL (${redactUrl(sourceConnectionString!)}): ${scrubSecret(scrubSecret((err as Error).message, surl), sourceConnectionString)}`);
+        throw new DatabaseError(
+          `cannot use MLOPS_SOURCE_DATABASE_URL (${redactUrl(sourceConnectionString!)}): ${scrubSecret(scrubSecret((err as Error).message, surl), sourceConnectionString)}`,
+        );
       }
       return { pool: p, url: surl };
     })();

@@ -64,8 +64,15 @@ export function generateCredit(o: CreditOptions): CreditData {
   const start = Math.floor(o.start.getTime() / DAY_MS) * DAY_MS;
   const driftFrom = o.driftFrom ? o.driftFrom.getTime() : Number.POSITIVE_INFINITY;
   const cols = {
-    ids: [] as string[], appliedAt: [] as number[], region: [] as number[], income: [] as number[], debtRatio: [] as number[],
-    age: [] as number[], historyMonths: [] as number[], defaulted: [] as number[], knownAt: [] as number[],
+    ids: [] as string[],
+    appliedAt: [] as number[],
+    region: [] as number[],
+    income: [] as number[],
+    debtRatio: [] as number[],
+    age: [] as number[],
+    historyMonths: [] as number[],
+    defaulted: [] as number[],
+    knownAt: [] as number[],
   };
   for (let d = 0; d < o.days; d++) {
     const dayStart = start + d * DAY_MS;
@@ -89,8 +96,15 @@ export function generateCredit(o: CreditOptions): CreditData {
       const debtRatio = Math.round(1000 * Math.min(1.6, Math.max(0, 0.3 + 0.06 * drift + 0.14 * rng.normal() + 0.0001 * (4000 - income) * 0.2))) / 1000;
       const history = Math.round(Math.max(0, Math.min((age - 18) * 12, (age - 20) * 12 * rng.uniform(0.2, 1))));
       // The outcome: logistic in the applicant, with an interaction (young and indebted) and a downturn.
-      const logit = -2.7 + (5 + 2 * drift) * (debtRatio - 0.3) - 1.1 * Math.log(income / 3400) - 0.03 * (age - 41)
-        - 0.006 * (history - 120) + REGION_RISK[region] * 1.5 + (age < 30 && debtRatio > 0.42 ? 1.4 : 0) + 0.25 * rng.normal();
+      const logit =
+        -2.7 +
+        (5 + 2 * drift) * (debtRatio - 0.3) -
+        1.1 * Math.log(income / 3400) -
+        0.03 * (age - 41) -
+        0.006 * (history - 120) +
+        REGION_RISK[region] * 1.5 +
+        (age < 30 && debtRatio > 0.42 ? 1.4 : 0) +
+        0.25 * rng.normal();
       const defaulted = rng.next() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
       cols.ids.push(`A${date}-${String(i + 1).padStart(5, '0')}`);
       cols.appliedAt.push(t);
@@ -105,10 +119,18 @@ export function generateCredit(o: CreditOptions): CreditData {
     });
   }
   return {
-    rows: cols.ids.length, start: new Date(start), end: new Date(start + o.days * DAY_MS), ids: cols.ids,
-    appliedAt: Float64Array.from(cols.appliedAt), region: Int8Array.from(cols.region), income: Float64Array.from(cols.income),
-    debtRatio: Float64Array.from(cols.debtRatio), age: Float64Array.from(cols.age), historyMonths: Float64Array.from(cols.historyMonths),
-    defaulted: Uint8Array.from(cols.defaulted), knownAt: Float64Array.from(cols.knownAt),
+    rows: cols.ids.length,
+    start: new Date(start),
+    end: new Date(start + o.days * DAY_MS),
+    ids: cols.ids,
+    appliedAt: Float64Array.from(cols.appliedAt),
+    region: Int8Array.from(cols.region),
+    income: Float64Array.from(cols.income),
+    debtRatio: Float64Array.from(cols.debtRatio),
+    age: Float64Array.from(cols.age),
+    historyMonths: Float64Array.from(cols.historyMonths),
+    defaulted: Uint8Array.from(cols.defaulted),
+    knownAt: Float64Array.from(cols.knownAt),
   };
 }
 
@@ -184,9 +206,19 @@ export async function seedCredit(db: Db, options: CreditSeedOptions): Promise<Cr
       window,
     );
     await tx.query(`DELETE FROM ${quoteIdent(APPLICATIONS_TABLE)} WHERE applied_at >= $1 AND applied_at < $2`, window);
-    const applications = data.rows === 0 ? 0 : await tx.copyInCsv(APPLICATIONS_TABLE, APPLICATION_COLUMNS, csvChunks(data.rows, (i) =>
-      `${data.ids[i]},${new Date(data.appliedAt[i]).toISOString()},${data.region[i] < 0 ? '' : CREDIT_REGIONS[data.region[i]]},` +
-        `${csvField(data.income[i])},${data.debtRatio[i]},${data.age[i]},${csvField(data.historyMonths[i])}\n`));
+    const applications =
+      data.rows === 0
+        ? 0
+        : await tx.copyInCsv(
+            APPLICATIONS_TABLE,
+            APPLICATION_COLUMNS,
+            csvChunks(
+              data.rows,
+              (i) =>
+                `${data.ids[i]},${new Date(data.appliedAt[i]).toISOString()},${data.region[i] < 0 ? '' : CREDIT_REGIONS[data.region[i]]},` +
+                `${csvField(data.income[i])},${data.debtRatio[i]},${data.age[i]},${csvField(data.historyMonths[i])}\n`,
+            ),
+          );
     let outcomes = 0;
     let defaults = 0;
     const known: number[] = [];
@@ -197,10 +229,14 @@ export async function seedCredit(db: Db, options: CreditSeedOptions): Promise<Cr
       }
     }
     if (known.length) {
-      outcomes = await tx.copyInCsv(OUTCOMES_TABLE, OUTCOME_COLUMNS, csvChunks(known.length, (k) => {
-        const i = known[k];
-        return `${data.ids[i]},${data.defaulted[i]},${new Date(data.knownAt[i]).toISOString()}\n`;
-      }));
+      outcomes = await tx.copyInCsv(
+        OUTCOMES_TABLE,
+        OUTCOME_COLUMNS,
+        csvChunks(known.length, (k) => {
+          const i = known[k];
+          return `${data.ids[i]},${data.defaulted[i]},${new Date(data.knownAt[i]).toISOString()}\n`;
+        }),
+      );
     }
     return { applications, outcomes, defaults, start: data.start, end: data.end, labelsUntil: new Date(labelsUntil) };
   });

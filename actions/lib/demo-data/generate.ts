@@ -341,7 +341,7 @@ function simulateStation(
     const volume = L * p.areaM2 + (q - demand) / 60;
     let served = demand;
     if (volume < 0) {
-      served = q + (L * p.areaM2) * 60; // the tank ran dry: only what is there flows out
+      served = q + L * p.areaM2 * 60; // the tank ran dry: only what is there flows out
       L = 0;
     } else {
       L = Math.min(p.heightM, volume / p.areaM2); // above the top it overflows

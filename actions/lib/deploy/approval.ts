@@ -41,7 +41,10 @@ export interface MergeFacts {
 
 /** A deploy whose merged entry is not what the promotion's review covered. */
 export class ReviewMismatchError extends Error {
-  constructor(readonly gitSha: string, readonly problems: string[]) {
+  constructor(
+    readonly gitSha: string,
+    readonly problems: string[],
+  ) {
     super(
       `deploy of ${gitSha.slice(0, 12)} refused, nothing recorded (the last good deployment stays current): what was merged is not what was reviewed\n` +
         problems.map((p) => `  - ${p}`).join('\n') +
@@ -93,17 +96,30 @@ async function fromGit(repo: Repo, c: CommitInfo, changed: Record<string, Regist
     const trailers = parsePromotionTrailers(head.body);
     const where = `${model} v${entry.version}`;
     if (!trailers) {
-      problems.push(`${where}: the merged head ${head.sha.slice(0, 12)} ("${head.subject}") is not the pipeline's promotion commit (no MLOps-Run trailer): a commit was pushed onto mlops/promote/${model} after the pipeline's`);
+      problems.push(
+        `${where}: the merged head ${head.sha.slice(0, 12)} ("${head.subject}") is not the pipeline's promotion commit (no MLOps-Run trailer): a commit was pushed onto mlops/promote/${model} after the pipeline's`,
+      );
     } else if (trailers.run !== entry.run_id || trailers.sha256 !== entry.artifact.sha256) {
-      problems.push(`${where}: the promotion commit ${head.sha.slice(0, 12)} promotes run ${trailers.run} (sha256 ${trailers.sha256.slice(0, 12)}), but the merged entry is run ${entry.run_id} (sha256 ${entry.artifact.sha256.slice(0, 12)})`);
+      problems.push(
+        `${where}: the promotion commit ${head.sha.slice(0, 12)} promotes run ${trailers.run} (sha256 ${trailers.sha256.slice(0, 12)}), but the merged entry is run ${entry.run_id} (sha256 ${entry.artifact.sha256.slice(0, 12)})`,
+      );
     } else {
       const atHead = await entryText(repo, head.sha, model);
-      if (atHead !== JSON.stringify(entry)) problems.push(`${where}: the merge changed the entry that mlops/promote/${model} carried (${head.sha.slice(0, 12)})`);
+      if (atHead !== JSON.stringify(entry))
+        problems.push(`${where}: the merge changed the entry that mlops/promote/${model} carried (${head.sha.slice(0, 12)})`);
     }
     checks[model] = 'git';
   }
   return {
-    facts: { pullRequest: number ? { number, url: null } : null, mergedBy: gitMerger(c), mergedAt: isoUtc(c.date), reason: landingReason(c), approvedBy: [], source: 'git', checks },
+    facts: {
+      pullRequest: number ? { number, url: null } : null,
+      mergedBy: gitMerger(c),
+      mergedAt: isoUtc(c.date),
+      reason: landingReason(c),
+      approvedBy: [],
+      source: 'git',
+      checks,
+    },
     problems,
   };
 }
@@ -115,7 +131,8 @@ async function fromGit(repo: Repo, c: CommitInfo, changed: Record<string, Regist
  */
 async function promotionCommitBelow(repo: Repo, head: string): Promise<CommitInfo> {
   let c = await commitInfo(repo, head);
-  for (let i = 0; i < 50 && c.parents.length === 2 && /^Merge (remote-tracking )?branch '[^']+'( of \S+)? into /.test(c.subject); i++) c = await commitInfo(repo, c.parents[0]);
+  for (let i = 0; i < 50 && c.parents.length === 2 && /^Merge (remote-tracking )?branch '[^']+'( of \S+)? into /.test(c.subject); i++)
+    c = await commitInfo(repo, c.parents[0]);
   return c;
 }
 
@@ -147,17 +164,22 @@ async function fromGitHub(t: GitHubTarget, c: CommitInfo, changed: Record<string
   if (number === null) {
     // a squash or rebase merge whose subject was edited: ask GitHub which pull request landed the commit
     const assoc = await gitHubCall(t, `list the pull requests of commit ${c.sha.slice(0, 12)}`, () =>
-      t.client.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: c.sha }));
+      t.client.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: c.sha }),
+    );
     number = assoc.data.find((p) => p.merged_at && p.merge_commit_sha === c.sha)?.number ?? null;
   }
   const checks: Record<string, string> = {};
   if (number === null) {
     for (const model of Object.keys(changed)) checks[model] = 'not checked: no pull request landed this commit';
-    return { facts: { pullRequest: null, mergedBy: gitMerger(c), mergedAt: isoUtc(c.date), reason: c.subject, approvedBy: [], source: 'github', checks }, problems: [] };
+    return {
+      facts: { pullRequest: null, mergedBy: gitMerger(c), mergedAt: isoUtc(c.date), reason: c.subject, approvedBy: [], source: 'github', checks },
+      problems: [],
+    };
   }
   const pull = (await gitHubCall(t, `read pull request #${number}`, () => t.client.rest.pulls.get({ owner, repo, pull_number: number! }))).data as PullFacts;
   const reviews = await gitHubCall(t, `list the reviews of pull request #${number}`, () =>
-    t.client.paginate(t.client.rest.pulls.listReviews, { owner, repo, pull_number: number!, per_page: 100 }));
+    t.client.paginate(t.client.rest.pulls.listReviews, { owner, repo, pull_number: number!, per_page: 100 }),
+  );
   // A reviewer's latest verdict counts (an approval later dismissed or changed does not).
   const latest = new Map<string, { state: string; commit_id: string | null }>();
   for (const r of reviews) {
@@ -165,7 +187,10 @@ async function fromGitHub(t: GitHubTarget, c: CommitInfo, changed: Record<string
     latest.set(r.user.login, { state: r.state, commit_id: r.commit_id ?? null });
   }
   const approvals = [...latest].filter(([, r]) => r.state === 'APPROVED');
-  const approvedBy = approvals.filter(([, r]) => r.commit_id === pull.head.sha).map(([login]) => login).sort();
+  const approvedBy = approvals
+    .filter(([, r]) => r.commit_id === pull.head.sha)
+    .map(([login]) => login)
+    .sort();
 
   const problems: string[] = [];
   if (!pull.merged_at) problems.push(`pull request #${number} is not merged, yet its commit is on the default branch`);
@@ -181,14 +206,20 @@ async function fromGitHub(t: GitHubTarget, c: CommitInfo, changed: Record<string
     checks[model] = 'github';
     const reviewed = candidateOf(marker);
     if (!reviewed || !reviewed.sha256) {
-      problems.push(`${where}: pull request #${number}'s promotion marker does not say which run and artifact sha256 it carries, so what was reviewed cannot be told`);
+      problems.push(
+        `${where}: pull request #${number}'s promotion marker does not say which run and artifact sha256 it carries, so what was reviewed cannot be told`,
+      );
       continue;
     }
     if (reviewed.run !== entry.run_id || reviewed.sha256 !== entry.artifact.sha256)
-      problems.push(`${where}: pull request #${number} was reviewed as run ${reviewed.run} (sha256 ${reviewed.sha256.slice(0, 12)}), but the merged entry is run ${entry.run_id} (sha256 ${entry.artifact.sha256.slice(0, 12)}): the branch was changed after the pipeline wrote it`);
+      problems.push(
+        `${where}: pull request #${number} was reviewed as run ${reviewed.run} (sha256 ${reviewed.sha256.slice(0, 12)}), but the merged entry is run ${entry.run_id} (sha256 ${entry.artifact.sha256.slice(0, 12)}): the branch was changed after the pipeline wrote it`,
+      );
     if (approvals.length > 0 && approvedBy.length === 0) {
       const of = [...new Set(approvals.map(([, r]) => (r.commit_id ?? 'unknown').slice(0, 12)))].join(', ');
-      problems.push(`${where}: pull request #${number} was approved at ${of}, but ${pull.head.sha.slice(0, 12)} was merged: commits were pushed after the approval (enable "Dismiss stale pull request approvals")`);
+      problems.push(
+        `${where}: pull request #${number} was approved at ${of}, but ${pull.head.sha.slice(0, 12)} was merged: commits were pushed after the approval (enable "Dismiss stale pull request approvals")`,
+      );
     }
   }
   return {

@@ -13,9 +13,12 @@ export async function checkClaims(db: Queryable, model: string, entry: RegistryE
   if (!run) return [`${where}: run ${entry.run_id} is not recorded in the tracking database`];
   const problems: string[] = [];
   if (run.pipeline !== model) problems.push(`${where}: run ${entry.run_id} belongs to ${run.pipeline}`);
-  if (run.status !== 'succeeded' || run.decision !== 'promote') problems.push(`${where}: run ${entry.run_id} is ${run.status}/${run.decision ?? 'no decision'}, not a promoted run`);
-  if (run.artifact_sha256 !== entry.artifact.sha256) problems.push(`${where}: artifact sha256 ${entry.artifact.sha256} is not the run's recorded ${run.artifact_sha256 ?? 'none'}`);
-  if (run.fingerprint !== entry.data.fingerprint) problems.push(`${where}: data fingerprint ${entry.data.fingerprint} is not the run's recorded ${run.fingerprint ?? 'none'}`);
+  if (run.status !== 'succeeded' || run.decision !== 'promote')
+    problems.push(`${where}: run ${entry.run_id} is ${run.status}/${run.decision ?? 'no decision'}, not a promoted run`);
+  if (run.artifact_sha256 !== entry.artifact.sha256)
+    problems.push(`${where}: artifact sha256 ${entry.artifact.sha256} is not the run's recorded ${run.artifact_sha256 ?? 'none'}`);
+  if (run.fingerprint !== entry.data.fingerprint)
+    problems.push(`${where}: data fingerprint ${entry.data.fingerprint} is not the run's recorded ${run.fingerprint ?? 'none'}`);
   const recorded = (run.metrics?.holdout ?? null) as Record<string, unknown> | null;
   for (const [name, claimed] of Object.entries(entry.metrics)) {
     const value = recorded?.[name];

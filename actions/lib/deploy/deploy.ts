@@ -91,9 +91,14 @@ export class DeployRefusedError extends Error {
 export async function assertOnBranch(repoDir: string, ref: string, branch: string): Promise<string> {
   const sha = await resolveCommit(repoDir, ref);
   const tip = await branchTip(repoDir, branch);
-  if (!tip) throw new DeployRefusedError(`deploy of ${sha.slice(0, 12)} refused: this clone has neither origin/${branch} nor ${branch}, so it cannot tell that the commit was merged (fetch ${branch} first)`);
+  if (!tip)
+    throw new DeployRefusedError(
+      `deploy of ${sha.slice(0, 12)} refused: this clone has neither origin/${branch} nor ${branch}, so it cannot tell that the commit was merged (fetch ${branch} first)`,
+    );
   if (tip.sha !== sha && !(await isAncestor(repoDir, sha, tip.sha)))
-    throw new DeployRefusedError(`deploy of ${sha.slice(0, 12)} refused: it is not on ${branch} (${tip.ref} is at ${tip.sha.slice(0, 12)}); only what was merged into ${branch} is deployed — merge the pull request instead`);
+    throw new DeployRefusedError(
+      `deploy of ${sha.slice(0, 12)} refused: it is not on ${branch} (${tip.ref} is at ${tip.sha.slice(0, 12)}); only what was merged into ${branch} is deployed — merge the pull request instead`,
+    );
   return sha;
 }
 
@@ -110,7 +115,8 @@ export class DeployVerificationError extends Error {
   }
 }
 
-const COLUMNS = 'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at, pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source';
+const COLUMNS =
+  'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at, pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source';
 
 /** A lock key of its own so two deploys cannot interleave their reads and writes. */
 const DEPLOY_LOCK = 0x6d6c6f70; // "mlop"
@@ -128,14 +134,22 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
     const stale = await olderThanDeployed(tx, repoDir, gitSha);
     if (stale) {
       const note = `${gitSha.slice(0, 12)} is an ancestor of ${stale.slice(0, 12)}, which is already deployed; nothing recorded (roll back with a new commit: git revert)`;
-      const models = Object.entries(registry.models).map(([model, e]): ModelDeployment => ({ model, outcome: 'unchanged', version: e.version, previousVersion: null, note }));
+      const models = Object.entries(registry.models).map(
+        ([model, e]): ModelDeployment => ({ model, outcome: 'unchanged', version: e.version, previousVersion: null, note }),
+      );
       return { outcome: 'stale' as const, gitSha, models, recorded: [], verification };
     }
-    const already = new Set(
-      (await tx.query<{ model: string }>('SELECT model FROM mlops.deployments WHERE git_sha = $1', [gitSha])).rows.map((r) => r.model),
-    );
+    const already = new Set((await tx.query<{ model: string }>('SELECT model FROM mlops.deployments WHERE git_sha = $1', [gitSha])).rows.map((r) => r.model));
 
-    const plans: { model: string; outcome: DeployOutcome; version: number; sha256: string; previousVersion: number | null; runId: string | null; note?: string }[] = [];
+    const plans: {
+      model: string;
+      outcome: DeployOutcome;
+      version: number;
+      sha256: string;
+      previousVersion: number | null;
+      runId: string | null;
+      note?: string;
+    }[] = [];
     for (const [model, entry] of Object.entries(registry.models)) {
       const live = liveRow(latest.get(model));
       const plan = planModel(model, entry, live);
@@ -152,7 +166,13 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
 
     // Who approved each change, from the commit that landed it; a merge that is not what was
     // reviewed refuses the deploy here, before anything is written (the transaction rolls back).
-    const approvals = await approvalsOf(repoDir, gitSha, plans.filter((p) => p.outcome !== 'unchanged'), registry.models, options.github ?? null);
+    const approvals = await approvalsOf(
+      repoDir,
+      gitSha,
+      plans.filter((p) => p.outcome !== 'unchanged'),
+      registry.models,
+      options.github ?? null,
+    );
 
     const recorded: DeploymentRow[] = [];
     const models: ModelDeployment[] = [];
@@ -167,8 +187,23 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)
            ON CONFLICT (model, git_sha) DO NOTHING
            RETURNING ${COLUMNS}`,
-          [p.model, p.version, p.sha256, gitSha, outcome, p.previousVersion, p.runId,
-            a.pullRequest?.number ?? null, a.pullRequest?.url ?? null, a.mergedBy, a.mergedAt, a.reason, JSON.stringify(a.approvedBy), a.checks[p.model] ?? null, a.source],
+          [
+            p.model,
+            p.version,
+            p.sha256,
+            gitSha,
+            outcome,
+            p.previousVersion,
+            p.runId,
+            a.pullRequest?.number ?? null,
+            a.pullRequest?.url ?? null,
+            a.mergedBy,
+            a.mergedAt,
+            a.reason,
+            JSON.stringify(a.approvedBy),
+            a.checks[p.model] ?? null,
+            a.source,
+          ],
         );
         if (res.rows.length === 1) recorded.push(toRow(res.rows[0]));
         else {
@@ -176,7 +211,13 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
           note = `already recorded at ${gitSha.slice(0, 12)}`;
         }
       }
-      models.push({ model: p.model, outcome, version: p.version, previousVersion: outcome === 'unchanged' ? null : p.previousVersion, ...(note ? { note } : {}) });
+      models.push({
+        model: p.model,
+        outcome,
+        version: p.version,
+        previousVersion: outcome === 'unchanged' ? null : p.previousVersion,
+        ...(note ? { note } : {}),
+      });
     }
     return { outcome: recorded.length > 0 ? ('recorded' as const) : ('unchanged' as const), gitSha, models, recorded, verification };
   });

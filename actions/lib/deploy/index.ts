@@ -15,7 +15,16 @@ export {
   type DeploymentRow,
   type ModelDeployment,
 } from './deploy.ts';
-export { prepareRollback, rollbackBranchName, ROLLBACK_MARKER, ROLL_FORWARD_MARKER, type RollbackOptions, type RollbackResult, type RollbackOutcome, type RollbackDirection } from './rollback.ts';
+export {
+  prepareRollback,
+  rollbackBranchName,
+  ROLLBACK_MARKER,
+  ROLL_FORWARD_MARKER,
+  type RollbackOptions,
+  type RollbackResult,
+  type RollbackOutcome,
+  type RollbackDirection,
+} from './rollback.ts';
 export { smokeScore, smokeSample, type SmokeResult } from './smoke.ts';
 export { checkClaims, changedModels } from './claims.ts';
 export { approvalOf, ReviewMismatchError, type MergeFacts } from './approval.ts';

@@ -4,7 +4,16 @@ import { gitOf, readBlobAt, type Repo } from '../git/read.ts';
 import { entryAtVersion, registryHistory, versionBefore, versionsSeen } from '../registry/history.ts';
 import { sha256Hex } from '../util/sha256.ts';
 import { MODEL_NAME } from '../config/schema.ts';
-import { artifactPath, headlineMetrics, parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, serializeRegistry, type Registry, type RegistryEntry } from '../registry/schema.ts';
+import {
+  artifactPath,
+  headlineMetrics,
+  parseRegistry,
+  REGISTRY_FILE,
+  REGISTRY_SCHEMA_REF,
+  serializeRegistry,
+  type Registry,
+  type RegistryEntry,
+} from '../registry/schema.ts';
 
 /**
  * Prepares the rollback of ONE model: its registry entry goes back to the version that ran before
@@ -98,7 +107,13 @@ export async function prepareRollback(repo: Repo, options: RollbackOptions): Pro
   if (toVersion === live.version) throw new Error(`${model} is already at v${live.version} on ${base}`);
   const found = await entryAtVersion(git, records, model, toVersion);
   if (!found)
-    throw new Error(`${model} v${toVersion} is not in the history of ${REGISTRY_FILE} on ${base} (versions found: ${versionsSeen(records, model).map((v) => `v${v}`).join(', ') || 'none'})`);
+    throw new Error(
+      `${model} v${toVersion} is not in the history of ${REGISTRY_FILE} on ${base} (versions found: ${
+        versionsSeen(records, model)
+          .map((v) => `v${v}`)
+          .join(', ') || 'none'
+      })`,
+    );
   const target = found.entry;
   const direction: RollbackDirection = target.version < live.version ? 'back' : 'forward';
 
@@ -116,7 +131,9 @@ export async function prepareRollback(repo: Repo, options: RollbackOptions): Pro
     const old = await readBlobAt(git, found.commit, artifact);
     if (!old) throw new Error(`${model} v${target.version}: artifact ${artifact} is not in commit ${found.commit.slice(0, 12)} either; cannot restore it`);
     if (sha256Hex(old) !== target.artifact.sha256)
-      throw new Error(`${model} v${target.version}: artifact ${artifact} at ${found.commit.slice(0, 12)} has sha256 ${sha256Hex(old)} but the entry records ${target.artifact.sha256}`);
+      throw new Error(
+        `${model} v${target.version}: artifact ${artifact} at ${found.commit.slice(0, 12)} has sha256 ${sha256Hex(old)} but the entry records ${target.artifact.sha256}`,
+      );
     files.push({ path: artifact, bytes: old });
     restoredFiles.push(artifact);
   }
@@ -140,8 +157,18 @@ export async function prepareRollback(repo: Repo, options: RollbackOptions): Pro
   const made = await createOrUpdateBranch({ git, remote, base, branch: branchName, files, message, author });
   return {
     outcome: options.push ? 'pushed' : made.outcome,
-    direction, model, fromVersion: live.version, toVersion: target.version, branch: branchName, base, baseSha: made.baseSha,
-    commit: made.commit, sourceCommit: found.commit, restoredFiles, title, body,
+    direction,
+    model,
+    fromVersion: live.version,
+    toVersion: target.version,
+    branch: branchName,
+    base,
+    baseSha: made.baseSha,
+    commit: made.commit,
+    sourceCommit: found.commit,
+    restoredFiles,
+    title,
+    body,
   };
 }
 
@@ -184,7 +211,9 @@ export function pullRequestBody(b: BodyInput): string {
   const num = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
   const pr = (e: RegistryEntry) => (e.pull_request ? `[#${e.pull_request.number}](${e.pull_request.url})` : '—');
   const row = (label: string, e: RegistryEntry) =>
-    `| ${label} | v${e.version} | \`${e.run_id}\` | ${headlineMetrics(e).map((m) => `${m.name} ${num(m.value)}`).join(', ')} | ${e.promoted_at} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
+    `| ${label} | v${e.version} | \`${e.run_id}\` | ${headlineMetrics(e)
+      .map((m) => `${m.name} ${num(m.value)}`)
+      .join(', ')} | ${e.promoted_at} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
   const back = b.direction === 'back';
   const verb = back ? 'Roll back' : 'Roll forward';
   return [
@@ -199,7 +228,9 @@ export function pullRequestBody(b: BodyInput): string {
     row('after merge', target),
     '',
     `The v${target.version} entry is restored verbatim from commit \`${b.sourceCommit.slice(0, 12)}\`; this branch is built on \`${b.base}\` at \`${b.baseSha.slice(0, 12)}\`.`,
-    b.restoredFiles.length ? `Files restored from that commit: ${b.restoredFiles.map((f) => `\`${f}\``).join(', ')}.` : `The v${target.version} artifact is still in the tree.`,
+    b.restoredFiles.length
+      ? `Files restored from that commit: ${b.restoredFiles.map((f) => `\`${f}\``).join(', ')}.`
+      : `The v${target.version} artifact is still in the tree.`,
     b.others.length ? `Other models keep their current entries: ${b.others.map((m) => `\`${m}\``).join(', ')}.` : 'No other model is in the registry.',
     '',
     '### What merging does',

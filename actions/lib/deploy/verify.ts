@@ -119,7 +119,8 @@ export async function verifyEntry(repoDir: string, commit: string, model: string
   const actual = sha256Hex(bytes);
   if (actual !== entry.artifact.sha256)
     return `${where}: artifact ${entry.artifact.path} has sha256 ${actual} but the registry records ${entry.artifact.sha256}`;
-  if (bytes.length !== entry.artifact.bytes) return `${where}: artifact ${entry.artifact.path} has ${bytes.length} bytes but the registry records ${entry.artifact.bytes}`;
+  if (bytes.length !== entry.artifact.bytes)
+    return `${where}: artifact ${entry.artifact.path} has ${bytes.length} bytes but the registry records ${entry.artifact.bytes}`;
 
   const smoke = await smokeScore(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), entry.features.names.length);
   if (smoke.outcome === 'failed') return `${where}: ${smoke.problem}`;

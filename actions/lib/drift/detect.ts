@@ -100,15 +100,10 @@ export interface DriftResult {
   numericTest: NumericTest;
 }
 
-export function detectDrift(
-  reference: Record<string, Float64Array>,
-  current: Record<string, Float64Array>,
-  config: DriftConfig,
-): DriftResult {
+export function detectDrift(reference: Record<string, Float64Array>, current: Record<string, Float64Array>, config: DriftConfig): DriftResult {
   if (!(config.dataset_drift_share > 0 && config.dataset_drift_share <= 1))
     throw new Error(`detectDrift: dataset_drift_share must be in (0, 1], got ${config.dataset_drift_share}`);
-  if (config.threshold !== null && !(config.threshold > 0))
-    throw new Error(`detectDrift: threshold must be > 0 or null, got ${config.threshold}`);
+  if (config.threshold !== null && !(config.threshold > 0)) throw new Error(`detectDrift: threshold must be > 0 or null, got ${config.threshold}`);
   const categorical = new Set(config.categorical_columns);
   const names = [...Object.keys(reference), ...Object.keys(current).filter((k) => !(k in reference))];
   const features = names.map((name) => {
@@ -177,8 +172,7 @@ function missingReason(ref: Float64Array | undefined, cur: Float64Array | undefi
 function numericDrift(name: string, ref: Float64Array | undefined, cur: Float64Array | undefined, config: DriftConfig): FeatureDrift {
   const r = ref ? finiteSorted(ref) : { values: new Float64Array(0), missing: 0 };
   const c = cur ? finiteSorted(cur) : { values: new Float64Array(0), missing: 0 };
-  const test: DriftTest =
-    config.numeric_test === 'auto' ? (r.values.length <= AUTO_KS_MAX_ROWS ? 'ks' : 'wasserstein') : config.numeric_test;
+  const test: DriftTest = config.numeric_test === 'auto' ? (r.values.length <= AUTO_KS_MAX_ROWS ? 'ks' : 'wasserstein') : config.numeric_test;
   const threshold = config.threshold ?? DEFAULT_THRESHOLDS[test];
   const reason = missingReason(ref, cur, r.values.length, c.values.length);
   if (reason !== null) {
@@ -344,9 +338,7 @@ export function driftReportMarkdown(result: DriftResult, context: DriftReportCon
     // A test without a p-value (psi, wasserstein) still shows the KS p-value, labelled, for context.
     const pvalue = f.pvalue !== null ? fmtP(f.pvalue) : f.ksPvalue !== null ? `(KS) ${fmtP(f.ksPvalue)}` : '—';
     const effect = f.effectSizeKind === 'cramers_v' ? `V ${fmt(f.effectSize)}` : fmt(f.effectSize);
-    lines.push(
-      `| ${name} | ${test} | ${fmt(f.statistic)} | ${pvalue} | ${effect} | ${fmt(f.psi)} | ${f.drifted ? '⚠️' : '✅'} |`,
-    );
+    lines.push(`| ${name} | ${test} | ${fmt(f.statistic)} | ${pvalue} | ${effect} | ${fmt(f.psi)} | ${f.drifted ? '⚠️' : '✅'} |`);
   }
   lines.push(
     '',

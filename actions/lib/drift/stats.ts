@@ -330,8 +330,8 @@ export function normalisedWasserstein(reference: Float64Array, current: Float64A
 
 const LANCZOS_G = 7;
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+  9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative accuracy ~1e-15). */
@@ -486,10 +486,7 @@ export function cramersV(refCounts: ArrayLike<number>, curCounts: ArrayLike<numb
  * Category counts of two coded columns (a category is a finite value, e.g. an integer code),
  * aligned over the union of categories in ascending order. NaN / ±Infinity are skipped.
  */
-export function categoryCounts(
-  reference: Float64Array,
-  current: Float64Array,
-): { categories: number[]; referenceCounts: number[]; currentCounts: number[] } {
+export function categoryCounts(reference: Float64Array, current: Float64Array): { categories: number[]; referenceCounts: number[]; currentCounts: number[] } {
   const ref = new Map<number, number>();
   const cur = new Map<number, number>();
   for (let i = 0; i < reference.length; i++) {

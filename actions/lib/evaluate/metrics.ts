@@ -127,7 +127,10 @@ export function classificationMetrics(labels: ArrayLike<number>, probabilities: 
   const idx = new Uint32Array(n0);
   let n = 0;
   let nonFinite = 0;
-  let tp = 0, fp = 0, tn = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    tn = 0,
+    fn = 0;
   let brier = 0;
   let logLoss = 0;
   for (let i = 0; i < n0; i++) {
@@ -150,8 +153,26 @@ export function classificationMetrics(labels: ArrayLike<number>, probabilities: 
   const negatives = fp + tn;
   const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
   if (n === 0) {
-    return { task: 'classification', rows: 0, positives: 0, positive_rate: NaN, threshold, accuracy: NaN, precision: NaN, recall: NaN, f1: NaN,
-      roc_auc: NaN, pr_auc: NaN, brier: NaN, log_loss: NaN, tp: 0, fp: 0, tn: 0, fn: 0, nan_predictions: nonFinite };
+    return {
+      task: 'classification',
+      rows: 0,
+      positives: 0,
+      positive_rate: NaN,
+      threshold,
+      accuracy: NaN,
+      precision: NaN,
+      recall: NaN,
+      f1: NaN,
+      roc_auc: NaN,
+      pr_auc: NaN,
+      brier: NaN,
+      log_loss: NaN,
+      tp: 0,
+      fp: 0,
+      tn: 0,
+      fn: 0,
+      nan_predictions: nonFinite,
+    };
   }
   const { rocAuc, averagePrecision } = rankingMetrics(labels, probabilities, idx.subarray(0, n), positives, negatives);
   return {
@@ -168,7 +189,10 @@ export function classificationMetrics(labels: ArrayLike<number>, probabilities: 
     pr_auc: averagePrecision,
     brier: brier / n,
     log_loss: logLoss / n,
-    tp, fp, tn, fn,
+    tp,
+    fp,
+    tn,
+    fn,
     nan_predictions: nonFinite,
   };
 }
@@ -177,7 +201,13 @@ export function classificationMetrics(labels: ArrayLike<number>, probabilities: 
  * ROC AUC and average precision in one pass over the rows sorted by score, highest first; rows
  * with equal scores form one threshold (one step of the curves), as scikit-learn's _binary_clf_curve.
  */
-function rankingMetrics(labels: ArrayLike<number>, scores: ArrayLike<number>, rows: Uint32Array, positives: number, negatives: number): { rocAuc: number; averagePrecision: number } {
+function rankingMetrics(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  rows: Uint32Array,
+  positives: number,
+  negatives: number,
+): { rocAuc: number; averagePrecision: number } {
   const order = Float64Array.from(rows, (i) => scores[i]);
   const sorted = Uint32Array.from(rows.keys()).sort((a, b) => order[b] - order[a] || a - b);
   let tp = 0;
@@ -206,7 +236,9 @@ function rankingMetrics(labels: ArrayLike<number>, scores: ArrayLike<number>, ro
 
 /** Whether a larger value of this metric is better (the direction of a gate's comparison). */
 export function higherIsBetter(metric: string): boolean {
-  return metric === 'f1' || metric === 'roc_auc' || metric === 'pr_auc' || metric === 'accuracy' || metric === 'precision' || metric === 'recall' || metric === 'r2';
+  return (
+    metric === 'f1' || metric === 'roc_auc' || metric === 'pr_auc' || metric === 'accuracy' || metric === 'precision' || metric === 'recall' || metric === 'r2'
+  );
 }
 
 /** The metrics a gate or a report can name: regression's and classification's. */

@@ -123,8 +123,15 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
   }
 
   const matrix: FeatureMatrix = {
-    rows: kept, names, values, target, times: outTimes, entities, entityIds: frame.entityIds,
-    ...(keys ? { keys } : {}), ...(knownAt ? { knownAt } : {}),
+    rows: kept,
+    names,
+    values,
+    target,
+    times: outTimes,
+    entities,
+    entityIds: frame.entityIds,
+    ...(keys ? { keys } : {}),
+    ...(knownAt ? { knownAt } : {}),
   };
   const allNaN = names.filter((_, i) => anyValid[i] === 0);
   const warnings = allNaN.map((n) => `feature "${n}" has no values in any row with a target`);
@@ -133,7 +140,14 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     applyZScore(matrix, stats);
     zscore = 'applied';
   } else if (spec.zscore) zscore = 'pending';
-  return { matrix, dropped: { no_target: rows - kept - outOfRange, target_out_of_range: outOfRange }, zscore, stats: spec.zscore ? stats ?? null : null, allNaN, warnings };
+  return {
+    matrix,
+    dropped: { no_target: rows - kept - outOfRange, target_out_of_range: outOfRange },
+    zscore,
+    stats: spec.zscore ? (stats ?? null) : null,
+    allNaN,
+    warnings,
+  };
 }
 
 /**
@@ -151,8 +165,12 @@ export function calendarPhase(kind: CalendarFeature, t: number): number {
  * The rows that have a target: the value at exactly t + horizon for the same entity, present and
  * inside valid_range. `outRow[i]` is frame row i's row in the matrix (-1: dropped).
  */
-export function targetRows(frame: Frame, spec: FeatureSpec, targetCol: Float64Array, ranges = entityRanges(frame)):
-  { targetIndex: Int32Array; outRow: Int32Array; kept: number; outOfRange: number } {
+export function targetRows(
+  frame: Frame,
+  spec: FeatureSpec,
+  targetCol: Float64Array,
+  ranges = entityRanges(frame),
+): { targetIndex: Int32Array; outRow: Int32Array; kept: number; outOfRange: number } {
   const { rows, times } = frame;
   const targetIndex = shiftedIndex(times, ranges, spec.target.horizon_minutes * MIN_MS);
   const outRow = new Int32Array(rows).fill(-1);
@@ -226,8 +244,13 @@ function rolling(
   let shift = Number.NaN;
   for (let i = start; i < end && shift !== shift; i++) shift = x[i];
   if (shift !== shift) shift = 0;
-  let minH = 0, minT = 0, maxH = 0, maxT = 0;
-  let n = 0, s1 = 0, s2 = 0;
+  let minH = 0,
+    minT = 0,
+    maxH = 0,
+    maxT = 0;
+  let n = 0,
+    s1 = 0,
+    s2 = 0;
   let left = start;
   let sinceRebase = 0;
   for (let i = start; i < end; i++) {
@@ -262,7 +285,7 @@ function rolling(
     // local (no cancellation when the level drifts) and rounding cannot accumulate; O(1) amortised.
     if (++sinceRebase >= Math.max(64, i - left + 1)) {
       sinceRebase = 0;
-      n = 0, s1 = 0, s2 = 0;
+      (n = 0), (s1 = 0), (s2 = 0);
       shift = Number.NaN;
       for (let j = left; j <= i; j++) {
         const u = x[j];

@@ -47,8 +47,12 @@ export function oneHotNames(enc: CategoricalEncoding): string[] {
  * `rows` (all when absent): categories seen at least `min_frequency` times, most frequent first
  * (ties by text, so the order never depends on the data's order), at most `max_categories`.
  */
-export function fitCategories(codes: Float64Array, dictionary: readonly string[], enc: Pick<CategoricalEncoding, 'max_categories' | 'min_frequency'>,
-  rows?: ArrayLike<number>): string[] {
+export function fitCategories(
+  codes: Float64Array,
+  dictionary: readonly string[],
+  enc: Pick<CategoricalEncoding, 'max_categories' | 'min_frequency'>,
+  rows?: ArrayLike<number>,
+): string[] {
   const counts = new Float64Array(dictionary.length);
   const n = rows ? rows.length : codes.length;
   for (let k = 0; k < n; k++) {

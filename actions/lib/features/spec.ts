@@ -62,13 +62,23 @@ export const recordedSpecSchema = featureSpecSchema.extend({ zscore_stats: zscor
  * buildTrainingSet fits them on the training rows.
  */
 export function featureSpecFromPipeline(p: PipelineConfig): FeatureSpec {
-  const target: FeatureSpec['target'] = p.task === 'classification'
-    // The label joined in from the labels table: known for the row itself, so horizon 0.
-    ? { column: targetColumn(p), horizon_minutes: 0, valid_range: null }
-    : { column: p.target.column, horizon_minutes: p.target.horizon_minutes, valid_range: p.target.valid_range ? [p.target.valid_range[0], p.target.valid_range[1]] : null };
-  const categorical = categoricalFeatureColumns(p).map((column): CategoricalEncoding => ({
-    column, categories: null, max_categories: p.features.encoding.max_categories, min_frequency: p.features.encoding.min_frequency,
-  }));
+  const target: FeatureSpec['target'] =
+    p.task === 'classification'
+      ? // The label joined in from the labels table: known for the row itself, so horizon 0.
+        { column: targetColumn(p), horizon_minutes: 0, valid_range: null }
+      : {
+          column: p.target.column,
+          horizon_minutes: p.target.horizon_minutes,
+          valid_range: p.target.valid_range ? [p.target.valid_range[0], p.target.valid_range[1]] : null,
+        };
+  const categorical = categoricalFeatureColumns(p).map(
+    (column): CategoricalEncoding => ({
+      column,
+      categories: null,
+      max_categories: p.features.encoding.max_categories,
+      min_frequency: p.features.encoding.min_frequency,
+    }),
+  );
   return {
     version: 1,
     time_column: p.source.time_column,
@@ -138,7 +148,8 @@ export function minValidInWindow(windowMinutes: number, intervalMinutes: number,
  */
 export function splitRecordedSpec(recorded: unknown, label: string): { spec: FeatureSpec; stats: ZScoreStats | null } {
   const parsed = recordedSpecSchema.safeParse(recorded);
-  if (!parsed.success) throw new Error(`${label}: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)`, { cause: parsed.error });
+  if (!parsed.success)
+    throw new Error(`${label}: the registry entry's features.spec is not a feature spec (columns, lags, rolling, target)`, { cause: parsed.error });
   const { zscore_stats: stats, ...spec } = parsed.data;
   return { spec, stats };
 }

@@ -2,7 +2,17 @@ import type { ClassificationGatesConfig } from '../config/schema.ts';
 import { higherIsBetter, metricValue, type ClassificationMetrics } from '../evaluate/metrics.ts';
 import { degenerateHoldoutGate, type HoldoutTarget } from './holdout.ts';
 import {
-  cooldownGate, decide, improvementPct, nanGate, num, pct, referenceGate, trainingTimeGate, type GateDecision, type GateResult, type ReferenceOutcome,
+  cooldownGate,
+  decide,
+  improvementPct,
+  nanGate,
+  num,
+  pct,
+  referenceGate,
+  trainingTimeGate,
+  type GateDecision,
+  type GateResult,
+  type ReferenceOutcome,
 } from './gates.ts';
 
 /** What the labels of a run offer: the share of the window's rows with a label known at as-of, and the labelled holdout rows. */
@@ -44,15 +54,32 @@ export function metricImprovementPct(metric: string, reference: number, challeng
 export function labelledHoldoutGate(rows: number, min: number, expected = false): Gate {
   const passed = rows >= min;
   const what = expected ? 'the holdout would have' : 'the holdout has';
-  return { name: 'labelled_holdout', label: 'labelled holdout rows', threshold: `>= ${min}`, value: rows.toLocaleString('en-US'), raw: rows, passed, hard: true,
-    reason: passed ? `${what} ${rows} labelled rows` : `${what} only ${rows} labelled rows; ${min} needed for its metrics to mean anything` };
+  return {
+    name: 'labelled_holdout',
+    label: 'labelled holdout rows',
+    threshold: `>= ${min}`,
+    value: rows.toLocaleString('en-US'),
+    raw: rows,
+    passed,
+    hard: true,
+    reason: passed ? `${what} ${rows} labelled rows` : `${what} only ${rows} labelled rows; ${min} needed for its metrics to mean anything`,
+  };
 }
 
 export function labelCoverageGate(coverage: number, min: number): Gate {
   const passed = coverage >= min;
-  return { name: 'label_coverage', label: 'label coverage', threshold: `>= ${pct(min * 100)}`, value: pct(coverage * 100), raw: coverage, passed, hard: true,
-    reason: passed ? `${pct(coverage * 100)} of the window's rows have a label known at as-of`
-      : `only ${pct(coverage * 100)} of the window's rows have a label known at as-of; ${pct(min * 100)} required (are labels still arriving?)` };
+  return {
+    name: 'label_coverage',
+    label: 'label coverage',
+    threshold: `>= ${pct(min * 100)}`,
+    value: pct(coverage * 100),
+    raw: coverage,
+    passed,
+    hard: true,
+    reason: passed
+      ? `${pct(coverage * 100)} of the window's rows have a label known at as-of`
+      : `only ${pct(coverage * 100)} of the window's rows have a label known at as-of; ${pct(min * 100)} required (are labels still arriving?)`,
+  };
 }
 
 /**
@@ -79,7 +106,13 @@ export function evaluateClassificationGates(input: ClassificationGateInput): Gat
     const passed = improvement >= config.min_improvement_pct;
     const shown = Number.isFinite(improvement) ? pct(improvement) : improvement > 0 ? '+inf' : 'n/a';
     add({
-      name: 'improvement', label: `${metric} improvement over champion`, threshold: `>= ${config.min_improvement_pct}%`, value: shown, raw: improvement, passed, hard: false,
+      name: 'improvement',
+      label: `${metric} improvement over champion`,
+      threshold: `>= ${config.min_improvement_pct}%`,
+      value: shown,
+      raw: improvement,
+      passed,
+      hard: false,
       reason: passed
         ? `${metric} improves ${shown} on the champion (${num(ref)} -> ${num(c)})`
         : `${metric} improves only ${shown} on the champion (${num(ref)} -> ${num(c)}); ${config.min_improvement_pct}% required`,
@@ -87,37 +120,77 @@ export function evaluateClassificationGates(input: ClassificationGateInput): Gat
     if (config.max_brier_increase !== null) {
       const limit = champion.brier + config.max_brier_increase;
       const ok = challenger.brier <= limit;
-      add({ name: 'brier_increase', label: 'Brier score vs champion', threshold: `<= ${fixed(champion.brier, 4)} + ${config.max_brier_increase}`,
-        value: fixed(challenger.brier, 4), raw: challenger.brier, passed: ok, hard: true,
-        reason: ok ? `Brier ${fixed(challenger.brier, 4)} within ${config.max_brier_increase} of the champion's ${fixed(champion.brier, 4)}`
-          : `Brier ${fixed(challenger.brier, 4)} is worse than the champion's ${fixed(champion.brier, 4)} by more than ${config.max_brier_increase}` });
+      add({
+        name: 'brier_increase',
+        label: 'Brier score vs champion',
+        threshold: `<= ${fixed(champion.brier, 4)} + ${config.max_brier_increase}`,
+        value: fixed(challenger.brier, 4),
+        raw: challenger.brier,
+        passed: ok,
+        hard: true,
+        reason: ok
+          ? `Brier ${fixed(challenger.brier, 4)} within ${config.max_brier_increase} of the champion's ${fixed(champion.brier, 4)}`
+          : `Brier ${fixed(challenger.brier, 4)} is worse than the champion's ${fixed(champion.brier, 4)} by more than ${config.max_brier_increase}`,
+      });
     }
     if (config.max_recall_drop !== null) {
       const floor = champion.recall - config.max_recall_drop;
       const ok = challenger.recall >= floor;
-      add({ name: 'recall_drop', label: 'recall vs champion', threshold: `>= ${fixed(champion.recall)} - ${config.max_recall_drop}`,
-        value: fixed(challenger.recall), raw: challenger.recall, passed: ok, hard: true,
-        reason: ok ? `recall ${fixed(challenger.recall)} within ${config.max_recall_drop} of the champion's ${fixed(champion.recall)}`
-          : `recall ${fixed(challenger.recall)} drops more than ${config.max_recall_drop} below the champion's ${fixed(champion.recall)}` });
+      add({
+        name: 'recall_drop',
+        label: 'recall vs champion',
+        threshold: `>= ${fixed(champion.recall)} - ${config.max_recall_drop}`,
+        value: fixed(challenger.recall),
+        raw: challenger.recall,
+        passed: ok,
+        hard: true,
+        reason: ok
+          ? `recall ${fixed(challenger.recall)} within ${config.max_recall_drop} of the champion's ${fixed(champion.recall)}`
+          : `recall ${fixed(challenger.recall)} drops more than ${config.max_recall_drop} below the champion's ${fixed(champion.recall)}`,
+      });
     }
   } else {
-    add({ name: 'improvement', label: `${metric} improvement over champion`, threshold: `>= ${config.min_improvement_pct}%`,
-      value: 'first model', raw: Number.NaN, passed: true, hard: false, reason: 'no champion in production: first model of this pipeline' });
+    add({
+      name: 'improvement',
+      label: `${metric} improvement over champion`,
+      threshold: `>= ${config.min_improvement_pct}%`,
+      value: 'first model',
+      raw: Number.NaN,
+      passed: true,
+      hard: false,
+      reason: 'no champion in production: first model of this pipeline',
+    });
   }
   if (config.min_auc !== null) {
     const ok = challenger.roc_auc >= config.min_auc;
-    add({ name: 'min_auc', label: 'ROC AUC', threshold: `>= ${config.min_auc}`, value: fixed(challenger.roc_auc), raw: challenger.roc_auc, passed: ok, hard: true,
-      reason: ok ? `ROC AUC ${fixed(challenger.roc_auc)} above the floor` : `ROC AUC ${fixed(challenger.roc_auc)} below the floor ${config.min_auc}` });
+    add({
+      name: 'min_auc',
+      label: 'ROC AUC',
+      threshold: `>= ${config.min_auc}`,
+      value: fixed(challenger.roc_auc),
+      raw: challenger.roc_auc,
+      passed: ok,
+      hard: true,
+      reason: ok ? `ROC AUC ${fixed(challenger.roc_auc)} above the floor` : `ROC AUC ${fixed(challenger.roc_auc)} below the floor ${config.min_auc}`,
+    });
   }
   add(labelledHoldoutGate(input.labels.labelledHoldout, config.min_labelled_holdout));
   add(labelCoverageGate(input.labels.coverage, config.min_label_coverage));
   add(nanGate(challenger.nan_predictions, config.max_nan_predictions));
   const overPrior = improvementPct(baseline.brier, challenger.brier);
   const beats = overPrior >= config.must_beat_baseline_pct;
-  add({ name: 'beats_baseline', label: 'Brier better than prior', threshold: `>= ${config.must_beat_baseline_pct}%`,
-    value: Number.isFinite(overPrior) ? pct(overPrior) : 'n/a', raw: overPrior, passed: beats, hard: true,
-    reason: beats ? `Brier ${pct(overPrior)} better than the prior baseline's`
-      : `Brier ${fixed(challenger.brier, 4)} is not ${config.must_beat_baseline_pct}% better than the prior baseline's ${fixed(baseline.brier, 4)}` });
+  add({
+    name: 'beats_baseline',
+    label: 'Brier better than prior',
+    threshold: `>= ${config.must_beat_baseline_pct}%`,
+    value: Number.isFinite(overPrior) ? pct(overPrior) : 'n/a',
+    raw: overPrior,
+    passed: beats,
+    hard: true,
+    reason: beats
+      ? `Brier ${pct(overPrior)} better than the prior baseline's`
+      : `Brier ${fixed(challenger.brier, 4)} is not ${config.must_beat_baseline_pct}% better than the prior baseline's ${fixed(baseline.brier, 4)}`,
+  });
   add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
   if (config.cooldown_days !== null) add(cooldownGate(config.cooldown_days, input.lastPromotionAt, input.asOf));
   if (input.reference) add(referenceGate(metric, input.reference));

@@ -13,9 +13,21 @@ export interface GateMetrics {
 }
 
 export const gateNameSchema = z.enum([
-  'improvement', 'nan_predictions', 'beats_baseline', 'training_time', 'cooldown', 'max_rmse', 'min_r2', 'degenerate_holdout',
+  'improvement',
+  'nan_predictions',
+  'beats_baseline',
+  'training_time',
+  'cooldown',
+  'max_rmse',
+  'min_r2',
+  'degenerate_holdout',
   // classification (gates/classification.ts) and the fixed reference set (both tasks)
-  'brier_increase', 'recall_drop', 'min_auc', 'labelled_holdout', 'label_coverage', 'reference_set',
+  'brier_increase',
+  'recall_drop',
+  'min_auc',
+  'labelled_holdout',
+  'label_coverage',
+  'reference_set',
 ]);
 export type GateName = z.infer<typeof gateNameSchema>;
 
@@ -77,23 +89,44 @@ const duration = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1
 export function cooldownGate(days: number, lastPromotionAt: Date | null, asOf: Date): Omit<GateResult, 'overridden'> {
   const since = lastPromotionAt ? (asOf.getTime() - lastPromotionAt.getTime()) / 86_400_000 : Number.POSITIVE_INFINITY;
   const passed = since >= days;
-  return { name: 'cooldown', label: 'days since last promotion', threshold: `>= ${days}`,
-    value: Number.isFinite(since) ? since.toFixed(1) : 'never promoted', raw: since, passed, hard: false,
-    reason: passed ? 'outside the promotion cooldown' : `last promotion ${since.toFixed(1)} days ago, cooldown is ${days} days` };
+  return {
+    name: 'cooldown',
+    label: 'days since last promotion',
+    threshold: `>= ${days}`,
+    value: Number.isFinite(since) ? since.toFixed(1) : 'never promoted',
+    raw: since,
+    passed,
+    hard: false,
+    reason: passed ? 'outside the promotion cooldown' : `last promotion ${since.toFixed(1)} days ago, cooldown is ${days} days`,
+  };
 }
 
 export function nanGate(nanPredictions: number, max: number): Omit<GateResult, 'overridden'> {
   const passed = nanPredictions <= max;
-  return { name: 'nan_predictions', label: 'NaN or infinite predictions', threshold: `<= ${max}`,
-    value: String(nanPredictions), raw: nanPredictions, passed, hard: true,
-    reason: passed ? 'no NaN or infinite predictions' : `challenger produced ${nanPredictions} NaN or infinite predictions on the holdout` };
+  return {
+    name: 'nan_predictions',
+    label: 'NaN or infinite predictions',
+    threshold: `<= ${max}`,
+    value: String(nanPredictions),
+    raw: nanPredictions,
+    passed,
+    hard: true,
+    reason: passed ? 'no NaN or infinite predictions' : `challenger produced ${nanPredictions} NaN or infinite predictions on the holdout`,
+  };
 }
 
 export function trainingTimeGate(trainingMs: number, maxMinutes: number): Omit<GateResult, 'overridden'> {
   const passed = trainingMs < maxMinutes * 60_000;
-  return { name: 'training_time', label: 'training time', threshold: `< ${maxMinutes} min`,
-    value: duration(trainingMs), raw: trainingMs, passed, hard: true,
-    reason: passed ? 'trained within the time limit' : `training took ${duration(trainingMs)}, over ${maxMinutes} min` };
+  return {
+    name: 'training_time',
+    label: 'training time',
+    threshold: `< ${maxMinutes} min`,
+    value: duration(trainingMs),
+    raw: trainingMs,
+    passed,
+    hard: true,
+    reason: passed ? 'trained within the time limit' : `training took ${duration(trainingMs)}, over ${maxMinutes} min`,
+  };
 }
 
 /** What double evaluation measured on the fixed reference set: the gate metric of both models. */
@@ -112,15 +145,33 @@ export interface ReferenceOutcome {
  */
 export function referenceGate(metric: string, r: ReferenceOutcome): Omit<GateResult, 'overridden'> {
   const base = { name: 'reference_set' as const, label: `${metric} on the reference set vs champion`, threshold: `<= ${r.tolerancePct}% worse`, hard: true };
-  if (r.rows === 0) return { ...base, value: 'no rows', raw: Number.NaN, passed: false, reason: 'the reference set has no rows with a target: check reference_set against the source' };
-  if (r.champion === null) return { ...base, value: num(r.challenger), raw: Number.NaN, passed: true, reason: 'no champion to compare with on the reference set' };
-  const worse = r.champion === 0 ? (r.challenger === 0 ? 0 : Number.POSITIVE_INFINITY)
-    : ((higherIsBetter(metric) ? r.champion - r.challenger : r.challenger - r.champion) / Math.abs(r.champion)) * 100;
+  if (r.rows === 0)
+    return {
+      ...base,
+      value: 'no rows',
+      raw: Number.NaN,
+      passed: false,
+      reason: 'the reference set has no rows with a target: check reference_set against the source',
+    };
+  if (r.champion === null)
+    return { ...base, value: num(r.challenger), raw: Number.NaN, passed: true, reason: 'no champion to compare with on the reference set' };
+  const worse =
+    r.champion === 0
+      ? r.challenger === 0
+        ? 0
+        : Number.POSITIVE_INFINITY
+      : ((higherIsBetter(metric) ? r.champion - r.challenger : r.challenger - r.champion) / Math.abs(r.champion)) * 100;
   const passed = worse <= r.tolerancePct;
   const shown = `${worse > 0 ? '' : '+'}${pct(-worse)}`;
-  return { ...base, value: shown, raw: worse, passed,
-    reason: passed ? `${metric} on the ${r.rows} reference rows ${num(r.champion)} -> ${num(r.challenger)} (${shown}), within ${r.tolerancePct}%`
-      : `${metric} on the ${r.rows} reference rows ${num(r.champion)} -> ${num(r.challenger)}: ${pct(worse)} worse than the champion, over the ${r.tolerancePct}% tolerance` };
+  return {
+    ...base,
+    value: shown,
+    raw: worse,
+    passed,
+    reason: passed
+      ? `${metric} on the ${r.rows} reference rows ${num(r.champion)} -> ${num(r.challenger)} (${shown}), within ${r.tolerancePct}%`
+      : `${metric} on the ${r.rows} reference rows ${num(r.champion)} -> ${num(r.challenger)}: ${pct(worse)} worse than the champion, over the ${r.tolerancePct}% tolerance`,
+  };
 }
 
 /**
@@ -132,11 +183,17 @@ export function decide(gates: GateResult[], force: boolean, improvement: number 
     for (const g of gates) if (!g.passed && !g.hard) g.overridden = true;
   }
   // A flat holdout is why every other metric is meaningless: its reason comes first.
-  const blocking = gates.filter((g) => !g.passed && !g.overridden).sort((a, b) => Number(b.name === 'degenerate_holdout') - Number(a.name === 'degenerate_holdout'));
+  const blocking = gates
+    .filter((g) => !g.passed && !g.overridden)
+    .sort((a, b) => Number(b.name === 'degenerate_holdout') - Number(a.name === 'degenerate_holdout'));
   const decision = blocking.length === 0 ? 'promote' : 'reject';
-  const reasons = decision === 'promote'
-    ? gates.filter((g) => g.overridden).map((g) => `forced past: ${g.reason}`).concat(gates[0].reason)
-    : blocking.map((g) => g.reason);
+  const reasons =
+    decision === 'promote'
+      ? gates
+          .filter((g) => g.overridden)
+          .map((g) => `forced past: ${g.reason}`)
+          .concat(gates[0].reason)
+      : blocking.map((g) => g.reason);
   return { decision, gates, reasons, improvementPct: improvement };
 }
 
@@ -165,26 +222,46 @@ export function evaluateGates(input: GateInput): GateDecision {
     improvement = improvementPct(champion[metric], challenger[metric]);
     const passed = improvement >= config.min_improvement_pct;
     add({
-      name: 'improvement', label: 'improvement over champion', threshold: `>= ${config.min_improvement_pct}%`,
-      value: Number.isFinite(improvement) ? pct(improvement) : 'n/a', raw: improvement, passed, hard: false,
+      name: 'improvement',
+      label: 'improvement over champion',
+      threshold: `>= ${config.min_improvement_pct}%`,
+      value: Number.isFinite(improvement) ? pct(improvement) : 'n/a',
+      raw: improvement,
+      passed,
+      hard: false,
       reason: passed
         ? `${metric} improves ${pct(improvement)} on the champion (${num(champion[metric])} -> ${num(challenger[metric])})`
         : `${metric} improves only ${Number.isFinite(improvement) ? pct(improvement) : 'n/a'} on the champion (${num(champion[metric])} -> ${num(challenger[metric])}); ${config.min_improvement_pct}% required`,
     });
   } else {
-    add({ name: 'improvement', label: 'improvement over champion', threshold: `>= ${config.min_improvement_pct}%`,
-      value: 'first model', raw: Number.NaN, passed: true, hard: false, reason: 'no champion in production: first model of this pipeline' });
+    add({
+      name: 'improvement',
+      label: 'improvement over champion',
+      threshold: `>= ${config.min_improvement_pct}%`,
+      value: 'first model',
+      raw: Number.NaN,
+      passed: true,
+      hard: false,
+      reason: 'no champion in production: first model of this pipeline',
+    });
   }
 
   add(nanGate(challenger.nan_predictions, config.max_nan_predictions));
 
   const overBaseline = improvementPct(baseline[metric], challenger[metric]);
   const baselinePassed = overBaseline >= config.must_beat_baseline_pct;
-  add({ name: 'beats_baseline', label: 'beats baseline', threshold: `>= ${config.must_beat_baseline_pct}%`,
-    value: Number.isFinite(overBaseline) ? pct(overBaseline) : 'n/a', raw: overBaseline, passed: baselinePassed, hard: true,
+  add({
+    name: 'beats_baseline',
+    label: 'beats baseline',
+    threshold: `>= ${config.must_beat_baseline_pct}%`,
+    value: Number.isFinite(overBaseline) ? pct(overBaseline) : 'n/a',
+    raw: overBaseline,
+    passed: baselinePassed,
+    hard: true,
     reason: baselinePassed
       ? `${metric} ${pct(overBaseline)} better than the baseline`
-      : `${metric} ${num(challenger[metric])} is not ${config.must_beat_baseline_pct}% better than the baseline's ${num(baseline[metric])}` });
+      : `${metric} ${num(challenger[metric])} is not ${config.must_beat_baseline_pct}% better than the baseline's ${num(baseline[metric])}`,
+  });
 
   add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
 
@@ -192,13 +269,29 @@ export function evaluateGates(input: GateInput): GateDecision {
   if (input.reference) add(referenceGate(metric, input.reference));
   if (config.max_rmse !== null) {
     const passed = challenger.rmse <= config.max_rmse;
-    add({ name: 'max_rmse', label: 'rmse limit', threshold: `<= ${config.max_rmse}`, value: num(challenger.rmse), raw: challenger.rmse,
-      passed, hard: true, reason: passed ? 'rmse within the absolute limit' : `rmse ${num(challenger.rmse)} above the limit ${config.max_rmse}` });
+    add({
+      name: 'max_rmse',
+      label: 'rmse limit',
+      threshold: `<= ${config.max_rmse}`,
+      value: num(challenger.rmse),
+      raw: challenger.rmse,
+      passed,
+      hard: true,
+      reason: passed ? 'rmse within the absolute limit' : `rmse ${num(challenger.rmse)} above the limit ${config.max_rmse}`,
+    });
   }
   if (config.min_r2 !== null) {
     const passed = challenger.r2 >= config.min_r2;
-    add({ name: 'min_r2', label: 'r2 limit', threshold: `>= ${config.min_r2}`, value: challenger.r2.toFixed(4), raw: challenger.r2,
-      passed, hard: true, reason: passed ? 'r2 within the absolute limit' : `r2 ${challenger.r2.toFixed(4)} below the limit ${config.min_r2}` });
+    add({
+      name: 'min_r2',
+      label: 'r2 limit',
+      threshold: `>= ${config.min_r2}`,
+      value: challenger.r2.toFixed(4),
+      raw: challenger.r2,
+      passed,
+      hard: true,
+      reason: passed ? 'r2 within the absolute limit' : `r2 ${challenger.r2.toFixed(4)} below the limit ${config.min_r2}`,
+    });
   }
 
   if (input.holdout) add(degenerateHoldoutGate(input.holdout, input.task));

@@ -42,9 +42,12 @@ export function summarizeHoldoutTarget(target: ArrayLike<number>): HoldoutTarget
 export function degenerateHoldoutGate(t: HoldoutTarget, task: 'regression' | 'classification' = 'regression'): Omit<GateResult, 'overridden'> {
   const flat = t.rows === 0 || t.distinct < 2 || (task === 'regression' && !(t.std > 1e-9 * Math.max(1, Math.abs(t.mean))));
   const one = Number.isFinite(t.mean) ? String(Number(t.mean.toPrecision(6))) : 'none';
-  const value = task === 'classification'
-    ? `${t.distinct >= 3 ? '3+' : t.distinct} class${t.distinct === 1 ? '' : 'es'}`
-    : t.distinct < 2 ? `constant (${one})` : `std ${Number(t.std.toPrecision(3))}`;
+  const value =
+    task === 'classification'
+      ? `${t.distinct >= 3 ? '3+' : t.distinct} class${t.distinct === 1 ? '' : 'es'}`
+      : t.distinct < 2
+        ? `constant (${one})`
+        : `std ${Number(t.std.toPrecision(3))}`;
   return {
     name: 'degenerate_holdout',
     label: 'holdout target varies',

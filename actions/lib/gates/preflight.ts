@@ -37,7 +37,10 @@ export function preflight(input: PreflightInput): Preflight {
   if (config.task === 'classification' && input.labels) {
     const { rows, labelled, labelledTimes } = input.labels;
     gates.push({ ...labelCoverageGate(rows > 0 ? labelled / rows : 0, config.gates.min_label_coverage), overridden: false });
-    gates.push({ ...labelledHoldoutGate(expectedHoldout(labelledTimes, config.split.holdout_fraction), config.gates.min_labelled_holdout, true), overridden: false });
+    gates.push({
+      ...labelledHoldoutGate(expectedHoldout(labelledTimes, config.split.holdout_fraction), config.gates.min_labelled_holdout, true),
+      overridden: false,
+    });
   }
   const blocking = gates.filter((g) => !g.passed && !g.overridden);
   return { passed: blocking.length === 0, gates, reasons: blocking.map((g) => `before training: ${g.reason}`) };

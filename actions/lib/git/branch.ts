@@ -148,6 +148,8 @@ async function assertNotCheckedOut(git: Git, branch: string): Promise<void> {
   for (const line of out.split('\n')) {
     if (line.startsWith('worktree ')) worktree = line.slice('worktree '.length);
     if (line === `branch refs/heads/${branch}`)
-      throw new Error(`${branch} is checked out in ${worktree}; it is regenerated from the base on every run, so check out another branch there first (git switch -)`);
+      throw new Error(
+        `${branch} is checked out in ${worktree}; it is regenerated from the base on every run, so check out another branch there first (git switch -)`,
+      );
   }
 }

@@ -192,7 +192,11 @@ export class Git {
       const pause = Math.round(minDelayMs + Math.random() * Math.max(0, maxDelayMs - minDelayMs));
       const lines = res.stderr.trim().split('\n');
       const why = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.at(-1) ?? `exit ${res.code}`;
-      this.options.log?.(this.redact(`git ${args[0]} failed (attempt ${attempt} of ${attempts}: ${why || `exit ${res.code}`}); trying again in ${pause >= 1000 ? `${(pause / 1000).toFixed(1)} s` : `${pause} ms`}`));
+      this.options.log?.(
+        this.redact(
+          `git ${args[0]} failed (attempt ${attempt} of ${attempts}: ${why || `exit ${res.code}`}); trying again in ${pause >= 1000 ? `${(pause / 1000).toFixed(1)} s` : `${pause} ms`}`,
+        ),
+      );
       await new Promise((r) => setTimeout(r, pause));
     }
   }

@@ -21,7 +21,8 @@ export function assertRef(ref: string): void {
 /** Refuses repository paths that are absolute, climb out with `..` or reach into `.git` (checked before git sees them). */
 export function assertRepoPath(path: string): void {
   if (typeof path !== 'string' || path.length === 0) throw new Error('empty repository path');
-  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) throw new Error(`path "${path}" is absolute; expected a path relative to the repository root`);
+  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path))
+    throw new Error(`path "${path}" is absolute; expected a path relative to the repository root`);
   if (path.includes('\\')) throw new Error(`path "${path}" contains a backslash; expected a /-separated path`);
   if (path.includes('\0')) throw new Error(`path ${JSON.stringify(path)} contains a NUL byte`);
   const parts = path.split('/');
@@ -95,9 +96,13 @@ function parseLog(out: string): CommitInfo[] {
     if (!text.trim()) continue;
     const [sha, parents, date, an, ae, cn, ce, subject, body] = text.split(FIELD);
     commits.push({
-      sha, parents: parents ? parents.split(' ').filter(Boolean) : [], date,
-      author: { name: an ?? '', email: ae ?? '' }, committer: { name: cn ?? '', email: ce ?? '' },
-      subject: subject ?? '', body: (body ?? '').trim(),
+      sha,
+      parents: parents ? parents.split(' ').filter(Boolean) : [],
+      date,
+      author: { name: an ?? '', email: ae ?? '' },
+      committer: { name: cn ?? '', email: ce ?? '' },
+      subject: subject ?? '',
+      body: (body ?? '').trim(),
     });
   }
   return commits;

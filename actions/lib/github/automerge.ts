@@ -29,7 +29,11 @@ interface EnableAutoMergeData {
 export async function enableAutoMerge(t: GitHubTarget, spec: AutoMergeSpec): Promise<{ enabledAt: string }> {
   const data = await gitHubCall(t, 'enable auto-merge', async () => {
     try {
-      return await t.client.graphql<EnableAutoMergeData>(ENABLE_AUTO_MERGE, { pullRequestId: spec.nodeId, expectedHeadOid: spec.expectedHeadOid, mergeMethod: 'MERGE' });
+      return await t.client.graphql<EnableAutoMergeData>(ENABLE_AUTO_MERGE, {
+        pullRequestId: spec.nodeId,
+        expectedHeadOid: spec.expectedHeadOid,
+        mergeMethod: 'MERGE',
+      });
     } catch (e) {
       // GraphQL errors arrive with HTTP 200, listed: say them on one line
       const errors = (e as { errors?: { message: string }[] }).errors;

@@ -62,7 +62,12 @@ export function gitHubTarget(settings: GitHubSettings = {}): GitHubTarget | null
   if (!token) return null;
   const repo = parseRepository(settings.repository ?? process.env.GITHUB_REPOSITORY);
   const client = createGitHubClient({
-    token, baseUrl: settings.apiUrl ?? undefined, paceWrites: settings.paceWrites, retries: settings.retries, log: settings.log, userAgent: settings.userAgent,
+    token,
+    baseUrl: settings.apiUrl ?? undefined,
+    paceWrites: settings.paceWrites,
+    retries: settings.retries,
+    log: settings.log,
+    userAgent: settings.userAgent,
   });
   return { client, repo, token };
 }

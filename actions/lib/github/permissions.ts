@@ -62,7 +62,11 @@ export function appPermissions(): { name: string; level: PermissionLevel }[] {
   return [...out].map(([name, level]) => ({ name, level })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const title = (name: string) => name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join(' ');
+const title = (name: string) =>
+  name
+    .split('-')
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join(' ');
 
 /** The Markdown table of docs/operations.md (between its `mlops:permissions` markers). */
 export function permissionsMarkdown(): string {
@@ -72,6 +76,8 @@ export function permissionsMarkdown(): string {
     '|---|---|---|',
     ...rows,
     '',
-    `The GitHub App (or the bot's fine-grained token) needs, on this repository only: ${appPermissions().map((p) => `**${title(p.name)}: ${p.level === 'write' ? 'read and write' : 'read'}**`).join(', ')}.`,
+    `The GitHub App (or the bot's fine-grained token) needs, on this repository only: ${appPermissions()
+      .map((p) => `**${title(p.name)}: ${p.level === 'write' ? 'read and write' : 'read'}**`)
+      .join(', ')}.`,
   ].join('\n');
 }

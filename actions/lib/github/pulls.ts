@@ -79,7 +79,9 @@ export async function createOrUpdatePullRequest(t: GitHubTarget, spec: PullReque
     const teams = spec.teamReviewers ?? [];
     if (reviewers.length > 0 || teams.length > 0) {
       try {
-        await gitHubCall(t, 'request reviewers', () => t.client.rest.pulls.requestReviewers({ owner, repo, pull_number: number, reviewers, team_reviewers: teams }));
+        await gitHubCall(t, 'request reviewers', () =>
+          t.client.rest.pulls.requestReviewers({ owner, repo, pull_number: number, reviewers, team_reviewers: teams }),
+        );
       } catch (e) {
         warnings.push((e as Error).message);
       }
@@ -115,5 +117,8 @@ function fitBody(body: string): string {
 
 /** GitHub may hand bodies back with CRLF and trailing blanks. */
 function normalize(text: string): string {
-  return text.replace(/\r\n/g, '\n').replace(/[ \t]+$/gm, '').trimEnd();
+  return text
+    .replace(/\r\n/g, '\n')
+    .replace(/[ \t]+$/gm, '')
+    .trimEnd();
 }

@@ -81,7 +81,14 @@ export async function describeTable(db: Db, table: string): Promise<TableInfo | 
   );
   if (rel.rows.length === 0) return null;
   const { schema, name } = rel.rows[0];
-  const cols = await db.query<{ column_name: string; data_type: string; is_nullable: string; column_default: string | null; is_identity: string; is_generated: string }>(
+  const cols = await db.query<{
+    column_name: string;
+    data_type: string;
+    is_nullable: string;
+    column_default: string | null;
+    is_identity: string;
+    is_generated: string;
+  }>(
     `SELECT column_name, data_type, is_nullable, column_default, is_identity, is_generated
        FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
     [schema, name],

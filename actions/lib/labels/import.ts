@@ -83,10 +83,14 @@ function judgeLabel(value: string, positive: LabelsConfig['positive']): { proble
       : { problem: 'is not a label: expected 1 or 0, true or false (or name the positive value in labels.positive)', positive: false };
   }
   if (typeof positive === 'number') {
-    return NUMBER.test(value) ? { problem: null, positive: Number(value) === positive } : { problem: `is not a number (labels.positive is ${positive})`, positive: false };
+    return NUMBER.test(value)
+      ? { problem: null, positive: Number(value) === positive }
+      : { problem: `is not a number (labels.positive is ${positive})`, positive: false };
   }
   if (typeof positive === 'boolean') {
-    return BOOLEAN.test(value) ? { problem: null, positive: TRUE.test(value) === positive } : { problem: `is not a boolean (labels.positive is ${positive})`, positive: false };
+    return BOOLEAN.test(value)
+      ? { problem: null, positive: TRUE.test(value) === positive }
+      : { problem: `is not a boolean (labels.positive is ${positive})`, positive: false };
   }
   return { problem: null, positive: value === positive };
 }
@@ -100,10 +104,13 @@ async function sourceKeys(db: Db, pipeline: ClassificationPipeline, keys: string
       const batch = keys.slice(from, from + KEY_BATCH);
       // COPY takes no parameters: the keys travel as a transaction-local setting, never as SQL text.
       await tx.query("SELECT set_config('mlops.label_keys', $1, true)", [JSON.stringify(batch)]);
-      const decoded = await decodeBinaryCopy(tx.copyOutBinary(
-        `SELECT DISTINCT ${quoteIdent(column)}::text FROM ${quoteIdent(pipeline.source.table)}
+      const decoded = await decodeBinaryCopy(
+        tx.copyOutBinary(
+          `SELECT DISTINCT ${quoteIdent(column)}::text FROM ${quoteIdent(pipeline.source.table)}
          WHERE ${quoteIdent(column)}::text IN (SELECT jsonb_array_elements_text(current_setting('mlops.label_keys')::jsonb))`,
-      ), ['text']);
+        ),
+        ['text'],
+      );
       const dict = decoded.dictionaries[0] ?? [];
       const codes = decoded.columns[0] as Int32Array;
       for (let i = 0; i < decoded.rows; i++) if (codes[i] >= 0) found.add(dict[codes[i]]);
@@ -161,11 +168,14 @@ export async function importLabels(db: Db, file: string, pipeline: Classificatio
   }
   if (policy === 'error' && unknown.size > 0) {
     const lines = [...unknown].map((k) => ({ key: k, line: keyLines.get(k)! })).sort((a, b) => a.line - b.line);
-    const errors = lines.slice(0, MAX_ERRORS).map((u) =>
-      `${file}:${u.line}: column "${labels.key_column}": "${show(u.key)}" is not a key of ${source.table} (${source.key_column})`);
+    const errors = lines
+      .slice(0, MAX_ERRORS)
+      .map((u) => `${file}:${u.line}: column "${labels.key_column}": "${show(u.key)}" is not a key of ${source.table} (${source.key_column})`);
     if (lines.length > MAX_ERRORS) errors.push(`${file}: ${lines.length - MAX_ERRORS} more keys not in ${source.table}`);
-    errors.push(`${file}: ${unknownLines.size} label(s) name a key that ${source.table} does not have; nothing was imported ` +
-      '(--unknown-keys skip leaves them out, --unknown-keys keep imports them for cases loaded later)');
+    errors.push(
+      `${file}: ${unknownLines.size} label(s) name a key that ${source.table} does not have; nothing was imported ` +
+        '(--unknown-keys skip leaves them out, --unknown-keys keep imports them for cases loaded later)',
+    );
     throw new CsvImportError(errors);
   }
   const skipped = policy === 'skip' ? unknownLines.size : 0;
@@ -195,8 +205,11 @@ export async function importLabels(db: Db, file: string, pipeline: Classificatio
           .map((c) => ({ ...c, line: rowLines.get(`${c.k}\u0000${Number(c.ms)}`) }))
           .sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
           .slice(0, MAX_ERRORS)
-          .map((c) => `${file}${c.line ? `:${c.line}` : ''}: (${labels.key_column}, ${labels.time_column}) = (${c.k}, ${new Date(Number(c.ms)).toISOString()}) ` +
-            `is already in ${table} with ${labels.label_column} = ${c.have}, not ${c.got} (a correction is a new row with a later ${labels.time_column})`);
+          .map(
+            (c) =>
+              `${file}${c.line ? `:${c.line}` : ''}: (${labels.key_column}, ${labels.time_column}) = (${c.k}, ${new Date(Number(c.ms)).toISOString()}) ` +
+              `is already in ${table} with ${labels.label_column} = ${c.have}, not ${c.got} (a correction is a new row with a later ${labels.time_column})`,
+          );
         if (conflicts.rows.length > MAX_ERRORS) errors.push(`${file}: more rows conflict with ${table}`);
         throw new CsvImportError(errors);
       }

@@ -72,19 +72,31 @@ interface PredictionColumns {
 
 /** The window's keyed predictions of a pipeline: key code, model version, prediction (NaN for NULL). */
 async function readPredictions(db: Db, pipeline: string, start: Date, end: Date): Promise<PredictionColumns> {
-  const decoded = await db.transaction(async (tx) => {
-    // COPY takes no parameters: the pipeline and window travel as transaction-local settings.
-    await tx.query("SELECT set_config('mlops.live_pipeline', $1, true), set_config('mlops.live_start', $2, true), set_config('mlops.live_end', $3, true)",
-      [pipeline, start.toISOString(), end.toISOString()]);
-    return decodeBinaryCopy(tx.copyOutBinary(
-      `SELECT row_key, model_version::float8, prediction FROM mlops.predictions
+  const decoded = await db.transaction(
+    async (tx) => {
+      // COPY takes no parameters: the pipeline and window travel as transaction-local settings.
+      await tx.query("SELECT set_config('mlops.live_pipeline', $1, true), set_config('mlops.live_start', $2, true), set_config('mlops.live_end', $3, true)", [
+        pipeline,
+        start.toISOString(),
+        end.toISOString(),
+      ]);
+      return decodeBinaryCopy(
+        tx.copyOutBinary(
+          `SELECT row_key, model_version::float8, prediction FROM mlops.predictions
        WHERE pipeline = current_setting('mlops.live_pipeline') AND row_key IS NOT NULL
          AND ts >= current_setting('mlops.live_start')::timestamptz AND ts < current_setting('mlops.live_end')::timestamptz`,
-    ), ['text', 'float8', 'float8']);
-  }, { readOnly: true });
+        ),
+        ['text', 'float8', 'float8'],
+      );
+    },
+    { readOnly: true },
+  );
   return {
-    rows: decoded.rows, keys: decoded.columns[0] as Int32Array, keyNames: decoded.dictionaries[0] ?? [],
-    versions: decoded.columns[1] as Float64Array, values: decoded.columns[2] as Float64Array,
+    rows: decoded.rows,
+    keys: decoded.columns[0] as Int32Array,
+    keyNames: decoded.dictionaries[0] ?? [],
+    versions: decoded.columns[1] as Float64Array,
+    values: decoded.columns[2] as Float64Array,
   };
 }
 
@@ -97,9 +109,10 @@ async function readLabels(db: Db, pipeline: ClassificationPipeline, keys: readon
     await labelSettings(tx, labels, asOf);
     for (let from = 0; from < keys.length; from += KEY_BATCH) {
       await tx.query("SELECT set_config('mlops.label_keys', $1, true)", [JSON.stringify(keys.slice(from, from + KEY_BATCH))]);
-      const decoded = await decodeBinaryCopy(tx.copyOutBinary(
-        `SELECT k, y FROM (${knownLabelsSql(labels, "SELECT jsonb_array_elements_text(current_setting('mlops.label_keys')::jsonb)")}) l`,
-      ), ['text', 'float8']);
+      const decoded = await decodeBinaryCopy(
+        tx.copyOutBinary(`SELECT k, y FROM (${knownLabelsSql(labels, "SELECT jsonb_array_elements_text(current_setting('mlops.label_keys')::jsonb)")}) l`),
+        ['text', 'float8'],
+      );
       const dict = decoded.dictionaries[0] ?? [];
       const codes = decoded.columns[0] as Int32Array;
       const y = decoded.columns[1] as Float64Array;
@@ -165,8 +178,14 @@ export async function livePerformance(db: Db, pipeline: ClassificationPipeline, 
   return {
     ...base,
     champion: {
-      version: entry.version, sha256: entry.artifact.sha256, algorithm: entry.trainer.algorithm, predictions: predicted, labelled: y.length,
-      metrics, holdout: entry.metrics, decision_threshold: threshold,
+      version: entry.version,
+      sha256: entry.artifact.sha256,
+      algorithm: entry.trainer.algorithm,
+      predictions: predicted,
+      labelled: y.length,
+      metrics,
+      holdout: entry.metrics,
+      decision_threshold: threshold,
     },
   };
 }
@@ -190,8 +209,19 @@ export async function recordLivePerformance(db: Queryable, live: LivePerformance
        training_date = EXCLUDED.training_date, data_start = EXCLUDED.data_start, predictions = EXCLUDED.predictions, labelled = EXCLUDED.labelled,
        label_coverage = EXCLUDED.label_coverage, f1_val = EXCLUDED.f1_val, roc_auc_val = EXCLUDED.roc_auc_val, brier_val = EXCLUDED.brier_val,
        metrics = EXCLUDED.metrics`,
-    [c.algorithm, live.pipeline, c.version, live.window.end, live.window.start, live.predictions, live.labelled, finite(live.label_coverage),
-      finite(m?.f1), finite(m?.roc_auc), finite(m?.brier),
-      finiteJson({ ...(m ?? {}), champion_predictions: c.predictions, champion_labelled: c.labelled, window_days: live.window.days })],
+    [
+      c.algorithm,
+      live.pipeline,
+      c.version,
+      live.window.end,
+      live.window.start,
+      live.predictions,
+      live.labelled,
+      finite(live.label_coverage),
+      finite(m?.f1),
+      finite(m?.roc_auc),
+      finite(m?.brier),
+      finiteJson({ ...(m ?? {}), champion_predictions: c.predictions, champion_labelled: c.labelled, window_days: live.window.days }),
+    ],
   );
 }

@@ -15,7 +15,10 @@ import type { LabelsConfig } from '../config/schema.ts';
  */
 export function knownLabelsSql(labels: LabelsConfig, keys: string): string {
   const l = {
-    table: quoteIdent(labels.table), key: `lb.${quoteIdent(labels.key_column)}`, label: `lb.${quoteIdent(labels.label_column)}`, time: `lb.${quoteIdent(labels.time_column)}`,
+    table: quoteIdent(labels.table),
+    key: `lb.${quoteIdent(labels.key_column)}`,
+    label: `lb.${quoteIdent(labels.label_column)}`,
+    time: `lb.${quoteIdent(labels.time_column)}`,
   };
   const value = labelValue(l.label, labels.positive);
   return `
@@ -61,8 +64,10 @@ export async function invalidLabels(tx: Queryable, labels: LabelsConfig, count: 
      GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
   );
   const seen = rows.map((r) => `${JSON.stringify(r.v)} (${r.n} rows)`).join(', ');
-  return `labels.label_column: ${count} row(s) of the window have a label that is neither 1/true nor 0/false (${seen}); ` +
-    `set labels.positive to the value of the positive class (e.g. positive: ${JSON.stringify(rows[0]?.v ?? 'default')})`;
+  return (
+    `labels.label_column: ${count} row(s) of the window have a label that is neither 1/true nor 0/false (${seen}); ` +
+    `set labels.positive to the value of the positive class (e.g. positive: ${JSON.stringify(rows[0]?.v ?? 'default')})`
+  );
 }
 
 /** Fails with the pipeline field to fix when the labels table or one of its columns is wrong. */
@@ -76,9 +81,12 @@ export async function checkLabels(tx: Queryable, labels: LabelsConfig): Promise<
   );
   const have = new Map(attrs.rows.map((r) => [r.name, r.type]));
   for (const field of ['key_column', 'label_column', 'time_column'] as const) {
-    if (!have.has(labels[field])) throw new Error(`labels.${field}: column "${labels[field]}" does not exist in table "${labels.table}" (has: ${[...have.keys()].join(', ')})`);
+    if (!have.has(labels[field]))
+      throw new Error(`labels.${field}: column "${labels[field]}" does not exist in table "${labels.table}" (has: ${[...have.keys()].join(', ')})`);
   }
   if (!/^(timestamp|date)/.test(have.get(labels.time_column) ?? '')) {
-    throw new Error(`labels.time_column: column "${labels.time_column}" is ${have.get(labels.time_column)}, expected a timestamp (when the label became known)`);
+    throw new Error(
+      `labels.time_column: column "${labels.time_column}" is ${have.get(labels.time_column)}, expected a timestamp (when the label became known)`,
+    );
   }
 }

@@ -188,9 +188,16 @@ function webhookPayload(change: AlertChange, r: RuleResult, asOf: Date) {
     text: `[mlops] ${verb}: ${r.pipeline} — ${change.outcome === 'resolved' ? RULE_TITLES[r.rule] : r.message}${link}`,
     source: 'gitops-mlops',
     alert: {
-      key: change.key, pipeline: r.pipeline, rule: r.rule, severity: r.severity,
-      status: change.outcome === 'resolved' ? 'resolved' : 'open', outcome: change.outcome,
-      message: r.message, occurrences: change.occurrences, at: asOf.toISOString(), issue_url: change.issue?.url ?? null,
+      key: change.key,
+      pipeline: r.pipeline,
+      rule: r.rule,
+      severity: r.severity,
+      status: change.outcome === 'resolved' ? 'resolved' : 'open',
+      outcome: change.outcome,
+      message: r.message,
+      occurrences: change.occurrences,
+      at: asOf.toISOString(),
+      issue_url: change.issue?.url ?? null,
     },
   };
 }
@@ -216,8 +223,17 @@ export async function syncAlerts(db: Queryable, results: readonly RuleResult[], 
   for (const r of results) {
     const key = alertKey(r.pipeline, r.rule);
     const change: AlertChange = {
-      id: null, key, pipeline: r.pipeline, rule: r.rule, severity: r.severity, message: r.message, outcome: 'unchanged', occurrences: 0,
-      firstSeen: null, issue: null, delivery: { github: 'none', webhook: 'none', errors: [] },
+      id: null,
+      key,
+      pipeline: r.pipeline,
+      rule: r.rule,
+      severity: r.severity,
+      message: r.message,
+      outcome: 'unchanged',
+      occurrences: 0,
+      firstSeen: null,
+      issue: null,
+      delivery: { github: 'none', webhook: 'none', errors: [] },
     };
     changes.push(change);
     if (r.status === 'unknown') continue;
@@ -263,7 +279,11 @@ export async function syncAlerts(db: Queryable, results: readonly RuleResult[], 
       } else change.delivery.webhook = 'off';
     }
     if (change.outcome !== 'unchanged') {
-      const issue = change.issue ? ` -> issue #${change.issue.number} ${change.issue.outcome}` : !github ? ' (no GitHub token: terminal and mlops.alerts only)' : '';
+      const issue = change.issue
+        ? ` -> issue #${change.issue.number} ${change.issue.outcome}`
+        : !github
+          ? ' (no GitHub token: terminal and mlops.alerts only)'
+          : '';
       log(`alert ${change.outcome}: [${r.severity}] ${key}: ${r.message}${issue}`);
     }
     for (const e of change.delivery.errors) log(`alert ${key}: delivery failed: ${e}`);
@@ -296,7 +316,11 @@ export interface ClosedAlert {
  * an alert started (mlops.training_runs.trigger_alert_id), the alert is resolved and its issue
  * closed with a comment naming the deploy. Rollbacks and retirements close nothing.
  */
-export async function closeAlertsOfDeployment(db: Queryable, deployed: readonly DeployedVersion[], sinks: Pick<AlertSinks, 'asOf' | 'github' | 'log'>): Promise<ClosedAlert[]> {
+export async function closeAlertsOfDeployment(
+  db: Queryable,
+  deployed: readonly DeployedVersion[],
+  sinks: Pick<AlertSinks, 'asOf' | 'github' | 'log'>,
+): Promise<ClosedAlert[]> {
   const log = sinks.log ?? (() => undefined);
   const runs = deployed.filter((d) => d.kind === 'deploy' && d.run_id);
   if (runs.length === 0) return [];
@@ -313,7 +337,15 @@ export async function closeAlertsOfDeployment(db: Queryable, deployed: readonly 
       [id, sinks.asOf],
     );
     const row = resolved.rows[0];
-    const closed: ClosedAlert = { id, key: row?.alert_key ?? null, model: d.model, version: d.version, outcome: row ? 'resolved' : 'not-open', issue: null, error: null };
+    const closed: ClosedAlert = {
+      id,
+      key: row?.alert_key ?? null,
+      model: d.model,
+      version: d.version,
+      outcome: row ? 'resolved' : 'not-open',
+      issue: null,
+      error: null,
+    };
     out.push(closed);
     if (!row) continue;
     if (row.issue_number !== null) {
@@ -322,8 +354,11 @@ export async function closeAlertsOfDeployment(db: Queryable, deployed: readonly 
       else {
         try {
           const pr = d.pull_request ? ` (pull request #${d.pull_request})` : '';
-          await closeAlertIssue(github, { number: row.issue_number, url: '', title: '', body: '' },
-            `✅ Resolved at ${sinks.asOf.toISOString()}: ${d.model} v${d.version}${pr}, the promotion of run \`${d.run_id}\` that this alert's retrain produced, is deployed.`);
+          await closeAlertIssue(
+            github,
+            { number: row.issue_number, url: '', title: '', body: '' },
+            `✅ Resolved at ${sinks.asOf.toISOString()}: ${d.model} v${d.version}${pr}, the promotion of run \`${d.run_id}\` that this alert's retrain produced, is deployed.`,
+          );
           closed.issue = { number: row.issue_number, outcome: 'closed' };
         } catch (err) {
           closed.issue = { number: row.issue_number, outcome: 'failed' };
@@ -331,7 +366,9 @@ export async function closeAlertsOfDeployment(db: Queryable, deployed: readonly 
         }
       }
     }
-    log(`alert ${id} (${row.alert_key}) resolved: ${d.model} v${d.version} is deployed${closed.issue ? `; issue #${closed.issue.number} ${closed.issue.outcome}` : ''}${closed.error ? `: ${closed.error}` : ''}`);
+    log(
+      `alert ${id} (${row.alert_key}) resolved: ${d.model} v${d.version} is deployed${closed.issue ? `; issue #${closed.issue.number} ${closed.issue.outcome}` : ''}${closed.error ? `: ${closed.error}` : ''}`,
+    );
   }
   return out;
 }

@@ -45,7 +45,12 @@ export interface DispatchResult {
   id: number | null;
 }
 
-export async function dispatchRetrain(db: Db, req: DispatchRequest, github: GitHubTarget | null, log: (line: string) => void = () => undefined): Promise<DispatchResult> {
+export async function dispatchRetrain(
+  db: Db,
+  req: DispatchRequest,
+  github: GitHubTarget | null,
+  log: (line: string) => void = () => undefined,
+): Promise<DispatchResult> {
   const base = { pipeline: req.pipeline, reason: req.reason, trigger: req.trigger };
   const since = new Date(req.asOf.getTime() - req.cooldownHours * 3_600_000);
   const claim = await db.transaction(async (tx) => {
@@ -66,7 +71,9 @@ export async function dispatchRetrain(db: Db, req: DispatchRequest, github: GitH
   if (claim.id === null) {
     const p = claim.previous!;
     const previous = { at: new Date(p.dispatched_at).toISOString(), reason: p.reason, outcome: p.outcome };
-    log(`retrain of ${req.pipeline} not dispatched: one was already ${p.outcome === 'no-token' ? 'recorded' : 'dispatched'} at ${previous.at} (cooldown ${req.cooldownHours} h): ${p.reason}`);
+    log(
+      `retrain of ${req.pipeline} not dispatched: one was already ${p.outcome === 'no-token' ? 'recorded' : 'dispatched'} at ${previous.at} (cooldown ${req.cooldownHours} h): ${p.reason}`,
+    );
     return { ...base, outcome: 'cooldown', previous, error: null, id: null };
   }
 
@@ -86,7 +93,11 @@ export async function dispatchRetrain(db: Db, req: DispatchRequest, github: GitH
       log(`retrain of ${req.pipeline}: dispatch failed (retried by the next run): ${error}`);
     }
   }
-  await db.query('UPDATE mlops.retrain_dispatches SET outcome = $2, delivered = $3, error = $4 WHERE id = $1',
-    [claim.id, outcome, outcome === 'dispatched', error]);
+  await db.query('UPDATE mlops.retrain_dispatches SET outcome = $2, delivered = $3, error = $4 WHERE id = $1', [
+    claim.id,
+    outcome,
+    outcome === 'dispatched',
+    error,
+  ]);
   return { ...base, outcome, previous: null, error, id: claim.id };
 }

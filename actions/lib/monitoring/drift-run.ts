@@ -210,7 +210,15 @@ export async function runDrift(db: Db, config: PipelineConfig, options: DriftRun
   const champion = loadChampion(options.repoDir, config.name);
   if (!champion) {
     const message = `${config.name}: no champion in the registry, so no reference window to compare with`;
-    return { ...base, outcome: 'no-champion', message, modelVersion: null, reference: null, columns: [], markdown: `### Data drift — ${config.name}\n\n${message}.\n` };
+    return {
+      ...base,
+      outcome: 'no-champion',
+      message,
+      modelVersion: null,
+      reference: null,
+      columns: [],
+      markdown: `### Data drift — ${config.name}\n\n${message}.\n`,
+    };
   }
   const rec = recordedSpec(champion);
   const columns = driftColumns(rec.spec, config);
@@ -227,26 +235,44 @@ export async function runDrift(db: Db, config: PipelineConfig, options: DriftRun
   const version = champion.entry.version;
   if (refFrame.rows === 0 || curFrame.rows === 0) {
     const outcome: DriftRunOutcome = refFrame.rows === 0 ? 'no-reference-data' : 'no-current-data';
-    const message = refFrame.rows === 0
-      ? `${config.name}: no rows left in the champion's training window ${reference.start} -> ${reference.end}`
-      : `${config.name}: no rows in the current window ${current.start} -> ${current.end}`;
+    const message =
+      refFrame.rows === 0
+        ? `${config.name}: no rows left in the champion's training window ${reference.start} -> ${reference.end}`
+        : `${config.name}: no rows in the current window ${current.start} -> ${current.end}`;
     return { ...base, outcome, message, modelVersion: version, reference, columns, markdown: `### Data drift — ${config.name}\n\n${message}.\n` };
   }
 
   const cfg = driftConfig(config, rec.spec);
   const result = detectDrift(...driftInputs(refFrame, curFrame, columns), cfg);
-  const prediction = options.predictions === false
-    ? { status: 'skipped' as const, reason: 'not requested', drift: null, referenceRows: 0, currentRows: 0 }
-    : await predictionDrift(champion, rec, refFrame, curFrame, cfg);
+  const prediction =
+    options.predictions === false
+      ? { status: 'skipped' as const, reason: 'not requested', drift: null, referenceRows: 0, currentRows: 0 }
+      : await predictionDrift(champion, rec, refFrame, curFrame, cfg);
   const labelDrift = config.task === 'classification' ? await labelShareDrift(db, config, refFrame, curEnd) : null;
   const severe = result.datasetDrift && config.drift.retrain_on_drift;
   const markdown = renderDriftMarkdown(config, version, reference, current, result, prediction, severe, labelDrift);
   const drifted = result.features.filter((f) => f.drifted).map((f) => f.feature);
-  const message = `${config.name}: ${result.driftedFeatures} of ${result.testedFeatures} input columns drifted` +
-    (drifted.length ? ` (${drifted.join(', ')})` : '') + (result.datasetDrift ? ': dataset drift' : '') +
-    (prediction.drift?.drifted ? '; the champion\'s predictions drifted' : '') + (labelDrift?.drift?.drifted ? '; the share of positives drifted' : '');
+  const message =
+    `${config.name}: ${result.driftedFeatures} of ${result.testedFeatures} input columns drifted` +
+    (drifted.length ? ` (${drifted.join(', ')})` : '') +
+    (result.datasetDrift ? ': dataset drift' : '') +
+    (prediction.drift?.drifted ? "; the champion's predictions drifted" : '') +
+    (labelDrift?.drift?.drifted ? '; the share of positives drifted' : '');
   const reportId = await recordDriftReport(db, config.name, version, reference, current, result, prediction, labelDrift, markdown);
-  return { ...base, outcome: 'reported', message, modelVersion: version, reference, columns, result, prediction, labels: labelDrift, severe, markdown, reportId };
+  return {
+    ...base,
+    outcome: 'reported',
+    message,
+    modelVersion: version,
+    reference,
+    columns,
+    result,
+    prediction,
+    labels: labelDrift,
+    severe,
+    markdown,
+    reportId,
+  };
 }
 
 /** Labelled rows and positives of a frame's label column. */
@@ -275,12 +301,21 @@ async function labelShareDrift(db: Db, config: ClassificationPipeline, refFrame:
   const r = labelCounts(refFrame, config.labels.label_column);
   const c = labelCounts(cur, config.labels.label_column);
   const side = (f: Frame, n: { labelled: number; positives: number }) => ({
-    start: iso(f.window.start), end: iso(f.window.end), labelled: n.labelled, positives: n.positives, positive_rate: n.labelled ? n.positives / n.labelled : Number.NaN,
+    start: iso(f.window.start),
+    end: iso(f.window.end),
+    labelled: n.labelled,
+    positives: n.positives,
+    positive_rate: n.labelled ? n.positives / n.labelled : Number.NaN,
   });
   const out = { reference: side(refFrame, r), current: side(cur, c) };
   if (r.labelled === 0) return { status: 'skipped', reason: "no labelled row in the champion's training window", drift: null, ...out };
   if (c.labelled === 0) {
-    return { status: 'skipped', reason: `no row of the last ${config.health.live_window_days} days has a label yet (labels arrive later)`, drift: null, ...out };
+    return {
+      status: 'skipped',
+      reason: `no row of the last ${config.health.live_window_days} days has a label yet (labels arrive later)`,
+      drift: null,
+      ...out,
+    };
   }
   // The labels as categories 0 and 1: chi-square over (negatives, positives), Cramér's V beside it.
   const d = detectDrift({ label: r.y }, { label: c.y }, { numeric_test: 'auto', threshold: null, dataset_drift_share: 1, categorical_columns: ['label'] });
@@ -289,8 +324,17 @@ async function labelShareDrift(db: Db, config: ClassificationPipeline, refFrame:
 
 const finiteJson = (v: unknown): string => JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x));
 
-async function recordDriftReport(db: Queryable, pipeline: string, version: number, reference: Window, current: Window,
-  result: DriftResult, prediction: PredictionDrift, labels: LabelDrift | null, markdown: string): Promise<number> {
+async function recordDriftReport(
+  db: Queryable,
+  pipeline: string,
+  version: number,
+  reference: Window,
+  current: Window,
+  result: DriftResult,
+  prediction: PredictionDrift,
+  labels: LabelDrift | null,
+  markdown: string,
+): Promise<number> {
   const { rows } = await db.query<{ id: string | number }>(
     `INSERT INTO mlops.drift_reports (pipeline, model_version, reference_start, reference_end, current_start, current_end,
        drifted_share, dataset_drift, features, prediction, report_md, label_drift)
@@ -300,9 +344,20 @@ async function recordDriftReport(db: Queryable, pipeline: string, version: numbe
        dataset_drift = EXCLUDED.dataset_drift, features = EXCLUDED.features, prediction = EXCLUDED.prediction,
        report_md = EXCLUDED.report_md, label_drift = EXCLUDED.label_drift, created_at = now()
      RETURNING id`,
-    [pipeline, version, reference.start, reference.end, current.start, current.end, result.driftShare, result.datasetDrift,
+    [
+      pipeline,
+      version,
+      reference.start,
+      reference.end,
+      current.start,
+      current.end,
+      result.driftShare,
+      result.datasetDrift,
       finiteJson({ numeric_test: result.numericTest, tested: result.testedFeatures, drifted: result.driftedFeatures, columns: result.features }),
-      finiteJson(prediction), markdown, labels ? finiteJson(labels) : null],
+      finiteJson(prediction),
+      markdown,
+      labels ? finiteJson(labels) : null,
+    ],
   );
   return Number(rows[0].id);
 }
@@ -314,13 +369,27 @@ function fmt(x: number | null | undefined): string {
 }
 
 /** The report: the library's feature table (drifted first, effect size beside every p-value), then the predictions. */
-export function renderDriftMarkdown(config: PipelineConfig, version: number, reference: Window, current: Window, result: DriftResult,
-  prediction: PredictionDrift, severe: boolean, labels: LabelDrift | null = null): string {
-  const window = (w: Window): string => `${w.start.slice(0, 16).replace('T', ' ')} → ${w.end.slice(0, 16).replace('T', ' ')} UTC (${w.rows.toLocaleString('en-US')} rows)`;
-  const lines = [driftReportMarkdown(result, {
-    title: `Data drift — ${config.name}`, pipeline: config.name, modelVersion: `v${version}`,
-    referenceWindow: `${window(reference)} (the champion's training window)`, currentWindow: window(current),
-  }).trimEnd()];
+export function renderDriftMarkdown(
+  config: PipelineConfig,
+  version: number,
+  reference: Window,
+  current: Window,
+  result: DriftResult,
+  prediction: PredictionDrift,
+  severe: boolean,
+  labels: LabelDrift | null = null,
+): string {
+  const window = (w: Window): string =>
+    `${w.start.slice(0, 16).replace('T', ' ')} → ${w.end.slice(0, 16).replace('T', ' ')} UTC (${w.rows.toLocaleString('en-US')} rows)`;
+  const lines = [
+    driftReportMarkdown(result, {
+      title: `Data drift — ${config.name}`,
+      pipeline: config.name,
+      modelVersion: `v${version}`,
+      referenceWindow: `${window(reference)} (the champion's training window)`,
+      currentWindow: window(current),
+    }).trimEnd(),
+  ];
   lines.push('', '#### Predictions of the champion', '');
   if (prediction.status === 'skipped' || !prediction.drift) lines.push(`Not compared: ${prediction.reason ?? 'no predictions'}.`);
   else {
@@ -333,7 +402,7 @@ export function renderDriftMarkdown(config: PipelineConfig, version: number, ref
         `${fmt(p.reference.mean)} → ${fmt(p.current.mean)} | ${p.drifted ? '⚠️' : '✅'} |`,
       '',
       `_The champion's ONNX scored on ${prediction.referenceRows.toLocaleString('en-US')} reference and ` +
-        `${prediction.currentRows.toLocaleString('en-US')} current rows (${config.task === 'classification' ? "every row with an input: its positive-class probability" : 'rows with a target'}, features rebuilt with its recorded spec)._`,
+        `${prediction.currentRows.toLocaleString('en-US')} current rows (${config.task === 'classification' ? 'every row with an input: its positive-class probability' : 'rows with a target'}, features rebuilt with its recorded spec)._`,
     );
   }
   if (labels) {
@@ -344,13 +413,17 @@ export function renderDriftMarkdown(config: PipelineConfig, version: number, ref
     else {
       const d = labels.drift;
       lines.push(
-        '| reference (training labels) | current (labels known now) | χ² | p-value | Cramér\'s V | drifted |',
+        "| reference (training labels) | current (labels known now) | χ² | p-value | Cramér's V | drifted |",
         '|---|---|---:|---:|---:|:---:|',
         `| ${share(labels.reference)} | ${share(labels.current)} | ${fmt(d.statistic)} | ${fmt(d.pvalue)} | ${fmt(d.effectSize)} | ${d.drifted ? '⚠️' : '✅'} |`,
       );
     }
   }
-  if (severe) lines.push('', `**Dataset drift with \`retrain_on_drift\`: a retrain of ${config.name} is dispatched (subject to the ${config.drift.retrain_cooldown_hours} h cooldown).**`);
+  if (severe)
+    lines.push(
+      '',
+      `**Dataset drift with \`retrain_on_drift\`: a retrain of ${config.name} is dispatched (subject to the ${config.drift.retrain_cooldown_hours} h cooldown).**`,
+    );
   else if (result.datasetDrift) lines.push('', '_Dataset drift, but `retrain_on_drift` is off: no retrain is dispatched._');
   return lines.join('\n') + '\n';
 }

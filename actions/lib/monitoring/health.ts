@@ -72,8 +72,15 @@ const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 const day = (d: Date | string): string => new Date(d).toISOString().slice(0, 10);
 const num = (x: number): string => String(Number(x.toPrecision(4)));
 
-function result(config: PipelineConfig, rule: RuleResult['rule'], status: RuleResult['status'], severity: RuleResult['severity'],
-  message: string, details: Record<string, unknown> = {}, evidence?: string): RuleResult {
+function result(
+  config: PipelineConfig,
+  rule: RuleResult['rule'],
+  status: RuleResult['status'],
+  severity: RuleResult['severity'],
+  message: string,
+  details: Record<string, unknown> = {},
+  evidence?: string,
+): RuleResult {
   return { pipeline: config.name, rule, status, severity, message, details, ...(evidence ? { evidence } : {}) };
 }
 
@@ -90,13 +97,24 @@ export async function metricRiseRule(db: Queryable, config: PipelineConfig, asOf
   const before = newest ? rows.find((r) => new Date(r.training_date).getTime() <= new Date(newest.training_date).getTime() - 6 * DAY_MS) : undefined;
   if (!newest || !before) return result(config, 'metric-rise', 'ok', 'warning', `${config.name}: fewer than two weekly runs with a ${metric} to compare`);
   const rise = value(before) > 0 ? ((value(newest) - value(before)) / value(before)) * 100 : 0;
-  const details = { metric, newest: { run_id: newest.run_id, date: day(newest.training_date), value: value(newest) },
-    week_before: { run_id: before.run_id, date: day(before.training_date), value: value(before) }, rise_pct: rise, threshold_pct: config.health.metric_rise_alert_pct };
+  const details = {
+    metric,
+    newest: { run_id: newest.run_id, date: day(newest.training_date), value: value(newest) },
+    week_before: { run_id: before.run_id, date: day(before.training_date), value: value(before) },
+    rise_pct: rise,
+    threshold_pct: config.health.metric_rise_alert_pct,
+  };
   const line = `${metric} ${num(value(before))} (${day(before.training_date)}) -> ${num(value(newest))} (${day(newest.training_date)}), ${pct(rise)}`;
   const firing = rise > config.health.metric_rise_alert_pct;
-  return result(config, 'metric-rise', firing ? 'firing' : 'ok', 'warning',
-    firing ? `${config.name}: ${line} week over week (alert above +${config.health.metric_rise_alert_pct}%)` : `${config.name}: ${line}`, details,
-    `| run | date | ${metric} |\n|---|---|---:|\n| ${before.run_id} | ${day(before.training_date)} | ${num(value(before))} |\n| ${newest.run_id} | ${day(newest.training_date)} | ${num(value(newest))} |`);
+  return result(
+    config,
+    'metric-rise',
+    firing ? 'firing' : 'ok',
+    'warning',
+    firing ? `${config.name}: ${line} week over week (alert above +${config.health.metric_rise_alert_pct}%)` : `${config.name}: ${line}`,
+    details,
+    `| run | date | ${metric} |\n|---|---|---:|\n| ${before.run_id} | ${day(before.training_date)} | ${num(value(before))} |\n| ${newest.run_id} | ${day(newest.training_date)} | ${num(value(newest))} |`,
+  );
 }
 
 async function finishedRuns(db: Queryable, pipeline: string, asOf: Date, limit: number): Promise<RunRow[]> {
@@ -115,13 +133,25 @@ export async function notPromotedRule(db: Queryable, config: PipelineConfig, asO
   const decisions = runs.map((r) => `${day(r.as_of)} ${r.decision}`);
   const firing = runs.length >= n && runs.every((r) => r.decision !== 'promote');
   const details = { runs: runs.map((r) => ({ run_id: r.run_id, as_of: day(r.as_of), decision: r.decision })), weeks: n };
-  return result(config, 'not-promoted', firing ? 'firing' : 'ok', 'warning',
-    firing ? `${config.name}: no promotion in the last ${n} runs (${decisions.join(', ')})`
+  return result(
+    config,
+    'not-promoted',
+    firing ? 'firing' : 'ok',
+    'warning',
+    firing
+      ? `${config.name}: no promotion in the last ${n} runs (${decisions.join(', ')})`
       : `${config.name}: ${runs.length < n ? `only ${runs.length} finished run(s)` : 'a promotion'} in the last ${n} runs`,
-    details, runs.length ? `| run | as of | decision |\n|---|---|---|\n${runs.map((r) => `| ${r.run_id} | ${day(r.as_of)} | ${r.decision} |`).join('\n')}` : undefined);
+    details,
+    runs.length ? `| run | as of | decision |\n|---|---|---|\n${runs.map((r) => `| ${r.run_id} | ${day(r.as_of)} | ${r.decision} |`).join('\n')}` : undefined,
+  );
 }
 
-export async function staleChampionRule(db: Queryable, config: PipelineConfig, repoDir: string, asOf: Date): Promise<{ rule: RuleResult; reason: string | null }> {
+export async function staleChampionRule(
+  db: Queryable,
+  config: PipelineConfig,
+  repoDir: string,
+  asOf: Date,
+): Promise<{ rule: RuleResult; reason: string | null }> {
   const entry = readRegistry(repoDir).models[config.name];
   if (!entry) return { rule: result(config, 'stale-champion', 'unknown', 'warning', `${config.name}: no champion in the registry`), reason: null };
   const promoted = new Date(entry.promoted_at);
@@ -132,8 +162,13 @@ export async function staleChampionRule(db: Queryable, config: PipelineConfig, r
     [config.name, promoted, asOf],
   );
   const trainedSince = rows[0] ?? null;
-  const details = { version: entry.version, promoted_at: entry.promoted_at, age_days: ageDays, stale_after_days: config.health.stale_after_days,
-    trained_since: trainedSince ? { run_id: trainedSince.run_id, as_of: new Date(trainedSince.as_of).toISOString() } : null };
+  const details = {
+    version: entry.version,
+    promoted_at: entry.promoted_at,
+    age_days: ageDays,
+    stale_after_days: config.health.stale_after_days,
+    trained_since: trainedSince ? { run_id: trainedSince.run_id, as_of: new Date(trainedSince.as_of).toISOString() } : null,
+  };
   const firing = ageDays > config.health.stale_after_days && !trainedSince;
   const age = `champion v${entry.version} is ${ageDays.toFixed(1)} days old (promoted ${day(promoted)})`;
   if (!firing) {
@@ -152,18 +187,51 @@ export async function retrainFailedRule(db: Queryable, config: PipelineConfig, a
   );
   const last = rows[0];
   if (!last) return result(config, 'retrain-failed', 'ok', 'critical', `${config.name}: no retrain yet`);
-  const details = { run_id: last.run_id, status: last.status, as_of: new Date(last.as_of).toISOString(), started_at: new Date(last.started_at).toISOString(), error: last.error };
+  const details = {
+    run_id: last.run_id,
+    status: last.status,
+    as_of: new Date(last.as_of).toISOString(),
+    started_at: new Date(last.started_at).toISOString(),
+    error: last.error,
+  };
   if (last.status === 'failed')
-    return result(config, 'retrain-failed', 'firing', 'critical', `${config.name}: the last retrain (run ${last.run_id}, as of ${day(last.as_of)}) failed: ${(last.error ?? 'no error recorded').slice(0, 300)}`, details);
+    return result(
+      config,
+      'retrain-failed',
+      'firing',
+      'critical',
+      `${config.name}: the last retrain (run ${last.run_id}, as of ${day(last.as_of)}) failed: ${(last.error ?? 'no error recorded').slice(0, 300)}`,
+      details,
+    );
   if (last.status === 'abandoned')
-    return result(config, 'retrain-failed', 'ok', 'critical', `${config.name}: the last retrain (run ${last.run_id}) was abandoned (see retrain-abandoned)`, details);
+    return result(
+      config,
+      'retrain-failed',
+      'ok',
+      'critical',
+      `${config.name}: the last retrain (run ${last.run_id}) was abandoned (see retrain-abandoned)`,
+      details,
+    );
   const limitMin = 2 * config.gates.max_training_minutes + 30;
   const runningMin = (now.getTime() - new Date(last.started_at).getTime()) / 60_000;
   const heartbeat = last.heartbeat_at ? `, last heartbeat ${new Date(last.heartbeat_at).toISOString()}` : '';
   if (last.status === 'running' && runningMin > limitMin)
-    return result(config, 'retrain-failed', 'firing', 'critical',
-      `${config.name}: the last retrain (run ${last.run_id}) started ${Math.round(runningMin)} min ago and is still running${heartbeat} (expected within ${limitMin} min)`, details);
-  return result(config, 'retrain-failed', 'ok', 'critical', `${config.name}: the last retrain (run ${last.run_id}) is ${last.status}${last.status === 'running' ? heartbeat : ''}`, details);
+    return result(
+      config,
+      'retrain-failed',
+      'firing',
+      'critical',
+      `${config.name}: the last retrain (run ${last.run_id}) started ${Math.round(runningMin)} min ago and is still running${heartbeat} (expected within ${limitMin} min)`,
+      details,
+    );
+  return result(
+    config,
+    'retrain-failed',
+    'ok',
+    'critical',
+    `${config.name}: the last retrain (run ${last.run_id}) is ${last.status}${last.status === 'running' ? heartbeat : ''}`,
+    details,
+  );
 }
 
 /** Runs abandoned in the last 7 days (by as_of): each one is a retrain whose process died unfinished. */
@@ -177,13 +245,24 @@ export async function retrainAbandonedRule(db: Queryable, config: PipelineConfig
   if (rows.length === 0) return result(config, 'retrain-abandoned', 'ok', 'critical', `${config.name}: no retrain abandoned ${window}`);
   const newest = rows[0];
   const details = {
-    runs: rows.map((r) => ({ run_id: r.run_id, as_of: new Date(r.as_of).toISOString(), started_at: new Date(r.started_at).toISOString(),
-      found_at: r.finished_at ? new Date(r.finished_at).toISOString() : null, last_heartbeat: r.heartbeat_at ? new Date(r.heartbeat_at).toISOString() : null, why: r.error })),
+    runs: rows.map((r) => ({
+      run_id: r.run_id,
+      as_of: new Date(r.as_of).toISOString(),
+      started_at: new Date(r.started_at).toISOString(),
+      found_at: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+      last_heartbeat: r.heartbeat_at ? new Date(r.heartbeat_at).toISOString() : null,
+      why: r.error,
+    })),
   };
-  return result(config, 'retrain-abandoned', 'firing', 'critical',
+  return result(
+    config,
+    'retrain-abandoned',
+    'firing',
+    'critical',
     `${config.name}: ${rows.length === 1 ? 'a retrain was' : `${rows.length} retrains were`} abandoned ${window}: run ${newest.run_id} (as of ${day(newest.as_of)}) ${(newest.error ?? 'abandoned').slice(0, 300)}`,
     details,
-    `| run | as of | started | found abandoned | why |\n|---|---|---|---|---|\n${rows.map((r) => `| ${r.run_id} | ${day(r.as_of)} | ${new Date(r.started_at).toISOString()} | ${r.finished_at ? new Date(r.finished_at).toISOString() : '-'} | ${(r.error ?? '').replace(/\|/g, '\\|')} |`).join('\n')}`);
+    `| run | as of | started | found abandoned | why |\n|---|---|---|---|---|\n${rows.map((r) => `| ${r.run_id} | ${day(r.as_of)} | ${new Date(r.started_at).toISOString()} | ${r.finished_at ? new Date(r.finished_at).toISOString() : '-'} | ${(r.error ?? '').replace(/\|/g, '\\|')} |`).join('\n')}`,
+  );
 }
 
 /** Every health rule of one pipeline. */

@@ -45,7 +45,10 @@ export interface AlertIssue {
 /** The open alert issues of the repository, by alert key (one listing per monitoring run). */
 export async function openAlertIssues(gh: GitHubTarget): Promise<Map<string, AlertIssue>> {
   const items = await gh.client.paginate(gh.client.rest.issues.listForRepo, {
-    ...gh.repo, labels: ALERT_LABEL, state: 'open', per_page: 100,
+    ...gh.repo,
+    labels: ALERT_LABEL,
+    state: 'open',
+    per_page: 100,
   });
   const out = new Map<string, AlertIssue>();
   // Oldest first, so that if a person duplicated an issue, the original one is kept.
@@ -60,8 +63,13 @@ export async function openAlertIssues(gh: GitHubTarget): Promise<Map<string, Ale
 export type IssueOutcome = 'opened' | 'updated' | 'closed' | 'unchanged';
 
 /** Opens the alert's issue, or updates the open one (title and body) when it differs. */
-export async function upsertAlertIssue(gh: GitHubTarget, existing: AlertIssue | undefined, key: string, title: string, body: string):
-  Promise<{ outcome: IssueOutcome; issue: AlertIssue }> {
+export async function upsertAlertIssue(
+  gh: GitHubTarget,
+  existing: AlertIssue | undefined,
+  key: string,
+  title: string,
+  body: string,
+): Promise<{ outcome: IssueOutcome; issue: AlertIssue }> {
   const text = withAlertMarker(key, body);
   if (existing) {
     if (existing.title === title && existing.body === text) return { outcome: 'unchanged', issue: existing };
@@ -83,7 +91,12 @@ export async function closeAlertIssue(gh: GitHubTarget, issue: AlertIssue, comme
  * `repository_dispatch` of type `retrain` (the weekly-retrain workflow listens for it), with the
  * alert it answers: `alert_id` and `alert_issue` become the extract step's inputs.
  */
-export async function sendRetrainDispatch(gh: GitHubTarget, pipeline: string, reason: string, alert: { id: number; issueUrl: string | null } | null = null): Promise<void> {
+export async function sendRetrainDispatch(
+  gh: GitHubTarget,
+  pipeline: string,
+  reason: string,
+  alert: { id: number; issueUrl: string | null } | null = null,
+): Promise<void> {
   const payload: Record<string, string | number> = { pipeline, reason };
   if (alert) {
     payload.alert_id = alert.id;

@@ -34,7 +34,14 @@ export async function liveRules(db: Db, config: ClassificationPipeline, repoDir:
   } catch (err) {
     // A labels table that is missing or holds bad labels must not stop the other pipelines' checks.
     const message = `${config.name}: the predictions could not be joined to their labels: ${(err as Error).message}`;
-    const unknown = (rule: 'live-metric-drop' | 'label-coverage'): RuleResult => ({ pipeline: config.name, rule, status: 'unknown', severity: 'warning', message, details: {} });
+    const unknown = (rule: 'live-metric-drop' | 'label-coverage'): RuleResult => ({
+      pipeline: config.name,
+      rule,
+      status: 'unknown',
+      severity: 'warning',
+      message,
+      details: {},
+    });
     return { live: null, rules: [unknown('live-metric-drop'), unknown('label-coverage')] };
   }
   await recordLivePerformance(db, live);
@@ -44,8 +51,14 @@ export async function liveRules(db: Db, config: ClassificationPipeline, repoDir:
 export function coverageRule(config: ClassificationPipeline, live: LivePerformance): RuleResult {
   const h = config.health;
   const base = { pipeline: config.name, rule: 'label-coverage' as const, severity: 'warning' as const };
-  const details = { window: live.window, predictions: live.predictions, labelled: live.labelled, label_coverage: live.label_coverage, min_label_coverage: h.min_label_coverage,
-    labels_table: config.labels.table };
+  const details = {
+    window: live.window,
+    predictions: live.predictions,
+    labelled: live.labelled,
+    label_coverage: live.label_coverage,
+    min_label_coverage: h.min_label_coverage,
+    labels_table: config.labels.table,
+  };
   const days = `the last ${live.window.days} days`;
   if (live.predictions === 0) {
     return { ...base, status: 'unknown', details, message: `${config.name}: no keyed predictions in ${days}, so no label coverage to measure` };
@@ -53,12 +66,17 @@ export function coverageRule(config: ClassificationPipeline, live: LivePerforman
   const line = `${pct(live.label_coverage)} of the ${count(live.predictions)} predictions of ${days} have a label in ${config.labels.table} (${count(live.labelled)})`;
   const firing = live.label_coverage < h.min_label_coverage;
   return {
-    ...base, status: firing ? 'firing' : 'ok', details,
+    ...base,
+    status: firing ? 'firing' : 'ok',
+    details,
     message: firing ? `${config.name}: only ${line}, below ${pct(h.min_label_coverage)}: have the labels stopped arriving?` : `${config.name}: ${line}`,
-    ...(firing ? {
-      evidence: `| window (UTC) | predictions | labelled | coverage | alert below |\n|---|---:|---:|---:|---:|\n` +
-        `| ${live.window.start} → ${live.window.end} | ${count(live.predictions)} | ${count(live.labelled)} | ${pct(live.label_coverage)} | ${pct(h.min_label_coverage)} |`,
-    } : {}),
+    ...(firing
+      ? {
+          evidence:
+            `| window (UTC) | predictions | labelled | coverage | alert below |\n|---|---:|---:|---:|---:|\n` +
+            `| ${live.window.start} → ${live.window.end} | ${count(live.predictions)} | ${count(live.labelled)} | ${pct(live.label_coverage)} | ${pct(h.min_label_coverage)} |`,
+        }
+      : {}),
   };
 }
 
@@ -69,29 +87,51 @@ export function metricDropRule(config: ClassificationPipeline, live: LivePerform
   const c = live.champion;
   if (!c) return { ...base, status: 'unknown', details: { metric }, message: `${config.name}: no classification champion in the registry, no live metrics` };
   const days = `the last ${live.window.days} days`;
-  const details: Record<string, unknown> = { metric, version: c.version, window: live.window, predictions: c.predictions, labelled: c.labelled,
-    min_live_labelled: h.min_live_labelled, max_drop_pct: h.max_live_metric_drop_pct, live: c.metrics, holdout: c.holdout };
+  const details: Record<string, unknown> = {
+    metric,
+    version: c.version,
+    window: live.window,
+    predictions: c.predictions,
+    labelled: c.labelled,
+    min_live_labelled: h.min_live_labelled,
+    max_drop_pct: h.max_live_metric_drop_pct,
+    live: c.metrics,
+    holdout: c.holdout,
+  };
   if (c.labelled < h.min_live_labelled || !c.metrics) {
-    return { ...base, status: 'unknown', details,
-      message: `${config.name}: ${count(c.labelled)} of v${c.version}'s ${count(c.predictions)} predictions of ${days} have a label (the live metrics need ${h.min_live_labelled})` };
+    return {
+      ...base,
+      status: 'unknown',
+      details,
+      message: `${config.name}: ${count(c.labelled)} of v${c.version}'s ${count(c.predictions)} predictions of ${days} have a label (the live metrics need ${h.min_live_labelled})`,
+    };
   }
   const liveValue = metricValue(c.metrics, metric);
   const holdoutValue = c.holdout ? metricValue(c.holdout, metric) : Number.NaN;
   if (!Number.isFinite(liveValue) || !Number.isFinite(holdoutValue) || holdoutValue === 0) {
-    return { ...base, status: 'unknown', details,
-      message: `${config.name}: ${metric} cannot be compared (live ${num(liveValue)}, holdout at promotion ${num(holdoutValue)})` };
+    return {
+      ...base,
+      status: 'unknown',
+      details,
+      message: `${config.name}: ${metric} cannot be compared (live ${num(liveValue)}, holdout at promotion ${num(holdoutValue)})`,
+    };
   }
   // Worse is lower for F1 and AUC, higher for Brier and log loss.
   const worsePct = ((higherIsBetter(metric) ? holdoutValue - liveValue : liveValue - holdoutValue) / Math.abs(holdoutValue)) * 100;
   details.worse_pct = worsePct;
   const firing = worsePct > h.max_live_metric_drop_pct;
-  const line = `v${c.version}'s live ${metric} ${num(liveValue)} on ${count(c.labelled)} labelled predictions of ${days}, ` +
+  const line =
+    `v${c.version}'s live ${metric} ${num(liveValue)} on ${count(c.labelled)} labelled predictions of ${days}, ` +
     `${num(holdoutValue)} on its holdout at promotion (${worsePct >= 0 ? `${worsePct.toFixed(1)}% worse` : `${(-worsePct).toFixed(1)}% better`})`;
   const row = (name: 'f1' | 'roc_auc' | 'brier'): string => `| ${name} | ${num(metricValue(c.holdout!, name))} | ${num(metricValue(c.metrics!, name))} |`;
   return {
-    ...base, status: firing ? 'firing' : 'ok', details,
+    ...base,
+    status: firing ? 'firing' : 'ok',
+    details,
     message: firing ? `${config.name}: ${line}; alert above ${h.max_live_metric_drop_pct}% worse` : `${config.name}: ${line}`,
-    evidence: `| metric | holdout at promotion | live (${live.window.start.slice(0, 10)} → ${live.window.end.slice(0, 10)}) |\n|---|---:|---:|\n` +
-      [row('f1'), row('roc_auc'), row('brier')].join('\n') + `\n\n_Label coverage of the window: ${pct(live.label_coverage)}._`,
+    evidence:
+      `| metric | holdout at promotion | live (${live.window.start.slice(0, 10)} → ${live.window.end.slice(0, 10)}) |\n|---|---:|---:|\n` +
+      [row('f1'), row('roc_auc'), row('brier')].join('\n') +
+      `\n\n_Label coverage of the window: ${pct(live.label_coverage)}._`,
   };
 }

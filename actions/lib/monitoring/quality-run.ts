@@ -27,16 +27,26 @@ export async function runQuality(db: Db, config: PipelineConfig, options: { asOf
   const sinceMs = options.sinceMs ?? DEFAULT_QUALITY_SINCE_MS;
   const frame = await extractFrame(db, config.source, asOf, { start: new Date(asOf.getTime() - sinceMs), end: asOf });
   const report = checkQuality(frame, config.quality, {
-    asOf, columns: config.source.columns, intervalMinutes: config.source.interval_minutes, trainingMinimums: false,
+    asOf,
+    columns: config.source.columns,
+    intervalMinutes: config.source.interval_minutes,
+    trainingMinimums: false,
   });
   await recordQualityChecks(db, config.name, null, report);
   const hours = Math.round((sinceMs / 3_600_000) * 10) / 10;
   const failedTable = report.failed.length ? qualityTable({ ...report, checks: report.failed }) : '';
   const markdown = [
-    `### Data quality — ${config.name} (last ${hours} h, as of ${asOf.toISOString()})`, '',
+    `### Data quality — ${config.name} (last ${hours} h, as of ${asOf.toISOString()})`,
+    '',
     `${report.passed ? '✅ passed' : `⚠️ ${report.failed.length} check(s) failed`}: ${qualitySummary(report)}`,
     ...(failedTable ? ['', '#### Failed checks', '', failedTable] : []),
-    '', '<details><summary>All checks</summary>', '', qualityTable(report), '', '</details>', '',
+    '',
+    '<details><summary>All checks</summary>',
+    '',
+    qualityTable(report),
+    '',
+    '</details>',
+    '',
   ].join('\n');
   const rule: RuleResult = {
     pipeline: config.name,

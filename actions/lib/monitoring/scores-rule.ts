@@ -32,17 +32,28 @@ export async function missingScoresRule(db: Queryable, config: PipelineConfig, a
   const details = {
     deployed: { version: deployed.version, sha256: deployed.sha256, deployed_at: deployed.deployed_at },
     newest_prediction: newestTs ? { ts: newestTs.toISOString(), model_version: Number(newest!.model_version) } : null,
-    recent_predictions: recent, max_age_hours: maxAgeMs / 3_600_000, as_of: asOf.toISOString(),
+    recent_predictions: recent,
+    max_age_hours: maxAgeMs / 3_600_000,
+    as_of: asOf.toISOString(),
   };
   if (recent > 0) {
-    return { ...base, status: 'ok', details,
-      message: `${config.name}: ${recent} predictions in the last ${hours(maxAgeMs)}, newest for ${newestTs!.toISOString()} (v${Number(newest!.model_version)})` };
+    return {
+      ...base,
+      status: 'ok',
+      details,
+      message: `${config.name}: ${recent} predictions in the last ${hours(maxAgeMs)}, newest for ${newestTs!.toISOString()} (v${Number(newest!.model_version)})`,
+    };
   }
-  const since = newestTs ? `the newest is for ${newestTs.toISOString()}, ${hours(asOf.getTime() - newestTs.getTime())} before ${asOf.toISOString()}` : 'none was ever recorded';
+  const since = newestTs
+    ? `the newest is for ${newestTs.toISOString()}, ${hours(asOf.getTime() - newestTs.getTime())} before ${asOf.toISOString()}`
+    : 'none was ever recorded';
   return {
-    ...base, status: 'firing', details,
+    ...base,
+    status: 'firing',
+    details,
     message: `${config.name}: v${deployed.version} is deployed but has no prediction in the last ${hours(maxAgeMs)} (${since}); is the hourly score workflow running?`,
-    evidence: `| deployed | newest prediction | predictions in the last ${hours(maxAgeMs)} |\n|---|---|---:|\n` +
+    evidence:
+      `| deployed | newest prediction | predictions in the last ${hours(maxAgeMs)} |\n|---|---|---:|\n` +
       `| v${deployed.version} (${deployed.deployed_at}) | ${newestTs ? `${newestTs.toISOString()} (v${Number(newest!.model_version)})` : '—'} | 0 |`,
   };
 }

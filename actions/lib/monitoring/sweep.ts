@@ -41,7 +41,9 @@ function condition(f: Flag, column: string, params: unknown[]): string {
 
 const describeFlag = (f: Flag): string =>
   [f.above !== undefined ? `> ${f.above}` : null, f.below !== undefined ? `< ${f.below}` : null, f.equals !== undefined ? `= ${f.equals}` : null]
-    .filter(Boolean).map((c) => `${f.column} ${c}`).join(' or ');
+    .filter(Boolean)
+    .map((c) => `${f.column} ${c}`)
+    .join(' or ');
 
 /** reading-flags: the configured flags counted over the source rows of [asOf - window, asOf). */
 export async function readingFlagsRule(db: Db, p: PipelineConfig, asOf: Date): Promise<RuleResult | null> {
@@ -66,15 +68,27 @@ export async function readingFlagsRule(db: Db, p: PipelineConfig, asOf: Date): P
   });
   const firing = counts.filter((c) => c.rows >= c.flag.min_rows);
   const window = `${from.toISOString()} -> ${asOf.toISOString()}`;
-  const details = { window: { start: from.toISOString(), end: asOf.toISOString() }, flags: counts.map((c) => ({ flag: describeFlag(c.flag), rows: c.rows, min_rows: c.flag.min_rows, entities: c.entities })) };
+  const details = {
+    window: { start: from.toISOString(), end: asOf.toISOString() },
+    flags: counts.map((c) => ({ flag: describeFlag(c.flag), rows: c.rows, min_rows: c.flag.min_rows, entities: c.entities })),
+  };
   const base = { pipeline: p.name, rule: 'reading-flags' as const, details };
   if (firing.length === 0) return { ...base, status: 'ok', severity: 'info', message: `${p.name}: no flagged readings in ${window}` };
   const severity = firing.reduce<Severity>((s, c) => (RANK[c.flag.severity] > RANK[s] ? c.flag.severity : s), 'info');
-  const what = firing.map((c) => `${c.rows} row${c.rows === 1 ? '' : 's'} with ${describeFlag(c.flag)}${c.flag.description ? ` (${c.flag.description})` : ''}` +
-    (c.entities.length ? ` at ${c.entities.join(', ')}` : '')).join('; ');
+  const what = firing
+    .map(
+      (c) =>
+        `${c.rows} row${c.rows === 1 ? '' : 's'} with ${describeFlag(c.flag)}${c.flag.description ? ` (${c.flag.description})` : ''}` +
+        (c.entities.length ? ` at ${c.entities.join(', ')}` : ''),
+    )
+    .join('; ');
   return {
-    ...base, status: 'firing', severity, message: `${p.name}: ${what} in the last ${p.sweep.window_minutes} min`,
-    evidence: `| flag | rows | fires at | entities |\n|---|---:|---:|---|\n` +
+    ...base,
+    status: 'firing',
+    severity,
+    message: `${p.name}: ${what} in the last ${p.sweep.window_minutes} min`,
+    evidence:
+      `| flag | rows | fires at | entities |\n|---|---:|---:|---|\n` +
       counts.map((c) => `| ${describeFlag(c.flag)} | ${c.rows} | ${c.flag.min_rows} | ${c.entities.join(', ') || '—'} |`).join('\n'),
   };
 }
@@ -93,13 +107,35 @@ export async function servingErrorsRule(db: Queryable, p: PipelineConfig, asOf: 
   const server = Number(rows[0]?.server ?? 0);
   const rate = requests > 0 ? (client + server) / requests : 0;
   const { max_error_rate: max, min_requests: min } = p.sweep;
-  const details = { requests, client_errors: client, server_errors: server, error_rate: rate, max_error_rate: max, min_requests: min, window_minutes: p.sweep.window_minutes };
+  const details = {
+    requests,
+    client_errors: client,
+    server_errors: server,
+    error_rate: rate,
+    max_error_rate: max,
+    min_requests: min,
+    window_minutes: p.sweep.window_minutes,
+  };
   const base = { pipeline: p.name, rule: 'serving-errors' as const, details };
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  if (requests < min) return { ...base, status: 'ok', severity: 'info', message: `${p.name}: ${requests} predict request(s) in the last ${p.sweep.window_minutes} min (fewer than ${min}: the error rate is not judged)` };
-  if (rate <= max) return { ...base, status: 'ok', severity: 'info', message: `${p.name}: ${pct(rate)} of ${requests} predict requests failed or were refused (at most ${pct(max)})` };
+  if (requests < min)
+    return {
+      ...base,
+      status: 'ok',
+      severity: 'info',
+      message: `${p.name}: ${requests} predict request(s) in the last ${p.sweep.window_minutes} min (fewer than ${min}: the error rate is not judged)`,
+    };
+  if (rate <= max)
+    return {
+      ...base,
+      status: 'ok',
+      severity: 'info',
+      message: `${p.name}: ${pct(rate)} of ${requests} predict requests failed or were refused (at most ${pct(max)})`,
+    };
   return {
-    ...base, status: 'firing', severity: server > 0 ? 'critical' : 'warning',
+    ...base,
+    status: 'firing',
+    severity: server > 0 ? 'critical' : 'warning',
     message: `${p.name}: ${pct(rate)} of ${requests} predict requests in the last ${p.sweep.window_minutes} min were refused (${client}, bad input) or failed (${server}); at most ${pct(max)} is allowed`,
     evidence: `| requests | refused (4xx) | failed (5xx) | error rate | allowed |\n|---:|---:|---:|---:|---:|\n| ${requests} | ${client} | ${server} | ${pct(rate)} | ${pct(max)} |`,
   };
@@ -111,7 +147,8 @@ export async function missingPredictionsRule(db: Queryable, p: PipelineConfig, a
   if (silence === null) return null;
   const base = { pipeline: p.name, rule: 'missing-predictions' as const };
   const deployed = (await currentDeployments(db)).find((d) => d.model === p.name);
-  if (!deployed) return { ...base, status: 'ok', severity: 'info', message: `${p.name}: no deployed model, no predictions expected`, details: { deployed: null } };
+  if (!deployed)
+    return { ...base, status: 'ok', severity: 'info', message: `${p.name}: no deployed model, no predictions expected`, details: { deployed: null } };
   const since = new Date(asOf.getTime() - silence * MIN_MS);
   const { rows } = await db.query<{ n: number; newest: Date | string | null }>(
     `SELECT count(*)::int AS n, (SELECT max(scored_at) FROM mlops.predictions WHERE pipeline = $1 AND origin = 'online' AND scored_at <= $3) AS newest
@@ -123,7 +160,10 @@ export async function missingPredictionsRule(db: Queryable, p: PipelineConfig, a
   const details = { deployed: { version: deployed.version, deployed_at: deployed.deployed_at }, online_predictions: n, newest, max_silence_minutes: silence };
   if (n > 0) return { ...base, status: 'ok', severity: 'info', details, message: `${p.name}: ${n} online predictions in the last ${silence} min` };
   return {
-    ...base, status: 'firing', severity: 'warning', details,
+    ...base,
+    status: 'firing',
+    severity: 'warning',
+    details,
     message: `${p.name}: v${deployed.version} is deployed but the model server has served no prediction in the last ${silence} min (${newest ? `the newest at ${newest}` : 'never'}); is the server running and reachable?`,
   };
 }
@@ -132,9 +172,16 @@ export async function missingPredictionsRule(db: Queryable, p: PipelineConfig, a
 export async function runSweep(db: Db, pipelines: readonly PipelineConfig[], sinks: AlertSinks): Promise<SweepResult> {
   const rules: RuleResult[] = [];
   for (const p of pipelines) {
-    const flags = await readingFlagsRule(db, p, sinks.asOf).catch((err: Error): RuleResult => ({
-      pipeline: p.name, rule: 'reading-flags', status: 'unknown', severity: 'warning', message: `${p.name}: the flags could not be read: ${err.message}`, details: {},
-    }));
+    const flags = await readingFlagsRule(db, p, sinks.asOf).catch(
+      (err: Error): RuleResult => ({
+        pipeline: p.name,
+        rule: 'reading-flags',
+        status: 'unknown',
+        severity: 'warning',
+        message: `${p.name}: the flags could not be read: ${err.message}`,
+        details: {},
+      }),
+    );
     if (flags) rules.push(flags);
     rules.push(await servingErrorsRule(db, p, sinks.asOf));
     const missing = await missingPredictionsRule(db, p, sinks.asOf);
@@ -147,7 +194,10 @@ export async function runSweep(db: Db, pipelines: readonly PipelineConfig[], sin
 /** The sweep as a Markdown table for the job summary and the terminal. */
 export function sweepMarkdown(r: SweepResult): string {
   const lines = ['### Alert sweep', '', `as of ${r.asOf}`, '', '| pipeline | rule | status | message |', '|---|---|---|---|'];
-  for (const rule of r.rules) lines.push(`| ${rule.pipeline} | ${rule.rule} | ${rule.status === 'firing' ? `**firing** (${rule.severity})` : rule.status} | ${rule.message.replace(/\|/g, '\\|')} |`);
+  for (const rule of r.rules)
+    lines.push(
+      `| ${rule.pipeline} | ${rule.rule} | ${rule.status === 'firing' ? `**firing** (${rule.severity})` : rule.status} | ${rule.message.replace(/\|/g, '\\|')} |`,
+    );
   const changed = r.alerts.filter((a) => a.outcome !== 'unchanged');
   lines.push('', changed.length ? `Alerts: ${changed.map((a) => `\`${a.key}\` ${a.outcome}`).join(', ')}` : 'Alerts: no change');
   return lines.join('\n') + '\n';

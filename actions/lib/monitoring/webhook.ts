@@ -31,7 +31,10 @@ const retriable = (status: number): boolean => status === 429 || status >= 500;
 export function redactWebhookUrl(url: string): string {
   try {
     const u = new URL(url);
-    const path = u.pathname.split('/').map((p, i) => (i > 1 && p.length >= 16 ? '***' : p)).join('/');
+    const path = u.pathname
+      .split('/')
+      .map((p, i) => (i > 1 && p.length >= 16 ? '***' : p))
+      .join('/');
     return `${u.protocol}//${u.host}${path}${u.search ? '?***' : ''}`;
   } catch {
     return '(invalid webhook URL)';

@@ -1,6 +1,16 @@
 import type { GbdtModel } from '../train/gbdt/model.ts';
 import {
-  attrFloats, attrInt, attrInts, attrString, attrStrings, buildModel, classifierTail, INPUT_NAME, metadataEntries, OUTPUT_NAME, type OnnxMetadata,
+  attrFloats,
+  attrInt,
+  attrInts,
+  attrString,
+  attrStrings,
+  buildModel,
+  classifierTail,
+  INPUT_NAME,
+  metadataEntries,
+  OUTPUT_NAME,
+  type OnnxMetadata,
 } from './proto.ts';
 
 /**

@@ -1,7 +1,16 @@
 import type { RidgeModel } from '../train/ridge.ts';
 import type { LogisticModel } from '../train/logistic.ts';
 import {
-  attrFloat, attrFloats, buildModel, classifierTail, floatTensor, floatValueInfo, INPUT_NAME, metadataEntries, OUTPUT_NAME, type OnnxMetadata,
+  attrFloat,
+  attrFloats,
+  buildModel,
+  classifierTail,
+  floatTensor,
+  floatValueInfo,
+  INPUT_NAME,
+  metadataEntries,
+  OUTPUT_NAME,
+  type OnnxMetadata,
 } from './proto.ts';
 
 /**

@@ -82,7 +82,13 @@ export function classifierTail(scoreName: string, decisionThreshold: number): { 
     nodes: [
       { opType: 'Sigmoid', name: 'probability', input: [scoreName], output: ['positive_probability'] },
       { opType: 'Sub', name: 'negative', input: ['one', 'positive_probability'], output: ['negative_probability'] },
-      { opType: 'Concat', name: 'both_classes', input: ['negative_probability', 'positive_probability'], output: [PROBABILITIES_NAME], attribute: [attrInt('axis', 1)] },
+      {
+        opType: 'Concat',
+        name: 'both_classes',
+        input: ['negative_probability', 'positive_probability'],
+        output: [PROBABILITIES_NAME],
+        attribute: [attrInt('axis', 1)],
+      },
       { opType: 'GreaterOrEqual', name: 'at_threshold', input: ['positive_probability', 'decision_threshold'], output: ['is_positive'] },
       { opType: 'Cast', name: 'as_class', input: ['is_positive'], output: ['label_column'], attribute: [attrInt('to', INT64)] },
       { opType: 'Reshape', name: 'one_label_per_row', input: ['label_column', 'label_shape'], output: [LABEL_NAME] },

@@ -26,7 +26,9 @@ export async function loadSession(bytes: Uint8Array, label?: string, options?: o
     return await session;
   } catch (err) {
     if (!label) throw err;
-    throw new Error(`${label} is not an ONNX model onnxruntime can load (${bytes.byteLength} bytes, sha256 ${hash.slice(0, 12)}): ${(err as Error).message}`, { cause: err });
+    throw new Error(`${label} is not an ONNX model onnxruntime can load (${bytes.byteLength} bytes, sha256 ${hash.slice(0, 12)}): ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -59,7 +61,9 @@ export function sessionTask(session: ort.InferenceSession): { task: ModelScores[
   const probabilities = session.outputNames.find((n) => (PROBABILITY_OUTPUTS as readonly string[]).includes(n));
   if (probabilities) return { task: 'classification', output: probabilities };
   if (session.outputNames.length !== 1) {
-    throw new Error(`scoreOnnx: expected one output (regression) or a "${PROBABILITIES_NAME}" output (classification), found ${JSON.stringify(session.outputNames)}`);
+    throw new Error(
+      `scoreOnnx: expected one output (regression) or a "${PROBABILITIES_NAME}" output (classification), found ${JSON.stringify(session.outputNames)}`,
+    );
   }
   return { task: 'regression', output: session.outputNames[0] };
 }

@@ -48,7 +48,9 @@ export function promotionMarker(model: string, candidate: Candidate): string {
   };
   if (candidate.lowerIsBetter === false) fields.higher_is_better = 'true';
   if (candidate.sha256) fields.sha256 = candidate.sha256;
-  return `<!-- mlops:promotion ${Object.entries(fields).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(' ')} -->`;
+  return `<!-- mlops:promotion ${Object.entries(fields)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join(' ')} -->`;
 }
 
 export function parsePromotionMarker(body: string | null | undefined): PromotionMarker | null {
@@ -88,7 +90,14 @@ export function hasKeptMarker(body: string | null | undefined, model: string, ru
 /** The candidate a marker describes, when it has all of it. */
 export function candidateOf(marker: PromotionMarker | null): Candidate | null {
   if (!marker || marker.run === undefined || marker.version === undefined || marker.metric === undefined || marker.value === undefined) return null;
-  return { run: marker.run, version: marker.version, metric: marker.metric, value: marker.value, lowerIsBetter: marker.lowerIsBetter ?? true, ...(marker.sha256 ? { sha256: marker.sha256 } : {}) };
+  return {
+    run: marker.run,
+    version: marker.version,
+    metric: marker.metric,
+    value: marker.value,
+    lowerIsBetter: marker.lowerIsBetter ?? true,
+    ...(marker.sha256 ? { sha256: marker.sha256 } : {}),
+  };
 }
 
 export interface PromotionTrailers {

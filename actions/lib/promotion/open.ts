@@ -44,7 +44,16 @@ export async function openPromotion(db: Db, o: OpenPromotionOptions): Promise<Op
       const marker = promotionMarker(state.pipeline, { ...candidate, version: plan.version });
       return {
         title,
-        body: promotionBody({ result, version: plan.version, previousVersion: plan.previousVersion, artifact: plan.artifact, history, marker, model: state.pipeline, autoMerge }),
+        body: promotionBody({
+          result,
+          version: plan.version,
+          previousVersion: plan.previousVersion,
+          artifact: plan.artifact,
+          history,
+          marker,
+          model: state.pipeline,
+          autoMerge,
+        }),
       };
     },
     author: o.author,

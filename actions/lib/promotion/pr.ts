@@ -1,5 +1,10 @@
 import { gitHubCall, type GitHubTarget } from '../github/client.ts';
-import { createOrUpdatePullRequest as upsertPullRequest, openPullRequestsFrom, type OpenPullRequest, type PullRequestResult as PlainPullRequestResult } from '../github/pulls.ts';
+import {
+  createOrUpdatePullRequest as upsertPullRequest,
+  openPullRequestsFrom,
+  type OpenPullRequest,
+  type PullRequestResult as PlainPullRequestResult,
+} from '../github/pulls.ts';
 import { candidateOf, hasKeptMarker, keptMarker, parsePromotionMarker, withPromotionMarker, type Candidate } from './marker.ts';
 
 /**
@@ -60,7 +65,10 @@ export function promotionLabels(model: string, configured: string[] = []): strin
 }
 
 /** The open promotion pull request of `spec.model`, or null. One GET. */
-export async function findPromotionPullRequest(t: GitHubTarget, spec: Pick<PromotionPullRequestSpec, 'model' | 'head' | 'headOwner'>): Promise<OpenPromotion | null> {
+export async function findPromotionPullRequest(
+  t: GitHubTarget,
+  spec: Pick<PromotionPullRequestSpec, 'model' | 'head' | 'headOwner'>,
+): Promise<OpenPromotion | null> {
   const open = await openPullRequestsFrom(t, spec.head, spec.headOwner);
   // Ours first (marker of this model), oldest first; a pull request from the branch without the marker is adopted.
   const rank = (body: string) => (parsePromotionMarker(body)?.model === spec.model ? 0 : 1);
@@ -87,27 +95,41 @@ export async function keepBetterCandidate(
     t.client.paginate(t.client.rest.issues.listComments, { owner, repo, issue_number: open.number, per_page: 100 }),
   );
   if (!comments.some((c) => hasKeptMarker(c.body, spec.model, spec.candidate.run))) {
-    await gitHubCall(t, 'comment', () => t.client.rest.issues.createComment({ owner, repo, issue_number: open.number, body: keptComment(spec, open.candidate!) }));
+    await gitHubCall(t, 'comment', () =>
+      t.client.rest.issues.createComment({ owner, repo, issue_number: open.number, body: keptComment(spec, open.candidate!) }),
+    );
   }
   return { outcome: 'kept-better-candidate', number: open.number, nodeId: open.nodeId, url: open.url, kept: open.candidate, warnings: [] };
 }
 
 /** Create the pull request, or bring its title, body and labels up to date. `open` comes from findPromotionPullRequest. */
-export async function createOrUpdatePromotionPullRequest(t: GitHubTarget, spec: PromotionPullRequestSpec, open: OpenPromotion | null): Promise<PullRequestResult> {
-  return upsertPullRequest(t, {
-    head: spec.head,
-    base: spec.base,
-    headOwner: spec.headOwner,
-    title: spec.title,
-    body: withPromotionMarker(spec.body, spec.model, spec.candidate),
-    labels: promotionLabels(spec.model, spec.labels),
-    reviewers: spec.reviewers,
-    teamReviewers: spec.teamReviewers,
-  }, open);
+export async function createOrUpdatePromotionPullRequest(
+  t: GitHubTarget,
+  spec: PromotionPullRequestSpec,
+  open: OpenPromotion | null,
+): Promise<PullRequestResult> {
+  return upsertPullRequest(
+    t,
+    {
+      head: spec.head,
+      base: spec.base,
+      headOwner: spec.headOwner,
+      title: spec.title,
+      body: withPromotionMarker(spec.body, spec.model, spec.candidate),
+      labels: promotionLabels(spec.model, spec.labels),
+      reviewers: spec.reviewers,
+      teamReviewers: spec.teamReviewers,
+    },
+    open,
+  );
 }
 
 /** find -> keep a better open candidate -> create or update: for callers whose branch is already pushed. */
-export async function ensurePromotionPullRequest(t: GitHubTarget, spec: PromotionPullRequestSpec, isBetter: IsBetter = isBetterByMetric): Promise<PullRequestResult> {
+export async function ensurePromotionPullRequest(
+  t: GitHubTarget,
+  spec: PromotionPullRequestSpec,
+  isBetter: IsBetter = isBetterByMetric,
+): Promise<PullRequestResult> {
   const open = await findPromotionPullRequest(t, spec);
   return (await keepBetterCandidate(t, spec, open, isBetter)) ?? (await createOrUpdatePromotionPullRequest(t, spec, open));
 }

@@ -61,7 +61,8 @@ export interface AutoMergeDecision {
 export function autoMergeDecision(thresholdPct: number | null, improvementPct: number | null, forced: boolean): AutoMergeDecision {
   if (thresholdPct === null) return { enable: false, why: 'auto-merge is off for this pipeline (promotion.auto_merge_min_improvement_pct: null)' };
   if (forced) return { enable: false, why: 'a forced promotion is never merged automatically' };
-  if (improvementPct === null || !Number.isFinite(improvementPct)) return { enable: false, why: 'a first model (no champion to improve on) is never merged automatically' };
+  if (improvementPct === null || !Number.isFinite(improvementPct))
+    return { enable: false, why: 'a first model (no champion to improve on) is never merged automatically' };
   const at = `improvement ${improvementPct.toFixed(1)}%`;
   return improvementPct >= thresholdPct
     ? { enable: true, why: `${at} >= ${thresholdPct}% (promotion.auto_merge_min_improvement_pct): GitHub merges it once the required checks and reviews pass` }
@@ -115,7 +116,10 @@ export type PromoteResult =
 export type PromotionTarget = GitHubPromotionTarget | LocalTarget;
 
 export async function promote(target: PromotionTarget, spec: PromoteSpec): Promise<PromoteResult> {
-  const git = target.kind === 'github' ? new Git(target.workDir, { token: target.gitToken, secrets: [target.github.token] }) : await prepareScratchClone(target.repository, target.root);
+  const git =
+    target.kind === 'github'
+      ? new Git(target.workDir, { token: target.gitToken, secrets: [target.github.token] })
+      : await prepareScratchClone(target.repository, target.root);
   const model = spec.promotion.model;
   const branchName = promotionBranchName(model);
 

@@ -5,8 +5,20 @@ import { jsonNumber } from '../util/json.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */
 export const qualityCheckSchema = z.object({
-  name: z.enum(['rows', 'days_covered', 'null_share', 'range', 'gaps', 'staleness', 'duplicate_timestamps', 'duplicate_keys', 'completeness',
-    'flat_target', 'target_std', 'constant_column']),
+  name: z.enum([
+    'rows',
+    'days_covered',
+    'null_share',
+    'range',
+    'gaps',
+    'staleness',
+    'duplicate_timestamps',
+    'duplicate_keys',
+    'completeness',
+    'flat_target',
+    'target_std',
+    'constant_column',
+  ]),
   column: z.string().nullable(),
   value: jsonNumber,
   threshold: jsonNumber,
@@ -73,11 +85,27 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
   const training = options.trainingMinimums !== false;
 
   if (training) {
-    checks.push(check({ name: 'rows', column: null, value: rows, threshold: config.min_rows, op: '>=',
-      message: `${fmt(rows)} rows in the window (minimum ${fmt(config.min_rows)})` }));
+    checks.push(
+      check({
+        name: 'rows',
+        column: null,
+        value: rows,
+        threshold: config.min_rows,
+        op: '>=',
+        message: `${fmt(rows)} rows in the window (minimum ${fmt(config.min_rows)})`,
+      }),
+    );
     const days = rows > 0 ? (newest - oldest) / DAY : 0;
-    checks.push(check({ name: 'days_covered', column: null, value: Number(days.toFixed(4)), threshold: config.min_days, op: '>=',
-      message: `${days.toFixed(1)} days covered (minimum ${config.min_days})` }));
+    checks.push(
+      check({
+        name: 'days_covered',
+        column: null,
+        value: Number(days.toFixed(4)),
+        threshold: config.min_days,
+        op: '>=',
+        message: `${days.toFixed(1)} days covered (minimum ${config.min_days})`,
+      }),
+    );
   }
 
   // Completeness per entity: rows present against rows expected at the sampling interval.
@@ -96,9 +124,17 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
         worstEntity = frame.entityIds[r.entity];
       }
     }
-    checks.push(check({ name: 'completeness', column: null, value: Number(worstCompleteness.toFixed(4)), threshold: config.min_completeness, op: '>=',
-      message: `${pct(worstCompleteness)} of expected rows present${worstEntity ? ` (worst: ${worstEntity})` : ''} (minimum ${pct(config.min_completeness)})`,
-      details: { per_entity: perEntity, expected_per_entity: expectedPerEntity } }));
+    checks.push(
+      check({
+        name: 'completeness',
+        column: null,
+        value: Number(worstCompleteness.toFixed(4)),
+        threshold: config.min_completeness,
+        op: '>=',
+        message: `${pct(worstCompleteness)} of expected rows present${worstEntity ? ` (worst: ${worstEntity})` : ''} (minimum ${pct(config.min_completeness)})`,
+        details: { per_entity: perEntity, expected_per_entity: expectedPerEntity },
+      }),
+    );
   }
 
   for (const name of options.columns) {
@@ -108,8 +144,17 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
     let nulls = 0;
     for (let r = 0; r < rows; r++) if (Number.isNaN(col[r])) nulls++;
     const share = rows > 0 ? nulls / rows : 0;
-    checks.push(check({ name: 'null_share', column: name, value: Number(share.toFixed(6)), threshold: config.max_null_share, op: '<=',
-      message: `${name}: ${pct(share)} nulls (${fmt(nulls)} rows; maximum ${pct(config.max_null_share)})`, details: { nulls } }));
+    checks.push(
+      check({
+        name: 'null_share',
+        column: name,
+        value: Number(share.toFixed(6)),
+        threshold: config.max_null_share,
+        op: '<=',
+        message: `${name}: ${pct(share)} nulls (${fmt(nulls)} rows; maximum ${pct(config.max_null_share)})`,
+        details: { nulls },
+      }),
+    );
   }
 
   for (const [name, [lo, hi]] of Object.entries(config.ranges)) {
@@ -129,9 +174,17 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
       }
     }
     const share = rows > 0 ? outside / rows : 0;
-    checks.push(check({ name: 'range', column: name, value: Number(share.toFixed(6)), threshold: config.max_range_violation_share, op: '<=',
-      message: `${name}: ${fmt(outside)} values outside [${lo}, ${hi}] (${pct(share)}; maximum ${pct(config.max_range_violation_share)})`,
-      details: { outside, range: [lo, hi], ...(outside > 0 ? { min_outside: min, max_outside: max } : {}) } }));
+    checks.push(
+      check({
+        name: 'range',
+        column: name,
+        value: Number(share.toFixed(6)),
+        threshold: config.max_range_violation_share,
+        op: '<=',
+        message: `${name}: ${fmt(outside)} values outside [${lo}, ${hi}] (${pct(share)}; maximum ${pct(config.max_range_violation_share)})`,
+        details: { outside, range: [lo, hi], ...(outside > 0 ? { min_outside: min, max_outside: max } : {}) },
+      }),
+    );
   }
 
   // Gaps and duplicates per entity: rows are ordered by entity then time.
@@ -151,12 +204,28 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
       }
     }
   }
-  checks.push(check({ name: 'gaps', column: null, value: longGaps, threshold: 0, op: '<=',
-    message: `${fmt(longGaps)} gaps longer than ${config.max_gap_minutes} min (longest ${fmt(longestGap / MINUTE, 0)} min)`,
-    details: { longest_gap_minutes: longestGap / MINUTE, gaps: gapList } }));
+  checks.push(
+    check({
+      name: 'gaps',
+      column: null,
+      value: longGaps,
+      threshold: 0,
+      op: '<=',
+      message: `${fmt(longGaps)} gaps longer than ${config.max_gap_minutes} min (longest ${fmt(longestGap / MINUTE, 0)} min)`,
+      details: { longest_gap_minutes: longestGap / MINUTE, gaps: gapList },
+    }),
+  );
   if (config.max_duplicate_timestamps !== null) {
-    checks.push(check({ name: 'duplicate_timestamps', column: null, value: duplicates, threshold: config.max_duplicate_timestamps, op: '<=',
-      message: `${fmt(duplicates)} duplicate timestamps (maximum ${config.max_duplicate_timestamps})` }));
+    checks.push(
+      check({
+        name: 'duplicate_timestamps',
+        column: null,
+        value: duplicates,
+        threshold: config.max_duplicate_timestamps,
+        op: '<=',
+        message: `${fmt(duplicates)} duplicate timestamps (maximum ${config.max_duplicate_timestamps})`,
+      }),
+    );
   }
   // A row key names one row: a repeated key would join one label to two rows (and two predictions).
   if (frame.keys) {
@@ -170,17 +239,40 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
         if (repeated.length < 10) repeated.push(k);
       } else seen.add(k);
     }
-    checks.push(check({ name: 'duplicate_keys', column: null, value: duplicateKeys, threshold: 0, op: '<=',
-      message: `${fmt(duplicateKeys)} row${duplicateKeys === 1 ? ' repeats' : 's repeat'} the key of an earlier row${repeated.length ? ` (e.g. ${repeated.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')})` : ''}`,
-      details: { examples: repeated } }));
+    checks.push(
+      check({
+        name: 'duplicate_keys',
+        column: null,
+        value: duplicateKeys,
+        threshold: 0,
+        op: '<=',
+        message: `${fmt(duplicateKeys)} row${duplicateKeys === 1 ? ' repeats' : 's repeat'} the key of an earlier row${
+          repeated.length
+            ? ` (e.g. ${repeated
+                .slice(0, 3)
+                .map((k) => JSON.stringify(k))
+                .join(', ')})`
+            : ''
+        }`,
+        details: { examples: repeated },
+      }),
+    );
   }
 
   const staleness = rows > 0 ? (options.asOf.getTime() - newest) / MINUTE : Number.POSITIVE_INFINITY;
-  checks.push(check({ name: 'staleness', column: null, value: Number.isFinite(staleness) ? Number(staleness.toFixed(2)) : 1e12,
-    threshold: config.max_staleness_minutes, op: '<=',
-    message: rows > 0
-      ? `newest row is ${fmt(staleness, 0)} min old at ${options.asOf.toISOString()} (maximum ${config.max_staleness_minutes} min)`
-      : `no rows at all before ${options.asOf.toISOString()}` }));
+  checks.push(
+    check({
+      name: 'staleness',
+      column: null,
+      value: Number.isFinite(staleness) ? Number(staleness.toFixed(2)) : 1e12,
+      threshold: config.max_staleness_minutes,
+      op: '<=',
+      message:
+        rows > 0
+          ? `newest row is ${fmt(staleness, 0)} min old at ${options.asOf.toISOString()} (maximum ${config.max_staleness_minutes} min)`
+          : `no rows at all before ${options.asOf.toISOString()}`,
+    }),
+  );
 
   if (options.learning) checks.push(...learnabilityChecks(frame, config, options.learning));
 
@@ -253,15 +345,32 @@ function learnabilityChecks(frame: Frame, config: QualityConfig, learning: NonNu
     const mode = modeOf(values);
     const shown = Number.isNaN(mode.value) ? 'no value' : `${Number(mode.value.toPrecision(6))}`;
     if (learning.task === 'classification') {
-      checks.push(check({ name: 'flat_target', column: learning.target, value: mode.distinct, threshold: 2, op: '>=',
-        message: `${learning.target}: ${mode.distinct} class${mode.distinct === 1 ? ` (${shown})` : 'es'} in the target (minimum 2): a model cannot learn to tell classes apart from one`,
-        details: { distinct: mode.distinct } }));
+      checks.push(
+        check({
+          name: 'flat_target',
+          column: learning.target,
+          value: mode.distinct,
+          threshold: 2,
+          op: '>=',
+          message: `${learning.target}: ${mode.distinct} class${mode.distinct === 1 ? ` (${shown})` : 'es'} in the target (minimum 2): a model cannot learn to tell classes apart from one`,
+          details: { distinct: mode.distinct },
+        }),
+      );
     } else {
       const share = values.length > 0 ? mode.count / values.length : 1;
-      checks.push(check({ name: 'flat_target', column: learning.target, value: Number(share.toFixed(6)), threshold: config.max_flat_target_share, op: '<=',
-        message: `${learning.target}: ${pct(share)} of rows hold the same value (${shown}; maximum ${pct(config.max_flat_target_share)})` +
-          (share > config.max_flat_target_share ? ': a stuck sensor or a flat target; a model would learn nothing and score a perfect 0 on it' : ''),
-        details: { mode: Number.isNaN(mode.value) ? null : mode.value, mode_rows: mode.count, distinct: mode.distinct, rows: values.length } }));
+      checks.push(
+        check({
+          name: 'flat_target',
+          column: learning.target,
+          value: Number(share.toFixed(6)),
+          threshold: config.max_flat_target_share,
+          op: '<=',
+          message:
+            `${learning.target}: ${pct(share)} of rows hold the same value (${shown}; maximum ${pct(config.max_flat_target_share)})` +
+            (share > config.max_flat_target_share ? ': a stuck sensor or a flat target; a model would learn nothing and score a perfect 0 on it' : ''),
+          details: { mode: Number.isNaN(mode.value) ? null : mode.value, mode_rows: mode.count, distinct: mode.distinct, rows: values.length },
+        }),
+      );
       if (config.min_target_std !== null) {
         let sum = 0;
         for (const v of values) sum += v;
@@ -269,8 +378,16 @@ function learnabilityChecks(frame: Frame, config: QualityConfig, learning: NonNu
         let ss = 0;
         for (const v of values) ss += (v - mean) * (v - mean);
         const std = values.length ? Math.sqrt(ss / values.length) : 0;
-        checks.push(check({ name: 'target_std', column: learning.target, value: Number(std.toPrecision(6)), threshold: config.min_target_std, op: '>=',
-          message: `${learning.target}: standard deviation ${Number(std.toPrecision(4))} (minimum ${config.min_target_std})${std < config.min_target_std ? ': a near-constant target' : ''}` }));
+        checks.push(
+          check({
+            name: 'target_std',
+            column: learning.target,
+            value: Number(std.toPrecision(6)),
+            threshold: config.min_target_std,
+            op: '>=',
+            message: `${learning.target}: standard deviation ${Number(std.toPrecision(4))} (minimum ${config.min_target_std})${std < config.min_target_std ? ': a near-constant target' : ''}`,
+          }),
+        );
       }
     }
   }
@@ -280,9 +397,17 @@ function learnabilityChecks(frame: Frame, config: QualityConfig, learning: NonNu
     if (i < 0 || name === learning.target || allowed.has(name)) continue;
     const c = isConstant(frame.columns[i], frame.rows);
     if (!c.constant) continue;
-    checks.push(check({ name: 'constant_column', column: name, value: 1, threshold: 2, op: '>=',
-      message: `${name}: ${Number.isNaN(c.value) ? 'no value at all' : `the same value (${Number(c.value.toPrecision(6))})`} in every row: a stuck or disconnected sensor; as a feature it carries nothing (list it in quality.allow_constant_columns if that is expected)`,
-      details: { value: Number.isNaN(c.value) ? null : c.value } }));
+    checks.push(
+      check({
+        name: 'constant_column',
+        column: name,
+        value: 1,
+        threshold: 2,
+        op: '>=',
+        message: `${name}: ${Number.isNaN(c.value) ? 'no value at all' : `the same value (${Number(c.value.toPrecision(6))})`} in every row: a stuck or disconnected sensor; as a feature it carries nothing (list it in quality.allow_constant_columns if that is expected)`,
+        details: { value: Number.isNaN(c.value) ? null : c.value },
+      }),
+    );
   }
   return checks;
 }

@@ -10,8 +10,18 @@ export async function recordQualityChecks(db: Queryable, pipeline: string, runId
        ON CONFLICT (run_id, check_name, (COALESCE(column_name, ''))) WHERE run_id IS NOT NULL
        DO UPDATE SET value = EXCLUDED.value, threshold = EXCLUDED.threshold, passed = EXCLUDED.passed, details = EXCLUDED.details,
          window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, checked_at = now()`,
-      [pipeline, runId, c.name, c.column, Number.isFinite(c.value) ? c.value : null, c.threshold, c.passed,
-        JSON.stringify({ message: c.message, op: c.op, ...(c.details ?? {}) }), report.window.start, report.window.end],
+      [
+        pipeline,
+        runId,
+        c.name,
+        c.column,
+        Number.isFinite(c.value) ? c.value : null,
+        c.threshold,
+        c.passed,
+        JSON.stringify({ message: c.message, op: c.op, ...(c.details ?? {}) }),
+        report.window.start,
+        report.window.end,
+      ],
     );
   }
 }

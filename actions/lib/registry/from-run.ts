@@ -15,17 +15,25 @@ export interface PromotionContext {
   promotedAt?: Date;
 }
 
-const finite = (where: string) => (x: number | null | undefined, name: string): number => {
-  if (x === null || x === undefined || !Number.isFinite(x)) throw new Error(`${where}: ${name} is not a finite number; a model with undefined metrics cannot be promoted`);
-  return x;
-};
+const finite =
+  (where: string) =>
+  (x: number | null | undefined, name: string): number => {
+    if (x === null || x === undefined || !Number.isFinite(x))
+      throw new Error(`${where}: ${name} is not a finite number; a model with undefined metrics cannot be promoted`);
+    return x;
+  };
 
 function metrics(m: HoldoutMetrics, where: string): RegistryMetrics {
   if (isClassificationMetrics(m)) throw new Error(`${where}: classification metrics where regression metrics were expected`);
   const fin = finite(where);
   return {
-    rmse: fin(m.rmse, 'rmse'), mae: fin(m.mae, 'mae'), r2: fin(m.r2, 'r2'), bias: fin(m.bias, 'bias'),
-    max_abs_error: fin(m.max_abs_error, 'max_abs_error'), nan_predictions: m.nan_predictions, rows: m.rows,
+    rmse: fin(m.rmse, 'rmse'),
+    mae: fin(m.mae, 'mae'),
+    r2: fin(m.r2, 'r2'),
+    bias: fin(m.bias, 'bias'),
+    max_abs_error: fin(m.max_abs_error, 'max_abs_error'),
+    nan_predictions: m.nan_predictions,
+    rows: m.rows,
   };
 }
 
@@ -33,7 +41,10 @@ function classMetrics(m: HoldoutMetrics, where: string): RegistryClassificationM
   if (!isClassificationMetrics(m)) throw new Error(`${where}: regression metrics where classification metrics were expected`);
   const fin = finite(where);
   const { task, rows, positives, tp, fp, tn, fn, nan_predictions, ...scores } = m;
-  const checked = Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, fin(v, k)])) as Omit<typeof m, 'task' | 'rows' | 'positives' | 'tp' | 'fp' | 'tn' | 'fn' | 'nan_predictions'>;
+  const checked = Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, fin(v, k)])) as Omit<
+    typeof m,
+    'task' | 'rows' | 'positives' | 'tp' | 'fp' | 'tn' | 'fn' | 'nan_predictions'
+  >;
   return { task, rows, positives, ...checked, tp, fp, tn, fn, nan_predictions };
 }
 
@@ -92,15 +103,29 @@ export function promotionFromRunState(state: RunState, onnx: Uint8Array, ctx: Pr
     improvement_pct: state.gate?.improvement_pct ?? null,
     gates: state.gate?.gates ?? [],
     data: { window: { start: ex.start, end: ex.end }, rows: ex.rows, fingerprint: ex.fingerprint, entities: ex.entities },
-    quality: state.quality ? { passed: state.quality.passed, checks: state.quality.checks.map((c) => ({ name: c.name, column: c.column, value: c.value, threshold: c.threshold, passed: c.passed })) } : null,
+    quality: state.quality
+      ? {
+          passed: state.quality.passed,
+          checks: state.quality.checks.map((c) => ({ name: c.name, column: c.column, value: c.value, threshold: c.threshold, passed: c.passed })),
+        }
+      : null,
     holdout: ev.holdout,
     training_rows: ft.train.rows,
     features: { names: ft.names, spec: ft.spec, zscore_stats: ft.zscore_stats },
     trainer: { algorithm: tr.algorithm, params: tr.params, wall_ms: tr.wall_ms, trees_used: tr.trees_used ?? null },
-    lineage: { run_id: state.run_id, code_sha: state.code_sha, workflow_run_url: state.workflow_run_url, trigger: state.trigger, trigger_reason: state.trigger_reason },
+    lineage: {
+      run_id: state.run_id,
+      code_sha: state.code_sha,
+      workflow_run_url: state.workflow_run_url,
+      trigger: state.trigger,
+      trigger_reason: state.trigger_reason,
+    },
     ...(config.task === 'classification' ? { decision_threshold: config.target.decision_threshold, labels: ex.labels } : {}),
     onnx: {
-      input: 'features', shape: ['N', ft.names.length], opset: 17, ml_opset: 3,
+      input: 'features',
+      shape: ['N', ft.names.length],
+      opset: 17,
+      ml_opset: 3,
       ...(config.task === 'classification' ? { outputs: { label: ['N'], probabilities: ['N', 2] } } : { output: 'prediction' }),
     },
   });

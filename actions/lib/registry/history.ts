@@ -107,7 +107,12 @@ export function versionBefore(records: readonly RegistryHistoryRecord[], model: 
  * The registry entry `model` had at `version`, verbatim from the newest commit on the line whose
  * file held it and passes today's schema, with that commit. Null when the history never had it.
  */
-export async function entryAtVersion(repo: Repo, records: readonly RegistryHistoryRecord[], model: string, version: number): Promise<{ entry: RegistryEntry; commit: string } | null> {
+export async function entryAtVersion(
+  repo: Repo,
+  records: readonly RegistryHistoryRecord[],
+  model: string,
+  version: number,
+): Promise<{ entry: RegistryEntry; commit: string } | null> {
   for (const r of records) {
     if (r.after[model] !== version || r.kind === 'invalid') continue;
     const raw = await readBlobAt(repo, r.commit, REGISTRY_FILE);
@@ -195,7 +200,10 @@ async function describeCommit(git: Git, c: CommitInfo): Promise<CommitFacts> {
   if (!revert && c.parents.length === 2) {
     // the revert is on the merged branch: `Revert "..."` commits between the two parents
     const merged = (await git.run(['log', '--format=%H%x1f%s%x1f%b%x1e', `${c.parents[0]}..${c.parents[1]}`], { raw: true }))
-      .split('\x1e').map((r) => r.replace(/^\n+/, '')).filter((r) => r.trim()).map((r) => r.split('\x1f'));
+      .split('\x1e')
+      .map((r) => r.replace(/^\n+/, ''))
+      .filter((r) => r.trim())
+      .map((r) => r.split('\x1f'));
     const reverts = merged.map(([, subject, body]) => revertOf(subject ?? '', body ?? '')).filter((r) => r?.commit);
     if (reverts.length === 1) revert = reverts[0];
   }
@@ -214,7 +222,8 @@ async function describeCommit(git: Git, c: CommitInfo): Promise<CommitFacts> {
  */
 function ownPullRequest(subject: string, revertedSubject: string): number | null | undefined {
   const written = [`Revert "${revertedSubject}"`];
-  if (revertedSubject.startsWith('Revert "') && !revertedSubject.startsWith('Revert "Revert "')) written.push(`Reapply "${revertedSubject.slice('Revert "'.length)}`);
+  if (revertedSubject.startsWith('Revert "') && !revertedSubject.startsWith('Revert "Revert "'))
+    written.push(`Reapply "${revertedSubject.slice('Revert "'.length)}`);
   if (written.includes(subject)) return null;
   const squash = /^(.*) \(#(\d+)\)$/.exec(subject);
   return squash && written.includes(squash[1]) ? Number(squash[2]) : undefined;

@@ -101,8 +101,15 @@ const entryLineage = {
     .strict(),
   code_sha: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'expected a full git commit sha (40 hex characters)'),
   workflow_run_url: z.url({ protocol: /^https?$/ }).nullable(),
-  promoted_at: isoTime.meta({ description: "Written with the promotion branch (the run's as-of). When the version was promoted is the merge: registry history and mlops.deployments.promoted_at." }),
-  pull_request: z.object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) }).strict().nullable().meta({ description: "The promotion pull request, named on its branch once it is opened; null without a token (local mode)." }),
+  promoted_at: isoTime.meta({
+    description:
+      "Written with the promotion branch (the run's as-of). When the version was promoted is the merge: registry history and mlops.deployments.promoted_at.",
+  }),
+  pull_request: z
+    .object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) })
+    .strict()
+    .nullable()
+    .meta({ description: 'The promotion pull request, named on its branch once it is opened; null without a token (local mode).' }),
   previous_version: z.number().int().min(1).nullable(),
   // Last on purpose: a key that never changes closes each entry, so appending a model after the
   // last one and promoting that last one touch different lines and merge cleanly.
@@ -141,7 +148,7 @@ export const classificationEntrySchema = z
         coverage: unit,
       })
       .strict()
-      .meta({ description: 'The labels trained and evaluated on: those known at the run\'s as-of.' }),
+      .meta({ description: "The labels trained and evaluated on: those known at the run's as-of." }),
     ...entryLineage,
   })
   .strict();
@@ -163,7 +170,11 @@ export const registrySchema = z
       if (entry.artifact.path !== expected)
         ctx.addIssue({ code: 'custom', path: ['models', name, 'artifact', 'path'], message: `expected "${expected}", got "${entry.artifact.path}"` });
       if (entry.previous_version !== null && entry.previous_version === entry.version)
-        ctx.addIssue({ code: 'custom', path: ['models', name, 'previous_version'], message: `expected a version other than ${entry.version} (the entry's own)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'previous_version'],
+          message: `expected a version other than ${entry.version} (the entry's own)`,
+        });
       if (entry.data.start > entry.data.end)
         ctx.addIssue({ code: 'custom', path: ['models', name, 'data', 'end'], message: 'expected the end of the window after its start' });
       if (entry.holdout.start > entry.holdout.end)
@@ -197,8 +208,14 @@ export type ClassificationEntry = z.output<typeof classificationEntrySchema>;
 export function headlineMetrics(entry: RegistryEntry): { name: string; value: number }[] {
   const m = entry.metrics;
   return 'rmse' in m
-    ? [{ name: 'rmse', value: m.rmse }, { name: 'mae', value: m.mae }]
-    : [{ name: 'f1', value: m.f1 }, { name: 'roc_auc', value: m.roc_auc }];
+    ? [
+        { name: 'rmse', value: m.rmse },
+        { name: 'mae', value: m.mae },
+      ]
+    : [
+        { name: 'f1', value: m.f1 },
+        { name: 'roc_auc', value: m.roc_auc },
+      ];
 }
 
 /** Where a model version's ONNX file lives, relative to the repository root. */
@@ -228,14 +245,22 @@ export function parseRegistry(text: string, file = REGISTRY_FILE): Registry {
   if (!parsed.success) {
     // Where each problem is in the file (JSON is YAML, so the pipelines' locator finds it).
     const source = parsePipelineSource(file, text);
-    throw new Error(parsed.error.issues.flatMap((i) => {
-      const where = (path: PropertyKey[], anchor: 'key' | 'value' = 'value') => {
-        const at = source.issueAt(path.map((p) => (typeof p === 'number' ? p : String(p))), '', anchor);
-        return `${file}:${at.line}:${at.col}`;
-      };
-      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${where([...i.path, k], 'key')} ${[...i.path.map(String), k].join('.')}: unknown key`);
-      return describe(i, json).map((line) => `${where(i.path)} ${line}`);
-    }).join('\n'));
+    throw new Error(
+      parsed.error.issues
+        .flatMap((i) => {
+          const where = (path: PropertyKey[], anchor: 'key' | 'value' = 'value') => {
+            const at = source.issueAt(
+              path.map((p) => (typeof p === 'number' ? p : String(p))),
+              '',
+              anchor,
+            );
+            return `${file}:${at.line}:${at.col}`;
+          };
+          if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${where([...i.path, k], 'key')} ${[...i.path.map(String), k].join('.')}: unknown key`);
+          return describe(i, json).map((line) => `${where(i.path)} ${line}`);
+        })
+        .join('\n'),
+    );
   }
   return parsed.data;
 }
@@ -288,7 +313,11 @@ function describeOne(issue: z.core.$ZodIssue, json: unknown): string {
     case 'invalid_union': {
       // an unknown task: the discriminator's values, the absent one (regression) left out
       const options = (issue as { options?: unknown[] }).options;
-      if (options) return `${where}expected one of ${options.filter((o) => o !== undefined && o !== null).map(String).join(', ')} (absent: regression)${got}`;
+      if (options)
+        return `${where}expected one of ${options
+          .filter((o) => o !== undefined && o !== null)
+          .map(String)
+          .join(', ')} (absent: regression)${got}`;
       return `${where}${issue.message}`;
     }
     default:

@@ -42,32 +42,52 @@ const pctChange = (from: number, to: number): string => {
 
 /** The rows of a metric table: label and metric name, per task. */
 const REGRESSION_ROWS: [string, string][] = [
-  ['rmse', 'rmse'], ['mae', 'mae'], ['r2', 'r2'], ['bias', 'bias'], ['max abs error', 'max_abs_error'], ['NaN predictions', 'nan_predictions'],
+  ['rmse', 'rmse'],
+  ['mae', 'mae'],
+  ['r2', 'r2'],
+  ['bias', 'bias'],
+  ['max abs error', 'max_abs_error'],
+  ['NaN predictions', 'nan_predictions'],
 ];
 const CLASSIFICATION_ROWS: [string, string][] = [
-  ['f1', 'f1'], ['precision', 'precision'], ['recall', 'recall'], ['accuracy', 'accuracy'], ['roc auc', 'roc_auc'], ['pr auc', 'pr_auc'],
-  ['brier', 'brier'], ['log loss', 'log_loss'], ['positive rate', 'positive_rate'], ['NaN predictions', 'nan_predictions'],
+  ['f1', 'f1'],
+  ['precision', 'precision'],
+  ['recall', 'recall'],
+  ['accuracy', 'accuracy'],
+  ['roc auc', 'roc_auc'],
+  ['pr auc', 'pr_auc'],
+  ['brier', 'brier'],
+  ['log loss', 'log_loss'],
+  ['positive rate', 'positive_rate'],
+  ['NaN predictions', 'nan_predictions'],
 ];
 const COUNTS = new Set(['nan_predictions', 'rows', 'positives']);
 
 /** champion | challenger | baseline, one row per metric; the challenger's primary metric in bold. */
-export function metricTable(scores: { champion: ModelScore | null; challenger: ModelScore | null; baseline: ModelScore | null }, primary: MetricName, holdoutRows: number | null): string {
+export function metricTable(
+  scores: { champion: ModelScore | null; challenger: ModelScore | null; baseline: ModelScore | null },
+  primary: MetricName,
+  holdoutRows: number | null,
+): string {
   const cols = [scores.champion, scores.challenger, scores.baseline].filter((s): s is ModelScore => s !== null);
   const classification = cols.some((c) => isClassificationMetrics(c.metrics));
   const what = classification ? 'labelled holdout' : 'holdout';
   const header = [`metric (${what}${holdoutRows !== null ? `, ${fmtInt(holdoutRows)} rows` : ''})`, ...cols.map((c) => c.label)];
   const rows = classification ? CLASSIFICATION_ROWS : REGRESSION_ROWS;
-  return table(header, rows.map(([label, key]) => [
-    label,
-    ...cols.map((c) => {
-      const v = metricValue(c.metrics, key as MetricName);
-      let cell = COUNTS.has(key) ? String(Number.isFinite(v) ? v : 0) : fmtMetric(v);
-      if (c.role === 'challenger' && key === primary) {
-        cell = `**${cell}**${scores.champion ? pctChange(metricValue(scores.champion.metrics, primary), v) : ''}`;
-      }
-      return cell;
-    }),
-  ]));
+  return table(
+    header,
+    rows.map(([label, key]) => [
+      label,
+      ...cols.map((c) => {
+        const v = metricValue(c.metrics, key as MetricName);
+        let cell = COUNTS.has(key) ? String(Number.isFinite(v) ? v : 0) : fmtMetric(v);
+        if (c.role === 'challenger' && key === primary) {
+          cell = `**${cell}**${scores.champion ? pctChange(metricValue(scores.champion.metrics, primary), v) : ''}`;
+        }
+        return cell;
+      }),
+    ]),
+  );
 }
 
 /** Double evaluation: champion and challenger on the fixed reference set, with what the set is. */
@@ -78,8 +98,10 @@ export function referenceSection(r: NonNullable<RetrainResult['reference']>, pri
 
 /** The labels of a classification run in one line: coverage, labelled and positive rows, as of when. */
 export function labelsLine(l: LabelStats, rows: number): string {
-  return `${(l.coverage * 100).toFixed(1)}% of ${fmtInt(rows)} rows have a label known at ${fmtTime(l.as_of)} ` +
-    `(${fmtInt(l.labelled)} labelled, ${fmtInt(l.positives)} positive = ${l.labelled ? ((l.positives / l.labelled) * 100).toFixed(1) : '0'}%; from ${l.table})`;
+  return (
+    `${(l.coverage * 100).toFixed(1)}% of ${fmtInt(rows)} rows have a label known at ${fmtTime(l.as_of)} ` +
+    `(${fmtInt(l.labelled)} labelled, ${fmtInt(l.positives)} positive = ${l.labelled ? ((l.positives / l.labelled) * 100).toFixed(1) : '0'}%; from ${l.table})`
+  );
 }
 
 export function gateRows(gates: GateResult[]): string[][] {
@@ -91,8 +113,12 @@ export function dataGateRows(q: QualityReport | null): string[][] {
   if (!q) return [];
   return q.checks
     .filter((c) => c.name === 'rows' || c.name === 'days_covered')
-    .map((c) => [c.name === 'rows' ? 'rows in window' : 'days covered', `${c.op} ${fmtInt(c.threshold)}`,
-      c.name === 'rows' ? fmtInt(c.value) : c.value.toFixed(1), c.passed ? '✅' : '❌']);
+    .map((c) => [
+      c.name === 'rows' ? 'rows in window' : 'days covered',
+      `${c.op} ${fmtInt(c.threshold)}`,
+      c.name === 'rows' ? fmtInt(c.value) : c.value.toFixed(1),
+      c.passed ? '✅' : '❌',
+    ]);
 }
 
 export function gateTable(gates: GateResult[], extraRows: string[][] = []): string {
@@ -100,7 +126,10 @@ export function gateTable(gates: GateResult[], extraRows: string[][] = []): stri
 }
 
 export function qualityTable(q: QualityReport): string {
-  return table(['check', 'value', ''], q.checks.map((c) => [c.column ? `${c.name} (${c.column})` : c.name, c.message, c.passed ? '✅' : '❌']));
+  return table(
+    ['check', 'value', ''],
+    q.checks.map((c) => [c.column ? `${c.name} (${c.column})` : c.name, c.message, c.passed ? '✅' : '❌']),
+  );
 }
 
 export function qualitySummary(q: QualityReport): string {
@@ -110,7 +139,9 @@ export function qualitySummary(q: QualityReport): string {
   const ranges = q.checks.filter((c) => c.name === 'range');
   const outside = ranges.reduce((a, c) => a + Number((c.details?.outside as number | undefined) ?? 0), 0);
   const nullLimit = nulls[0]?.threshold;
-  return `nulls ${(worstNull * 100).toFixed(2)}%${nullLimit !== undefined ? ` (max ${(nullLimit * 100).toFixed(0)}%)` : ''}, ` +
+  return (
+    `nulls ${(worstNull * 100).toFixed(2)}%${nullLimit !== undefined ? ` (max ${(nullLimit * 100).toFixed(0)}%)` : ''}, ` +
     `${gaps ? gaps.value : 0} gaps > ${gaps?.message.match(/longer than (\d+)/)?.[1] ?? '?'} min, ${fmtInt(outside)} range violations` +
-    (q.failed.length ? `; **${q.failed.length} failed check(s)**` : '');
+    (q.failed.length ? `; **${q.failed.length} failed check(s)**` : '')
+  );
 }

@@ -75,7 +75,10 @@ export function promotionBody(input: PrBodyInput): string {
     out.push('', `This retrain answers alert ${a.id} of \`mlops.alerts\`${a.issue_url ? ` (${a.issue_url})` : ''}; deploying this promotion closes it.`);
   }
   // What an approval covers (branch protection dismisses stale approvals; deploy checks it again).
-  out.push('', `Approving this pull request approves run \`${r.run_id}\` (artifact sha256 \`${input.artifact.sha256.slice(0, 12)}\`). A later retrain that updates this branch replaces the run: review it again.`);
+  out.push(
+    '',
+    `Approving this pull request approves run \`${r.run_id}\` (artifact sha256 \`${input.artifact.sha256.slice(0, 12)}\`). A later retrain that updates this branch replaces the run: review it again.`,
+  );
   if (r.forced) out.push('', '> ⚠️ This promotion was **forced** past the improvement gate.');
   if (input.autoMerge?.enable) out.push('', `> Auto-merge is on: ${input.autoMerge.why}.`);
   out.push('', metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null));
@@ -85,13 +88,22 @@ export function promotionBody(input: PrBodyInput): string {
   if (chart) out.push('', chart);
   out.push('', '<details><summary>Data, lineage and trainer</summary>', '');
   if (r.data) {
-    out.push(`- Window: ${fmtTime(r.data.start)} -> ${fmtTime(r.data.end)}, ${fmtInt(r.data.rows)} rows, ${r.data.entities.join(', ')}; fingerprint \`${r.data.fingerprint}\``);
+    out.push(
+      `- Window: ${fmtTime(r.data.start)} -> ${fmtTime(r.data.end)}, ${fmtInt(r.data.rows)} rows, ${r.data.entities.join(', ')}; fingerprint \`${r.data.fingerprint}\``,
+    );
   }
   if (r.labels && r.data) out.push(`- Labels: ${labelsLine(r.labels, r.data.rows)}; only labels known then were trained and scored on`);
-  if (r.holdout) out.push(`- Holdout: ${fmtInt(r.holdout.rows)} ${r.labels ? 'labelled ' : ''}rows, ${fmtTime(r.holdout.start)} -> ${fmtTime(r.holdout.end)}; training rows ${fmtInt(r.train?.rows ?? 0)}`);
+  if (r.holdout)
+    out.push(
+      `- Holdout: ${fmtInt(r.holdout.rows)} ${r.labels ? 'labelled ' : ''}rows, ${fmtTime(r.holdout.start)} -> ${fmtTime(r.holdout.end)}; training rows ${fmtInt(r.train?.rows ?? 0)}`,
+    );
   if (r.quality) out.push(`- Quality: ${qualitySummary(r.quality)}`);
-  out.push(`- Trainer: ${r.trainer.algorithm} \`${JSON.stringify(r.trainer.params)}\`; ${r.features?.names.length ?? 0} features; trained in ${((r.training_ms ?? 0) / 1000).toFixed(1)} s`);
-  out.push(`- Run \`${r.run_id}\`, code \`${r.lineage.code_sha?.slice(0, 7) ?? 'unknown'}\`${r.lineage.workflow_run_url ? `, [workflow run](${r.lineage.workflow_run_url})` : ''}`);
+  out.push(
+    `- Trainer: ${r.trainer.algorithm} \`${JSON.stringify(r.trainer.params)}\`; ${r.features?.names.length ?? 0} features; trained in ${((r.training_ms ?? 0) / 1000).toFixed(1)} s`,
+  );
+  out.push(
+    `- Run \`${r.run_id}\`, code \`${r.lineage.code_sha?.slice(0, 7) ?? 'unknown'}\`${r.lineage.workflow_run_url ? `, [workflow run](${r.lineage.workflow_run_url})` : ''}`,
+  );
   out.push(`- Artifact \`${input.artifact.path}\`, sha256 \`${input.artifact.sha256}\`, ${fmtInt(Math.round(input.artifact.bytes / 1024))} KB`);
   out.push('', '</details>', '');
   out.push(`**Roll back after merging:** \`git revert -m 1 <merge commit>\` and push, or \`npm run mlops -- rollback --model ${model}\`.`);

@@ -37,7 +37,9 @@ export function renderRunReport(r: RetrainResult): string {
     if (r.train) out.push(`- Training rows: ${fmtInt(r.train.rows)} (${fmtTime(r.train.start)} -> ${fmtTime(r.train.end)})`);
     if (r.holdout) out.push(`- Holdout rows: ${fmtInt(r.holdout.rows)} (${fmtTime(r.holdout.start)} -> ${fmtTime(r.holdout.end)})`);
     if (r.features) {
-      const dropped = Object.entries(r.features.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${fmtInt(n)} ${k.replace(/_/g, ' ')}`);
+      const dropped = Object.entries(r.features.dropped)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${fmtInt(n)} ${k.replace(/_/g, ' ')}`);
       out.push(`- Features: ${r.features.names.length}${dropped.length ? `; rows dropped: ${dropped.join(', ')}` : ''}`);
       for (const w of r.features.warnings) out.push(`- ⚠️ ${w}`);
     }
@@ -46,7 +48,9 @@ export function renderRunReport(r: RetrainResult): string {
     out.push('', `### Data quality: ${r.quality.passed ? 'passed' : 'failed'}`, '', qualitySummary(r.quality), '', qualityTable(r.quality));
   }
   out.push('', '### Lineage', '');
-  out.push(`- Run \`${r.run_id}\`, code \`${r.lineage.code_sha?.slice(0, 7) ?? 'unknown'}\`${r.lineage.workflow_run_url ? `, [workflow run](${r.lineage.workflow_run_url})` : ''}`);
+  out.push(
+    `- Run \`${r.run_id}\`, code \`${r.lineage.code_sha?.slice(0, 7) ?? 'unknown'}\`${r.lineage.workflow_run_url ? `, [workflow run](${r.lineage.workflow_run_url})` : ''}`,
+  );
   out.push(`- Trainer: ${r.trainer.algorithm} ${JSON.stringify(r.trainer.params)}`);
   if (r.training_ms !== null) out.push(`- Training time: ${(r.training_ms / 1000).toFixed(1)} s`);
   if (r.artifact) out.push(`- Artifact: \`${r.artifact.path}\`, sha256 \`${r.artifact.sha256}\`, ${fmtInt(r.artifact.bytes)} bytes`);

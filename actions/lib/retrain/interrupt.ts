@@ -1,4 +1,3 @@
-
 /**
  * SIGTERM and SIGINT (a cancelled workflow, a shutdown, Ctrl-C) end a retrain as `failed`, with the
  * signal and the stage it stopped in, before the process exits. The runs this process works on
@@ -48,7 +47,9 @@ export function failRunsOnSignal(options: SignalOptions): () => void {
     handling = true;
     // Recording waits for the database; a database that does not answer must not keep us alive.
     setTimeout(() => {
-      options.log(`still recording after ${((options.graceMs ?? 10_000) / 1000).toFixed(0)} s; exiting: a run left running is found abandoned by the next retrain`);
+      options.log(
+        `still recording after ${((options.graceMs ?? 10_000) / 1000).toFixed(0)} s; exiting: a run left running is found abandoned by the next retrain`,
+      );
       process.exit(code);
     }, options.graceMs ?? 10_000);
     void (async () => {
@@ -57,11 +58,15 @@ export function failRunsOnSignal(options: SignalOptions): () => void {
         const message = `interrupted by ${signal}${stage ? ` during the ${stage} stage` : ''}: the process was asked to stop (a cancelled job, a shutdown or Ctrl-C) before the run finished`;
         try {
           const recorded = await run.fail(message);
-          options.log(recorded
-            ? `${run.pipeline}: ⏹ run ${run.runId} recorded as failed: ${message}`
-            : `${run.pipeline}: ⏹ run ${run.runId} stopped: ${message} (its record was already closed)`);
+          options.log(
+            recorded
+              ? `${run.pipeline}: ⏹ run ${run.runId} recorded as failed: ${message}`
+              : `${run.pipeline}: ⏹ run ${run.runId} stopped: ${message} (its record was already closed)`,
+          );
         } catch (err) {
-          options.log(`${run.pipeline}: ⏹ run ${run.runId} stopped by ${signal} but could not be recorded as failed (${(err as Error).message}); the next retrain marks it abandoned`);
+          options.log(
+            `${run.pipeline}: ⏹ run ${run.runId} stopped by ${signal} but could not be recorded as failed (${(err as Error).message}); the next retrain marks it abandoned`,
+          );
         }
         active.delete(run);
       }

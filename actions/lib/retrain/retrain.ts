@@ -5,8 +5,16 @@ import { holdRunLease, type AbandonedRun } from '../tracking/lease.ts';
 import { trackActiveRun } from './interrupt.ts';
 import type { RetrainResult } from './result.ts';
 import {
-  beginRun, evaluateStage, extractStage, failStage, featuresStage, gateStage, qualityStage, trainStage,
-  type BeginOptions, type StageName,
+  beginRun,
+  evaluateStage,
+  extractStage,
+  failStage,
+  featuresStage,
+  gateStage,
+  qualityStage,
+  trainStage,
+  type BeginOptions,
+  type StageName,
 } from './stages.ts';
 
 export interface RetrainOptions extends BeginOptions {
@@ -35,7 +43,9 @@ export async function retrain(db: Db, options: RetrainOptions): Promise<RetrainR
     const lease = holdRunLease(db, state.run_id);
     let current: StageName | null = null;
     const untrack = trackActiveRun({
-      runId: state.run_id, pipeline: state.pipeline, stage: () => current,
+      runId: state.run_id,
+      pipeline: state.pipeline,
+      stage: () => current,
       fail: async (message) => (await failStage(db, store, new Error(message))).recorded,
     });
     const stage = async <T>(name: StageName, fn: () => Promise<T>): Promise<T> => {

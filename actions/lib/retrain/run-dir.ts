@@ -77,46 +77,62 @@ export const runStateSchema = z.object({
   workflow_run_url: z.string().nullable(),
   started_at: z.string(),
   stage_timings: z.record(z.string(), jsonNumber),
-  extract: z.object({
-    rows: z.number().int().min(0), start: z.string(), end: z.string(), fingerprint: z.string(), entities: z.array(z.string()),
-    /** classification: the labels joined in, known at `as_of` */
-    labels: labelStatsSchema.optional(),
-    /** double evaluation: the fixed reference set extracted beside the window (reference.arrow) */
-    reference: referenceSpanSchema.extend({ fingerprint: z.string() }).optional(),
-  }).optional(),
+  extract: z
+    .object({
+      rows: z.number().int().min(0),
+      start: z.string(),
+      end: z.string(),
+      fingerprint: z.string(),
+      entities: z.array(z.string()),
+      /** classification: the labels joined in, known at `as_of` */
+      labels: labelStatsSchema.optional(),
+      /** double evaluation: the fixed reference set extracted beside the window (reference.arrow) */
+      reference: referenceSpanSchema.extend({ fingerprint: z.string() }).optional(),
+    })
+    .optional(),
   quality: qualityReportSchema.optional(),
   /** the gates that can rule a run out before training (cooldown; classification: labels) */
   preflight: preflightSchema.optional(),
-  features: z.object({
-    spec: featureSpecSchema,
-    zscore_stats: zscoreStatsSchema.nullable(),
-    names: z.array(z.string()),
-    rows: z.number().int().min(0),
-    dropped: z.record(z.string(), z.number()),
-    warnings: z.array(z.string()),
-    train: span,
-    holdout: span,
-    gap_rows: z.number().int().min(0),
-  }).optional(),
-  train: z.object({
-    algorithm: z.string(),
-    params: z.record(z.string(), z.unknown()),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    bytes: z.number().int().min(0),
-    wall_ms: z.number(),
-    train_metrics: modelMetricsSchema.nullable(),
-    trees_used: z.number().int().optional(),
-  }).optional(),
-  evaluate: z.object({
-    challenger: modelScoreSchema,
-    champion: modelScoreSchema.nullable(),
-    baseline: modelScoreSchema,
-    champion_info: z.object({ version: z.number().int(), sha256: z.string(), run_id: z.string(), promoted_at: z.string(), rebuilt_features: z.boolean() }).nullable(),
-    holdout: span.extend({ target: holdoutTargetSchema.optional() }),
-    /** double evaluation: both models on the fixed reference set */
-    reference: referenceSpanSchema.extend({ challenger: modelScoreSchema, champion: modelScoreSchema.nullable() }).optional(),
-  }).optional(),
-  gate: z.object({ decision: decisionSchema, reasons: z.array(z.string()), gates: z.array(gateResultSchema), improvement_pct: z.number().nullable() }).optional(),
+  features: z
+    .object({
+      spec: featureSpecSchema,
+      zscore_stats: zscoreStatsSchema.nullable(),
+      names: z.array(z.string()),
+      rows: z.number().int().min(0),
+      dropped: z.record(z.string(), z.number()),
+      warnings: z.array(z.string()),
+      train: span,
+      holdout: span,
+      gap_rows: z.number().int().min(0),
+    })
+    .optional(),
+  train: z
+    .object({
+      algorithm: z.string(),
+      params: z.record(z.string(), z.unknown()),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      bytes: z.number().int().min(0),
+      wall_ms: z.number(),
+      train_metrics: modelMetricsSchema.nullable(),
+      trees_used: z.number().int().optional(),
+    })
+    .optional(),
+  evaluate: z
+    .object({
+      challenger: modelScoreSchema,
+      champion: modelScoreSchema.nullable(),
+      baseline: modelScoreSchema,
+      champion_info: z
+        .object({ version: z.number().int(), sha256: z.string(), run_id: z.string(), promoted_at: z.string(), rebuilt_features: z.boolean() })
+        .nullable(),
+      holdout: span.extend({ target: holdoutTargetSchema.optional() }),
+      /** double evaluation: both models on the fixed reference set */
+      reference: referenceSpanSchema.extend({ challenger: modelScoreSchema, champion: modelScoreSchema.nullable() }).optional(),
+    })
+    .optional(),
+  gate: z
+    .object({ decision: decisionSchema, reasons: z.array(z.string()), gates: z.array(gateResultSchema), improvement_pct: z.number().nullable() })
+    .optional(),
 });
 export type RunState = z.output<typeof runStateSchema>;
 

@@ -14,7 +14,14 @@ import type { ZScoreStats } from '../features/zscore.ts';
 import { train } from '../train/index.ts';
 import { baselinePredictions, targetMean } from '../train/baselines.ts';
 import { scoreOnnx } from '../onnx/score.ts';
-import { classificationMetrics, metricValue, regressionMetrics, type ClassificationMetrics, type ModelMetrics, type RegressionMetrics } from '../evaluate/metrics.ts';
+import {
+  classificationMetrics,
+  metricValue,
+  regressionMetrics,
+  type ClassificationMetrics,
+  type ModelMetrics,
+  type RegressionMetrics,
+} from '../evaluate/metrics.ts';
 import { evaluateGates } from '../gates/gates.ts';
 import { summarizeHoldoutTarget } from '../gates/holdout.ts';
 import { headCommit } from '../git/read.ts';
@@ -95,7 +102,9 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
   const runId = o.runId ?? newRunId(o.asOf);
   const runDir = runDirFor(o.runsDir, runId);
   if (existsSync(runFile(runDir, 'state'))) {
-    throw new RunIdTakenError(`run id "${runId}" is taken: ${runDir} already holds a run (${RUN_FILES.state}); a run's files are never overwritten: omit --run-id (or the run-id input) to get a new one, or use another --runs-dir`);
+    throw new RunIdTakenError(
+      `run id "${runId}" is taken: ${runDir} already holds a run (${RUN_FILES.state}); a run's files are never overwritten: omit --run-id (or the run-id input) to get a new one, or use another --runs-dir`,
+    );
   }
   const abandoned = await reapAbandonedRuns(db, { pipeline: o.pipeline.name, by: `the next retrain of ${o.pipeline.name} (run ${runId})` });
   const store = o.store?.(runDir) ?? new FileRunStore(runDir);
@@ -116,8 +125,16 @@ export async function beginRun(db: Db, o: BeginOptions): Promise<{ runDir: strin
     stage_timings: {},
   };
   await startRun(db, {
-    runId, pipeline: state.pipeline, asOf: o.asOf, trigger: state.trigger, triggerReason: state.trigger_reason, triggerAlert: o.triggerAlert ?? null, forced: state.forced,
-    codeSha: state.code_sha, workflowRunUrl: state.workflow_run_url, runDir,
+    runId,
+    pipeline: state.pipeline,
+    asOf: o.asOf,
+    trigger: state.trigger,
+    triggerReason: state.trigger_reason,
+    triggerAlert: o.triggerAlert ?? null,
+    forced: state.forced,
+    codeSha: state.code_sha,
+    workflowRunUrl: state.workflow_run_url,
+    runDir,
   });
   store.save(state);
   return { runDir, state: store.load(), store, abandoned };
@@ -135,8 +152,11 @@ export async function extractStage(db: Db, store: RunStore): Promise<RunState> {
     return { frame: f, reference: config.reference_set ? await extractReference(db, store, state, config.reference_set) : undefined };
   });
   state.extract = {
-    rows: frame.rows, start: frame.window.start.toISOString(), end: frame.window.end.toISOString(),
-    fingerprint: frame.fingerprint, entities: frame.entityIds,
+    rows: frame.rows,
+    start: frame.window.start.toISOString(),
+    end: frame.window.end.toISOString(),
+    fingerprint: frame.fingerprint,
+    entities: frame.entityIds,
     ...(labels ? { labels: labelStats(frame, labels.table, state.as_of, labels.label_column) } : {}),
   };
   if (reference) state.extract.reference = reference;
@@ -152,11 +172,15 @@ async function extractReference(db: Db, store: RunStore, state: RunState, ref: R
   const config = state.config;
   const w = await referenceWindow(db, ref, state.pipeline);
   const champion = readRegistry(state.repo_dir).models[state.pipeline];
-  const lookBack = Math.max(historyMinutes(featureSpecFromPipeline(config)),
-    champion ? historyMinutes(splitRecordedSpec(champion.features.spec, `${state.pipeline} v${champion.version}`).spec) : 0);
+  const lookBack = Math.max(
+    historyMinutes(featureSpecFromPipeline(config)),
+    champion ? historyMinutes(splitRecordedSpec(champion.features.spec, `${state.pipeline} v${champion.version}`).spec) : 0,
+  );
   const f = await extractFrame(db, config.source, new Date(state.as_of), {
-    start: new Date(w.start.getTime() - lookBack * 60_000), end: w.end,
-    labels: config.task === 'classification' ? config.labels : undefined, labelsAsOf: new Date(state.as_of),
+    start: new Date(w.start.getTime() - lookBack * 60_000),
+    end: w.end,
+    labels: config.task === 'classification' ? config.labels : undefined,
+    labelsAsOf: new Date(state.as_of),
   });
   await store.saveFrame(f, 'reference');
   let rows = 0;
@@ -171,10 +195,14 @@ async function extractReference(db: Db, store: RunStore, state: RunState, ref: R
 async function referenceWindow(db: Db, ref: ReferenceSetConfig, pipeline: string): Promise<{ start: Date; end: Date; fromRun: string | null }> {
   if (ref.from_run === undefined) return { start: new Date(ref.start!), end: new Date(ref.end!), fromRun: null };
   const { rows } = await db.query<{ holdout_start: Date | null; holdout_end: Date | null }>(
-    'SELECT holdout_start, holdout_end FROM mlops.evaluations WHERE run_id = $1 AND pipeline = $2', [ref.from_run, pipeline]);
+    'SELECT holdout_start, holdout_end FROM mlops.evaluations WHERE run_id = $1 AND pipeline = $2',
+    [ref.from_run, pipeline],
+  );
   const r = rows[0];
   if (!r?.holdout_start || !r.holdout_end) {
-    throw new Error(`reference_set.from_run: run "${ref.from_run}" of ${pipeline} has no recorded holdout (see npm run mlops -- runs list --pipeline ${pipeline})`);
+    throw new Error(
+      `reference_set.from_run: run "${ref.from_run}" of ${pipeline} has no recorded holdout (see npm run mlops -- runs list --pipeline ${pipeline})`,
+    );
   }
   return { start: new Date(r.holdout_start), end: new Date(new Date(r.holdout_end).getTime() + 1), fromRun: ref.from_run };
 }
@@ -213,15 +241,22 @@ export async function qualityStage(db: Db, store: RunStore): Promise<RunState> {
   const { report, check } = await timed(state, store, 'quality', async () => {
     const frame = await store.frame();
     const r = checkQuality(frame, config.quality, {
-      asOf: new Date(state.as_of), columns: [...config.source.columns, ...config.source.categorical], intervalMinutes: config.source.interval_minutes,
+      asOf: new Date(state.as_of),
+      columns: [...config.source.columns, ...config.source.categorical],
+      intervalMinutes: config.source.interval_minutes,
       learning: { target: targetColumn(config), task: config.task, featureColumns: featureColumns(config) },
     });
     await recordQualityChecks(db, state.pipeline, state.run_id, r);
     const champion = readRegistry(state.repo_dir).models[state.pipeline];
     const stats = state.extract?.labels;
     const p = preflight({
-      config, lastPromotionAt: champion ? new Date(champion.promoted_at) : null, asOf: new Date(state.as_of), force: state.forced,
-      ...(config.task === 'classification' && stats ? { labels: { rows: frame.rows, labelled: stats.labelled, labelledTimes: labelledTimes(frame, config.labels.label_column) } } : {}),
+      config,
+      lastPromotionAt: champion ? new Date(champion.promoted_at) : null,
+      asOf: new Date(state.as_of),
+      force: state.forced,
+      ...(config.task === 'classification' && stats
+        ? { labels: { rows: frame.rows, labelled: stats.labelled, labelledTimes: labelledTimes(frame, config.labels.label_column) } }
+        : {}),
     });
     return { report: r, check: p };
   });
@@ -232,7 +267,8 @@ export async function qualityStage(db: Db, store: RunStore): Promise<RunState> {
 }
 
 /** A run that bad data or a preflight gate ruled out: the later stages pass it through, the gate stage records a skip. */
-const skipped = (state: RunState): boolean => (state.quality !== undefined && !state.quality.passed) || (state.preflight !== undefined && !state.preflight.passed);
+const skipped = (state: RunState): boolean =>
+  (state.quality !== undefined && !state.quality.passed) || (state.preflight !== undefined && !state.preflight.passed);
 
 function requireStage<K extends keyof RunState>(state: RunState, key: K, step: string): NonNullable<RunState[K]> {
   const v = state[key];
@@ -254,13 +290,20 @@ export async function featuresStage(store: RunStore): Promise<RunState> {
     await store.saveMatrix('holdout', s.holdout, meta);
     return s;
   });
-  if (set.train.rows === 0) throw new Error(`no training rows left after the split (holdout ${set.holdout.rows} rows): widen window_days or lower holdout_fraction`);
+  if (set.train.rows === 0)
+    throw new Error(`no training rows left after the split (holdout ${set.holdout.rows} rows): widen window_days or lower holdout_fraction`);
   if (set.holdout.rows === 0) throw new Error('the holdout is empty: the window is too short for holdout_fraction');
   const span = (m: FeatureMatrix) => ({ rows: m.rows, start: new Date(m.times[0]).toISOString(), end: new Date(m.times[m.rows - 1]).toISOString() });
   state.features = {
-    spec: set.spec, zscore_stats: set.stats, names: set.train.names, rows: set.train.rows + set.holdout.rows + set.split.gapRows,
-    dropped: { ...set.dropped, horizon_gap: set.split.gapRows }, warnings: set.warnings,
-    train: span(set.train), holdout: span(set.holdout), gap_rows: set.split.gapRows,
+    spec: set.spec,
+    zscore_stats: set.stats,
+    names: set.train.names,
+    rows: set.train.rows + set.holdout.rows + set.split.gapRows,
+    dropped: { ...set.dropped, horizon_gap: set.split.gapRows },
+    warnings: set.warnings,
+    train: span(set.train),
+    holdout: span(set.holdout),
+    gap_rows: set.split.gapRows,
   };
   store.save(state);
   return state;
@@ -302,13 +345,24 @@ export async function trainStage(db: Db, store: RunStore): Promise<RunState> {
 /** How a run's task scores predictions against the holdout's targets. */
 type Scorer = (target: Float64Array, predictions: ArrayLike<number>) => ModelMetrics;
 
-async function score(role: ModelScore['role'], label: string, onnx: Uint8Array | null, predictions: ArrayLike<number> | null,
-  m: FeatureMatrix, metricsOf: Scorer, extra: { version?: number | null; sha256?: string | null; file?: string } = {}): Promise<ModelScore> {
+async function score(
+  role: ModelScore['role'],
+  label: string,
+  onnx: Uint8Array | null,
+  predictions: ArrayLike<number> | null,
+  m: FeatureMatrix,
+  metricsOf: Scorer,
+  extra: { version?: number | null; sha256?: string | null; file?: string } = {},
+): Promise<ModelScore> {
   const t0 = performance.now();
   const pred = predictions ?? (await scoreOnnx(onnx!, m.values, m.rows, m.names.length, `the ${label}${extra.file ? ` (${extra.file})` : ''}`));
   return {
-    role, label, version: extra.version ?? null, sha256: extra.sha256 ?? null,
-    metrics: metricsOf(m.target, pred), scoring_ms: Math.round((performance.now() - t0) * 10) / 10,
+    role,
+    label,
+    version: extra.version ?? null,
+    sha256: extra.sha256 ?? null,
+    metrics: metricsOf(m.target, pred),
+    scoring_ms: Math.round((performance.now() - t0) * 10) / 10,
   };
 }
 
@@ -317,14 +371,20 @@ async function score(role: ModelScore['role'], label: string, onnx: Uint8Array |
  * was trained on the same feature spec, else rebuilt from the frame with the champion's own
  * recorded spec and statistics and aligned row by row on (entity, time).
  */
-function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: FeatureSpec, currentStats: ZScoreStats | null,
-  recorded: { spec: unknown; names: string[] }): { matrix: FeatureMatrix; rebuilt: boolean } {
+function championMatrix(
+  frame: Frame,
+  holdout: FeatureMatrix,
+  currentSpec: FeatureSpec,
+  currentStats: ZScoreStats | null,
+  recorded: { spec: unknown; names: string[] },
+): { matrix: FeatureMatrix; rebuilt: boolean } {
   const { spec: bare, stats } = splitRecordedSpec(recorded.spec, 'the champion');
   if (isDeepStrictEqual(bare, currentSpec) && isDeepStrictEqual(stats, currentStats) && isDeepStrictEqual(recorded.names, holdout.names)) {
     return { matrix: holdout, rebuilt: false };
   }
   for (const c of bare.columns) {
-    if (!frame.names.includes(c)) throw new Error(`the champion's features use column "${c}", which the pipeline no longer extracts; add it back to source.columns to compare fairly`);
+    if (!frame.names.includes(c))
+      throw new Error(`the champion's features use column "${c}", which the pipeline no longer extracts; add it back to source.columns to compare fairly`);
   }
   const built = buildFeatures(frame, bare, stats ?? undefined).matrix;
   const index = new Map<string, number>();
@@ -340,8 +400,15 @@ function championMatrix(frame: Frame, holdout: FeatureMatrix, currentSpec: Featu
 
 /** The reference set's rows with a target in [start, end), built with the challenger's own spec and statistics. */
 function referenceRows(frame: Frame, spec: FeatureSpec, stats: ZScoreStats | null, start: number, end: number): FeatureMatrix {
-  const none: FeatureMatrix = { rows: 0, names: featureNames(spec), values: new Float32Array(0), target: new Float64Array(0), times: new Float64Array(0),
-    entities: new Int32Array(0), entityIds: frame.entityIds };
+  const none: FeatureMatrix = {
+    rows: 0,
+    names: featureNames(spec),
+    values: new Float32Array(0),
+    target: new Float64Array(0),
+    times: new Float64Array(0),
+    entities: new Int32Array(0),
+    entityIds: frame.entityIds,
+  };
   if (frame.rows === 0) return none;
   let built: FeatureMatrix;
   try {
@@ -366,11 +433,13 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
     const frame = await store.frame();
     const config = state.config;
     // Classification: metrics at the pipeline's decision threshold (the champion's at its own).
-    const scorer = (threshold: number | null): Scorer => (threshold === null
-      ? (y, p) => regressionMetrics(y, p)
-      : (y, p) => classificationMetrics(y, p, threshold));
+    const scorer = (threshold: number | null): Scorer =>
+      threshold === null ? (y, p) => regressionMetrics(y, p) : (y, p) => classificationMetrics(y, p, threshold);
     const threshold = config.task === 'classification' ? config.target.decision_threshold : null;
-    const challenger = await score('challenger', 'challenger', onnx, null, holdout, scorer(threshold), { sha256: sha256Hex(onnx), file: runFile(store.dir, 'model') });
+    const challenger = await score('challenger', 'challenger', onnx, null, holdout, scorer(threshold), {
+      sha256: sha256Hex(onnx),
+      file: runFile(store.dir, 'model'),
+    });
 
     let baseline: ModelScore;
     if (config.task === 'classification') {
@@ -391,15 +460,25 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
     if (champ) {
       const champTask = champ.entry.task ?? 'regression';
       if (champTask !== config.task) {
-        throw new Error(`the champion v${champ.entry.version} is a ${champTask} model and this pipeline is ${config.task}: ` +
-          'the two cannot be scored on one holdout; retire the champion (remove its registry entry) to start the new task afresh');
+        throw new Error(
+          `the champion v${champ.entry.version} is a ${champTask} model and this pipeline is ${config.task}: ` +
+            'the two cannot be scored on one holdout; retire the champion (remove its registry entry) to start the new task afresh',
+        );
       }
       const { matrix, rebuilt } = championMatrix(frame, holdout, features.spec, features.zscore_stats, champ.entry.features);
       const champThreshold = champ.entry.task === 'classification' ? champ.entry.decision_threshold : null;
       champion = await score('champion', `champion v${champ.entry.version}`, champ.onnx, null, matrix, scorer(champThreshold), {
-        version: champ.entry.version, sha256: champ.entry.artifact.sha256, file: champ.entry.artifact.path,
+        version: champ.entry.version,
+        sha256: champ.entry.artifact.sha256,
+        file: champ.entry.artifact.path,
       });
-      info = { version: champ.entry.version, sha256: champ.entry.artifact.sha256, run_id: champ.entry.run_id, promoted_at: champ.entry.promoted_at, rebuilt_features: rebuilt };
+      info = {
+        version: champ.entry.version,
+        sha256: champ.entry.artifact.sha256,
+        run_id: champ.entry.run_id,
+        promoted_at: champ.entry.promoted_at,
+        rebuilt_features: rebuilt,
+      };
     }
     // Double evaluation: both models on the fixed reference set, each with its own features.
     const span = state.extract?.reference;
@@ -410,15 +489,32 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
       const onRef = async (role: ModelScore['role'], label: string, bytes: Uint8Array, x: FeatureMatrix, s: Scorer, extra = {}) =>
         x.rows > 0 ? score(role, label, bytes, null, x, s, extra) : score(role, label, null, new Float64Array(0), x, s, extra);
       reference = {
-        start: span.start, end: span.end, from_run: span.from_run, rows: m.rows,
+        start: span.start,
+        end: span.end,
+        from_run: span.from_run,
+        rows: m.rows,
         challenger: await onRef('challenger', 'challenger', onnx, m, scorer(threshold), { sha256: sha256Hex(onnx) }),
-        champion: champ && m.rows > 0
-          ? await onRef('champion', `champion v${champ.entry.version}`, champ.onnx, championMatrix(rf, m, features.spec, features.zscore_stats, champ.entry.features).matrix,
-            scorer(champ.entry.task === 'classification' ? champ.entry.decision_threshold : null), { version: champ.entry.version, sha256: champ.entry.artifact.sha256 })
-          : null,
+        champion:
+          champ && m.rows > 0
+            ? await onRef(
+                'champion',
+                `champion v${champ.entry.version}`,
+                champ.onnx,
+                championMatrix(rf, m, features.spec, features.zscore_stats, champ.entry.features).matrix,
+                scorer(champ.entry.task === 'classification' ? champ.entry.decision_threshold : null),
+                { version: champ.entry.version, sha256: champ.entry.artifact.sha256 },
+              )
+            : null,
       };
     }
-    return { challenger, champion, baseline, champion_info: info, holdout: { ...features.holdout, target: summarizeHoldoutTarget(holdout.target) }, ...(reference ? { reference } : {}) };
+    return {
+      challenger,
+      champion,
+      baseline,
+      champion_info: info,
+      holdout: { ...features.holdout, target: summarizeHoldoutTarget(holdout.target) },
+      ...(reference ? { reference } : {}),
+    };
   });
   state.evaluate = result;
   store.save(state);
@@ -432,8 +528,8 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
     run_id: state.run_id,
     pipeline: state.pipeline,
     status: failure ? 'failed' : 'succeeded',
-    decision: failure ? null : state.gate?.decision ?? null,
-    reasons: failure ? [failure] : state.gate?.reasons ?? [],
+    decision: failure ? null : (state.gate?.decision ?? null),
+    reasons: failure ? [failure] : (state.gate?.reasons ?? []),
     error: failure,
     forced: state.forced,
     trigger: state.trigger,
@@ -446,7 +542,9 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
     labels: state.extract?.labels ?? null,
     reference: e?.reference ?? null,
     quality: state.quality ?? null,
-    features: state.features ? { names: state.features.names, rows: state.features.rows, dropped: state.features.dropped, warnings: state.features.warnings } : null,
+    features: state.features
+      ? { names: state.features.names, rows: state.features.rows, dropped: state.features.dropped, warnings: state.features.warnings }
+      : null,
     train: state.features?.train ?? null,
     holdout: e?.holdout ?? state.features?.holdout ?? null,
     trainer: { algorithm: state.config.trainer.algorithm, params: state.train?.params ?? state.config.trainer.params },
@@ -457,7 +555,9 @@ export function resultOf(state: RunState, runDir: string, failure: string | null
     training_ms: state.train?.wall_ms ?? null,
     stage_timings: state.stage_timings,
     artifact: state.train ? { sha256: state.train.sha256, bytes: state.train.bytes, path: runFile(runDir, 'model') } : null,
-    champion: e?.champion_info ? { version: e.champion_info.version, sha256: e.champion_info.sha256, run_id: e.champion_info.run_id, promoted_at: e.champion_info.promoted_at } : null,
+    champion: e?.champion_info
+      ? { version: e.champion_info.version, sha256: e.champion_info.sha256, run_id: e.champion_info.run_id, promoted_at: e.champion_info.promoted_at }
+      : null,
     lineage: { code_sha: state.code_sha, workflow_run_url: state.workflow_run_url, run_dir: runDir },
   };
 }
@@ -484,12 +584,16 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
     const config = state.config;
     const ref = ev.reference;
     const common = {
-      ...(ref && config.reference_set ? {
-        reference: {
-          rows: ref.rows, tolerancePct: config.reference_set.tolerance_pct,
-          challenger: metricValue(ref.challenger.metrics, config.gates.metric), champion: ref.champion ? metricValue(ref.champion.metrics, config.gates.metric) : null,
-        },
-      } : {}),
+      ...(ref && config.reference_set
+        ? {
+            reference: {
+              rows: ref.rows,
+              tolerancePct: config.reference_set.tolerance_pct,
+              challenger: metricValue(ref.challenger.metrics, config.gates.metric),
+              champion: ref.champion ? metricValue(ref.champion.metrics, config.gates.metric) : null,
+            },
+          }
+        : {}),
       trainingMs: tr.wall_ms,
       lastPromotionAt: ev.champion_info ? new Date(ev.champion_info.promoted_at) : null,
       asOf: new Date(state.as_of),
@@ -497,68 +601,86 @@ export async function gateStage(db: Db, store: RunStore, guard?: (tx: Queryable)
       holdout: ev.holdout.target,
       task: config.task,
     };
-    const d = config.task === 'classification'
-      ? evaluateClassificationGates({
-        ...common,
-        config: config.gates,
-        challenger: ev.challenger.metrics as ClassificationMetrics,
-        champion: (ev.champion?.metrics ?? null) as ClassificationMetrics | null,
-        baseline: ev.baseline.metrics as ClassificationMetrics,
-        labels: { coverage: state.extract?.labels?.coverage ?? 0, labelledHoldout: ev.holdout.rows },
-      })
-      : evaluateGates({
-        ...common,
-        config: config.gates,
-        challenger: ev.challenger.metrics as RegressionMetrics,
-        champion: (ev.champion?.metrics ?? null) as RegressionMetrics | null,
-        baseline: ev.baseline.metrics as RegressionMetrics,
-      });
+    const d =
+      config.task === 'classification'
+        ? evaluateClassificationGates({
+            ...common,
+            config: config.gates,
+            challenger: ev.challenger.metrics as ClassificationMetrics,
+            champion: (ev.champion?.metrics ?? null) as ClassificationMetrics | null,
+            baseline: ev.baseline.metrics as ClassificationMetrics,
+            labels: { coverage: state.extract?.labels?.coverage ?? 0, labelledHoldout: ev.holdout.rows },
+          })
+        : evaluateGates({
+            ...common,
+            config: config.gates,
+            challenger: ev.challenger.metrics as RegressionMetrics,
+            champion: (ev.champion?.metrics ?? null) as RegressionMetrics | null,
+            baseline: ev.baseline.metrics as RegressionMetrics,
+          });
     state.gate = { decision: d.decision, reasons: d.reasons, gates: d.gates, improvement_pct: d.improvementPct };
   }
   state.stage_timings.gate = Math.round((performance.now() - t0) * 10) / 10;
   store.save(state);
   const result = resultOf(state, store.dir);
   const ev = state.evaluate;
-  await finishRun(db, {
-    runId: state.run_id,
-    pipeline: state.pipeline,
-    decision: state.gate.decision,
-    reasons: state.gate.reasons,
-    data: state.extract ? { start: new Date(state.extract.start), end: new Date(state.extract.end), rows: state.extract.rows, fingerprint: state.extract.fingerprint } : null,
-    trainer: state.config.trainer.algorithm,
-    params: state.train?.params ?? state.config.trainer.params,
-    featureSpec: state.features ? { ...state.features.spec, zscore_stats: state.features.zscore_stats } : null,
-    metrics: { holdout: ev?.challenger.metrics ?? null, train: state.train?.train_metrics ?? null, baseline: ev?.baseline.metrics ?? null, champion: ev?.champion?.metrics ?? null },
-    stageTimings: state.stage_timings,
-    artifactSha256: state.train?.sha256 ?? null,
-    evaluation: state.gate.decision === 'skip' ? {
-      primaryMetric: state.config.gates.metric, champion: null, challenger: null, baseline: null,
-      gates: [...(state.quality?.failed ?? []).map((c) => ({ name: `quality:${c.name}`, passed: false, reason: c.message })), ...state.gate.gates],
-      holdout: null,
-    } : {
-      primaryMetric: state.config.gates.metric,
-      champion: ev?.champion ?? null,
-      challenger: ev?.challenger ?? null,
-      baseline: ev?.baseline ?? null,
-      gates: state.gate.gates,
-      holdout: ev ? { rows: ev.holdout.rows, start: new Date(ev.holdout.start), end: new Date(ev.holdout.end) } : null,
+  await finishRun(
+    db,
+    {
+      runId: state.run_id,
+      pipeline: state.pipeline,
+      decision: state.gate.decision,
+      reasons: state.gate.reasons,
+      data: state.extract
+        ? { start: new Date(state.extract.start), end: new Date(state.extract.end), rows: state.extract.rows, fingerprint: state.extract.fingerprint }
+        : null,
+      trainer: state.config.trainer.algorithm,
+      params: state.train?.params ?? state.config.trainer.params,
+      featureSpec: state.features ? { ...state.features.spec, zscore_stats: state.features.zscore_stats } : null,
+      metrics: {
+        holdout: ev?.challenger.metrics ?? null,
+        train: state.train?.train_metrics ?? null,
+        baseline: ev?.baseline.metrics ?? null,
+        champion: ev?.champion?.metrics ?? null,
+      },
+      stageTimings: state.stage_timings,
+      artifactSha256: state.train?.sha256 ?? null,
+      evaluation:
+        state.gate.decision === 'skip'
+          ? {
+              primaryMetric: state.config.gates.metric,
+              champion: null,
+              challenger: null,
+              baseline: null,
+              gates: [...(state.quality?.failed ?? []).map((c) => ({ name: `quality:${c.name}`, passed: false, reason: c.message })), ...state.gate.gates],
+              holdout: null,
+            }
+          : {
+              primaryMetric: state.config.gates.metric,
+              champion: ev?.champion ?? null,
+              challenger: ev?.challenger ?? null,
+              baseline: ev?.baseline ?? null,
+              gates: state.gate.gates,
+              holdout: ev ? { rows: ev.holdout.rows, start: new Date(ev.holdout.start), end: new Date(ev.holdout.end) } : null,
+            },
+      // One row per run, as the seed's table has it: a skipped run has no metrics.
+      performance: {
+        modelType: state.config.trainer.algorithm,
+        task: state.config.task,
+        rmseVal: ev ? metricValue(ev.challenger.metrics, 'rmse') : null,
+        maeVal: ev ? metricValue(ev.challenger.metrics, 'mae') : null,
+        rmseTrain: state.train?.train_metrics ? metricValue(state.train.train_metrics, 'rmse') : null,
+        f1Val: ev ? metricValue(ev.challenger.metrics, 'f1') : null,
+        rocAucVal: ev ? metricValue(ev.challenger.metrics, 'roc_auc') : null,
+        brierVal: ev ? metricValue(ev.challenger.metrics, 'brier') : null,
+        labelCoverage: state.extract?.labels?.coverage ?? null,
+        metrics: ev?.challenger.metrics ?? null,
+        promoted: state.gate.decision === 'promote',
+        trainingDate: new Date(state.as_of),
+      },
     },
-    // One row per run, as the seed's table has it: a skipped run has no metrics.
-    performance: {
-      modelType: state.config.trainer.algorithm,
-      task: state.config.task,
-      rmseVal: ev ? metricValue(ev.challenger.metrics, 'rmse') : null,
-      maeVal: ev ? metricValue(ev.challenger.metrics, 'mae') : null,
-      rmseTrain: state.train?.train_metrics ? metricValue(state.train.train_metrics, 'rmse') : null,
-      f1Val: ev ? metricValue(ev.challenger.metrics, 'f1') : null,
-      rocAucVal: ev ? metricValue(ev.challenger.metrics, 'roc_auc') : null,
-      brierVal: ev ? metricValue(ev.challenger.metrics, 'brier') : null,
-      labelCoverage: state.extract?.labels?.coverage ?? null,
-      metrics: ev?.challenger.metrics ?? null,
-      promoted: state.gate.decision === 'promote',
-      trainingDate: new Date(state.as_of),
-    },
-  }, guard);
+    guard,
+  );
   writeReports(store, result);
   return result;
 }

@@ -36,21 +36,39 @@ export { historyMinutes } from '../features/spec.ts';
  * Features of the rows of `frame` with time in [from, to) that have at least one model input
  * (a non-calendar feature that is not NaN); `names` must equal the champion's recorded names.
  */
-export function servingMatrix(frame: Frame, spec: FeatureSpec, stats: ZScoreStats | null, from: number, to: number, expectedNames: readonly string[]): ServingMatrix {
+export function servingMatrix(
+  frame: Frame,
+  spec: FeatureSpec,
+  stats: ZScoreStats | null,
+  from: number,
+  to: number,
+  expectedNames: readonly string[],
+): ServingMatrix {
   const names = featureNames(spec);
   if (names.length !== expectedNames.length || names.some((n, i) => n !== expectedNames[i]))
     throw new Error(`the features rebuilt from the champion's spec (${names.join(', ')}) differ from its recorded names (${expectedNames.join(', ')})`);
-  const empty: ServingMatrix = { rows: 0, names, values: new Float32Array(0), times: new Float64Array(0), entities: new Int32Array(0), entityIds: frame.entityIds };
+  const empty: ServingMatrix = {
+    rows: 0,
+    names,
+    values: new Float32Array(0),
+    times: new Float64Array(0),
+    entities: new Int32Array(0),
+    entityIds: frame.entityIds,
+  };
   if (frame.rows === 0) return empty;
   for (const c of spec.columns) {
-    if (!frame.names.includes(c)) throw new Error(`the champion's features use column "${c}", which the pipeline no longer extracts; add it back to source.columns (or source.derive)`);
+    if (!frame.names.includes(c))
+      throw new Error(`the champion's features use column "${c}", which the pipeline no longer extracts; add it back to source.columns (or source.derive)`);
   }
   if (spec.zscore && !stats) throw new Error("the champion's spec standardises features (zscore) but its entry records no zscore_stats");
   const serving: Frame = { ...frame, names: [...frame.names, SERVING_TARGET], columns: [...frame.columns, new Float64Array(frame.rows)] };
   const built = buildFeatures(serving, { ...spec, target: { column: SERVING_TARGET, horizon_minutes: 0, valid_range: null } }, stats ?? undefined).matrix;
 
   const nf = names.length;
-  const inputs = names.map((n, j) => [n, j] as const).filter(([n]) => !isCalendarName(n)).map(([, j]) => j);
+  const inputs = names
+    .map((n, j) => [n, j] as const)
+    .filter(([n]) => !isCalendarName(n))
+    .map(([, j]) => j);
   const keep = new Int32Array(built.rows);
   let k = 0;
   for (let i = 0; i < built.rows; i++) {

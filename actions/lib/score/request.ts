@@ -28,10 +28,7 @@ const TWO_PI = 2 * Math.PI;
 const ROW_KEY = 'row_key';
 
 /** How one model input is filled from a request row. */
-type InputPlan =
-  | { kind: 'number'; field: string }
-  | { kind: 'calendar'; calendar: CalendarFeature; fn: 'sin' | 'cos' }
-  | { kind: 'one-hot' };
+type InputPlan = { kind: 'number'; field: string } | { kind: 'calendar'; calendar: CalendarFeature; fn: 'sin' | 'cos' } | { kind: 'one-hot' };
 
 export interface RequestEncoder {
   /** the zod schema of a request body: `{ rows: [row, ...] }` */
@@ -53,10 +50,9 @@ export interface EncodedRows {
   keys: (string | null)[];
 }
 
-const timeValue = z.union([
-  z.number().finite(),
-  z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected an ISO 8601 time' }),
-], { message: 'expected an ISO 8601 time or epoch milliseconds' });
+const timeValue = z.union([z.number().finite(), z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected an ISO 8601 time' })], {
+  message: 'expected an ISO 8601 time or epoch milliseconds',
+});
 
 const toMs = (v: unknown): number => (typeof v === 'number' ? v : Date.parse(v as string));
 
@@ -65,7 +61,12 @@ const toMs = (v: unknown): number => (typeof v === 'number' ? v : Date.parse(v a
  * (the registry entry's features.names, the ONNX input order) must equal the spec's names.
  * `keyColumn`: the source's key column, when the pipeline has one (accepted besides `row_key`).
  */
-export function requestEncoder(spec: FeatureSpec, stats: ZScoreStats | null, expectedNames: readonly string[], keyColumn: string | null = null): RequestEncoder {
+export function requestEncoder(
+  spec: FeatureSpec,
+  stats: ZScoreStats | null,
+  expectedNames: readonly string[],
+  keyColumn: string | null = null,
+): RequestEncoder {
   const names = featureNames(spec);
   if (names.length !== expectedNames.length || names.some((n, i) => n !== expectedNames[i]))
     throw new Error(`the features rebuilt from the model's spec (${names.join(', ')}) differ from its recorded names (${expectedNames.join(', ')})`);
@@ -83,7 +84,8 @@ export function requestEncoder(spec: FeatureSpec, stats: ZScoreStats | null, exp
     return { kind: 'number', field: name };
   });
   // Each categorical column's inputs are contiguous (featureNames): filled at once by oneHotValue.
-  const oneHot = (spec.categorical ?? []).map((e) => ({ field: e.column, categories: e.categories ?? [], offset: names.indexOf(oneHotNames(e)[0] ?? '') }))
+  const oneHot = (spec.categorical ?? [])
+    .map((e) => ({ field: e.column, categories: e.categories ?? [], offset: names.indexOf(oneHotNames(e)[0] ?? '') }))
     .filter((g) => g.categories.length > 0);
   const numeric = plan.filter((p): p is Extract<InputPlan, { kind: 'number' }> => p.kind === 'number').map((p) => p.field);
   const timeRequired = spec.calendar.length > 0;
@@ -91,16 +93,33 @@ export function requestEncoder(spec: FeatureSpec, stats: ZScoreStats | null, exp
   const key = keyColumn && keyColumn !== spec.time_column && keyColumn !== entity && !numeric.includes(keyColumn) ? keyColumn : null;
 
   const shape: Record<string, z.ZodType> = {};
-  for (const f of numeric) shape[f] = z.number({ error: (i) => (i.input === undefined ? 'missing model input (a number, or null when not measured)' : 'expected a number or null') }).nullable();
-  for (const c of categoricalColumns) shape[c] = z.string({ error: (i) => (i.input === undefined ? 'missing categorical input (its text, or null)' : 'expected a string or null') }).nullable();
+  for (const f of numeric)
+    shape[f] = z
+      .number({ error: (i) => (i.input === undefined ? 'missing model input (a number, or null when not measured)' : 'expected a number or null') })
+      .nullable();
+  for (const c of categoricalColumns)
+    shape[c] = z.string({ error: (i) => (i.input === undefined ? 'missing categorical input (its text, or null)' : 'expected a string or null') }).nullable();
   shape[spec.time_column] = timeRequired ? timeValue : timeValue.optional();
   if (entity) shape[entity] = z.union([z.string(), z.number()]).transform(String).optional();
-  shape[ROW_KEY] = z.union([z.string().min(1), z.number()]).transform(String).optional();
-  if (key) shape[key] = z.union([z.string().min(1), z.number()]).transform(String).optional();
+  shape[ROW_KEY] = z
+    .union([z.string().min(1), z.number()])
+    .transform(String)
+    .optional();
+  if (key)
+    shape[key] = z
+      .union([z.string().min(1), z.number()])
+      .transform(String)
+      .optional();
   const row = z.object(shape); // unknown fields are dropped: an application may send its whole record
-  const bodySchema = z.object({
-    rows: z.array(row, { error: 'expected "rows": an array of input rows' }).min(1, 'expected at least one row').max(MAX_ROWS, `expected at most ${MAX_ROWS} rows per request`),
-  }, { error: 'expected a JSON object {"rows": [...]}' }) as unknown as z.ZodType<{ rows: RequestRow[] }>;
+  const bodySchema = z.object(
+    {
+      rows: z
+        .array(row, { error: 'expected "rows": an array of input rows' })
+        .min(1, 'expected at least one row')
+        .max(MAX_ROWS, `expected at most ${MAX_ROWS} rows per request`),
+    },
+    { error: 'expected a JSON object {"rows": [...]}' },
+  ) as unknown as z.ZodType<{ rows: RequestRow[] }>;
 
   const nf = names.length;
   const encode = (rows: readonly RequestRow[], now: number): EncodedRows => {

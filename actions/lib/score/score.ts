@@ -73,8 +73,16 @@ export async function scoreWindow(db: Db, pipeline: PipelineConfig, options: Sco
 
   const champion = loadChampion(options.repoDir, name); // throws ArtifactIntegrityError on a sha256 mismatch
   if (!champion) {
-    return { ...base, outcome: 'no-champion', model_version: null, sha256: null, history_minutes: 0, horizon_minutes: null, deployed_version: null,
-      message: `${name}: no champion in the registry, nothing to score` };
+    return {
+      ...base,
+      outcome: 'no-champion',
+      model_version: null,
+      sha256: null,
+      history_minutes: 0,
+      horizon_minutes: null,
+      deployed_version: null,
+      message: `${name}: no champion in the registry, nothing to score`,
+    };
   }
   const { entry } = champion;
   const label = `${name} v${entry.version}`;
@@ -85,8 +93,14 @@ export async function scoreWindow(db: Db, pipeline: PipelineConfig, options: Sco
   if (!deployed) warnings.push(`${label} is not recorded as deployed in mlops.deployments (run deploy for this commit)`);
   else if (deployed.version !== entry.version || deployed.sha256 !== entry.artifact.sha256)
     warnings.push(`the registry names ${label} but mlops.deployments records v${deployed.version} as deployed: is this checkout main?`);
-  const model = { model_version: entry.version, sha256: entry.artifact.sha256, history_minutes: history, horizon_minutes: spec.target.horizon_minutes,
-    deployed_version: deployed?.version ?? null, warnings };
+  const model = {
+    model_version: entry.version,
+    sha256: entry.artifact.sha256,
+    history_minutes: history,
+    horizon_minutes: spec.target.horizon_minutes,
+    deployed_version: deployed?.version ?? null,
+    warnings,
+  };
 
   const frame = await extractFrame(db, pipeline.source, end, { start: new Date(start.getTime() - history * MIN_MS), end });
   let rows = 0;
@@ -98,18 +112,44 @@ export async function scoreWindow(db: Db, pipeline: PipelineConfig, options: Sco
   const predictions = await scoreOnnx(champion.onnx, X.values, X.rows, X.names.length, champion.label);
   let nan = 0;
   for (let i = 0; i < predictions.length; i++) if (!Number.isFinite(predictions[i])) nan++;
-  const scored = await writePredictions(db, {
-    pipeline: name, modelVersion: entry.version, sha256: entry.artifact.sha256, rows: X.rows,
-    times: X.times, entities: X.entities, entityIds: X.entityIds, keys: X.keys, predictions,
-  }, options.batchSize);
+  const scored = await writePredictions(
+    db,
+    {
+      pipeline: name,
+      modelVersion: entry.version,
+      sha256: entry.artifact.sha256,
+      rows: X.rows,
+      times: X.times,
+      entities: X.entities,
+      entityIds: X.entityIds,
+      keys: X.keys,
+      predictions,
+    },
+    options.batchSize,
+  );
   if (X.rows === 0) {
-    return { ...base, ...model, rows, skipped: rows, outcome: 'no-data', message: `${name}: none of the ${rows} rows in ${window.start} -> ${window.end} has a model input, nothing scored` };
+    return {
+      ...base,
+      ...model,
+      rows,
+      skipped: rows,
+      outcome: 'no-data',
+      message: `${name}: none of the ${rows} rows in ${window.start} -> ${window.end} has a model input, nothing scored`,
+    };
   }
   if (nan > 0) warnings.push(`${nan} of ${X.rows} predictions are NaN (stored as NULL)`);
   return {
-    ...base, ...model, outcome: 'scored', rows, scored, nan, skipped: rows - X.rows,
-    message: `${name}: ${label} scored ${scored} rows of ${window.start} -> ${window.end}` +
-      (spec.target.horizon_minutes ? ` (each for ts + ${spec.target.horizon_minutes} min)` : '') + (nan ? `, ${nan} NaN` : ''),
+    ...base,
+    ...model,
+    outcome: 'scored',
+    rows,
+    scored,
+    nan,
+    skipped: rows - X.rows,
+    message:
+      `${name}: ${label} scored ${scored} rows of ${window.start} -> ${window.end}` +
+      (spec.target.horizon_minutes ? ` (each for ts + ${spec.target.horizon_minutes} min)` : '') +
+      (nan ? `, ${nan} NaN` : ''),
   };
 }
 
@@ -165,9 +205,11 @@ export function scoreSummaryMarkdown(results: readonly ScoreResult[]): string {
     '|---|---|---|---|---:|---:|---:|---|',
   ];
   for (const r of results) {
-    lines.push(`| ${r.pipeline} | ${r.outcome} | ${r.model_version === null ? '—' : `v${r.model_version} \`${r.sha256!.slice(0, 12)}\``} | ` +
-      `${minute(r.window.start)} → ${minute(r.window.end)} | ${r.rows} | ${r.scored} | ${r.nan} | ` +
-      `${r.horizon_minutes === null ? '—' : r.horizon_minutes === 0 ? 'ts' : `ts + ${r.horizon_minutes} min`} |`);
+    lines.push(
+      `| ${r.pipeline} | ${r.outcome} | ${r.model_version === null ? '—' : `v${r.model_version} \`${r.sha256!.slice(0, 12)}\``} | ` +
+        `${minute(r.window.start)} → ${minute(r.window.end)} | ${r.rows} | ${r.scored} | ${r.nan} | ` +
+        `${r.horizon_minutes === null ? '—' : r.horizon_minutes === 0 ? 'ts' : `ts + ${r.horizon_minutes} min`} |`,
+    );
   }
   const warnings = results.flatMap((r) => r.warnings.map((w) => `- ${r.pipeline}: ${w}`));
   if (warnings.length) lines.push('', ...warnings);

@@ -94,9 +94,18 @@ export async function writeOnlinePredictions(db: Db, rows: readonly OnlinePredic
        FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::text[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::smallint[])
          AS u(pipeline, model_version, sha256, entity, ts, prediction, row_key, scored_at, request_id, latency_ms, inputs_hash, label)`,
       [
-        col((r) => r.pipeline), col((r) => r.modelVersion), col((r) => r.sha256), col((r) => r.entity),
-        col((r) => new Date(r.ts).toISOString()), col((r) => (Number.isFinite(r.prediction) ? r.prediction : null)), col((r) => r.rowKey),
-        col((r) => new Date(r.servedAt).toISOString()), col((r) => r.requestId), col((r) => r.latencyMs), col((r) => r.inputsHash), col((r) => r.label),
+        col((r) => r.pipeline),
+        col((r) => r.modelVersion),
+        col((r) => r.sha256),
+        col((r) => r.entity),
+        col((r) => new Date(r.ts).toISOString()),
+        col((r) => (Number.isFinite(r.prediction) ? r.prediction : null)),
+        col((r) => r.rowKey),
+        col((r) => new Date(r.servedAt).toISOString()),
+        col((r) => r.requestId),
+        col((r) => r.latencyMs),
+        col((r) => r.inputsHash),
+        col((r) => r.label),
       ],
     );
     written += res.rowCount;

@@ -55,7 +55,11 @@ export class PredictionLog {
   private readonly maxQueue: number;
   private readonly log: (line: string) => void;
 
-  constructor(private readonly db: Db, private readonly metrics: ServeMetrics, options: PredictionLogOptions = {}) {
+  constructor(
+    private readonly db: Db,
+    private readonly metrics: ServeMetrics,
+    options: PredictionLogOptions = {},
+  ) {
     this.flushMs = options.flushMs ?? 250;
     this.batch = options.batch ?? 1000;
     this.maxQueue = options.maxQueue ?? 200_000;
@@ -131,7 +135,11 @@ export class PredictionLog {
         const now = this.counts.get(key);
         if (!now) this.counts.set(key, c);
         else {
-          now.requests += c.requests; now.clientErrors += c.clientErrors; now.serverErrors += c.serverErrors; now.rows += c.rows; now.latencyMs += c.latencyMs;
+          now.requests += c.requests;
+          now.clientErrors += c.clientErrors;
+          now.serverErrors += c.serverErrors;
+          now.rows += c.rows;
+          now.latencyMs += c.latencyMs;
         }
       }
       this.add([]);
@@ -147,8 +155,16 @@ export class PredictionLog {
        ON CONFLICT (pipeline, model_version, minute) DO UPDATE SET requests = s.requests + EXCLUDED.requests,
          client_errors = s.client_errors + EXCLUDED.client_errors, server_errors = s.server_errors + EXCLUDED.server_errors,
          rows_scored = s.rows_scored + EXCLUDED.rows_scored, latency_ms_sum = s.latency_ms_sum + EXCLUDED.latency_ms_sum`,
-      [counts.map((c) => c.pipeline), counts.map((c) => c.modelVersion), counts.map((c) => new Date(c.minute).toISOString()),
-        counts.map((c) => c.requests), counts.map((c) => c.clientErrors), counts.map((c) => c.serverErrors), counts.map((c) => c.rows), counts.map((c) => c.latencyMs)],
+      [
+        counts.map((c) => c.pipeline),
+        counts.map((c) => c.modelVersion),
+        counts.map((c) => new Date(c.minute).toISOString()),
+        counts.map((c) => c.requests),
+        counts.map((c) => c.clientErrors),
+        counts.map((c) => c.serverErrors),
+        counts.map((c) => c.rows),
+        counts.map((c) => c.latencyMs),
+      ],
     );
   }
 

@@ -35,20 +35,77 @@ export class ServeMetrics {
 
   constructor() {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'mlops_serve_requests_total', help: 'Predict requests answered, by model, version and HTTP status', labelNames: ['model', 'version', 'status'], registers });
-    this.latency = new Histogram({ name: 'mlops_serve_request_duration_seconds', help: 'Predict request latency (validation, encoding, scoring), seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.requests = new Counter({
+      name: 'mlops_serve_requests_total',
+      help: 'Predict requests answered, by model, version and HTTP status',
+      labelNames: ['model', 'version', 'status'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'mlops_serve_request_duration_seconds',
+      help: 'Predict request latency (validation, encoding, scoring), seconds',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.rows = new Counter({ name: 'mlops_serve_rows_total', help: 'Rows scored, by model and version', labelNames: ['model', 'version'], registers });
-    this.predictionValue = new Histogram({ name: 'mlops_serve_prediction_value', help: 'Predictions of regression models', labelNames: ['model', 'version'], buckets: VALUE_BUCKETS, registers });
-    this.probability = new Histogram({ name: 'mlops_serve_prediction_probability', help: 'Positive-class probabilities of classification models', labelNames: ['model', 'version'], buckets: PROBABILITY_BUCKETS, registers });
-    this.modelInfo = new Gauge({ name: 'mlops_model_info', help: 'The model version serving (1), with its sha256, commit and run', labelNames: ['model', 'version', 'sha256', 'git_sha', 'run_id', 'task'], registers });
-    this.deployedAt = new Gauge({ name: 'mlops_model_deployed_timestamp_seconds', help: 'When the serving version was deployed (mlops.deployments), Unix seconds', labelNames: ['model'], registers });
-    this.loadFailures = new Counter({ name: 'mlops_serve_model_load_failures_total', help: 'Failed loads of a deployed version (verification or onnxruntime; retried every poll while the previous version keeps serving)', labelNames: ['model'], registers });
-    this.modelReady = new Gauge({ name: 'mlops_serve_model_ready', help: '1 when the deployed version of the model is the one serving, else 0', labelNames: ['model'], registers });
-    this.openAlerts = new Gauge({ name: 'mlops_alerts_open', help: 'Open alerts in mlops.alerts, by pipeline and severity', labelNames: ['pipeline', 'severity'], registers });
-    this.driftShare = new Gauge({ name: 'mlops_drift_share', help: 'Share of drifted features in the newest drift report, by pipeline', labelNames: ['pipeline'], registers });
+    this.predictionValue = new Histogram({
+      name: 'mlops_serve_prediction_value',
+      help: 'Predictions of regression models',
+      labelNames: ['model', 'version'],
+      buckets: VALUE_BUCKETS,
+      registers,
+    });
+    this.probability = new Histogram({
+      name: 'mlops_serve_prediction_probability',
+      help: 'Positive-class probabilities of classification models',
+      labelNames: ['model', 'version'],
+      buckets: PROBABILITY_BUCKETS,
+      registers,
+    });
+    this.modelInfo = new Gauge({
+      name: 'mlops_model_info',
+      help: 'The model version serving (1), with its sha256, commit and run',
+      labelNames: ['model', 'version', 'sha256', 'git_sha', 'run_id', 'task'],
+      registers,
+    });
+    this.deployedAt = new Gauge({
+      name: 'mlops_model_deployed_timestamp_seconds',
+      help: 'When the serving version was deployed (mlops.deployments), Unix seconds',
+      labelNames: ['model'],
+      registers,
+    });
+    this.loadFailures = new Counter({
+      name: 'mlops_serve_model_load_failures_total',
+      help: 'Failed loads of a deployed version (verification or onnxruntime; retried every poll while the previous version keeps serving)',
+      labelNames: ['model'],
+      registers,
+    });
+    this.modelReady = new Gauge({
+      name: 'mlops_serve_model_ready',
+      help: '1 when the deployed version of the model is the one serving, else 0',
+      labelNames: ['model'],
+      registers,
+    });
+    this.openAlerts = new Gauge({
+      name: 'mlops_alerts_open',
+      help: 'Open alerts in mlops.alerts, by pipeline and severity',
+      labelNames: ['pipeline', 'severity'],
+      registers,
+    });
+    this.driftShare = new Gauge({
+      name: 'mlops_drift_share',
+      help: 'Share of drifted features in the newest drift report, by pipeline',
+      labelNames: ['pipeline'],
+      registers,
+    });
     this.logQueue = new Gauge({ name: 'mlops_prediction_log_queue', help: 'Served predictions waiting to be written to mlops.predictions', registers });
     this.logWritten = new Counter({ name: 'mlops_prediction_log_written_total', help: 'Served predictions written to mlops.predictions', registers });
-    this.logDropped = new Counter({ name: 'mlops_prediction_log_dropped_total', help: 'Served predictions dropped because the log queue was full (the database was unreachable for long)', registers });
+    this.logDropped = new Counter({
+      name: 'mlops_prediction_log_dropped_total',
+      help: 'Served predictions dropped because the log queue was full (the database was unreachable for long)',
+      registers,
+    });
     this.logErrors = new Counter({ name: 'mlops_prediction_log_errors_total', help: 'Failed writes of the prediction log (retried)', registers });
     collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_' });
   }

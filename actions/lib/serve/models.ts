@@ -136,16 +136,26 @@ export class ModelStore {
         this.models.set(row.model, model); // the swap: requests that already took the old one finish on it
         this.problems.delete(row.model);
         result.loaded.push(model);
-        this.log(`serve: ${row.model} v${model.version} (${model.sha256.slice(0, 12)}, ${row.kind} at ${row.git_sha.slice(0, 12)}) loaded` +
-          (current ? `, replacing v${current.version}` : ''));
+        this.log(
+          `serve: ${row.model} v${model.version} (${model.sha256.slice(0, 12)}, ${row.kind} at ${row.git_sha.slice(0, 12)}) loaded` +
+            (current ? `, replacing v${current.version}` : ''),
+        );
       } catch (err) {
-        const problem: ModelProblem = { model: row.model, version: row.version, gitSha: row.git_sha, error: (err as Error).message, at: new Date().toISOString() };
+        const problem: ModelProblem = {
+          model: row.model,
+          version: row.version,
+          gitSha: row.git_sha,
+          error: (err as Error).message,
+          at: new Date().toISOString(),
+        };
         const repeated = failedBefore?.error === problem.error && failedBefore.gitSha === problem.gitSha;
         this.problems.set(row.model, repeated ? failedBefore : problem);
         result.failed.push(problem);
         if (!repeated) {
-          this.log(`serve: ${row.model} v${row.version} at ${row.git_sha.slice(0, 12)} NOT loaded: ${problem.error}` +
-            (current ? `; v${current.version} keeps serving` : '; the model is not served'));
+          this.log(
+            `serve: ${row.model} v${row.version} at ${row.git_sha.slice(0, 12)} NOT loaded: ${problem.error}` +
+              (current ? `; v${current.version} keeps serving` : '; the model is not served'),
+          );
         }
       }
     }
@@ -163,7 +173,9 @@ export class ModelStore {
     const entry = registry.models[row.model];
     if (!entry) throw new Error(`${where}: ${REGISTRY_FILE} at ${row.git_sha.slice(0, 12)} has no entry for ${row.model}`);
     if (entry.version !== row.version || entry.artifact.sha256 !== row.sha256)
-      throw new Error(`${where}: the registry at ${row.git_sha.slice(0, 12)} names v${entry.version} (${entry.artifact.sha256.slice(0, 12)}) but the deployment records v${row.version} (${row.sha256.slice(0, 12)})`);
+      throw new Error(
+        `${where}: the registry at ${row.git_sha.slice(0, 12)} names v${entry.version} (${entry.artifact.sha256.slice(0, 12)}) but the deployment records v${row.version} (${row.sha256.slice(0, 12)})`,
+      );
     const bytes = await readBlobAt(this.git, row.git_sha, entry.artifact.path);
     if (!bytes) throw new Error(`${where}: artifact ${entry.artifact.path} is missing at ${row.git_sha.slice(0, 12)}`);
     const actual = sha256Hex(bytes);
@@ -176,11 +188,22 @@ export class ModelStore {
     // gives, and the event loop needs the other core.
     const session = await loadSession(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), label, SESSION_OPTIONS);
     const { task } = sessionTask(session);
-    const threshold = entry.task === 'classification' ? entry.decision_threshold : spec.decision_threshold ?? null;
+    const threshold = entry.task === 'classification' ? entry.decision_threshold : (spec.decision_threshold ?? null);
     if (task === 'classification' && threshold === null) throw new Error(`${label}: a classifier without a decision threshold in its entry`);
     return {
-      name: row.model, version: row.version, sha256: row.sha256, gitSha: row.git_sha, deploymentId: row.id, deployedAt: row.deployed_at, kind: row.kind,
-      entry, task, threshold: task === 'classification' ? threshold : null, session, encoder, loadedAt: new Date().toISOString(),
+      name: row.model,
+      version: row.version,
+      sha256: row.sha256,
+      gitSha: row.git_sha,
+      deploymentId: row.id,
+      deployedAt: row.deployed_at,
+      kind: row.kind,
+      entry,
+      task,
+      threshold: task === 'classification' ? threshold : null,
+      session,
+      encoder,
+      loadedAt: new Date().toISOString(),
     };
   }
 
@@ -204,6 +227,8 @@ export class ModelStore {
     const remotes = (await this.git.exec(['remote'])).stdout.split('\n').filter(Boolean);
     if (remotes.includes('origin')) await this.git.exec(['fetch', '--quiet', 'origin']);
     if ((await this.git.exec(['cat-file', '-e', `${sha}^{commit}`])).code !== 0)
-      throw new Error(`commit ${sha.slice(0, 12)} is not in ${this.options.repoDir}${remotes.includes('origin') ? ' (even after fetching origin)' : ' (it has no origin to fetch from)'}`);
+      throw new Error(
+        `commit ${sha.slice(0, 12)} is not in ${this.options.repoDir}${remotes.includes('origin') ? ' (even after fetching origin)' : ' (it has no origin to fetch from)'}`,
+      );
   }
 }

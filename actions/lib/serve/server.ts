@@ -122,8 +122,16 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
     const name = (request.params as { name?: unknown } | undefined)?.name;
     const model = request.routeOptions.url === PREDICT_ROUTE && typeof name === 'string' ? store.get(name) : undefined;
     if (model && !reply.sent) reply.raw.once('finish', () => countRequest(model, reply.statusCode, 0, 0));
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fail(reply, request, 413, 'body_too_large', `the request body is over the limit of ${app.initialConfig.bodyLimit} bytes; send fewer rows per request`);
-    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return fail(reply, request, 415, 'unsupported_media_type', 'send the rows as JSON (Content-Type: application/json)');
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return fail(
+        reply,
+        request,
+        413,
+        'body_too_large',
+        `the request body is over the limit of ${app.initialConfig.bodyLimit} bytes; send fewer rows per request`,
+      );
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return fail(reply, request, 415, 'unsupported_media_type', 'send the rows as JSON (Content-Type: application/json)');
     if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return fail(reply, request, 400, 'invalid_json', 'the request body is empty; expected {"rows": [...]}');
     if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message)))
       return fail(reply, request, 400, 'invalid_json', `the request body is not valid JSON: ${err.message}`);
@@ -131,7 +139,9 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
     log(`serve: ${request.method} ${request.url} (request ${request.id}) failed: ${err.stack ?? err.message}`);
     return fail(reply, request, 500, 'internal', `the server failed on this request (request id ${request.id}); it is logged`);
   });
-  app.setNotFoundHandler((request, reply) => fail(reply, request, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /v1/models`));
+  app.setNotFoundHandler((request, reply) =>
+    fail(reply, request, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /v1/models`),
+  );
 
   app.get('/health', async () => ({ status: 'ok' }));
 
@@ -203,15 +213,28 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
         if (value !== null) metrics.predictionValue.observe(labels, value);
       }
       served[i] = {
-        pipeline: model.name, modelVersion: model.version, sha256: model.sha256, ts: X.times[i], entity: X.entities[i], rowKey: X.keys[i],
-        prediction: v, label: classes && value !== null ? classes[i] : null, requestId: request.id, latencyMs: ms, inputs: rows[i], servedAt: now,
+        pipeline: model.name,
+        modelVersion: model.version,
+        sha256: model.sha256,
+        ts: X.times[i],
+        entity: X.entities[i],
+        rowKey: X.keys[i],
+        prediction: v,
+        label: classes && value !== null ? classes[i] : null,
+        requestId: request.id,
+        latencyMs: ms,
+        inputs: rows[i],
+        servedAt: now,
       };
     }
     metrics.rows.inc(labels, X.rows);
     predictionLog?.add(served);
     done(200, X.rows);
     return {
-      model: model.name, version: model.version, task: model.task, request_id: request.id,
+      model: model.name,
+      version: model.version,
+      task: model.task,
+      request_id: request.id,
       ...(model.threshold !== null ? { decision_threshold: model.threshold } : {}),
       predictions,
     };
@@ -226,10 +249,12 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
       metrics.loadFailed(result.failed);
       metrics.setModels(store.list(), store.readiness().models);
       const alerts = await options.db.query<{ pipeline: string; severity: string; n: number }>(
-        "SELECT pipeline, severity, count(*)::int AS n FROM mlops.alerts WHERE status = 'open' GROUP BY pipeline, severity");
+        "SELECT pipeline, severity, count(*)::int AS n FROM mlops.alerts WHERE status = 'open' GROUP BY pipeline, severity",
+      );
       metrics.setAlerts(alerts.rows);
       const drift = await options.db.query<{ pipeline: string; share: number }>(
-        'SELECT DISTINCT ON (pipeline) pipeline, drifted_share AS share FROM mlops.drift_reports ORDER BY pipeline, current_end DESC, id DESC');
+        'SELECT DISTINCT ON (pipeline) pipeline, drifted_share AS share FROM mlops.drift_reports ORDER BY pipeline, current_end DESC, id DESC',
+      );
       metrics.setDrift(drift.rows.map((r) => ({ pipeline: r.pipeline, share: Number(r.share) })));
       if (lastPollError) log('serve: the deployments table answers again');
       lastPollError = null;
@@ -244,7 +269,8 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
   predictionLog?.start();
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
   const address = app.server.address();
-  const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  const url =
+    typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   const schedule = (): void => {
     polling = setTimeout(() => void refresh().finally(() => polling !== null && schedule()), options.pollMs ?? 2000);
   };
@@ -252,13 +278,23 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
   if (options.sweep) {
     const { everyMs, run } = options.sweep;
     const tick = (): void => {
-      sweeping = setTimeout(() => void run().catch((err: Error) => log(`serve: the alert sweep failed: ${err.message}`)).finally(() => sweeping !== null && tick()), everyMs);
+      sweeping = setTimeout(
+        () =>
+          void run()
+            .catch((err: Error) => log(`serve: the alert sweep failed: ${err.message}`))
+            .finally(() => sweeping !== null && tick()),
+        everyMs,
+      );
     };
     tick();
   }
 
   return {
-    app, url, store, metrics, predictionLog,
+    app,
+    url,
+    store,
+    metrics,
+    predictionLog,
     refresh,
     async close() {
       if (polling) clearTimeout(polling);

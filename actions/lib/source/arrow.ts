@@ -190,11 +190,7 @@ function encode(
     data: entities.subarray(0, rows),
     dictionary: vectorFromArray([...entityIds], new Utf8()) as Vector<Utf8>,
   });
-  const all = [
-    { name: 'time', data: f64(times.subarray(0, rows)) },
-    { name: 'entity', data: entityData as Data },
-    ...columns,
-  ];
+  const all = [{ name: 'time', data: f64(times.subarray(0, rows)) }, { name: 'entity', data: entityData as Data }, ...columns];
   const fields = all.map((c) => new Field(c.name, c.data.type, false));
   const schema = new Schema(fields, meta);
   const struct = makeData({ type: new Struct(fields), length: rows, nullCount: 0, children: all.map((c) => c.data) });

@@ -117,7 +117,8 @@ export async function sourceIssues(tx: Queryable | null, source: SourceSpec): Pr
   for (const [name, expr] of derive) {
     if (screened.has(name)) continue;
     for (const c of new Set(sqlIdentifiers(expr))) {
-      if (have.has(c) && !read.has(c)) issues.push({ path: ['source', 'derive', name], message: `expression uses column "${c}", which is not in source.columns; add it there` });
+      if (have.has(c) && !read.has(c))
+        issues.push({ path: ['source', 'derive', name], message: `expression uses column "${c}", which is not in source.columns; add it there` });
     }
   }
   // Planning a LIMIT 0 select catches type errors (a text column, a bad expression) with their field.

@@ -54,7 +54,10 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
   if (labels && !source.key_column) throw new Error('source.key_column: labels join on a key column; the source names none');
   const names = [...numeric, ...categorical, ...(labels ? [labels.label_column] : [])];
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-  if (duplicate) throw new Error(`source: column "${duplicate}" appears twice (source.columns, source.categorical, source.derive and labels.label_column share one namespace)`);
+  if (duplicate)
+    throw new Error(
+      `source: column "${duplicate}" appears twice (source.columns, source.categorical, source.derive and labels.label_column share one namespace)`,
+    );
   const labelsAsOf = opts.labelsAsOf ?? end;
 
   // A connection lost anywhere in the read (the COPY stream, the commit) says it was the extract.
@@ -64,8 +67,8 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
     }
     throw err;
   };
-  return db.readSource(
-    async (tx) => {
+  return db
+    .readSource(async (tx) => {
       // The same checks as `pipelines validate` (one function): all problems at once, by field.
       const issues = await sourceIssues(tx, source);
       if (issues.length) throw new Error(formatSourceIssues(issues));
@@ -78,11 +81,17 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       const sql = selectSql(source, derive, entities !== undefined, labels);
       const key = source.key_column ? 1 : 0;
       const types: BinaryColumnType[] = [
-        'float8', 'text', ...(key ? ['text' as const] : []), ...numeric.map((): BinaryColumnType => 'float8'), ...categorical.map((): BinaryColumnType => 'text'),
+        'float8',
+        'text',
+        ...(key ? ['text' as const] : []),
+        ...numeric.map((): BinaryColumnType => 'float8'),
+        ...categorical.map((): BinaryColumnType => 'text'),
         ...(labels ? ['float8' as const, 'float8' as const] : []),
       ];
       const decoded = await decodeBinaryCopy(pauseAfterFirstChunk(tx.copyOutBinary(sql)), types).catch((err: unknown) => {
-        throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), { connectionLost: isConnectionLost(err) });
+        throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), {
+          connectionLost: isConnectionLost(err),
+        });
       });
       const rows = decoded.rows;
       const at = 2 + key;
@@ -116,8 +125,8 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
         frame.labelTimes = decoded.columns[decoded.columns.length - 1] as Float64Array;
       }
       return { ...frame, fingerprint: frameFingerprint(frame) };
-    },
-  ).catch(lost);
+    })
+    .catch(lost);
 }
 
 /** The fault-injection tests' pause point `extract:copy`: the stream is open and has sent data. */
@@ -151,10 +160,7 @@ export function selectSql(source: SourceSpec, derive: readonly [string, string][
     ...derive.map(([name, expr]) => `(${expr})::float8 AS ${quoteIdent(name)}`),
     ...(source.categorical ?? []).map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`),
   ];
-  const where = [
-    `${time} >= current_setting('mlops.window_start')::timestamptz`,
-    `${time} < current_setting('mlops.window_end')::timestamptz`,
-  ];
+  const where = [`${time} >= current_setting('mlops.window_start')::timestamptz`, `${time} < current_setting('mlops.window_end')::timestamptz`];
   if (filterEntities && source.entity_column) {
     where.push(`${entity} IN (SELECT jsonb_array_elements_text(current_setting('mlops.entities')::jsonb))`);
   }

@@ -16,7 +16,9 @@ import type { Frame } from './frame.ts';
  * The window is not part of it: the fingerprint says which rows were trained on, not which were
  * asked for. Columns are streamed through a small scratch buffer, so hashing costs no copy of the frame.
  */
-export function frameFingerprint(frame: Pick<Frame, 'rows' | 'times' | 'entities' | 'entityIds' | 'names' | 'columns' | 'categories' | 'keys' | 'labelTimes'>): string {
+export function frameFingerprint(
+  frame: Pick<Frame, 'rows' | 'times' | 'entities' | 'entityIds' | 'names' | 'columns' | 'categories' | 'keys' | 'labelTimes'>,
+): string {
   const hash = createHash('sha256');
   const enc = new TextEncoder();
   const u32 = (v: number): void => {

@@ -79,7 +79,9 @@ export function temporalSplit(matrix: FeatureMatrix, opts: TemporalSplitOptions)
   if (nt === 0) {
     throw new Error(
       `no training rows left: the holdout starts at ${new Date(cutoff).toISOString()} and ` +
-        (knownAt ? `the labels of the remaining ${gapRows} rows arrived after it` : `a ${opts.horizon_minutes}-minute gap before it removes the remaining ${gapRows} rows`) +
+        (knownAt
+          ? `the labels of the remaining ${gapRows} rows arrived after it`
+          : `a ${opts.horizon_minutes}-minute gap before it removes the remaining ${gapRows} rows`) +
         '; extend the window or lower split.holdout_fraction',
     );
   }

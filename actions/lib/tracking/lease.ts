@@ -77,10 +77,14 @@ const LEASE_ROW = `SELECT run_id, pipeline, status, error, started_at, finished_
 function notOurs(runId: string, row: LeaseRow | undefined): RunLeaseLost {
   if (!row) return new RunLeaseLost(`run ${runId} is not in the database`);
   if (row.status !== 'running') {
-    return new RunLeaseLost(`run ${runId} is ${row.status} (since ${iso(row.finished_at)}${row.error ? `: ${row.error}` : ''}); this process stopped without recording anything over it`);
+    return new RunLeaseLost(
+      `run ${runId} is ${row.status} (since ${iso(row.finished_at)}${row.error ? `: ${row.error}` : ''}); this process stopped without recording anything over it`,
+    );
   }
   const holder = holderOf(row.lease_owner, row.lease_host);
-  return new RunLeaseLost(`run ${runId} is being worked on by another process (${holder ? describeHolder(holder) : 'unknown'}, heartbeat ${iso(row.heartbeat_at)})`);
+  return new RunLeaseLost(
+    `run ${runId} is being worked on by another process (${holder ? describeHolder(holder) : 'unknown'}, heartbeat ${iso(row.heartbeat_at)})`,
+  );
 }
 
 export interface RunLease {
@@ -178,10 +182,9 @@ export interface AbandonedRun {
  * check`). A run is only marked if its lease is still as it was seen, so a late heartbeat wins.
  */
 export async function reapAbandonedRuns(db: Queryable, options: { pipeline?: string; by: string }): Promise<AbandonedRun[]> {
-  const { rows } = await db.query<LeaseRow>(
-    `${LEASE_ROW} WHERE status = 'running' AND ($1::text IS NULL OR pipeline = $1) ORDER BY started_at`,
-    [options.pipeline ?? null],
-  );
+  const { rows } = await db.query<LeaseRow>(`${LEASE_ROW} WHERE status = 'running' AND ($1::text IS NULL OR pipeline = $1) ORDER BY started_at`, [
+    options.pipeline ?? null,
+  ]);
   const out: AbandonedRun[] = [];
   for (const row of rows) {
     const holder = holderOf(row.lease_owner, row.lease_host);

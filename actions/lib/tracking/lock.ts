@@ -32,7 +32,9 @@ const KEY_CLASS = 'mlops.retrain';
 export async function withPipelineLock<T>(db: Db, pipeline: string, timeoutMs: number, fn: (lock: PipelineLock) => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const busy = (): LockTimeoutError =>
-    new LockTimeoutError(`another retrain of pipeline "${pipeline}" is running (advisory lock mlops.retrain/${pipeline} held); waited ${timeoutMs < 10_000 ? (timeoutMs / 1000).toFixed(1) : Math.round(timeoutMs / 1000)} s — try again when it has finished`);
+    new LockTimeoutError(
+      `another retrain of pipeline "${pipeline}" is running (advisory lock mlops.retrain/${pipeline} held); waited ${timeoutMs < 10_000 ? (timeoutMs / 1000).toFixed(1) : Math.round(timeoutMs / 1000)} s — try again when it has finished`,
+    );
 
   while (db.backend === 'pglite' && inProcess.has(pipeline)) {
     const remaining = deadline - Date.now();
@@ -46,7 +48,8 @@ export async function withPipelineLock<T>(db: Db, pipeline: string, timeoutMs: n
       let backendPid = 0;
       for (;;) {
         const { rows } = await conn.query<{ ok: boolean; pid: number }>(
-          "SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok, pg_backend_pid() AS pid", [KEY_CLASS, pipeline],
+          'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok, pg_backend_pid() AS pid',
+          [KEY_CLASS, pipeline],
         );
         if (rows[0].ok) {
           backendPid = rows[0].pid;

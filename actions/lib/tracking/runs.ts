@@ -124,28 +124,44 @@ export async function startRun(db: Queryable, s: RunStart): Promise<void> {
        lease_owner, lease_host, lease_pid, heartbeat_at, lease_expires_at, trigger_alert_id, trigger_alert_issue)
      VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now() + $13 * interval '1 millisecond', $14, $15)
      ON CONFLICT (run_id) DO NOTHING RETURNING run_id`,
-    [s.runId, s.pipeline, s.trigger, s.triggerReason, s.forced, s.asOf, s.codeSha, s.workflowRunUrl, s.runDir,
-      lease.owner, lease.host, lease.pid, leaseMs, s.triggerAlert?.id ?? null, s.triggerAlert?.issueUrl ?? null],
+    [
+      s.runId,
+      s.pipeline,
+      s.trigger,
+      s.triggerReason,
+      s.forced,
+      s.asOf,
+      s.codeSha,
+      s.workflowRunUrl,
+      s.runDir,
+      lease.owner,
+      lease.host,
+      lease.pid,
+      leaseMs,
+      s.triggerAlert?.id ?? null,
+      s.triggerAlert?.issueUrl ?? null,
+    ],
   );
   if (rows.length > 0) return;
   const existing = await getRun(db, s.runId);
   const fresh = 'omit --run-id (or the run-id input) to get a new one';
   if (!existing) throw new RunIdTakenError(`run id "${s.runId}" could not be used; ${fresh}`);
   if (existing.pipeline !== s.pipeline) {
-    throw new RunIdTakenError(`run id "${s.runId}" is taken by a run of another pipeline, "${existing.pipeline}" (started ${day(existing.started_at)}, ${existing.status}); run ids are unique across pipelines: ${fresh}`);
+    throw new RunIdTakenError(
+      `run id "${s.runId}" is taken by a run of another pipeline, "${existing.pipeline}" (started ${day(existing.started_at)}, ${existing.status}); run ids are unique across pipelines: ${fresh}`,
+    );
   }
   const outcome = existing.status === 'succeeded' ? `succeeded with decision ${existing.decision}` : existing.status;
   const when = existing.status === 'running' ? `started ${day(existing.started_at)}` : `finished ${day(existing.finished_at)}`;
-  throw new RunIdTakenError(`run id "${s.runId}" is taken: run ${s.runId} of ${s.pipeline} ${existing.status === 'running' ? 'is still running' : `already ${outcome}`} (${when}); a run's record is never overwritten: ${fresh}`);
+  throw new RunIdTakenError(
+    `run id "${s.runId}" is taken: run ${s.runId} of ${s.pipeline} ${existing.status === 'running' ? 'is still running' : `already ${outcome}`} (${when}); a run's record is never overwritten: ${fresh}`,
+  );
 }
 
 /** Stores a model content-addressed by its sha256; storing the same bytes twice is a no-op. */
 export async function storeArtifact(db: Queryable, bytes: Uint8Array): Promise<string> {
   const sha = sha256Hex(bytes);
-  await db.query(
-    'INSERT INTO mlops.model_artifacts (sha256, bytes, size) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING',
-    [sha, bytes, bytes.byteLength],
-  );
+  await db.query('INSERT INTO mlops.model_artifacts (sha256, bytes, size) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING', [sha, bytes, bytes.byteLength]);
   return sha;
 }
 
@@ -160,7 +176,10 @@ export class RunNotRecordedError extends Error {}
 async function notRunning(db: Queryable, runId: string): Promise<RunNotRecordedError> {
   const run = await getRun(db, runId);
   if (!run) return new RunNotRecordedError(`run ${runId} is not in the database`);
-  if (run.status === 'running') return new RunNotRecordedError(`run ${runId} is held by another process (pid ${run.lease_pid ?? '-'} on host ${run.lease_host ?? '?'}); its result was not recorded`);
+  if (run.status === 'running')
+    return new RunNotRecordedError(
+      `run ${runId} is held by another process (pid ${run.lease_pid ?? '-'} on host ${run.lease_host ?? '?'}); its result was not recorded`,
+    );
   return new RunNotRecordedError(`run ${runId} is already ${run.status}${run.error ? ` (${run.error})` : ''}; its result was not recorded`);
 }
 
@@ -177,8 +196,22 @@ export async function finishRun(db: Db, f: RunFinish, guard?: (tx: Queryable) =>
          data_rows = $6, fingerprint = $7, trainer = $8, params = $9::jsonb, feature_spec = $10::jsonb, metrics = $11::jsonb,
          stage_timings = $12::jsonb, artifact_sha256 = $13, error = NULL, finished_at = now(), lease_pid = NULL
        WHERE run_id = $1 AND status = 'running' AND lease_owner = $14`,
-      [f.runId, f.decision, json(f.reasons), f.data?.start ?? null, f.data?.end ?? null, f.data?.rows ?? null, f.data?.fingerprint ?? null,
-        f.trainer, json(f.params), json(f.featureSpec), json(f.metrics), json(f.stageTimings), f.artifactSha256, leaseColumns().owner],
+      [
+        f.runId,
+        f.decision,
+        json(f.reasons),
+        f.data?.start ?? null,
+        f.data?.end ?? null,
+        f.data?.rows ?? null,
+        f.data?.fingerprint ?? null,
+        f.trainer,
+        json(f.params),
+        json(f.featureSpec),
+        json(f.metrics),
+        json(f.stageTimings),
+        f.artifactSha256,
+        leaseColumns().owner,
+      ],
     );
     if (updated.rowCount === 0) throw await notRunning(tx, f.runId);
     if (f.evaluation) {
@@ -190,8 +223,19 @@ export async function finishRun(db: Db, f: RunFinish, guard?: (tx: Queryable) =>
          ON CONFLICT (run_id) DO UPDATE SET decision = EXCLUDED.decision, forced = EXCLUDED.forced, primary_metric = EXCLUDED.primary_metric,
            champion = EXCLUDED.champion, challenger = EXCLUDED.challenger, baseline = EXCLUDED.baseline, gates = EXCLUDED.gates,
            holdout_rows = EXCLUDED.holdout_rows, holdout_start = EXCLUDED.holdout_start, holdout_end = EXCLUDED.holdout_end, created_at = now()`,
-        [f.runId, f.pipeline, f.decision, e.primaryMetric, json(e.champion), json(e.challenger), json(e.baseline), json(e.gates),
-          e.holdout?.rows ?? null, e.holdout?.start ?? null, e.holdout?.end ?? null],
+        [
+          f.runId,
+          f.pipeline,
+          f.decision,
+          e.primaryMetric,
+          json(e.champion),
+          json(e.challenger),
+          json(e.baseline),
+          json(e.gates),
+          e.holdout?.rows ?? null,
+          e.holdout?.start ?? null,
+          e.holdout?.end ?? null,
+        ],
       );
     }
     if (f.performance) {
@@ -204,9 +248,24 @@ export async function finishRun(db: Db, f: RunFinish, guard?: (tx: Queryable) =>
            rmse_train = EXCLUDED.rmse_train, promoted = EXCLUDED.promoted, training_date = EXCLUDED.training_date,
            data_start = EXCLUDED.data_start, data_end = EXCLUDED.data_end, task = EXCLUDED.task, f1_val = EXCLUDED.f1_val,
            roc_auc_val = EXCLUDED.roc_auc_val, brier_val = EXCLUDED.brier_val, label_coverage = EXCLUDED.label_coverage, metrics = EXCLUDED.metrics`,
-        [f.runId, p.modelType, f.pipeline, finite(p.rmseVal), finite(p.maeVal), finite(p.rmseTrain), p.promoted ? 1 : 0, p.trainingDate,
-          f.data?.start ?? null, f.data?.end ?? null, p.task ?? 'regression', finite(p.f1Val ?? null), finite(p.rocAucVal ?? null),
-          finite(p.brierVal ?? null), finite(p.labelCoverage ?? null), p.metrics === undefined ? null : json(p.metrics)],
+        [
+          f.runId,
+          p.modelType,
+          f.pipeline,
+          finite(p.rmseVal),
+          finite(p.maeVal),
+          finite(p.rmseTrain),
+          p.promoted ? 1 : 0,
+          p.trainingDate,
+          f.data?.start ?? null,
+          f.data?.end ?? null,
+          p.task ?? 'regression',
+          finite(p.f1Val ?? null),
+          finite(p.rocAucVal ?? null),
+          finite(p.brierVal ?? null),
+          finite(p.labelCoverage ?? null),
+          p.metrics === undefined ? null : json(p.metrics),
+        ],
       );
     }
   });

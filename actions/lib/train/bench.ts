@@ -36,14 +36,23 @@ export function syntheticRegression(rows: number, nFeatures: number, opts: { see
 }
 
 /** Times the GBDT trainer on the benchmark shape (default 420,000 x 94, 100 trees, depth 6). */
-export async function benchGbdt(opts: { rows?: number; features?: number; params?: Partial<GbdtParams> } = {}): Promise<{ rows: number; features: number; trees: number; wall_ms: number; threads: number; histogram_rows: number }> {
+export async function benchGbdt(
+  opts: { rows?: number; features?: number; params?: Partial<GbdtParams> } = {},
+): Promise<{ rows: number; features: number; trees: number; wall_ms: number; threads: number; histogram_rows: number }> {
   const rows = opts.rows ?? 420_000;
   const features = opts.features ?? 94;
   const data = syntheticRegression(rows, features, { seed: 7, nanShare: 0.02 });
   const params = gbdtParamsSchema.parse({ trees: 100, max_depth: 6, learning_rate: 0.1, early_stopping_rounds: null, ...opts.params });
   const t0 = performance.now();
   const result = await trainGbdt(data, params);
-  return { rows, features, trees: result.trees_used, wall_ms: Math.round(performance.now() - t0), threads: params.threads, histogram_rows: result.histogram_rows };
+  return {
+    rows,
+    features,
+    trees: result.trees_used,
+    wall_ms: Math.round(performance.now() - t0),
+    threads: params.threads,
+    histogram_rows: result.histogram_rows,
+  };
 }
 
 /** The synthetic regression as a FeatureMatrix (one row per minute from 2024-01-01, one entity). */

@@ -60,11 +60,15 @@ export async function trainCommand(train: FeatureMatrix, params: CommandParams, 
     });
     const argv = JSON.stringify(params.command);
     if (run.timedOut) {
-      throw new Error(`command trainer ${argv} timed out after ${params.timeout_minutes} minutes; stderr (last ${STDERR_TAIL_BYTES} bytes):\n${run.stderrTail}`);
+      throw new Error(
+        `command trainer ${argv} timed out after ${params.timeout_minutes} minutes; stderr (last ${STDERR_TAIL_BYTES} bytes):\n${run.stderrTail}`,
+      );
     }
     if (run.spawnError) throw new Error(`command trainer ${argv} could not start: ${run.spawnError}`);
     if (run.code !== 0) {
-      throw new Error(`command trainer ${argv} failed with exit code ${run.code ?? `signal ${run.signal}`}; stderr (last ${STDERR_TAIL_BYTES} bytes):\n${run.stderrTail}`);
+      throw new Error(
+        `command trainer ${argv} failed with exit code ${run.code ?? `signal ${run.signal}`}; stderr (last ${STDERR_TAIL_BYTES} bytes):\n${run.stderrTail}`,
+      );
     }
     if (!existsSync(outputPath)) throw new Error(`command trainer ${argv} exited 0 but did not write MLOPS_OUTPUT (${outputPath})`);
     const onnx = new Uint8Array(readFileSync(outputPath));
@@ -94,7 +98,9 @@ export async function validateCommandOnnx(onnx: Uint8Array, train: FeatureMatrix
   const probabilities = info.outputs.some((o) => (PROBABILITY_OUTPUTS as readonly string[]).includes(o.name));
   if (task === 'regression' && info.outputs.length !== 1) throw bad(`must have exactly one output, found ${info.outputs.length}`);
   if (task === 'classification' && !probabilities) {
-    throw bad(`of a classification pipeline must have a "${PROBABILITIES_NAME}" output [N, 2] (column 1 the positive class), found ${JSON.stringify(info.outputs.map((o) => o.name))}`);
+    throw bad(
+      `of a classification pipeline must have a "${PROBABILITIES_NAME}" output [N, 2] (column 1 the positive class), found ${JSON.stringify(info.outputs.map((o) => o.name))}`,
+    );
   }
   // Smoke-score a few rows in onnxruntime: it must load and give one value per row.
   const rows = Math.min(train.rows, 8);

@@ -9,7 +9,13 @@ import { predictGbdt, type GbdtModel } from './gbdt/model.ts';
 import { minRowsForValidation, trainGbdt } from './gbdt/trainer.ts';
 import { predictLogistic, sigmoid, trainLogistic, type LogisticModel } from './logistic.ts';
 import {
-  trainerSchema, type CommandParams, type GbdtParams, type LogisticParams, type RidgeParams, type TrainerSpec, type TrainerSpecInput,
+  trainerSchema,
+  type CommandParams,
+  type GbdtParams,
+  type LogisticParams,
+  type RidgeParams,
+  type TrainerSpec,
+  type TrainerSpecInput,
 } from './params.ts';
 import { predictRidge, trainRidge, type RidgeModel } from './ridge.ts';
 
@@ -54,8 +60,10 @@ export async function train(spec: TrainerSpec | TrainerSpecInput, trainSet: Feat
   validateMatrix(trainSet);
   const metaFor = (params: object): OnnxMetadata => ({ ...meta, trainer: meta.trainer ?? valid.algorithm, params: meta.params ?? { ...params } });
   const classification = meta.classification;
-  if (classification && valid.algorithm === 'ridge') throw new Error('train: ridge is a regression trainer; use logistic (its classification counterpart), gbdt or command');
-  if (!classification && valid.algorithm === 'logistic') throw new Error('train: logistic is a classification trainer (it needs classification.decision_threshold in the metadata)');
+  if (classification && valid.algorithm === 'ridge')
+    throw new Error('train: ridge is a regression trainer; use logistic (its classification counterpart), gbdt or command');
+  if (!classification && valid.algorithm === 'logistic')
+    throw new Error('train: logistic is a classification trainer (it needs classification.decision_threshold in the metadata)');
   // Metrics on the model's own training rows, as the evaluator computes them on the holdout.
   const metricsOf = (predictions: ArrayLike<number>): ModelMetrics =>
     classification ? classificationMetrics(trainSet.target, predictions, classification.decision_threshold) : regressionMetrics(trainSet.target, predictions);

@@ -151,7 +151,12 @@ export function predictRidge(model: RidgeModel, X: Float32Array, rows: number): 
  * imputed with the mean): the linear form ridge predicts and logistic regression takes the
  * logistic function of. Row-major float32 features [rows, names.length].
  */
-export function linearPredict(model: Pick<RidgeModel, 'names' | 'means' | 'stds' | 'coef' | 'intercept'>, X: Float32Array, rows: number, who: string): Float64Array {
+export function linearPredict(
+  model: Pick<RidgeModel, 'names' | 'means' | 'stds' | 'coef' | 'intercept'>,
+  X: Float32Array,
+  rows: number,
+  who: string,
+): Float64Array {
   const n = model.names.length;
   if (X.length !== rows * n) throw new Error(`${who}: X has ${X.length} values, expected ${rows} rows x ${n} features`);
   // Fold the scaling once: w_j / std_j.

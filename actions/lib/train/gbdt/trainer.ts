@@ -120,18 +120,18 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
     // Log loss: one Newton step per leaf over its rows (by row id: gradients are not kept in leaf order).
     const newtonLeaf = logistic
       ? (start: number, end: number): number => {
-        let g = 0;
-        let h = 0;
-        for (let i = start; i < end; i++) {
-          const r = rowIdx[i];
-          const y = target[r];
-          const w = weights[y];
-          const p = 1 / (1 + Math.exp(-pred[r]));
-          g += w * (p - y);
-          h += w * p * (1 - p);
+          let g = 0;
+          let h = 0;
+          for (let i = start; i < end; i++) {
+            const r = rowIdx[i];
+            const y = target[r];
+            const w = weights[y];
+            const p = 1 / (1 + Math.exp(-pred[r]));
+            g += w * (p - y);
+            h += w * p * (1 - p);
+          }
+          return Math.fround((-params.learning_rate * g) / (h + params.l2));
         }
-        return Math.fround((-params.learning_rate * g) / (h + params.l2));
-      }
       : undefined;
     const trees: GbdtTree[] = [];
     // Each tree in bin space: early stopping takes the trees after the best back out of the running predictions.
@@ -165,7 +165,11 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
       trees.push(grown.tree);
       binnedTrees.push(grown.binned);
       // In-sample rows take their leaf from the partition; the others walk the tree on bins.
-      builder.updatePredictions(grown.leafStart, grown.leafEnd, grown.leafNodes.map((node) => grown.tree.value[node]));
+      builder.updatePredictions(
+        grown.leafStart,
+        grown.leafEnd,
+        grown.leafNodes.map((node) => grown.tree.value[node]),
+      );
       if (sampled < nTrain) {
         const inSample = new Uint8Array(nTrain);
         for (let i = 0; i < sampled; i++) inSample[rowIdx[i]] = 1;
@@ -230,8 +234,16 @@ function hasMissing(columns: Uint8Array, col: number, n: number): boolean {
  * (squared error: prediction - target; log loss with `weights`: w · (σ(prediction) − target)).
  * Without subsampling, HistogramBuilder.gradients does this on all threads.
  */
-function sampleRows(rowIdx: Int32Array, gradOrd: Float64Array, pred: Float64Array, target: Float64Array, n: number, subsample: number, rng: () => number,
-  weights: [number, number] | null): number {
+function sampleRows(
+  rowIdx: Int32Array,
+  gradOrd: Float64Array,
+  pred: Float64Array,
+  target: Float64Array,
+  n: number,
+  subsample: number,
+  rng: () => number,
+  weights: [number, number] | null,
+): number {
   let k = 0;
   for (let r = 0; r < n; r++) {
     if (rng() < subsample) {
@@ -306,8 +318,15 @@ class TreeGrower {
   }
 
   /** `leafValue(start, end)`: a leaf's value from its partition segment (default: the squared-error step). */
-  grow(nRows: number, features: Int32Array, scale: number, g0: number, q0: number, allRowsInOrder: boolean,
-    leafValue?: (start: number, end: number) => number): GrownTree {
+  grow(
+    nRows: number,
+    features: Int32Array,
+    scale: number,
+    g0: number,
+    q0: number,
+    allRowsInOrder: boolean,
+    leafValue?: (start: number, end: number) => number,
+  ): GrownTree {
     const { params } = this;
     const lambda = params.l2;
     const msl = params.min_samples_leaf;
