@@ -1,12 +1,12 @@
 import type { ClassificationGatesConfig } from '../config/schema.ts';
-import { higherIsBetter, metricValue, type ClassificationMetrics } from '../evaluate/metrics.ts';
+import { metricValue, type ClassificationMetrics } from '../evaluate/metrics.ts';
 import { degenerateHoldoutGate, type HoldoutTarget } from './holdout.ts';
 import {
+  beatsBaselineGate,
   cooldownGate,
   decide,
-  improvementPct,
+  improvementGate,
   nanGate,
-  num,
   pct,
   referenceGate,
   trainingTimeGate,
@@ -42,14 +42,6 @@ export interface ClassificationGateInput {
 
 const fixed = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 type Gate = Omit<GateResult, 'overridden'>;
-
-/** Relative improvement of a metric (either direction) over a reference, in percent. */
-export function metricImprovementPct(metric: string, reference: number, challenger: number): number {
-  if (!higherIsBetter(metric)) return improvementPct(reference, challenger);
-  if (!Number.isFinite(reference) || !Number.isFinite(challenger)) return Number.NaN;
-  if (reference === 0) return challenger === 0 ? 0 : challenger > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  return ((challenger - reference) / Math.abs(reference)) * 100;
-}
 
 export function labelledHoldoutGate(rows: number, min: number, expected = false): Gate {
   const passed = rows >= min;
@@ -99,24 +91,16 @@ export function evaluateClassificationGates(input: ClassificationGateInput): Gat
   const metric = config.metric;
   const c = metricValue(challenger, metric);
 
-  let improvement: number | null = null;
+  const improvementResult = improvementGate(
+    metric,
+    `${metric} improvement over champion`,
+    champion ? metricValue(champion, metric) : null,
+    c,
+    config.min_improvement_pct,
+  );
+  add(improvementResult);
+  const improvement = champion ? improvementResult.raw : null;
   if (champion) {
-    const ref = metricValue(champion, metric);
-    improvement = metricImprovementPct(metric, ref, c);
-    const passed = improvement >= config.min_improvement_pct;
-    const shown = Number.isFinite(improvement) ? pct(improvement) : improvement > 0 ? '+inf' : 'n/a';
-    add({
-      name: 'improvement',
-      label: `${metric} improvement over champion`,
-      threshold: `>= ${config.min_improvement_pct}%`,
-      value: shown,
-      raw: improvement,
-      passed,
-      hard: false,
-      reason: passed
-        ? `${metric} improves ${shown} on the champion (${num(ref)} -> ${num(c)})`
-        : `${metric} improves only ${shown} on the champion (${num(ref)} -> ${num(c)}); ${config.min_improvement_pct}% required`,
-    });
     if (config.max_brier_increase !== null) {
       const limit = champion.brier + config.max_brier_increase;
       const ok = challenger.brier <= limit;
@@ -149,17 +133,6 @@ export function evaluateClassificationGates(input: ClassificationGateInput): Gat
           : `recall ${fixed(challenger.recall)} drops more than ${config.max_recall_drop} below the champion's ${fixed(champion.recall)}`,
       });
     }
-  } else {
-    add({
-      name: 'improvement',
-      label: `${metric} improvement over champion`,
-      threshold: `>= ${config.min_improvement_pct}%`,
-      value: 'first model',
-      raw: Number.NaN,
-      passed: true,
-      hard: false,
-      reason: 'no champion in production: first model of this pipeline',
-    });
   }
   if (config.min_auc !== null) {
     const ok = challenger.roc_auc >= config.min_auc;
@@ -177,20 +150,14 @@ export function evaluateClassificationGates(input: ClassificationGateInput): Gat
   add(labelledHoldoutGate(input.labels.labelledHoldout, config.min_labelled_holdout));
   add(labelCoverageGate(input.labels.coverage, config.min_label_coverage));
   add(nanGate(challenger.nan_predictions, config.max_nan_predictions));
-  const overPrior = improvementPct(baseline.brier, challenger.brier);
-  const beats = overPrior >= config.must_beat_baseline_pct;
-  add({
-    name: 'beats_baseline',
-    label: 'Brier better than prior',
-    threshold: `>= ${config.must_beat_baseline_pct}%`,
-    value: Number.isFinite(overPrior) ? pct(overPrior) : 'n/a',
-    raw: overPrior,
-    passed: beats,
-    hard: true,
-    reason: beats
-      ? `Brier ${pct(overPrior)} better than the prior baseline's`
-      : `Brier ${fixed(challenger.brier, 4)} is not ${config.must_beat_baseline_pct}% better than the prior baseline's ${fixed(baseline.brier, 4)}`,
-  });
+  add(
+    beatsBaselineGate(
+      { metric: 'brier', shown: 'Brier', label: 'Brier better than prior', baseline: 'the prior baseline', format: (x) => fixed(x, 4) },
+      baseline.brier,
+      challenger.brier,
+      config.must_beat_baseline_pct,
+    ),
+  );
   add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
   if (config.cooldown_days !== null) add(cooldownGate(config.cooldown_days, input.lastPromotionAt, input.asOf));
   if (input.reference) add(referenceGate(metric, input.reference));

@@ -204,6 +204,77 @@ export function improvementPct(reference: number, challenger: number): number {
   return ((reference - challenger) / reference) * 100;
 }
 
+/** Relative improvement of a metric (either direction) over a reference, in percent. */
+export function metricImprovementPct(metric: string, reference: number, challenger: number): number {
+  if (!higherIsBetter(metric)) return improvementPct(reference, challenger);
+  if (!Number.isFinite(reference) || !Number.isFinite(challenger)) return Number.NaN;
+  if (reference === 0) return challenger === 0 ? 0 : challenger > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  return ((challenger - reference) / Math.abs(reference)) * 100;
+}
+
+/**
+ * The improvement gate of either task: the challenger's gate metric over the champion's, in the
+ * metric's direction; the first model of a pipeline (no champion) passes by definition.
+ */
+export function improvementGate(metric: string, label: string, champion: number | null, challenger: number, minPct: number): Omit<GateResult, 'overridden'> {
+  const threshold = `>= ${minPct}%`;
+  if (champion === null) {
+    return {
+      name: 'improvement',
+      label,
+      threshold,
+      value: 'first model',
+      raw: Number.NaN,
+      passed: true,
+      hard: false,
+      reason: 'no champion in production: first model of this pipeline',
+    };
+  }
+  const improvement = metricImprovementPct(metric, champion, challenger);
+  const passed = improvement >= minPct;
+  const shown = Number.isFinite(improvement) ? pct(improvement) : improvement > 0 ? '+inf' : 'n/a';
+  const change = `(${num(champion)} -> ${num(challenger)})`;
+  return {
+    name: 'improvement',
+    label,
+    threshold,
+    value: shown,
+    raw: improvement,
+    passed,
+    hard: false,
+    reason: passed
+      ? `${metric} improves ${shown} on the champion ${change}`
+      : `${metric} improves only ${shown} on the champion ${change}; ${minPct}% required`,
+  };
+}
+
+/**
+ * The baseline gate of either task: the challenger's `metric` at least `minPct` better than the
+ * baseline's (the training mean for regression, the prior for classification). `shown` names the
+ * metric in the reasons, `format` prints its values.
+ */
+export function beatsBaselineGate(
+  gate: { metric: string; shown: string; label: string; baseline: string; format: (x: number) => string },
+  baselineValue: number,
+  challenger: number,
+  minPct: number,
+): Omit<GateResult, 'overridden'> {
+  const over = metricImprovementPct(gate.metric, baselineValue, challenger);
+  const passed = over >= minPct;
+  return {
+    name: 'beats_baseline',
+    label: gate.label,
+    threshold: `>= ${minPct}%`,
+    value: Number.isFinite(over) ? pct(over) : 'n/a',
+    raw: over,
+    passed,
+    hard: true,
+    reason: passed
+      ? `${gate.shown} ${pct(over)} better than ${gate.baseline}`
+      : `${gate.shown} ${gate.format(challenger)} is not ${minPct}% better than ${gate.baseline}'s ${gate.format(baselineValue)}`,
+  };
+}
+
 /**
  * The promotion decision: every configured gate with value, threshold and verdict. `--force` lifts
  * the improvement gate and the cooldown; data, NaN and absolute limits always hold. The first
@@ -217,51 +288,26 @@ export function evaluateGates(input: GateInput): GateDecision {
     gates.push({ ...g, overridden: false });
   };
 
-  let improvement: number | null = null;
-  if (champion) {
-    improvement = improvementPct(champion[metric], challenger[metric]);
-    const passed = improvement >= config.min_improvement_pct;
-    add({
-      name: 'improvement',
-      label: 'improvement over champion',
-      threshold: `>= ${config.min_improvement_pct}%`,
-      value: Number.isFinite(improvement) ? pct(improvement) : 'n/a',
-      raw: improvement,
-      passed,
-      hard: false,
-      reason: passed
-        ? `${metric} improves ${pct(improvement)} on the champion (${num(champion[metric])} -> ${num(challenger[metric])})`
-        : `${metric} improves only ${Number.isFinite(improvement) ? pct(improvement) : 'n/a'} on the champion (${num(champion[metric])} -> ${num(challenger[metric])}); ${config.min_improvement_pct}% required`,
-    });
-  } else {
-    add({
-      name: 'improvement',
-      label: 'improvement over champion',
-      threshold: `>= ${config.min_improvement_pct}%`,
-      value: 'first model',
-      raw: Number.NaN,
-      passed: true,
-      hard: false,
-      reason: 'no champion in production: first model of this pipeline',
-    });
-  }
+  const improvementResult = improvementGate(
+    metric,
+    'improvement over champion',
+    champion ? champion[metric] : null,
+    challenger[metric],
+    config.min_improvement_pct,
+  );
+  add(improvementResult);
+  const improvement = champion ? improvementResult.raw : null;
 
   add(nanGate(challenger.nan_predictions, config.max_nan_predictions));
 
-  const overBaseline = improvementPct(baseline[metric], challenger[metric]);
-  const baselinePassed = overBaseline >= config.must_beat_baseline_pct;
-  add({
-    name: 'beats_baseline',
-    label: 'beats baseline',
-    threshold: `>= ${config.must_beat_baseline_pct}%`,
-    value: Number.isFinite(overBaseline) ? pct(overBaseline) : 'n/a',
-    raw: overBaseline,
-    passed: baselinePassed,
-    hard: true,
-    reason: baselinePassed
-      ? `${metric} ${pct(overBaseline)} better than the baseline`
-      : `${metric} ${num(challenger[metric])} is not ${config.must_beat_baseline_pct}% better than the baseline's ${num(baseline[metric])}`,
-  });
+  add(
+    beatsBaselineGate(
+      { metric, shown: metric, label: 'beats baseline', baseline: 'the baseline', format: num },
+      baseline[metric],
+      challenger[metric],
+      config.must_beat_baseline_pct,
+    ),
+  );
 
   add(trainingTimeGate(input.trainingMs, config.max_training_minutes));
 
