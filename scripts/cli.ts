@@ -32,7 +32,8 @@ export interface CommandEntry {
   group(): Promise<Record<string, Command>>;
 }
 
-export class UsageError extends Error {}
+export { UsageError } from '../actions/lib/util/usage-error.ts';
+import { UsageError } from '../actions/lib/util/usage-error.ts';
 
 export const globalOptions: Options = {
   'database-url': { type: 'string' },

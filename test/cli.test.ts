@@ -101,7 +101,8 @@ describe('the mlops command line', () => {
     expect((await mlops(['frobnicate'])).stderr).toBe('mlops: unknown command "frobnicate" (npm run mlops -- --help lists the commands)\n');
     const none = await mlops(['retrain', '--pipeline', 'nope', '--dir', pipelines, '--data-dir', data]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain('no pipeline named "nope" (have: tank-level-forecast)');
+    expect(none.stderr).toContain(`no pipeline named "nope" in ${pipelines}/ (have: tank-level-forecast)`);
+    expect(none.stderr).toContain('usage: npm run mlops -- retrain');
     const missing = await mlops(['runs', 'show', 'no-such-run', '--data-dir', data]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no run "no-such-run"/);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { categoricalFeatureColumns, featureColumns } from '../actions/lib/config/schema.ts';
-import { loadPipelineFile, loadPipelines, PipelineConfigError } from '../actions/lib/config/load.ts';
+import { loadPipelineFile, loadPipelines, PipelineConfigError, selectPipelines, UnknownPipelineError } from '../actions/lib/config/load.ts';
+import { UsageError } from '../actions/lib/util/usage-error.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { ensureReadingsTable } from '../actions/lib/demo-data/table.ts';
@@ -241,6 +242,29 @@ function dirWith(files: Record<string, string>): string {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(root, 'pipelines', name), text);
   return join(root, 'pipelines');
 }
+
+describe('selectPipelines', () => {
+  const all = loadPipelines('pipelines');
+  it('keeps every pipeline, or the one named', () => {
+    expect(selectPipelines(all, undefined, 'pipelines').map((p) => p.config.name)).toEqual(['credit-default', 'pump-efficiency', 'tank-level-forecast']);
+    expect(selectPipelines(all, 'pump-efficiency', 'pipelines').map((p) => p.file)).toEqual([join('pipelines', 'pump-efficiency.yaml')]);
+  });
+  it('refuses an unknown name, listing the ones there are, and an empty directory, as a usage error', () => {
+    expect(() => selectPipelines(all, 'pump', 'pipelines')).toThrow(
+      'no pipeline named "pump" in pipelines/ (have: credit-default, pump-efficiency, tank-level-forecast)',
+    );
+    const err = (() => {
+      try {
+        selectPipelines([], undefined, 'elsewhere');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(UnknownPipelineError);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe('no pipeline files (*.yaml) in elsewhere/: is that the pipelines directory?');
+  });
+});
 
 describe('validatePipelines', () => {
   it('reports duplicate names across files and the problems of every file', async () => {

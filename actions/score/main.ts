@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadPipelines } from '../lib/config/load.ts';
+import { loadPipelines, selectPipelines } from '../lib/config/load.ts';
 import {
   annotate,
   databaseInputs,
@@ -54,8 +54,7 @@ function report(results: ScoreResult[]): void {
 
 async function main(): Promise<void> {
   const inputs = readInputs(spec);
-  const pipelines = loadPipelines(inputs.pipelinesDir).filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
-  if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
+  const pipelines = selectPipelines(loadPipelines(inputs.pipelinesDir), inputs.pipeline, inputs.pipelinesDir);
   const asOf = inputs.asOf ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
   try {
     const results = await withDatabase(inputs, (db) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadPipelines } from '../lib/config/load.ts';
+import { loadPipelines, selectPipelines } from '../lib/config/load.ts';
 import { gitHubTarget } from '../lib/github/client.ts';
 import {
   annotate,
@@ -34,8 +34,7 @@ async function main(): Promise<void> {
   const inputs = readInputs(spec);
   maskSecret(inputs.githubToken);
   maskSecret(inputs.webhookUrl);
-  const pipelines = loadPipelines(inputs.pipelinesDir).filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
-  if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
+  const pipelines = selectPipelines(loadPipelines(inputs.pipelinesDir), inputs.pipeline, inputs.pipelinesDir);
   const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
   if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only');
   const result = await withDatabase(inputs, (db) =>

@@ -1,4 +1,4 @@
-import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
 import { importLabels, UNKNOWN_KEY_POLICIES, type UnknownKeyPolicy } from '../../actions/lib/labels/import.ts';
 import { str, UsageError, type Command } from '../cli.ts';
 
@@ -15,9 +15,8 @@ export const labelsCommands: Record<string, Command> = {
       const policy = str(ctx.values, 'unknown-keys') ?? 'error';
       if (!(UNKNOWN_KEY_POLICIES as readonly string[]).includes(policy))
         throw new UsageError(`--unknown-keys: expected ${UNKNOWN_KEY_POLICIES.join(', ')}, got "${policy}"`);
-      const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
-      const pipeline = all.find((p) => p.config.name === name)?.config;
-      if (!pipeline) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+      const dir = str(ctx.values, 'dir') ?? 'pipelines';
+      const [{ config: pipeline }] = selectPipelines(loadPipelines(dir), name, dir);
       if (pipeline.task !== 'classification') throw new UsageError(`${name} is a ${pipeline.task} pipeline; labels belong to classification pipelines`);
       const r = await importLabels(await ctx.db(), file, pipeline, { unknownKeys: policy as UnknownKeyPolicy });
       if (ctx.values.json) return void ctx.json(r);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
 import { parseDuration } from '../../actions/lib/util/duration.ts';
 import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { runDailyMonitoring, runSweep, sweepMarkdown, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
@@ -35,9 +35,8 @@ function duration(values: Context['values'], name: string, fallbackMs: number): 
 
 async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySinceMs?: number; currentDays?: number }): Promise<number> {
   const name = str(ctx.values, 'pipeline');
-  const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
-  const selected = name ? all.filter((p) => p.config.name === name) : all;
-  if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+  const dir = str(ctx.values, 'dir') ?? 'pipelines';
+  const selected = selectPipelines(loadPipelines(dir), name, dir);
   const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
   const github = gitHubTarget({
     token: str(ctx.values, 'github-token'),
@@ -85,9 +84,8 @@ function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): 
 /** `mlops sweep`: the 5-minute alert sweep (reading flags, serving error rate, missing online predictions). */
 async function sweep(ctx: Context): Promise<number> {
   const name = str(ctx.values, 'pipeline');
-  const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
-  const selected = name ? all.filter((p) => p.config.name === name) : all;
-  if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+  const dir = str(ctx.values, 'dir') ?? 'pipelines';
+  const selected = selectPipelines(loadPipelines(dir), name, dir);
   const asOf = date(ctx.values, 'as-of') ?? new Date();
   const github = gitHubTarget({
     token: str(ctx.values, 'github-token'),

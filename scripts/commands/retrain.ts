@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
 import { retrain } from '../../actions/lib/retrain/retrain.ts';
 import { DEFAULT_RUNS_DIR } from '../../actions/lib/retrain/run-dir.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
@@ -27,9 +27,8 @@ export const retrainCommands: Record<string, Command> = {
     },
     async run(ctx) {
       const name = str(ctx.values, 'pipeline');
-      const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
-      const selected = name ? all.filter((p) => p.config.name === name) : all;
-      if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+      const dir = str(ctx.values, 'dir') ?? 'pipelines';
+      const selected = selectPipelines(loadPipelines(dir), name, dir);
       if (selected.length > 1 && str(ctx.values, 'run-id')) throw new UsageError('--run-id needs --pipeline: one run id names one run');
       const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
       const db = await ctx.db();

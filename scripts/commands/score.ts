@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadPipelines } from '../../actions/lib/config/load.ts';
+import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
 import { parseDuration } from '../../actions/lib/util/duration.ts';
 import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } from '../../actions/lib/score/index.ts';
 import { date, str, UsageError, type Command, type Context } from '../cli.ts';
@@ -25,9 +25,8 @@ export const scoreCommands: Record<string, Command> = {
     options: { pipeline: { type: 'string' }, since: { type: 'string' }, 'as-of': { type: 'string' }, repo: { type: 'string' }, dir: { type: 'string' } },
     async run(ctx) {
       const name = str(ctx.values, 'pipeline');
-      const all = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines');
-      const selected = name ? all.filter((p) => p.config.name === name) : all;
-      if (selected.length === 0) throw new UsageError(`no pipeline named "${name}" (have: ${all.map((p) => p.config.name).join(', ')})`);
+      const dir = str(ctx.values, 'dir') ?? 'pipelines';
+      const selected = selectPipelines(loadPipelines(dir), name, dir);
       const since = sinceMs(ctx);
       const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
       const print = (results: ScoreResult[]): void => {

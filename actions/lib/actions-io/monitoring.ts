@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadPipelineFile, loadPipelines } from '../config/load.ts';
+import { loadPipelineFile, loadPipelines, selectPipelines } from '../config/load.ts';
 import { gitHubTarget } from '../github/client.ts';
 import { runDailyMonitoring, type DailyMonitoringOptions, type DailyMonitoringResult } from '../monitoring/index.ts';
 import { databaseInputs, withDatabase } from './database.ts';
@@ -41,10 +41,11 @@ export async function runMonitoringAction(
 ): Promise<MonitoringActionRun> {
   maskSecret(inputs.githubToken);
   maskSecret(inputs.webhookUrl);
-  const pipelines = (
-    options.pipelineFile ? [{ file: options.pipelineFile, config: loadPipelineFile(options.pipelineFile) }] : loadPipelines(inputs.pipelinesDir)
-  ).filter((p) => !inputs.pipeline || p.config.name === inputs.pipeline);
-  if (pipelines.length === 0) throw new Error(`no pipeline named "${inputs.pipeline}" in ${inputs.pipelinesDir}`);
+  const pipelines = selectPipelines(
+    options.pipelineFile ? [{ file: options.pipelineFile, config: loadPipelineFile(options.pipelineFile) }] : loadPipelines(inputs.pipelinesDir),
+    inputs.pipeline,
+    options.pipelineFile ?? inputs.pipelinesDir,
+  );
   const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
   if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only, retrains are recorded, not dispatched');
   const result = await withDatabase(inputs, (db) =>

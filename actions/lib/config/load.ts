@@ -5,6 +5,7 @@ import { parsePipelineSource, type PipelineSource } from './document.ts';
 import { PipelineConfigError, type PipelineIssue } from './issues.ts';
 import { pipelineSchema, type PipelineConfig } from './schema.ts';
 import { describeZodIssues } from './zod-issues.ts';
+import { UsageError } from '../util/usage-error.ts';
 
 export { PipelineConfigError, formatIssue, type PipelineIssue } from './issues.ts';
 
@@ -54,6 +55,20 @@ export function loadPipelines(dir = 'pipelines'): LoadedPipeline[] {
   const issues = [...files.flatMap((f) => (f.issue ? [f.issue] : [])), ...read.flatMap((r) => r.issues), ...duplicateNames(read)];
   if (issues.length > 0) throw new PipelineConfigError(issues);
   return read.map((r) => ({ file: r.file, config: r.config! }));
+}
+
+/** A pipeline name that no file of the pipelines directory defines (the CLI reports it as a usage error). */
+export class UnknownPipelineError extends UsageError {}
+
+/**
+ * The pipelines a command covers: every one loaded from `dir`, or the one `name` names. An unknown
+ * name, or a directory without pipelines, is an UnknownPipelineError that says what there is.
+ */
+export function selectPipelines(all: LoadedPipeline[], name: string | undefined, dir: string): LoadedPipeline[] {
+  const selected = name ? all.filter((p) => p.config.name === name) : all;
+  if (selected.length > 0) return selected;
+  if (all.length === 0) throw new UnknownPipelineError(`no pipeline files (*.yaml) in ${dir}/: is that the pipelines directory?`);
+  throw new UnknownPipelineError(`no pipeline named "${name}" in ${dir}/ (have: ${all.map((p) => p.config.name).join(', ')})`);
 }
 
 /** The pipeline files of a directory, sorted; a `.yml` file is reported rather than silently skipped. */
