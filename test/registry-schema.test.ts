@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { registryJsonSchemaText } from '../actions/lib/registry/json-schema.ts';
+import { classifierMetrics } from './helpers/onnx-models.ts';
 import {
   emptyRegistry,
   parseRegistry,
@@ -144,33 +145,12 @@ describe('registry/production.json', () => {
 });
 
 function classificationEntry(model: string, version = 2): ClassificationEntry {
-  const metrics = {
-    task: 'classification' as const,
-    rows: 2000,
-    positives: 180,
-    positive_rate: 0.09,
-    threshold: 0.3,
-    accuracy: 0.9,
-    precision: 0.45,
-    recall: 0.6,
-    f1: 0.514,
-    roc_auc: 0.81,
-    pr_auc: 0.42,
-    brier: 0.07,
-    log_loss: 0.25,
-    tp: 108,
-    fp: 132,
-    tn: 1688,
-    fn: 72,
-    nan_predictions: 0,
-  };
   const base = entry(model, version);
   return {
     ...base,
     task: 'classification',
     decision_threshold: 0.3,
-    metrics,
-    baseline: { kind: 'prior', metrics: { ...metrics, f1: 0, precision: 0, recall: 0, roc_auc: 0.5, tp: 0, fp: 0, tn: 1820, fn: 180 } },
+    ...classifierMetrics(),
     labels: { table: 'loan_outcomes', labelled_rows: 40_000, coverage: 0.92 },
     trainer: { algorithm: 'logistic', params: { C: 1 } },
   } as ClassificationEntry;

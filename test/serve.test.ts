@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeDb, testBackends } from './helpers/db.ts';
-import { linearModel, ScratchRepo } from './helpers/onnx-models.ts';
+import { classifierMetrics, linearModel, ScratchRepo } from './helpers/onnx-models.ts';
 import { startMlops } from './helpers/cli.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
 import { startModelServer, type ModelServer } from '../actions/lib/serve/index.ts';
@@ -110,31 +110,10 @@ async function creditModel(): Promise<{ onnx: Uint8Array; model: LogisticModel }
 }
 
 function creditEntry(): Record<string, unknown> {
-  const metrics = {
-    task: 'classification',
-    rows: 2000,
-    positives: 180,
-    positive_rate: 0.09,
-    threshold: 0.3,
-    accuracy: 0.9,
-    precision: 0.45,
-    recall: 0.6,
-    f1: 0.514,
-    roc_auc: 0.81,
-    pr_auc: 0.42,
-    brier: 0.07,
-    log_loss: 0.25,
-    tp: 108,
-    fp: 132,
-    tn: 1688,
-    fn: 72,
-    nan_predictions: 0,
-  };
   return {
     task: 'classification',
     decision_threshold: 0.3,
-    metrics,
-    baseline: { kind: 'prior', metrics: { ...metrics, f1: 0, precision: 0, recall: 0, roc_auc: 0.5, tp: 0, fp: 0, tn: 1820, fn: 180 } },
+    ...classifierMetrics(),
     labels: { table: 'loan_outcomes', labelled_rows: 1800, coverage: 0.9 },
     trainer: { algorithm: 'logistic', params: {} },
     features: { names: CREDIT_NAMES, spec: CREDIT_SPEC },

@@ -14,6 +14,7 @@ import {
   type Registry,
 } from '../../actions/lib/registry/schema.ts';
 import { promotionCommitMessage } from '../../actions/lib/promotion/marker.ts';
+import type { ClassificationMetrics } from '../../actions/lib/evaluate/metrics.ts';
 
 /**
  * Tiny ONNX models for the deploy tests, built directly with onnx-proto (opset 17): a linear model
@@ -90,6 +91,34 @@ export function sha256(bytes: Uint8Array): string {
 // Keep the machine's and the user's git configuration out of the scratch repositories.
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
+
+/**
+ * A classifier's holdout metrics (2,000 rows, 180 positives at threshold 0.3) and its prior
+ * baseline's, consistent with each other, for registry entries of classification models.
+ */
+export function classifierMetrics(): { metrics: ClassificationMetrics; baseline: { kind: 'prior'; metrics: ClassificationMetrics } } {
+  const metrics: ClassificationMetrics = {
+    task: 'classification',
+    rows: 2000,
+    positives: 180,
+    positive_rate: 0.09,
+    threshold: 0.3,
+    accuracy: 0.9,
+    precision: 0.45,
+    recall: 0.6,
+    f1: 0.514,
+    roc_auc: 0.81,
+    pr_auc: 0.42,
+    brier: 0.07,
+    log_loss: 0.25,
+    tp: 108,
+    fp: 132,
+    tn: 1688,
+    fn: 72,
+    nan_predictions: 0,
+  };
+  return { metrics, baseline: { kind: 'prior', metrics: { ...metrics, f1: 0, precision: 0, recall: 0, roc_auc: 0.5, tp: 0, fp: 0, tn: 1820, fn: 180 } } };
+}
 
 /** A schema-valid registry entry for `model` v`version` whose artifact is `onnx`. */
 export function registryEntry(model: string, version: number, onnx: Uint8Array, overrides: Partial<RegressionEntry> = {}): RegressionEntry {
