@@ -511,6 +511,25 @@ print(json.dumps({"families": fams, "samples": out}))
     expect(repo.git('show', '-s', '--format=%s', pumpV1Merge)).toContain('Merge pull request #1');
   });
 
+  it('is not ready while no model is deployed, and says what to do', async () => {
+    const empty = await openDb({ ignoreEnv: true });
+    await migrate(empty);
+    const idle = await startModelServer({ db: empty, repoDir: serverClone, port: 0, pollMs: 100, logFlushMs: 50 });
+    try {
+      const res = await fetch(`${idle.url}/ready`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({
+        status: 'not ready',
+        reason: 'no model is deployed yet: merge a promotion pull request and deploy it (the deploy workflow, or npm run mlops -- deploy)',
+        models: [],
+      });
+      expect((await fetch(`${idle.url}/health`)).status).toBe(200);
+    } finally {
+      await idle.close();
+      await empty.close();
+    }
+  });
+
   // Once, on the last backend: PostgreSQL when there is one (the suite's own database), else a PGlite directory.
   it.runIf(backend === testBackends().at(-1))('npm run mlops -- serve starts, answers and stops cleanly on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlops-serve-cli-'));

@@ -93,7 +93,7 @@ export class ModelStore {
   }
 
   /** Every deployed model serves, and none has a deployed version that failed to load (after the first refresh). */
-  readiness(): { ready: boolean; models: { model: string; deployed: number; serving: number | null; problem: string | null }[] } {
+  readiness(): { ready: boolean; reason: string | null; models: { model: string; deployed: number; serving: number | null; problem: string | null }[] } {
     const models = [...this.deployed.values()].map((d) => {
       const m = this.models.get(d.model);
       const problem = this.problems.get(d.model);
@@ -101,7 +101,14 @@ export class ModelStore {
     });
     // A model between two versions (the new one loading) still serves the old one: ready. A deployed
     // version that failed to load, or a model with nothing to serve, is not.
-    return { ready: this.refreshed && models.every((m) => m.serving !== null && m.problem === null), models };
+    // Nothing deployed is not ready either: a load balancer must not send predicts to a server that
+    // would answer every one with 404.
+    const reason = !this.refreshed
+      ? 'the deployments have not been read yet'
+      : models.length === 0
+        ? 'no model is deployed yet: merge a promotion pull request and deploy it (the deploy workflow, or npm run mlops -- deploy)'
+        : null;
+    return { ready: reason === null && models.every((m) => m.serving !== null && m.problem === null), reason, models };
   }
 
   /**

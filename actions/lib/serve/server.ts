@@ -147,7 +147,7 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
 
   app.get('/ready', async (_request, reply) => {
     const r = store.readiness();
-    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', models: r.models });
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', ...(r.reason ? { reason: r.reason } : {}), models: r.models });
   });
 
   app.get('/metrics', async (_request, reply) => {
