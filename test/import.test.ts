@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CsvImportError, importCsv, parseTime, READINGS_COLUMNS } from '../actions/lib/demo-data/index.ts';
 import { parseCsvRecord } from '../actions/lib/ingest/csv.ts';
+import { MAX_ERRORS } from '../actions/lib/ingest/table-import.ts';
 import { describeDb } from './helpers/db.ts';
 
 let dir: string;
@@ -173,6 +174,88 @@ describeDb('importCsv', ({ db }) => {
       `SELECT station_id FROM public.readings_wide WHERE ts >= '2026-03-01' ORDER BY station_id COLLATE "C"`,
     );
     expect(rows.map((x) => x.station_id)).toEqual(['PS\n003', 'PS-003']);
+  });
+
+  it('stores the same values whether a row is passed on as it is or rewritten, across reads of the file', async () => {
+    // Over 1 MiB (more than one read), LF and CRLF line ends, blank lines, and rows in spellings
+    // that go to COPY as they are beside spellings that are rewritten (offsets, fractions, epoch
+    // ms, lowercase t/z, exponents, spaces, quoted numbers): the table holds what checkRow means.
+    const t0 = Date.parse('2026-05-01T00:00:00Z');
+    const spell = (ms: number, i: number): string => {
+      const iso = new Date(ms).toISOString();
+      switch (i % 8) {
+        case 0:
+          return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + '+00';
+        case 1:
+          return iso;
+        case 2:
+          return new Date(ms + 5.5 * 3_600_000).toISOString().slice(0, 19) + '+05:30';
+        case 3:
+          return new Date(ms - 3_600_000).toISOString().slice(0, 23) + '-01';
+        case 4:
+          return String(ms);
+        case 5:
+          return iso.replace('T', 't').replace('Z', 'z');
+        case 6:
+          return ' ' + iso + ' ';
+        default:
+          return `"${iso}"`;
+      }
+    };
+    const level = (i: number): number => Math.round(i * 7.3) / 100;
+    const levelText = (i: number): string =>
+      i % 11 === 3 ? `${level(i) * 10}e-1` : i % 13 === 5 ? `"${level(i)}"` : i % 17 === 7 ? ` ${level(i)}` : String(level(i));
+    const rows = 30_000;
+    let body = HEADER + ',pump_on\n';
+    for (let i = 0; i < rows; i++) {
+      const end = i % 5 === 0 ? '\r\n' : '\n';
+      body += `${spell(t0 + i * 60_000, i)},PS-010,${levelText(i)},${i % 3 === 0 ? '' : 1000 + i},${i % 2}${end}`;
+      if (i % 997 === 0) body += '\n';
+    }
+    expect(body.length).toBeGreaterThan(1 << 20);
+    const file = join(dir, 'spellings.csv');
+    writeFileSync(file, body);
+    expect((await importCsv(db(), file)).rows).toBe(rows);
+    const { rows: got } = await db().query<{
+      n: number;
+      ts_sum: number;
+      level_sum: number;
+      rpm_sum: number;
+      rpm_nulls: number;
+      on_sum: number;
+      min_ms: number;
+      max_ms: number;
+    }>(
+      `SELECT count(*)::int AS n, sum(extract(epoch FROM ts) * 1000 - ${t0})::float8 AS ts_sum, sum(tank_level_m)::float8 AS level_sum,
+              sum(pump_speed_rpm)::float8 AS rpm_sum, count(*) FILTER (WHERE pump_speed_rpm IS NULL)::int AS rpm_nulls, sum(pump_on)::int AS on_sum,
+              (extract(epoch FROM min(ts)) * 1000)::float8 AS min_ms, (extract(epoch FROM max(ts)) * 1000)::float8 AS max_ms
+         FROM public.readings_wide WHERE station_id = 'PS-010'`,
+    );
+    let levels = 0;
+    let rpm = 0;
+    let nulls = 0;
+    for (let i = 0; i < rows; i++) {
+      levels += level(i);
+      if (i % 3 === 0) nulls++;
+      else rpm += 1000 + i;
+    }
+    expect(got[0]).toEqual({
+      n: rows,
+      ts_sum: ((rows * (rows - 1)) / 2) * 60_000,
+      level_sum: expect.closeTo(levels, 6),
+      rpm_sum: rpm,
+      rpm_nulls: nulls,
+      on_sum: rows / 2,
+      min_ms: t0,
+      max_ms: t0 + (rows - 1) * 60_000,
+    });
+    // The same file again: every row is already there, named by line, nothing written.
+    const err = await failure(importCsv(db(), file));
+    expect(err.errors[0]).toBe(`${file}:2: (station_id, ts) = (PS-010, ${new Date(t0).toISOString()}) already in readings_wide`);
+    expect(err.errors).toHaveLength(MAX_ERRORS + 1);
+    expect(await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM public.readings_wide WHERE station_id = 'PS-010'`)).toMatchObject({
+      rows: [{ n: rows }],
+    });
   });
 
   it('imports into another existing table, and refuses a missing one', async () => {

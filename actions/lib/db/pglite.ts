@@ -24,7 +24,7 @@ function queryable(conn: PgliteLike): Queryable {
       // that need all-or-nothing run this inside a transaction, as seeding and import do.
       const sql = copyInSql(table, columns, "'/dev/blob'");
       let rows = 0;
-      let parts: string[] = [];
+      let parts: (string | Uint8Array<ArrayBuffer>)[] = [];
       let size = 0;
       const flush = async (): Promise<void> => {
         if (parts.length === 0) return;
@@ -34,7 +34,7 @@ function queryable(conn: PgliteLike): Queryable {
         size = 0;
       };
       for await (const chunk of typeof csv === 'string' ? [csv] : csv) {
-        parts.push(chunk);
+        parts.push(chunk as string | Uint8Array<ArrayBuffer>);
         size += chunk.length;
         if (size >= COPY_BATCH_CHARS) await flush();
       }

@@ -12,10 +12,10 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
   /**
    * Bulk load: `COPY <table> (<columns>) FROM STDIN WITH (FORMAT csv)`. `table` and `columns` are
-   * identifiers (quoted here); `csv` is the body without a header, streamed chunk by chunk where
-   * the backend can take a stream. Returns the number of rows loaded.
+   * identifiers (quoted here); `csv` is the body without a header (text or UTF-8 bytes), streamed
+   * chunk by chunk where the backend can take a stream. Returns the number of rows loaded.
    */
-  copyInCsv(table: string, columns: readonly string[], csv: string | AsyncIterable<string>): Promise<number>;
+  copyInCsv(table: string, columns: readonly string[], csv: string | AsyncIterable<string | Uint8Array>): Promise<number>;
   /** Bulk read: `COPY (<select>) TO STDOUT WITH (FORMAT binary)`, yielded as the server sends it. */
   copyOutBinary(select: string): AsyncIterable<Uint8Array>;
 }

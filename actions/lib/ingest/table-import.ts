@@ -1,16 +1,26 @@
 /**
- * CSV import into a table: the header names the columns, the whole file is validated before
- * anything is written, then it is loaded by COPY in one transaction (all or nothing). Errors name
- * file, line, column and value, up to MAX_ERRORS at once. `data import` (demo-data/import.ts) and
- * `labels import` (labels/import.ts) are this one reader and checker with their own rules on top.
+ * CSV import into a table: the header names the columns, every row is checked, and the file is
+ * loaded by COPY in one transaction (all or nothing). Errors name file, line, column and value, up
+ * to MAX_ERRORS at once. `data import` (demo-data/import.ts) and `labels import` (labels/import.ts)
+ * are this one reader and checker with their own rules on top.
+ *
+ * One pass, streaming: the file's bytes are read once and checked in place (csv.ts gives byte
+ * ranges, not strings); a run of rows in the common spellings (`fastRow`: what the server reads
+ * exactly as `checkRow` would write it) goes to COPY as the bytes they are, any other row is
+ * rewritten by `checkRow`. Duplicate keys are the database's to find (the primary key rejects
+ * them). When a row fails a check or the key rejects one, the COPY stops and its transaction rolls
+ * back, and a second reading of the file (`checkCsv`, which keeps every key) names the errors as
+ * they always were named: type errors and duplicates in file order, or the rows already in the table.
  */
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { quoteIdent, type Db } from '../db/index.ts';
 import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
-import { quoteCsv, readCsvRecords } from './csv.ts';
+import { CsvScanner, HAS_CR, NON_ASCII, quoteCsv, recordFields, type CsvRecord } from './csv.ts';
 
 export const MAX_ERRORS = 20;
-const CHUNK_ROWS = 10_000;
+/** bytes per read of the file (and so, about, per COPY message) */
+const READ_BYTES = 1 << 20;
 
 export interface ImportResult {
   file: string;
@@ -174,6 +184,8 @@ export interface Plan {
   file: string;
   table: string;
   info: TableInfo;
+  /** the file's columns, in file order */
+  names: string[];
   header: TableColumn[];
   /** positions in the header of the unique-key columns (empty when not all are present) */
   keyPositions: number[];
@@ -278,31 +290,49 @@ export interface CheckedCsv {
   maxTime: number;
 }
 
+/** The file in chunks of bytes as read (each chunk a buffer of its own). */
+async function* fileChunks(file: string): AsyncGenerator<Uint8Array> {
+  const input = createReadStream(file, { highWaterMark: READ_BYTES });
+  try {
+    for await (const chunk of input) yield chunk as Uint8Array;
+  } finally {
+    input.destroy();
+  }
+}
+
+/** Feeds the file to `onRecord` until it returns false or the file ends. */
+async function scanFile(file: string, onRecord: (record: CsvRecord) => boolean): Promise<void> {
+  const scanner = new CsvScanner(onRecord);
+  for await (const chunk of fileChunks(file)) {
+    scanner.feed(chunk);
+    if (scanner.done) return;
+  }
+  scanner.end();
+}
+
 /**
- * Pass 1: the header against the table, then every row (types, NOT NULL, the unique key, the
- * caller's rules), before anything is written. Throws CsvImportError with every problem found
- * (up to MAX_ERRORS).
+ * The header against the table and the caller's required columns; throws CsvImportError with
+ * every problem of the header.
  */
-export async function checkCsv(db: Db, file: string, table: string, rules: CheckRules = {}): Promise<CheckedCsv> {
+export async function planCsv(db: Db, file: string, table: string, rules: CheckRules = {}): Promise<Plan> {
   const s = await stat(file).catch(() => null);
   if (!s || !s.isFile()) throw new CsvImportError([`${file}: no such file`]);
   const info = await describeTable(db, table);
   if (!info) throw new CsvImportError([`${file}: table ${table} does not exist`]);
 
+  let headerFields: string[] | null = null;
+  let headerError: string | null = null;
+  let hl = 1;
+  await scanFile(file, (rec) => {
+    hl = rec.line;
+    if (rec.error) headerError = rec.error;
+    else headerFields = recordFields(rec);
+    return false;
+  });
+  if (headerError !== null) throw new CsvImportError([`${file}:${hl}: ${headerError}`]);
+  if (headerFields === null) throw new CsvImportError([`${file}:1: the file is empty (expected a header row)`]);
+  const names = (headerFields as string[]).map((f) => f.trim());
   const errors: string[] = [];
-  const records = readCsvRecords(file);
-  const first = await records.next();
-  if (first.done) {
-    await records.return(undefined);
-    throw new CsvImportError([`${file}:1: the file is empty (expected a header row)`]);
-  }
-  const headerRecord = first.value;
-  const hl = headerRecord.line;
-  if (headerRecord.error) {
-    await records.return(undefined);
-    throw new CsvImportError([`${file}:${hl}: ${headerRecord.error}`]);
-  }
-  const names = headerRecord.fields.map((f) => f.trim());
   const byName = new Map(info.columns.map((c) => [c.name, c]));
   const seen = new Set<string>();
   for (const n of names) {
@@ -320,26 +350,42 @@ export async function checkCsv(db: Db, file: string, table: string, rules: Check
   for (const c of info.columns) {
     if (c.required && !seen.has(c.name) && !missing.has(c.name)) errors.push(`${file}:${hl}: missing column "${c.name}" (required by ${table})`);
   }
-  if (errors.length > 0) {
-    await records.return(undefined);
-    throw new CsvImportError(errors.slice(0, MAX_ERRORS));
-  }
+  if (errors.length > 0) throw new CsvImportError(errors.slice(0, MAX_ERRORS));
   const header = names.map((n) => byName.get(n)!);
   const unique = rules.uniqueKey ?? info.primaryKey;
   const keyPositions = unique.length > 0 && unique.every((k) => names.includes(k)) ? unique.map((k) => names.indexOf(k)) : [];
-  const plan: Plan = { file, table, info, header, keyPositions };
+  return { file, table, info, names, header, keyPositions };
+}
 
+/**
+ * Every row (types, NOT NULL, the unique key, the caller's rules), before anything is written.
+ * Throws CsvImportError with every problem found (up to MAX_ERRORS). It keeps every key: the
+ * reading that names the errors, and labels import's first pass.
+ */
+export async function checkCsv(db: Db, file: string, table: string, rules: CheckRules = {}): Promise<CheckedCsv> {
+  return checkRows(await planCsv(db, file, table, rules), rules);
+}
+
+async function checkRows(plan: Plan, rules: CheckRules = {}): Promise<CheckedCsv> {
+  const { file, names } = plan;
+  const errors: string[] = [];
   const firstLine = new Map<string, number>();
   let rows = 0;
   let minTime = Number.POSITIVE_INFINITY;
   let maxTime = Number.NEGATIVE_INFINITY;
-  for await (const rec of records) {
+  let header = true;
+  await scanFile(file, (rec) => {
+    if (header) {
+      header = false;
+      return true;
+    }
     if (rec.error) errors.push(`${file}:${rec.line}: ${rec.error}`);
     else {
-      const row = checkRow(plan, rec.line, rec.fields, errors);
+      const fields = recordFields(rec);
+      const row = checkRow(plan, rec.line, fields, errors);
       if (row) {
         rows++;
-        rules.row?.(rec.line, rec.fields, errors, names);
+        rules.row?.(rec.line, fields, errors, names);
         if (row.key !== null) {
           const prev = firstLine.get(row.key);
           if (prev !== undefined) {
@@ -352,67 +398,297 @@ export async function checkCsv(db: Db, file: string, table: string, rules: Check
     }
     if (errors.length >= MAX_ERRORS) {
       errors.push(`${file}: stopped after ${MAX_ERRORS} errors`);
-      break;
+      return false;
     }
-  }
+    return true;
+  });
   if (errors.length > 0) throw new CsvImportError(errors);
-  return { file, table, columns: names, rows, plan, firstLine, minTime, maxTime };
+  return { file, table: plan.table, columns: names, rows, plan, firstLine, minTime, maxTime };
+}
+
+// Column kinds of the in-place check.
+const F_TIME = 0;
+const F_FLOAT = 1;
+const F_INT = 2;
+const F_BOOL = 3;
+const F_TEXT = 4;
+
+/** What `fastRow` needs of a plan, as typed arrays. */
+interface FastPlan {
+  kinds: Uint8Array;
+  notNull: Uint8Array;
+  /** integer columns: most digits that are surely in range */
+  digits: Uint8Array;
+}
+
+function fastPlan(plan: Plan): FastPlan {
+  const n = plan.header.length;
+  const kinds = new Uint8Array(n);
+  const notNull = new Uint8Array(n);
+  const digits = new Uint8Array(n);
+  plan.header.forEach((c, i) => {
+    kinds[i] = c.kind === 'timestamptz' ? F_TIME : c.kind === 'float' ? F_FLOAT : c.kind === 'int' ? F_INT : c.kind === 'bool' ? F_BOOL : F_TEXT;
+    notNull[i] = c.notNull ? 1 : 0;
+    digits[i] = c.dataType === 'smallint' ? 4 : c.dataType === 'integer' ? 9 : 18;
+  });
+  return { kinds, notNull, digits };
+}
+
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Two ASCII digits at `p` as a number, or -1. */
+function two(b: Uint8Array, p: number): number {
+  const a = b[p] - 48;
+  const c = b[p + 1] - 48;
+  return a >= 0 && a <= 9 && c >= 0 && c <= 9 ? a * 10 + c : -1;
 }
 
 /**
- * Pass 2: the checked file's rows again, normalised for COPY (FORMAT csv), in chunks; `keep`
- * leaves rows out by line. A file that changed since it was checked fails.
+ * `YYYY-MM-DD HH:MM:SS[.f{1,3}](Z|±HH|±HH:MM)` (or `T` between date and time), a real date, years
+ * 1000-9998: the server reads it as the same instant `parseTime` does, to the millisecond.
  */
-export async function* csvChunks(checked: CheckedCsv, keep?: (line: number) => boolean): AsyncGenerator<string> {
-  const { file, plan } = checked;
-  let chunk = '';
-  let n = 0;
-  let headerSkipped = false;
-  for await (const rec of readCsvRecords(file)) {
-    if (!headerSkipped) {
-      headerSkipped = true;
-      continue;
-    }
-    const errs: string[] = [];
-    const row = rec.error ? null : checkRow(plan, rec.line, rec.fields, errs);
-    if (!row) throw new CsvImportError([`${file}:${rec.line}: the file changed while it was being imported`]);
-    if (keep && !keep(rec.line)) continue;
-    chunk += row.csv + '\n';
-    if (++n === CHUNK_ROWS) {
-      yield chunk;
-      chunk = '';
-      n = 0;
-    }
+function fastTime(b: Uint8Array, s: number, e: number): boolean {
+  if (e - s < 20 || b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 13] !== 58 || b[s + 16] !== 58) return false;
+  const sep = b[s + 10];
+  if (sep !== 32 && sep !== 84) return false;
+  const hi = two(b, s);
+  const lo = two(b, s + 2);
+  const month = two(b, s + 5);
+  const day = two(b, s + 8);
+  const hour = two(b, s + 11);
+  const minute = two(b, s + 14);
+  const second = two(b, s + 17);
+  if (hi < 10 || lo < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  const year = hi * 100 + lo;
+  if (year > 9998) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month])) return false;
+  let p = s + 19;
+  if (b[p] === 46) {
+    const from = ++p;
+    while (p < e && b[p] >= 48 && b[p] <= 57) p++;
+    if (p === from || p - from > 3) return false;
   }
-  if (chunk.length > 0) yield chunk;
+  const rest = e - p;
+  const c = b[p];
+  if (c === 90) return rest === 1;
+  if (c !== 43 && c !== 45) return false;
+  const oh = two(b, p + 1);
+  if (oh < 0 || oh > 15) return false;
+  if (rest === 3) return true;
+  if (rest !== 6 || b[p + 3] !== 58) return false;
+  const om = two(b, p + 4);
+  return om >= 0 && om <= 59;
 }
 
-/** A database error during a load as the import's error: nothing was imported, and why. */
-export function loadFailure(file: string, table: string, err: unknown): CsvImportError {
+/** `-?digits[.digits]` (or `.digits`), short enough to be in range for real and double precision. */
+function fastNumber(b: Uint8Array, s: number, e: number): boolean {
+  if (e - s > 30) return false;
+  let p = s;
+  if (b[p] === 45) p++;
+  let digits = 0;
+  let dot = false;
+  for (; p < e; p++) {
+    const c = b[p];
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46 && !dot) dot = true;
+    else return false;
+  }
+  return digits > 0;
+}
+
+/** `-?digits`, few enough digits to be in range. */
+function fastInt(b: Uint8Array, s: number, e: number, maxDigits: number): boolean {
+  let p = s;
+  if (b[p] === 45) p++;
+  if (p === e || e - p > maxDigits) return false;
+  for (; p < e; p++) if (b[p] < 48 || b[p] > 57) return false;
+  return true;
+}
+
+/** 0, 1, t, f, true, false. */
+function fastBool(b: Uint8Array, s: number, e: number): boolean {
+  const len = e - s;
+  const c = b[s];
+  if (len === 1) return c === 48 || c === 49 || c === 116 || c === 102;
+  if (len === 4) return c === 116 && b[s + 1] === 114 && b[s + 2] === 117 && b[s + 3] === 101;
+  if (len === 5) return c === 102 && b[s + 1] === 97 && b[s + 2] === 108 && b[s + 3] === 115 && b[s + 4] === 101;
+  return false;
+}
+
+/**
+ * True when the record, as its bytes, is a valid row that the server reads exactly as `checkRow`
+ * would rewrite it: the common spellings only (a strict subset of what `checkRow` accepts).
+ * Anything else (other time spellings, epoch milliseconds, quoted numbers, spaces, exponents,
+ * empty quoted fields, CR inside quotes, non-ASCII text, every error) goes to `checkRow`.
+ */
+function fastRow(fp: FastPlan, rec: CsvRecord): boolean {
+  const n = fp.kinds.length;
+  if (rec.error !== null || rec.fields !== n) return false;
+  const b = rec.buf;
+  const { starts, ends, flags } = rec;
+  for (let f = 0; f < n; f++) {
+    const s = starts[f];
+    const e = ends[f];
+    const fl = flags[f];
+    if (s === e) {
+      // unquoted empty: NULL, as checkRow writes it
+      if (fl !== 0 || fp.notNull[f] === 1) return false;
+      continue;
+    }
+    switch (fp.kinds[f]) {
+      case F_TEXT:
+        // CR inside quotes is read as LF; non-ASCII is decoded as checkRow decodes it; `\.` ends COPY data
+        if ((fl & (HAS_CR | NON_ASCII)) !== 0) return false;
+        if (fl === 0 && e - s === 2 && b[s] === 92 && b[s + 1] === 46) return false;
+        break;
+      case F_FLOAT:
+        if (fl !== 0 || !fastNumber(b, s, e)) return false;
+        break;
+      case F_INT:
+        if (fl !== 0 || !fastInt(b, s, e, fp.digits[f])) return false;
+        break;
+      case F_BOOL:
+        if (fl !== 0 || !fastBool(b, s, e)) return false;
+        break;
+      default:
+        if (fl !== 0 || !fastTime(b, s, e)) return false;
+    }
+  }
+  return true;
+}
+
+function changedError(file: string, line: number): CsvImportError {
+  return new CsvImportError([`${file}:${line}: the file changed while it was being imported`]);
+}
+
+/** Where a streamed load stopped: the line of the first row that failed a check (0 while none has). */
+export interface LoadState {
+  rejectedLine: number;
+}
+
+const NEWLINE = new Uint8Array([10]);
+
+/**
+ * The file's data rows for COPY ... (FORMAT csv), checked and streamed in one pass; `keep` leaves
+ * rows out by line. At the first row that fails a check it sets `state.rejectedLine` and throws,
+ * which aborts the COPY (the caller names the errors with `checkCsv`).
+ */
+export async function* csvRows(plan: Plan, state: LoadState, keep?: (line: number) => boolean): AsyncGenerator<Uint8Array> {
+  const fp = fastPlan(plan);
+  const encoder = new TextEncoder();
+  const noErrors: string[] = [];
+  let pieces: Uint8Array[] = [];
+  let size = 0;
+  let header = true;
+  // the run of good rows being passed on as they are: [runStart, runEnd) of runBuf
+  let runBuf: Uint8Array | null = null;
+  let runStart = -1;
+  let runEnd = -1;
+  const push = (piece: Uint8Array): void => {
+    pieces.push(piece);
+    size += piece.length;
+  };
+  const flushRun = (): void => {
+    if (runStart >= 0) {
+      push(runBuf!.subarray(runStart, runEnd));
+      runStart = -1;
+    }
+  };
+  const scanner = new CsvScanner((rec) => {
+    if (header) {
+      header = false;
+      return true;
+    }
+    if (keep && !keep(rec.line)) {
+      flushRun();
+      return true;
+    }
+    if (fastRow(fp, rec)) {
+      if (runStart < 0 || runBuf !== rec.buf || runEnd !== rec.start) {
+        flushRun();
+        runBuf = rec.buf;
+        runStart = rec.start;
+      }
+      if (rec.next === rec.end + 1 && rec.buf[rec.end] === 10) runEnd = rec.next;
+      else {
+        // CRLF, CR or no line end: the row without it, then LF
+        runEnd = rec.end;
+        flushRun();
+        push(NEWLINE);
+      }
+      return true;
+    }
+    flushRun();
+    const row = rec.error === null ? checkRow(plan, rec.line, recordFields(rec), noErrors) : null;
+    if (row === null) {
+      state.rejectedLine = rec.line;
+      return false;
+    }
+    push(encoder.encode(row.csv + '\n'));
+    return true;
+  });
+  const take = (): Uint8Array | null => {
+    flushRun();
+    if (size === 0) return null;
+    // a copy: the pieces are views of the buffers read, and a backend may keep what it is given
+    const out = Buffer.concat(pieces, size);
+    pieces = [];
+    size = 0;
+    return out;
+  };
+  for await (const chunk of fileChunks(plan.file)) {
+    scanner.feed(chunk);
+    if (state.rejectedLine > 0) break;
+    const out = take();
+    if (out) yield out;
+  }
+  if (state.rejectedLine === 0) {
+    scanner.end();
+    const out = take();
+    if (out) yield out;
+  }
+  if (state.rejectedLine > 0) throw changedError(plan.file, state.rejectedLine);
+}
+
+/**
+ * A database error during a load as the import's error: nothing was imported, and why. With the
+ * load's state: a row that failed its check in the load after passing it before means the file changed.
+ */
+export function loadFailure(file: string, table: string, err: unknown, state?: LoadState): CsvImportError {
+  if (state && state.rejectedLine > 0) return changedError(file, state.rejectedLine);
   if (err instanceof CsvImportError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new CsvImportError([`${file}: import into ${table} failed, nothing was imported: ${message}`]);
 }
 
-/** Checks a CSV file against an existing table and loads it by COPY in one transaction, all or nothing. */
+/**
+ * Checks a CSV file against an existing table and loads it by COPY in one transaction, all or
+ * nothing, in one streaming pass; a failure is named by a second, checking pass.
+ */
 export async function importCsvTable(db: Db, file: string, table: string): Promise<ImportResult> {
-  const checked = await checkCsv(db, file, table);
-  const { plan, firstLine, minTime, maxTime, columns: names } = checked;
-  if (checked.rows === 0) return { file, table, rows: 0, columns: names };
+  const plan = await planCsv(db, file, table);
+  const state: LoadState = { rejectedLine: 0 };
   try {
-    const loaded = await db.transaction((tx) => tx.copyInCsv(table, names, csvChunks(checked)));
-    return { file, table, rows: loaded, columns: names };
+    const loaded = await db.transaction((tx) => tx.copyInCsv(table, plan.names, csvRows(plan, state)));
+    return { file, table, rows: loaded, columns: plan.names };
   } catch (err) {
-    if (err instanceof CsvImportError) throw err;
+    const duplicate = isDuplicateKey(err);
+    if (state.rejectedLine === 0 && !duplicate) throw loadFailure(file, table, err);
+    // Names every error in file order (and throws), as a check before the load would have.
+    const checked = await checkRows(plan);
+    if (!duplicate) throw changedError(file, state.rejectedLine);
+    const conflicts = await findConflicts(db, plan, checked.firstLine, checked.minTime, checked.maxTime).catch(() => []);
+    if (conflicts.length > 0) throw new CsvImportError(conflicts);
     const message = err instanceof Error ? err.message : String(err);
-    const code = err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : '';
-    if (code === '23505' || /duplicate key value/.test(message)) {
-      const conflicts = await findConflicts(db, plan, firstLine, minTime, maxTime).catch(() => []);
-      if (conflicts.length > 0) throw new CsvImportError(conflicts);
-      throw new CsvImportError([`${file}: rows already in ${table} (${message}); nothing was imported`]);
-    }
-    throw loadFailure(file, table, err);
+    throw new CsvImportError([`${file}: rows already in ${table} (${message}); nothing was imported`]);
   }
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : '';
+  return code === '23505' || /duplicate key value/.test(message);
 }
 
 /** After a duplicate-key failure: which lines of the file are already in the table (up to MAX_ERRORS). */
