@@ -11,7 +11,7 @@
  *   region), gbdt with log loss (100 trees, depth 6), ONNX scoring of the holdout and the
  *   classification metrics, per backend (target: under 10 s on 2 cores).
  * - serve: `mlops serve` with the demo's pump-efficiency gbdt, single-row predicts at 1,000
- *   requests/s from autocannon with the prediction log on: p50/p99 latency and throughput, per
+ *   requests/s at a constant arrival rate (bench/open-loop.ts) with the prediction log on: p50/p99 latency and throughput, per
  *   backend (target: p99 under 5 ms on 2 cores).
  *
  * - cli: the whole CLI process (bench/cli.ts): `--help`, a no-op command on an existing database,
