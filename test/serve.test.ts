@@ -25,6 +25,7 @@ import type { FeatureMatrix } from '../actions/lib/features/matrix.ts';
  */
 
 const PUMP = 'pump-efficiency';
+const PUMP_V1_MERGED = '2026-11-29T10:15:00.000Z';
 const CREDIT = 'credit-default';
 
 // Pump: raw flow and speed (z-scored with recorded statistics) and the hour of the day.
@@ -169,7 +170,8 @@ describeDb('the model server', ({ db, backend, fresh }) => {
     repo = ScratchRepo.create('mlops-serve-');
     credit = await creditModel();
     repo.commitToMain({ [`pipelines/${CREDIT}.yaml`]: CREDIT_YAML }, 'Add the credit pipeline');
-    pumpV1Merge = repo.promote(PUMP, 1, 1, pumpEntry(1));
+    // merged at a time of its own, days after the run's as-of that the entry's promoted_at carries
+    pumpV1Merge = repo.promote(PUMP, 1, 1, { ...pumpEntry(1), mergedAt: PUMP_V1_MERGED });
     repo.promote(CREDIT, 1, 2, { onnx: credit.onnx, entry: creditEntry() as Partial<RegressionEntry> });
     await deploy(db(), repo.work);
     // The server reads from a clone of its own: later deploys' commits reach it by fetching origin.
@@ -214,6 +216,8 @@ describeDb('the model server', ({ db, backend, fresh }) => {
       deployment: 'deploy',
       metrics: reg.models[PUMP].metrics,
       trained_window: { start: reg.models[PUMP].data.start, end: reg.models[PUMP].data.end, rows: reg.models[PUMP].data.rows },
+      // promoted = the merge (the deploy's record), not the entry's training-time promoted_at
+      promoted_at: PUMP_V1_MERGED,
       features: PUMP_NAMES,
       inputs: { numeric: ['inflow_m3h', 'pump_speed_rpm'], time: 'ts', timeRequired: true, entity: 'station_id' },
     });

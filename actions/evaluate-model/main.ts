@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const inputs = readInputs({ ...databaseInputs, ...runDirInput });
   const store = openRunStore(inputs.runDir);
   await withDatabase(inputs, async (db) => {
-    const state = await runStage(db, 'evaluate-model', store, () => evaluateStage(store));
+    const state = await runStage(db, 'evaluate-model', store, () => evaluateStage(store, db));
     const e = state.evaluate;
     const metric = state.config.gates.metric;
     setOutputs({

@@ -178,6 +178,12 @@ export class ScratchRepo {
     return execFileSync('git', args, { cwd: this.work, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim();
   }
 
+  /** git with the commit it makes dated `at` (author and committer): a merge made at a time of the test's choosing. */
+  gitAt(at: string, ...args: string[]): string {
+    const env = { ...process.env, GIT_AUTHOR_DATE: at, GIT_COMMITTER_DATE: at };
+    return execFileSync('git', args, { cwd: this.work, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env }).trim();
+  }
+
   /** Writes (or with null deletes) files in the work tree. */
   write(files: Record<string, string | Uint8Array | null>): void {
     for (const [path, content] of Object.entries(files)) {
@@ -214,7 +220,7 @@ export class ScratchRepo {
     model: string,
     version: number,
     pr: number,
-    options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry>; title?: string; beforeMerge?: (branch: string) => void } = {},
+    options: { onnx?: Uint8Array; entry?: Partial<RegressionEntry>; title?: string; beforeMerge?: (branch: string) => void; mergedAt?: string } = {},
   ): string {
     const onnx = options.onnx ?? modelBytes(version);
     const branch = `mlops/promote/${model}`;
@@ -236,24 +242,17 @@ export class ScratchRepo {
     this.commit(promotionCommitMessage(model, version, { run: entry.run_id, sha256: entry.artifact.sha256 }));
     options.beforeMerge?.(branch);
     this.git('checkout', '--quiet', 'main');
-    this.git(
-      'merge',
-      '--quiet',
-      '--no-ff',
-      '-m',
-      `Merge pull request #${pr} from acme/${branch}`,
-      '-m',
-      options.title ?? `Promote ${model} v${version}`,
-      branch,
-    );
+    const merge = options.mergedAt ? (...args: string[]) => this.gitAt(options.mergedAt!, ...args) : (...args: string[]) => this.git(...args);
+    merge('merge', '--quiet', '--no-ff', '-m', `Merge pull request #${pr} from acme/${branch}`, '-m', options.title ?? `Promote ${model} v${version}`, branch);
     this.git('push', '--quiet', 'origin', 'main');
     this.git('branch', '--quiet', '-D', branch);
     return this.head();
   }
 
   /** `git revert -m 1 <merge>` on main, pushed (the documented rollback). */
-  revertMerge(merge: string): string {
-    this.git('revert', '--no-edit', '-m', '1', merge);
+  revertMerge(merge: string, at?: string): string {
+    if (at) this.gitAt(at, 'revert', '--no-edit', '-m', '1', merge);
+    else this.git('revert', '--no-edit', '-m', '1', merge);
     this.git('push', '--quiet', 'origin', 'main');
     return this.head();
   }

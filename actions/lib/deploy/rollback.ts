@@ -1,7 +1,7 @@
 import { createOrUpdateBranch, DEFAULT_BOT, type BranchFile } from '../git/branch.ts';
 import { Git, type GitIdentity } from '../git/git.ts';
 import { gitOf, readBlobAt, type Repo } from '../git/read.ts';
-import { entryAtVersion, registryHistory, versionBefore, versionsSeen } from '../registry/history.ts';
+import { entryAtVersion, landingOf, registryHistory, versionBefore, versionsSeen } from '../registry/history.ts';
 import { sha256Hex } from '../util/sha256.ts';
 import { MODEL_NAME } from '../config/schema.ts';
 import {
@@ -151,7 +151,21 @@ export async function prepareRollback(repo: Repo, options: RollbackOptions): Pro
   const title = `${verb} ${model} v${live.version} -> v${target.version}`;
   const others = Object.keys(current.models).filter((m) => m !== model);
   const message = commitMessage(title, model, live, target, found.commit, restoredFiles, options.reason);
-  const body = pullRequestBody({ direction, model, live, target, base, baseSha, sourceCommit: found.commit, restoredFiles, others, reason: options.reason });
+  // promoted = when each version last landed on the base (its merge, or a revert), not its entry's training-time promoted_at
+  const promoted = (e: RegistryEntry) => new Date(landingOf(records, model, e.version)?.date ?? e.promoted_at).toISOString();
+  const body = pullRequestBody({
+    direction,
+    model,
+    live,
+    target,
+    promotedAt: { live: promoted(live), target: promoted(target) },
+    base,
+    baseSha,
+    sourceCommit: found.commit,
+    restoredFiles,
+    others,
+    reason: options.reason,
+  });
   const author = options.author ?? (await gitIdentity(git)) ?? DEFAULT_BOT;
   const branchName = options.push ? base : rollbackBranchName(model, direction);
   const made = await createOrUpdateBranch({ git, remote, base, branch: branchName, files, message, author });
@@ -197,6 +211,8 @@ interface BodyInput {
   model: string;
   live: RegistryEntry;
   target: RegistryEntry;
+  /** when each version landed on the base branch (registry history), ISO 8601 */
+  promotedAt: { live: string; target: string };
   base: string;
   baseSha: string;
   sourceCommit: string;
@@ -210,10 +226,10 @@ export function pullRequestBody(b: BodyInput): string {
   const { model, live, target } = b;
   const num = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
   const pr = (e: RegistryEntry) => (e.pull_request ? `[#${e.pull_request.number}](${e.pull_request.url})` : '—');
-  const row = (label: string, e: RegistryEntry) =>
+  const row = (label: string, e: RegistryEntry, promoted: string) =>
     `| ${label} | v${e.version} | \`${e.run_id}\` | ${headlineMetrics(e)
       .map((m) => `${m.name} ${num(m.value)}`)
-      .join(', ')} | ${e.promoted_at} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
+      .join(', ')} | ${promoted} | ${pr(e)} | \`${e.artifact.sha256.slice(0, 12)}\` |`;
   const back = b.direction === 'back';
   const verb = back ? 'Roll back' : 'Roll forward';
   return [
@@ -222,10 +238,10 @@ export function pullRequestBody(b: BodyInput): string {
     '',
     `**Why:** ${b.reason ?? (back ? `v${live.version} is to be taken out of production; v${target.version} is the version that ran before it.` : `v${target.version}, newer than the live v${live.version}, is to run again (a roll-forward, not a rollback).`)}`,
     '',
-    '| | version | run | holdout metrics | promoted | pull request | sha256 |',
+    '| | version | run | holdout metrics | promoted (merged) | pull request | sha256 |',
     '|---|---|---|---|---|---|---|',
-    row('now (leaves production)', live),
-    row('after merge', target),
+    row('now (leaves production)', live, b.promotedAt.live),
+    row('after merge', target, b.promotedAt.target),
     '',
     `The v${target.version} entry is restored verbatim from commit \`${b.sourceCommit.slice(0, 12)}\`; this branch is built on \`${b.base}\` at \`${b.baseSha.slice(0, 12)}\`.`,
     b.restoredFiles.length

@@ -20,6 +20,7 @@
 import type { PipelineConfig } from '../config/schema.ts';
 import type { Db, Queryable } from '../db/index.ts';
 import { readRegistry } from '../registry/champion.ts';
+import { promotionTime } from '../registry/promoted-at.ts';
 import type { RuleResult } from './alerts.ts';
 import { missingScoresRule } from './scores-rule.ts';
 import { liveRules } from './live-rules.ts';
@@ -154,7 +155,9 @@ export async function staleChampionRule(
 ): Promise<{ rule: RuleResult; reason: string | null }> {
   const entry = readRegistry(repoDir).models[config.name];
   if (!entry) return { rule: result(config, 'stale-champion', 'unknown', 'warning', `${config.name}: no champion in the registry`), reason: null };
-  const promoted = new Date(entry.promoted_at);
+  // the merge that made it the champion, not the training (registry/promoted-at.ts)
+  const when = await promotionTime(repoDir, config.name, entry, { db });
+  const promoted = new Date(when.at);
   const ageDays = (asOf.getTime() - promoted.getTime()) / DAY_MS;
   const { rows } = await db.query<{ run_id: string; as_of: Date }>(
     `SELECT run_id, as_of FROM mlops.training_runs WHERE pipeline = $1 AND status = 'succeeded' AND decision IN ('promote', 'reject')
@@ -164,7 +167,8 @@ export async function staleChampionRule(
   const trainedSince = rows[0] ?? null;
   const details = {
     version: entry.version,
-    promoted_at: entry.promoted_at,
+    promoted_at: when.at,
+    promoted_at_source: when.source,
     age_days: ageDays,
     stale_after_days: config.health.stale_after_days,
     trained_since: trainedSince ? { run_id: trainedSince.run_id, as_of: new Date(trainedSince.as_of).toISOString() } : null,

@@ -96,11 +96,17 @@ export async function highestVersionEver(repo: Repo, ref: string, model: string)
  * was itself rolled back. Null when `version` was the model's first.
  */
 export function versionBefore(records: readonly RegistryHistoryRecord[], model: string, version: number): number | null {
-  for (const r of records) {
-    const change = r.changes.find((c) => c.model === model && c.to === version && c.from !== version);
-    if (change) return change.from;
-  }
-  return null;
+  const landed = landingOf(records, model, version);
+  return landed ? (landed.changes.find((c) => c.model === model && c.to === version)?.from ?? null) : null;
+}
+
+/**
+ * The commit that last made `model` become `version` (newest first `records`): the merge of its
+ * promotion, or the revert or rollback that brought it back. Its date is when that version began to
+ * run from the branch (promoted-at.ts). Null when the line never had it.
+ */
+export function landingOf(records: readonly RegistryHistoryRecord[], model: string, version: number): RegistryHistoryRecord | null {
+  return records.find((r) => r.changes.some((c) => c.model === model && c.to === version && c.from !== version)) ?? null;
 }
 
 /**

@@ -103,7 +103,7 @@ const entryLineage = {
   workflow_run_url: z.url({ protocol: /^https?$/ }).nullable(),
   promoted_at: isoTime.meta({
     description:
-      "Written with the promotion branch (the run's as-of). When the version was promoted is the merge: registry history and mlops.deployments.promoted_at.",
+      "Written with the promotion branch, before any merge (the run's as-of): a fallback only. When the version was promoted is its merge, which every reader takes from git (the first-parent commit that brought the version in) or mlops.deployments.promoted_at (registry/promoted-at.ts).",
   }),
   pull_request: z
     .object({ number: z.number().int().min(1), url: z.url({ protocol: /^https?$/ }) })

@@ -64,7 +64,7 @@ export async function retrain(db: Db, options: RetrainOptions): Promise<RetrainR
       await stage('quality', () => qualityStage(db, store));
       await stage('features', () => featuresStage(store));
       await stage('train', () => trainStage(db, store));
-      await stage('evaluate', () => evaluateStage(store));
+      await stage('evaluate', () => evaluateStage(store, db));
       return await stage('gate', () => gateStage(db, store, (tx) => lock.verify(tx)));
     } catch (err) {
       // `record` says what became of the run's record, for the message a user sees.

@@ -28,6 +28,7 @@ import { headCommit } from '../git/read.ts';
 import { evaluateClassificationGates } from '../gates/classification.ts';
 import { preflight } from '../gates/preflight.ts';
 import { loadChampion, readRegistry } from '../registry/champion.ts';
+import { promotionTime } from '../registry/promoted-at.ts';
 import { failRun, finishRun, RunIdTakenError, startRun, storeArtifact } from '../tracking/runs.ts';
 import { sha256Hex } from '../util/sha256.ts';
 import { reapAbandonedRuns, type AbandonedRun } from '../tracking/lease.ts';
@@ -251,7 +252,8 @@ export async function qualityStage(db: Db, store: RunStore): Promise<RunState> {
     const stats = state.extract?.labels;
     const p = preflight({
       config,
-      lastPromotionAt: champion ? new Date(champion.promoted_at) : null,
+      // the merge that made it the champion, not its training (registry/promoted-at.ts)
+      lastPromotionAt: champion ? new Date((await promotionTime(state.repo_dir, state.pipeline, champion, { db })).at) : null,
       asOf: new Date(state.as_of),
       force: state.forced,
       ...(config.task === 'classification' && stats
@@ -421,8 +423,11 @@ function referenceRows(frame: Frame, spec: FeatureSpec, stats: ZScoreStats | nul
   return takeRows(built, keep);
 }
 
-/** Stage 5: champion, challenger and baseline on the identical holdout rows, by onnxruntime-node. */
-export async function evaluateStage(store: RunStore): Promise<RunState> {
+/**
+ * Stage 5: champion, challenger and baseline on the identical holdout rows, by onnxruntime-node.
+ * `db` (mlops.deployments) tells the champion's promotion time when the checkout's git cannot.
+ */
+export async function evaluateStage(store: RunStore, db: Queryable | null = null): Promise<RunState> {
   const state = store.load();
   if (skipped(state)) return state;
   const features = requireStage(state, 'features', 'build-features');
@@ -476,7 +481,7 @@ export async function evaluateStage(store: RunStore): Promise<RunState> {
         version: champ.entry.version,
         sha256: champ.entry.artifact.sha256,
         run_id: champ.entry.run_id,
-        promoted_at: champ.entry.promoted_at,
+        promoted_at: (await promotionTime(state.repo_dir, state.pipeline, champ.entry, { db })).at,
         rebuilt_features: rebuilt,
       };
     }

@@ -6,6 +6,7 @@ import { splitRecordedSpec } from '../features/spec.ts';
 import { Git } from '../git/git.ts';
 import { readBlobAt } from '../git/read.ts';
 import { loadSession, sessionTask } from '../onnx/score.ts';
+import { promotionTime } from '../registry/promoted-at.ts';
 import { parseRegistry, REGISTRY_FILE, type RegistryEntry } from '../registry/schema.ts';
 import { requestEncoder, type RequestEncoder } from '../score/request.ts';
 import { sha256Hex } from '../util/sha256.ts';
@@ -36,6 +37,8 @@ export interface LoadedModel {
   deployedAt: string;
   kind: DeploymentRow['kind'];
   entry: RegistryEntry;
+  /** when the version was promoted: the merge the deploy recorded, else from git (registry/promoted-at.ts), never the training time */
+  promotedAt: string;
   task: 'regression' | 'classification';
   /** classification: a row is positive when its probability is >= this */
   threshold: number | null;
@@ -206,6 +209,7 @@ export class ModelStore {
       deployedAt: row.deployed_at,
       kind: row.kind,
       entry,
+      promotedAt: row.promoted_at ?? (await promotionTime(this.git, row.model, entry, { ref: row.git_sha })).at,
       task,
       threshold: task === 'classification' ? threshold : null,
       session,

@@ -84,7 +84,7 @@ function describeModel(m: LoadedModel) {
     trained_window: { start: e.data.start, end: e.data.end, rows: e.data.rows },
     holdout: e.holdout,
     trainer: e.trainer.algorithm,
-    promoted_at: e.promoted_at,
+    promoted_at: m.promotedAt,
     pull_request: e.pull_request,
     inputs: m.encoder.fields,
     features: m.encoder.names,
