@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { deploy, DeployRefusedError, DeployVerificationError, ReviewMismatchError } from '../lib/deploy/index.ts';
+import { deploy, DeployRefusedError, DeployVerificationError, RestoredEntryError, ReviewMismatchError } from '../lib/deploy/index.ts';
 import { gitHubTarget } from '../lib/github/client.ts';
 import { closeAlertsOfDeployment } from '../lib/monitoring/index.ts';
 import { REGISTRY_FILE } from '../lib/registry/schema.ts';
@@ -41,6 +41,8 @@ async function main(): Promise<void> {
       if (err instanceof DeployRefusedError) annotate('error', err.message, { title: 'deploy refused' });
       if (err instanceof ReviewMismatchError)
         for (const p of err.problems) annotate('error', p, { file: REGISTRY_FILE, title: 'deploy refused: not what was reviewed' });
+      if (err instanceof RestoredEntryError)
+        for (const p of err.problems) annotate('error', p, { file: REGISTRY_FILE, title: 'deploy refused: not a version that ran before' });
       throw err;
     }
     // the alerts whose dispatched retrain this deploy put in production are resolved, their issues closed

@@ -5,6 +5,7 @@ import { describeFailures, verifyRegistry, type RegistryVerification } from './v
 import type { GitHubTarget } from '../github/client.ts';
 import { registryHistory } from '../registry/history.ts';
 import { approvalOf, type MergeFacts } from './approval.ts';
+import { checkRestoredEntries } from './restore.ts';
 
 /**
  * Deploy = make what registry/production.json says at a commit the recorded truth, all or nothing.
@@ -13,7 +14,8 @@ import { approvalOf, type MergeFacts } from './approval.ts';
  * against that model's latest deployment: `deploy` (newer), `rollback` (older), `retire` (gone).
  * Each row says who approved it (approval.ts): the pull request that landed the version, who
  * merged it and when, and the check that what was merged is what was reviewed, which refuses the
- * whole deploy when it fails.
+ * whole deploy when it fails. A version that is not new (a revert, a rollback) must be one that
+ * ran before (restore.ts), or the deploy is refused too.
  */
 
 export type DeploymentKind = 'deploy' | 'rollback' | 'retire';
@@ -164,6 +166,15 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
     }
     plans.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
 
+    // A version that is not new (a revert, a rollback or roll-forward) must be one that ran before:
+    // refused here otherwise (restore.ts), before anything is written.
+    const restored = await checkRestoredEntries(
+      tx,
+      repoDir,
+      gitSha,
+      Object.fromEntries(plans.filter((p) => p.outcome === 'deploy' || p.outcome === 'rollback').map((p) => [p.model, registry.models[p.model]])),
+    );
+
     // Who approved each change, from the commit that landed it; a merge that is not what was
     // reviewed refuses the deploy here, before anything is written (the transaction rolls back).
     const approvals = await approvalsOf(
@@ -201,7 +212,7 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
             a.mergedAt,
             a.reason,
             JSON.stringify(a.approvedBy),
-            a.checks[p.model] ?? null,
+            restored.get(p.model) ?? a.checks[p.model] ?? null,
             a.source,
           ],
         );

@@ -28,3 +28,4 @@ export {
 export { smokeScore, smokeSample, type SmokeResult } from './smoke.ts';
 export { checkClaims, changedModels } from './claims.ts';
 export { approvalOf, ReviewMismatchError, type MergeFacts } from './approval.ts';
+export { checkRestoredEntries, RestoredEntryError } from './restore.ts';
