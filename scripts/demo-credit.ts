@@ -33,7 +33,8 @@ export interface CreditDemoContext {
   rel(path: string): string;
   indent(text: string): string;
   printDecision(r: RetrainResult): void;
-  approveAndDeploy(opened: OpenPromotionResult): Promise<string>;
+  /** merges at `at` on the demo's clock (the promotion time) and deploys */
+  approveAndDeploy(opened: OpenPromotionResult, at: Date): Promise<string>;
 }
 
 /** Applications from 180 days before week 1 through week 3, every outcome with the time it became known. */
@@ -78,7 +79,7 @@ export async function creditStory(c: CreditDemoContext): Promise<OpenPromotionRe
   if (first.decision === 'promote') {
     const opened = await openPromotion(db, { runDir: first.lineage.run_dir, target: local });
     say(`\n   promotion: ${opened.title}`);
-    await c.approveAndDeploy(opened);
+    await c.approveAndDeploy(opened, c.week1); // approved as soon as the run is done
   }
 
   c.step('C2. the deployed classifier scores each new application; mlops.predictions keeps its key for the label join');

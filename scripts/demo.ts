@@ -122,9 +122,11 @@ async function retrainAll(db: Db, asOf: Date, pipelines: { file: string; config:
   return results;
 }
 
-async function approveAndDeploy(db: Db, opened: OpenPromotionResult, pullNumber: number): Promise<string> {
+/** Merges the promotion at `at` on the demo's clock (its promotion time: what the cooldown and the staleness count from) and deploys it. */
+async function approveAndDeploy(db: Db, opened: OpenPromotionResult, pullNumber: number, at: Date): Promise<string> {
   const clone = await prepareScratchClone(ORIGIN, ROOT);
   const merged = await mergePromotionBranch({
+    at,
     git: clone,
     base: 'main',
     branch: `mlops/promote/${opened.model}`,
@@ -207,7 +209,7 @@ async function main(): Promise<void> {
         rel,
         indent,
         printDecision,
-        approveAndDeploy: (o) => approveAndDeploy(db, o, nextPr++),
+        approveAndDeploy: (o, at) => approveAndDeploy(db, o, nextPr++, at),
       });
       ready ??= opened;
     }
@@ -254,7 +256,7 @@ async function pumpStory(db: Db, pipelines: LoadedPipeline[]): Promise<OpenPromo
   for (const r of week1.filter((x) => x.decision === 'promote')) {
     const opened = await openPromotion(db, { runDir: r.lineage.run_dir, target: { kind: 'local', repository: ORIGIN, root: ROOT } });
     say(`\n   promotion: ${opened.title}`);
-    await approveAndDeploy(db, opened, nextPr++);
+    await approveAndDeploy(db, opened, nextPr++, WEEK1); // approved as soon as the run is done
   }
   say(`   registry on main: ${registryState()}`);
 
@@ -326,10 +328,10 @@ async function pumpStory(db: Db, pipelines: LoadedPipeline[]): Promise<OpenPromo
     const opened = await openPromotion(db, { runDir: candidate.lineage.run_dir, target: { kind: 'local', repository: ORIGIN, root: ROOT } });
     say(`   ${opened.title}`);
     say(`   pull request body: ${rel(opened.mode === 'local' ? opened.bodyFile : '')}`);
-    const merge = await approveAndDeploy(db, opened, nextPr++);
+    const merge = await approveAndDeploy(db, opened, nextPr++, WEEK3);
     say(`   registry on main: ${registryState()}`);
     const clone = await prepareScratchClone(ORIGIN, ROOT);
-    const reverted = await revertMerge({ git: clone, base: 'main', merge });
+    const reverted = await revertMerge({ git: clone, base: 'main', merge, at: new Date(WEEK3.getTime() + 3_600_000) });
     say(`   git revert -m 1 ${merge.slice(0, 10)} -> ${reverted.revert.slice(0, 10)} (the rollback)`);
     await deployMain(db);
     say(`   registry on main: ${registryState()}`);

@@ -26,7 +26,8 @@ describe('check-health and check-drift actions', () => {
     });
     const files: Record<string, string> = { 'pipelines/tank-level-forecast.yaml': readFileSync(join(REPO_ROOT, 'pipelines/tank-level-forecast.yaml'), 'utf8') };
     for (const f of plan.files) files[f.path] = Buffer.from(f.bytes).toString('utf8');
-    ws = await makeWorkspace(files);
+    // the champion merged when its entry says it was promoted: 18 days before the as-of below
+    ws = await makeWorkspace(files, { commitDate: '2026-11-22T02:30:00Z' });
     dataDir = mkdtempSync(join(tmpdir(), 'mlops-actions-db-'));
     const db = await openDb({ dataDir, ignoreEnv: true });
     await migrate(db);

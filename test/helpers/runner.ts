@@ -251,7 +251,9 @@ export interface Workspace {
  * A git repository with the given files committed (pipelines, registry), node_modules linked to
  * this checkout's (what `npm ci` gives a job), as the workspace of a job.
  */
-export async function makeWorkspace(files: Record<string, string>): Promise<Workspace> {
+const IDENTITY = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+
+export async function makeWorkspace(files: Record<string, string>, options: { commitDate?: string } = {}): Promise<Workspace> {
   const { execFileSync } = await import('node:child_process');
   const { mkdirSync, symlinkSync } = await import('node:fs');
   const { dirname } = await import('node:path');
@@ -260,7 +262,7 @@ export async function makeWorkspace(files: Record<string, string>): Promise<Work
     execFileSync('git', args, {
       cwd: dir,
       encoding: 'utf8',
-      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+      env: { ...process.env, ...IDENTITY },
     }).trim();
   git('init', '--quiet', '--initial-branch=main');
   for (const [path, text] of Object.entries(files)) {
@@ -270,7 +272,9 @@ export async function makeWorkspace(files: Record<string, string>): Promise<Work
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, '.gitignore'), 'node_modules\n.mlops/\n');
   git('add', '-A');
-  git('commit', '--quiet', '-m', 'initial');
+  // the commit's date is when a registry entry in `files` landed: its promotion time (registry/promoted-at.ts)
+  const at = options.commitDate ? { GIT_AUTHOR_DATE: options.commitDate, GIT_COMMITTER_DATE: options.commitDate } : {};
+  execFileSync('git', ['commit', '--quiet', '-m', 'initial'], { cwd: dir, env: { ...process.env, ...IDENTITY, ...at } });
   return { dir, git };
 }
 

@@ -27,6 +27,14 @@ export interface MergeSpec {
    * of the remote's. The merge is still pushed to the remote's base: for demos and tests only.
    */
   localBranch?: boolean;
+  /** when the merge is made (the demo's clock: a promotion's time is its merge); default now */
+  at?: Date;
+}
+
+/** git's author and committer, and their dates when `at` is given. */
+function commitEnv(author: GitIdentity, at?: Date): Record<string, string> {
+  const when = at ? at.toISOString() : null;
+  return { ...Git.identityEnv(author), ...(when ? { GIT_AUTHOR_DATE: when, GIT_COMMITTER_DATE: when } : {}) };
 }
 
 /** `git merge --no-ff` of the remote branch into the remote base, pushed. A conflict is an outcome; nothing is pushed then. */
@@ -39,7 +47,7 @@ export async function mergePromotionBranch(spec: MergeSpec): Promise<MergeResult
   const source = spec.localBranch ? `refs/heads/${branch}` : `refs/remotes/${remote}/${branch}`;
   const subject = spec.pullNumber ? `Merge pull request #${spec.pullNumber} from ${spec.owner ?? remote}/${branch}` : `Merge branch '${branch}'`;
   const message = spec.title ? ['-m', subject, '-m', spec.title] : ['-m', subject];
-  const res = await git.exec(['merge', '--no-ff', '--no-edit', ...message, source], { env: Git.identityEnv(author) });
+  const res = await git.exec(['merge', '--no-ff', '--no-edit', ...message, source], { env: commitEnv(author, spec.at) });
   if (res.code !== 0) {
     const files = (await git.run(['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);
     await git.exec(['merge', '--abort']);
@@ -58,6 +66,8 @@ export interface RevertSpec {
   /** the merge commit to undo */
   merge: string;
   author?: GitIdentity;
+  /** when the revert is made; default now */
+  at?: Date;
 }
 
 /** `git revert -m 1 <merge>` on the remote base, pushed: the rollback. Returns the revert commit. */
@@ -66,7 +76,7 @@ export async function revertMerge(spec: RevertSpec): Promise<{ revert: string; b
   const remote = spec.remote ?? 'origin';
   await git.fetchBranches(remote, [base]);
   await git.run(['checkout', '--quiet', '--force', '-B', base, `refs/remotes/${remote}/${base}`]);
-  await git.run(['revert', '-m', '1', '--no-edit', spec.merge], { env: Git.identityEnv(spec.author ?? DEFAULT_BOT) });
+  await git.run(['revert', '-m', '1', '--no-edit', spec.merge], { env: commitEnv(spec.author ?? DEFAULT_BOT, spec.at) });
   const revert = await git.run(['rev-parse', 'HEAD']);
   await git.run(['push', '--quiet', remote, `${revert}:refs/heads/${base}`]);
   return { revert, base };
