@@ -2,8 +2,18 @@ import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
-/** CSV characters per COPY batch on PGlite (chunks are whole lines, so batches split on lines). */
-const COPY_BATCH_CHARS = 16 * 1024 * 1024;
+/** CSV bytes per COPY batch on PGlite (chunks are whole lines, so batches split on lines). */
+const COPY_BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * COPY input for PGlite: it reads a blob only through `arrayBuffer()` (into its /dev/blob device),
+ * and a real Blob of 16 MB costs ~0.3 s to build and as much to read back; this hands over the
+ * bytes already in memory (`bytes` must own its whole ArrayBuffer).
+ */
+function bytesBlob(bytes: Uint8Array<ArrayBuffer>): Blob {
+  const blobLike = { size: bytes.length, type: '', arrayBuffer: () => Promise.resolve(bytes.buffer) };
+  return blobLike as unknown as Blob;
+}
 
 type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
 
@@ -24,19 +34,26 @@ function queryable(conn: PgliteLike): Queryable {
       // that need all-or-nothing run this inside a transaction, as seeding and import do.
       const sql = copyInSql(table, columns, "'/dev/blob'");
       let rows = 0;
-      let parts: (string | Uint8Array<ArrayBuffer>)[] = [];
+      let parts: Uint8Array[] = [];
       let size = 0;
       const flush = async (): Promise<void> => {
-        if (parts.length === 0) return;
-        const r = await conn.query(sql, [], { blob: new Blob(parts) });
-        rows += r.affectedRows ?? 0;
+        if (size === 0) return;
+        const batch = new Uint8Array(size);
+        let at = 0;
+        for (const p of parts) {
+          batch.set(p, at);
+          at += p.length;
+        }
         parts = [];
         size = 0;
+        const r = await conn.query(sql, [], { blob: bytesBlob(batch) });
+        rows += r.affectedRows ?? 0;
       };
       for await (const chunk of typeof csv === 'string' ? [csv] : csv) {
-        parts.push(chunk as string | Uint8Array<ArrayBuffer>);
-        size += chunk.length;
-        if (size >= COPY_BATCH_CHARS) await flush();
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+        parts.push(bytes);
+        size += bytes.length;
+        if (size >= COPY_BATCH_BYTES) await flush();
       }
       await flush();
       return rows;
@@ -57,10 +74,14 @@ function queryable(conn: PgliteLike): Queryable {
 /**
  * PostgreSQL's start runs enough of its 9 MB of WASM to send thousands of functions to V8's
  * optimising tier at the default budget; that compile (~4 s of CPU, ~450 MB) outlives the command and
- * the process waits for it at exit. A tenfold budget leaves the once-run start-up code in the
- * baseline tier while the loops of real queries (COPY, scans, sorts) still reach the optimising one.
+ * the process waits for it at exit. A larger budget leaves the once-run code in the baseline tier
+ * while the loops of real queries (COPY, scans, sorts) still reach the optimising one. Tenfold was
+ * not enough for the SQL parser: raw_parser is one 105 KB function whose loop is charged its whole
+ * size per token, so ~150 tokens of SQL in a process (one CREATE TABLE of a dozen columns) sent it
+ * to TurboFan: 3-6 s of CPU and 600 MB on a compile thread, waited for at exit. At 2e9 (the flag is
+ * an int32) it stays in the baseline tier, and a 365-day CSV COPY ran in less CPU than at tenfold.
  */
-setFlagsFromString('--wasm-tiering-budget=130000000');
+setFlagsFromString('--wasm-tiering-budget=2000000000');
 
 const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
