@@ -258,6 +258,49 @@ describeDb('importCsv', ({ db }) => {
     });
   });
 
+  it("stores exactly what the database's own text input gives, for awkward numbers and times", async () => {
+    // The reference is the server's parser (float8in, timestamptz_in), on each backend.
+    const numbers = [
+      '0',
+      '-0',
+      '1.5',
+      '0.1',
+      '-0.000001',
+      '.5',
+      '5.',
+      '0.30000000000000004',
+      '123456789012345.6',
+      '1234567890.123456789',
+      '3.141592653589793238',
+    ];
+    const more = ['9007199254740993', '100000000000000000000000', '1e22', '1e23', '1e-300', '2.2250738585072014e-308', '4.9e-324', '1.7976931348623157e308'];
+    const times = [
+      '2026-06-01 12:34:56.789+05:30',
+      '2026-06-01T00:00:00.1-01',
+      '1999-12-31 23:59:59+00',
+      '1900-02-28 00:00:00+00',
+      '2400-02-29 00:00:00Z',
+      '1000-01-01 00:00:00Z',
+      '9998-12-31 23:59:59.999+15',
+      '2026-06-02T03:04:05.67-09:30',
+    ];
+    const values = [...numbers, ...more];
+    const stamps = values.map((_, i) => times[i % times.length]);
+    const file = csvFile([HEADER, ...values.map((v, i) => `${stamps[i]},PS-02${i},${v},1`)]);
+    expect((await importCsv(db(), file)).rows).toBe(values.length);
+    const { rows } = await db().query<{ i: number; same_ts: boolean; same_level: boolean }>(
+      `SELECT v.i::int AS i, r.ts = v.ts::timestamptz AS same_ts, float8send(r.tank_level_m) = float8send(v.level::float8) AS same_level
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS v(ts, level, i)
+         LEFT JOIN public.readings_wide r ON r.station_id = 'PS-02' || (v.i - 1)
+        ORDER BY v.i`,
+      [stamps, values],
+    );
+    expect(rows).toEqual(values.map((_, i) => ({ i: i + 1, same_ts: true, same_level: true })));
+    // A number so small the server would read it as 0 is refused, as one too large is.
+    const tiny = csvFile([HEADER, '2026-06-03T00:00:00Z,PS-030,1e-400,1']);
+    expect((await failure(importCsv(db(), tiny))).message).toBe(`${tiny}:2: column "tank_level_m": "1e-400" is out of range for double precision`);
+  });
+
   it('imports into another existing table, and refuses a missing one', async () => {
     await db().exec("CREATE TABLE public.import_probe (id integer PRIMARY KEY, label text NOT NULL, score real, ok boolean, note text DEFAULT 'x')");
     const good = csvFile(['id,label,score,ok', '1,"a, b",1.5,true', '2,c,,f']);

@@ -14,6 +14,11 @@ export interface DecodedColumns {
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
 
+/** What a binary COPY stream starts with: the signature, no flags, no header extension. */
+export const BINARY_COPY_HEADER = new Uint8Array([...SIGNATURE, 0, 0, 0, 0, 0, 0, 0, 0]);
+/** What it ends with: a tuple of -1 fields. */
+export const BINARY_COPY_TRAILER = new Uint8Array([0xff, 0xff]);
+
 class GrowableF64 {
   data = new Float64Array(1024);
   length = 0;

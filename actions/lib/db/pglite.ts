@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './copy-binary.ts';
 import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
 /** CSV bytes per COPY batch on PGlite (chunks are whole lines, so batches split on lines). */
@@ -20,6 +21,48 @@ type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
 // One representation on both backends: numeric as a JS number (pg gives strings by default too).
 const parsers = { [types.NUMERIC]: (v: string) => Number(v) };
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * PGlite takes COPY input as one blob: the chunks go in batches of whole chunks, each one COPY
+ * statement with its own `head` and `tail` (a binary stream's header and trailer), so memory stays
+ * bounded. Callers that need all-or-nothing run this inside a transaction, as seeding and import do.
+ */
+async function copyInBatches(
+  conn: PgliteLike,
+  sql: string,
+  chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
+  head: Uint8Array,
+  tail: Uint8Array,
+): Promise<number> {
+  let rows = 0;
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  const flush = async (): Promise<void> => {
+    if (size === 0) return;
+    const batch = new Uint8Array(head.length + size + tail.length);
+    batch.set(head);
+    let at = head.length;
+    for (const p of parts) {
+      batch.set(p, at);
+      at += p.length;
+    }
+    batch.set(tail, at);
+    parts = [];
+    size = 0;
+    const r = await conn.query(sql, [], { blob: bytesBlob(batch) });
+    rows += r.affectedRows ?? 0;
+  };
+  for await (const chunk of chunks) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    parts.push(bytes);
+    size += bytes.length;
+    if (size >= COPY_BATCH_BYTES) await flush();
+  }
+  await flush();
+  return rows;
+}
+
 function queryable(conn: PgliteLike): Queryable {
   return {
     async query<R>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<R>> {
@@ -29,34 +72,12 @@ function queryable(conn: PgliteLike): Queryable {
     async exec(sql) {
       await conn.exec(sql);
     },
-    async copyInCsv(table, columns, csv) {
-      // PGlite takes COPY input as one blob: send it in batches so memory stays bounded. Callers
-      // that need all-or-nothing run this inside a transaction, as seeding and import do.
-      const sql = copyInSql(table, columns, "'/dev/blob'");
-      let rows = 0;
-      let parts: Uint8Array[] = [];
-      let size = 0;
-      const flush = async (): Promise<void> => {
-        if (size === 0) return;
-        const batch = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) {
-          batch.set(p, at);
-          at += p.length;
-        }
-        parts = [];
-        size = 0;
-        const r = await conn.query(sql, [], { blob: bytesBlob(batch) });
-        rows += r.affectedRows ?? 0;
-      };
-      for await (const chunk of typeof csv === 'string' ? [csv] : csv) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-        parts.push(bytes);
-        size += bytes.length;
-        if (size >= COPY_BATCH_BYTES) await flush();
-      }
-      await flush();
-      return rows;
+    copyInCsv(table, columns, csv) {
+      const chunks = typeof csv === 'string' ? [csv] : csv;
+      return copyInBatches(conn, copyInSql(table, columns, "'/dev/blob'"), chunks, EMPTY, EMPTY);
+    },
+    copyInBinary(table, columns, tuples) {
+      return copyInBatches(conn, copyInSql(table, columns, "'/dev/blob'", 'binary'), tuples, BINARY_COPY_HEADER, BINARY_COPY_TRAILER);
     },
     async *copyOutBinary(select) {
       // PGlite runs in this process: the result is one blob, there is no socket to stream from.

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { connectionUrl } from './connection.ts';
 import { redactUrl, scrubSecret } from '../util/secrets.ts';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './copy-binary.ts';
 import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
 // Same value types as the PGlite backend: int8 and numeric as numbers (counts and metrics fit).
@@ -95,6 +96,18 @@ function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSigna
     const c = await checkout(pool, url);
     return { conn: c.client, done: () => c.release() };
   };
+  const copyIn = async (sql: string, chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<number> => {
+    const { conn, done } = await own();
+    try {
+      const stream = conn.query(copyStreams.from(sql));
+      await pipeline(Readable.from(chunks), stream);
+      return Number(stream.rowCount ?? 0);
+    } catch (err) {
+      throw databaseError(err);
+    } finally {
+      done();
+    }
+  };
   return {
     async query<R>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<R>> {
       try {
@@ -112,17 +125,15 @@ function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSigna
       }
     },
     async copyInCsv(table, columns, csv) {
-      const { conn, done } = await own();
-      try {
-        const stream = conn.query(copyStreams.from(copyInSql(table, columns, 'STDIN')));
-        const source = typeof csv === 'string' ? Readable.from([csv]) : Readable.from(csv);
-        await pipeline(source, stream);
-        return Number(stream.rowCount ?? 0);
-      } catch (err) {
-        throw databaseError(err);
-      } finally {
-        done();
+      return copyIn(copyInSql(table, columns, 'STDIN'), typeof csv === 'string' ? [csv] : csv);
+    },
+    async copyInBinary(table, columns, tuples) {
+      async function* framed(): AsyncGenerator<Uint8Array> {
+        yield BINARY_COPY_HEADER;
+        yield* tuples;
+        yield BINARY_COPY_TRAILER;
       }
+      return copyIn(copyInSql(table, columns, 'STDIN', 'binary'), framed());
     },
     async *copyOutBinary(select) {
       const { conn, done } = await own();

@@ -16,6 +16,12 @@ export interface Queryable {
    * chunk by chunk where the backend can take a stream. Returns the number of rows loaded.
    */
   copyInCsv(table: string, columns: readonly string[], csv: string | AsyncIterable<string | Uint8Array>): Promise<number>;
+  /**
+   * Bulk load: `COPY <table> (<columns>) FROM STDIN WITH (FORMAT binary)`. `tuples` are whole
+   * tuples of the binary format per chunk, without its header and trailer (added here, once per
+   * COPY statement). Returns the number of rows loaded.
+   */
+  copyInBinary(table: string, columns: readonly string[], tuples: AsyncIterable<Uint8Array>): Promise<number>;
   /** Bulk read: `COPY (<select>) TO STDOUT WITH (FORMAT binary)`, yielded as the server sends it. */
   copyOutBinary(select: string): AsyncIterable<Uint8Array>;
 }
@@ -58,8 +64,8 @@ export function quoteIdent(name: string): string {
     .join('.');
 }
 
-export function copyInSql(table: string, columns: readonly string[], source: 'STDIN' | "'/dev/blob'"): string {
-  return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source} WITH (FORMAT csv)`;
+export function copyInSql(table: string, columns: readonly string[], source: 'STDIN' | "'/dev/blob'", format: 'csv' | 'binary' = 'csv'): string {
+  return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source} WITH (FORMAT ${format})`;
 }
 
 /** True when `err` says the database connection was lost (the server or the network ended it), not that a statement failed. */

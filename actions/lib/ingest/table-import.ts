@@ -7,7 +7,8 @@
  * One pass, streaming: the file's bytes are read once and checked in place (csv.ts gives byte
  * ranges, not strings); a run of rows in the common spellings (`fastRow`: what the server reads
  * exactly as `checkRow` would write it) goes to COPY as the bytes they are, any other row is
- * rewritten by `checkRow`. Duplicate keys are the database's to find (the primary key rejects
+ * rewritten by `checkRow` (on PGlite, whose WASM server parses text slowly, every row goes as
+ * binary COPY tuples instead: binary-rows.ts). Duplicate keys are the database's to find (the primary key rejects
  * them). When a row fails a check or the key rejects one, the COPY stops and its transaction rolls
  * back, and a second reading of the file (`checkCsv`, which keeps every key) names the errors as
  * they always were named: type errors and duplicates in file order, or the rows already in the table.
@@ -17,6 +18,7 @@ import { stat } from 'node:fs/promises';
 import { quoteIdent, type Db } from '../db/index.ts';
 import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
 import { CsvScanner, HAS_CR, NON_ASCII, quoteCsv, recordFields, type CsvRecord } from './csv.ts';
+import { binaryKinds, TupleWriter, type BinaryKind } from './binary-rows.ts';
 
 export const MAX_ERRORS = 20;
 /** bytes per read of the file (and so, about, per COPY message) */
@@ -167,6 +169,15 @@ export function parseTime(text: string): number | null {
   return ms >= MIN_MS && ms <= MAX_MS ? ms : null;
 }
 
+/** A number (NUMBER's form) the type cannot hold: too large, or so small it would be read as 0 (the server refuses both). */
+function outOfRange(dataType: string, value: string): boolean {
+  const v = Math.abs(Number(value));
+  if (!Number.isFinite(v)) return true;
+  if (dataType === 'numeric') return false;
+  if (dataType === 'real') return v > 3.4028235e38 || (v < 1.401298464324817e-45 && /[1-9]/.test(value.split(/[eE]/)[0]));
+  return v === 0 && /[1-9]/.test(value.split(/[eE]/)[0]);
+}
+
 export function show(value: string): string {
   return value.length > 60 ? value.slice(0, 57) + '...' : value;
 }
@@ -222,9 +233,8 @@ function checkRow(plan: Plan, line: number, fields: string[], errors: string[]):
       }
       case 'float': {
         if (!NUMBER.test(value)) errors.push(`${where}: "${show(raw)}" is not a number`);
-        else if (!Number.isFinite(Number(value)) || (col.dataType === 'real' && Math.abs(Number(value)) > 3.4028235e38)) {
-          errors.push(`${where}: "${show(raw)}" is out of range for ${col.dataType}`);
-        } else normalized[i] = value;
+        else if (outOfRange(col.dataType, value)) errors.push(`${where}: "${show(raw)}" is out of range for ${col.dataType}`);
+        else normalized[i] = value;
         break;
       }
       case 'int': {
@@ -569,19 +579,23 @@ export interface LoadState {
 
 const NEWLINE = new Uint8Array([10]);
 
-/**
- * The file's data rows for COPY ... (FORMAT csv), checked and streamed in one pass; `keep` leaves
- * rows out by line. At the first row that fails a check it sets `state.rejectedLine` and throws,
- * which aborts the COPY (the caller names the errors with `checkCsv`).
- */
-export async function* csvRows(plan: Plan, state: LoadState, keep?: (line: number) => boolean): AsyncGenerator<Uint8Array> {
-  const fp = fastPlan(plan);
+/** Where the rows of one read of the file go, and what is handed to COPY after each read. */
+interface RowEncoder {
+  /** a row that fastRow passed, as it is in the file */
+  fast(rec: CsvRecord): void;
+  /** a row that checkRow passed: its fields and checkRow's CSV line */
+  checked(fields: string[], csv: string): void;
+  /** a row left out */
+  skip(): void;
+  take(): Uint8Array | null;
+}
+
+/** COPY ... (FORMAT csv): runs of good rows as the bytes they are, other rows as checkRow writes them. */
+function csvEncoder(): RowEncoder {
   const encoder = new TextEncoder();
-  const noErrors: string[] = [];
   let pieces: Uint8Array[] = [];
   let size = 0;
-  let header = true;
-  // the run of good rows being passed on as they are: [runStart, runEnd) of runBuf
+  // the run of rows being passed on as they are: [runStart, runEnd) of runBuf
   let runBuf: Uint8Array | null = null;
   let runStart = -1;
   let runEnd = -1;
@@ -595,16 +609,8 @@ export async function* csvRows(plan: Plan, state: LoadState, keep?: (line: numbe
       runStart = -1;
     }
   };
-  const scanner = new CsvScanner((rec) => {
-    if (header) {
-      header = false;
-      return true;
-    }
-    if (keep && !keep(rec.line)) {
-      flushRun();
-      return true;
-    }
-    if (fastRow(fp, rec)) {
+  return {
+    fast(rec) {
       if (runStart < 0 || runBuf !== rec.buf || runEnd !== rec.start) {
         flushRun();
         runBuf = rec.buf;
@@ -617,36 +623,85 @@ export async function* csvRows(plan: Plan, state: LoadState, keep?: (line: numbe
         flushRun();
         push(NEWLINE);
       }
+    },
+    checked(_fields, csv) {
+      flushRun();
+      push(encoder.encode(csv + '\n'));
+    },
+    skip: flushRun,
+    take() {
+      flushRun();
+      if (size === 0) return null;
+      // a copy: the pieces are views of the buffers read, and a backend may keep what it is given
+      const out = Buffer.concat(pieces, size);
+      pieces = [];
+      size = 0;
+      return out;
+    },
+  };
+}
+
+/** COPY ... (FORMAT binary) tuples (binary-rows.ts). */
+function binaryEncoder(kinds: readonly BinaryKind[]): RowEncoder {
+  const writer = new TupleWriter(kinds);
+  return {
+    fast: (rec) => writer.fast(rec),
+    checked: (fields) => writer.text(fields),
+    skip: () => undefined,
+    take: () => writer.take(),
+  };
+}
+
+export interface LoadOptions {
+  /** leaves rows out by line */
+  keep?: (line: number) => boolean;
+  /** binary COPY tuples of these kinds (binaryKinds), instead of CSV */
+  binary?: readonly BinaryKind[];
+}
+
+/**
+ * The file's data rows for COPY, checked and streamed in one pass: CSV for COPY ... (FORMAT csv),
+ * or with `binary` the tuples of a binary COPY. At the first row that fails a check it sets
+ * `state.rejectedLine` and throws, which aborts the COPY (the caller names the errors with `checkCsv`).
+ */
+export async function* loadRows(plan: Plan, state: LoadState, options: LoadOptions = {}): AsyncGenerator<Uint8Array> {
+  const fp = fastPlan(plan);
+  const { keep } = options;
+  const out = options.binary ? binaryEncoder(options.binary) : csvEncoder();
+  const noErrors: string[] = [];
+  let header = true;
+  const scanner = new CsvScanner((rec) => {
+    if (header) {
+      header = false;
       return true;
     }
-    flushRun();
-    const row = rec.error === null ? checkRow(plan, rec.line, recordFields(rec), noErrors) : null;
+    if (keep && !keep(rec.line)) {
+      out.skip();
+      return true;
+    }
+    if (fastRow(fp, rec)) {
+      out.fast(rec);
+      return true;
+    }
+    const fields = rec.error === null ? recordFields(rec) : null;
+    const row = fields ? checkRow(plan, rec.line, fields, noErrors) : null;
     if (row === null) {
       state.rejectedLine = rec.line;
       return false;
     }
-    push(encoder.encode(row.csv + '\n'));
+    out.checked(fields!, row.csv);
     return true;
   });
-  const take = (): Uint8Array | null => {
-    flushRun();
-    if (size === 0) return null;
-    // a copy: the pieces are views of the buffers read, and a backend may keep what it is given
-    const out = Buffer.concat(pieces, size);
-    pieces = [];
-    size = 0;
-    return out;
-  };
   for await (const chunk of fileChunks(plan.file)) {
     scanner.feed(chunk);
     if (state.rejectedLine > 0) break;
-    const out = take();
-    if (out) yield out;
+    const bytes = out.take();
+    if (bytes) yield bytes;
   }
   if (state.rejectedLine === 0) {
     scanner.end();
-    const out = take();
-    if (out) yield out;
+    const bytes = out.take();
+    if (bytes) yield bytes;
   }
   if (state.rejectedLine > 0) throw changedError(plan.file, state.rejectedLine);
 }
@@ -670,7 +725,13 @@ export async function importCsvTable(db: Db, file: string, table: string): Promi
   const plan = await planCsv(db, file, table);
   const state: LoadState = { rejectedLine: 0 };
   try {
-    const loaded = await db.transaction((tx) => tx.copyInCsv(table, plan.names, csvRows(plan, state)));
+    // PGlite parses text in WASM, slowly (floats in soft-float long doubles): it gets binary tuples
+    // when every column has a binary form here. PostgreSQL parses CSV natively, faster than this
+    // process could encode it: it gets the file's own bytes.
+    const binary = db.backend === 'pglite' ? binaryKinds(plan.header) : null;
+    const loaded = await db.transaction((tx) =>
+      binary ? tx.copyInBinary(table, plan.names, loadRows(plan, state, { binary })) : tx.copyInCsv(table, plan.names, loadRows(plan, state)),
+    );
     return { file, table, rows: loaded, columns: plan.names };
   } catch (err) {
     const duplicate = isDuplicateKey(err);
