@@ -25,6 +25,7 @@ import { checkSource } from '../actions/lib/source/check.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
 import { gateTable, metricTable, fmtMetric } from '../actions/lib/report/markdown.ts';
+import { bodyPreview } from '../actions/lib/report/pr-body.ts';
 import { metricValue } from '../actions/lib/evaluate/metrics.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
 import { prepareScratchClone } from '../actions/lib/promotion/local.ts';
@@ -229,16 +230,7 @@ async function main(): Promise<void> {
     if (ready && ready.mode === 'local') {
       say(`   ready for review: ${ready.title}`);
       say(`     branch mlops/promote/${ready.model} in ${rel(ready.clone)}; body ${rel(ready.bodyFile)}`);
-      // the body up to its collapsed details: the title, what approving covers, the metric and gate tables, the chart
-      const lines = readFileSync(ready.bodyFile, 'utf8').split('\n');
-      const body = lines
-        .slice(
-          0,
-          lines.findIndex((l) => l.startsWith('<details>')),
-        )
-        .join('\n')
-        .trimEnd();
-      say(indent(body));
+      say(indent(bodyPreview(readFileSync(ready.bodyFile, 'utf8'))));
     }
     say(`\n   database ${db.location}; runs ${rel(RUNS)}; try: npm run mlops -- runs list --data-dir ${rel(join(ROOT, 'db'))}`);
     say(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { metricChart, PR_BODY_LIMIT, promotionBody, promotionTitle } from '../actions/lib/report/pr-body.ts';
+import { bodyPreview, metricChart, PR_BODY_LIMIT, promotionBody, promotionTitle } from '../actions/lib/report/pr-body.ts';
 import type { RetrainResult, ModelScore } from '../actions/lib/retrain/result.ts';
 import type { PerformancePoint } from '../actions/lib/tracking/runs.ts';
 
@@ -105,6 +105,15 @@ describe('the promotion pull request', () => {
     expect(body).toContain('`git revert -m 1 <merge commit>`');
     expect(body).toContain('npm run mlops -- rollback --model tank-level-forecast');
     expect(body.length).toBeLessThan(PR_BODY_LIMIT);
+
+    // what the demo prints: everything above the collapsed details, never cut after a table's header (#11.14)
+    const preview = bodyPreview(body);
+    expect(body.startsWith(preview)).toBe(true);
+    expect(preview).toContain('| rmse | 0.0712 | **0.0655** (-8.0%) | 0.446 |');
+    expect(preview).toContain('| improvement over champion | >= 2% | 8.0% | ✅ |');
+    expect(preview).toMatch(/ {2}line \[0\.0712, 0\.0712, 0\.0712, 0\.0712, 0\.0712\]\n```$/);
+    expect(preview).not.toContain('<details>');
+    expect(bodyPreview('no details\n\nat all\n')).toBe('no details\n\nat all');
   });
 
   it("draws no chart from fewer than two runs and stays under GitHub's body limit", () => {

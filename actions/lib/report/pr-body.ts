@@ -111,3 +111,14 @@ export function promotionBody(input: PrBodyInput): string {
   if (body.length > PR_BODY_LIMIT - 1000) body = body.slice(0, PR_BODY_LIMIT - 1000) + '\n\n…(truncated; the full report is in the run artifact)\n';
   return body;
 }
+
+/**
+ * What a reviewer sees of a promotion body before its collapsed details: the title and what
+ * approving covers, the metric and gate tables, the chart (the demo prints this). The whole body
+ * when it has no details.
+ */
+export function bodyPreview(body: string): string {
+  const lines = body.split('\n');
+  const details = lines.findIndex((l) => l.startsWith('<details>'));
+  return (details === -1 ? lines : lines.slice(0, details)).join('\n').trimEnd();
+}
