@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { testBackends } from './helpers/db.ts';
+import { openDb } from '../actions/lib/db/index.ts';
 import { makeWorkspace, pipelineYaml, runEntry, seededDatabase, type StepRun, type Workspace } from './helpers/runner.ts';
 
 const TOKEN = `ghs_${randomBytes(18).toString('hex')}`;
@@ -34,7 +35,7 @@ describe('plan', () => {
       ],
     });
     expect(all.outputs.count).toBe('3');
-    expect(all.summary).toContain('### Plan: 3 pipeline(s)');
+    expect(all.summary).toContain('### Plan (retrain): 3 pipeline(s)');
     const one = ok(await runEntry('plan', { pipeline: 'tank-level-forecast' }));
     expect(JSON.parse(one.outputs.matrix).include).toHaveLength(1);
     const none = await runEntry('plan', { pipeline: 'no-such-model' });
@@ -167,6 +168,27 @@ for (const backend of testBackends()) {
       expect(daily.outputs.passed).toBe('true');
       expect(daily.summary).toContain('### Data quality — tank-strict (last 24 h');
       expect(daily.summary).toContain('✅ passed');
+      expect(JSON.parse(daily.outputs.alerts)).toEqual([]);
+      // two days on without a reading: the shared monitoring code (as `mlops quality`) opens the
+      // data-quality alert, recorded in mlops.alerts (an issue too, with a token)
+      const stale = ok(
+        await step('check-data-quality', {
+          'pipeline-file': 'pipelines/tank-strict.yaml',
+          since: '1d',
+          'as-of': new Date(Date.parse(db.asOf) + 2 * 86_400_000).toISOString(),
+        }),
+      );
+      expect(stale.outputs.passed).toBe('false');
+      expect(JSON.parse(stale.outputs.alerts)).toEqual([{ key: 'tank-strict/data-quality', outcome: 'opened', issue: null }]);
+      const conn = await openDb({ dataDir: db.inputs['data-dir'], ignoreEnv: true });
+      try {
+        const alerts = await conn.query<{ alert_key: string; status: string }>(
+          "SELECT alert_key, status FROM mlops.alerts WHERE alert_key = 'tank-strict/data-quality'",
+        );
+        expect(alerts.rows).toEqual([{ alert_key: 'tank-strict/data-quality', status: 'open' }]);
+      } finally {
+        await conn.close();
+      }
     });
 
     once('fails with a message a user can act on', async () => {
