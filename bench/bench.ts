@@ -295,6 +295,7 @@ async function main(): Promise<void> {
     const dest = await scratchPostgres(process.env.DATABASE_URL);
     const pglite = resolve('.mlops', 'bench', `import-${randomBytes(3).toString('hex')}`);
     const csv = resolve('.mlops', 'bench', `readings-365d-${randomBytes(3).toString('hex')}.csv`);
+    mkdirSync(resolve('.mlops', 'bench'), { recursive: true });
     try {
       const days = quick ? 30 : 365;
       timeCli(['data', 'seed', '--days', String(days), '--start', START.toISOString(), '--database-url', source.url]);
