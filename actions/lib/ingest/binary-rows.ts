@@ -1,7 +1,8 @@
 /**
- * Checked CSV rows as tuples of PostgreSQL's binary COPY format, for PGlite: its WASM server parses
- * text slowly (musl's strtod works in soft-float long doubles; float parsing was ~40% of a 365-day
- * CSV COPY), while here a decimal is one division. Only for tables whose columns are all of the
+ * Checked CSV rows as tuples of PostgreSQL's binary COPY format. Reading floats and times from
+ * text is the costliest part of a server's COPY (on PGlite, musl's strtod in WASM works in
+ * soft-float long doubles: ~40% of a CSV COPY), while here a decimal is one division, done beside
+ * the server's inserts. Only for tables whose columns are all of the
  * kinds below; each field is written as the server's recv function reads it, and holds the value
  * the text would have given (`m / 10^k` with both exact is the correctly rounded double, as strtod's
  * is; times to the millisecond, as `parseTime` reads them).

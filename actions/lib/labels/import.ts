@@ -18,7 +18,7 @@
 import { quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import type { ClassificationPipeline, LabelsConfig } from '../config/schema.ts';
 import { decodeBinaryCopy } from '../db/copy-binary.ts';
-import { checkCsv, loadRows, CsvImportError, loadFailure, MAX_ERRORS, parseTime, show, type LoadState } from '../ingest/table-import.ts';
+import { checkCsv, copyRows, CsvImportError, loadFailure, MAX_ERRORS, parseTime, show, type LoadState } from '../ingest/table-import.ts';
 
 export type UnknownKeyPolicy = 'error' | 'skip' | 'keep';
 export const UNKNOWN_KEY_POLICIES: readonly UnknownKeyPolicy[] = ['error', 'skip', 'keep'];
@@ -196,7 +196,7 @@ export async function importLabels(db: Db, file: string, pipeline: Classificatio
   try {
     const inserted = await db.transaction(async (tx) => {
       await tx.exec(`CREATE TEMP TABLE ${quoteIdent(TEMP_TABLE)} ON COMMIT DROP AS SELECT ${cols} FROM ${target} WITH NO DATA`);
-      await tx.copyInCsv(TEMP_TABLE, names, loadRows(checked.plan, state, { keep }));
+      await copyRows(tx, TEMP_TABLE, checked.plan, state, keep);
       const conflicts = await tx.query<{ k: string; ms: number; have: string; got: string }>(
         `SELECT i.${k}::text AS k, (extract(epoch FROM i.${t}) * 1000)::float8 AS ms, t.${y}::text AS have, i.${y}::text AS got
          FROM ${quoteIdent(TEMP_TABLE)} i JOIN ${target} t ON ${same} WHERE t.${y} IS DISTINCT FROM i.${y} LIMIT ${MAX_ERRORS + 1}`,
