@@ -296,6 +296,13 @@ describeDb('importCsv', ({ db }) => {
       [stamps, values],
     );
     expect(rows).toEqual(values.map((_, i) => ({ i: i + 1, same_ts: true, same_level: true })));
+    // Quoted text with doubled quotes, commas and a line break, in rows otherwise in the common spellings.
+    const quoted = csvFile([HEADER, '2026-06-04 00:00:00+00,"PS ""Q"", x",1,1', '2026-06-04 00:01:00+00,"PS\nR",2,2']);
+    expect((await importCsv(db(), quoted)).rows).toBe(2);
+    const names = await db().query<{ station_id: string }>(
+      `SELECT station_id FROM public.readings_wide WHERE ts >= '2026-06-04' AND ts < '2026-06-05' ORDER BY ts`,
+    );
+    expect(names.rows.map((r) => r.station_id)).toEqual(['PS "Q", x', 'PS\nR']);
     // A number so small the server would read it as 0 is refused, as one too large is.
     const tiny = csvFile([HEADER, '2026-06-03T00:00:00Z,PS-030,1e-400,1']);
     expect((await failure(importCsv(db(), tiny))).message).toBe(`${tiny}:2: column "tank_level_m": "1e-400" is out of range for double precision`);
