@@ -253,6 +253,7 @@ describeDb('importCsv', ({ db }) => {
     const err = await failure(importCsv(db(), file));
     expect(err.errors[0]).toBe(`${file}:2: (station_id, ts) = (PS-010, ${new Date(t0).toISOString()}) already in readings_wide`);
     expect(err.errors).toHaveLength(MAX_ERRORS + 1);
+    expect(err.errors[MAX_ERRORS]).toBe(`${file}: ${rows - MAX_ERRORS} more rows already in readings_wide`);
     expect(await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM public.readings_wide WHERE station_id = 'PS-010'`)).toMatchObject({
       rows: [{ n: rows }],
     });

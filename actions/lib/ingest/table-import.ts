@@ -777,6 +777,7 @@ async function findConflicts(db: Db, plan: Plan, firstLine: Map<string, number>,
     { readOnly: true },
   );
   const hits: { line: number; values: string[] }[] = [];
+  let hitCount = 0;
   const values: string[] = new Array(cols.length);
   for (let r = 0; r < decoded.rows; r++) {
     for (let i = 0; i < cols.length; i++) {
@@ -785,10 +786,16 @@ async function findConflicts(db: Db, plan: Plan, firstLine: Map<string, number>,
       else values[i] = column[r] < 0 ? '' : decoded.dictionaries[i]![column[r]];
     }
     const line = firstLine.get(values.join('\u0000'));
-    if (line !== undefined) hits.push({ line, values: values.slice() });
+    if (line === undefined) continue;
+    // only the first MAX_ERRORS lines are named: keep those, count the rest (a re-import hits every row)
+    hitCount++;
+    if (hits.length === MAX_ERRORS && line > hits[MAX_ERRORS - 1].line) continue;
+    let at = hits.length;
+    while (at > 0 && hits[at - 1].line > line) at--;
+    hits.splice(at, 0, { line, values: values.slice() });
+    if (hits.length > MAX_ERRORS) hits.pop();
   }
-  hits.sort((a, b) => a.line - b.line);
-  const out = hits.slice(0, MAX_ERRORS).map((h) => `${plan.file}:${h.line}: ${keyText(plan)} = (${h.values.join(', ')}) already in ${plan.table}`);
-  if (hits.length > MAX_ERRORS) out.push(`${plan.file}: ${hits.length - MAX_ERRORS} more rows already in ${plan.table}`);
+  const out = hits.map((h) => `${plan.file}:${h.line}: ${keyText(plan)} = (${h.values.join(', ')}) already in ${plan.table}`);
+  if (hitCount > MAX_ERRORS) out.push(`${plan.file}: ${hitCount - MAX_ERRORS} more rows already in ${plan.table}`);
   return out;
 }
