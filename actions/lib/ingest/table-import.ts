@@ -5,13 +5,13 @@
  * are this one reader and checker with their own rules on top.
  *
  * One pass, streaming: the file's bytes are read once and checked in place (csv.ts gives byte
- * ranges, not strings); a run of rows in the common spellings (`fastRow`: what the server reads
- * exactly as `checkRow` would write it) goes to COPY as the bytes they are, any other row is
- * rewritten by `checkRow`; when every column has a binary form, the rows go as binary COPY
- * tuples instead (binary-rows.ts, `copyRows`). Duplicate keys are the database's to find (the primary key rejects
- * them). When a row fails a check or the key rejects one, the COPY stops and its transaction rolls
- * back, and a second reading of the file (`checkCsv`, which keeps every key) names the errors as
- * they always were named: type errors and duplicates in file order, or the rows already in the table.
+ * ranges, not strings). A row in the common spellings (`fastRow`: what the server reads exactly as
+ * `checkRow` would write it) is encoded from its bytes: as binary COPY tuples when every column has
+ * a binary form (binary-rows.ts), else as the CSV bytes they are; any other row is rewritten by
+ * `checkRow`. Duplicate keys are the database's to find (the primary key rejects them). When a row
+ * fails a check or the key rejects one, the COPY stops and its transaction rolls back, and a second
+ * reading of the file (`checkCsv`, which keeps every key) names the errors as they always were
+ * named: type errors and duplicates in file order, or the rows already in the table.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -652,7 +652,7 @@ function binaryEncoder(kinds: readonly BinaryKind[]): RowEncoder {
   };
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   /** leaves rows out by line */
   keep?: (line: number) => boolean;
   /** binary COPY tuples of these kinds (binaryKinds), instead of CSV */
@@ -664,7 +664,7 @@ export interface LoadOptions {
  * or with `binary` the tuples of a binary COPY. At the first row that fails a check it sets
  * `state.rejectedLine` and throws, which aborts the COPY (the caller names the errors with `checkCsv`).
  */
-export async function* loadRows(plan: Plan, state: LoadState, options: LoadOptions = {}): AsyncGenerator<Uint8Array> {
+async function* loadRows(plan: Plan, state: LoadState, options: LoadOptions = {}): AsyncGenerator<Uint8Array> {
   const fp = fastPlan(plan);
   const { keep } = options;
   const out = options.binary ? binaryEncoder(options.binary) : csvEncoder();
