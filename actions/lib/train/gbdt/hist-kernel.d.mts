@@ -42,6 +42,8 @@ export interface KernelAddresses {
   /** f64 per training row: current predictions and targets */
   pred: number;
   target: number;
+  /** f64 per training row, log loss only: σ(prediction) as the last gradient phase computed it (the leaves' Newton step reads it) */
+  prob: number;
   /** i32 per feature: bins including the missing bin (set by the main thread before training) */
   binCount: number;
   binValues: number;

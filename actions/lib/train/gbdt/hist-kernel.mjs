@@ -119,6 +119,7 @@ function views(ctx) {
       gradQ: new Int32Array(buf, at.gradQ, ctx.config.nTrain),
       pred: new Float64Array(buf, at.pred, ctx.config.nTrain),
       target: new Float64Array(buf, at.target, ctx.config.nTrain),
+      prob: new Float64Array(buf, at.prob, ctx.config.loss === 'logistic' ? ctx.config.nTrain : 0),
     };
   }
   return ctx.views;
@@ -196,9 +197,12 @@ function chunkEnd(task, s) {
   return Math.min(task[2], s + task[3]);
 }
 
-/** All rows in the root, in order: rowIdx[r] = r, gradient = prediction - target; result max |gradient|. */
+/**
+ * All rows in the root, in order: rowIdx[r] = r, gradient = prediction - target (log loss:
+ * w · (σ(prediction) − target), keeping σ(prediction) in prob[r]); result max |gradient|.
+ */
 function runGrad(ctx, v) {
-  const { task, taskF, rowIdx, grad, pred, target } = v;
+  const { task, taskF, rowIdx, grad, pred, target, prob } = v;
   const res = ctx.lay.partRes;
   const logistic = ctx.config.loss === 'logistic';
   const [w0, w1] = ctx.config.classWeights;
@@ -209,8 +213,13 @@ function runGrad(ctx, v) {
     for (let r = s; r < e; r++) {
       rowIdx[r] = r;
       const y = target[r];
-      // log loss on log-odds: gradient σ(f) − y, weighted by the row's class
-      const g = logistic ? (y === 1 ? w1 : w0) * (1 / (1 + Math.exp(-pred[r])) - y) : pred[r] - y;
+      let g;
+      if (logistic) {
+        // log loss on log-odds: gradient σ(f) − y, weighted by the row's class
+        const p = 1 / (1 + Math.exp(-pred[r]));
+        prob[r] = p;
+        g = (y === 1 ? w1 : w0) * (p - y);
+      } else g = pred[r] - y;
       grad[r] = g;
       const a = Math.abs(g);
       if (a > maxAbs) maxAbs = a;

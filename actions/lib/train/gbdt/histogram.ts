@@ -95,6 +95,8 @@ export class HistogramBuilder {
   /** current predictions and the targets of the training rows (by row id) */
   readonly pred: Float64Array;
   readonly target: Float64Array;
+  /** log loss: σ(pred[r]) of every row as the last gradients() computed it (empty for squared error) */
+  readonly prob: Float64Array;
   /** rows passed through the histogram kernel (for benchmarks) */
   rowsBuilt = 0;
   /** histogram slots as int32 words: bin = (lo, hi) of (gradient sum << 24) + count */
@@ -156,6 +158,8 @@ export class HistogramBuilder {
     const binCount = take(nFeatures * 4);
     const pred = take(nTrain * 8);
     const target = take(nTrain * 8);
+    const probRows = split.loss === 'logistic' ? nTrain : 0;
+    const prob = take(probRows * 8);
     this.binBlocks = this.threads === 1 ? 1 : BIN_BLOCKS_PER_THREAD * this.threads;
     const binValues = take(this.binBlocks * BIN_BLOCK_ROWS * nFeatures * 4);
     const binBins = take(this.binBlocks * BIN_BLOCK_ROWS * nFeatures);
@@ -204,6 +208,7 @@ export class HistogramBuilder {
         binCount,
         pred,
         target,
+        prob,
         binValues,
         binBins,
         edgeTable,
@@ -218,6 +223,7 @@ export class HistogramBuilder {
     this.gradOrd = new Float64Array(buf, grad, nTrain);
     this.pred = new Float64Array(buf, pred, nTrain);
     this.target = new Float64Array(buf, target, nTrain);
+    this.prob = new Float64Array(buf, prob, probRows);
     this.ctl = new Int32Array(buf, ctl, CTL_WORDS);
     this.task = new Int32Array(buf, task, lay.i32Words);
     this.taskF = new Float64Array(buf, taskF, lay.f64Words);
@@ -414,7 +420,8 @@ export class HistogramBuilder {
 
   /**
    * All n training rows in order as the root: rowIdx[r] = r and gradOrd[r] the row's gradient
-   * (pred[r] - target[r] for squared error, w · (σ(pred[r]) - target[r]) for log loss).
+   * (pred[r] - target[r] for squared error, w · (σ(pred[r]) - target[r]) for log loss, with
+   * σ(pred[r]) kept in prob[r]).
    * Returns the largest |gradient|.
    */
   gradients(n: number): number {

@@ -117,7 +117,9 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
     const valPred = new Float64Array(nVal).fill(baseScore);
     const rng = createPrng(params.seed);
     const grower = new TreeGrower(params, featureBins, builder);
-    // Log loss: one Newton step per leaf over its rows (by row id: gradients are not kept in leaf order).
+    // Log loss: one Newton step per leaf over its rows (by row id: gradients are not kept in leaf
+    // order), from the σ(prediction) of each row that the tree's gradients computed (prob).
+    const { prob } = builder;
     const newtonLeaf = logistic
       ? (start: number, end: number): number => {
           let g = 0;
@@ -126,7 +128,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
             const r = rowIdx[i];
             const y = target[r];
             const w = weights[y];
-            const p = 1 / (1 + Math.exp(-pred[r]));
+            const p = prob[r];
             g += w * (p - y);
             h += w * p * (1 - p);
           }
@@ -145,7 +147,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
       if (params.subsample >= 1) {
         maxAbs = builder.gradients(nTrain);
       } else {
-        sampled = sampleRows(rowIdx, gradOrd, pred, target, nTrain, params.subsample, rng, logistic ? weights : null);
+        sampled = sampleRows(rowIdx, gradOrd, pred, target, nTrain, params.subsample, rng, logistic ? weights : null, prob);
         maxAbs = 0;
         for (let i = 0; i < sampled; i++) {
           const a = Math.abs(gradOrd[i]);
@@ -231,8 +233,9 @@ function hasMissing(columns: Uint8Array, col: number, n: number): boolean {
 
 /**
  * Fills the root segment with the tree's rows (Bernoulli sample, ascending) and their gradients
- * (squared error: prediction - target; log loss with `weights`: w · (σ(prediction) − target)).
- * Without subsampling, HistogramBuilder.gradients does this on all threads.
+ * (squared error: prediction - target; log loss with `weights`: w · (σ(prediction) − target),
+ * keeping σ(prediction) in prob[r]). Without subsampling, HistogramBuilder.gradients does this on
+ * all threads.
  */
 function sampleRows(
   rowIdx: Int32Array,
@@ -243,13 +246,18 @@ function sampleRows(
   subsample: number,
   rng: () => number,
   weights: [number, number] | null,
+  prob: Float64Array,
 ): number {
   let k = 0;
   for (let r = 0; r < n; r++) {
     if (rng() < subsample) {
       rowIdx[k] = r;
       const y = target[r];
-      gradOrd[k++] = weights ? weights[y] * (1 / (1 + Math.exp(-pred[r])) - y) : pred[r] - y;
+      if (weights) {
+        const p = 1 / (1 + Math.exp(-pred[r]));
+        prob[r] = p;
+        gradOrd[k++] = weights[y] * (p - y);
+      } else gradOrd[k++] = pred[r] - y;
     }
   }
   return k;
