@@ -20,7 +20,7 @@ import { decodeBinaryCopy } from '../db/copy-binary.ts';
 import type { Db, Queryable } from '../db/index.ts';
 import { classificationMetrics, type ClassificationMetrics } from '../evaluate/metrics.ts';
 import { readRegistry } from '../registry/champion.ts';
-import { checkLabels, INVALID_LABEL, invalidLabels, knownLabelsSql, labelSettings } from './sql.ts';
+import { checkLabels, INVALID_LABEL, invalidLabels, labelSettings, noKnownLabels, readKnownLabels } from './sql.ts';
 
 const DAY_MS = 86_400_000;
 /** keys per read of the labels table */
@@ -66,6 +66,8 @@ interface PredictionColumns {
   rows: number;
   keys: Int32Array;
   keyNames: string[];
+  /** key text -> code */
+  keyCodes: Map<string, number>;
   versions: Float64Array;
   values: Float64Array;
 }
@@ -95,36 +97,31 @@ async function readPredictions(db: Db, pipeline: string, start: Date, end: Date)
     rows: decoded.rows,
     keys: decoded.columns[0] as Int32Array,
     keyNames: decoded.dictionaries[0] ?? [],
+    keyCodes: decoded.maps[0] ?? new Map(),
     versions: decoded.columns[1] as Float64Array,
     values: decoded.columns[2] as Float64Array,
   };
 }
 
-/** The label (1 or 0) known at as-of of each key that has one, read as the source's reader. */
-async function readLabels(db: Db, pipeline: ClassificationPipeline, keys: readonly string[], asOf: Date): Promise<Map<string, number>> {
+/**
+ * The label (1 or 0; NaN: none known) at as-of of each key code, read as the source's reader:
+ * the labels of the window's keys, a batch of keys at a time (they travel as a setting).
+ */
+async function readLabels(db: Db, pipeline: ClassificationPipeline, p: PredictionColumns, asOf: Date): Promise<Float64Array> {
   const labels = pipeline.labels;
-  const out = new Map<string, number>();
+  const known = noKnownLabels(p.keyNames.length);
   await db.readSource(async (tx: Queryable) => {
-    await checkLabels(tx, labels);
+    const table = await checkLabels(tx, labels);
     await labelSettings(tx, labels, asOf);
-    for (let from = 0; from < keys.length; from += KEY_BATCH) {
-      await tx.query("SELECT set_config('mlops.label_keys', $1, true)", [JSON.stringify(keys.slice(from, from + KEY_BATCH))]);
-      const decoded = await decodeBinaryCopy(
-        tx.copyOutBinary(`SELECT k, y FROM (${knownLabelsSql(labels, "SELECT jsonb_array_elements_text(current_setting('mlops.label_keys')::jsonb)")}) l`),
-        ['text', 'float8'],
-      );
-      const dict = decoded.dictionaries[0] ?? [];
-      const codes = decoded.columns[0] as Int32Array;
-      const y = decoded.columns[1] as Float64Array;
-      let invalid = 0;
-      for (let i = 0; i < decoded.rows; i++) {
-        if (y[i] === INVALID_LABEL) invalid++;
-        else out.set(dict[codes[i]], y[i]);
-      }
-      if (invalid > 0) throw new Error(await invalidLabels(tx, labels, invalid));
+    for (let from = 0; from < p.keyNames.length; from += KEY_BATCH) {
+      await tx.query("SELECT set_config('mlops.label_keys', $1, true)", [JSON.stringify(p.keyNames.slice(from, from + KEY_BATCH))]);
+      await readKnownLabels(tx, labels, table, p.keyCodes, known, "SELECT jsonb_array_elements_text(current_setting('mlops.label_keys')::jsonb)");
     }
+    let invalid = 0;
+    for (let c = 0; c < known.y.length; c++) if (known.y[c] === INVALID_LABEL) invalid++;
+    if (invalid > 0) throw new Error(await invalidLabels(tx, labels, table, invalid));
   });
-  return out;
+  return known.y;
 }
 
 /** Joins the window's predictions to the labels known at as-of and computes coverage and the champion's live metrics. */
@@ -137,24 +134,12 @@ export async function livePerformance(db: Db, pipeline: ClassificationPipeline, 
   const entry = readRegistry(options.repoDir).models[pipeline.name];
   const p = await readPredictions(db, pipeline.name, start, end);
 
-  // Distinct keys of the window (any version), then their labels.
-  const seen = new Uint8Array(p.keyNames.length);
-  for (let i = 0; i < p.rows; i++) seen[p.keys[i]] = 1;
-  const keys: string[] = [];
-  for (let c = 0; c < seen.length; c++) if (seen[c]) keys.push(p.keyNames[c]);
-  const known = keys.length ? await readLabels(db, pipeline, keys, end) : new Map<string, number>();
-  // The label of each key code: 0, 1 or NaN (none known yet).
-  const labelOf = new Float64Array(p.keyNames.length).fill(Number.NaN);
+  // Distinct keys of the window (any version; every code of the dictionary is one), then their labels.
+  const keys = p.keyNames.length;
+  const labelOf = keys ? await readLabels(db, pipeline, p, end) : new Float64Array(0);
   let labelled = 0;
-  for (let c = 0; c < seen.length; c++) {
-    if (!seen[c]) continue;
-    const y = known.get(p.keyNames[c]);
-    if (y !== undefined) {
-      labelOf[c] = y;
-      labelled++;
-    }
-  }
-  const base = { pipeline: pipeline.name, window, predictions: keys.length, labelled, label_coverage: keys.length ? labelled / keys.length : Number.NaN };
+  for (let c = 0; c < keys; c++) if (labelOf[c] === labelOf[c]) labelled++;
+  const base = { pipeline: pipeline.name, window, predictions: keys, labelled, label_coverage: keys ? labelled / keys : Number.NaN };
   if (!entry || entry.task !== 'classification') return { ...base, champion: null };
 
   // The champion's predictions: one per key (a key scored twice by one version keeps its last row).

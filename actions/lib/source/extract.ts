@@ -5,7 +5,7 @@ import type { Frame } from './frame.ts';
 import { frameFingerprint } from './fingerprint.ts';
 import { pausePoint } from '../faults/pause-point.ts';
 import { formatSourceIssues, sourceIssues } from './check.ts';
-import { checkLabels, invalidLabels, knownLabelsSql, positiveSetting, INVALID_LABEL } from '../labels/sql.ts';
+import { checkLabels, invalidLabels, noKnownLabels, positiveSetting, readKnownLabels, INVALID_LABEL, type LabelsTable } from '../labels/sql.ts';
 
 export type SourceSpec = PipelineConfig['source'];
 
@@ -72,13 +72,13 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       // The same checks as `pipelines validate` (one function): all problems at once, by field.
       const issues = await sourceIssues(tx, source);
       if (issues.length) throw new Error(formatSourceIssues(issues));
-      if (labels) await checkLabels(tx, labels);
+      const labelsTable: LabelsTable | null = labels ? await checkLabels(tx, labels) : null;
       await tx.query(
         "SELECT set_config('mlops.window_start', $1, true), set_config('mlops.window_end', $2, true), set_config('mlops.entities', $3, true), " +
           "set_config('mlops.labels_as_of', $4, true), set_config('mlops.positive', $5, true)",
         [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? []), labelsAsOf.toISOString(), labels ? positiveSetting(labels) : ''],
       );
-      const sql = selectSql(source, derive, entities !== undefined, labels);
+      const sql = selectSql(source, derive, entities !== undefined);
       const key = source.key_column ? 1 : 0;
       const types: BinaryColumnType[] = [
         'float8',
@@ -86,7 +86,6 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
         ...(key ? ['text' as const] : []),
         ...numeric.map((): BinaryColumnType => 'float8'),
         ...categorical.map((): BinaryColumnType => 'text'),
-        ...(labels ? ['float8' as const, 'float8' as const] : []),
       ];
       const decoded = await decodeBinaryCopy(pauseAfterFirstChunk(tx.copyOutBinary(sql)), types).catch((err: unknown) => {
         throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), {
@@ -117,12 +116,25 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
         const dict = decoded.dictionaries[2] ?? [];
         frame.keys = Array.from(codes.subarray(0, rows), (c) => dict[c]);
       }
-      if (labels) {
-        const label = decoded.columns[decoded.columns.length - 2] as Float64Array;
-        const invalid = label.reduce((n, y) => (y === INVALID_LABEL ? n + 1 : n), 0);
-        if (invalid > 0) throw new Error(await invalidLabels(tx, labels, invalid));
+      if (labels && labelsTable) {
+        // Each row's label by its key code (see labels/sql.ts): every label known at as-of is read
+        // and those of the window's keys are kept.
+        const codes = decoded.columns[2] as Int32Array;
+        const keyCodes = decoded.maps[2]!;
+        const known = noKnownLabels(keyCodes.size);
+        await readKnownLabels(tx, labels, labelsTable, keyCodes, known);
+        const label = new Float64Array(rows);
+        const labelTimes = new Float64Array(rows);
+        let invalid = 0;
+        for (let i = 0; i < rows; i++) {
+          const c = codes[i];
+          label[i] = known.y[c];
+          labelTimes[i] = known.known[c];
+          if (label[i] === INVALID_LABEL) invalid++;
+        }
+        if (invalid > 0) throw new Error(await invalidLabels(tx, labels, labelsTable, invalid));
         frame.columns.push(label);
-        frame.labelTimes = decoded.columns[decoded.columns.length - 1] as Float64Array;
+        frame.labelTimes = labelTimes;
       }
       return { ...frame, fingerprint: frameFingerprint(frame) };
     })
@@ -143,10 +155,9 @@ async function* pauseAfterFirstChunk(chunks: AsyncIterable<Uint8Array>): AsyncIt
 
 /**
  * The COPY select: times as epoch ms, entity (and key) as text, numeric and derived columns as
- * float8, categorical columns as text; with `labels`, each row's newest label known at
- * mlops.labels_as_of (1, 0 or NULL) and its time, joined by key.
+ * float8, categorical columns as text.
  */
-export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean, labels?: LabelsConfig): string {
+export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean): string {
   const time = quoteIdent(source.time_column);
   // NULL entities become '' so that every row keeps an entity; collation "C" makes the order
   // (and so the entity codes and the fingerprint) the same on every server whatever its locale.
@@ -155,7 +166,7 @@ export function selectSql(source: SourceSpec, derive: readonly [string, string][
   const cols = [
     `(extract(epoch from ${time}) * 1000)::float8`,
     `${entity} COLLATE "C"`,
-    ...(key ? [`${key} COLLATE "C" AS __mlops_key`] : []),
+    ...(key ? [`${key} COLLATE "C"`] : []),
     ...source.columns.map((c) => `${quoteIdent(c)}::float8 AS ${quoteIdent(c)}`),
     ...derive.map(([name, expr]) => `(${expr})::float8 AS ${quoteIdent(name)}`),
     ...(source.categorical ?? []).map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`),
@@ -165,10 +176,5 @@ export function selectSql(source: SourceSpec, derive: readonly [string, string][
     where.push(`${entity} IN (SELECT jsonb_array_elements_text(current_setting('mlops.entities')::jsonb))`);
   }
   // Rows at one time are ordered by key, so a keyed frame (and its fingerprint) has one order.
-  const order = `ORDER BY 2, 1${key ? ', 3' : ''}`;
-  const rows = `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')}`;
-  if (!labels) return `${rows} ${order}`;
-  return `WITH s AS (${rows}),
-l AS (${knownLabelsSql(labels, 'SELECT __mlops_key FROM s')})
-SELECT s.*, l.y, l.known FROM s LEFT JOIN l ON l.k = s.__mlops_key ${order}`;
+  return `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')} ORDER BY 2, 1${key ? ', 3' : ''}`;
 }
