@@ -10,7 +10,9 @@
  *  5. what it leaves: the experiment table, the registry, the promotion ready for review
  * and, for the classification task, a credit-risk story (scripts/demo-credit.ts): applications
  * whose default is known 30 days later, the first champion, a retrain inside the cooldown skipped
- * before training, a challenger rejected and one promoted on the classification gates.
+ * before training, a challenger rejected and one promoted on the classification gates, and a
+ * month on the late outcomes loaded by `labels import`: label coverage and the champion's live
+ * accuracy.
  *
  * `npm run demo` shows both tasks; `npm run demo -- --task regression` (or classification) one.
  * With DATABASE_URL set, the same runs against that PostgreSQL server.
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
       ready ??= opened;
     }
 
-    step(`${TASKS.length === 2 ? 'C5' : '6'}. where things are`);
+    step(`${TASKS.length === 2 ? 'C6' : '6'}. where things are`);
     const runs = await listRuns(db, { limit: 20 });
     say('   runs (newest first):');
     for (const r of runs) {

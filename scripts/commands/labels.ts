@@ -1,5 +1,5 @@
 import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
-import { importLabels, UNKNOWN_KEY_POLICIES, type UnknownKeyPolicy } from '../../actions/lib/labels/import.ts';
+import { importLabels, UNKNOWN_KEY_POLICIES, type LabelsImportResult, type UnknownKeyPolicy } from '../../actions/lib/labels/import.ts';
 import { str, UsageError, type Command } from '../cli.ts';
 
 /** `mlops labels import`: outcomes (a CSV) into a classification pipeline's labels table, all or nothing. */
@@ -20,11 +20,16 @@ export const labelsCommands: Record<string, Command> = {
       if (pipeline.task !== 'classification') throw new UsageError(`${name} is a ${pipeline.task} pipeline; labels belong to classification pipelines`);
       const r = await importLabels(await ctx.db(), file, pipeline, { unknownKeys: policy as UnknownKeyPolicy });
       if (ctx.values.json) return void ctx.json(r);
-      const n = (x: number): string => x.toLocaleString('en-US');
-      ctx.out(
-        `${n(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${n(r.rows)} in the file: ${n(r.unchanged)} already there` +
-          `${r.skipped ? `, ${n(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${n(r.unknown_keys)} with keys not in the source yet` : ''}; ${n(r.positives)} positive)`,
-      );
+      ctx.out(labelsImportLine(r));
     },
   },
 };
+
+/** What an import did, in one line (the command's output; the demo prints it too). */
+export function labelsImportLine(r: LabelsImportResult): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  return (
+    `${n(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${n(r.rows)} in the file: ${n(r.unchanged)} already there` +
+    `${r.skipped ? `, ${n(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${n(r.unknown_keys)} with keys not in the source yet` : ''}; ${n(r.positives)} positive)`
+  );
+}

@@ -232,14 +232,32 @@ export async function seedCredit(db: Db, options: CreditSeedOptions): Promise<Cr
       outcomes = await tx.copyInCsv(
         OUTCOMES_TABLE,
         OUTCOME_COLUMNS,
-        csvChunks(known.length, (k) => {
-          const i = known[k];
-          return `${data.ids[i]},${data.defaulted[i]},${new Date(data.knownAt[i]).toISOString()}\n`;
-        }),
+        csvChunks(known.length, (k) => outcomeLine(data, known[k])),
       );
     }
     return { applications, outcomes, defaults, start: data.start, end: data.end, labelsUntil: new Date(labelsUntil) };
   });
+}
+
+/** Outcome i as a CSV line of the labels table (application_id,defaulted,known_at). */
+function outcomeLine(data: CreditData, i: number): string {
+  return `${data.ids[i]},${data.defaulted[i]},${new Date(data.knownAt[i]).toISOString()}\n`;
+}
+
+/**
+ * The outcomes that became known in [from, to) as a labels CSV with its header (the file `mlops
+ * labels import` loads): the late-arriving labels of applications seeded without them.
+ */
+export function creditOutcomesCsv(data: CreditData, from: Date, to: Date): { csv: string; rows: number } {
+  let csv = `${OUTCOME_COLUMNS.join(',')}\n`;
+  let rows = 0;
+  for (let i = 0; i < data.rows; i++) {
+    if (data.knownAt[i] >= from.getTime() && data.knownAt[i] < to.getTime()) {
+      csv += outcomeLine(data, i);
+      rows++;
+    }
+  }
+  return { csv, rows };
 }
 
 async function* csvChunks(rows: number, line: (i: number) => string, chunkRows = 10_000): AsyncGenerator<string> {

@@ -7,5 +7,14 @@ export type { SeedOptions, SeedResult } from './seed.ts';
 export { importCsv, type ImportOptions } from './import.ts';
 export { parseTime, CsvImportError, MAX_ERRORS, type ImportResult } from '../ingest/table-import.ts';
 export { fingerprintReadings } from './fingerprint.ts';
-export { generateCredit, seedCredit, ensureCreditTables, APPLICATIONS_TABLE, OUTCOMES_TABLE, CREDIT_REGIONS, LABEL_DELAY_DAYS } from './credit.ts';
+export {
+  generateCredit,
+  seedCredit,
+  creditOutcomesCsv,
+  ensureCreditTables,
+  APPLICATIONS_TABLE,
+  OUTCOMES_TABLE,
+  CREDIT_REGIONS,
+  LABEL_DELAY_DAYS,
+} from './credit.ts';
 export type { CreditData, CreditOptions, CreditSeedOptions, CreditSeedResult } from './credit.ts';
