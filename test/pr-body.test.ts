@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { bodyPreview, metricChart, PR_BODY_LIMIT, promotionBody, promotionTitle } from '../actions/lib/report/pr-body.ts';
 import type { RetrainResult, ModelScore } from '../actions/lib/retrain/result.ts';
 import type { PerformancePoint } from '../actions/lib/tracking/runs.ts';
+import { classifierMetrics } from './helpers/onnx-models.ts';
+import type { GateResult } from '../actions/lib/gates/gates.ts';
 
 const metrics = (rmse: number) => ({ rows: 8640, rmse, mae: rmse * 0.66, r2: 0.99, bias: 0.001, max_abs_error: rmse * 5, nan_predictions: 0 });
 const score = (role: ModelScore['role'], label: string, rmse: number): ModelScore => ({
@@ -132,5 +134,71 @@ describe('the promotion pull request', () => {
     expect(body.startsWith('<!-- m -->')).toBe(true);
     expect(body).toContain('(truncated; the full report is in the run artifact)');
     expect(body.length).toBeLessThan(PR_BODY_LIMIT);
+  });
+
+  it('a classifier: the classification metrics of champion, challenger and prior baseline, its gates and its labels', () => {
+    const { metrics, baseline } = classifierMetrics();
+    const cscore = (role: ModelScore['role'], label: string, f1: number): ModelScore => ({
+      role,
+      label,
+      version: null,
+      sha256: null,
+      metrics: role === 'baseline' ? baseline.metrics : { ...metrics, f1 },
+      scoring_ms: 2,
+    });
+    const gate = (name: GateResult['name'], label: string, threshold: string, value: string): GateResult => ({
+      name,
+      label,
+      threshold,
+      value,
+      raw: 0,
+      passed: true,
+      hard: true,
+      overridden: false,
+      reason: 'ok',
+    });
+    const r = result({
+      pipeline: 'credit-default',
+      task: 'classification',
+      primary_metric: 'f1',
+      holdout: { rows: 2000, start: '2026-11-01T00:00:00.000Z', end: '2026-11-22T00:00:00.000Z' },
+      scores: {
+        champion: cscore('champion', 'champion v1', 0.5),
+        challenger: cscore('challenger', 'challenger', 0.514),
+        baseline: cscore('baseline', 'prior baseline', 0),
+      },
+      gates: [
+        gate('improvement', 'improvement over champion', '>= 2%', '2.8%'),
+        gate('min_auc', 'roc auc', '>= 0.72', '0.81'),
+        gate('label_coverage', 'label coverage', '>= 30.0%', '78.9%'),
+      ],
+      labels: { table: 'loan_outcomes', as_of: '2026-11-22T02:00:00.000Z', labelled: 14155, coverage: 0.789, positives: 1565 },
+      data: { start: '2026-06-01T00:00:00.000Z', end: '2026-11-22T02:00:00.000Z', rows: 17930, fingerprint: 'sha256:' + 'ab'.repeat(32), entities: ['all'] },
+    });
+    expect(promotionTitle('credit-default', 2, r)).toBe('Promote credit-default v2: f1 0.5 -> 0.514 (+2.8%)');
+    const body = promotionBody({
+      result: r,
+      version: 2,
+      previousVersion: 1,
+      artifact: { path: 'registry/models/credit-default/2/model.onnx', sha256: 'e'.repeat(64), bytes: 90_000 },
+      history: [],
+      marker: '<!-- mlops:promotion model=credit-default run=4f2c9e1a -->',
+      model: 'credit-default',
+    });
+    expect(body).toContain('| metric (labelled holdout, 2,000 rows) | champion v1 | challenger | prior baseline |');
+    for (const row of [
+      '| f1 | 0.5 | **0.514**',
+      '| roc auc | 0.81 | 0.81 | 0.5 |',
+      '| brier | 0.07 | 0.07 | 0.07 |',
+      '| log loss |',
+      '| pr auc |',
+      '| recall |',
+    ]) {
+      expect(body).toContain(row);
+    }
+    expect(body).toContain('| roc auc | >= 0.72 | 0.81 | ✅ |');
+    expect(body).toContain('| label coverage | >= 30.0% | 78.9% | ✅ |');
+    expect(body).toContain('- Labels: 78.9% of 17,930 rows have a label known at');
+    expect(body).toContain('(14,155 labelled, 1,565 positive = 11.1%; from loan_outcomes); only labels known then were trained and scored on');
   });
 });
