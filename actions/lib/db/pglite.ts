@@ -48,38 +48,36 @@ function errorResponse(fields: Uint8Array): Error {
  * buffer. Runs in the session's current transaction, as a query there would.
  */
 async function copyOutViaProtocol(pg: PGlite, select: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
+  let raw = new Uint8Array(1 << 20);
   let total = 0;
   await pg.execProtocolRawStream(queryMessage(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`), {
     onRawData: (bytes) => {
-      chunks.push(bytes.slice());
+      // a view of the WASM memory, valid during the call
+      if (total + bytes.length > raw.length) {
+        const grown = new Uint8Array(Math.max(2 * raw.length, total + bytes.length));
+        grown.set(raw.subarray(0, total));
+        raw = grown;
+      }
+      raw.set(bytes, total);
       total += bytes.length;
     },
   });
-  const raw = chunks.length === 1 ? chunks[0] : new Uint8Array(total);
-  if (chunks.length > 1) {
-    let at = 0;
-    for (const c of chunks) {
-      raw.set(c, at);
-      at += c.length;
-    }
-  }
-  // Messages: type byte, int32 length (itself included), body. The payloads are at most the input's size.
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out = new Uint8Array(total);
+  // Messages: type byte, int32 length (itself included), body. The CopyData bodies are moved down
+  // in place, into one stream (no allocation per row).
+  const view = new DataView(raw.buffer, 0, total);
   let size = 0;
   let error: Error | null = null;
-  for (let p = 0; p + 5 <= raw.length; ) {
+  for (let p = 0; p + 5 <= total; ) {
     const type = raw[p];
     const end = p + 1 + view.getInt32(p + 1);
     if (type === 0x64) {
-      out.set(raw.subarray(p + 5, end), size); // CopyData
+      raw.copyWithin(size, p + 5, end); // CopyData
       size += end - p - 5;
     } else if (type === 0x45) error ??= errorResponse(raw.subarray(p + 5, end)); // ErrorResponse
     p = end;
   }
   if (error) throw error;
-  return out.subarray(0, size);
+  return raw.subarray(0, size);
 }
 
 // One representation on both backends: numeric as a JS number (pg gives strings by default too).
@@ -170,6 +168,9 @@ function queryable(conn: PgliteLike, pg: PGlite): Queryable {
  */
 setFlagsFromString('--wasm-tiering-budget=2000000000');
 
+/** work_mem of a source read on PGlite (see readSource) */
+const SOURCE_WORK_MEM = '128MB';
+
 const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
@@ -190,9 +191,13 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
     session: (fn) => fn(base, new AbortController().signal),
     // One role, in this process: the WASM sandbox keeps server-file functions away from the host's
     // files (they see only the database's own directory) and READ ONLY refuses writes.
+    // An extract sorts its window (a year of applications: ~50 MB): in memory, not through
+    // temporary files, ~0.3 s less at 365 days. (PostgreSQL keeps its setting: there, parallel
+    // workers' external sorts beat one in-memory sort.)
     async readSource<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return db.transaction(async (tx) => {
         await tx.query('SET TRANSACTION READ ONLY');
+        await tx.query(`SET LOCAL work_mem = '${SOURCE_WORK_MEM}'`);
         return fn(queryable(tx, db));
       });
     },
