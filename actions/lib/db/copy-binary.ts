@@ -8,7 +8,33 @@
  * value the string it would make when its bytes equal the column's previous value (entity ids
  * arrive sorted): it takes that value's code.
  */
-export type BinaryColumnType = 'float8' | 'text';
+/**
+ * float8; text; timestamp: a timestamp or timestamptz column (int64 microseconds since 2000-01-01)
+ * as epoch milliseconds, the float8 `extract(epoch from t) * 1000` gives (both the correctly
+ * rounded quotient of the exact microseconds by 1000), without the server's numeric arithmetic
+ * per row. A date column is sent as a timestamp with binaryTimestampSql.
+ */
+export type BinaryColumnType = 'float8' | 'text' | 'timestamp';
+
+/** A time column of SQL type `type` (format_type) as the COPY sends a 'timestamp' column. */
+export function binaryTimestampSql(column: string, type: string): string {
+  return type.startsWith('timestamp') ? column : `${column}::timestamp`;
+}
+
+/** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
+const PG_EPOCH_US = 946_684_800_000_000;
+
+/**
+ * Epoch ms of `us` microseconds since 1970 (its int64 words hi, lo since 2000): one division of
+ * an exact integer while it is below 2^53 (until the year 2255); beyond, the decimal quotient read
+ * as a number (correctly rounded, as the server's numeric to float8).
+ */
+function epochMs(us: number, hi: number, lo: number): number {
+  if (Math.abs(us) < 2 ** 53) return us / 1000;
+  const v = (BigInt(hi) << 32n) + BigInt(lo) + BigInt(PG_EPOCH_US);
+  const a = v < 0n ? -v : v;
+  return Number(`${v < 0n ? '-' : ''}${a / 1000n}.${String(a % 1000n).padStart(3, '0')}`);
+}
 
 export interface DecodedColumns {
   rows: number;
@@ -38,6 +64,7 @@ export const BINARY_COPY_TRAILER = new Uint8Array([0xff, 0xff]);
 /** One column being decoded: its values so far, and for text its dictionary. */
 interface ColumnState {
   text: boolean;
+  time: boolean;
   f64: Float64Array;
   codes: Int32Array;
   /** text: the dictionary being built */
@@ -60,7 +87,8 @@ export async function decodeBinaryCopy(
     const fixed = t === 'text' ? (options.codesOf?.[c] ?? null) : null;
     return {
       text: t === 'text',
-      f64: new Float64Array(t === 'float8' ? 1024 : 0),
+      time: t === 'timestamp',
+      f64: new Float64Array(t === 'text' ? 0 : 1024),
       codes: new Int32Array(t === 'text' ? 1024 : 0),
       dict: t === 'text' && !fixed ? new Map<string, number>() : null,
       fixed,
@@ -170,7 +198,17 @@ export async function decodeBinaryCopy(
         const col = cols[c];
         const len = view.getInt32(p);
         p += 4;
-        if (!col.text) {
+        if (col.time) {
+          if (len === -1) col.f64[r] = Number.NaN;
+          else if (len === 8) {
+            const hi = view.getInt32(p);
+            const lo = view.getUint32(p + 4);
+            // infinity and -infinity are the int64 extremes
+            if (hi === 0x7fffffff && lo === 0xffffffff) col.f64[r] = Number.POSITIVE_INFINITY;
+            else if (hi === -0x80000000 && lo === 0) col.f64[r] = Number.NEGATIVE_INFINITY;
+            else col.f64[r] = epochMs(hi * 4294967296 + lo + PG_EPOCH_US, hi, lo);
+          } else throw new Error(`column ${c} is not a timestamp (field of ${len} bytes)`);
+        } else if (!col.text) {
           if (len === -1) col.f64[r] = Number.NaN;
           else if (len === 8) col.f64[r] = view.getFloat64(p);
           else throw new Error(`column ${c} is not float8 (field of ${len} bytes)`);

@@ -10,7 +10,7 @@
  * year of applications (~500,000 rows, ~460,000 labels) that is a fraction of the server's hash
  * join and sort. Keys compare as text, so a source keyed by integers joins labels keyed by text.
  */
-import { decodeBinaryCopy } from '../db/copy-binary.ts';
+import { binaryTimestampSql, decodeBinaryCopy } from '../db/copy-binary.ts';
 import { quoteIdent, type Queryable } from '../db/index.ts';
 import type { LabelsConfig } from '../config/schema.ts';
 
@@ -18,12 +18,14 @@ import type { LabelsConfig } from '../config/schema.ts';
 export interface LabelsTable {
   /** the label column's SQL type (format_type): how a label is read as 1 or 0 */
   labelType: string;
+  /** the time column's (a timestamp or a date) */
+  timeType: string;
 }
 
 /**
  * SELECT k, y, known: the labels known at the setting mlops.labels_as_of, every one of them or,
  * with `keys` (a subquery yielding text keys), those of its keys: key as text (k), label as 1, 0
- * or INVALID_LABEL (y), and when it became known (known, epoch ms). Reads the settings
+ * or INVALID_LABEL (y), and when it became known (known, for the decoder's 'timestamp': epoch ms). Reads the settings
  * mlops.labels_as_of and mlops.positive (labelSettings sets them), so no value is spliced into
  * the SQL and it can run inside a COPY.
  */
@@ -35,7 +37,7 @@ export function knownLabelsSql(labels: LabelsConfig, table: LabelsTable, keys?: 
     time: `lb.${quoteIdent(labels.time_column)}`,
   };
   const value = labelValue(l.label, labels.positive, table.labelType);
-  return `SELECT ${l.key}::text AS k, ${value} AS y, (extract(epoch from ${l.time}) * 1000)::float8 AS known
+  return `SELECT ${l.key}::text AS k, ${value} AS y, ${binaryTimestampSql(l.time, table.timeType)} AS known
     FROM ${l.table} lb
     WHERE ${l.time} <= current_setting('mlops.labels_as_of')::timestamptz AND ${l.label} IS NOT NULL${keys ? ` AND ${l.key}::text IN (${keys})` : ''}`;
 }
@@ -65,7 +67,7 @@ export async function readKnownLabels(
   into: KnownLabels,
   keysSql?: string,
 ): Promise<void> {
-  const decoded = await decodeBinaryCopy(tx.copyOutBinary(knownLabelsSql(labels, table, keysSql)), ['text', 'float8', 'float8'], { codesOf: [keys] });
+  const decoded = await decodeBinaryCopy(tx.copyOutBinary(knownLabelsSql(labels, table, keysSql)), ['text', 'float8', 'timestamp'], { codesOf: [keys] });
   const codes = decoded.columns[0] as Int32Array;
   const y = decoded.columns[1] as Float64Array;
   const known = decoded.columns[2] as Float64Array;
@@ -151,5 +153,5 @@ export async function checkLabels(tx: Queryable, labels: LabelsConfig): Promise<
       `labels.time_column: column "${labels.time_column}" is ${have.get(labels.time_column)}, expected a timestamp (when the label became known)`,
     );
   }
-  return { labelType: have.get(labels.label_column)! };
+  return { labelType: have.get(labels.label_column)!, timeType: have.get(labels.time_column)! };
 }

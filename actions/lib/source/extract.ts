@@ -1,5 +1,5 @@
-import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
-import { isConnectionLost, quoteIdent, type Db } from '../db/index.ts';
+import { binaryTimestampSql, decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
+import { isConnectionLost, quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import type { LabelsConfig, PipelineConfig } from '../config/schema.ts';
 import type { Frame } from './frame.ts';
 import { frameFingerprint } from './fingerprint.ts';
@@ -78,10 +78,11 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
           "set_config('mlops.labels_as_of', $4, true), set_config('mlops.positive', $5, true)",
         [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? []), labelsAsOf.toISOString(), labels ? positiveSetting(labels) : ''],
       );
-      const sql = selectSql(source, derive, entities !== undefined);
+      const timeType = await columnType(tx, source.table, source.time_column);
+      const sql = selectSql(source, derive, entities !== undefined, timeType);
       const key = source.key_column ? 1 : 0;
       const types: BinaryColumnType[] = [
-        'float8',
+        'timestamp',
         'text',
         ...(key ? ['text' as const] : []),
         ...numeric.map((): BinaryColumnType => 'float8'),
@@ -153,18 +154,27 @@ async function* pauseAfterFirstChunk(chunks: AsyncIterable<Uint8Array>): AsyncIt
   }
 }
 
+/** The SQL type (format_type) of a column. */
+async function columnType(tx: Queryable, table: string, column: string): Promise<string> {
+  const { rows } = await tx.query<{ type: string }>(
+    'SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped',
+    [quoteIdent(table), column],
+  );
+  return rows[0]?.type ?? 'timestamp with time zone';
+}
+
 /**
- * The COPY select: times as epoch ms, entity (and key) as text, numeric and derived columns as
- * float8, categorical columns as text.
+ * The COPY select: times (of SQL type `timeType`) as the decoder's 'timestamp' (epoch ms),
+ * entity (and key) as text, numeric and derived columns as float8, categorical columns as text.
  */
-export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean): string {
+export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean, timeType: string): string {
   const time = quoteIdent(source.time_column);
   // NULL entities become '' so that every row keeps an entity; collation "C" makes the order
   // (and so the entity codes and the fingerprint) the same on every server whatever its locale.
   const entity = source.entity_column ? `coalesce(${quoteIdent(source.entity_column)}::text, '')` : `'${SINGLE_ENTITY}'::text`;
   const key = source.key_column ? `coalesce(${quoteIdent(source.key_column)}::text, '')` : null;
   const cols = [
-    `(extract(epoch from ${time}) * 1000)::float8`,
+    binaryTimestampSql(time, timeType),
     `${entity} COLLATE "C"`,
     ...(key ? [`${key} COLLATE "C"`] : []),
     ...source.columns.map((c) => `${quoteIdent(c)}::float8 AS ${quoteIdent(c)}`),
