@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
+import { binaryTimestampSql, decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
 import { loadMigrations, migrate } from '../actions/lib/db/migrate.ts';
 import { openDb, redactUrl, scrubSecret, type Db } from '../actions/lib/db/index.ts';
 import { connectionPassword, connectionUrl } from '../actions/lib/db/connection.ts';
@@ -101,6 +101,48 @@ describeDb('database layer', ({ db, backend }) => {
     expect(sum).toBeCloseTo(expected, 6);
     expect([...decoded.dictionaries[0]!].sort()).toEqual(['S0', 'S1', 'S2']);
     expect(backend).toMatch(/pglite|postgres/);
+  });
+
+  it("reads times through binary COPY as epoch ms bit for bit as extract(epoch) * 1000, and codes text by another stream's dictionary", async () => {
+    // microseconds, before 1970 and 2000, timestamps without a zone, dates, beyond 2^53 us (2255+), infinities
+    await db().exec(`CREATE TABLE public.time_probe AS SELECT g,
+        timestamptz '1969-07-20 20:17:40.123456+00' + g * interval '7919 microseconds' + g * interval '13 hours 17 minutes 0.001 seconds' AS tz,
+        timestamp '1950-01-01' + g * interval '3 days 0.000777 seconds' AS ts, date '1900-01-01' + g AS d
+      FROM generate_series(0, 120000, 7) g
+      UNION ALL SELECT -1, 'infinity', '-infinity', 'infinity' UNION ALL SELECT -2, NULL, NULL, NULL`);
+    const decoded = await db().transaction((tx) =>
+      decodeBinaryCopy(
+        tx.copyOutBinary(
+          `SELECT (extract(epoch from tz) * 1000)::float8, ${binaryTimestampSql('tz', 'timestamp with time zone')},
+             (extract(epoch from ts) * 1000)::float8, ${binaryTimestampSql('ts', 'timestamp without time zone')},
+             (extract(epoch from d) * 1000)::float8, ${binaryTimestampSql('d', 'date')} FROM public.time_probe ORDER BY g`,
+        ),
+        ['float8', 'timestamp', 'float8', 'timestamp', 'float8', 'timestamp'],
+      ),
+    );
+    expect(decoded.rows).toBe(17145);
+    for (const [sql, binary] of [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]) {
+      expect(Array.from(decoded.columns[binary])).toEqual(Array.from(decoded.columns[sql]));
+    }
+    expect(decoded.columns[1][1]).toBe(Number.POSITIVE_INFINITY);
+    expect(decoded.columns[3][1]).toBe(Number.NEGATIVE_INFINITY);
+    expect(decoded.columns[1][0]).toBeNaN();
+    expect(Math.max(...(decoded.columns[3] as Float64Array).filter(Number.isFinite))).toBeGreaterThan(2 ** 53 / 1000);
+
+    const keys = new Map([
+      ['b', 0],
+      ['a', 1],
+    ]);
+    const coded = await db().transaction((tx) =>
+      decodeBinaryCopy(tx.copyOutBinary("SELECT x FROM (VALUES ('a'), ('c'), (NULL), ('b'), ('a')) v(x)"), ['text'], { codesOf: [keys] }),
+    );
+    expect(Array.from(coded.columns[0])).toEqual([1, -1, -1, 0, 1]);
+    expect(coded.dictionaries[0]).toBeNull();
+    expect(keys.size).toBe(2);
   });
 
   it('returns numbers for int8 and numeric, Dates for timestamptz, objects for jsonb', async () => {
