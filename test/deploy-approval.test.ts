@@ -7,7 +7,7 @@ import { commitInfo } from '../actions/lib/git/read.ts';
 import { promotionCommitMessage, promotionMarker } from '../actions/lib/promotion/marker.ts';
 import { REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';
 import { mlops } from './helpers/cli.ts';
-import { describeDb } from './helpers/db.ts';
+import { describeDbOnce } from './helpers/db.ts';
 import { openDb } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
 import { GitHubStandIn } from './helpers/github-standin.ts';
@@ -22,7 +22,8 @@ import { modelBytes, registryEntry, ScratchRepo, sha256 } from './helpers/onnx-m
 
 const MODEL = 'tank-level-forecast';
 
-describeDb('deploy without a token: who merged and what was reviewed, from git', ({ db }) => {
+// Who merged and what was reviewed is read from git and GitHub; the deploy's SQL is proven on both backends by deploy.test.ts: once.
+describeDbOnce('deploy without a token: who merged and what was reviewed, from git', ({ db }) => {
   let repo: ScratchRepo;
   beforeAll(() => {
     repo = ScratchRepo.create();
@@ -100,7 +101,8 @@ describeDb('deploy without a token: who merged and what was reviewed, from git',
   });
 });
 
-describeDb('deploy with a token: the pull request, its merger and approvals from GitHub', ({ db }) => {
+// Backend-independent, as above: once.
+describeDbOnce('deploy with a token: the pull request, its merger and approvals from GitHub', ({ db }) => {
   let repo: ScratchRepo;
   let gh: GitHubStandIn;
   let target: GitHubTarget;

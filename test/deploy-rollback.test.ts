@@ -3,7 +3,7 @@ import { deploy, deploymentHistory } from '../actions/lib/deploy/deploy.ts';
 import { RestoredEntryError } from '../actions/lib/deploy/restore.ts';
 import { prepareRollback } from '../actions/lib/deploy/rollback.ts';
 import { REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';
-import { describeDb } from './helpers/db.ts';
+import { describeDbOnce } from './helpers/db.ts';
 import { modelBytes, registryEntry, ScratchRepo, sha256 } from './helpers/onnx-models.ts';
 
 /**
@@ -17,7 +17,8 @@ import { modelBytes, registryEntry, ScratchRepo, sha256 } from './helpers/onnx-m
 const TANK = 'tank-level-forecast';
 const PUMP = 'pump-efficiency';
 
-describeDb('deploying a rollback: only what ran before', ({ db }) => {
+// Backend-independent (git history and one SELECT of mlops.deployments; deploy.test.ts proves the deploy's SQL on both): once.
+describeDbOnce('deploying a rollback: only what ran before', ({ db }) => {
   let repo: ScratchRepo;
   let merge1 = '';
   let merge2 = '';

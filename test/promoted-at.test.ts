@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describeDb } from './helpers/db.ts';
+import { describeDbOnce } from './helpers/db.ts';
 import { ScratchRepo } from './helpers/onnx-models.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
 import { prepareRollback } from '../actions/lib/deploy/rollback.ts';
@@ -32,7 +32,8 @@ const TANK = 'tank-level-forecast';
 const DAY = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-describeDb('a champion was promoted when its promotion was merged', ({ db }) => {
+// The merge time is read from git (mlops.deployments only as a fallback, its SQL proven on both backends by deploy.test.ts): once.
+describeDbOnce('a champion was promoted when its promotion was merged', ({ db }) => {
   let repo: ScratchRepo;
   let scratch: string;
   const M1 = '2026-11-20T09:00:00.000Z';
@@ -103,7 +104,8 @@ describeDb('a champion was promoted when its promotion was merged', ({ db }) => 
 const FILE = 'test/fixtures/pipelines/credit-small.yaml';
 const CREDIT = 'credit-default';
 
-describeDb('the classification cooldown counts 7 days from the merge, not from the training as-of', ({ db }) => {
+// The cooldown's clock is backend-independent; the retrain itself runs on both backends in retrain-classification.test.ts: once.
+describeDbOnce('the classification cooldown counts 7 days from the merge, not from the training as-of', ({ db }) => {
   let work: string;
   let repo: ScratchRepo;
   let asOf: Date;

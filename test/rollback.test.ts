@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { openDb, type Db } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
 import { prepareRollback } from '../actions/lib/deploy/rollback.ts';
 import { verifyRegistry } from '../actions/lib/deploy/verify.ts';
 import { artifactPath, parseRegistry, REGISTRY_FILE } from '../actions/lib/registry/schema.ts';
+import { describeDbOnce } from './helpers/db.ts';
 import { modelBytes, ScratchRepo } from './helpers/onnx-models.ts';
 
 const TANK = 'tank-level-forecast';
@@ -19,9 +18,9 @@ function originSha(repo: ScratchRepo, branch: string): string {
   return execFileSync('git', ['--git-dir', repo.origin, 'rev-parse', `refs/heads/${branch}`], { encoding: 'utf8' }).trim();
 }
 
-describe('prepareRollback: one model back to an earlier version, the others untouched', () => {
+// The rollback is git; its deploy records rows the way deploy.test.ts proves on both backends: once.
+describeDbOnce('prepareRollback: one model back to an earlier version, the others untouched', ({ db }) => {
   let repo: ScratchRepo;
-  let db: Db;
   let tankV1Merge = '';
   beforeAll(async () => {
     repo = ScratchRepo.create('mlops-rollback-');
@@ -29,14 +28,9 @@ describe('prepareRollback: one model back to an earlier version, the others unto
     repo.promote(TANK, 2, 2);
     repo.promote(PUMP, 1, 3);
     repo.promote(PUMP, 2, 4); // promoted after tank v2
-    db = await openDb({ ignoreEnv: true });
-    await migrate(db);
-    await deploy(db, repo.work);
+    await deploy(db(), repo.work);
   });
-  afterAll(async () => {
-    await db?.close();
-    repo?.cleanup();
-  });
+  afterAll(() => repo?.cleanup());
 
   it('restores tank v1 on mlops/rollback/<model> while keeping pump v2, without touching the working tree', async () => {
     const headBefore = repo.head();
@@ -82,7 +76,7 @@ describe('prepareRollback: one model back to an earlier version, the others unto
     repo.git('fetch', '--quiet', 'origin');
     repo.git('merge', '--quiet', '--no-ff', '-m', `Merge pull request #5 from acme/mlops/rollback/${TANK}`, `origin/mlops/rollback/${TANK}`);
     repo.git('push', '--quiet', 'origin', 'main');
-    const res = await deploy(db, repo.work);
+    const res = await deploy(db(), repo.work);
     expect(res.models.map((m) => `${m.model}:${m.outcome}`)).toEqual([`${PUMP}:unchanged`, `${TANK}:rollback`]);
     expect(res.recorded[0]).toMatchObject({ model: TANK, kind: 'rollback', version: 1, previous_version: 2 });
   });

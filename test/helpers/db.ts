@@ -57,9 +57,28 @@ export interface DbSuite {
   fresh(): FreshDatabase;
 }
 
-/** Declares `fn`'s tests once per backend, each against a fresh, migrated database. */
-export function describeDb(title: string, fn: (suite: DbSuite) => void, options: { migrate?: boolean } = {}): void {
-  for (const backend of testBackends()) {
+/**
+ * The one backend a backend-independent suite runs on: the last of testBackends(), so PostgreSQL
+ * when DATABASE_URL is set (as in CI), else PGlite. A suite whose cost is git and child processes
+ * (each spawn from a process that holds a PGlite instance copies its WASM heap's page tables) runs
+ * fastest there, and the SQL it touches is proven on both backends by the suites of that code.
+ */
+export function onceBackend(): Backend {
+  return testBackends().at(-1)!;
+}
+
+export interface DescribeDbOptions {
+  migrate?: boolean;
+  /**
+   * Backend-independent behaviour (git history, GitHub, the rules read from them): declare the
+   * tests on onceBackend() only, to keep the suite fast on 2 cores.
+   */
+  once?: boolean;
+}
+
+/** Declares `fn`'s tests once per backend (or on onceBackend() only), each against a fresh, migrated database. */
+export function describeDb(title: string, fn: (suite: DbSuite) => void, options: DescribeDbOptions = {}): void {
+  for (const backend of options.once ? [onceBackend()] : testBackends()) {
     describe(`${title} [${backend}]`, () => {
       let fresh: FreshDatabase;
       let db: Db;
@@ -75,4 +94,9 @@ export function describeDb(title: string, fn: (suite: DbSuite) => void, options:
       fn({ backend, db: () => db, fresh: () => fresh });
     });
   }
+}
+
+/** describeDb for backend-independent behaviour: the tests on onceBackend() only. */
+export function describeDbOnce(title: string, fn: (suite: DbSuite) => void, options: Omit<DescribeDbOptions, 'once'> = {}): void {
+  describeDb(title, fn, { ...options, once: true });
 }
