@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { testBackends } from './helpers/db.ts';
+import { onceBackend, testBackends } from './helpers/db.ts';
 import { openDb } from '../actions/lib/db/index.ts';
 import { makeWorkspace, pipelineYaml, runEntry, seededDatabase, type StepRun, type Workspace } from './helpers/runner.ts';
 
@@ -140,8 +140,9 @@ for (const backend of testBackends()) {
       rmSync(localRoot, { recursive: true, force: true });
     });
 
-    // Backend-independent behaviour runs once (on PGlite), to keep the suite fast on 2 cores.
-    const once = backend === 'pglite' ? it : it.skip;
+    // Backend-independent behaviour runs once (onceBackend(): PostgreSQL when there is one, where a
+    // step's process connects instead of booting PGlite), to keep the suite fast on 2 cores.
+    const once = backend === onceBackend() ? it : it.skip;
     once('a failing quality check: failed-checks table in the summary, a warning on the threshold line, and a skip (not a failed job)', async () => {
       const extract = ok(await step('extract-data', { 'pipeline-file': 'pipelines/tank-strict.yaml', 'as-of': db.asOf, 'runs-dir': runsDir }));
       const runDir = extract.outputs['run-dir'];
@@ -180,7 +181,7 @@ for (const backend of testBackends()) {
       );
       expect(stale.outputs.passed).toBe('false');
       expect(JSON.parse(stale.outputs.alerts)).toEqual([{ key: 'tank-strict/data-quality', outcome: 'opened', issue: null }]);
-      const conn = await openDb({ dataDir: db.inputs['data-dir'], ignoreEnv: true });
+      const conn = db.fresh ? await db.fresh.open() : await openDb({ dataDir: db.inputs['data-dir'], ignoreEnv: true });
       try {
         const alerts = await conn.query<{ alert_key: string; status: string }>(
           "SELECT alert_key, status FROM mlops.alerts WHERE alert_key = 'tank-strict/data-quality'",
