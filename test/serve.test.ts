@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeDb, testBackends } from './helpers/db.ts';
+import { describeDb, freshDatabase, testBackends } from './helpers/db.ts';
 import { classifierMetrics, linearModel, ScratchRepo } from './helpers/onnx-models.ts';
 import { startMlops } from './helpers/cli.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
@@ -516,7 +516,9 @@ print(json.dumps({"families": fams, "samples": out}))
   });
 
   it('is not ready while no model is deployed, and says what to do', async () => {
-    const empty = await openDb({ ignoreEnv: true });
+    // an empty database of this suite's backend (on PostgreSQL, no PGlite booted in the process)
+    const emptyDb = await freshDatabase(backend);
+    const empty = await emptyDb.open();
     await migrate(empty);
     const idle = await startModelServer({ db: empty, repoDir: serverClone, port: 0, pollMs: 100, logFlushMs: 50 });
     try {
@@ -531,6 +533,7 @@ print(json.dumps({"families": fams, "samples": out}))
     } finally {
       await idle.close();
       await empty.close();
+      await emptyDb.drop();
     }
   });
 
