@@ -218,6 +218,17 @@ describe('npm run mlops -- registry history: who, when, why', () => {
 
   it("shows each change with its merge time, pull request, merger, approvers and the pull request's title", async () => {
     const merge = repo.promote(MODEL, 1, 21, { title: 'Promote tank-level-forecast v1: rmse 0.2 (first model)' });
+    const c = await commitInfo(repo.work, merge);
+    const row = (out: string): string[] =>
+      out
+        .trim()
+        .split('\n')[1]
+        .split(/\s{2,}/);
+    // merged, not deployed yet: the merge time from git, and the deploy column says so
+    const before = await mlops(['registry', 'show', '--repo', repo.work, '--data-dir', dataDir]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(row(before.stdout)[4]).toBe(new Date(c.date).toISOString().slice(0, 16).replace('T', ' '));
+    expect(row(before.stdout).at(-1)).toBe('not yet');
     // the deploy in-process (deploy-model's library call) on the database the command line reads
     const db = await openDb({ dataDir, ignoreEnv: true });
     try {
@@ -226,17 +237,10 @@ describe('npm run mlops -- registry history: who, when, why', () => {
     } finally {
       await db.close();
     }
-    const c = await commitInfo(repo.work, merge);
     const shown = await mlops(['registry', 'show', '--repo', repo.work, '--data-dir', dataDir]);
     expect(shown.code, shown.stderr).toBe(0);
     // promoted is the merge time the deploy recorded, not the entry's (training-time) promoted_at
-    expect(
-      shown.stdout
-        .trim()
-        .split('\n')[1]
-        .split(/\s{2,}/)
-        .slice(4, 6),
-    ).toEqual([new Date(c.date).toISOString().slice(0, 16).replace('T', ' '), '#21']);
+    expect(row(shown.stdout).slice(4, 6)).toEqual([new Date(c.date).toISOString().slice(0, 16).replace('T', ' '), '#21']);
     const revert = repo.revertMerge(merge);
 
     const r = await mlops(['registry', 'history', '--repo', repo.work, '--data-dir', dataDir]);

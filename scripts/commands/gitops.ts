@@ -12,6 +12,7 @@ import {
   type DeploymentRow,
 } from '../../actions/lib/deploy/index.ts';
 import { registryHistory } from '../../actions/lib/registry/history.ts';
+import { promotionTime } from '../../actions/lib/registry/promoted-at.ts';
 import { closeAlertsOfDeployment } from '../../actions/lib/monitoring/index.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { headlineMetrics } from '../../actions/lib/registry/schema.ts';
@@ -142,13 +143,24 @@ export const gitopsCommands: Record<string, Command> = {
     usage: '[--repo .]',
     options: { repo: { type: 'string' } },
     async run(ctx) {
-      const reg = readRegistry(resolve(str(ctx.values, 'repo') ?? '.'));
+      const repoDir = resolve(str(ctx.values, 'repo') ?? '.');
+      const reg = readRegistry(repoDir);
       const db = await ctx.db();
       const deployed = new Map((await currentDeployments(db)).map((d) => [d.model, d]));
       if (ctx.values.json) return void ctx.json({ registry: reg, deployed: Object.fromEntries(deployed) });
       const models = Object.entries(reg.models);
       if (models.length === 0) return void ctx.out('registry/production.json has no models yet');
-      // promoted = merged: the deploy's record of the merge time, not the entry's (written before the merge)
+      // promoted = merged: the deploy's record of the merge time, else git's (a version merged but not
+      // deployed yet); never the entry's own promoted_at, written before anyone merged it
+      const promoted = new Map<string, string>();
+      for (const [name, e] of models) {
+        const d = deployed.get(name);
+        if (d && d.version === e.version && d.promoted_at) promoted.set(name, d.promoted_at);
+        else {
+          const t = await promotionTime(repoDir, name, e, { db });
+          if (t.source !== 'registry file') promoted.set(name, t.at);
+        }
+      }
       for (const line of table(
         ['model', 'version', 'task', 'holdout metrics', 'promoted (merged)', 'pull request', 'run', 'sha256', 'deployed'],
         models.map(([name, e]) => {
@@ -162,7 +174,7 @@ export const gitopsCommands: Record<string, Command> = {
             headlineMetrics(e)
               .map((m) => `${m.name} ${fmtMetric(m.value)}`)
               .join(', '),
-            merged?.promoted_at ? merged.promoted_at.slice(0, 16).replace('T', ' ') : 'not deployed yet',
+            promoted.get(name)?.slice(0, 16).replace('T', ' ') ?? 'no merge found',
             pr ? `#${pr}` : '',
             e.run_id,
             e.artifact.sha256.slice(0, 12),
