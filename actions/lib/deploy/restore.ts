@@ -2,6 +2,7 @@ import type { Queryable } from '../db/index.ts';
 import type { Repo } from '../git/read.ts';
 import { entryAtVersion, landingOf, registryHistory } from '../registry/history.ts';
 import type { RegistryEntry } from '../registry/schema.ts';
+import { deploymentHistory } from './deploy.ts';
 
 /**
  * The deploy's check of a version that is not new (#11.7 for rollbacks): a `git revert` of a
@@ -31,14 +32,6 @@ export class RestoredEntryError extends Error {
   }
 }
 
-interface DeployedVersion {
-  id: number;
-  version: number;
-  sha256: string;
-  run_id: string | null;
-  git_sha: string;
-}
-
 /**
  * For each model of `entries` whose version is not new, the review check to record (`restored: ...`);
  * throws a RestoredEntryError naming every entry that matches nothing that ran. Models with a new
@@ -52,11 +45,7 @@ export async function checkRestoredEntries(db: Queryable, repo: Repo, gitSha: st
     // the history before the commit that brought this version in
     const landed = landingOf(records, model, entry.version);
     const earlier = landed ? records.slice(records.indexOf(landed) + 1) : records;
-    const { rows } = await db.query<DeployedVersion>(
-      `SELECT id, version, sha256, run_id, git_sha FROM mlops.deployments WHERE model = $1 AND kind <> 'retire' ORDER BY id DESC`,
-      [model],
-    );
-    const deployed = rows.map((r) => ({ ...r, id: Number(r.id), version: Number(r.version) }));
+    const deployed = (await deploymentHistory(db, model)).filter((r) => r.kind !== 'retire');
     const highest = Math.max(0, ...deployed.map((r) => r.version), ...earlier.flatMap((r) => [r.before[model] ?? 0, r.after[model] ?? 0]));
     if (entry.version > highest) continue; // a new version: a promotion
 
