@@ -26,6 +26,13 @@ import {
 const HOURLY = '0 * * * *';
 const at = (iso: string) => new Date(iso);
 
+/** Runs the plan action in a workspace; the pipelines its matrix keeps, and the run. */
+async function planIn(ws: Workspace, inputs: Record<string, string>) {
+  const run = await runEntry('plan', inputs, { cwd: ws.dir });
+  expect(run.code, run.stderr).toBe(0);
+  return { names: (JSON.parse(run.outputs.matrix) as { include: { pipeline: string }[] }).include.map((i) => i.pipeline), run };
+}
+
 describe('when a retrain is due', () => {
   it('a tick covers the hour after the tick before it: each occurrence falls in exactly one tick', () => {
     // 2026-12-06 is a Sunday
@@ -81,11 +88,7 @@ describe('plan on a scheduled tick', () => {
   });
   afterAll(() => ws && rmSync(ws.dir, { recursive: true, force: true }));
 
-  const plan = async (inputs: Record<string, string>) => {
-    const run = await runEntry('plan', inputs, { cwd: ws.dir });
-    expect(run.code, run.stderr).toBe(0);
-    return { names: (JSON.parse(run.outputs.matrix) as { include: { pipeline: string }[] }).include.map((i) => i.pipeline), run };
-  };
+  const plan = (inputs: Record<string, string>) => planIn(ws, inputs);
 
   it('keeps only the pipelines due in the tick, and says when the others are next', async () => {
     const sunday2 = await plan({ schedule: HOURLY, now: '2026-12-06T02:04:00Z' });
@@ -147,11 +150,7 @@ describe("daily-quality and daily-drift follow each pipeline's schedule.quality 
   });
   afterAll(() => ws && rmSync(ws.dir, { recursive: true, force: true }));
 
-  const plan = async (inputs: Record<string, string>) => {
-    const run = await runEntry('plan', inputs, { cwd: ws.dir });
-    expect(run.code, run.stderr).toBe(0);
-    return { names: (JSON.parse(run.outputs.matrix) as { include: { pipeline: string }[] }).include.map((i) => i.pipeline), run };
-  };
+  const plan = (inputs: Record<string, string>) => planIn(ws, inputs);
 
   it('plan for: quality keeps the pipelines whose schedule.quality is due in the tick', async () => {
     // 2026-12-07 is a Monday; daily-quality ticks at :30
