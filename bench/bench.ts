@@ -46,9 +46,9 @@ import { benchGbdt } from '../actions/lib/train/bench.ts';
 import { benchSeedRead } from './seed-read.ts';
 import { helpFigure, importFigures, retrainFigures, timeCli, timeProcess } from './cli.ts';
 import { benchServe } from './serve.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const START = new Date('2025-01-01T00:00:00Z');
-const DAY = 86_400_000;
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
@@ -91,7 +91,7 @@ async function childE2e(target: string, days: number, task: 'regression' | 'clas
       trainer: { algorithm: 'gbdt', params: { trees: 100, max_depth: 6, learning_rate: 0.1, early_stopping_rounds: null } },
     });
     const classification = p.task === 'classification' ? { decision_threshold: p.target.decision_threshold } : undefined;
-    const asOf = new Date(START.getTime() + days * DAY);
+    const asOf = new Date(START.getTime() + days * DAY_MS);
     const t: Record<string, number> = {};
     const mem: Record<string, number> = {};
     // On a shared machine the wall times say little alone: the load when the case began, and the

@@ -15,6 +15,7 @@ import { train } from '../actions/lib/train/index.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
 import { ScratchRepo } from '../test/helpers/onnx-models.ts';
 import { openLoop } from './open-loop.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 /**
  * Serving: the demo's pump-efficiency gbdt (its pipeline's trainer: 200 trees, depth 6) trained on
@@ -25,7 +26,6 @@ import { openLoop } from './open-loop.ts';
  */
 
 const START = new Date('2025-01-01T00:00:00Z');
-const DAY = 86_400_000;
 
 export interface ServeBenchOptions {
   /** a PGlite directory or a PostgreSQL URL, empty */
@@ -51,7 +51,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
     const base = loadPipelineFile('pipelines/pump-efficiency.yaml');
     const p = pipelineSchema.parse({ ...base, source: { ...base.source, window_days: 7 } });
     await seedReadings(db, { days: 8, stations: 1, seed: 42, start: START });
-    const asOf = new Date(START.getTime() + 8 * DAY);
+    const asOf = new Date(START.getTime() + 8 * DAY_MS);
     const frame = await extractFrame(db, p.source, asOf);
     const set = buildTrainingSet(frame, featureSpecFromPipeline(p), p.split);
     const model = await train(p.trainer, set.train, {

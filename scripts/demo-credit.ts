@@ -24,8 +24,8 @@ import { labelsLine } from '../actions/lib/report/markdown.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
 import { scoreWindow } from '../actions/lib/score/index.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
-const DAY = 86_400_000;
 const HISTORY_DAYS = 180;
 const PER_DAY = 120;
 /** applications (and the outcomes known by then) are seeded through week 3 */
@@ -53,12 +53,12 @@ export interface CreditDemoContext {
 
 /** The demo's applications: 180 days before week 1 through week 3, the population drifting from week 1. */
 export function creditDemoOptions(week1: Date): CreditOptions {
-  return { days: HISTORY_DAYS + SEEDED_DAYS, perDay: PER_DAY, seed: 7, start: new Date(week1.getTime() - HISTORY_DAYS * DAY), driftFrom: week1 };
+  return { days: HISTORY_DAYS + SEEDED_DAYS, perDay: PER_DAY, seed: 7, start: new Date(week1.getTime() - HISTORY_DAYS * DAY_MS), driftFrom: week1 };
 }
 
 /** Applications from 180 days before week 1 through week 3, and the outcomes known by week 3. */
 export async function seedCreditDemo(db: Db, week1: Date): Promise<string> {
-  const s = await seedCredit(db, { ...creditDemoOptions(week1), labelsUntil: new Date(week1.getTime() + SEEDED_DAYS * DAY) });
+  const s = await seedCredit(db, { ...creditDemoOptions(week1), labelsUntil: new Date(week1.getTime() + SEEDED_DAYS * DAY_MS) });
   return (
     `seeded ${s.applications.toLocaleString('en-US')} credit applications into loan_applications (${s.start.toISOString().slice(0, 10)} -> ` +
     `${s.end.toISOString().slice(0, 10)}, the population drifting from ${week1.toISOString().slice(0, 10)}) and the ${s.outcomes.toLocaleString('en-US')} outcomes ` +
@@ -170,7 +170,7 @@ export async function creditStory(c: CreditDemoContext): Promise<OpenPromotionRe
     return null;
   }
   const { file, config } = found;
-  const at = (days: number): Date => new Date(c.week1.getTime() + days * DAY);
+  const at = (days: number): Date => new Date(c.week1.getTime() + days * DAY_MS);
   const day = (d: Date): string => d.toISOString().slice(0, 10);
   const run = async (asOf: Date, trigger = 'schedule', triggerReason: string | null = null): Promise<RetrainResult> => {
     const r = await retrain(db, { pipeline: config, pipelineFile: file, asOf, runsDir: c.runsDir, repoDir: c.checkout, trigger, triggerReason });

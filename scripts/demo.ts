@@ -42,16 +42,16 @@ import { scorePipelines } from '../actions/lib/score/index.ts';
 import type { LoadedPipeline } from '../actions/lib/config/load.ts';
 import type { Task } from '../actions/lib/config/schema.ts';
 import { creditStory, seedCreditDemo } from './demo-credit.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const ROOT = resolve('.mlops/demo');
 const ORIGIN = join(ROOT, 'origin.git');
 const CHECKOUT = join(ROOT, 'checkout');
 const RUNS = join(ROOT, 'runs');
 const START = new Date('2026-09-27T00:00:00Z');
-const DAY = 86_400_000;
-const WEEK1 = new Date(START.getTime() + 45 * DAY); // 2026-11-11
-const WEEK2 = new Date(WEEK1.getTime() + 7 * DAY);
-const WEEK3 = new Date(WEEK1.getTime() + 14 * DAY);
+const WEEK1 = new Date(START.getTime() + 45 * DAY_MS); // 2026-11-11
+const WEEK2 = new Date(WEEK1.getTime() + 7 * DAY_MS);
+const WEEK3 = new Date(WEEK1.getTime() + 14 * DAY_MS);
 const t0 = performance.now();
 
 /** `--task regression|classification`: one story; both by default. */

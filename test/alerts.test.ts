@@ -24,11 +24,11 @@ import {
 } from '../actions/lib/monitoring/index.ts';
 import { gitHubTarget, type GitHubTarget } from '../actions/lib/github/client.ts';
 import { startRun } from '../actions/lib/tracking/runs.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const TOKEN = 'ghs_alertsT0kenForTheStandIn0123456789';
 const tank = loadPipelineFile('pipelines/tank-level-forecast.yaml');
 const pump = loadPipelineFile('pipelines/pump-efficiency.yaml');
-const DAY = 86_400_000;
 
 function rule(status: RuleResult['status'], message: string): RuleResult {
   return {
@@ -441,4 +441,4 @@ describeDb('alerts with a lifecycle', ({ db }) => {
   });
 });
 
-void DAY;
+void DAY_MS;

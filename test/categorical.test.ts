@@ -6,9 +6,9 @@ import { buildTrainingSet } from '../actions/lib/features/training-set.ts';
 import { fitZScore } from '../actions/lib/features/zscore.ts';
 import { temporalSplit } from '../actions/lib/split/temporal.ts';
 import type { Frame } from '../actions/lib/source/frame.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const NaN_ = Number.NaN;
-const DAY = 86_400_000;
 
 describe('one-hot encoding of categorical columns', () => {
   it('fits the most frequent categories of the given rows, ties by text, rare ones left out', () => {
@@ -43,11 +43,11 @@ describe('one-hot encoding of categorical columns', () => {
 function applications(days: number): Frame {
   const rows = days * 4;
   const start = Date.UTC(2026, 0, 1);
-  const times = Float64Array.from({ length: rows }, (_, i) => start + Math.floor(i / 4) * DAY + (i % 4) * 3_600_000);
+  const times = Float64Array.from({ length: rows }, (_, i) => start + Math.floor(i / 4) * DAY_MS + (i % 4) * 3_600_000);
   const region = Float64Array.from({ length: rows }, (_, i) => (i % 7 === 0 ? NaN_ : i < rows / 2 ? i % 2 : 2)); // 'east' only appears late
   const income = Float64Array.from({ length: rows }, (_, i) => 1000 + (i % 13) * 100);
-  const asOf = start + days * DAY;
-  const labelTimes = Float64Array.from(times, (t) => (t + 30 * DAY <= asOf ? t + 30 * DAY : NaN_));
+  const asOf = start + days * DAY_MS;
+  const labelTimes = Float64Array.from(times, (t) => (t + 30 * DAY_MS <= asOf ? t + 30 * DAY_MS : NaN_));
   const label = Float64Array.from(labelTimes, (k, i) => (k === k ? (i % 3 === 0 ? 1 : 0) : NaN_));
   return {
     rows,

@@ -12,6 +12,7 @@ import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { emptyRegistry } from '../actions/lib/registry/schema.ts';
 import { lateLabelsStory, type LateLabelsShown } from '../scripts/demo-credit.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 /**
  * The demo's step C5 (scripts/demo-credit.ts) on a small credit history: the late outcomes arrive
@@ -19,15 +20,14 @@ import { lateLabelsStory, type LateLabelsShown } from '../scripts/demo-credit.ts
  * label coverage, the champion's live F1 / ROC AUC / Brier and the alert that opens and resolves.
  * The figures are recomputed here from the generator's outcomes, independently of the label join.
  */
-const DAY = 86_400_000;
 const FILE = 'pipelines/credit-default.yaml';
 const config = loadPipelineFile(FILE) as ClassificationPipeline;
 const START = new Date('2026-01-01T00:00:00Z');
-const OPTIONS = { days: 70, perDay: 30, seed: 11, start: START, driftFrom: new Date(START.getTime() + 56 * DAY) };
-const WEEK1 = new Date(START.getTime() + 56 * DAY);
+const OPTIONS = { days: 70, perDay: 30, seed: 11, start: START, driftFrom: new Date(START.getTime() + 56 * DAY_MS) };
+const WEEK1 = new Date(START.getTime() + 56 * DAY_MS);
 /** outcomes known before this are seeded; the later ones come by CSV */
-const LABELS_FROM = new Date(START.getTime() + 70 * DAY);
-const AS_OF = new Date(WEEK1.getTime() + 38 * DAY);
+const LABELS_FROM = new Date(START.getTime() + 70 * DAY_MS);
+const AS_OF = new Date(WEEK1.getTime() + 38 * DAY_MS);
 const THRESHOLD = config.target.decision_threshold;
 
 /** The champion's probability of an application: a fixed function of its debt ratio, so the test can recompute it. */
@@ -58,7 +58,7 @@ describeDb('demo: late labels by labels import, label coverage and live accuracy
           baseline,
           labels: { table: config.labels.table, labelled_rows: 1200, coverage: 0.8 },
           data: { start: START.toISOString(), end: WEEK1.toISOString(), rows: 1600, fingerprint: `sha256:${'a'.repeat(64)}` },
-          holdout: { start: new Date(WEEK1.getTime() - 10 * DAY).toISOString(), end: WEEK1.toISOString(), rows: 300 },
+          holdout: { start: new Date(WEEK1.getTime() - 10 * DAY_MS).toISOString(), end: WEEK1.toISOString(), rows: 300 },
           features: { names: ['income'], spec: {} },
           trainer: { algorithm: 'gbdt', params: {} },
           code_sha: 'b'.repeat(40),

@@ -13,12 +13,12 @@ import { readRegistry } from '../actions/lib/registry/champion.ts';
 import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { promotionFromRunDir } from '../actions/lib/registry/from-run.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const FILE = 'test/fixtures/pipelines/credit-small.yaml';
 const pipeline = loadPipelineFile(FILE) as ClassificationPipeline;
 const START = new Date('2026-01-01T00:00:00Z');
-const DAY = 86_400_000;
-const at = (d: number): Date => new Date(START.getTime() + d * DAY);
+const at = (d: number): Date => new Date(START.getTime() + d * DAY_MS);
 
 describeDb('drift of a classification champion', ({ db }) => {
   let work: string;

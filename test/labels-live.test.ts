@@ -11,12 +11,12 @@ import { runDailyMonitoring } from '../actions/lib/monitoring/index.ts';
 import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { emptyRegistry } from '../actions/lib/registry/schema.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const base = loadPipelineFile('pipelines/credit-default.yaml') as ClassificationPipeline;
-const DAY = 86_400_000;
 const AS_OF = new Date('2026-06-30T00:00:00Z');
-const NEXT_DAY = new Date(AS_OF.getTime() + DAY);
-const before = (days: number): string => new Date(AS_OF.getTime() - days * DAY).toISOString();
+const NEXT_DAY = new Date(AS_OF.getTime() + DAY_MS);
+const before = (days: number): string => new Date(AS_OF.getTime() - days * DAY_MS).toISOString();
 
 /** The champion's holdout metrics at promotion: F1 0.8. */
 const HOLDOUT = {

@@ -15,10 +15,10 @@ import { promotionFromRunDir } from '../actions/lib/registry/from-run.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { parseAlertMarker, runDailyMonitoring, runDrift, runQuality } from '../actions/lib/monitoring/index.ts';
 import { gitHubTarget } from '../actions/lib/github/client.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
-const DAY = 86_400_000;
 const START = new Date('2026-10-01T00:00:00Z');
-const DRIFT_FROM = new Date(START.getTime() + 25 * DAY);
+const DRIFT_FROM = new Date(START.getTime() + 25 * DAY_MS);
 const TOKEN = 'ghs_monitoringT0kenForTheStandIn012345';
 const base = loadPipelineFile('pipelines/tank-level-forecast.yaml');
 // The champion is trained on days 0-18 (a ridge: fast); the drift starts on day 25 of 35.
@@ -43,7 +43,7 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
     const champion = await retrain(db(), {
       pipeline,
       pipelineFile: 'pipelines/tank-level-forecast.yaml',
-      asOf: new Date(START.getTime() + 18 * DAY),
+      asOf: new Date(START.getTime() + 18 * DAY_MS),
       runsDir: join(work, 'runs'),
       repoDir: repo,
     });
@@ -89,8 +89,8 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
     }
     expect(d.result!.datasetDrift).toBe(true);
     expect(d.severe).toBe(true);
-    expect(d.reference).toMatchObject({ start: START.toISOString(), end: new Date(START.getTime() + 18 * DAY).toISOString() });
-    expect(d.current).toMatchObject({ start: new Date(end.getTime() - 7 * DAY).toISOString(), end: end.toISOString() });
+    expect(d.reference).toMatchObject({ start: START.toISOString(), end: new Date(START.getTime() + 18 * DAY_MS).toISOString() });
+    expect(d.current).toMatchObject({ start: new Date(end.getTime() - 7 * DAY_MS).toISOString(), end: end.toISOString() });
     // The Markdown report: drifted features first, the effect size beside every p-value, then the predictions.
     const rows = d.markdown.split('\n').filter((l) => l.startsWith('| `'));
     expect(rows.slice(0, 4).every((l) => l.endsWith('⚠️ |'))).toBe(true);
@@ -140,7 +140,7 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
   });
 
   it('quality: one row per check for the last day, recorded without a run id', async () => {
-    const q = await runQuality(db(), pipeline, { asOf: end, sinceMs: DAY });
+    const q = await runQuality(db(), pipeline, { asOf: end, sinceMs: DAY_MS });
     expect(q.report.checks.map((c) => c.name)).toEqual(
       expect.arrayContaining(['completeness', 'null_share', 'range', 'gaps', 'duplicate_timestamps', 'staleness']),
     );
@@ -153,7 +153,7 @@ describeDb('daily monitoring on seeded drift', ({ db }) => {
     ).rows[0].n;
     expect(n).toBeGreaterThanOrEqual(q.report.checks.length);
     // Two days later the data is stale: the quality rule fires.
-    const late = await runQuality(db(), pipeline, { asOf: new Date(end.getTime() + 2 * DAY) });
+    const late = await runQuality(db(), pipeline, { asOf: new Date(end.getTime() + 2 * DAY_MS) });
     expect(late.rule).toMatchObject({ status: 'firing', severity: 'critical' });
     expect(late.rule.message).toContain('no rows at all');
   });

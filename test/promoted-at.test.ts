@@ -19,6 +19,7 @@ import { REGISTRY_FILE } from '../actions/lib/registry/schema.ts';
 import { seedCredit } from '../actions/lib/demo-data/index.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import { fmtTime } from '../actions/lib/report/markdown.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 /**
  * `promoted_at` is the merge time, never the training time (#11.9): the promotion branch writes the
@@ -29,7 +30,6 @@ import { fmtTime } from '../actions/lib/report/markdown.ts';
  */
 
 const TANK = 'tank-level-forecast';
-const DAY = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 // The merge time is read from git (mlops.deployments only as a fallback, its SQL proven on both backends by deploy.test.ts): once.
@@ -73,12 +73,12 @@ describeDbOnce('a champion was promoted when its promotion was merged', ({ db })
 
   it('the stale-champion rule ages the champion from the merge', async () => {
     const config = { ...loadPipelineFile(`pipelines/${TANK}.yaml`), name: TANK };
-    const { rule } = await staleChampionRule(db(), config, repo.work, new Date(Date.parse(M1) + 3 * DAY));
+    const { rule } = await staleChampionRule(db(), config, repo.work, new Date(Date.parse(M1) + 3 * DAY_MS));
     expect(rule.status).toBe('ok');
     expect(rule.details).toMatchObject({ promoted_at: M1, promoted_at_source: 'git', age_days: 3 });
     expect(rule.message).toContain(`promoted ${M1.slice(0, 10)}`);
     // from the entry's 2024 as-of it would have fired long ago; from the merge, after 14 days
-    const late = await staleChampionRule(db(), config, repo.work, new Date(Date.parse(M1) + 15 * DAY));
+    const late = await staleChampionRule(db(), config, repo.work, new Date(Date.parse(M1) + 15 * DAY_MS));
     expect(late.rule.status).toBe('firing');
   });
 
@@ -117,8 +117,8 @@ describeDbOnce('the classification cooldown counts 7 days from the merge, not fr
     work = mkdtempSync(join(tmpdir(), 'mlops-promoted-cooldown-'));
     repo = ScratchRepo.create('mlops-promoted-cooldown-repo-');
     const start = new Date('2026-01-01T00:00:00Z');
-    const seeded = await seedCredit(db(), { days: 160, perDay: 40, seed: 3, start, labelsUntil: new Date(start.getTime() + 200 * DAY) });
-    asOf = new Date(seeded.start.getTime() + 145 * DAY);
+    const seeded = await seedCredit(db(), { days: 160, perDay: 40, seed: 3, start, labelsUntil: new Date(start.getTime() + 200 * DAY_MS) });
+    asOf = new Date(seeded.start.getTime() + 145 * DAY_MS);
   });
   afterAll(() => {
     repo?.cleanup();
@@ -134,17 +134,17 @@ describeDbOnce('the classification cooldown counts 7 days from the merge, not fr
     writeRegistryEdit(repo.work, planRegistryEdit(readRegistry(repo.work), promotionFromRunDir(first.lineage.run_dir)));
     repo.commit(`Promote ${CREDIT} v1`);
     repo.git('checkout', '--quiet', 'main');
-    merged = iso(asOf.getTime() + 4 * DAY);
+    merged = iso(asOf.getTime() + 4 * DAY_MS);
     repo.gitAt(merged, 'merge', '--quiet', '--no-ff', '-m', `Merge pull request #31 from acme/${branch}`, branch);
     expect(readRegistry(repo.work).models[CREDIT].promoted_at).toBe(asOf.toISOString()); // the branch wrote the as-of
 
     // 8 days after the training (past a cooldown counted from it), 4 after the merge: inside the cooldown
-    const cooling = await run(new Date(asOf.getTime() + 8 * DAY));
+    const cooling = await run(new Date(asOf.getTime() + 8 * DAY_MS));
     expect(cooling.decision).toBe('skip');
     expect(cooling.reasons).toEqual(['before training: last promotion 4.0 days ago, cooldown is 7 days']);
 
     // 8 days after the merge: the cooldown has passed, and the report names the merge
-    const after = await run(new Date(asOf.getTime() + 12 * DAY));
+    const after = await run(new Date(asOf.getTime() + 12 * DAY_MS));
     expect(after.decision, after.reasons.join('; ')).not.toBe('skip');
     expect(after.gates.find((g) => g.name === 'cooldown')).toMatchObject({ passed: true, value: '8.0' });
     expect(after.champion).toMatchObject({ version: 1, promoted_at: merged });

@@ -16,11 +16,11 @@ import { promotionFromRunDir } from '../actions/lib/registry/from-run.ts';
 import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { readOnnxMetadata } from '../actions/lib/onnx/metadata.ts';
 import { scoreWindow } from '../actions/lib/score/index.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const FILE = 'test/fixtures/pipelines/credit-small.yaml';
 const base = loadPipelineFile(FILE) as ClassificationPipeline;
 const START = new Date('2026-01-01T00:00:00Z');
-const DAY = 86_400_000;
 const pipeline = (over: Record<string, unknown> = {}): ClassificationPipeline => classificationPipelineSchema.parse({ ...base, ...over });
 
 describeDb('classification retrain with delayed labels', ({ db }) => {
@@ -35,8 +35,8 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     repo = join(work, 'repo');
     // 160 days of applications with every outcome: the runs as of day 150 must see neither the
     // later applications nor the outcomes not yet known then.
-    const seeded = await seedCredit(db(), { days: 160, perDay: 40, seed: 3, start: START, labelsUntil: new Date(START.getTime() + 200 * DAY) });
-    asOf = new Date(seeded.start.getTime() + 150 * DAY);
+    const seeded = await seedCredit(db(), { days: 160, perDay: 40, seed: 3, start: START, labelsUntil: new Date(START.getTime() + 200 * DAY_MS) });
+    asOf = new Date(seeded.start.getTime() + 150 * DAY_MS);
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -51,7 +51,7 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     const { rows } = await db().query<{ n: number }>(
       `SELECT count(*)::int AS n FROM loan_outcomes o JOIN loan_applications a USING (application_id)
        WHERE a.applied_at >= $1 AND a.applied_at < $2 AND o.known_at <= $2`,
-      [new Date(asOf.getTime() - 120 * DAY), asOf],
+      [new Date(asOf.getTime() - 120 * DAY_MS), asOf],
     );
     let labelled = 0;
     for (let i = 0; i < frame.rows; i++) {
@@ -137,8 +137,8 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
   });
 
   it('batch-scores the champion: one probability per application, with its key for the label join', async () => {
-    const start = new Date(asOf.getTime() + DAY);
-    const r = await scoreWindow(db(), pipeline(), { repoDir: repo, start, end: new Date(start.getTime() + 2 * DAY) });
+    const start = new Date(asOf.getTime() + DAY_MS);
+    const r = await scoreWindow(db(), pipeline(), { repoDir: repo, start, end: new Date(start.getTime() + 2 * DAY_MS) });
     expect(r).toMatchObject({ outcome: 'scored', model_version: 1, nan: 0 });
     expect(r.scored).toBe(r.rows);
     const rows = (
@@ -149,17 +149,17 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     expect(rows).toHaveLength(r.scored);
     const { rows: apps } = await db().query<{ application_id: string }>(
       'SELECT application_id FROM loan_applications WHERE applied_at >= $1 AND applied_at < $2 ORDER BY application_id',
-      [start, new Date(start.getTime() + 2 * DAY)],
+      [start, new Date(start.getTime() + 2 * DAY_MS)],
     );
     expect(rows.map((x) => x.row_key)).toEqual(apps.map((a) => a.application_id));
     for (const x of rows) expect(x.prediction > 0 && x.prediction < 1).toBe(true);
     // Idempotent: the same window again replaces, never duplicates.
-    await scoreWindow(db(), pipeline(), { repoDir: repo, start, end: new Date(start.getTime() + 2 * DAY) });
+    await scoreWindow(db(), pipeline(), { repoDir: repo, start, end: new Date(start.getTime() + 2 * DAY_MS) });
     expect((await db().query<{ n: number }>("SELECT count(*)::int AS n FROM mlops.predictions WHERE pipeline = 'credit-default'")).rows[0].n).toBe(rows.length);
   });
 
   it('skips before training inside the 7-day cooldown, unless forced', async () => {
-    const r = await run({ pipeline: pipeline(), asOf: new Date(asOf.getTime() + 3 * DAY) });
+    const r = await run({ pipeline: pipeline(), asOf: new Date(asOf.getTime() + 3 * DAY_MS) });
     expect(r.decision).toBe('skip');
     expect(r.reasons).toEqual(['before training: last promotion 3.0 days ago, cooldown is 7 days']);
     expect(r.scores.challenger).toBeNull();
@@ -171,14 +171,14 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
     ).rows[0];
     expect(ev.decision).toBe('skip');
     expect(ev.gates.find((g) => g.name === 'cooldown')).toMatchObject({ passed: false });
-    const forced = await run({ pipeline: pipeline(), asOf: new Date(asOf.getTime() + 3 * DAY), force: true });
+    const forced = await run({ pipeline: pipeline(), asOf: new Date(asOf.getTime() + 3 * DAY_MS), force: true });
     expect(forced.decision).not.toBe('skip');
     expect(forced.scores.champion!.label).toBe('champion v1');
     expect(forced.gates.find((g) => g.name === 'cooldown')).toMatchObject({ passed: false, overridden: true });
   });
 
   it('skips before training when the labels cannot give enough labelled holdout rows or coverage', async () => {
-    const later = new Date(asOf.getTime() + 10 * DAY);
+    const later = new Date(asOf.getTime() + 10 * DAY_MS);
     const few = await run({ pipeline: pipeline({ gates: { min_labelled_holdout: 5000 } }), asOf: later });
     expect(few.decision).toBe('skip');
     expect(few.reasons).toEqual([expect.stringMatching(/^before training: the holdout would have only \d+ labelled rows; 5000 needed/)]);
@@ -189,7 +189,7 @@ describeDb('classification retrain with delayed labels', ({ db }) => {
   });
 
   it("scores the challenger against the champion on the same labelled holdout rows after the cooldown, and on the first run's holdout", async () => {
-    const later = new Date(asOf.getTime() + 10 * DAY);
+    const later = new Date(asOf.getTime() + 10 * DAY_MS);
     const r = await run({
       pipeline: pipeline({
         trainer: { algorithm: 'gbdt', params: { trees: 30, max_depth: 3, learning_rate: 0.2, threads: 1 } },

@@ -19,13 +19,13 @@ import { scoreOnnx } from '../actions/lib/onnx/score.ts';
 import { scorePipelines, scoreSummaryMarkdown, scoreWindow, ScoreFailure } from '../actions/lib/score/index.ts';
 import { splitRecordedSpec } from '../actions/lib/features/spec.ts';
 import { missingScoresRule } from '../actions/lib/monitoring/scores-rule.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
-const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const START = new Date('2026-10-01T00:00:00Z');
-const TRAIN_END = new Date(START.getTime() + 8 * DAY);
+const TRAIN_END = new Date(START.getTime() + 8 * DAY_MS);
 const SCORE_START = TRAIN_END;
-const SCORE_END = new Date(START.getTime() + 9 * DAY);
+const SCORE_END = new Date(START.getTime() + 9 * DAY_MS);
 const base = loadPipelineFile('pipelines/tank-level-forecast.yaml');
 // A ridge champion trained on days 0-8 of 10 (fast); two stations, so entities are exercised.
 const pipeline: PipelineConfig = pipelineSchema.parse({
@@ -193,7 +193,7 @@ describeDb('scoring with the deployed champion', ({ db }) => {
     const count = (await predictions()).length;
     const none = await scoreWindow(db(), pipelineSchema.parse({ ...pipeline, name: 'not-in-registry' }), { repoDir: repo, start: SCORE_START, end: SCORE_END });
     expect(none).toMatchObject({ outcome: 'no-champion', model_version: null, sha256: null, scored: 0 });
-    const later = new Date(START.getTime() + 20 * DAY);
+    const later = new Date(START.getTime() + 20 * DAY_MS);
     const empty = await scoreWindow(db(), pipeline, { repoDir: repo, start: later, end: new Date(later.getTime() + HOUR) });
     expect(empty).toMatchObject({ outcome: 'no-data', model_version: 1, rows: 0, scored: 0 });
     expect(await predictions()).toHaveLength(count);

@@ -9,9 +9,9 @@ import {
   type Readings,
 } from '../actions/lib/demo-data/index.ts';
 import { describeDb } from './helpers/db.ts';
+import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const START = new Date('2026-01-05T00:00:00Z');
-const DAY = 86_400_000;
 
 function efficiencies(r: Readings, from: number, to: number): number[] {
   const c = r.columns;
@@ -39,7 +39,7 @@ describe('generateReadings', () => {
   it('covers the window per station, ordered by station then time, with short gaps only', () => {
     expect(base.stationIds).toEqual(['PS-001', 'PS-002']);
     expect(base.start.toISOString()).toBe(START.toISOString());
-    expect(base.end.getTime()).toBe(START.getTime() + 30 * DAY);
+    expect(base.end.getTime()).toBe(START.getTime() + 30 * DAY_MS);
     const perStation = [0, 0];
     let gaps = 0;
     let bad = 0;
@@ -155,7 +155,7 @@ describe('generateReadings', () => {
   });
 
   it('drift lowers the pump efficiency and raises demand', () => {
-    const driftFrom = new Date(START.getTime() + 14 * DAY);
+    const driftFrom = new Date(START.getTime() + 14 * DAY_MS);
     const drifted = generateReadings({ days: 30, stations: 2, seed: 11, start: START, driftFrom });
     // identical before the drift starts
     const beforeDrift = (r: Readings): number => r.times.findIndex((t) => t >= driftFrom.getTime());
@@ -163,7 +163,7 @@ describe('generateReadings', () => {
     const n = beforeDrift(base);
     expect(Array.from(drifted.columns.pump_power_kw.subarray(0, n))).toEqual(Array.from(base.columns.pump_power_kw.subarray(0, n)));
     const before = median(efficiencies(drifted, START.getTime(), driftFrom.getTime()));
-    const after = median(efficiencies(drifted, driftFrom.getTime() + 10 * DAY, Number.POSITIVE_INFINITY));
+    const after = median(efficiencies(drifted, driftFrom.getTime() + 10 * DAY_MS, Number.POSITIVE_INFINITY));
     expect(before).toBeGreaterThan(0.65);
     expect(after).toBeLessThan(before * 0.92);
     const meanOut = (r: Readings, from: number): number => {
@@ -178,7 +178,7 @@ describe('generateReadings', () => {
       }
       return s / k;
     };
-    const t = driftFrom.getTime() + 4 * DAY;
+    const t = driftFrom.getTime() + 4 * DAY_MS;
     expect(meanOut(drifted, t) / meanOut(base, t)).toBeGreaterThan(1.15);
   });
 
@@ -210,7 +210,7 @@ describeDb('seedReadings', ({ db }) => {
     const r = await seedReadings(db(), opts);
     expect(r).toMatchObject({ rows: expected.rows, replaced: 0, stations: ['PS-001', 'PS-002'], table: 'public.readings_wide' });
     expect(r.start.toISOString()).toBe(START.toISOString());
-    expect(r.end.toISOString()).toBe(new Date(START.getTime() + 2 * DAY).toISOString());
+    expect(r.end.toISOString()).toBe(new Date(START.getTime() + 2 * DAY_MS).toISOString());
     const { rows } = await db().query<{ n: number; stations: number; lo: string; sum_level: number; sum_power: number; nulls: number; on: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT station_id)::int AS stations, sum(tank_level_m) AS sum_level,
               sum(pump_power_kw) AS sum_power, count(*) FILTER (WHERE tank_level_m IS NULL)::int AS nulls, sum(pump_on)::int AS on
@@ -239,7 +239,7 @@ describeDb('seedReadings', ({ db }) => {
     expect(again.replaced).toBe(before);
     expect(await count()).toBe(before);
     // an overlapping window: only [start, end) of those stations is replaced
-    const shifted = await seedReadings(db(), { ...opts, days: 2, start: new Date(START.getTime() + DAY) });
+    const shifted = await seedReadings(db(), { ...opts, days: 2, start: new Date(START.getTime() + DAY_MS) });
     const extra = (await db().query<{ n: number }>('SELECT count(*)::int AS n FROM public.readings_wide WHERE ts >= $1', [shifted.start.toISOString()])).rows[0]
       .n;
     expect(extra).toBe(shifted.rows);

@@ -16,12 +16,11 @@
  */
 import { quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import { Rng } from './prng.ts';
+import { DAY_MS, HOUR_MS } from '../util/duration.ts';
 
 export const CREDIT_REGIONS = ['north', 'south', 'east', 'west', 'central'] as const;
 export const LABEL_DELAY_DAYS = 30;
 
-const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
 const REGION_SHARE = [0.26, 0.22, 0.14, 0.2, 0.18];
 const DRIFT_REGION_SHARE = [0.2, 0.18, 0.32, 0.16, 0.14];
 const REGION_INCOME = [1.05, 0.95, 0.85, 1.1, 1.0];

@@ -19,6 +19,7 @@
  */
 import { Rng } from './prng.ts';
 import { SENSOR_COLUMNS, type SensorColumn } from './table.ts';
+import { DAY_MS, MINUTE_MS } from '../util/duration.ts';
 
 export interface GenerateOptions {
   /** length of the window in days (fractions allowed, rounded to whole minutes) */
@@ -57,8 +58,6 @@ export interface Readings {
   sensorFault: Uint8Array;
 }
 
-export const MINUTE_MS = 60_000;
-export const DAY_MS = 86_400_000;
 /** rho * g / (3600 s/h * 1000 W/kW): kW per (m3/h * m) */
 export const HYDRAULIC_KW_PER_M3H_M = (1000 * 9.80665) / 3600 / 1000;
 /** metres of water column per bar */

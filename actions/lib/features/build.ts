@@ -4,6 +4,7 @@ import type { FeatureMatrix } from './matrix.ts';
 import { oneHotColumns } from './categorical.ts';
 import { featureNames, minValidInWindow, type CalendarFeature, type FeatureSpec, type RollingStat } from './spec.ts';
 import { applyZScore, type ZScoreStats } from './zscore.ts';
+import { DAY_MS, MINUTE_MS } from '../util/duration.ts';
 
 export type { FeatureSpec } from './spec.ts';
 export type { ZScoreStats } from './zscore.ts';
@@ -24,8 +25,6 @@ export interface BuildResult {
   warnings: string[];
 }
 
-const MIN_MS = 60_000;
-const DAY_MS = 86_400_000;
 const TWO_PI = 2 * Math.PI;
 
 /**
@@ -87,7 +86,7 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     anyValid[f] = any;
   };
 
-  const lagIndex = spec.lags.map((l) => shiftedIndex(times, ranges, -l * MIN_MS));
+  const lagIndex = spec.lags.map((l) => shiftedIndex(times, ranges, -l * MINUTE_MS));
   const scratch = new Float64Array(rows);
   const rollOut = spec.rolling.stats.map(() => new Float64Array(rows));
   const longest = ranges.reduce((m, r) => Math.max(m, r.end - r.start), 1);
@@ -172,7 +171,7 @@ export function targetRows(
   ranges = entityRanges(frame),
 ): { targetIndex: Int32Array; outRow: Int32Array; kept: number; outOfRange: number } {
   const { rows, times } = frame;
-  const targetIndex = shiftedIndex(times, ranges, spec.target.horizon_minutes * MIN_MS);
+  const targetIndex = shiftedIndex(times, ranges, spec.target.horizon_minutes * MINUTE_MS);
   const outRow = new Int32Array(rows).fill(-1);
   let kept = 0;
   let outOfRange = 0;
@@ -189,7 +188,7 @@ export function targetRows(
     outRow[i] = kept++;
   }
   if (kept === 0) {
-    const span = (times[rows - 1] - times[0]) / MIN_MS;
+    const span = (times[rows - 1] - times[0]) / MINUTE_MS;
     throw new Error(
       `no row has a target ${spec.target.horizon_minutes} minutes ahead: the frame holds ${rows} rows` +
         ` spanning ${Math.max(0, span)} minutes per entity at most, fewer than the horizon needs`,
@@ -237,7 +236,7 @@ function rolling(
   minD: Int32Array,
   maxD: Int32Array,
 ): void {
-  const widthMs = windowMinutes * MIN_MS;
+  const widthMs = windowMinutes * MINUTE_MS;
   const need = stats.map((s) => minValidInWindow(windowMinutes, intervalMinutes, s));
   const wantMin = stats.includes('min');
   const wantMax = stats.includes('max');

@@ -21,8 +21,8 @@ import type { Db, Queryable } from '../db/index.ts';
 import { classificationMetrics, type ClassificationMetrics } from '../evaluate/metrics.ts';
 import { readRegistry } from '../registry/champion.ts';
 import { checkLabels, INVALID_LABEL, invalidLabels, labelSettings, noKnownLabels, readKnownLabels } from './sql.ts';
+import { DAY_MS } from '../util/duration.ts';
 
-const DAY_MS = 86_400_000;
 /** keys per read of the labels table */
 const KEY_BATCH = 50_000;
 

@@ -33,8 +33,7 @@ import { extractFrame } from '../source/extract.ts';
 import type { Frame } from '../source/frame.ts';
 import { splitRecordedSpec } from '../features/spec.ts';
 import { servingMatrix } from '../score/features.ts';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../util/duration.ts';
 
 export interface DriftRunOptions {
   /** the checkout holding registry/production.json */

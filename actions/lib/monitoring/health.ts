@@ -28,8 +28,7 @@ import type { LivePerformance } from '../labels/live.ts';
 import type { Decision } from '../gates/gates.ts';
 import { reapAbandonedRuns } from '../tracking/lease.ts';
 import type { RunStatus } from '../tracking/runs.ts';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../util/duration.ts';
 
 export interface HealthOptions {
   repoDir: string;

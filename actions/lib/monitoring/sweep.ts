@@ -14,8 +14,8 @@ import type { PipelineConfig, SweepConfig } from '../config/schema.ts';
 import { quoteIdent, type Queryable, type Db } from '../db/index.ts';
 import { currentDeployments } from '../deploy/deploy.ts';
 import { syncAlerts, type AlertChange, type AlertSinks, type RuleResult, type Severity } from './alerts.ts';
+import { MINUTE_MS } from '../util/duration.ts';
 
-const MIN_MS = 60_000;
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 export interface SweepResult {
@@ -49,7 +49,7 @@ const describeFlag = (f: Flag): string =>
 export async function readingFlagsRule(db: Db, p: PipelineConfig, asOf: Date): Promise<RuleResult | null> {
   const flags = p.sweep.flags;
   if (flags.length === 0) return null;
-  const from = new Date(asOf.getTime() - p.sweep.window_minutes * MIN_MS);
+  const from = new Date(asOf.getTime() - p.sweep.window_minutes * MINUTE_MS);
   const time = quoteIdent(p.source.time_column);
   const entity = p.source.entity_column ? quoteIdent(p.source.entity_column) : null;
   const counts = await db.readSource(async (tx) => {
@@ -95,7 +95,7 @@ export async function readingFlagsRule(db: Db, p: PipelineConfig, asOf: Date): P
 
 /** serving-errors: the model server's refused and failed requests over all it answered in the window. */
 export async function servingErrorsRule(db: Queryable, p: PipelineConfig, asOf: Date): Promise<RuleResult> {
-  const from = new Date(asOf.getTime() - p.sweep.window_minutes * MIN_MS);
+  const from = new Date(asOf.getTime() - p.sweep.window_minutes * MINUTE_MS);
   // Minutes are counted whole: those that started in [from, asOf).
   const { rows } = await db.query<{ requests: string | number | null; client: string | number | null; server: string | number | null }>(
     `SELECT sum(requests) AS requests, sum(client_errors) AS client, sum(server_errors) AS server
@@ -149,7 +149,7 @@ export async function missingPredictionsRule(db: Queryable, p: PipelineConfig, a
   const deployed = (await currentDeployments(db)).find((d) => d.model === p.name);
   if (!deployed)
     return { ...base, status: 'ok', severity: 'info', message: `${p.name}: no deployed model, no predictions expected`, details: { deployed: null } };
-  const since = new Date(asOf.getTime() - silence * MIN_MS);
+  const since = new Date(asOf.getTime() - silence * MINUTE_MS);
   const { rows } = await db.query<{ n: number; newest: Date | string | null }>(
     `SELECT count(*)::int AS n, (SELECT max(scored_at) FROM mlops.predictions WHERE pipeline = $1 AND origin = 'online' AND scored_at <= $3) AS newest
      FROM mlops.predictions WHERE pipeline = $1 AND origin = 'online' AND scored_at > $2 AND scored_at <= $3`,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { QualityConfig } from '../config/schema.ts';
 import { entityRanges, type Frame } from '../source/frame.ts';
 import { jsonNumber } from '../util/json.ts';
+import { DAY_MS } from '../util/duration.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */
 export const qualityCheckSchema = z.object({
@@ -59,7 +60,6 @@ export interface QualityOptions {
 }
 
 const MINUTE = 60_000;
-const DAY = 86_400_000;
 const fmt = (x: number, digits = 2): string => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits));
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
@@ -95,7 +95,7 @@ export function checkQuality(frame: Frame, config: QualityConfig, options: Quali
         message: `${fmt(rows)} rows in the window (minimum ${fmt(config.min_rows)})`,
       }),
     );
-    const days = rows > 0 ? (newest - oldest) / DAY : 0;
+    const days = rows > 0 ? (newest - oldest) / DAY_MS : 0;
     checks.push(
       check({
         name: 'days_covered',

@@ -21,8 +21,7 @@ import { extractFrame } from '../source/extract.ts';
 import { historyMinutes, servingMatrix } from './features.ts';
 import { splitRecordedSpec } from '../features/spec.ts';
 import { writePredictions } from './write.ts';
-
-const MIN_MS = 60_000;
+import { MINUTE_MS } from '../util/duration.ts';
 
 export type ScoreOutcome = 'scored' | 'no-champion' | 'no-data';
 
@@ -102,7 +101,7 @@ export async function scoreWindow(db: Db, pipeline: PipelineConfig, options: Sco
     warnings,
   };
 
-  const frame = await extractFrame(db, pipeline.source, end, { start: new Date(start.getTime() - history * MIN_MS), end });
+  const frame = await extractFrame(db, pipeline.source, end, { start: new Date(start.getTime() - history * MINUTE_MS), end });
   let rows = 0;
   for (let i = 0; i < frame.rows; i++) if (frame.times[i] >= start.getTime()) rows++;
   if (rows === 0) {

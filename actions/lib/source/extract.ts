@@ -6,6 +6,7 @@ import { frameFingerprint } from './fingerprint.ts';
 import { pausePoint } from '../faults/pause-point.ts';
 import { formatSourceIssues, sourceIssues } from './check.ts';
 import { checkLabels, invalidLabels, noKnownLabels, positiveSetting, readKnownLabels, INVALID_LABEL, type LabelsTable } from '../labels/sql.ts';
+import { DAY_MS } from '../util/duration.ts';
 
 export type SourceSpec = PipelineConfig['source'];
 
@@ -30,8 +31,6 @@ export type ExtractedFrame = Frame & { fingerprint: string };
 
 /** The entity id of every row when the source has no entity column. */
 export const SINGLE_ENTITY = 'all';
-
-const DAY_MS = 86_400_000;
 
 /**
  * Reads `[asOf - window_days, asOf)` of a pipeline's source into a columnar frame, ordered by

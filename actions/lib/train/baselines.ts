@@ -1,6 +1,7 @@
 import type { FeatureMatrix } from '../features/matrix.ts';
 import type { FeatureSpec } from '../features/spec.ts';
 import { entityRanges, type Frame } from '../source/frame.ts';
+import { MINUTE_MS } from '../util/duration.ts';
 
 export type BaselineKind = 'persistence' | 'seasonal_naive' | 'mean';
 
@@ -13,8 +14,6 @@ export interface BaselineOptions {
   /** season for `seasonal_naive` in minutes: 1440 (a day) or 10080 (a week); default 1440 */
   seasonMinutes?: number;
 }
-
-const MIN_MS = 60_000;
 
 /**
  * Predictions of a naive forecaster for each row, to score against the same holdout as the models
@@ -42,13 +41,13 @@ export function baselinePredictions(
   const ti = frame.names.indexOf(spec.target.column);
   if (ti < 0) throw new Error(`target column "${spec.target.column}" is not in the frame`);
   const target = frame.columns[ti];
-  const horizonMs = spec.target.horizon_minutes * MIN_MS;
+  const horizonMs = spec.target.horizon_minutes * MINUTE_MS;
   let offsetMs = 0;
   if (kind === 'seasonal_naive') {
     const season = options.seasonMinutes ?? 1440;
     if (!(season > 0)) throw new Error(`baseline season_minutes must be > 0, got ${season}`);
     const k = Math.max(1, Math.ceil(spec.target.horizon_minutes / season));
-    offsetMs = horizonMs - k * season * MIN_MS;
+    offsetMs = horizonMs - k * season * MINUTE_MS;
   }
   // Entity ids may be coded differently in the frame and in the rows: match them by name.
   const ranges = new Map<string, { start: number; end: number }>();

@@ -1,4 +1,8 @@
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+const UNIT_MS = { m: MINUTE_MS, h: HOUR_MS, d: DAY_MS } as const;
 export type DurationUnit = keyof typeof UNIT_MS;
 
 /**
