@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { deploy, deploymentHistory } from '../actions/lib/deploy/deploy.ts';
+import { deploy } from '../actions/lib/deploy/deploy.ts';
+import { deploymentHistory } from '../actions/lib/tracking/deployments.ts';
 import { ReviewMismatchError } from '../actions/lib/deploy/approval.ts';
 import { gitHubTarget, type GitHubTarget } from '../actions/lib/github/client.ts';
 import { commitInfo } from '../actions/lib/git/read.ts';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { deploy, deploymentHistory } from '../actions/lib/deploy/deploy.ts';
+import { deploy } from '../actions/lib/deploy/deploy.ts';
+import { deploymentHistory } from '../actions/lib/tracking/deployments.ts';
 import { RestoredEntryError } from '../actions/lib/deploy/restore.ts';
 import { prepareRollback } from '../actions/lib/deploy/rollback.ts';
 import { REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';

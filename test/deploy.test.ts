@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deploy, currentDeployments, deploymentHistory, DeployRefusedError, DeployVerificationError } from '../actions/lib/deploy/deploy.ts';
+import { deploy, DeployRefusedError, DeployVerificationError } from '../actions/lib/deploy/deploy.ts';
+import { currentDeployments, deploymentHistory } from '../actions/lib/tracking/deployments.ts';
 import { verifyRegistry } from '../actions/lib/deploy/verify.ts';
 import { artifactPath, REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';
 import { describeDb } from './helpers/db.ts';

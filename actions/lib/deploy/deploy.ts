@@ -6,6 +6,7 @@ import type { GitHubTarget } from '../github/client.ts';
 import { registryHistory } from '../registry/history.ts';
 import { approvalOf, type MergeFacts } from './approval.ts';
 import { checkRestoredEntries } from './restore.ts';
+import { currentDeployments, recordDeployment, type DeploymentKind, type DeploymentRow } from '../tracking/deployments.ts';
 
 /**
  * Deploy = make what registry/production.json says at a commit the recorded truth, all or nothing.
@@ -18,32 +19,7 @@ import { checkRestoredEntries } from './restore.ts';
  * ran before (restore.ts), or the deploy is refused too.
  */
 
-export type DeploymentKind = 'deploy' | 'rollback' | 'retire';
 export type DeployOutcome = DeploymentKind | 'unchanged';
-
-export interface DeploymentRow {
-  id: number;
-  model: string;
-  version: number;
-  sha256: string;
-  git_sha: string;
-  kind: DeploymentKind;
-  previous_version: number | null;
-  run_id: string | null;
-  deployed_at: string;
-  /** the pull request that landed this version, and who merged it when (the promotion time) */
-  pull_request: number | null;
-  pull_request_url: string | null;
-  merged_by: string | null;
-  promoted_at: string | null;
-  /** why: the pull request's title, else the commit's subject */
-  reason: string | null;
-  /** who approved the merged head (GitHub only) */
-  approved_by: string[];
-  /** how the reviewed run was checked: github, git, or why not */
-  review_check: string | null;
-  approval_source: 'github' | 'git' | null;
-}
 
 export interface ModelDeployment {
   model: string;
@@ -117,9 +93,6 @@ export class DeployVerificationError extends Error {
   }
 }
 
-const COLUMNS =
-  'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at, pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source';
-
 /** A lock key of its own so two deploys cannot interleave their reads and writes. */
 const DEPLOY_LOCK = 0x6d6c6f70; // "mlop"
 
@@ -132,7 +105,7 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
 
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [DEPLOY_LOCK]);
-    const latest = new Map((await latestRows(tx)).map((r) => [r.model, r]));
+    const latest = new Map((await currentDeployments(tx, { includeRetired: true })).map((r) => [r.model, r]));
     const stale = await olderThanDeployed(tx, repoDir, gitSha);
     if (stale) {
       const note = `${gitSha.slice(0, 12)} is an ancestor of ${stale.slice(0, 12)}, which is already deployed; nothing recorded (roll back with a new commit: git revert)`;
@@ -192,31 +165,24 @@ export async function deploy(db: Db, repoDir: string, options: DeployOptions = {
       let note = p.note;
       if (outcome !== 'unchanged') {
         const a = approvals.get(p.model)!;
-        const res = await tx.query<RawRow>(
-          `INSERT INTO mlops.deployments (model, version, sha256, git_sha, kind, previous_version, run_id,
-             pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)
-           ON CONFLICT (model, git_sha) DO NOTHING
-           RETURNING ${COLUMNS}`,
-          [
-            p.model,
-            p.version,
-            p.sha256,
-            gitSha,
-            outcome,
-            p.previousVersion,
-            p.runId,
-            a.pullRequest?.number ?? null,
-            a.pullRequest?.url ?? null,
-            a.mergedBy,
-            a.mergedAt,
-            a.reason,
-            JSON.stringify(a.approvedBy),
-            restored.get(p.model) ?? a.checks[p.model] ?? null,
-            a.source,
-          ],
-        );
-        if (res.rows.length === 1) recorded.push(toRow(res.rows[0]));
+        const row = await recordDeployment(tx, {
+          model: p.model,
+          version: p.version,
+          sha256: p.sha256,
+          git_sha: gitSha,
+          kind: outcome,
+          previous_version: p.previousVersion,
+          run_id: p.runId,
+          pull_request: a.pullRequest?.number ?? null,
+          pull_request_url: a.pullRequest?.url ?? null,
+          merged_by: a.mergedBy,
+          promoted_at: a.mergedAt,
+          reason: a.reason,
+          approved_by: a.approvedBy,
+          review_check: restored.get(p.model) ?? a.checks[p.model] ?? null,
+          approval_source: a.source,
+        });
+        if (row) recorded.push(row);
         else {
           outcome = 'unchanged';
           note = `already recorded at ${gitSha.slice(0, 12)}`;
@@ -287,54 +253,4 @@ function planModel(model: string, entry: RegistryEntry, live: DeploymentRow | un
   // it as a deploy so that what runs is never different from what the table says.
   const outcome: DeployOutcome = entry.version < live.version ? 'rollback' : 'deploy';
   return { ...base, outcome, previousVersion: live.version };
-}
-
-/** The latest deployment row of every model; retired models only with `includeRetired`. */
-export async function currentDeployments(db: Queryable, options: { includeRetired?: boolean } = {}): Promise<DeploymentRow[]> {
-  const rows = await latestRows(db);
-  return options.includeRetired ? rows : rows.filter((r) => r.kind !== 'retire');
-}
-
-/** Every deployment row of a model (or all), newest first. */
-export async function deploymentHistory(db: Queryable, model?: string): Promise<DeploymentRow[]> {
-  const res = model
-    ? await db.query<RawRow>(`SELECT ${COLUMNS} FROM mlops.deployments WHERE model = $1 ORDER BY id DESC`, [model])
-    : await db.query<RawRow>(`SELECT ${COLUMNS} FROM mlops.deployments ORDER BY id DESC`);
-  return res.rows.map(toRow);
-}
-
-/** The first deployment row recorded for each of `commits` (its merge facts are the commit's), by commit. */
-export async function deploymentsByCommit(db: Queryable, commits: string[]): Promise<Map<string, DeploymentRow>> {
-  if (commits.length === 0) return new Map();
-  const res = await db.query<RawRow>(`SELECT ${COLUMNS} FROM mlops.deployments WHERE git_sha = ANY($1::text[]) ORDER BY id`, [commits]);
-  const out = new Map<string, DeploymentRow>();
-  for (const r of res.rows) if (!out.has(r.git_sha)) out.set(r.git_sha, toRow(r));
-  return out;
-}
-
-async function latestRows(db: Queryable): Promise<DeploymentRow[]> {
-  const res = await db.query<RawRow>(`SELECT DISTINCT ON (model) ${COLUMNS} FROM mlops.deployments ORDER BY model, id DESC`);
-  return res.rows.map(toRow);
-}
-
-/** A row as the driver returns it: bigint ids as strings (pg) or bigints, timestamps as Dates. */
-type RawRow = Omit<DeploymentRow, 'id' | 'deployed_at' | 'promoted_at' | 'approved_by'> & {
-  id: number | string | bigint;
-  deployed_at: Date | string;
-  promoted_at: Date | string | null;
-  approved_by: string[] | string | null;
-};
-
-/** The row with the driver's types converted (every query selects exactly COLUMNS). */
-function toRow(r: RawRow): DeploymentRow {
-  return {
-    ...r,
-    id: Number(r.id),
-    version: Number(r.version),
-    previous_version: r.previous_version === null ? null : Number(r.previous_version),
-    deployed_at: r.deployed_at instanceof Date ? r.deployed_at.toISOString() : new Date(r.deployed_at).toISOString(),
-    pull_request: r.pull_request === null ? null : Number(r.pull_request),
-    promoted_at: r.promoted_at === null ? null : new Date(r.promoted_at).toISOString(),
-    approved_by: typeof r.approved_by === 'string' ? (JSON.parse(r.approved_by) as string[]) : (r.approved_by ?? []),
-  };
 }

@@ -2,19 +2,16 @@
 export { verifyRegistry, verifyEntry, describeFailures, type RegistryVerification, type EntryVerification } from './verify.ts';
 export {
   deploy,
-  currentDeployments,
-  deploymentHistory,
-  deploymentsByCommit,
   DeployVerificationError,
   DeployRefusedError,
   assertOnBranch,
   type DeployResult,
   type DeployOptions,
   type DeployOutcome,
-  type DeploymentKind,
-  type DeploymentRow,
   type ModelDeployment,
 } from './deploy.ts';
+// The deployments record is read well beyond this stage; its home is tracking/.
+export { currentDeployments, deploymentHistory, deploymentsByCommit, type DeploymentKind, type DeploymentRow } from '../tracking/deployments.ts';
 export {
   prepareRollback,
   rollbackBranchName,

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/index.ts';
 import type { Repo } from '../git/read.ts';
 import { entryAtVersion, landingOf, registryHistory } from '../registry/history.ts';
 import type { RegistryEntry } from '../registry/schema.ts';
-import { deploymentHistory } from './deploy.ts';
+import { deploymentHistory } from '../tracking/deployments.ts';
 
 /**
  * The deploy's check of a version that is not new (#11.7 for rollbacks): a `git revert` of a

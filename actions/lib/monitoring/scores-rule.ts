@@ -8,7 +8,7 @@
  */
 import type { PipelineConfig } from '../config/schema.ts';
 import type { Queryable } from '../db/index.ts';
-import { currentDeployments } from '../deploy/index.ts';
+import { currentDeployments } from '../tracking/deployments.ts';
 import type { RuleResult } from './alerts.ts';
 
 export const MISSING_SCORES_MAX_AGE_MS = 3 * 3_600_000;

@@ -12,7 +12,7 @@
  */
 import type { PipelineConfig, SweepConfig } from '../config/schema.ts';
 import { quoteIdent, type Queryable, type Db } from '../db/index.ts';
-import { currentDeployments } from '../deploy/deploy.ts';
+import { currentDeployments } from '../tracking/deployments.ts';
 import { syncAlerts, type AlertChange, type AlertSinks, type RuleResult, type Severity } from './alerts.ts';
 import { MINUTE_MS } from '../util/duration.ts';
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/index.ts';
-import { deploymentHistory } from '../deploy/deploy.ts';
+import { deploymentHistory } from '../tracking/deployments.ts';
 import { gitOf, type Repo } from '../git/read.ts';
 import { landingOf, registryHistory } from './history.ts';
 import type { RegistryEntry } from './schema.ts';

@@ -14,7 +14,7 @@
  */
 import type { PipelineConfig } from '../config/schema.ts';
 import type { Db } from '../db/index.ts';
-import { currentDeployments } from '../deploy/index.ts';
+import { currentDeployments } from '../tracking/deployments.ts';
 import { scoreOnnx } from '../onnx/score.ts';
 import { loadChampion } from '../registry/champion.ts';
 import { extractFrame } from '../source/extract.ts';

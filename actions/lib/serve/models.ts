@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import { parse as parseYaml } from 'yaml';
 import type { Queryable } from '../db/index.ts';
-import { currentDeployments, type DeploymentRow } from '../deploy/deploy.ts';
+import { currentDeployments, type DeploymentRow } from '../tracking/deployments.ts';
 import { splitRecordedSpec } from '../features/spec.ts';
 import { Git } from '../git/git.ts';
 import { readBlobAt } from '../git/read.ts';
