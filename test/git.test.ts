@@ -3,6 +3,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createOrUpdateBranch } from '../actions/lib/git/branch.ts';
 import { Git } from '../actions/lib/git/git.ts';
+import { readBlobAt, readBlobsAt } from '../actions/lib/git/read.ts';
 import { createSandbox, type Sandbox } from './helpers/git.ts';
 
 /**
@@ -150,5 +151,39 @@ describe('the branch algorithm and checked-out branches', () => {
     expect((await sb.originRefs())['refs/heads/main']).toBe(made.commit);
     expect(await work.run(['rev-parse', 'HEAD'])).toBe(before); // the checkout did not move under the user
     expect(await work.run(['status', '--porcelain'])).toBe('');
+  });
+});
+
+describe('reading files at commits: one cat-file process for many commits', () => {
+  let sb: Sandbox;
+  const first = new Uint8Array([0, 10, 255, 10, 13, 10]); // NUL, line breaks and a byte that is not UTF-8
+  let c1: string;
+  let c2: string;
+  let c3: string;
+  beforeAll(async () => {
+    sb = await createSandbox({ 'README.md': '# plant\n' }, 'mlops-git-read-');
+    c1 = await sb.commitToMain({ 'registry/production.json': first }, 'add');
+    c2 = await sb.commitToMain({ 'registry/production.json': null, 'registry/other.json': '{}\n' }, 'remove');
+    c3 = await sb.commitToMain({ 'registry/production.json': 'x'.repeat(100_000) }, 'again');
+  });
+  afterAll(() => sb.cleanup());
+
+  it('gives each commit its bytes in order, null where the file is missing or is a directory', async () => {
+    const git = await sb.clone('read');
+    const blobs = await readBlobsAt(git, [c3, c1, c2, c1], 'registry/production.json');
+    expect(blobs.map((b) => b?.length ?? null)).toEqual([100_000, first.length, null, first.length]);
+    expect(new Uint8Array(blobs[1]!)).toEqual(first);
+    expect(blobs[0]!.toString('utf8')).toBe('x'.repeat(100_000));
+    expect(await readBlobsAt(git, [c2, 'main'], 'registry')).toEqual([null, null]);
+    expect(await readBlobAt(git, 'main', 'registry/other.json')).toEqual(Buffer.from('{}\n'));
+    expect(await readBlobAt(git, c1, 'registry/other.json')).toBeNull();
+    expect(await readBlobsAt(git, [], 'registry/production.json')).toEqual([]);
+  });
+
+  it('refuses a path or a ref that could smuggle another request into the batch', async () => {
+    const git = await sb.clone('read-bad');
+    await expect(readBlobsAt(git, [c1], 'registry/a\nb.json')).rejects.toThrow(/line break/);
+    await expect(readBlobsAt(git, [`${c1} ${c2}`], 'registry/production.json')).rejects.toThrow(/invalid git ref/);
+    await expect(readBlobsAt(git, [c1], '../x')).rejects.toThrow(/escape the repository/);
   });
 });

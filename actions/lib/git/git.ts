@@ -137,9 +137,9 @@ export class Git {
     return { code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr };
   }
 
-  /** Raw bytes written by `git <args>` (blobs); throws unless it exits 0. */
-  async bytes(args: readonly string[]): Promise<Buffer> {
-    const res = await this.spawnWithRetry(args, {});
+  /** Raw bytes written by `git <args>` (blobs), with `input` on its standard input; throws unless it exits 0. */
+  async bytes(args: readonly string[], input?: string | Uint8Array): Promise<Buffer> {
+    const res = await this.spawnWithRetry(args, { input });
     if (res.code !== 0) throw this.failure(args, res.code, res.stderr, '');
     return res.stdout;
   }

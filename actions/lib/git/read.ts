@@ -60,13 +60,37 @@ export async function headCommit(dir: string): Promise<string | null> {
 
 /** The bytes of `path` in commit `commit` (a sha or ref), or null when that commit has no such file. */
 export async function readBlobAt(repo: Repo, commit: string, path: string): Promise<Buffer | null> {
-  assertRef(commit);
+  return (await readBlobsAt(repo, [commit], path))[0];
+}
+
+/**
+ * The bytes of `path` in each of `commits`, in order, null where a commit has no such file: one
+ * `git cat-file --batch` process for all of them, so walking a long history costs one spawn, not
+ * two per commit.
+ */
+export async function readBlobsAt(repo: Repo, commits: readonly string[], path: string): Promise<(Buffer | null)[]> {
   assertRepoPath(path);
-  const git = gitOf(repo);
-  const spec = `${commit}:${path}`;
-  const type = await git.exec(['cat-file', '-t', spec]);
-  if (type.code !== 0 || type.stdout.trim() !== 'blob') return null;
-  return git.bytes(['cat-file', 'blob', spec]);
+  if (/[\n\r]/.test(path)) throw new Error(`path ${JSON.stringify(path)} contains a line break`);
+  for (const c of commits) assertRef(c);
+  if (commits.length === 0) return [];
+  const out = await gitOf(repo).bytes(['cat-file', '--batch'], commits.map((c) => `${c}:${path}\n`).join(''));
+  // each answer: `<oid> <type> <size>\n<size bytes>\n`, or `<spec> missing\n` (also `ambiguous`)
+  const blobs: (Buffer | null)[] = [];
+  let at = 0;
+  for (const commit of commits) {
+    const eol = out.indexOf(0x0a, at);
+    if (eol < 0) throw new Error(`git cat-file --batch ended early reading ${commit}:${path}`);
+    const header = out.subarray(at, eol).toString('utf8').split(' ');
+    at = eol + 1;
+    const size = header.length === 3 ? Number(header[2]) : Number.NaN;
+    if (!Number.isInteger(size)) {
+      blobs.push(null); // missing or ambiguous: no such file at that commit
+      continue;
+    }
+    blobs.push(header[1] === 'blob' ? Buffer.from(out.subarray(at, at + size)) : null);
+    at += size + 1;
+  }
+  return blobs;
 }
 
 /** Whether `ancestor` is reachable from `descendant` (false when either is unknown to this clone). */

@@ -1,5 +1,5 @@
 import type { Git } from '../git/git.ts';
-import { commitInfo, commitsTouching, gitOf, readBlobAt, resolveCommit, type CommitInfo, type Repo } from '../git/read.ts';
+import { commitInfo, commitsTouching, gitOf, readBlobAt, readBlobsAt, resolveCommit, type CommitInfo, type Repo } from '../git/read.ts';
 import { parseRegistry, REGISTRY_FILE, REGISTRY_SCHEMA_REF, type RegistryEntry } from './schema.ts';
 
 /**
@@ -58,12 +58,19 @@ export async function registryHistory(repo: Repo, options: RegistryHistoryOption
   const head = await resolveCommit(git, options.ref ?? 'HEAD');
   const commits = (await commitsTouching(git, head, REGISTRY_FILE, { firstParent: true })).reverse();
 
+  const files = await readBlobsAt(
+    git,
+    commits.map((c) => c.sha),
+    REGISTRY_FILE,
+  );
+  const known = new Map(commits.map((c) => [c.sha, c]));
+
   const records: RegistryHistoryRecord[] = [];
   let state: Snapshot = { versions: {}, entries: {} };
-  for (const c of commits) {
-    const raw = await readBlobAt(git, c.sha, REGISTRY_FILE);
+  for (const [i, c] of commits.entries()) {
+    const raw = files[i];
     const read = raw ? snapshot(raw.toString('utf8')) : { snapshot: { versions: {}, entries: {} } };
-    const base = await describeCommit(git, c);
+    const base = await describeCommit(git, c, known);
     if ('problem' in read) {
       records.push({ ...base, kind: 'invalid', changes: [], before: state.versions, after: state.versions, problem: read.problem });
       continue; // the next commit is compared with the last state that parsed
@@ -199,7 +206,7 @@ type CommitFacts = Pick<RegistryHistoryRecord, 'commit' | 'parents' | 'date' | '
  * landed it. A merge of a pull request made by GitHub's Revert button carries the revert in its
  * second parent's line.
  */
-async function describeCommit(git: Git, c: CommitInfo): Promise<CommitFacts> {
+async function describeCommit(git: Git, c: CommitInfo, known: ReadonlyMap<string, CommitInfo>): Promise<CommitFacts> {
   const base = { commit: c.sha, parents: c.parents, date: c.date, author: c.author, subject: c.subject, reason: landingReason(c) };
   let revert = revertOf(c.subject, c.body);
   let pullRequest = pullRequestOf(c.subject);
@@ -214,7 +221,8 @@ async function describeCommit(git: Git, c: CommitInfo): Promise<CommitFacts> {
     if (reverts.length === 1) revert = reverts[0];
   }
   if (!revert?.commit) return { ...base, pullRequest, reverts: revert };
-  const reverted = await commitInfo(git, revert.commit).catch(() => null);
+  // usually an earlier commit of the same walk; else ask git (a commit off the line, or an abbreviated sha)
+  const reverted = known.get(revert.commit) ?? (await commitInfo(git, revert.commit).catch(() => null));
   if (!reverted) return { ...base, pullRequest, reverts: revert }; // not in this clone: the subject's word is all there is
   const own = ownPullRequest(c.subject, reverted.subject);
   if (own !== undefined && c.parents.length < 2) pullRequest = own;
