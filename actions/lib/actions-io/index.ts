@@ -10,5 +10,5 @@ export { annotate, annotateIssues, type AnnotationLevel, type Location } from '.
 export { maskSecret, maskUrl, scrub } from './secrets.ts';
 export { databaseInputs, withDatabase, type DatabaseSettings } from './database.ts';
 export { runAction, RunFailure } from './run.ts';
-export { runDirInput, openRun, openRunStore, runStage, stageSummary } from './stage.ts';
+export { runDirInput, openRun, openRunStore, runStage, runStageAction, stageSummary, type StageReport } from './stage.ts';
 export { info } from './log.ts';

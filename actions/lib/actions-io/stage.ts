@@ -5,8 +5,11 @@ import { RUN_FILES, runFile, type RunState } from '../retrain/run-dir.ts';
 import { failStage, resultOf } from '../retrain/stages.ts';
 import { FileRunStore, type RunStore } from '../retrain/store.ts';
 import { fmtInt, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, qualityTable } from '../report/markdown.ts';
-import { requiredText } from './inputs.ts';
-import { RunFailure } from './run.ts';
+import { readInputs, requiredText } from './inputs.ts';
+import { RunFailure, runAction } from './run.ts';
+import { databaseInputs, withDatabase } from './database.ts';
+import { setOutputs, type OutputValue } from './outputs.ts';
+import { writeSummary } from './summary.ts';
 import { claimRunLease, handOffRunLease, holdRunLease } from '../tracking/lease.ts';
 import { trackActiveRun } from '../retrain/interrupt.ts';
 
@@ -61,6 +64,34 @@ export async function runStage<T>(db: Db, step: string, store: RunStore, stage: 
     untrack();
     await handOffRunLease(db, runId).catch(() => undefined);
   }
+}
+
+/** What a step action reports of its stage: the step's outputs and its job summary. */
+export interface StageReport {
+  outputs: Record<string, OutputValue>;
+  summary: string;
+}
+
+/**
+ * The whole entry of a retrain step action that works on an existing run directory: read the
+ * database and run-dir inputs, run `stage` on the run (runStage), then set what `report` makes of
+ * its result as outputs and job summary. The step's own file says only which stage and what it
+ * reports.
+ */
+export function runStageAction<T>(
+  step: string,
+  stage: (db: Db, store: FileRunStore) => Promise<T>,
+  report: (result: T, store: FileRunStore) => StageReport,
+): Promise<void> {
+  return runAction(async () => {
+    const inputs = readInputs({ ...databaseInputs, ...runDirInput });
+    const store = openRunStore(inputs.runDir);
+    await withDatabase(inputs, async (db) => {
+      const { outputs, summary } = report(await runStage(db, step, store, () => stage(db, store)), store);
+      setOutputs(outputs);
+      await writeSummary(summary);
+    });
+  });
 }
 
 const skippedLine = (s: RunState): string =>
