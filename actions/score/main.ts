@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { loadPipelines, selectPipelines } from '../lib/config/load.ts';
 import {
   annotate,
   databaseInputs,
   duration,
   info,
-  optionalText,
   optionalTime,
   readInputs,
   runAction,
@@ -13,6 +11,7 @@ import {
   withDatabase,
   writeSummary,
 } from '../lib/actions-io/index.ts';
+import { pipelineInputs, selectedPipelines } from '../lib/actions-io/monitoring.ts';
 import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } from '../lib/score/index.ts';
 
 /**
@@ -23,8 +22,7 @@ import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } 
  */
 const spec = {
   ...databaseInputs,
-  'pipelines-dir': z.string().trim().default('pipelines'),
-  pipeline: optionalText(),
+  ...pipelineInputs,
   since: duration('1h'),
   'as-of': optionalTime(),
   'repo-dir': z.string().trim().default('.'),
@@ -54,7 +52,7 @@ function report(results: ScoreResult[]): void {
 
 async function main(): Promise<void> {
   const inputs = readInputs(spec);
-  const pipelines = selectPipelines(loadPipelines(inputs.pipelinesDir), inputs.pipeline, inputs.pipelinesDir);
+  const pipelines = selectedPipelines(inputs);
   const asOf = inputs.asOf ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
   try {
     const results = await withDatabase(inputs, (db) =>

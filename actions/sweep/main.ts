@@ -1,19 +1,5 @@
-import { z } from 'zod';
-import { loadPipelines, selectPipelines } from '../lib/config/load.ts';
-import { gitHubTarget } from '../lib/github/client.ts';
-import {
-  annotate,
-  databaseInputs,
-  info,
-  maskSecret,
-  optionalText,
-  optionalTime,
-  readInputs,
-  runAction,
-  setOutputs,
-  withDatabase,
-  writeSummary,
-} from '../lib/actions-io/index.ts';
+import { annotate, databaseInputs, info, optionalTime, readInputs, runAction, setOutputs, withDatabase, writeSummary } from '../lib/actions-io/index.ts';
+import { alertInputs, alertTargets, pipelineInputs, selectedPipelines } from '../lib/actions-io/monitoring.ts';
 import { runSweep, sweepMarkdown } from '../lib/monitoring/sweep.ts';
 
 /**
@@ -21,22 +7,12 @@ import { runSweep, sweepMarkdown } from '../lib/monitoring/sweep.ts';
  * error rate and missing online predictions, each pipeline's `sweep:` settings. Alerts are opened,
  * updated or closed like the daily ones; the rules table goes to the job summary.
  */
-const spec = {
-  ...databaseInputs,
-  'pipelines-dir': z.string().trim().default('pipelines'),
-  pipeline: optionalText(),
-  'as-of': optionalTime(),
-  'github-token': optionalText(),
-  'webhook-url': optionalText(),
-};
+const spec = { ...databaseInputs, ...pipelineInputs, 'as-of': optionalTime(), ...alertInputs };
 
 async function main(): Promise<void> {
   const inputs = readInputs(spec);
-  maskSecret(inputs.githubToken);
-  maskSecret(inputs.webhookUrl);
-  const pipelines = selectPipelines(loadPipelines(inputs.pipelinesDir), inputs.pipeline, inputs.pipelinesDir);
-  const github = gitHubTarget({ token: inputs.githubToken, log: info, userAgent: 'gitops-mlops-monitoring' });
-  if (!github) info('no GitHub token: alerts go to the log and mlops.alerts only');
+  const pipelines = selectedPipelines(inputs);
+  const { github, webhook } = alertTargets(inputs, 'no GitHub token: alerts go to the log and mlops.alerts only');
   const result = await withDatabase(inputs, (db) =>
     runSweep(
       db,
@@ -44,7 +20,7 @@ async function main(): Promise<void> {
       {
         asOf: inputs.asOf ?? new Date(),
         github,
-        webhook: inputs.webhookUrl ? { url: inputs.webhookUrl } : null,
+        webhook,
         log: info,
       },
     ),
