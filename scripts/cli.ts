@@ -34,6 +34,7 @@ export interface CommandEntry {
 
 export { UsageError } from '../actions/lib/util/usage-error.ts';
 import { UsageError } from '../actions/lib/util/usage-error.ts';
+import { toJson } from '../actions/lib/util/json.ts';
 
 export const globalOptions: Options = {
   'database-url': { type: 'string' },
@@ -169,7 +170,7 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
         return db;
       },
       out: (line = '') => console.log(line),
-      json: (value) => console.log(JSON.stringify(value, null, 2)),
+      json: (value) => console.log(toJson(value, 2)),
     };
     const code = await command.run(ctx);
     return code ?? 0;

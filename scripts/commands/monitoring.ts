@@ -57,7 +57,7 @@ async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySin
     log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
   });
   if (ctx.values.json) {
-    ctx.out(JSON.stringify({ ...result, log: lines }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+    ctx.json({ ...result, log: lines });
   } else print(ctx, check, result);
   // Exit 0 with findings: a finding is an alert, not a failure of the command.
   return 0;
@@ -105,7 +105,7 @@ async function sweep(ctx: Context): Promise<number> {
       log: (l) => (ctx.values.json ? lines.push(l) : ctx.out(l)),
     },
   );
-  if (ctx.values.json) ctx.out(JSON.stringify({ ...result, log: lines }, null, 2));
+  if (ctx.values.json) ctx.json({ ...result, log: lines });
   else ctx.out(sweepMarkdown(result).trimEnd());
   return 0; // a firing rule is an alert, not a failure of the command
 }

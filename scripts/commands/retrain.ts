@@ -7,6 +7,7 @@ import { metricValue } from '../../actions/lib/evaluate/metrics.ts';
 import { join } from 'node:path';
 import { date, num, str, UsageError, type Command } from '../cli.ts';
 import type { Decision } from '../../actions/lib/gates/gates.ts';
+import { toJson } from '../../actions/lib/util/json.ts';
 
 const DECISION_MARK: Record<Decision, string> = { promote: '✅ promote', reject: '❌ reject', skip: '⏭️ skip' };
 
@@ -63,7 +64,8 @@ export const retrainCommands: Record<string, Command> = {
           return null;
         });
         if (!result) continue;
-        if (ctx.values.json) ctx.out(JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+        if (ctx.values.json)
+          ctx.out(toJson(result)); // one line per pipeline
         else {
           const c = result.scores.challenger?.metrics;
           ctx.out(
