@@ -6,6 +6,8 @@
  *   training (100 trees, depth 6, learning rate 0.1, no early stopping) and ONNX scoring of the
  *   holdout, per backend;
  * - gbdt: the trainer alone on a 420,000 x 94 matrix (the shape compared with xgboost's hist);
+ * - ridge: the ridge fit alone on a 420,000 x 94 matrix, and NumPy's BLAS solve of the same problem
+ *   on the same bytes (bench/ridge.ts), with the coefficients compared;
  * - classification: 365 days of credit applications (~500,000 rows, the demo's generator),
  *   end to end: extract with each row's label known at as-of joined by key, features (one-hot
  *   region), gbdt with log loss (100 trees, depth 6), ONNX scoring of the holdout and the
@@ -46,6 +48,7 @@ import { benchGbdt } from '../actions/lib/train/bench.ts';
 import { benchSeedRead } from './seed-read.ts';
 import { helpFigure, importFigures, retrainFigures, timeCli, timeProcess } from './cli.ts';
 import { benchServe } from './serve.ts';
+import { benchRidge } from './ridge.ts';
 import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const START = new Date('2025-01-01T00:00:00Z');
@@ -222,7 +225,9 @@ async function main(): Promise<void> {
                 ? await childE2e(target, Number(days), 'classification')
                 : kind === 'serve'
                   ? await benchServe({ target, seconds: Number(days) })
-                  : await childGbdt(target === 'quick');
+                  : kind === 'ridge'
+                    ? benchRidge(target === 'quick' ? 100_000 : 420_000)
+                    : await childGbdt(target === 'quick');
     console.log(JSON.stringify(result));
     return;
   }
@@ -283,6 +288,7 @@ async function main(): Promise<void> {
   };
   if (!only || only === 'e2e') report.e2e = await seededCases('seed', 'e2e', dayList);
   if (!only || only === 'gbdt') report.gbdt = child('gbdt', quick ? 'quick' : 'full');
+  if (!only || only === 'ridge') report.ridge = child('ridge', quick ? 'quick' : 'full');
   if (!only || only === 'cli') {
     const rows: object[] = [];
     for (const b of backends) {
