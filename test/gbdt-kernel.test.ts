@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeBins } from '../actions/lib/train/gbdt/binning.ts';
-import { QUANT_MAX } from '../actions/lib/train/gbdt/hist-kernel.mjs';
+import { createSharedMemory, instantiateKernel, QUANT_MAX } from '../actions/lib/train/gbdt/hist-kernel.mjs';
 import { HistogramBuilder, type Split } from '../actions/lib/train/gbdt/histogram.ts';
 import { createPrng } from '../actions/lib/train/prng.ts';
 import { assembleKernel, committedKernel } from '../scripts/build-wasm.ts';
@@ -176,5 +176,31 @@ describe('gbdt kernel', () => {
       await one.builder.close();
       await two.builder.close();
     }
+  });
+});
+
+describe("ridge's Gram kernel", () => {
+  it("gramUpper adds Z'Z of a column-major block into the upper triangle and diagonal tiles, equal to a plain recomputation", () => {
+    const rand = createPrng(11);
+    const kp = 6; // 5 columns and the zero padding column
+    const rows = 7; // an odd block: lanes past it are zero
+    const stride = 64; // bytes per column: 8 rows, a multiple of 16
+    const memory = createSharedMemory(1, 1);
+    const kernel = instantiateKernel(memory);
+    const z = new Float64Array(memory.buffer, 0, kp * (stride / 8));
+    const g = new Float64Array(memory.buffer, kp * stride, kp * kp);
+    const cols = Array.from({ length: kp }, (_, a) => Float64Array.from({ length: rows }, () => (a < 5 ? rand() * 4 - 2 : 0)));
+    for (let a = 0; a < kp; a++) z.set(cols[a], a * (stride / 8));
+    g.fill(0.5); // it adds to what is there
+    kernel.gramUpper(0, stride, kp, kp * stride);
+    kernel.gramUpper(0, stride, kp, kp * stride); // twice: a second block with the same rows
+    for (let a = 0; a < kp; a++)
+      for (let c = 0; c < kp; c++) {
+        const upper = c >= a || (a % 2 === 1 && c === a - 1); // the tile of (a, c) has a <= c by tiles
+        let dot = 0;
+        for (let i = 0; i < rows; i++) dot += cols[a][i] * cols[c][i];
+        if (upper) expect(g[a * kp + c]).toBeCloseTo(0.5 + 2 * dot, 12);
+        else expect(g[a * kp + c]).toBe(0.5);
+      }
   });
 });

@@ -1,5 +1,6 @@
 import type { RidgeParams } from './params.ts';
 import { standardisation } from './standardise.ts';
+import { createSharedMemory, instantiateKernel, type HistKernel } from './gbdt/hist-kernel.mjs';
 
 /**
  * Fitted ridge regression as plain data. prediction = intercept + Σ coef_j (x_j - means_j) / stds_j
@@ -22,7 +23,7 @@ export interface RidgeTrainInput {
   rows: number;
 }
 
-/** Rows per block when accumulating X'X: the standardised block stays in cache. */
+/** Rows per block when accumulating Z'Z: the block's standardised columns stay in cache. */
 const BLOCK_ROWS = 256;
 
 /**
@@ -35,58 +36,38 @@ export function trainRidge(input: RidgeTrainInput, params: RidgeParams): RidgeMo
   const n = names.length;
   const { means, stds, active } = standardisation(values, rows, n);
 
-  // Accumulate Z'Z, Z'1 and Z'y over the active columns.
+  // Accumulate Z'Z, Z'1 and Z'y over the active columns. Z'Z, the bulk of the work, is the
+  // training kernel's SIMD loop (gramUpper in gbdt/hist-kernel.wat) over blocks of rows that this
+  // loop writes column-major into the kernel's memory; the padding column and rows stay zero.
   const k = active.length;
+  const kp = k + (k & 1);
   const gram = new Float64Array(k * k);
   const zsum = new Float64Array(k);
   const zy = new Float64Array(k);
   let ysum = 0;
-  const z = new Float64Array(BLOCK_ROWS * k);
+  const { kernel, z, g, at, stride } = gramKernel(kp);
+  const col = stride / 8;
   // The active columns' means and inverse stds, in their own order (no lookups through `active`).
   const mean = Float64Array.from(active, (j) => means[j]);
   const inv = Float64Array.from(active, (j) => 1 / stds[j]);
   for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-    const r1 = Math.min(rows, r0 + BLOCK_ROWS);
-    const b = r1 - r0;
+    const b = Math.min(rows, r0 + BLOCK_ROWS) - r0;
+    if (b < BLOCK_ROWS) z.fill(0);
     for (let i = 0; i < b; i++) {
       const o = (r0 + i) * n;
       const y = target[r0 + i];
       ysum += y;
       for (let a = 0; a < k; a++) {
-        const j = active[a];
-        const v = values[o + j];
+        const v = values[o + active[a]];
         const zv = v === v ? (v - mean[a]) * inv[a] : 0;
-        z[i * k + a] = zv;
+        z[a * col + i] = zv;
         zsum[a] += zv;
         zy[a] += zv * y;
       }
     }
-    // Four rows per pass over the upper triangle: a rank-4 update reads and writes Z'Z a quarter
-    // as often as row by row, which is what bounds this loop.
-    let i = 0;
-    for (; i + 4 <= b; i += 4) {
-      const z0 = i * k;
-      const z1 = z0 + k;
-      const z2 = z1 + k;
-      const z3 = z2 + k;
-      for (let a = 0; a < k; a++) {
-        const a0 = z[z0 + a];
-        const a1 = z[z1 + a];
-        const a2 = z[z2 + a];
-        const a3 = z[z3 + a];
-        const ga = a * k;
-        for (let c = a; c < k; c++) gram[ga + c] += a0 * z[z0 + c] + a1 * z[z1 + c] + a2 * z[z2 + c] + a3 * z[z3 + c];
-      }
-    }
-    for (; i < b; i++) {
-      const zi = i * k;
-      for (let a = 0; a < k; a++) {
-        const za = z[zi + a];
-        const ga = a * k;
-        for (let c = a; c < k; c++) gram[ga + c] += za * z[zi + c];
-      }
-    }
+    kernel.gramUpper(at.z, stride, kp, at.g);
   }
+  for (let a = 0; a < k; a++) for (let c = a; c < k; c++) gram[a * k + c] = g[a * kp + c];
   // Centre (the intercept absorbs the means) and regularise.
   const ymean = ysum / rows;
   const zmean = zsum.map((s) => s / rows);
@@ -172,4 +153,19 @@ export function linearPredict(
     out[r] = s;
   }
   return out;
+}
+
+/**
+ * The training kernel with room for one block of kp standardised columns (column-major, rows
+ * padded to a whole number of SIMD lanes) and a kp x kp Gram matrix, both zeroed.
+ */
+function gramKernel(kp: number): { kernel: HistKernel; z: Float64Array; g: Float64Array; at: { z: number; g: number }; stride: number } {
+  const stride = Math.ceil(BLOCK_ROWS / 2) * 16;
+  const zBytes = kp * stride;
+  const bytes = zBytes + kp * kp * 8;
+  const pages = Math.max(1, Math.ceil(bytes / 65_536));
+  const memory = createSharedMemory(pages, pages);
+  const kernel = instantiateKernel(memory);
+  const at = { z: 0, g: zBytes };
+  return { kernel, z: new Float64Array(memory.buffer, at.z, kp * (stride / 8)), g: new Float64Array(memory.buffer, at.g, kp * kp), at, stride };
 }

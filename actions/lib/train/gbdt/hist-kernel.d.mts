@@ -12,6 +12,7 @@ export interface HistKernel {
   ): number;
   copyCols(src: number, srcStride: number, dst: number, dstStride: number, width: number, n: number): void;
   transposeRows(src: number, nFeatures: number, n: number, dst: number, dstStride: number): void;
+  gramUpper(z: number, stride: number, kp: number, g: number): void;
 }
 
 /** The parts of a shared WebAssembly.Memory used here (the project's lib has no DOM/wasm types). */

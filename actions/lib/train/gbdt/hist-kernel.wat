@@ -1,5 +1,5 @@
 ;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, row reordering
-;; and gradient histograms. `npm run build:wasm` assembles it with wabt (threads + bulk memory +
+;; and gradient histograms for the gbdt, and the Gram update of ridge. `npm run build:wasm` assembles it with wabt (threads + bulk memory +
 ;; simd) into WASM_BASE64 in hist-kernel.mjs; test/gbdt-kernel.test.ts checks the two agree.
 ;;
 ;; Row-major bins are kept per feature group (one matrix [rows, group width] each, handled by one
@@ -276,5 +276,55 @@
           (br_if $rl (i32.lt_u (local.get $d) (local.get $de))))
         (local.set $f (i32.add (local.get $f) (i32.const 1)))
         (br_if $fl (i32.lt_s (local.get $f) (local.get $nf))))))
-)
 
+  ;; Ridge's Gram update (train/ridge.ts): for a block of rows held column-major as f64 (column a
+  ;; at $z + a * $stride bytes; $stride a multiple of 16, rows past the block's end zero), adds
+  ;; Z'Z into the row-major f64 matrix at $g ([kp, kp], kp even, padding columns zero). It walks
+  ;; 2 x 2 tiles with a <= c, so it writes the upper triangle and the diagonal tiles whole, two rows
+  ;; per lane pair: four dot products per pass share their four loads.
+  (func (export "gramUpper") (param $z i32) (param $stride i32) (param $kp i32) (param $g i32)
+    (local $a i32) (local $c i32) (local $pa i32) (local $pb i32) (local $pc i32) (local $pd i32)
+    (local $o i32) (local $ga i32)
+    (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
+    (local $va v128) (local $vb v128) (local $vc v128) (local $vd v128)
+    (block $done
+      (br_if $done (i32.le_s (local.get $kp) (i32.const 0)))
+      (br_if $done (i32.le_s (local.get $stride) (i32.const 0)))
+      (loop $al
+        (local.set $pa (i32.add (local.get $z) (i32.mul (local.get $a) (local.get $stride))))
+        (local.set $pb (i32.add (local.get $pa) (local.get $stride)))
+        (local.set $c (local.get $a))
+        (loop $cl
+          (local.set $pc (i32.add (local.get $z) (i32.mul (local.get $c) (local.get $stride))))
+          (local.set $pd (i32.add (local.get $pc) (local.get $stride)))
+          (local.set $s00 (v128.const f64x2 0 0))
+          (local.set $s01 (v128.const f64x2 0 0))
+          (local.set $s10 (v128.const f64x2 0 0))
+          (local.set $s11 (v128.const f64x2 0 0))
+          (local.set $o (i32.const 0))
+          (loop $rl
+            (local.set $va (v128.load (i32.add (local.get $pa) (local.get $o))))
+            (local.set $vb (v128.load (i32.add (local.get $pb) (local.get $o))))
+            (local.set $vc (v128.load (i32.add (local.get $pc) (local.get $o))))
+            (local.set $vd (v128.load (i32.add (local.get $pd) (local.get $o))))
+            (local.set $s00 (f64x2.add (local.get $s00) (f64x2.mul (local.get $va) (local.get $vc))))
+            (local.set $s01 (f64x2.add (local.get $s01) (f64x2.mul (local.get $va) (local.get $vd))))
+            (local.set $s10 (f64x2.add (local.get $s10) (f64x2.mul (local.get $vb) (local.get $vc))))
+            (local.set $s11 (f64x2.add (local.get $s11) (f64x2.mul (local.get $vb) (local.get $vd))))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br_if $rl (i32.lt_u (local.get $o) (local.get $stride))))
+          (local.set $ga (i32.add (local.get $g) (i32.shl (i32.add (i32.mul (local.get $a) (local.get $kp)) (local.get $c)) (i32.const 3))))
+          (f64.store (local.get $ga) (f64.add (f64.load (local.get $ga))
+            (f64.add (f64x2.extract_lane 0 (local.get $s00)) (f64x2.extract_lane 1 (local.get $s00)))))
+          (f64.store offset=8 (local.get $ga) (f64.add (f64.load offset=8 (local.get $ga))
+            (f64.add (f64x2.extract_lane 0 (local.get $s01)) (f64x2.extract_lane 1 (local.get $s01)))))
+          (local.set $ga (i32.add (local.get $ga) (i32.shl (local.get $kp) (i32.const 3))))
+          (f64.store (local.get $ga) (f64.add (f64.load (local.get $ga))
+            (f64.add (f64x2.extract_lane 0 (local.get $s10)) (f64x2.extract_lane 1 (local.get $s10)))))
+          (f64.store offset=8 (local.get $ga) (f64.add (f64.load offset=8 (local.get $ga))
+            (f64.add (f64x2.extract_lane 0 (local.get $s11)) (f64x2.extract_lane 1 (local.get $s11)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 2)))
+          (br_if $cl (i32.lt_s (local.get $c) (local.get $kp))))
+        (local.set $a (i32.add (local.get $a) (i32.const 2)))
+        (br_if $al (i32.lt_s (local.get $a) (local.get $kp))))))
+)
