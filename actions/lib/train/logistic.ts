@@ -1,5 +1,6 @@
 import type { ClassWeight, LogisticParams } from './params.ts';
 import { choleskySolve, linearPredict } from './ridge.ts';
+import { GramAccumulator } from './gram.ts';
 import { standardisation, standardisedMatrix } from './standardise.ts';
 
 /**
@@ -100,27 +101,35 @@ export function trainLogistic(input: ClassifierTrainInput, params: LogisticParam
   const trial = new Float64Array(d);
   const trialEta = new Float64Array(rows);
   let iterations = 0;
+  // The Hessian [Z 1]' H [Z 1] is the Gram matrix of the rows scaled by sqrt(h), accumulated in the
+  // training kernel (gram.ts) with the intercept as column k.
+  const acc = new GramAccumulator(d);
+  const { block, stride } = acc;
+  const B = GramAccumulator.BLOCK_ROWS;
   for (; iterations < params.max_iter; iterations++) {
     grad.fill(0);
-    hess.fill(0);
-    for (let i = 0; i < rows; i++) {
-      const y = target[i];
-      const w = y === 1 ? w1 : w0;
-      const p = sigmoid(eta[i]);
-      const g = C * w * (p - y);
-      const h = C * w * p * (1 - p);
-      const o = i * k;
-      for (let a = 0; a < k; a++) {
-        const za = z[o + a];
-        grad[a] += g * za;
-        const hz = h * za;
-        const row = a * d;
-        for (let c = a; c < k; c++) hess[row + c] += hz * z[o + c];
-        hess[row + k] += hz;
+    acc.reset();
+    for (let r0 = 0; r0 < rows; r0 += B) {
+      const b = Math.min(rows, r0 + B) - r0;
+      for (let j = 0; j < b; j++) {
+        const i = r0 + j;
+        const y = target[i];
+        const w = y === 1 ? w1 : w0;
+        const p = sigmoid(eta[i]);
+        const g = C * w * (p - y);
+        const sh = Math.sqrt(C * w * p * (1 - p));
+        const o = i * k;
+        for (let a = 0; a < k; a++) {
+          const za = z[o + a];
+          grad[a] += g * za;
+          block[a * stride + j] = sh * za;
+        }
+        block[k * stride + j] = sh;
+        grad[k] += g;
       }
-      grad[k] += g;
-      hess[k * d + k] += h;
+      acc.add(b);
     }
+    acc.upperInto(hess, d);
     for (let a = 0; a < k; a++) {
       grad[a] += beta[a];
       hess[a * d + a] += 1;

@@ -1,6 +1,6 @@
 import type { RidgeParams } from './params.ts';
 import { standardisation } from './standardise.ts';
-import { createSharedMemory, instantiateKernel, type HistKernel } from './gbdt/hist-kernel.mjs';
+import { GramAccumulator } from './gram.ts';
 
 /**
  * Fitted ridge regression as plain data. prediction = intercept + Σ coef_j (x_j - means_j) / stds_j
@@ -23,9 +23,6 @@ export interface RidgeTrainInput {
   rows: number;
 }
 
-/** Rows per block when accumulating Z'Z: the block's standardised columns stay in cache. */
-const BLOCK_ROWS = 256;
-
 /**
  * Closed-form ridge on standardised features: (Z'Z + alpha I) w = Z'(y - ȳ) with Z the
  * centred, scaled, mean-imputed features, solved by Cholesky in Float64. The intercept is not
@@ -36,23 +33,21 @@ export function trainRidge(input: RidgeTrainInput, params: RidgeParams): RidgeMo
   const n = names.length;
   const { means, stds, active } = standardisation(values, rows, n);
 
-  // Accumulate Z'Z, Z'1 and Z'y over the active columns. Z'Z, the bulk of the work, is the
-  // training kernel's SIMD loop (gramUpper in gbdt/hist-kernel.wat) over blocks of rows that this
-  // loop writes column-major into the kernel's memory; the padding column and rows stay zero.
+  // Accumulate Z'Z, Z'1 and Z'y over the active columns; Z'Z, the bulk of the work, block by
+  // block in the training kernel (gram.ts).
   const k = active.length;
-  const kp = k + (k & 1);
   const gram = new Float64Array(k * k);
   const zsum = new Float64Array(k);
   const zy = new Float64Array(k);
   let ysum = 0;
-  const { kernel, z, g, at, stride } = gramKernel(kp);
-  const col = stride / 8;
+  const acc = new GramAccumulator(k);
+  const { block, stride } = acc;
+  const B = GramAccumulator.BLOCK_ROWS;
   // The active columns' means and inverse stds, in their own order (no lookups through `active`).
   const mean = Float64Array.from(active, (j) => means[j]);
   const inv = Float64Array.from(active, (j) => 1 / stds[j]);
-  for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-    const b = Math.min(rows, r0 + BLOCK_ROWS) - r0;
-    if (b < BLOCK_ROWS) z.fill(0);
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const b = Math.min(rows, r0 + B) - r0;
     for (let i = 0; i < b; i++) {
       const o = (r0 + i) * n;
       const y = target[r0 + i];
@@ -60,14 +55,14 @@ export function trainRidge(input: RidgeTrainInput, params: RidgeParams): RidgeMo
       for (let a = 0; a < k; a++) {
         const v = values[o + active[a]];
         const zv = v === v ? (v - mean[a]) * inv[a] : 0;
-        z[a * col + i] = zv;
+        block[a * stride + i] = zv;
         zsum[a] += zv;
         zy[a] += zv * y;
       }
     }
-    kernel.gramUpper(at.z, stride, kp, at.g);
+    acc.add(b);
   }
-  for (let a = 0; a < k; a++) for (let c = a; c < k; c++) gram[a * k + c] = g[a * kp + c];
+  acc.upperInto(gram);
   // Centre (the intercept absorbs the means) and regularise.
   const ymean = ysum / rows;
   const zmean = zsum.map((s) => s / rows);
@@ -153,19 +148,4 @@ export function linearPredict(
     out[r] = s;
   }
   return out;
-}
-
-/**
- * The training kernel with room for one block of kp standardised columns (column-major, rows
- * padded to a whole number of SIMD lanes) and a kp x kp Gram matrix, both zeroed.
- */
-function gramKernel(kp: number): { kernel: HistKernel; z: Float64Array; g: Float64Array; at: { z: number; g: number }; stride: number } {
-  const stride = Math.ceil(BLOCK_ROWS / 2) * 16;
-  const zBytes = kp * stride;
-  const bytes = zBytes + kp * kp * 8;
-  const pages = Math.max(1, Math.ceil(bytes / 65_536));
-  const memory = createSharedMemory(pages, pages);
-  const kernel = instantiateKernel(memory);
-  const at = { z: 0, g: zBytes };
-  return { kernel, z: new Float64Array(memory.buffer, at.z, kp * (stride / 8)), g: new Float64Array(memory.buffer, at.g, kp * kp), at, stride };
 }
