@@ -15,8 +15,11 @@ export class GramAccumulator {
   private readonly kp: number;
   private readonly gram: Float64Array;
   private readonly at: { z: number; g: number };
+  /** the number of columns */
+  readonly k: number;
 
-  constructor(readonly k: number) {
+  constructor(k: number) {
+    this.k = k;
     this.kp = k + (k & 1); // whole 2 x 2 tiles: a zero padding column when k is odd
     this.stride = Math.ceil(GramAccumulator.BLOCK_ROWS / 2) * 2; // whole f64x2 lanes
     const zBytes = this.kp * this.stride * 8;
