@@ -24,6 +24,8 @@ export interface Command {
   run(ctx: Context): Promise<number | void>;
   /** a long-running command that stops itself on SIGTERM / SIGINT (the server): no run-failing handlers */
   handlesSignals?: boolean;
+  /** a long-running command whose event loop must stay free (the server): the embedded database runs on a worker thread */
+  databaseThread?: boolean;
 }
 
 /** A command as the table in commands/index.ts lists it: its summary, and the group module that holds it (loaded on use). */
@@ -164,6 +166,7 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
             url: str(values as Values, 'database-url'),
             dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR,
             onWait: (message) => console.error(`mlops ${name}: ${message}`),
+            worker: command.databaseThread,
           });
           await migrate(db);
         }

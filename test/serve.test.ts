@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeDb, freshDatabase, testBackends } from './helpers/db.ts';
+import { describeDbPgliteWorker, freshDatabase } from './helpers/db.ts';
 import { classifierMetrics, linearModel, ScratchRepo } from './helpers/onnx-models.ts';
 import { startMlops } from './helpers/cli.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
@@ -130,7 +130,8 @@ interface Answer {
   headers: Headers;
 }
 
-describeDb('the model server', ({ db, backend, fresh }) => {
+// PGlite on a worker thread, as `mlops serve` runs it.
+describeDbPgliteWorker('the model server', ({ db, backend, fresh }) => {
   let repo: ScratchRepo;
   let serverClone: string;
   let server: ModelServer;
@@ -517,7 +518,7 @@ print(json.dumps({"families": fams, "samples": out}))
 
   it('is not ready while no model is deployed, and says what to do', async () => {
     // an empty database of this suite's backend (on PostgreSQL, no PGlite booted in the process)
-    const emptyDb = await freshDatabase(backend);
+    const emptyDb = await freshDatabase(backend, { worker: true });
     const empty = await emptyDb.open();
     await migrate(empty);
     const idle = await startModelServer({ db: empty, repoDir: serverClone, port: 0, pollMs: 100, logFlushMs: 50 });
@@ -537,8 +538,8 @@ print(json.dumps({"families": fams, "samples": out}))
     }
   });
 
-  // Once, on the last backend: PostgreSQL when there is one (the suite's own database), else a PGlite directory.
-  it.runIf(backend === testBackends().at(-1))('npm run mlops -- serve starts, answers and stops cleanly on SIGTERM', async () => {
+  // On each backend: on PGlite (a directory) the process runs the database on a worker thread, which stops with it.
+  it('npm run mlops -- serve starts, answers and stops cleanly on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlops-serve-cli-'));
     try {
       let target: string[];

@@ -23,6 +23,7 @@ export const serveCommands: Record<string, Command> = {
       dir: { type: 'string' },
     },
     handlesSignals: true,
+    databaseThread: true,
     async run(ctx) {
       const port = num(ctx.values, 'port', 8080, { integer: true, min: 0 });
       if (port > 65535) throw new Error(`--port: expected a port number up to 65535, got ${port}`);

@@ -17,10 +17,13 @@ export interface FreshDatabase {
   drop(): Promise<void>;
 }
 
-/** A database of its own for one suite: an in-memory PGlite, or a new database on the server. */
-export async function freshDatabase(backend: Backend): Promise<FreshDatabase> {
+/**
+ * A database of its own for one suite: an in-memory PGlite, or a new database on the server.
+ * `worker`: PGlite on a worker thread, as the model server runs it (ignored on PostgreSQL).
+ */
+export async function freshDatabase(backend: Backend, options: { worker?: boolean } = {}): Promise<FreshDatabase> {
   if (backend === 'pglite') {
-    return { backend, url: undefined, open: () => openDb({ ignoreEnv: true }), drop: async () => undefined };
+    return { backend, url: undefined, open: () => openDb({ ignoreEnv: true, worker: options.worker }), drop: async () => undefined };
   }
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) throw new Error('DATABASE_URL is not set');
@@ -74,6 +77,8 @@ export interface DescribeDbOptions {
    * tests on onceBackend() only, to keep the suite fast on 2 cores.
    */
   once?: boolean;
+  /** PGlite on a worker thread, as a long-running process (the model server) opens it */
+  pgliteWorker?: boolean;
 }
 
 /** Declares `fn`'s tests once per backend (or on onceBackend() only), each against a fresh, migrated database. */
@@ -83,7 +88,7 @@ export function describeDb(title: string, fn: (suite: DbSuite) => void, options:
       let fresh: FreshDatabase;
       let db: Db;
       beforeAll(async () => {
-        fresh = await freshDatabase(backend);
+        fresh = await freshDatabase(backend, { worker: options.pgliteWorker });
         db = await fresh.open();
         if (options.migrate !== false) await migrate(db);
       });
@@ -99,4 +104,9 @@ export function describeDb(title: string, fn: (suite: DbSuite) => void, options:
 /** describeDb for backend-independent behaviour: the tests on onceBackend() only. */
 export function describeDbOnce(title: string, fn: (suite: DbSuite) => void, options: Omit<DescribeDbOptions, 'once'> = {}): void {
   describeDb(title, fn, { ...options, once: true });
+}
+
+/** describeDb with PGlite on a worker thread, as a long-running process (the model server) opens it. */
+export function describeDbPgliteWorker(title: string, fn: (suite: DbSuite) => void, options: Omit<DescribeDbOptions, 'pgliteWorker'> = {}): void {
+  describeDb(title, fn, { ...options, pgliteWorker: true });
 }

@@ -24,6 +24,11 @@ export interface OpenDbOptions {
    * it); default MLOPS_SOURCE_DATABASE_URL. PostgreSQL only.
    */
   sourceUrl?: string;
+  /**
+   * PGlite on a worker thread of its own (pglite-worker.ts), not this one: for a long-running
+   * process whose event loop must stay free while the database works (the model server).
+   */
+  worker?: boolean;
 }
 
 /** The default embedded database of the CLI and the demo. */
@@ -44,7 +49,7 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
       'MLOPS_SOURCE_DATABASE_URL (a separate extraction role) needs PostgreSQL: the embedded database (PGlite) has one role; unset it or set DATABASE_URL',
     );
   }
-  const { openPglite } = await import('./pglite.ts');
+  const openPglite = options.worker ? (await import('./pglite-worker.ts')).openPgliteWorker : (await import('./pglite.ts')).openPglite;
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });

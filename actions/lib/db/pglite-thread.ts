@@ -1,0 +1,184 @@
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { openPglite } from './pglite.ts';
+import type { Queryable } from './types.ts';
+import type { FromThread, ThreadData, ToThread, WireError } from './pglite-worker.ts';
+
+/** The thread's nice value (the process's is usually 0): a weight of ~1/10 of the event loop's when both are runnable. */
+const THREAD_NICE = 10;
+
+/**
+ * The embedded database's own thread (see pglite-worker.ts, which starts it and speaks for it):
+ * the PGlite instance of openPglite, its calls taken as messages. Handle 0 is the database itself;
+ * a transaction gets a handle of its own, held open (PGlite's transaction lock, its BEGIN) until
+ * the other side says how it ends, so its statements run in order and nothing else runs between.
+ */
+
+const port = parentPort;
+if (!port) throw new Error('pglite-thread.ts runs as a worker thread (pglite-worker.ts starts it)');
+const { dataDir } = workerData as ThreadData;
+
+// Below the event loop it serves: when both want the one free core, requests go first and the
+// database's writes wait. On Linux a priority is a thread's own (setpriority of the calling thread);
+// elsewhere it would be the whole process's, so it is left alone.
+if (process.platform === 'linux') {
+  try {
+    setPriority(THREAD_NICE);
+  } catch {
+    /* the scheduler refused: the thread runs at the process's priority */
+  }
+}
+
+/** Thrown inside a transaction that the other side ended with a rollback. */
+const ROLLBACK = Symbol('rollback');
+
+const post = (message: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+
+/** An error as data: its message, name, stack and every field of a primitive value (PostgreSQL's code, position, detail...). */
+function wireError(err: unknown): WireError {
+  if (!(err instanceof Error)) return { message: String(err), name: 'Error', stack: undefined, fields: {} };
+  const fields: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(err)) {
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[k] = v;
+  }
+  return { message: err.message, name: err.name, stack: err.stack, fields };
+}
+
+/**
+ * Hands over a chunk's buffer instead of copying it; a buffer that cannot move (a view of WASM
+ * memory, a pooled Buffer, a shared one) is copied into one that can.
+ */
+function sendChunk(id: number, chunk: Uint8Array): void {
+  try {
+    post({ id, ok: true, value: chunk }, [chunk.buffer as ArrayBuffer]);
+  } catch {
+    const copy = chunk.slice();
+    post({ id, ok: true, value: copy }, [copy.buffer]);
+  }
+}
+
+let db: Awaited<ReturnType<typeof openPglite>>;
+try {
+  db = await openPglite(dataDir);
+} catch (err) {
+  post({ id: 0, ok: false, error: wireError(err) });
+  process.exit(1);
+}
+
+const handles = new Map<number, Queryable>([[0, db]]);
+const transactions = new Map<number, { end: (commit: boolean) => void; done: Promise<unknown> }>();
+const copyOuts = new Map<number, AsyncIterator<Uint8Array>>();
+/** Copy-in chunks asked of the other side, by stream. */
+const pulls = new Map<number, (chunk: { value: Uint8Array | null; error: WireError | null }) => void>();
+let nextHandle = 1;
+
+function handle(h: number): Queryable {
+  const q = handles.get(h);
+  if (!q) throw new Error(`the transaction (handle ${h}) has already ended`);
+  return q;
+}
+
+/** The chunks of a copy-in, pulled from the other side one batch at a time (it reads its source only when asked). */
+async function* pulled(stream: number): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const chunk = await new Promise<{ value: Uint8Array | null; error: WireError | null }>((resolve) => {
+      pulls.set(stream, resolve);
+      post({ pull: stream });
+    });
+    pulls.delete(stream);
+    if (chunk.error) throw Object.assign(new Error(chunk.error.message), chunk.error.fields);
+    if (!chunk.value) return;
+    yield chunk.value;
+  }
+}
+
+function begin(id: number, kind: 'transaction' | 'readSource', readOnly: boolean): void {
+  const h = nextHandle++;
+  let end!: (commit: boolean) => void;
+  const ended = new Promise<boolean>((resolve) => (end = resolve));
+  let started = false;
+  const body = async (tx: Queryable): Promise<void> => {
+    handles.set(h, tx);
+    started = true;
+    post({ id, ok: true, value: h });
+    const commit = await ended;
+    handles.delete(h);
+    if (!commit) throw ROLLBACK;
+  };
+  const done = kind === 'readSource' ? db.readSource(body) : db.transaction(body, { readOnly });
+  transactions.set(h, { end, done });
+  done.catch((err: unknown) => {
+    if (started) return; // told when the other side ends it
+    transactions.delete(h);
+    post({ id, ok: false, error: wireError(err) });
+  });
+}
+
+async function finish(h: number, commit: boolean): Promise<void> {
+  const t = transactions.get(h);
+  if (!t) throw new Error(`the transaction (handle ${h}) has already ended`);
+  transactions.delete(h);
+  t.end(commit);
+  try {
+    await t.done;
+  } catch (err) {
+    if (err !== ROLLBACK) throw err;
+  }
+}
+
+async function run(message: ToThread): Promise<unknown> {
+  switch (message.op) {
+    case 'query': {
+      const r = await handle(message.h).query(message.sql, message.params);
+      return { rows: r.rows, rowCount: r.rowCount };
+    }
+    case 'exec':
+      return handle(message.h).exec(message.sql);
+    case 'copyIn': {
+      const q = handle(message.h);
+      const chunks = pulled(message.stream);
+      return message.format === 'csv' ? q.copyInCsv(message.table, message.columns, chunks) : q.copyInBinary(message.table, message.columns, chunks);
+    }
+    case 'copyOut':
+      copyOuts.set(message.stream, handle(message.h).copyOutBinary(message.select)[Symbol.asyncIterator]());
+      return null;
+    case 'next': {
+      const it = copyOuts.get(message.stream);
+      if (!it) throw new Error(`copy-out stream ${message.stream} has ended`);
+      const r = await it.next();
+      if (r.done) copyOuts.delete(message.stream);
+      return r.done ? null : r.value;
+    }
+    case 'cancel': {
+      const it = copyOuts.get(message.stream);
+      copyOuts.delete(message.stream);
+      await it?.return?.();
+      return null;
+    }
+    case 'end':
+      return finish(message.h, message.commit);
+    case 'close':
+      await db.close();
+      return null;
+    case 'begin':
+    case 'chunk':
+      throw new Error(`${message.op} is not a call`);
+  }
+}
+
+port.on('message', (message: ToThread) => {
+  if (message.op === 'chunk') {
+    pulls.get(message.stream)?.({ value: message.value, error: message.error });
+    return;
+  }
+  if (message.op === 'begin') {
+    begin(message.id, message.kind, message.readOnly);
+    return;
+  }
+  run(message).then(
+    (value) => (value instanceof Uint8Array ? sendChunk(message.id, value) : post({ id: message.id, ok: true, value })),
+    (err: unknown) => post({ id: message.id, ok: false, error: wireError(err) }),
+  );
+});
+
+post({ id: 0, ok: true, value: null }); // open

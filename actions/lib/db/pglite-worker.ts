@@ -1,0 +1,274 @@
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { Db, Queryable, QueryResult, SqlParam, TransactionOptions } from './types.ts';
+
+/**
+ * The embedded database (PGlite) on a thread of its own: PGlite runs PostgreSQL in the thread that
+ * calls it, so every statement, every WAL flush and every checkpoint holds that thread. A server
+ * that answers requests on its event loop (`mlops serve`) cannot give it that thread: a
+ * prediction-log INSERT or a deployments poll held requests up to ~90 ms. Here the instance lives
+ * in a worker thread (pglite-thread.ts, the same openPglite) and this Db speaks for it by messages:
+ *
+ * - a statement is a message and its answer one back (rows as structured clones);
+ * - a transaction holds a handle on the worker (PGlite's transaction lock, its BEGIN) until `fn`
+ *   settles here, then commits or rolls back there: its statements run in order, nothing between;
+ * - COPY data crosses in batches of whole chunks (~1 MB) whose buffers are handed over, not copied;
+ *   copy-in is pulled (the source is read only when the worker asks), copy-out is pulled too;
+ * - errors keep their message and fields (SQLSTATE `code`, `position`, `detail`...);
+ * - a worker that dies fails every call in flight and every later one with an error that says so
+ *   (`connectionLost`, as a lost PostgreSQL connection does), and aborts sessions' `lost` signal.
+ *
+ * The directory's lock (dir-lock.ts) stays in this thread: openDb takes it before and releases it
+ * after, as for the in-thread database.
+ */
+
+export interface ThreadData {
+  dataDir: string | undefined;
+}
+
+export interface WireError {
+  message: string;
+  name: string;
+  stack: string | undefined;
+  fields: Record<string, string | number | boolean | null>;
+}
+
+/** A call to the worker (`id` answers it), or a copy-in chunk it asked for (`chunk`). */
+export type ToThread =
+  | { id: number; op: 'query'; h: number; sql: string; params: SqlParam[] }
+  | { id: number; op: 'exec'; h: number; sql: string }
+  | { id: number; op: 'copyIn'; h: number; table: string; columns: string[]; format: 'csv' | 'binary'; stream: number }
+  | { id: number; op: 'copyOut'; h: number; select: string; stream: number }
+  | { id: number; op: 'next' | 'cancel'; stream: number }
+  | { id: number; op: 'begin'; kind: 'transaction' | 'readSource'; readOnly: boolean }
+  | { id: number; op: 'end'; h: number; commit: boolean }
+  | { id: number; op: 'close' }
+  | { op: 'chunk'; stream: number; value: Uint8Array | null; error: WireError | null };
+
+/** An answer (`id` 0: the open), or the worker asking for the next chunk of a copy-in. */
+export type FromThread = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError } | { pull: number };
+
+type Call = ToThread extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
+
+/** Bytes per copy-in message: small chunks (a CSV line each) are joined, a large one goes alone. */
+const COPY_IN_BATCH = 1 << 20;
+
+/**
+ * The worker runs TypeScript: under `npm run mlops` (tsx) it inherits tsx from this process's
+ * options, under vitest it does not, so tsx's loader is added (once: an --import of the same URL
+ * runs once).
+ */
+function workerExecArgv(): string[] {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return process.execArgv.includes(tsx) ? process.execArgv : [...process.execArgv, '--import', tsx];
+}
+
+function fromWire(e: WireError): Error {
+  const err = Object.assign(new Error(e.message), e.fields);
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+function toWire(err: unknown): WireError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { message: e.message, name: e.name, stack: e.stack, fields: {} };
+}
+
+/** Whole chunks joined into buffers of ~COPY_IN_BATCH bytes that this side owns (and may hand over). */
+async function* batches(source: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+  const encoder = new TextEncoder();
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  const join = (): Uint8Array<ArrayBuffer> => {
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    parts = [];
+    size = 0;
+    return out;
+  };
+  for await (const chunk of source) {
+    const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
+    parts.push(bytes);
+    size += bytes.length;
+    if (size >= COPY_IN_BATCH) yield join();
+  }
+  if (size > 0) yield join();
+}
+
+export interface PgliteWorkerOptions {
+  /** the worker's JavaScript heap limit, MB (default: Node's); a worker past it dies, and its calls fail */
+  maxHeapMb?: number;
+}
+
+export async function openPgliteWorker(dataDir: string | undefined, options: PgliteWorkerOptions = {}): Promise<Db> {
+  const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), {
+    workerData: { dataDir } satisfies ThreadData,
+    execArgv: workerExecArgv(),
+    ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
+  });
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  const sources = new Map<number, AsyncIterator<Uint8Array<ArrayBuffer>>>();
+  const lost = new AbortController();
+  let nextId = 1;
+  let nextStream = 1;
+  /** why the worker is gone (a crash, or close); every call fails with it from then on */
+  let gone: Error | null = null;
+
+  // The worker keeps this process alive only while a call waits for it, as the in-thread database does.
+  worker.unref();
+  const settle = (): void => {
+    if (pending.size === 0) worker.unref();
+  };
+
+  const stopped = (why: string): Error => Object.assign(new Error(`the embedded database's worker thread stopped: ${why}`), { connectionLost: true });
+  const fail = (err: Error, connectionLost = true): void => {
+    if (gone) return;
+    gone = err;
+    if (connectionLost) lost.abort(err);
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    for (const s of sources.values()) void s.return?.();
+    sources.clear();
+  };
+
+  const opened = new Promise<void>((resolve, reject) => pending.set(0, { resolve: () => resolve(), reject }));
+  worker.ref();
+
+  worker.on('message', (message: FromThread) => {
+    if ('pull' in message) {
+      void pullChunk(message.pull);
+      return;
+    }
+    const p = pending.get(message.id);
+    if (!p) return;
+    pending.delete(message.id);
+    if (message.ok) p.resolve(message.value);
+    else p.reject(fromWire(message.error));
+    settle();
+  });
+  worker.on('error', (err) => fail(stopped(err.message)));
+  worker.on('messageerror', (err) => fail(stopped(`a message could not be read: ${err.message}`)));
+  worker.on('exit', (code) => fail(stopped(`it exited with code ${code}`)));
+
+  /** The next batch of a copy-in's source, to the worker that asked for it. */
+  const pullChunk = async (stream: number): Promise<void> => {
+    const source = sources.get(stream);
+    if (!source) return;
+    let message: ToThread;
+    const transfer: ArrayBuffer[] = [];
+    try {
+      const r = await source.next();
+      if (r.done) sources.delete(stream);
+      else transfer.push(r.value.buffer);
+      message = { op: 'chunk', stream, value: r.done ? null : r.value, error: null };
+    } catch (err) {
+      sources.delete(stream);
+      message = { op: 'chunk', stream, value: null, error: toWire(err) };
+    }
+    if (!gone) worker.postMessage(message, transfer);
+  };
+
+  const call = <T>(message: Call): Promise<T> => {
+    if (gone) return Promise.reject(gone);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      if (pending.size === 1) worker.ref();
+      worker.postMessage({ ...message, id });
+    });
+  };
+
+  const queryable = (h: number): Queryable => ({
+    query<R>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<R>> {
+      return call<QueryResult<R>>({ op: 'query', h, sql, params: params as SqlParam[] });
+    },
+    exec: (sql) => call<void>({ op: 'exec', h, sql }),
+    async copyInCsv(table, columns, csv) {
+      return copyIn(h, table, columns, 'csv', typeof csv === 'string' ? [csv] : csv);
+    },
+    copyInBinary: (table, columns, tuples) => copyIn(h, table, columns, 'binary', tuples),
+    async *copyOutBinary(select) {
+      const stream = nextStream++;
+      await call({ op: 'copyOut', h, select, stream });
+      let done = false;
+      try {
+        for (;;) {
+          const chunk = await call<Uint8Array | null>({ op: 'next', stream });
+          if (!chunk) break;
+          yield chunk;
+        }
+        done = true;
+      } finally {
+        if (!done && !gone) await call({ op: 'cancel', stream });
+      }
+    },
+  });
+
+  const copyIn = async (
+    h: number,
+    table: string,
+    columns: readonly string[],
+    format: 'csv' | 'binary',
+    source: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
+  ): Promise<number> => {
+    const stream = nextStream++;
+    const chunks = batches(source);
+    sources.set(stream, chunks);
+    try {
+      return await call<number>({ op: 'copyIn', h, table, columns: [...columns], format, stream });
+    } finally {
+      sources.delete(stream);
+      await chunks.return(undefined);
+    }
+  };
+
+  /** `fn` in a transaction held on the worker: committed when it resolves, rolled back when it throws. */
+  const transaction = async <T>(kind: 'transaction' | 'readSource', fn: (tx: Queryable) => Promise<T>, readOnly: boolean): Promise<T> => {
+    const h = await call<number>({ op: 'begin', kind, readOnly });
+    let result: T;
+    try {
+      result = await fn(queryable(h));
+    } catch (err) {
+      await call({ op: 'end', h, commit: false }).catch(() => undefined);
+      throw err;
+    }
+    await call({ op: 'end', h, commit: true });
+    return result;
+  };
+
+  try {
+    await opened;
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+  settle();
+
+  const base = queryable(0);
+  return {
+    backend: 'pglite',
+    location: dataDir ?? 'memory',
+    ...base,
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}) => transaction('transaction', fn, options.readOnly === true),
+    readSource: <T>(fn: (tx: Queryable) => Promise<T>) => transaction('readSource', fn, true),
+    // One connection, as in-thread: session state is the database's. `lost` aborts if the worker dies.
+    session: (fn) => fn(base, lost.signal),
+    async close() {
+      if (gone) {
+        await worker.terminate();
+        return;
+      }
+      try {
+        await call({ op: 'close' });
+      } finally {
+        fail(new Error('the embedded database is closed'), false);
+        await worker.terminate();
+      }
+    },
+  };
+}
