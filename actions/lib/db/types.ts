@@ -40,8 +40,8 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Runs `fn` on one dedicated connection (session-level state such as advisory locks). `lost`
-   * aborts, with the reason, when the server or the network ends that connection (never on PGlite,
-   * which runs in this process).
+   * aborts, with the reason, when the server or the network ends that connection (on PGlite: never
+   * in this thread; on a worker thread, when that thread dies).
    */
   session<T>(fn: (conn: Queryable, lost: AbortSignal) => Promise<T>): Promise<T>;
   /**
