@@ -1,10 +1,10 @@
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPglite } from './pglite.ts';
 import type { Queryable } from './types.ts';
 import type { FromThread, ThreadData, ToThread, WireError } from './pglite-worker.ts';
 
-/** The thread's nice value (the process's is usually 0): a weight of ~1/10 of the event loop's when both are runnable. */
+/** How much nicer the thread is than the one that started it: a weight of ~1/10 of the event loop's when both are runnable. */
 const THREAD_NICE = 10;
 
 /**
@@ -23,7 +23,7 @@ const { dataDir } = workerData as ThreadData;
 // elsewhere it would be the whole process's, so it is left alone.
 if (process.platform === 'linux') {
   try {
-    setPriority(THREAD_NICE);
+    setPriority(Math.min(19, getPriority() + THREAD_NICE));
   } catch {
     /* the scheduler refused: the thread runs at the process's priority */
   }

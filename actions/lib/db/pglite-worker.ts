@@ -107,6 +107,7 @@ export interface PgliteWorkerOptions {
 
 export async function openPgliteWorker(dataDir: string | undefined, options: PgliteWorkerOptions = {}): Promise<Db> {
   const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), {
+    name: 'pglite',
     workerData: { dataDir } satisfies ThreadData,
     execArgv: workerExecArgv(),
     ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
