@@ -16,7 +16,9 @@
  *   seconds of their process, to read wall times taken on a shared machine.
  * - serve: `mlops serve` with the demo's pump-efficiency gbdt, single-row predicts at 1,000
  *   requests/s at a constant arrival rate (bench/open-loop.ts) with the prediction log on: p50/p99 latency and throughput, per
- *   backend (target: p99 under 5 ms on 2 cores).
+ *   backend (target: p99 under 5 ms on 2 cores; on PGlite the server runs the database on a worker
+ *   thread), with the server's event-loop lag, its CPU per request (event loop, PGlite's thread,
+ *   whole process: comparable on a loaded machine, where latencies are not) and the load average.
  *
  * - cli: the whole CLI process (bench/cli.ts): `--help`, a no-op command on an existing database,
  *   and the retrain at 30 and 365 days (wall time, time after start-up, peak memory), per backend;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
@@ -22,7 +22,9 @@ import { DAY_MS } from '../actions/lib/util/duration.ts';
  * a week of generated readings, promoted into a scratch repository and deployed, then served by
  * `mlops serve` in a process of its own with the prediction log on (every prediction written to
  * mlops.predictions), and driven at a constant arrival rate of single-row predicts (open-loop.ts).
- * Reports the latency percentiles, the throughput, and how many predictions reached the table.
+ * Reports the latency percentiles, the throughput, how many predictions reached the table, the
+ * server's event-loop lag and its CPU per request by thread (on PGlite the database runs on a
+ * worker thread of the server: see actions/lib/db/pglite-worker.ts).
  */
 
 const START = new Date('2025-01-01T00:00:00Z');
@@ -33,6 +35,29 @@ export interface ServeBenchOptions {
   rate?: number;
   seconds?: number;
   connections?: number;
+}
+
+/** CPU ms (user + system) a process's threads have used, by thread name (Linux /proc; empty elsewhere). */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  const tick = 1000 / 100; // USER_HZ
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = tid === String(pid) ? 'event_loop' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick);
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
 }
 
 async function open(target: string): Promise<Db> {
@@ -111,7 +136,10 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
     const run = (duration: number) => openLoop({ origin: url, path, body, rate, seconds: duration, connections });
     await run(2); // warm up: JIT, onnxruntime, connections
     await fetch(`${url}/metrics`); // a scrape resets prom-client's event loop lag histogram: the lag below is the run's
+    const load1m = loadavg()[0];
+    const cpu0 = threadCpuMs(cli.pid!);
     const result = await run(seconds);
+    const cpu1 = threadCpuMs(cli.pid!);
     // The server's own view: how long its event loop was held up (prom-client's default metrics).
     const exposition = await (await fetch(`${url}/metrics`)).text();
     const gauge = (name: string): number | null => {
@@ -119,6 +147,13 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
       return m ? Math.round(Number(m[1]) * 1e5) / 100 : null;
     };
     const eventLoopLag = { p99: gauge('p99'), max: gauge('max') };
+    // CPU per request: the event loop's (what answering costs the thread that answers), PGlite's
+    // thread (when it runs on one), and the whole server process; robust to a loaded machine.
+    const perRequest = (names: string[] | null): number => {
+      let ms = 0;
+      for (const [name, v] of cpu1) if (!names || names.includes(name)) ms += v - (cpu0.get(name) ?? 0);
+      return Math.round((ms / result.requests) * 1000) / 1000;
+    };
     const stopped = new Promise<number | null>((done) => cli.on('close', (code) => done(code)));
     cli.kill('SIGTERM');
     const code = await stopped;
@@ -133,6 +168,8 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
       p99_target_ms: 5,
       p99_ok: result.latency_ms.p99 < 5,
       server_event_loop_lag_ms: eventLoopLag,
+      server_cpu_ms_per_request: { event_loop: perRequest(['event_loop']), pglite_thread: perRequest(['pglite']), process: perRequest(null) },
+      load_average_1m: Math.round(load1m * 100) / 100,
       predictions_logged: logged.rows[0].n,
       server_exit: code,
     };
