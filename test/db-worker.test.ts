@@ -209,8 +209,8 @@ describe('PGlite on a worker thread, its directory and its end', () => {
     try {
       expect((await db.query<{ x: number }>('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
       const died = await db.session(async (conn, lost) => {
-        // ~1.5 GB of rows as JavaScript objects, in a heap of 48 MB
-        const err = await caught(conn.query("SELECT g, repeat('x', 1500) AS pad FROM generate_series(1, 1000000) g"));
+        // ~200 MB of rows as JavaScript strings, in a heap of 48 MB
+        const err = await caught(conn.query("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 200000) g"));
         return { err, lost: lost.aborted, reason: lost.reason as unknown };
       });
       expect(isConnectionLost(died.err)).toBe(true);
