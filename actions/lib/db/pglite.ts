@@ -165,6 +165,8 @@ function queryable(conn: PgliteLike, pg: PGlite): Queryable {
  * size per token, so ~150 tokens of SQL in a process (one CREATE TABLE of a dozen columns) sent it
  * to TurboFan: 3-6 s of CPU and 600 MB on a compile thread, waited for at exit. At 2e9 (the flag is
  * an int32) it stays in the baseline tier, and a 365-day CSV COPY ran in less CPU than at tenfold.
+ * Even 2e9 lasts only ~20,000 turns of the parser's loop (a few thousand tokens, ~10 KB of SQL text
+ * per process): a command sends few, short statements (quality/record.ts writes all its checks in one).
  */
 setFlagsFromString('--wasm-tiering-budget=2000000000');
 
