@@ -150,11 +150,15 @@ export function modelBytes(version: number, n = 3): Uint8Array {
 }
 
 export class ScratchRepo {
-  private constructor(
-    readonly root: string,
-    readonly origin: string,
-    readonly work: string,
-  ) {}
+  readonly root: string;
+  readonly origin: string;
+  readonly work: string;
+
+  private constructor(root: string, origin: string, work: string) {
+    this.root = root;
+    this.origin = origin;
+    this.work = work;
+  }
 
   /** origin (bare) + a work clone on main with an empty registry committed and pushed. */
   static create(prefix = 'mlops-deploy-'): ScratchRepo {

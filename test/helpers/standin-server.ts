@@ -237,12 +237,14 @@ export abstract class StandInServer<O extends ServerOptions = ServerOptions> {
   private readonly faults: Fault[] = [];
   private server: Server | undefined;
   private url = '';
+  readonly options: O;
+  /** the id of the next comment */
+  private nextId: number;
 
-  protected constructor(
-    readonly options: O,
-    /** the id of the next comment */
-    private nextId: number,
-  ) {}
+  protected constructor(options: O, nextId: number) {
+    this.options = options;
+    this.nextId = nextId;
+  }
 
   /** The API root, e.g. `http://127.0.0.1:41234/api/v3`. */
   get baseUrl(): string {

@@ -15,8 +15,11 @@ export type InputSpec = Record<string, z.ZodType>;
 export type Inputs<S extends InputSpec> = { [K in keyof S & string as CamelCase<K>]: z.output<S[K]> };
 
 export class InputError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(problems.length === 1 ? problems[0] : `${problems.length} inputs are not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
     this.name = 'InputError';
   }
 }

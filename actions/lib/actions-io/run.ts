@@ -8,11 +8,11 @@ import { writeSummary } from './summary.ts';
 
 /** An error that carries the report of the run it ended (written to the job summary). */
 export class RunFailure extends Error {
-  constructor(
-    message: string,
-    readonly report: RetrainResult,
-  ) {
+  readonly report: RetrainResult;
+
+  constructor(message: string, report: RetrainResult) {
     super(message);
+    this.report = report;
     this.name = 'RunFailure';
   }
 }

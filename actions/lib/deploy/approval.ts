@@ -41,15 +41,17 @@ export interface MergeFacts {
 
 /** A deploy whose merged entry is not what the promotion's review covered. */
 export class ReviewMismatchError extends Error {
-  constructor(
-    readonly gitSha: string,
-    readonly problems: string[],
-  ) {
+  readonly gitSha: string;
+  readonly problems: string[];
+
+  constructor(gitSha: string, problems: string[]) {
     super(
       `deploy of ${gitSha.slice(0, 12)} refused, nothing recorded (the last good deployment stays current): what was merged is not what was reviewed\n` +
         problems.map((p) => `  - ${p}`).join('\n') +
         `\n  Revert the merge (git revert -m 1 ${gitSha.slice(0, 12)}) and let the pipeline open the promotion again; branch protection should dismiss stale approvals.`,
     );
+    this.gitSha = gitSha;
+    this.problems = problems;
     this.name = 'ReviewMismatchError';
   }
 }

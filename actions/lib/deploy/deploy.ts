@@ -81,14 +81,16 @@ export async function assertOnBranch(repoDir: string, ref: string, branch: strin
 }
 
 export class DeployVerificationError extends Error {
-  constructor(
-    readonly verification: RegistryVerification,
-    readonly failures: string[],
-  ) {
+  readonly verification: RegistryVerification;
+  readonly failures: string[];
+
+  constructor(verification: RegistryVerification, failures: string[]) {
     super(
       `deploy of ${verification.gitSha.slice(0, 12)} refused, nothing recorded (the last good deployment stays current):\n` +
         failures.map((f) => `  - ${f}`).join('\n'),
     );
+    this.verification = verification;
+    this.failures = failures;
     this.name = 'DeployVerificationError';
   }
 }

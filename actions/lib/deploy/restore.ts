@@ -19,15 +19,17 @@ import { deploymentHistory } from '../tracking/deployments.ts';
 
 /** A deploy whose restored entry is not one that ran before. */
 export class RestoredEntryError extends Error {
-  constructor(
-    readonly gitSha: string,
-    readonly problems: string[],
-  ) {
+  readonly gitSha: string;
+  readonly problems: string[];
+
+  constructor(gitSha: string, problems: string[]) {
     super(
       `deploy of ${gitSha.slice(0, 12)} refused, nothing recorded (the last good deployment stays current): a version that is not new must be one that ran before\n` +
         problems.map((p) => `  - ${p}`).join('\n') +
         '\n  Roll back with `mlops rollback` (it restores the entry verbatim from the history) or `git revert -m 1 <merge>`; a new model needs a new version, through a promotion pull request.',
     );
+    this.gitSha = gitSha;
+    this.problems = problems;
     this.name = 'RestoredEntryError';
   }
 }

@@ -35,13 +35,15 @@ export interface GitRunOptions {
 }
 
 export class GitError extends Error {
-  constructor(
-    message: string,
-    readonly args: readonly string[],
-    readonly code: number,
-    readonly stderr: string,
-  ) {
+  readonly args: readonly string[];
+  readonly code: number;
+  readonly stderr: string;
+
+  constructor(message: string, args: readonly string[], code: number, stderr: string) {
     super(message);
+    this.args = args;
+    this.code = code;
+    this.stderr = stderr;
     this.name = 'GitError';
   }
 }
@@ -108,10 +110,12 @@ export class Git {
   private readonly authConfig: string[];
   private readonly retry: GitRetry;
 
-  constructor(
-    readonly dir: string,
-    private readonly options: GitOptions = {},
-  ) {
+  readonly dir: string;
+  private readonly options: GitOptions;
+
+  constructor(dir: string, options: GitOptions = {}) {
+    this.dir = dir;
+    this.options = options;
     const token = options.token?.trim();
     const basic = token ? Buffer.from(`x-access-token:${token}`).toString('base64') : undefined;
     this.secrets = [...(options.secrets ?? []), ...(token ? [token] : []), ...(basic ? [basic] : [])].filter((s) => s.length > 0);

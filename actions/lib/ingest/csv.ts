@@ -64,7 +64,11 @@ export class CsvScanner {
     error: null,
   };
 
-  constructor(private readonly onRecord: (record: CsvRecord) => boolean) {}
+  private readonly onRecord: (record: CsvRecord) => boolean;
+
+  constructor(onRecord: (record: CsvRecord) => boolean) {
+    this.onRecord = onRecord;
+  }
 
   get done(): boolean {
     return this.stopped;

@@ -40,7 +40,11 @@ export class FileRunStore implements RunStore {
   private readonly matrices = new Map<MatrixPart, FeatureMatrix>();
   private onnx: Uint8Array | null = null;
 
-  constructor(readonly dir: string) {}
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   load(): RunState {
     this.state ??= readRunState(this.dir);
@@ -101,7 +105,11 @@ export class MemoryRunStore implements RunStore {
   /** report.json and report.md as the gate (or a failure) left them */
   reports: { json: string; markdown: string } | null = null;
 
-  constructor(readonly dir: string) {}
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   load(): RunState {
     if (!this.state) throw new Error(`run ${this.dir} has no state yet: begin the run first`);

@@ -163,11 +163,13 @@ export interface ScorePipelinesOptions {
 
 /** Some pipelines could not be scored (e.g. a tampered artifact); the others were. */
 export class ScoreFailure extends Error {
-  constructor(
-    readonly results: ScoreResult[],
-    readonly failures: { pipeline: string; error: string }[],
-  ) {
+  readonly results: ScoreResult[];
+  readonly failures: { pipeline: string; error: string }[];
+
+  constructor(results: ScoreResult[], failures: { pipeline: string; error: string }[]) {
     super(`scoring failed for ${failures.length} pipeline(s):\n${failures.map((f) => `  - ${f.pipeline}: ${f.error}`).join('\n')}`);
+    this.results = results;
+    this.failures = failures;
     this.name = 'ScoreFailure';
   }
 }

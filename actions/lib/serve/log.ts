@@ -59,11 +59,12 @@ export class PredictionLog {
   private readonly maxQueue: number;
   private readonly log: (line: string) => void;
 
-  constructor(
-    private readonly db: Db,
-    private readonly metrics: ServeMetrics,
-    options: PredictionLogOptions = {},
-  ) {
+  private readonly db: Db;
+  private readonly metrics: ServeMetrics;
+
+  constructor(db: Db, metrics: ServeMetrics, options: PredictionLogOptions = {}) {
+    this.db = db;
+    this.metrics = metrics;
     this.flushMs = options.flushMs ?? 250;
     // The embedded database runs its statements on this thread: smaller statements, shorter holds.
     this.batch = options.batch ?? (db.backend === 'pglite' ? 50 : 200);

@@ -77,7 +77,10 @@ export class ModelStore {
   private readonly git: Git;
   private readonly log: (line: string) => void;
 
-  constructor(private readonly options: ModelStoreOptions) {
+  private readonly options: ModelStoreOptions;
+
+  constructor(options: ModelStoreOptions) {
+    this.options = options;
     this.git = new Git(options.repoDir, { retry: { attempts: 1, minDelayMs: 0, maxDelayMs: 0 } });
     this.log = options.log ?? (() => undefined);
   }

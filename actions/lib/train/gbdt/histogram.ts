@@ -119,16 +119,10 @@ export class HistogramBuilder {
   private readonly binBlocks: number;
   private readonly workers: Worker[] = [];
   private readonly started: Promise<void>[] = [];
+  private readonly maxSlots: number;
 
-  constructor(
-    nAll: number,
-    nFeatures: number,
-    nTrain: number,
-    threads: number,
-    initialSlots: number,
-    private readonly maxSlots: number,
-    split: SplitSettings,
-  ) {
+  constructor(nAll: number, nFeatures: number, nTrain: number, threads: number, initialSlots: number, maxSlots: number, split: SplitSettings) {
+    this.maxSlots = maxSlots;
     this.threads = Math.max(1, Math.min(threads, nFeatures));
     const groups = this.threads === 1 ? 1 : Math.min(nFeatures, GROUPS_PER_THREAD * this.threads);
     const w = maxSlots;

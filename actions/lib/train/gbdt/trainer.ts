@@ -286,14 +286,21 @@ interface GrownTree {
 
 /** The tree in bin space, for rows that are not in the partition (out-of-sample, validation). */
 class BinnedTree {
-  constructor(
-    private readonly feature: Int32Array,
-    private readonly splitBin: Int32Array,
-    private readonly missingLeft: Uint8Array,
-    private readonly left: Int32Array,
-    private readonly right: Int32Array,
-    private readonly value: Float32Array,
-  ) {}
+  private readonly feature: Int32Array;
+  private readonly splitBin: Int32Array;
+  private readonly missingLeft: Uint8Array;
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly value: Float32Array;
+
+  constructor(feature: Int32Array, splitBin: Int32Array, missingLeft: Uint8Array, left: Int32Array, right: Int32Array, value: Float32Array) {
+    this.feature = feature;
+    this.splitBin = splitBin;
+    this.missingLeft = missingLeft;
+    this.left = left;
+    this.right = right;
+    this.value = value;
+  }
 
   /** Leaf value of row r, reading column-major bins [nFeatures, nAll]. */
   leafValue(columns: Uint8Array, nAll: number, r: number): number {
@@ -311,12 +318,15 @@ class BinnedTree {
 class TreeGrower {
   private readonly freeSlots: number[] = [];
   private slotCount = 0;
+  private readonly params: GbdtParams;
+  private readonly fb: FeatureBins;
+  private readonly builder: HistogramBuilder;
 
-  constructor(
-    private readonly params: GbdtParams,
-    private readonly fb: FeatureBins,
-    private readonly builder: HistogramBuilder,
-  ) {}
+  constructor(params: GbdtParams, fb: FeatureBins, builder: HistogramBuilder) {
+    this.params = params;
+    this.fb = fb;
+    this.builder = builder;
+  }
 
   private takeSlot(): number {
     const s = this.freeSlots.pop();
