@@ -1,5 +1,5 @@
 /**
- * The whole CLI process as a user runs it (`node --import tsx scripts/mlops.ts ...`): wall time and
+ * The whole CLI process as a user runs it (`node scripts/mlops.mjs ...`, what `npm run mlops` runs): wall time and
  * peak memory of `--help`, of a no-op command on an existing database (start-up), of the retrain
  * at N days (its time after start-up = its wall time less the no-op's), and of a CSV import next
  * to `psql \copy` of the same file. Peak memory is GNU time's maxRSS of the process (null without
@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, sta
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 
-const CLI = resolve('scripts/mlops.ts');
+const CLI = resolve('scripts/mlops.mjs');
 const GNU_TIME = '/usr/bin/time';
 
 export interface ProcessFigure {
@@ -33,7 +33,7 @@ export function timeProcess(command: string, args: string[], env: NodeJS.Process
 
 /** The CLI, timed; `db` is `--data-dir DIR` or `--database-url URL`. */
 export function timeCli(args: string[], env: NodeJS.ProcessEnv = {}): ProcessFigure & { stdout: string } {
-  return timeProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { DATABASE_URL: '', ...env });
+  return timeProcess(process.execPath, [CLI, ...args], { DATABASE_URL: '', ...env });
 }
 
 /** The median of `n` runs (by wall time): start-up figures are noisy on a shared machine. */

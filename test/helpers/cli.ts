@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-/** The command line as a user runs it: `node --import tsx scripts/mlops.ts ...`, a separate process. */
-export const CLI = resolve('scripts/mlops.ts');
+/** The command line as a user runs it (`npm run mlops` runs `node scripts/mlops.mjs ...`), a separate process. */
+export const CLI = resolve('scripts/mlops.mjs');
 
 export interface CliResult {
   code: number | null;
@@ -25,7 +25,7 @@ export interface CliProcess {
  * unless `env` says otherwise) and `env` on top.
  */
 export function startMlops(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     env: { ...process.env, DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
