@@ -21,7 +21,8 @@
  *   whole process: comparable on a loaded machine, where latencies are not) and the load average.
  *
  * - cli: the whole CLI process (bench/cli.ts): `--help`, a no-op command on an existing database,
- *   and the retrain at 30 and 365 days (wall time, time after start-up, peak memory), per backend;
+ *   and the retrain at 30 and 365 days (wall time, CPU seconds, time after start-up, peak memory),
+ *   per backend, with the load average when the case began;
  * - import: a 365-day CSV (525,600 rows) by `mlops data import` into each backend, and by
  *   `psql \copy` into PostgreSQL, side by side (needs DATABASE_URL and psql).
  *
@@ -292,6 +293,7 @@ async function main(): Promise<void> {
   if (!only || only === 'gbdt') report.gbdt = child('gbdt', quick ? 'quick' : 'full');
   if (!only || only === 'ridge') report.ridge = child('ridge', quick ? 'quick' : 'full');
   if (!only || only === 'cli') {
+    const cliLoad = round(loadavg()[0], 2);
     const rows: object[] = [];
     for (const b of backends) {
       for (const d of dayList) {
@@ -306,7 +308,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    report.cli = { help: helpFigure(), retrain: rows };
+    report.cli = { load_1m_at_start: cliLoad, help: helpFigure(), retrain: rows };
   }
   if ((!only || only === 'import') && process.env.DATABASE_URL) {
     const source = await scratchPostgres(process.env.DATABASE_URL);

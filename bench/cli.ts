@@ -2,8 +2,9 @@
  * The whole CLI process as a user runs it (`node scripts/mlops.mjs ...`, what `npm run mlops` runs): wall time and
  * peak memory of `--help`, of a no-op command on an existing database (start-up), of the retrain
  * at N days (its time after start-up = its wall time less the no-op's), and of a CSV import next
- * to `psql \copy` of the same file. Peak memory is GNU time's maxRSS of the process (null without
- * /usr/bin/time). Every figure is measured here, none is quoted.
+ * to `psql \copy` of the same file. Peak memory is GNU time's maxRSS of the process and CPU its user +
+ * system seconds (all threads), both null without /usr/bin/time: on a shared machine the wall times
+ * move with the load, the CPU seconds much less. Every figure is measured here, none is quoted.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ const GNU_TIME = '/usr/bin/time';
 
 export interface ProcessFigure {
   wall_s: number;
+  /** user + system CPU seconds of the process */
+  cpu_s: number | null;
   peak_rss_mib: number | null;
 }
 
@@ -22,13 +25,18 @@ export interface ProcessFigure {
 export function timeProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): ProcessFigure & { stdout: string } {
   const withTime = existsSync(GNU_TIME);
   const marker = 'mlops-bench-rss=';
-  const argv = withTime ? ['-f', `${marker}%M`, command, ...args] : args;
+  const argv = withTime ? ['-f', `${marker}%M %U %S`, command, ...args] : args;
   const t0 = performance.now();
   const r = spawnSync(withTime ? GNU_TIME : command, argv, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
   const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  const rss = withTime ? /mlops-bench-rss=(\d+)/.exec(r.stderr ?? '') : null;
-  return { wall_s: round(wall), peak_rss_mib: rss ? Math.round(Number(rss[1]) / 1024) : null, stdout: r.stdout };
+  const m = withTime ? /mlops-bench-rss=(\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '') : null;
+  return {
+    wall_s: round(wall),
+    cpu_s: m ? round(Number(m[2]) + Number(m[3]), 2) : null,
+    peak_rss_mib: m ? Math.round(Number(m[1]) / 1024) : null,
+    stdout: r.stdout,
+  };
 }
 
 /** The CLI, timed; `db` is `--data-dir DIR` or `--database-url URL`. */
@@ -40,7 +48,7 @@ export function timeCli(args: string[], env: NodeJS.ProcessEnv = {}): ProcessFig
 export function median(n: number, run: () => ProcessFigure): ProcessFigure {
   const runs = Array.from({ length: n }, run).sort((a, b) => a.wall_s - b.wall_s);
   const mid = runs[Math.floor(n / 2)];
-  return { wall_s: mid.wall_s, peak_rss_mib: mid.peak_rss_mib };
+  return { wall_s: mid.wall_s, cpu_s: mid.cpu_s, peak_rss_mib: mid.peak_rss_mib };
 }
 
 export function helpFigure(): ProcessFigure {
@@ -86,8 +94,9 @@ export function retrainFigures(dbArgs: string[], work: string, days: number, sta
     days,
     seed_wall_s: seed.wall_s,
     noop_startup: noop,
-    retrain: { wall_s: retrain.wall_s, peak_rss_mib: retrain.peak_rss_mib },
+    retrain: { wall_s: retrain.wall_s, cpu_s: retrain.cpu_s, peak_rss_mib: retrain.peak_rss_mib },
     retrain_after_startup_s: round(retrain.wall_s - noop.wall_s),
+    retrain_cpu_after_startup_s: retrain.cpu_s !== null && noop.cpu_s !== null ? round(retrain.cpu_s - noop.cpu_s, 2) : null,
     status: result.status,
     decision: result.decision,
   };
@@ -113,8 +122,8 @@ export function importFigures(csv: string, targets: { pglite: string; postgres?:
     timeProcess('psql', [psqlUrl, '-q', '-c', 'TRUNCATE public.readings_wide']);
     const psql = timeProcess('psql', [psqlUrl, '-q', '-c', `\\copy public.readings_wide (${csvHeader(csv)}) FROM '${csv}' WITH (FORMAT csv, HEADER true)`]);
     out.rows = rows;
-    out.postgres_import = { wall_s: mlops.wall_s, peak_rss_mib: mlops.peak_rss_mib };
-    out.psql_copy = { wall_s: psql.wall_s, peak_rss_mib: psql.peak_rss_mib };
+    out.postgres_import = { wall_s: mlops.wall_s, cpu_s: mlops.cpu_s, peak_rss_mib: mlops.peak_rss_mib };
+    out.psql_copy = { wall_s: psql.wall_s, cpu_s: psql.cpu_s, peak_rss_mib: psql.peak_rss_mib };
     out.import_vs_psql = round(mlops.wall_s / psql.wall_s, 2);
     out.pglite_vs_psql = round((out.pglite_import as ProcessFigure).wall_s / psql.wall_s, 2);
   }
