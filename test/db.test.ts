@@ -5,6 +5,7 @@ import { openDb, redactUrl, scrubSecret, type Db } from '../actions/lib/db/index
 import { connectionPassword, connectionUrl } from '../actions/lib/db/connection.ts';
 import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +152,20 @@ describeDb('database layer', ({ db, backend }) => {
       [JSON.stringify({ x: 1 })],
     );
     expect(rows[0]).toEqual({ a: 7, b: 1.25, c: new Date('2026-01-01T00:00:00Z'), d: { x: 1 } });
+  });
+
+  it('passes bytea parameters and reads bytea back byte for byte (every byte value, empty, 1 MB)', async () => {
+    const every = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 256);
+    const big = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 2654435761) >>> 24);
+    for (const bytes of [every, new Uint8Array(0), big]) {
+      const { rows } = await db().query<{ b: Uint8Array; n: number; h: string }>(
+        "SELECT $1::bytea AS b, length($1::bytea) AS n, encode(sha256($1::bytea), 'hex') AS h",
+        [bytes],
+      );
+      expect(rows[0].n).toBe(bytes.length);
+      expect(rows[0].h).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(Buffer.from(rows[0].b).equals(Buffer.from(bytes))).toBe(true);
+    }
   });
 });
 
