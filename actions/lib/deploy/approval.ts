@@ -1,4 +1,5 @@
-import { gitHubCall, type GitHubTarget } from '../github/client.ts';
+import { gitHubCall } from '../github/call.ts';
+import type { GitHubTarget } from '../github/client.ts';
 import { commitInfo, readBlobAt, type CommitInfo, type Repo } from '../git/read.ts';
 import { candidateOf, parsePromotionMarker, parsePromotionTrailers } from '../promotion/marker.ts';
 import { landingReason, pullRequestOf } from '../registry/history.ts';

@@ -1,7 +1,8 @@
 import { Octokit } from '@octokit/rest';
-import { redactSecrets } from '../util/secrets.ts';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+
+export { gitHubCall, gitHubError } from './call.ts';
 
 /**
  * The one Octokit client of the engine (promotion pull requests, rollbacks, alert issues, retrain
@@ -70,25 +71,6 @@ export function gitHubTarget(settings: GitHubSettings = {}): GitHubTarget | null
     userAgent: settings.userAgent,
   });
   return { client, repo, token };
-}
-
-/** An error of a GitHub call as one line without the token: `HTTP 403: Resource not accessible by integration`. */
-export function gitHubError(target: Pick<GitHubTarget, 'token'>, err: unknown): string {
-  const e = err as { status?: number; message?: string };
-  return redactSecrets(`${e.status ? `HTTP ${e.status}: ` : ''}${e.message ?? String(err)}`, [target.token]);
-}
-
-/** Runs one GitHub call; whatever it throws leaves as an Error that says what failed, with its status and without the token. */
-export async function gitHubCall<T>(target: Pick<GitHubTarget, 'token'>, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const err = e as Error & { status?: number };
-    const status = err.status ? ` (HTTP ${err.status})` : '';
-    const out = new Error(redactSecrets(`GitHub: could not ${what}${status}: ${err.message}`, [target.token])) as Error & { status?: number };
-    out.status = err.status;
-    throw out;
-  }
 }
 
 /** The token to use: the input when given, else GITHUB_TOKEN; undefined means "no token" (local mode). */
