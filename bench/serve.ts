@@ -102,12 +102,11 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
       await db.close(); // the embedded database is one process's at a time: the server's now
     }
 
+    // as `npm run mlops` starts it (scripts/mlops.mjs: Node's own type stripping)
     const cli = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        resolve('scripts/mlops.ts'),
+        resolve('scripts/mlops.mjs'),
         'serve',
         '--port',
         '0',

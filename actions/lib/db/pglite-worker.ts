@@ -55,13 +55,13 @@ type Call = ToThread extends infer T ? (T extends { id: number } ? Omit<T, 'id'>
 const COPY_IN_BATCH = 1 << 20;
 
 /**
- * The worker runs TypeScript: under `npm run mlops` (tsx) it inherits tsx from this process's
- * options, under vitest it does not, so tsx's loader is added (once: an --import of the same URL
- * runs once).
+ * The worker runs TypeScript: on Node's own type stripping where Node has it (22.18+, 23.6+; the
+ * project's TypeScript is erasable syntax only), as the CLI's launcher does, with none of this
+ * thread's loaders (vitest's, tsx's: each costs a worker its start-up); else through tsx's loader.
  */
 function workerExecArgv(): string[] {
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return process.execArgv.includes(tsx) ? process.execArgv : [...process.execArgv, '--import', tsx];
+  if ((process.features as { typescript?: unknown }).typescript) return [];
+  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 }
 
 function fromWire(e: WireError): Error {
