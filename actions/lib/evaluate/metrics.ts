@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsonNumber } from '../util/json.ts';
+import { jsonNumber } from '../util/json-number.ts';
 
 /** Regression metrics of one set of predictions against the truth (NaN where undefined). */
 export const regressionMetricsSchema = z.object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { calendarSchema, categoricalFeatureColumns, featureColumns, rollingStatSchema, targetColumn, type PipelineConfig } from '../config/schema.ts';
 import { categoricalEncodingSchema, oneHotNames, type CategoricalEncoding } from './categorical.ts';
-import { jsonNumber } from '../util/json.ts';
+import { jsonNumber } from '../util/json-number.ts';
 
 export type RollingStat = z.infer<typeof rollingStatSchema>;
 export type CalendarFeature = z.infer<typeof calendarSchema>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { GatesConfig } from '../config/schema.ts';
-import { jsonNumber } from '../util/json.ts';
+import { jsonNumber } from '../util/json-number.ts';
 import { degenerateHoldoutGate, type HoldoutTarget } from './holdout.ts';
 import { higherIsBetter } from '../evaluate/metrics.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsonNumber } from '../util/json.ts';
+import { jsonNumber } from '../util/json-number.ts';
 import type { GateResult } from './gates.ts';
 
 /** What the gates need to know about the holdout's target (evaluate computes it on the holdout rows; kept in run.json). */

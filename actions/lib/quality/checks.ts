@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { QualityConfig } from '../config/schema.ts';
 import { entityRanges, type Frame } from '../source/frame.ts';
-import { jsonNumber } from '../util/json.ts';
+import { jsonNumber } from '../util/json-number.ts';
 import { DAY_MS } from '../util/duration.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */

@@ -9,7 +9,8 @@ import { modelMetricsSchema } from '../evaluate/metrics.ts';
 import { preflightSchema } from '../gates/preflight.ts';
 import { decisionSchema, gateResultSchema } from '../gates/gates.ts';
 import { holdoutTargetSchema } from '../gates/holdout.ts';
-import { toJson, jsonNumber } from '../util/json.ts';
+import { toJson } from '../util/json.ts';
+import { jsonNumber } from '../util/json-number.ts';
 import { modelScoreSchema } from './result.ts';
 
 /**
