@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, cpSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -42,6 +43,15 @@ describe('the mlops command line', () => {
       'registry verify',
     ]) {
       expect(r.stdout).toContain(`  ${c} `);
+    }
+  });
+
+  it('loads no npm package for --help or a mistyped command (each command loads its own modules)', async () => {
+    const record = { NODE_OPTIONS: `--import=${pathToFileURL(resolve('test/fixtures/record-packages.mjs')).href}` };
+    for (const args of [['--help'], ['runs', 'lst']]) {
+      const r = await mlops(args, record);
+      expect(r.code, r.stderr).toBe(args[0] === '--help' ? 0 : 2);
+      expect(JSON.parse(/^packages: (.*)$/m.exec(r.stderr)?.[1] ?? 'null'), args.join(' ')).toEqual([]);
     }
   });
 
