@@ -253,6 +253,7 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   const base = queryable(0);
   return {
     backend: 'pglite',
+    onThisThread: false,
     location: dataDir ?? 'memory',
     ...base,
     transaction: <T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}) => transaction('transaction', fn, options.readOnly === true),

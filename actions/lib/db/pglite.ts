@@ -189,6 +189,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
   const base = queryable(db, db);
   return {
     backend: 'pglite',
+    onThisThread: true,
     location: dataDir ?? 'memory',
     ...base,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -234,6 +234,7 @@ export async function openPostgres(connectionString: string, sourceConnectionStr
   };
   return {
     backend: 'postgres',
+    onThisThread: false,
     location,
     ...base,
     transaction: (fn, options = {}) => transaction(pool, url, fn, options),

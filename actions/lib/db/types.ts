@@ -34,6 +34,8 @@ export type Backend = 'pglite' | 'postgres';
 
 export interface Db extends Queryable {
   readonly backend: Backend;
+  /** true when statements run on this thread (PGlite opened in-thread): a long statement then holds this event loop */
+  readonly onThisThread: boolean;
   /** Where the data lives, safe to print: a directory, `memory`, or a URL with the password masked. */
   readonly location: string;
   /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */

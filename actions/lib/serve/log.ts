@@ -31,7 +31,7 @@ interface MinuteCounts {
 export interface PredictionLogOptions {
   /** how often the queue is written (default 250 ms) */
   flushMs?: number;
-  /** rows per INSERT (default 200, 50 on PGlite: a statement holds the server's thread while it is encoded, and on PGlite while it runs) */
+  /** rows per INSERT (default 200; 50 on a PGlite on the server's own thread, where a statement holds the event loop while it runs) */
   batch?: number;
   /** rows kept while the database is unreachable (default 200,000) */
   maxQueue?: number;
@@ -67,7 +67,7 @@ export class PredictionLog {
     this.metrics = metrics;
     this.flushMs = options.flushMs ?? 250;
     // The embedded database runs its statements on this thread: smaller statements, shorter holds.
-    this.batch = options.batch ?? (db.backend === 'pglite' ? 50 : 200);
+    this.batch = options.batch ?? (db.onThisThread ? 50 : 200);
     this.maxQueue = options.maxQueue ?? 200_000;
     this.log = options.log ?? (() => undefined);
   }
