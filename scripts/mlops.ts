@@ -5,4 +5,11 @@
 import { runCli } from './cli.ts';
 import { commands } from './commands/index.ts';
 
+// `mlops ... | head`: a reader that stops reading is not an error of the command.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+
 process.exitCode = await runCli(commands, process.argv.slice(2));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one entry of every composite action (`run: bash "$GITHUB_ACTION_PATH/../lib/actions-io/entry.sh"`):
-# runs the step's main.ts with tsx from this repository's node_modules, and fails early and clearly
+# runs the step's main.ts (on Node's own type stripping, else tsx: actions/lib/util/typescript.mjs) from this repository, and fails early and clearly
 # when there are none. That happens when an action is used from another repository
 # (`uses: owner/repo/actions/<step>@ref`: the runner downloads the repository without
 # node_modules), or when the job forgot `npm ci` before the step. Without this check node dies with
@@ -19,4 +19,4 @@ if [ ! -f "$root/node_modules/tsx/package.json" ] || [ ! -f "$workspace/node_mod
   echo "actions/${step} cannot run: ${why}." >&2
   exit 1
 fi
-exec node --import tsx "$action_dir/main.ts"
+exec node "$root/actions/lib/util/typescript.mjs" "$action_dir/main.ts"

@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import type { Db, Queryable, QueryResult, SqlParam, TransactionOptions } from './types.ts';
+import { typescriptExecArgv } from '../util/typescript.mjs';
 
 /**
  * The embedded database (PGlite) on a thread of its own: PGlite runs PostgreSQL in the thread that
@@ -54,16 +53,6 @@ type Call = ToThread extends infer T ? (T extends { id: number } ? Omit<T, 'id'>
 /** Bytes per copy-in message: small chunks (a CSV line each) are joined, a large one goes alone. */
 const COPY_IN_BATCH = 1 << 20;
 
-/**
- * The worker runs TypeScript: on Node's own type stripping where Node has it (22.18+, 23.6+; the
- * project's TypeScript is erasable syntax only), as the CLI's launcher does, with none of this
- * thread's loaders (vitest's, tsx's: each costs a worker its start-up); else through tsx's loader.
- */
-function workerExecArgv(): string[] {
-  if ((process.features as { typescript?: unknown }).typescript) return [];
-  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
-}
-
 function fromWire(e: WireError): Error {
   const err = Object.assign(new Error(e.message), e.fields);
   if (e.stack) err.stack = e.stack;
@@ -105,11 +94,12 @@ export interface PgliteWorkerOptions {
   maxHeapMb?: number;
 }
 
+/** The worker runs TypeScript as the CLI does (util/typescript.mjs), with none of this thread's loaders (vitest's, tsx's: each costs a worker its start-up). */
 export async function openPgliteWorker(dataDir: string | undefined, options: PgliteWorkerOptions = {}): Promise<Db> {
   const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), {
     name: 'pglite',
     workerData: { dataDir } satisfies ThreadData,
-    execArgv: workerExecArgv(),
+    execArgv: typescriptExecArgv(),
     ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
