@@ -6,10 +6,13 @@ import { failRunsOnSignal } from '../actions/lib/retrain/interrupt.ts';
 /** The command-line adapter's plumbing: options, database, output. No pipeline logic lives here. */
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
-export type Values = Record<string, string | boolean | string[] | undefined>;
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-export interface Context {
-  values: Values;
+/** The values parseArgs gives for a command's options and the global ones, typed by their declarations. */
+export type ValuesOf<O extends Options> = ReturnType<typeof parseArgs<{ options: O & typeof globalOptions; allowPositionals: true; strict: true }>>['values'];
+
+export interface Context<O extends Options = Options> {
+  values: ValuesOf<O>;
   positionals: string[];
   /** opens (once) the database named by --database-url / DATABASE_URL, or the embedded one under --data-dir */
   db(): Promise<Db>;
@@ -17,15 +20,23 @@ export interface Context {
   json(value: unknown): void;
 }
 
-export interface Command {
+export interface Command<O extends Options = Options> {
   usage?: string;
-  options?: Options;
+  options?: O;
   /** returns the process exit code */
-  run(ctx: Context): Promise<number | void>;
+  run(ctx: Context<O>): Promise<number | void>;
   /** a long-running command that stops itself on SIGTERM / SIGINT (the server): no run-failing handlers */
   handlesSignals?: boolean;
   /** a long-running command whose event loop must stay free (the server): the embedded database runs on a worker thread */
   databaseThread?: boolean;
+}
+
+/**
+ * Declares a command: its options' declarations type `ctx.values` in `run` (`ctx.values.pipeline`
+ * is a string or undefined; a misspelt option name does not compile).
+ */
+export function command<const O extends Options>(c: Command<O>): Command {
+  return c as unknown as Command;
 }
 
 /** A command as the table in commands/index.ts lists it: its summary, and the group module that holds it (loaded on use). */
@@ -37,15 +48,17 @@ export interface CommandEntry {
 export { UsageError } from '../actions/lib/util/usage-error.ts';
 import { UsageError } from '../actions/lib/util/usage-error.ts';
 import { toJson } from '../actions/lib/util/json.ts';
+import { parseDuration, type DurationUnit } from '../actions/lib/util/duration.ts';
 
-export const globalOptions: Options = {
+export const globalOptions = {
   'database-url': { type: 'string' },
   'data-dir': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-};
+} as const satisfies Options;
 
-export function str(values: Values, name: string): string | undefined {
+/** A string option's value (for code that reads options by a name it is given). */
+export function str<V extends Values>(values: V, name: keyof V & string): string | undefined {
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
 }
@@ -60,7 +73,7 @@ export interface NumberRule {
 }
 
 /** A numeric option, checked (`--limit=-5`, `--to abc` are usage errors that say what is expected). */
-export function num(values: Values, name: string, fallback: number, rule: NumberRule = {}): number {
+export function num<V extends Values>(values: V, name: keyof V & string, fallback: number, rule: NumberRule = {}): number {
   const v = str(values, name);
   if (v === undefined) return fallback;
   const n = v.trim() === '' ? Number.NaN : Number(v);
@@ -96,7 +109,16 @@ export function nearestCommand(argv: string[], names: string[]): string | null {
   return best?.name ?? null;
 }
 
-export function date(values: Values, name: string): Date | undefined {
+/** A duration option (`90m`, `24h`, `2d`; a bare number counts in `bareUnit`), in milliseconds; `fallbackMs` when it is not given. */
+export function duration<V extends Values>(values: V, name: keyof V & string, fallbackMs: number, bareUnit?: DurationUnit): number {
+  const v = str(values, name);
+  if (v === undefined) return fallbackMs;
+  const ms = parseDuration(v, bareUnit);
+  if (ms === null || !(ms > 0)) throw new UsageError(`--${name}: expected a duration such as 90m, 24h or 7d, got "${v}"`);
+  return ms;
+}
+
+export function date<V extends Values>(values: V, name: keyof V & string): Date | undefined {
   const v = str(values, name);
   if (v === undefined) return undefined;
   const d = /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T00:00:00Z`) : new Date(v);

@@ -1,8 +1,8 @@
 import { importCsv, seedCredit, seedReadings } from '../../actions/lib/demo-data/index.ts';
-import { date, num, str, UsageError, type Command } from '../cli.ts';
+import { command, type Command, date, num, UsageError } from '../cli.ts';
 
 export const dataCommands: Record<string, Command> = {
-  'data seed': {
+  'data seed': command({
     usage: '--days N [--dataset readings|credit] [--stations K | --per-day K] [--seed S] [--start DATE] [--drift-from DATE] [--table readings_wide]',
     options: {
       days: { type: 'string' },
@@ -16,9 +16,9 @@ export const dataCommands: Record<string, Command> = {
       'per-day': { type: 'string' },
     },
     async run(ctx) {
-      if (str(ctx.values, 'days') === undefined) throw new UsageError('--days N is required');
+      if (ctx.values.days === undefined) throw new UsageError('--days N is required');
       const days = num(ctx.values, 'days', 0, { above: 0 });
-      const dataset = str(ctx.values, 'dataset') ?? 'readings';
+      const dataset = ctx.values.dataset ?? 'readings';
       if (dataset !== 'readings' && dataset !== 'credit') throw new UsageError(`--dataset: expected readings or credit, got "${dataset}"`);
       if (dataset === 'credit') {
         if (!Number.isInteger(days)) throw new UsageError('--days: expected a whole number of days for --dataset credit');
@@ -44,7 +44,7 @@ export const dataCommands: Record<string, Command> = {
         start,
         driftFrom: date(ctx.values, 'drift-from'),
         longGaps: num(ctx.values, 'long-gaps', 0, { integer: true, min: 0 }),
-        table: str(ctx.values, 'table'),
+        table: ctx.values.table,
       });
       const seconds = (performance.now() - t0) / 1000;
       if (ctx.values.json) ctx.json({ ...r, seconds });
@@ -53,16 +53,16 @@ export const dataCommands: Record<string, Command> = {
           `seeded ${r.rows.toLocaleString('en-US')} rows into ${r.table} (${r.stations.join(', ')}, ${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s${r.replaced ? `; replaced ${r.replaced.toLocaleString('en-US')} earlier rows` : ''}`,
         );
     },
-  },
-  'data import': {
+  }),
+  'data import': command({
     usage: '--csv FILE [--table readings_wide]',
     options: { csv: { type: 'string' }, table: { type: 'string' } },
     async run(ctx) {
-      const file = str(ctx.values, 'csv');
+      const file = ctx.values.csv;
       if (!file) throw new UsageError('--csv FILE is required');
-      const r = await importCsv(await ctx.db(), file, { table: str(ctx.values, 'table') });
+      const r = await importCsv(await ctx.db(), file, { table: ctx.values.table });
       if (ctx.values.json) ctx.json(r);
       else ctx.out(`imported ${r.rows.toLocaleString('en-US')} rows from ${r.file} into ${r.table} (${r.columns.join(', ')})`);
     },
-  },
+  }),
 };

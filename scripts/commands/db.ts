@@ -1,11 +1,11 @@
 import { migrate } from '../../actions/lib/db/migrate.ts';
 import { DEFAULT_DATA_DIR, openDb } from '../../actions/lib/db/index.ts';
-import { str, type Command } from '../cli.ts';
+import { command, type Command } from '../cli.ts';
 
 export const dbCommands: Record<string, Command> = {
-  'db migrate': {
+  'db migrate': command({
     async run(ctx) {
-      const db = await openDb({ url: str(ctx.values, 'database-url'), dataDir: str(ctx.values, 'data-dir') ?? DEFAULT_DATA_DIR });
+      const db = await openDb({ url: ctx.values['database-url'], dataDir: ctx.values['data-dir'] ?? DEFAULT_DATA_DIR });
       try {
         const r = await migrate(db);
         if (ctx.values.json) ctx.json({ database: db.location, ...r });
@@ -17,5 +17,5 @@ export const dbCommands: Record<string, Command> = {
         await db.close();
       }
     },
-  },
+  }),
 };

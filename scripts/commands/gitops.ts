@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { openPromotion } from '../../actions/lib/promotion/open.ts';
-import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { ensurePullRequest } from '../../actions/lib/github/pulls.ts';
 import {
   currentDeployments,
@@ -18,22 +17,8 @@ import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { headlineMetrics } from '../../actions/lib/registry/schema.ts';
 import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
-import { num, str, UsageError, type Command, type Values } from '../cli.ts';
-
-const githubOptions = {
-  'github-token': { type: 'string' as const },
-  repository: { type: 'string' as const },
-  'api-url': { type: 'string' as const },
-};
-
-function github(values: Values) {
-  return gitHubTarget({
-    token: str(values, 'github-token'),
-    repository: str(values, 'repository'),
-    apiUrl: str(values, 'api-url'),
-    log: (m) => console.error(m),
-  });
-}
+import { command, type Command, num, UsageError } from '../cli.ts';
+import { githubOf, githubOptions } from './github-options.ts';
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -46,7 +31,7 @@ function table(header: string[], rows: string[][]): string[] {
 }
 
 export const gitopsCommands: Record<string, Command> = {
-  promote: {
+  promote: command({
     usage: '--run RUN_ID | --run-dir DIR [--repo .] [--base BRANCH] [--github-token T] [--repository owner/name] [--api-url URL]',
     options: {
       run: { type: 'string' },
@@ -57,14 +42,14 @@ export const gitopsCommands: Record<string, Command> = {
       ...githubOptions,
     },
     async run(ctx) {
-      const runId = str(ctx.values, 'run');
-      const runDir = str(ctx.values, 'run-dir') ?? (runId ? runDirFor(str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR, runId) : undefined);
+      const runId = ctx.values.run;
+      const runDir = ctx.values['run-dir'] ?? (runId ? runDirFor(ctx.values['runs-dir'] ?? DEFAULT_RUNS_DIR, runId) : undefined);
       if (!runDir) throw new UsageError('--run RUN_ID or --run-dir DIR is required');
-      const repo = resolve(str(ctx.values, 'repo') ?? '.');
-      const gh = github(ctx.values);
+      const repo = resolve(ctx.values.repo ?? '.');
+      const gh = githubOf(ctx.values);
       const r = await openPromotion(await ctx.db(), {
         runDir,
-        base: str(ctx.values, 'base'),
+        base: ctx.values.base,
         target: gh ? { kind: 'github', github: gh, workDir: repo } : { kind: 'local', repository: repo },
       });
       if (ctx.values.json) return void ctx.json(r);
@@ -75,16 +60,16 @@ export const gitopsCommands: Record<string, Command> = {
         ctx.out(`pull request body: ${r.bodyFile}`);
       }
     },
-  },
-  deploy: {
+  }),
+  deploy: command({
     usage: '[--ref SHA] [--branch main] [--repo .] [--github-token T --repository owner/name]',
     options: { ref: { type: 'string' }, branch: { type: 'string' }, repo: { type: 'string' }, ...githubOptions },
     async run(ctx) {
-      const gh = github(ctx.values);
+      const gh = githubOf(ctx.values);
       const db = await ctx.db();
-      const r = await deploy(db, resolve(str(ctx.values, 'repo') ?? '.'), {
-        ref: str(ctx.values, 'ref') ?? 'HEAD',
-        branch: str(ctx.values, 'branch') ?? 'main',
+      const r = await deploy(db, resolve(ctx.values.repo ?? '.'), {
+        ref: ctx.values.ref ?? 'HEAD',
+        branch: ctx.values.branch ?? 'main',
         github: gh,
       });
       // the alerts whose dispatched retrain this deploy put in production
@@ -95,8 +80,8 @@ export const gitopsCommands: Record<string, Command> = {
         ctx.out(`  ${m.model}: ${m.outcome} v${m.version ?? '-'}${m.previousVersion ? ` (was v${m.previousVersion})` : ''}${m.note ? ` — ${m.note}` : ''}`);
       for (const row of r.recorded) ctx.out(`  ${row.model} v${row.version}: ${approvalLine(row)}`);
     },
-  },
-  rollback: {
+  }),
+  rollback: command({
     usage: '--model M [--to VERSION] [--base main] [--push] [--reason TEXT] [--repo .]',
     options: {
       model: { type: 'string' },
@@ -108,20 +93,20 @@ export const gitopsCommands: Record<string, Command> = {
       ...githubOptions,
     },
     async run(ctx) {
-      const model = str(ctx.values, 'model');
+      const model = ctx.values.model;
       if (!model) throw new UsageError('--model is required');
-      const to = str(ctx.values, 'to') === undefined ? undefined : num(ctx.values, 'to', 0, { integer: true, min: 1 });
-      const repoDir = resolve(str(ctx.values, 'repo') ?? '.');
-      const base = str(ctx.values, 'base') ?? 'main';
+      const to = ctx.values.to === undefined ? undefined : num(ctx.values, 'to', 0, { integer: true, min: 1 });
+      const repoDir = resolve(ctx.values.repo ?? '.');
+      const base = ctx.values.base ?? 'main';
       const r = await prepareRollback(repoDir, {
         model,
         toVersion: to,
         base,
         push: Boolean(ctx.values.push),
-        reason: str(ctx.values, 'reason'),
+        reason: ctx.values.reason,
       });
       let prUrl: string | null = null;
-      const gh = !ctx.values.push ? github(ctx.values) : null;
+      const gh = !ctx.values.push ? githubOf(ctx.values) : null;
       if (gh && r.outcome !== 'pushed') {
         prUrl = (
           await ensurePullRequest(gh, {
@@ -138,12 +123,12 @@ export const gitopsCommands: Record<string, Command> = {
       if (prUrl) ctx.out(`pull request: ${prUrl}`);
       else if (r.outcome !== 'pushed') ctx.out(`open a pull request from ${r.branch} into ${base}, or re-run with --push to commit straight onto ${base}`);
     },
-  },
-  'registry show': {
+  }),
+  'registry show': command({
     usage: '[--repo .]',
     options: { repo: { type: 'string' } },
     async run(ctx) {
-      const repoDir = resolve(str(ctx.values, 'repo') ?? '.');
+      const repoDir = resolve(ctx.values.repo ?? '.');
       const reg = readRegistry(repoDir);
       const db = await ctx.db();
       const deployed = new Map((await currentDeployments(db)).map((d) => [d.model, d]));
@@ -184,12 +169,12 @@ export const gitopsCommands: Record<string, Command> = {
       ))
         ctx.out(line);
     },
-  },
-  'registry history': {
+  }),
+  'registry history': command({
     usage: '[--model M] [--ref main] [--repo .] [--no-db]',
     options: { model: { type: 'string' }, ref: { type: 'string' }, repo: { type: 'string' }, 'no-db': { type: 'boolean' } },
     async run(ctx) {
-      const h = await registryHistory(resolve(str(ctx.values, 'repo') ?? '.'), { model: str(ctx.values, 'model'), ref: str(ctx.values, 'ref') ?? 'HEAD' });
+      const h = await registryHistory(resolve(ctx.values.repo ?? '.'), { model: ctx.values.model, ref: ctx.values.ref ?? 'HEAD' });
       // what the deploys recorded of each commit (GitHub's merger and approvers when it had a token);
       // --no-db: git's word alone (the merge commit's author and date)
       const deployed = ctx.values['no-db']
@@ -216,12 +201,12 @@ export const gitopsCommands: Record<string, Command> = {
       ))
         ctx.out(line);
     },
-  },
-  'registry verify': {
+  }),
+  'registry verify': command({
     usage: '[--ref HEAD] [--repo .]',
     options: { ref: { type: 'string' }, repo: { type: 'string' } },
     async run(ctx) {
-      const v = await verifyRegistry(resolve(str(ctx.values, 'repo') ?? '.'), str(ctx.values, 'ref') ?? 'HEAD');
+      const v = await verifyRegistry(resolve(ctx.values.repo ?? '.'), ctx.values.ref ?? 'HEAD');
       if (ctx.values.json) ctx.json(v);
       else {
         for (const e of v.entries) ctx.out(`${e.ok ? 'ok  ' : 'FAIL'} ${e.model} v${e.version ?? '?'}${e.problem ? `: ${e.problem}` : ''}`);
@@ -230,7 +215,7 @@ export const gitopsCommands: Record<string, Command> = {
       }
       return v.ok ? 0 : 1;
     },
-  },
+  }),
 };
 
 /** Who merged and approved a recorded deployment, and how its reviewed run was checked, as one line. */

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
-import { parseDuration } from '../../actions/lib/util/duration.ts';
-import { gitHubTarget } from '../../actions/lib/github/client.ts';
+import { DAY_MS } from '../../actions/lib/util/duration.ts';
+import { githubOf, githubOptions } from './github-options.ts';
 import { runDailyMonitoring, runSweep, sweepMarkdown, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
-import { date, num, str, UsageError, type Command, type Context, type Options } from '../cli.ts';
+import { command, type Command, type Context, date, duration, num, type Options } from '../cli.ts';
 
 /**
  * `mlops quality`, `mlops drift`, `mlops health`: the daily monitoring, one check at a time (the
@@ -11,44 +11,28 @@ import { date, num, str, UsageError, type Command, type Context, type Options } 
  * --github-token (or GITHUB_TOKEN) and GITHUB_REPOSITORY, else to the terminal and mlops.alerts.
  */
 
-const shared: Options = {
+const shared = {
   pipeline: { type: 'string' },
   dir: { type: 'string' },
   repo: { type: 'string' },
   'as-of': { type: 'string' },
-  'github-token': { type: 'string' },
-  repository: { type: 'string' },
-  'api-url': { type: 'string' },
+  ...githubOptions,
   webhook: { type: 'string' },
   'webhook-timeout': { type: 'string' },
-};
+} as const satisfies Options;
 const sharedUsage = '[--pipeline P] [--as-of TIME] [--repo DIR] [--github-token T] [--repository OWNER/NAME] [--api-url URL] [--webhook URL] [--json]';
 
-/** `24h`, `90m`, `2d` or a number of hours. */
-function duration(values: Context['values'], name: string, fallbackMs: number): number {
-  const v = str(values, name);
-  if (v === undefined) return fallbackMs;
-  const ms = parseDuration(v, 'h');
-  if (ms === null || ms <= 0) throw new UsageError(`--${name}: expected a duration such as 24h, 90m or 2d, got "${v}"`);
-  return ms;
-}
-
-async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySinceMs?: number; currentDays?: number }): Promise<number> {
-  const name = str(ctx.values, 'pipeline');
-  const dir = str(ctx.values, 'dir') ?? 'pipelines';
+async function monitor(ctx: Context<typeof shared>, check: MonitoringCheck, extra: { qualitySinceMs?: number; currentDays?: number }): Promise<number> {
+  const name = ctx.values.pipeline;
+  const dir = ctx.values.dir ?? 'pipelines';
   const selected = selectPipelines(loadPipelines(dir), name, dir);
   const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
-  const github = gitHubTarget({
-    token: str(ctx.values, 'github-token'),
-    repository: str(ctx.values, 'repository'),
-    apiUrl: str(ctx.values, 'api-url'),
-    log: (m) => console.error(m),
-  });
-  const hook = str(ctx.values, 'webhook') ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
+  const github = githubOf(ctx.values);
+  const hook = ctx.values.webhook ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
   const lines: string[] = [];
   const result = await runDailyMonitoring(await ctx.db(), {
     pipelines: selected,
-    repoDir: resolve(str(ctx.values, 'repo') ?? '.'),
+    repoDir: resolve(ctx.values.repo ?? '.'),
     asOf,
     checks: [check],
     github,
@@ -63,7 +47,7 @@ async function monitor(ctx: Context, check: MonitoringCheck, extra: { qualitySin
   return 0;
 }
 
-function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): void {
+function print(ctx: Context<typeof shared>, check: MonitoringCheck, r: DailyMonitoringResult): void {
   if (check === 'quality') {
     for (const q of r.quality) {
       ctx.out(
@@ -82,18 +66,13 @@ function print(ctx: Context, check: MonitoringCheck, r: DailyMonitoringResult): 
 }
 
 /** `mlops sweep`: the 5-minute alert sweep (reading flags, serving error rate, missing online predictions). */
-async function sweep(ctx: Context): Promise<number> {
-  const name = str(ctx.values, 'pipeline');
-  const dir = str(ctx.values, 'dir') ?? 'pipelines';
+async function sweep(ctx: Context<typeof shared>): Promise<number> {
+  const name = ctx.values.pipeline;
+  const dir = ctx.values.dir ?? 'pipelines';
   const selected = selectPipelines(loadPipelines(dir), name, dir);
   const asOf = date(ctx.values, 'as-of') ?? new Date();
-  const github = gitHubTarget({
-    token: str(ctx.values, 'github-token'),
-    repository: str(ctx.values, 'repository'),
-    apiUrl: str(ctx.values, 'api-url'),
-    log: (m) => console.error(m),
-  });
-  const hook = str(ctx.values, 'webhook') ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
+  const github = githubOf(ctx.values);
+  const hook = ctx.values.webhook ?? (process.env.MLOPS_WEBHOOK_URL || undefined);
   const lines: string[] = [];
   const result = await runSweep(
     await ctx.db(),
@@ -111,27 +90,27 @@ async function sweep(ctx: Context): Promise<number> {
 }
 
 export const monitoringCommands: Record<string, Command> = {
-  sweep: {
+  sweep: command({
     usage: '[--pipeline P] [--as-of TIME] [--github-token T] [--repository OWNER/NAME] [--api-url URL] [--webhook URL] [--json]',
     options: shared,
     run: sweep,
-  },
-  quality: {
+  }),
+  quality: command({
     usage: `[--since 24h] ${sharedUsage}`,
     options: { ...shared, since: { type: 'string' } },
-    run: (ctx) => monitor(ctx, 'quality', { qualitySinceMs: duration(ctx.values, 'since', 24 * 3_600_000) }),
-  },
-  drift: {
+    run: (ctx) => monitor(ctx, 'quality', { qualitySinceMs: duration(ctx.values, 'since', DAY_MS, 'h') }),
+  }),
+  drift: command({
     usage: `[--current-days N] ${sharedUsage}`,
     options: { ...shared, 'current-days': { type: 'string' } },
     run(ctx) {
-      const days = str(ctx.values, 'current-days') === undefined ? undefined : num(ctx.values, 'current-days', 7, { above: 0 });
+      const days = ctx.values['current-days'] === undefined ? undefined : num(ctx.values, 'current-days', 7, { above: 0 });
       return monitor(ctx, 'drift', { currentDays: days });
     },
-  },
-  health: {
+  }),
+  health: command({
     usage: sharedUsage,
     options: shared,
     run: (ctx) => monitor(ctx, 'health', {}),
-  },
+  }),
 };

@@ -1,13 +1,13 @@
 import { formatIssue, validatePipelines } from '../../actions/lib/config/validate.ts';
 import { checkSource, sourceIssues } from '../../actions/lib/source/check.ts';
-import { str, type Command } from '../cli.ts';
+import { command, type Command } from '../cli.ts';
 
 export const pipelineCommands: Record<string, Command> = {
-  'pipelines validate': {
+  'pipelines validate': command({
     usage: '[--dir pipelines] [--no-db]',
     options: { dir: { type: 'string' }, 'no-db': { type: 'boolean' } },
     async run(ctx) {
-      const dir = str(ctx.values, 'dir') ?? 'pipelines';
+      const dir = ctx.values.dir ?? 'pipelines';
       const db = ctx.values['no-db'] ? null : await ctx.db();
       // The retrain's own source checks (one function): against the database, or only the derive screen without one.
       const { pipelines, errors } = await validatePipelines(dir, { checkSource: (s) => (db ? checkSource(db, s) : sourceIssues(null, s)) });
@@ -25,5 +25,5 @@ export const pipelineCommands: Record<string, Command> = {
       }
       return errors.length ? 1 : 0;
     },
-  },
+  }),
 };

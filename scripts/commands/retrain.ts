@@ -5,14 +5,14 @@ import { DEFAULT_RUNS_DIR } from '../../actions/lib/retrain/run-dir.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
 import { metricValue } from '../../actions/lib/evaluate/metrics.ts';
 import { join } from 'node:path';
-import { date, num, str, UsageError, type Command } from '../cli.ts';
+import { command, type Command, date, num, UsageError } from '../cli.ts';
 import type { Decision } from '../../actions/lib/gates/gates.ts';
 import { toJson } from '../../actions/lib/util/json.ts';
 
 const DECISION_MARK: Record<Decision, string> = { promote: '✅ promote', reject: '❌ reject', skip: '⏭️ skip' };
 
 export const retrainCommands: Record<string, Command> = {
-  retrain: {
+  retrain: command({
     usage: '[--pipeline NAME] [--as-of TIME] [--force] [--json] [--run-id ID] [--repo DIR] [--runs-dir DIR] [--trigger KIND] [--reason TEXT]',
     options: {
       pipeline: { type: 'string' },
@@ -27,10 +27,10 @@ export const retrainCommands: Record<string, Command> = {
       'lock-timeout': { type: 'string' },
     },
     async run(ctx) {
-      const name = str(ctx.values, 'pipeline');
-      const dir = str(ctx.values, 'dir') ?? 'pipelines';
+      const name = ctx.values.pipeline;
+      const dir = ctx.values.dir ?? 'pipelines';
       const selected = selectPipelines(loadPipelines(dir), name, dir);
-      if (selected.length > 1 && str(ctx.values, 'run-id')) throw new UsageError('--run-id needs --pipeline: one run id names one run');
+      if (selected.length > 1 && ctx.values['run-id']) throw new UsageError('--run-id needs --pipeline: one run id names one run');
       const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
       const db = await ctx.db();
       // Every pipeline gets its run even when another one fails; the exit code says if any did.
@@ -41,11 +41,11 @@ export const retrainCommands: Record<string, Command> = {
           pipelineFile: file,
           asOf,
           force: Boolean(ctx.values.force),
-          runId: str(ctx.values, 'run-id'),
-          repoDir: resolve(str(ctx.values, 'repo') ?? '.'),
-          runsDir: str(ctx.values, 'runs-dir') ?? DEFAULT_RUNS_DIR,
-          trigger: str(ctx.values, 'trigger') ?? 'manual',
-          triggerReason: str(ctx.values, 'reason') ?? null,
+          runId: ctx.values['run-id'],
+          repoDir: resolve(ctx.values.repo ?? '.'),
+          runsDir: ctx.values['runs-dir'] ?? DEFAULT_RUNS_DIR,
+          trigger: ctx.values.trigger ?? 'manual',
+          triggerReason: ctx.values.reason ?? null,
           lockTimeoutMs: num(ctx.values, 'lock-timeout', 1800, { min: 0 }) * 1000,
           onAbandoned: (runs) => {
             for (const r of runs)
@@ -77,5 +77,5 @@ export const retrainCommands: Record<string, Command> = {
       }
       return failures.length ? 1 : 0;
     },
-  },
+  }),
 };

@@ -2,15 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getEvaluation, getRun, listRuns } from '../../actions/lib/tracking/runs.ts';
 import { fmtMetric } from '../../actions/lib/report/markdown.ts';
-import { num, str, UsageError, type Command } from '../cli.ts';
+import { command, type Command, num, UsageError } from '../cli.ts';
 
 /** The experiment history: a module of its own, so that reading it does not load the retrain's library. */
 export const runsCommands: Record<string, Command> = {
-  'runs list': {
+  'runs list': command({
     usage: '[--pipeline P] [--limit N] [--json]',
     options: { pipeline: { type: 'string' }, limit: { type: 'string' } },
     async run(ctx) {
-      const runs = await listRuns(await ctx.db(), { pipeline: str(ctx.values, 'pipeline'), limit: num(ctx.values, 'limit', 30, { integer: true, min: 1 }) });
+      const runs = await listRuns(await ctx.db(), { pipeline: ctx.values.pipeline, limit: num(ctx.values, 'limit', 30, { integer: true, min: 1 }) });
       if (ctx.values.json) return void ctx.json(runs);
       if (runs.length === 0) return void ctx.out('no runs yet: npm run mlops -- retrain');
       const rows = runs.map((r) => {
@@ -43,8 +43,8 @@ export const runsCommands: Record<string, Command> = {
             .trimEnd(),
         );
     },
-  },
-  'runs show': {
+  }),
+  'runs show': command({
     usage: 'RUN_ID [--json]',
     async run(ctx) {
       const runId = ctx.positionals[0];
@@ -73,5 +73,5 @@ export const runsCommands: Record<string, Command> = {
       ctx.out(`  metrics: ${JSON.stringify(run.metrics)}`);
       if (evaluation) ctx.out(`  gates: ${JSON.stringify(evaluation.gates)}`);
     },
-  },
+  }),
 };

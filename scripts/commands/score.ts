@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
-import { parseDuration } from '../../actions/lib/util/duration.ts';
+import { HOUR_MS } from '../../actions/lib/util/duration.ts';
 import { ScoreFailure, scorePipelines, scoreSummaryMarkdown, type ScoreResult } from '../../actions/lib/score/index.ts';
-import { date, str, UsageError, type Command, type Context } from '../cli.ts';
+import { command, type Command, date, duration } from '../cli.ts';
 
 /**
  * `mlops score`: the champion of each pipeline (as registry/production.json in --repo names it,
@@ -11,23 +11,15 @@ import { date, str, UsageError, type Command, type Context } from '../cli.ts';
  * score action calls.
  */
 
-/** `1h`, `90m`, `7d`. */
-function sinceMs(ctx: Context): number {
-  const v = str(ctx.values, 'since') ?? '1h';
-  const ms = parseDuration(v);
-  if (ms === null || !(ms > 0)) throw new UsageError(`--since: expected a duration such as 1h, 24h, 90m or 7d, got "${v}"`);
-  return ms;
-}
-
 export const scoreCommands: Record<string, Command> = {
-  score: {
+  score: command({
     usage: '[--pipeline P] [--since 1h|24h|7d] [--as-of TIME] [--repo DIR] [--dir pipelines] [--json]',
     options: { pipeline: { type: 'string' }, since: { type: 'string' }, 'as-of': { type: 'string' }, repo: { type: 'string' }, dir: { type: 'string' } },
     async run(ctx) {
-      const name = str(ctx.values, 'pipeline');
-      const dir = str(ctx.values, 'dir') ?? 'pipelines';
+      const name = ctx.values.pipeline;
+      const dir = ctx.values.dir ?? 'pipelines';
       const selected = selectPipelines(loadPipelines(dir), name, dir);
-      const since = sinceMs(ctx);
+      const since = duration(ctx.values, 'since', HOUR_MS);
       const asOf = date(ctx.values, 'as-of') ?? new Date(Math.floor(Date.now() / 60_000) * 60_000);
       const print = (results: ScoreResult[]): void => {
         if (ctx.values.json) return ctx.json(results);
@@ -40,7 +32,7 @@ export const scoreCommands: Record<string, Command> = {
           await scorePipelines(
             await ctx.db(),
             selected.map((p) => p.config),
-            { repoDir: resolve(str(ctx.values, 'repo') ?? '.'), asOf, sinceMs: since },
+            { repoDir: resolve(ctx.values.repo ?? '.'), asOf, sinceMs: since },
           ),
         );
       } catch (err) {
@@ -50,5 +42,5 @@ export const scoreCommands: Record<string, Command> = {
       }
       return 0;
     },
-  },
+  }),
 };

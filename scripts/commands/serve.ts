@@ -3,7 +3,7 @@ import { loadPipelines } from '../../actions/lib/config/load.ts';
 import { gitHubTarget } from '../../actions/lib/github/client.ts';
 import { runSweep } from '../../actions/lib/monitoring/sweep.ts';
 import { startModelServer } from '../../actions/lib/serve/index.ts';
-import { num, str, type Command } from '../cli.ts';
+import { command, type Command, num } from '../cli.ts';
 
 /**
  * `mlops serve`: the model server (actions/lib/serve) in the foreground until SIGTERM or SIGINT,
@@ -11,7 +11,7 @@ import { num, str, type Command } from '../cli.ts';
  * written, then exit 0.
  */
 export const serveCommands: Record<string, Command> = {
-  serve: {
+  serve: command({
     usage: '[--port 8080] [--host 127.0.0.1] [--repo DIR] [--poll-seconds 2] [--body-limit-kb 1024] [--sweep-minutes N [--dir pipelines]]',
     options: {
       port: { type: 'string' },
@@ -34,7 +34,7 @@ export const serveCommands: Record<string, Command> = {
       const log = (line: string): void => console.error(line);
       let sweep = null;
       if (sweepMinutes > 0) {
-        const pipelines = loadPipelines(str(ctx.values, 'dir') ?? 'pipelines').map((p) => p.config);
+        const pipelines = loadPipelines(ctx.values.dir ?? 'pipelines').map((p) => p.config);
         const github = gitHubTarget({ log });
         sweep = {
           everyMs: sweepMinutes * 60_000,
@@ -46,8 +46,8 @@ export const serveCommands: Record<string, Command> = {
       }
       const server = await startModelServer({
         db,
-        repoDir: resolve(str(ctx.values, 'repo') ?? '.'),
-        host: str(ctx.values, 'host') ?? '127.0.0.1',
+        repoDir: resolve(ctx.values.repo ?? '.'),
+        host: ctx.values.host ?? '127.0.0.1',
         port,
         pollMs,
         bodyLimit,
@@ -69,5 +69,5 @@ export const serveCommands: Record<string, Command> = {
       ctx.out('mlops serve: stopped');
       return 0;
     },
-  },
+  }),
 };
