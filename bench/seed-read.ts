@@ -46,7 +46,7 @@ export async function benchSeedRead(db: Db, options: SeedReadOptions = {}): Prom
       'ORDER BY station_id, ts';
     const types: BinaryColumnType[] = ['float8', 'text', ...cols.map((): BinaryColumnType => 'float8')];
     const t1 = performance.now();
-    const decoded = await db.transaction((tx) => decodeBinaryCopy(tx.copyOutBinary(select), types), { readOnly: true });
+    const decoded = await db.transaction((tx) => decodeBinaryCopy(tx, select, types), { readOnly: true });
     const readS = (performance.now() - t1) / 1000;
     if (decoded.rows !== seeded.rows) throw new Error(`read back ${decoded.rows} rows, seeded ${seeded.rows}`);
     const round = (v: number, d = 3): number => Math.round(v * 10 ** d) / 10 ** d;

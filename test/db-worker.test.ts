@@ -167,17 +167,37 @@ describe('PGlite on a worker thread', () => {
     const all = await db.query<{ id: number; label: string }>('SELECT id, label FROM public.copied');
     await local.copyInCsv('public.copied', ['id', 'label'], all.rows.map((r) => `${r.id},"${r.label.replace(/"/g, '""')}"\n`).join(''));
     const select = 'SELECT id::float8, label FROM public.copied ORDER BY id';
-    const there = await db.transaction((tx) => decodeBinaryCopy(tx.copyOutBinary(select), ['float8', 'text']), { readOnly: true });
-    const here = await local.transaction((tx) => decodeBinaryCopy(tx.copyOutBinary(select), ['float8', 'text']), { readOnly: true });
+    const there = await db.transaction((tx) => decodeBinaryCopy(tx, select, ['float8', 'text']), { readOnly: true });
+    const here = await local.transaction((tx) => decodeBinaryCopy(tx, select, ['float8', 'text']), { readOnly: true });
     expect(there.rows).toBe(30_002);
     expect(Array.from(there.columns[0])).toEqual(Array.from(here.columns[0]));
     expect(there.dictionaries[1]!.length).toBe(30_002);
     expect(there.dictionaries).toEqual(here.dictionaries);
     // outside a transaction too, and a COPY whose SELECT fails fails with the server's error
     const chunks: Uint8Array[] = [];
-    for await (const c of db.copyOutBinary('SELECT 1::int')) chunks.push(c);
+    await db.copyOutBinary('SELECT 1::int', (c) => {
+      chunks.push(c.slice());
+    });
     expect(chunks.reduce((n, c) => n + c.length, 0)).toBe(BINARY_COPY_HEADER.length + 2 + 4 + 4 + BINARY_COPY_TRAILER.length);
-    expect(shape(await caught(decodeBinaryCopy(db.copyOutBinary('SELECT 1/0'), ['float8'])))).toMatchObject({ code: '22012' });
+    expect(shape(await caught(decodeBinaryCopy(db, 'SELECT 1/0', ['float8'])))).toMatchObject({ code: '22012' });
+    // a stream of several messages arrives whole and in order; a reader that throws fails the
+    // COPY with its own error, and the database goes on
+    const big = "SELECT g::float8, repeat('y', 40 + g % 7) FROM generate_series(1, 60000) g";
+    const many = await decodeBinaryCopy(db, big, ['float8', 'text']);
+    expect(many.rows).toBe(60_000);
+    expect(Array.from(many.columns[0]).every((v, i) => v === i + 1)).toBe(true);
+    expect(many.dictionaries[1]).toEqual(Array.from({ length: 7 }, (_, k) => 'y'.repeat(40 + ((k + 1) % 7))));
+    const sizes: number[] = [];
+    const refused = new Error('the reader refused');
+    const err = await caught(
+      db.copyOutBinary(big, (c) => {
+        sizes.push(c.length);
+        throw refused;
+      }),
+    );
+    expect(err).toBe(refused);
+    expect(sizes.length).toBe(1);
+    expect((await db.query<{ x: number }>('SELECT 2 AS x')).rows).toEqual([{ x: 2 }]);
   });
 });
 

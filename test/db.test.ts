@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { binaryTimestampSql, decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
+import { TextDictionary } from '../actions/lib/db/text-dictionary.ts';
 import { loadMigrations, migrate } from '../actions/lib/db/migrate.ts';
 import { openDb, redactUrl, scrubSecret, type Db } from '../actions/lib/db/index.ts';
 import { connectionPassword, connectionUrl } from '../actions/lib/db/connection.ts';
@@ -88,7 +89,7 @@ describeDb('database layer', ({ db, backend }) => {
     }
     const loaded = await db().copyInCsv('public.copy_probe', ['ts', 'station', 'v'], chunks());
     expect(loaded).toBe(3000);
-    const decoded = await db().transaction(async (tx) => decodeBinaryCopy(tx.copyOutBinary('SELECT station, v FROM public.copy_probe'), ['text', 'float8']), {
+    const decoded = await db().transaction(async (tx) => decodeBinaryCopy(tx, 'SELECT station, v FROM public.copy_probe', ['text', 'float8']), {
       readOnly: true,
     });
     expect(decoded.rows).toBe(3000);
@@ -113,11 +114,10 @@ describeDb('database layer', ({ db, backend }) => {
       UNION ALL SELECT -1, 'infinity', '-infinity', 'infinity' UNION ALL SELECT -2, NULL, NULL, NULL`);
     const decoded = await db().transaction((tx) =>
       decodeBinaryCopy(
-        tx.copyOutBinary(
-          `SELECT (extract(epoch from tz) * 1000)::float8, ${binaryTimestampSql('tz', 'timestamp with time zone')},
+        tx,
+        `SELECT (extract(epoch from tz) * 1000)::float8, ${binaryTimestampSql('tz', 'timestamp with time zone')},
              (extract(epoch from ts) * 1000)::float8, ${binaryTimestampSql('ts', 'timestamp without time zone')},
              (extract(epoch from d) * 1000)::float8, ${binaryTimestampSql('d', 'date')} FROM public.time_probe ORDER BY g`,
-        ),
         ['float8', 'timestamp', 'float8', 'timestamp', 'float8', 'timestamp'],
       ),
     );
@@ -134,12 +134,9 @@ describeDb('database layer', ({ db, backend }) => {
     expect(decoded.columns[1][0]).toBeNaN();
     expect(Math.max(...(decoded.columns[3] as Float64Array).filter(Number.isFinite))).toBeGreaterThan(2 ** 53 / 1000);
 
-    const keys = new Map([
-      ['b', 0],
-      ['a', 1],
-    ]);
+    const keys = TextDictionary.of(['b', 'a']);
     const coded = await db().transaction((tx) =>
-      decodeBinaryCopy(tx.copyOutBinary("SELECT x FROM (VALUES ('a'), ('c'), (NULL), ('b'), ('a')) v(x)"), ['text'], { codesOf: [keys] }),
+      decodeBinaryCopy(tx, "SELECT x FROM (VALUES ('a'), ('c'), (NULL), ('b'), ('a')) v(x)", ['text'], { codesOf: [keys] }),
     );
     expect(Array.from(coded.columns[0])).toEqual([1, -1, -1, 0, 1]);
     expect(coded.dictionaries[0]).toBeNull();

@@ -44,17 +44,34 @@ function wireError(err: unknown): WireError {
   return { message: err.message, name: err.name, stack: err.stack, fields };
 }
 
+/** Bytes per copy-out message. */
+const COPY_OUT_BATCH = 1 << 20;
+
 /**
- * Hands over a chunk's buffer instead of copying it; a buffer that cannot move (a view of WASM
- * memory, a pooled Buffer, a shared one) is copied into one that can.
+ * Runs a COPY out and sends its data as `copyData` messages of COPY_OUT_BATCH bytes, before the
+ * call's answer (one port: they arrive first). PGlite hands over views of its memory, valid during
+ * the call: they are copied into a buffer that is then handed over, not copied again.
  */
-function sendChunk(id: number, chunk: Uint8Array): void {
-  try {
-    post({ id, ok: true, value: chunk }, [chunk.buffer as ArrayBuffer]);
-  } catch {
-    const copy = chunk.slice();
-    post({ id, ok: true, value: copy }, [copy.buffer]);
-  }
+async function copyOut(q: Queryable, select: string, stream: number): Promise<null> {
+  let batch = new Uint8Array(COPY_OUT_BATCH);
+  let size = 0;
+  const flush = (): void => {
+    if (size === 0) return;
+    post({ copyData: stream, value: batch.subarray(0, size) }, [batch.buffer]);
+    batch = new Uint8Array(COPY_OUT_BATCH);
+    size = 0;
+  };
+  await q.copyOutBinary(select, (chunk) => {
+    for (let at = 0; at < chunk.length; ) {
+      const n = Math.min(COPY_OUT_BATCH - size, chunk.length - at);
+      batch.set(chunk.subarray(at, at + n), size);
+      size += n;
+      at += n;
+      if (size === COPY_OUT_BATCH) flush();
+    }
+  });
+  flush();
+  return null;
 }
 
 let db: Awaited<ReturnType<typeof openPglite>>;
@@ -67,7 +84,6 @@ try {
 
 const handles = new Map<number, Queryable>([[0, db]]);
 const transactions = new Map<number, { end: (commit: boolean) => void; done: Promise<unknown> }>();
-const copyOuts = new Map<number, AsyncIterator<Uint8Array>>();
 /** Copy-in chunks asked of the other side, by stream. */
 const pulls = new Map<number, (chunk: { value: Uint8Array | null; error: WireError | null }) => void>();
 let nextHandle = 1;
@@ -140,21 +156,7 @@ async function run(message: ToThread): Promise<unknown> {
       return message.format === 'csv' ? q.copyInCsv(message.table, message.columns, chunks) : q.copyInBinary(message.table, message.columns, chunks);
     }
     case 'copyOut':
-      copyOuts.set(message.stream, handle(message.h).copyOutBinary(message.select)[Symbol.asyncIterator]());
-      return null;
-    case 'next': {
-      const it = copyOuts.get(message.stream);
-      if (!it) throw new Error(`copy-out stream ${message.stream} has ended`);
-      const r = await it.next();
-      if (r.done) copyOuts.delete(message.stream);
-      return r.done ? null : r.value;
-    }
-    case 'cancel': {
-      const it = copyOuts.get(message.stream);
-      copyOuts.delete(message.stream);
-      await it?.return?.();
-      return null;
-    }
+      return copyOut(handle(message.h), message.select, message.stream);
     case 'end':
       return finish(message.h, message.commit);
     case 'close':
@@ -176,7 +178,7 @@ port.on('message', (message: ToThread) => {
     return;
   }
   run(message).then(
-    (value) => (value instanceof Uint8Array ? sendChunk(message.id, value) : post({ id: message.id, ok: true, value })),
+    (value) => post({ id: message.id, ok: true, value }),
     (err: unknown) => post({ id: message.id, ok: false, error: wireError(err) }),
   );
 });

@@ -13,7 +13,8 @@ import { typescriptExecArgv } from '../util/typescript.mjs';
  * - a transaction holds a handle on the worker (PGlite's transaction lock, its BEGIN) until `fn`
  *   settles here, then commits or rolls back there: its statements run in order, nothing between;
  * - COPY data crosses in batches of whole chunks (~1 MB) whose buffers are handed over, not copied;
- *   copy-in is pulled (the source is read only when the worker asks), copy-out is pulled too;
+ *   copy-in is pulled (the source is read only when the worker asks); copy-out is pushed, as the
+ *   COPY runs (one call of the engine there), in messages that arrive before the call's answer;
  * - errors keep their message and fields (SQLSTATE `code`, `position`, `detail`...);
  * - a worker that dies fails every call in flight and every later one with an error that says so
  *   (`connectionLost`, as a lost PostgreSQL connection does), and aborts sessions' `lost` signal.
@@ -39,14 +40,24 @@ export type ToThread =
   | { id: number; op: 'exec'; h: number; sql: string }
   | { id: number; op: 'copyIn'; h: number; table: string; columns: string[]; format: 'csv' | 'binary'; stream: number }
   | { id: number; op: 'copyOut'; h: number; select: string; stream: number }
-  | { id: number; op: 'next' | 'cancel'; stream: number }
   | { id: number; op: 'begin'; kind: 'transaction' | 'readSource'; readOnly: boolean }
   | { id: number; op: 'end'; h: number; commit: boolean }
   | { id: number; op: 'close' }
   | { op: 'chunk'; stream: number; value: Uint8Array | null; error: WireError | null };
 
-/** An answer (`id` 0: the open), or the worker asking for the next chunk of a copy-in. */
-export type FromThread = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError } | { pull: number };
+/** An answer (`id` 0: the open), the worker asking for the next chunk of a copy-in, or data of a copy-out. */
+export type FromThread =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: WireError }
+  | { pull: number }
+  | { copyData: number; value: Uint8Array };
+
+/** A copy-out's reader on this side, and what it left to throw or await when the COPY ends. */
+interface CopyOutReader {
+  onData: (chunk: Uint8Array) => void | Promise<void>;
+  failed: { err: unknown } | null;
+  waits: Promise<void>[];
+}
 
 type Call = ToThread extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
@@ -104,6 +115,7 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   const sources = new Map<number, AsyncIterator<Uint8Array<ArrayBuffer>>>();
+  const readers = new Map<number, CopyOutReader>();
   const lost = new AbortController();
   let nextId = 1;
   let nextStream = 1;
@@ -133,6 +145,18 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   worker.on('message', (message: FromThread) => {
     if ('pull' in message) {
       void pullChunk(message.pull);
+      return;
+    }
+    if ('copyData' in message) {
+      // after a reader's error, the rest of its COPY is passed over (it runs to its end there)
+      const reader = readers.get(message.copyData);
+      if (!reader || reader.failed) return;
+      try {
+        const wait = reader.onData(message.value);
+        if (wait) reader.waits.push(wait.catch((err: unknown) => void (reader.failed ??= { err })));
+      } catch (err) {
+        reader.failed = { err };
+      }
       return;
     }
     const p = pending.get(message.id);
@@ -183,20 +207,18 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
       return copyIn(h, table, columns, 'csv', typeof csv === 'string' ? [csv] : csv);
     },
     copyInBinary: (table, columns, tuples) => copyIn(h, table, columns, 'binary', tuples),
-    async *copyOutBinary(select) {
+    async copyOutBinary(select, onData) {
       const stream = nextStream++;
-      await call({ op: 'copyOut', h, select, stream });
-      let done = false;
+      const reader: CopyOutReader = { onData, failed: null, waits: [] };
+      readers.set(stream, reader);
       try {
-        for (;;) {
-          const chunk = await call<Uint8Array | null>({ op: 'next', stream });
-          if (!chunk) break;
-          yield chunk;
-        }
-        done = true;
+        await call({ op: 'copyOut', h, select, stream });
       } finally {
-        if (!done && !gone) await call({ op: 'cancel', stream });
+        readers.delete(stream);
       }
+      await Promise.all(reader.waits);
+      const failed = reader.failed as { err: unknown } | null;
+      if (failed) throw failed.err;
     },
   });
 

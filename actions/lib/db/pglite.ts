@@ -40,44 +40,89 @@ function errorResponse(fields: Uint8Array): Error {
   return Object.assign(new Error(named.M ?? 'COPY failed'), { severity: named.S, code: named.C, detail: named.D, hint: named.H, position: named.P });
 }
 
+/** CopyData bytes handed to the reader at a time on PGlite (the server sends a message per row). */
+const COPY_OUT_CHUNK = 64 * 1024;
+
 /**
- * `COPY (select) TO STDOUT (FORMAT binary)` through PGlite's raw protocol: the CopyData payloads
- * in one buffer. COPY TO '/dev/blob' writes its output to JavaScript 1 KB at a time and hands it
- * back as a Blob of those parts, which costs more to build and read back than the query's own
- * scan (a year of applications: ~68,000 parts); the protocol path hands over the server's send
- * buffer. Runs in the session's current transaction, as a query there would.
+ * `COPY (select) TO STDOUT (FORMAT binary)` through PGlite's raw protocol, handed to `onData` as
+ * it is sent. COPY TO '/dev/blob' writes its output to JavaScript 1 KB at a time and hands it back
+ * as a Blob of those parts, which costs more to build and read back than the query's own scan (a
+ * year of applications: ~68,000 parts); the protocol path hands over the server's send buffer
+ * (8 KB at a time, during the query): its CopyData bodies, one row each, are gathered into a chunk
+ * of COPY_OUT_CHUNK bytes for the reader, so no more than that is held. Runs in the session's
+ * current transaction, as a query there would.
+ *
+ * The reader runs inside the server's call: an error it throws is kept and thrown after the
+ * query (never through the server's frames), and what it returns is awaited after the query.
  */
-async function copyOutViaProtocol(pg: PGlite, select: string): Promise<Uint8Array> {
-  let raw = new Uint8Array(1 << 20);
-  let total = 0;
+async function copyOutViaProtocol(pg: PGlite, select: string, onData: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
+  const out = Buffer.allocUnsafe(COPY_OUT_CHUNK);
+  let size = 0;
+  /** the message being read: its header (type byte, int32 length) and the body bytes still to come */
+  const header = Buffer.alloc(5);
+  let headerLen = 0;
+  let bodyLeft = 0;
+  let error: Uint8Array | null = null;
+  let errorLen = 0;
+  let readerError: { err: unknown } | null = null;
+  const pending: Promise<void>[] = [];
+  const deliver = (): void => {
+    if (size === 0) return;
+    if (!readerError) {
+      try {
+        const r = onData(out.subarray(0, size));
+        if (r) pending.push(r.catch((err: unknown) => void (readerError ??= { err })));
+      } catch (err) {
+        readerError = { err };
+      }
+    }
+    size = 0;
+  };
   await pg.execProtocolRawStream(queryMessage(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`), {
     onRawData: (bytes) => {
       // a view of the WASM memory, valid during the call
-      if (total + bytes.length > raw.length) {
-        const grown = new Uint8Array(Math.max(2 * raw.length, total + bytes.length));
-        grown.set(raw.subarray(0, total));
-        raw = grown;
+      const src = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      const end = src.length;
+      let p = 0;
+      while (p < end) {
+        if (headerLen < 5) {
+          const take = Math.min(5 - headerLen, end - p);
+          src.copy(header, headerLen, p, p + take);
+          headerLen += take;
+          p += take;
+          if (headerLen < 5) break;
+          bodyLeft = header.readInt32BE(1) - 4;
+          if (header[0] === 0x45) {
+            error = new Uint8Array(bodyLeft); // ErrorResponse
+            errorLen = 0;
+          }
+        }
+        const take = Math.min(bodyLeft, end - p);
+        if (header[0] === 0x64) {
+          // CopyData: into the reader's chunk, handed over when full
+          let from = p;
+          while (from < p + take) {
+            const n = Math.min(COPY_OUT_CHUNK - size, p + take - from);
+            src.copy(out, size, from, from + n);
+            size += n;
+            from += n;
+            if (size === COPY_OUT_CHUNK) deliver();
+          }
+        } else if (header[0] === 0x45 && error) {
+          error.set(bytes.subarray(p, p + take), errorLen);
+          errorLen += take;
+        }
+        p += take;
+        bodyLeft -= take;
+        if (bodyLeft === 0) headerLen = 0;
       }
-      raw.set(bytes, total);
-      total += bytes.length;
     },
   });
-  // Messages: type byte, int32 length (itself included), body. The CopyData bodies are moved down
-  // in place, into one stream (no allocation per row).
-  const view = new DataView(raw.buffer, 0, total);
-  let size = 0;
-  let error: Error | null = null;
-  for (let p = 0; p + 5 <= total; ) {
-    const type = raw[p];
-    const end = p + 1 + view.getInt32(p + 1);
-    if (type === 0x64) {
-      raw.copyWithin(size, p + 5, end); // CopyData
-      size += end - p - 5;
-    } else if (type === 0x45) error ??= errorResponse(raw.subarray(p + 5, end)); // ErrorResponse
-    p = end;
-  }
-  if (error) throw error;
-  return raw.subarray(0, size);
+  deliver();
+  await Promise.all(pending);
+  if (error) throw errorResponse(error);
+  const failed = readerError as { err: unknown } | null;
+  if (failed) throw failed.err;
 }
 
 /** bytea's text form (`\x` and hex) as bytes: PGlite's own parser runs parseInt per byte (~0.1 s for a 350 KB model). */
@@ -150,12 +195,11 @@ function queryable(conn: PgliteLike, pg: PGlite): Queryable {
     copyInBinary(table, columns, tuples) {
       return copyInBatches(conn, copyInSql(table, columns, "'/dev/blob'", 'binary'), tuples, BINARY_COPY_HEADER, BINARY_COPY_TRAILER);
     },
-    async *copyOutBinary(select) {
-      // PGlite runs in this process: the result is one buffer, there is no socket to stream from.
+    copyOutBinary(select, onData) {
       // The raw protocol takes none of PGlite's locks: take the ones its query() would (outside a
       // transaction, the transaction lock too, so that it cannot run inside another caller's).
-      const run = (): Promise<Uint8Array> => pg.runExclusive(() => copyOutViaProtocol(pg, select));
-      yield await (conn === pg ? pg._runExclusiveTransaction(run) : run());
+      const run = (): Promise<void> => pg.runExclusive(() => copyOutViaProtocol(pg, select, onData));
+      return conn === pg ? pg._runExclusiveTransaction(run) : run();
     },
   };
 }

@@ -135,13 +135,19 @@ function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSigna
       }
       return copyIn(copyInSql(table, columns, 'STDIN', 'binary'), framed());
     },
-    async *copyOutBinary(select) {
+    async copyOutBinary(select, onData) {
       const { conn, done } = await own();
+      let reading = false;
       try {
         const stream = conn.query(copyStreams.to(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`));
-        for await (const chunk of stream) yield chunk as Uint8Array;
+        for await (const chunk of stream) {
+          reading = true;
+          await onData(chunk as Uint8Array);
+          reading = false;
+        }
       } catch (err) {
-        throw databaseError(err);
+        // the reader's own error as it is; the server's and the connection's as database errors
+        throw reading ? err : databaseError(err);
       } finally {
         done();
       }

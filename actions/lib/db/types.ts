@@ -22,8 +22,15 @@ export interface Queryable {
    * COPY statement). Returns the number of rows loaded.
    */
   copyInBinary(table: string, columns: readonly string[], tuples: AsyncIterable<Uint8Array>): Promise<number>;
-  /** Bulk read: `COPY (<select>) TO STDOUT WITH (FORMAT binary)`, yielded as the server sends it. */
-  copyOutBinary(select: string): AsyncIterable<Uint8Array>;
+  /**
+   * Bulk read: `COPY (<select>) TO STDOUT WITH (FORMAT binary)`, handed to `onData` chunk by chunk
+   * as the server sends it; nothing holds the whole stream. A chunk is valid only during the call
+   * (on PGlite it is a view of memory reused after it): keep a copy of what must outlive it. A
+   * promise `onData` returns is awaited before the next chunk is read where the stream can wait
+   * (PostgreSQL's socket); PGlite runs the whole COPY in one call and awaits them after it.
+   * Resolves when the COPY has ended; rejects with the first error, the server's or `onData`'s.
+   */
+  copyOutBinary(select: string, onData: (chunk: Uint8Array) => void | Promise<void>): Promise<void>;
 }
 
 export interface TransactionOptions {

@@ -772,10 +772,9 @@ async function findConflicts(db: Db, plan: Plan, firstLine: Map<string, number>,
     timeCol && Number.isFinite(minTime)
       ? `WHERE ${quoteIdent(timeCol.name)} BETWEEN '${new Date(minTime).toISOString()}'::timestamptz AND '${new Date(maxTime).toISOString()}'::timestamptz`
       : '';
-  const decoded = await db.transaction(
-    (tx) => decodeBinaryCopy(tx.copyOutBinary(`SELECT ${exprs.join(', ')} FROM ${quoteIdent(plan.table)} ${where}`), types),
-    { readOnly: true },
-  );
+  const decoded = await db.transaction((tx) => decodeBinaryCopy(tx, `SELECT ${exprs.join(', ')} FROM ${quoteIdent(plan.table)} ${where}`, types), {
+    readOnly: true,
+  });
   const hits: { line: number; values: string[] }[] = [];
   let hitCount = 0;
   const values: string[] = new Array(cols.length);

@@ -105,10 +105,9 @@ async function sourceKeys(db: Db, pipeline: ClassificationPipeline, keys: string
       // COPY takes no parameters: the keys travel as a transaction-local setting, never as SQL text.
       await tx.query("SELECT set_config('mlops.label_keys', $1, true)", [JSON.stringify(batch)]);
       const decoded = await decodeBinaryCopy(
-        tx.copyOutBinary(
-          `SELECT DISTINCT ${quoteIdent(column)}::text FROM ${quoteIdent(pipeline.source.table)}
+        tx,
+        `SELECT DISTINCT ${quoteIdent(column)}::text FROM ${quoteIdent(pipeline.source.table)}
          WHERE ${quoteIdent(column)}::text IN (SELECT jsonb_array_elements_text(current_setting('mlops.label_keys')::jsonb))`,
-        ),
         ['text'],
       );
       const dict = decoded.dictionaries[0] ?? [];

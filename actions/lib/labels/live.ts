@@ -17,6 +17,7 @@
  */
 import type { ClassificationPipeline } from '../config/schema.ts';
 import { decodeBinaryCopy } from '../db/copy-binary.ts';
+import { TextDictionary } from '../db/text-dictionary.ts';
 import type { Db, Queryable } from '../db/index.ts';
 import { classificationMetrics, type ClassificationMetrics } from '../evaluate/metrics.ts';
 import { readRegistry } from '../registry/champion.ts';
@@ -67,7 +68,7 @@ interface PredictionColumns {
   keys: Int32Array;
   keyNames: string[];
   /** key text -> code */
-  keyCodes: Map<string, number>;
+  keyCodes: TextDictionary;
   versions: Float64Array;
   values: Float64Array;
 }
@@ -83,11 +84,10 @@ async function readPredictions(db: Db, pipeline: string, start: Date, end: Date)
         end.toISOString(),
       ]);
       return decodeBinaryCopy(
-        tx.copyOutBinary(
-          `SELECT row_key, model_version::float8, prediction FROM mlops.predictions
+        tx,
+        `SELECT row_key, model_version::float8, prediction FROM mlops.predictions
        WHERE pipeline = current_setting('mlops.live_pipeline') AND row_key IS NOT NULL
          AND ts >= current_setting('mlops.live_start')::timestamptz AND ts < current_setting('mlops.live_end')::timestamptz`,
-        ),
         ['text', 'float8', 'float8'],
       );
     },
@@ -97,7 +97,7 @@ async function readPredictions(db: Db, pipeline: string, start: Date, end: Date)
     rows: decoded.rows,
     keys: decoded.columns[0] as Int32Array,
     keyNames: decoded.dictionaries[0] ?? [],
-    keyCodes: decoded.maps[0] ?? new Map(),
+    keyCodes: decoded.texts[0] ?? new TextDictionary(),
     versions: decoded.columns[1] as Float64Array,
     values: decoded.columns[2] as Float64Array,
   };

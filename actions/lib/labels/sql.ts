@@ -11,6 +11,7 @@
  * join and sort. Keys compare as text, so a source keyed by integers joins labels keyed by text.
  */
 import { binaryTimestampSql, decodeBinaryCopy } from '../db/copy-binary.ts';
+import type { TextDictionary } from '../db/text-dictionary.ts';
 import { quoteIdent, type Queryable } from '../db/index.ts';
 import type { LabelsConfig } from '../config/schema.ts';
 
@@ -63,11 +64,11 @@ export async function readKnownLabels(
   tx: Queryable,
   labels: LabelsConfig,
   table: LabelsTable,
-  keys: ReadonlyMap<string, number>,
+  keys: TextDictionary,
   into: KnownLabels,
   keysSql?: string,
 ): Promise<void> {
-  const decoded = await decodeBinaryCopy(tx.copyOutBinary(knownLabelsSql(labels, table, keysSql)), ['text', 'float8', 'timestamp'], { codesOf: [keys] });
+  const decoded = await decodeBinaryCopy(tx, knownLabelsSql(labels, table, keysSql), ['text', 'float8', 'timestamp'], { codesOf: [keys] });
   const codes = decoded.columns[0] as Int32Array;
   const y = decoded.columns[1] as Float64Array;
   const known = decoded.columns[2] as Float64Array;

@@ -1,4 +1,4 @@
-import { binaryTimestampSql, decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
+import { BinaryCopyDecoder, binaryTimestampSql, type BinaryColumnType } from '../db/copy-binary.ts';
 import { isConnectionLost, quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import type { LabelsConfig, PipelineConfig } from '../config/schema.ts';
 import type { Frame } from './frame.ts';
@@ -87,11 +87,23 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
         ...numeric.map((): BinaryColumnType => 'float8'),
         ...categorical.map((): BinaryColumnType => 'text'),
       ];
-      const decoded = await decodeBinaryCopy(pauseAfterFirstChunk(tx.copyOutBinary(sql)), types).catch((err: unknown) => {
-        throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), {
-          connectionLost: isConnectionLost(err),
+      // The stream is decoded as it arrives, chunk by chunk (never held whole).
+      const decoder = new BinaryCopyDecoder(types);
+      let first = true;
+      const decoded = await tx
+        .copyOutBinary(sql, (chunk) => {
+          decoder.push(chunk);
+          if (!first) return;
+          first = false;
+          // the fault-injection tests' pause point: the stream is open and has sent data
+          return pausePoint('extract:copy');
+        })
+        .then(() => decoder.finish())
+        .catch((err: unknown) => {
+          throw Object.assign(new Error(`extract from ${source.table}: ${err instanceof Error ? err.message : String(err)}`), {
+            connectionLost: isConnectionLost(err),
+          });
         });
-      });
       const rows = decoded.rows;
       const at = 2 + key;
       const columns = decoded.columns.slice(at, at + numeric.length) as Float64Array[];
@@ -120,7 +132,7 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
         // Each row's label by its key code (see labels/sql.ts): every label known at as-of is read
         // and those of the window's keys are kept.
         const codes = decoded.columns[2] as Int32Array;
-        const keyCodes = decoded.maps[2]!;
+        const keyCodes = decoded.texts[2]!;
         const known = noKnownLabels(keyCodes.size);
         await readKnownLabels(tx, labels, labelsTable, keyCodes, known);
         const label = new Float64Array(rows);
@@ -139,18 +151,6 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       return { ...frame, fingerprint: frameFingerprint(frame) };
     })
     .catch(lost);
-}
-
-/** The fault-injection tests' pause point `extract:copy`: the stream is open and has sent data. */
-async function* pauseAfterFirstChunk(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  let first = true;
-  for await (const chunk of chunks) {
-    yield chunk;
-    if (first) {
-      first = false;
-      await pausePoint('extract:copy');
-    }
-  }
 }
 
 /** The SQL type (format_type) of a column. */
