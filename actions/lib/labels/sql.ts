@@ -28,7 +28,9 @@ export interface LabelsTable {
  * with `keys` (a subquery yielding text keys), those of its keys: key as text (k), label as 1, 0
  * or INVALID_LABEL (y), and when it became known (known, for the decoder's 'timestamp': epoch ms). Reads the settings
  * mlops.labels_as_of and mlops.positive (labelSettings sets them), so no value is spliced into
- * the SQL and it can run inside a COPY.
+ * the SQL and it can run inside a COPY. Each setting is read in a subquery, evaluated once per
+ * statement: as an expression it would be read and parsed again for every row (on a year of
+ * labels, more than the scan itself).
  */
 export function knownLabelsSql(labels: LabelsConfig, table: LabelsTable, keys?: string): string {
   const l = {
@@ -40,7 +42,7 @@ export function knownLabelsSql(labels: LabelsConfig, table: LabelsTable, keys?: 
   const value = labelValue(l.label, labels.positive, table.labelType);
   return `SELECT ${l.key}::text AS k, ${value} AS y, ${binaryTimestampSql(l.time, table.timeType)} AS known
     FROM ${l.table} lb
-    WHERE ${l.time} <= current_setting('mlops.labels_as_of')::timestamptz AND ${l.label} IS NOT NULL${keys ? ` AND ${l.key}::text IN (${keys})` : ''}`;
+    WHERE ${l.time} <= (SELECT current_setting('mlops.labels_as_of')::timestamptz) AND ${l.label} IS NOT NULL${keys ? ` AND ${l.key}::text IN (${keys})` : ''}`;
 }
 
 /** Per key code of a reader's keys: its newest label known at as-of and when it became known. */
@@ -108,13 +110,13 @@ export function labelValue(label: string, positive: LabelsConfig['positive'], ty
   const boolean = type === 'boolean';
   if (typeof positive === 'number') {
     const v = numeric ? label : `${label}::text::float8`;
-    return `CASE WHEN ${v} = current_setting('mlops.positive')::float8 THEN 1 ELSE 0 END::float8`;
+    return `CASE WHEN ${v} = (SELECT current_setting('mlops.positive')::float8) THEN 1 ELSE 0 END::float8`;
   }
   if (typeof positive === 'boolean') {
     const v = boolean ? label : `${label}::text::boolean`;
-    return `CASE WHEN ${v} = current_setting('mlops.positive')::boolean THEN 1 ELSE 0 END::float8`;
+    return `CASE WHEN ${v} = (SELECT current_setting('mlops.positive')::boolean) THEN 1 ELSE 0 END::float8`;
   }
-  if (typeof positive === 'string') return `CASE WHEN ${label}::text = current_setting('mlops.positive') THEN 1 ELSE 0 END::float8`;
+  if (typeof positive === 'string') return `CASE WHEN ${label}::text = (SELECT current_setting('mlops.positive')) THEN 1 ELSE 0 END::float8`;
   if (numeric) return `CASE WHEN ${label} = 1 THEN 1 WHEN ${label} = 0 THEN 0 ELSE ${INVALID_LABEL} END::float8`;
   if (boolean) return `CASE WHEN ${label} THEN 1 ELSE 0 END::float8`;
   return `CASE WHEN lower(${label}::text) IN ('1', '1.0', 'true', 't') THEN 1 WHEN lower(${label}::text) IN ('0', '0.0', 'false', 'f') THEN 0 ELSE ${INVALID_LABEL} END::float8`;
