@@ -145,6 +145,66 @@ describeDb('extract', ({ db, backend }) => {
     await expect(extractFrame(db(), source({ derive: { n: "nextval('public.extract_probe_seq')" } }), new Date(T0 + 10 * MIN))).rejects.toThrow(/read-only/);
   });
 
+  it('orders rows by entity and key as collation "C" does, whatever order the server sends: NULL beside \'\', numbers as text', async () => {
+    // The server sorts by the stored columns (so that an index can supply the order): NULL
+    // entities last, apart from '' ones, and integer ids 2 < 9 < 10. The frame wants them as text.
+    await db().exec(`
+      CREATE TABLE public.order_probe (ts timestamptz, site text, unit int, app text, grade text, v double precision);
+      CREATE INDEX order_probe_site_ts ON public.order_probe (site, ts);`);
+    const sites = ['', null, 'b', 'B', 'é', '\u{1F600}', '\uFFFD'];
+    const lines: string[] = [];
+    let n = 0;
+    for (let m = 0; m < 6; m++) {
+      for (const site of sites) {
+        // two rows at each time, keys unique: as text, in the order opposite to the insert's
+        for (const app of [`k${m}-${String.fromCharCode(0x7a - (n % 3))}${n}`, `k${m}-${String.fromCharCode(0x41 + (n % 5))}${n}`]) {
+          const unit = [2, 10, 9][n % 3];
+          lines.push(`${iso(T0 + (5 - m) * MIN)},${site === null ? '' : `"${site}"`},${unit},${app},${['lo', 'hi', ''][n % 3]},${n}`);
+          n++;
+        }
+      }
+    }
+    expect(await db().copyInCsv('public.order_probe', ['ts', 'site', 'unit', 'app', 'grade', 'v'], `${lines.join('\n')}\n`)).toBe(n);
+    const asOf = new Date(T0 + 10 * MIN);
+    const spec = (entity: string): SourceSpec =>
+      sourceSchema.parse({
+        table: 'public.order_probe',
+        time_column: 'ts',
+        entity_column: entity,
+        key_column: 'app',
+        window_days: 1,
+        columns: ['v'],
+        categorical: ['grade'],
+      });
+    const all = (
+      await db().query<{ ts: Date; site: string | null; unit: number; app: string; grade: string | null; v: number }>('SELECT * FROM public.order_probe')
+    ).rows;
+    const byCodePoint = (a: string, b: string): number => {
+      const x = [...a].map((c) => c.codePointAt(0)!);
+      const y = [...b].map((c) => c.codePointAt(0)!);
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+      return x.length - y.length;
+    };
+    for (const [entity, text] of [
+      ['site', (r: (typeof all)[number]) => r.site ?? ''],
+      ['unit', (r: (typeof all)[number]) => String(r.unit)],
+    ] as const) {
+      const f = await extractFrame(db(), spec(entity), asOf);
+      const expected = [...all].sort((a, b) => byCodePoint(text(a), text(b)) || a.ts.getTime() - b.ts.getTime() || byCodePoint(a.app, b.app));
+      expect(f.rows).toBe(n);
+      expect(Array.from(f.entities, (e) => f.entityIds[e])).toEqual(expected.map(text));
+      expect(f.entityIds).toEqual([...new Set(expected.map(text))]);
+      expect([...f.times]).toEqual(expected.map((r) => r.ts.getTime()));
+      expect(f.keys).toEqual(expected.map((r) => r.app));
+      expect([...column(f, 'v')]).toEqual(expected.map((r) => r.v));
+      // categories numbered in order of first appearance in the frame's order
+      const grades = [...new Set(expected.map((r) => r.grade).filter((g) => g !== null))];
+      expect(f.categories?.grade).toEqual(grades);
+      expect(Array.from(column(f, 'grade'), (c) => (Number.isNaN(c) ? null : f.categories!.grade[c]))).toEqual(expected.map((r) => r.grade));
+      expect(f.fingerprint).toBe(frameFingerprint(f));
+    }
+  });
+
   it(`fingerprints the rows, not the backend (${backend})`, async () => {
     const f = await extractFrame(db(), source(), new Date(T0 + 10 * MIN));
     // Computed once from this fixture; the same value must come out of PGlite and PostgreSQL.

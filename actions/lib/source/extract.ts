@@ -1,4 +1,4 @@
-import { BinaryCopyDecoder, binaryTimestampSql, type BinaryColumnType } from '../db/copy-binary.ts';
+import { BinaryCopyDecoder, binaryTimestampSql, type BinaryColumnType, type DecodedColumns } from '../db/copy-binary.ts';
 import { isConnectionLost, quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import type { LabelsConfig, PipelineConfig } from '../config/schema.ts';
 import type { Frame } from './frame.ts';
@@ -34,9 +34,11 @@ export const SINGLE_ENTITY = 'all';
 
 /**
  * Reads `[asOf - window_days, asOf)` of a pipeline's source into a columnar frame, ordered by
- * entity then time, in one READ ONLY transaction. The window bounds and the entity filter travel
- * as transaction-local settings (COPY takes no bind parameters), so no value is ever spliced into
- * SQL text; identifiers are quoted; derive expressions are the pipeline owner's SQL, screened
+ * entity then time, in one READ ONLY transaction. The entity filter and the labels' settings
+ * travel as transaction-local settings (COPY takes no bind parameters), so no text value is ever
+ * spliced into SQL; the window bounds are timestamp literals of two Dates (timestampLiteral), so
+ * that the planner can size the window and read it in index order; identifiers are quoted;
+ * derive expressions are the pipeline owner's SQL, screened
  * (source/check.ts) for statement separators, comments and functions that reach beyond the row.
  * Zero rows is a valid result: the quality stage judges it.
  */
@@ -72,13 +74,13 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       const issues = await sourceIssues(tx, source);
       if (issues.length) throw new Error(formatSourceIssues(issues));
       const labelsTable: LabelsTable | null = labels ? await checkLabels(tx, labels) : null;
-      await tx.query(
-        "SELECT set_config('mlops.window_start', $1, true), set_config('mlops.window_end', $2, true), set_config('mlops.entities', $3, true), " +
-          "set_config('mlops.labels_as_of', $4, true), set_config('mlops.positive', $5, true)",
-        [start.toISOString(), end.toISOString(), JSON.stringify(entities ?? []), labelsAsOf.toISOString(), labels ? positiveSetting(labels) : ''],
-      );
+      await tx.query("SELECT set_config('mlops.entities', $1, true), set_config('mlops.labels_as_of', $2, true), set_config('mlops.positive', $3, true)", [
+        JSON.stringify(entities ?? []),
+        labelsAsOf.toISOString(),
+        labels ? positiveSetting(labels) : '',
+      ]);
       const timeType = await columnType(tx, source.table, source.time_column);
-      const sql = selectSql(source, derive, entities !== undefined, timeType);
+      const sql = selectSql(source, derive, entities !== undefined, timeType, { start, end });
       const key = source.key_column ? 1 : 0;
       const types: BinaryColumnType[] = [
         'timestamp',
@@ -90,7 +92,7 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
       // The stream is decoded as it arrives, chunk by chunk (never held whole).
       const decoder = new BinaryCopyDecoder(types);
       let first = true;
-      const decoded = await tx
+      const streamed = await tx
         .copyOutBinary(sql, (chunk) => {
           decoder.push(chunk);
           if (!first) return;
@@ -104,6 +106,7 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
             connectionLost: isConnectionLost(err),
           });
         });
+      const decoded = inFrameOrder(streamed, key === 1);
       const rows = decoded.rows;
       const at = 2 + key;
       const columns = decoded.columns.slice(at, at + numeric.length) as Float64Array[];
@@ -153,6 +156,77 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
     .catch(lost);
 }
 
+/**
+ * The decoded stream in the frame's order: by entity (its text, compared as collation "C" does:
+ * by code point), then time, then key (likewise), with entity and categorical codes numbered in
+ * order of first appearance. The server sorts by the stored entity and time columns in their own
+ * collation, so that their index supplies the order; where that differs from "C" (another
+ * collation, NULL next to '', a non-text entity column) the rows are sorted here. One pass checks.
+ */
+function inFrameOrder(d: DecodedColumns, keyed: boolean): DecodedColumns {
+  const rows = d.rows;
+  const times = d.columns[0] as Float64Array;
+  const entities = d.columns[1] as Int32Array;
+  const entityIds = d.dictionaries[1] ?? [];
+  const keyCodes = keyed ? (d.columns[2] as Int32Array) : null;
+  const keyValues = keyed ? (d.dictionaries[2] ?? []) : [];
+  const rank = new Int32Array(entityIds.length);
+  Array.from(entityIds.keys())
+    .sort((a, b) => compareCodePoints(entityIds[a], entityIds[b]))
+    .forEach((code, r) => {
+      rank[code] = r;
+    });
+  const keyOf = (i: number): string => (keyCodes![i] < 0 ? '' : keyValues[keyCodes![i]]);
+  const compare = (i: number, j: number): number =>
+    rank[entities[i]] - rank[entities[j]] || times[i] - times[j] || (keyCodes ? compareCodePoints(keyOf(i), keyOf(j)) : 0);
+  let ordered = true;
+  for (let i = 1; i < rows && ordered; i++) {
+    // entity codes count up in order of first appearance: in order, each is its rank
+    if (rank[entities[i]] !== entities[i] || compare(i - 1, i) > 0) ordered = false;
+  }
+  if (ordered) return d;
+  const order = Int32Array.from({ length: rows }, (_, i) => i).sort((i, j) => compare(i, j) || i - j);
+  const columns = d.columns.map((column) => {
+    const out = column instanceof Float64Array ? new Float64Array(rows) : new Int32Array(rows);
+    for (let i = 0; i < rows; i++) out[i] = column[order[i]];
+    return out;
+  });
+  const dictionaries = d.dictionaries.slice();
+  // text columns but the key: codes again in order of first appearance
+  d.dictionaries.forEach((values, c) => {
+    if (!values || (keyed && c === 2)) return;
+    const codes = columns[c] as Int32Array;
+    const renumbered = new Int32Array(values.length).fill(-1);
+    const next: string[] = [];
+    for (let i = 0; i < rows; i++) {
+      const v = codes[i];
+      if (v < 0) continue;
+      if (renumbered[v] < 0) {
+        renumbered[v] = next.length;
+        next.push(values[v]);
+      }
+      codes[i] = renumbered[v];
+    }
+    dictionaries[c] = next;
+  });
+  return { rows, columns, dictionaries, texts: d.texts.map((t, c) => (keyed && c === 2 ? t : null)) };
+}
+
+/** a < b by code point (as UTF-8 bytes, collation "C"): UTF-16 units compare so except surrogates against U+E000 and above. */
+function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x += x >= 0xe000 ? -0x800 : 0x2000;
+    if (y >= 0xd800) y += y >= 0xe000 ? -0x800 : 0x2000;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** The SQL type (format_type) of a column. */
 async function columnType(tx: Queryable, table: string, column: string): Promise<string> {
   const { rows } = await tx.query<{ type: string }>(
@@ -166,24 +240,47 @@ async function columnType(tx: Queryable, table: string, column: string): Promise
  * The COPY select: times (of SQL type `timeType`) as the decoder's 'timestamp' (epoch ms),
  * entity (and key) as text, numeric and derived columns as float8, categorical columns as text.
  */
-export function selectSql(source: SourceSpec, derive: readonly [string, string][], filterEntities: boolean, timeType: string): string {
+export function selectSql(
+  source: SourceSpec,
+  derive: readonly [string, string][],
+  filterEntities: boolean,
+  timeType: string,
+  window: { start: Date; end: Date },
+): string {
   const time = quoteIdent(source.time_column);
-  // NULL entities become '' so that every row keeps an entity; collation "C" makes the order
-  // (and so the entity codes and the fingerprint) the same on every server whatever its locale.
+  // NULL entities become '' so that every row keeps an entity; keys compare by collation "C", so
+  // that rows at one time have the same order on every server whatever its locale.
   const entity = source.entity_column ? `coalesce(${quoteIdent(source.entity_column)}::text, '')` : `'${SINGLE_ENTITY}'::text`;
   const key = source.key_column ? `coalesce(${quoteIdent(source.key_column)}::text, '')` : null;
   const cols = [
     binaryTimestampSql(time, timeType),
-    `${entity} COLLATE "C"`,
+    entity,
     ...(key ? [`${key} COLLATE "C"`] : []),
     ...source.columns.map((c) => `${quoteIdent(c)}::float8 AS ${quoteIdent(c)}`),
     ...derive.map(([name, expr]) => `(${expr})::float8 AS ${quoteIdent(name)}`),
     ...(source.categorical ?? []).map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`),
   ];
-  const where = [`${time} >= current_setting('mlops.window_start')::timestamptz`, `${time} < current_setting('mlops.window_end')::timestamptz`];
+  const where = [`${time} >= ${timestampLiteral(window.start)}`, `${time} < ${timestampLiteral(window.end)}`];
   if (filterEntities && source.entity_column) {
     where.push(`${entity} IN (SELECT jsonb_array_elements_text(current_setting('mlops.entities')::jsonb))`);
   }
-  // Rows at one time are ordered by key, so a keyed frame (and its fingerprint) has one order.
-  return `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')} ORDER BY 2, 1${key ? ', 3' : ''}`;
+  // By the stored entity and time columns, so that an index on them (the primary key of a
+  // readings table) supplies the order and nothing is sorted; rows at one time by key, so that a
+  // keyed frame (and its fingerprint) has one order (an incremental sort of each time's few rows).
+  // inFrameOrder makes it the frame's order where the entity column's collation is not "C".
+  const order = [...(source.entity_column ? [quoteIdent(source.entity_column)] : []), time, ...(key ? ['3'] : [])];
+  return `SELECT ${cols.join(', ')} FROM ${quoteIdent(source.table)} WHERE ${where.join(' AND ')} ORDER BY ${order.join(', ')}`;
+}
+
+const ISO_TIME = /^[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/**
+ * `d` as a timestamptz literal: its ISO text, which has only digits and '+-:.TZ' (checked). A
+ * literal, not a setting, because the planner sizes a range only by constants: with a setting it
+ * guesses a few rows, and sorts a year of readings that the primary key has in order already.
+ */
+function timestampLiteral(d: Date): string {
+  const iso = d.toISOString();
+  if (!ISO_TIME.test(iso)) throw new Error(`not a timestamp: ${iso}`);
+  return `'${iso}'::timestamptz`;
 }
