@@ -17,6 +17,7 @@
 import { quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import { Rng } from './prng.ts';
 import { DAY_MS, HOUR_MS } from '../util/duration.ts';
+import { analyze } from '../ingest/table-import.ts';
 
 export const CREDIT_REGIONS = ['north', 'south', 'east', 'west', 'central'] as const;
 export const LABEL_DELAY_DAYS = 30;
@@ -234,6 +235,8 @@ export async function seedCredit(db: Db, options: CreditSeedOptions): Promise<Cr
         csvChunks(known.length, (k) => outcomeLine(data, known[k])),
       );
     }
+    await analyze(tx, APPLICATIONS_TABLE);
+    await analyze(tx, OUTCOMES_TABLE);
     return { applications, outcomes, defaults, start: data.start, end: data.end, labelsUntil: new Date(labelsUntil) };
   });
 }

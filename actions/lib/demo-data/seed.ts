@@ -1,6 +1,7 @@
 import { quoteIdent, type Db } from '../db/index.ts';
 import { generateReadings, type GenerateOptions, type Readings } from './generate.ts';
 import { ensureReadingsTable, READINGS_COLUMNS, READINGS_TABLE, SENSOR_COLUMNS } from './table.ts';
+import { analyze } from '../ingest/table-import.ts';
 
 export const CSV_CHUNK_ROWS = 10_000;
 
@@ -84,6 +85,7 @@ export async function seedReadings(db: Db, options: SeedOptions): Promise<SeedRe
     ]);
     const rows = data.rows === 0 ? 0 : await tx.copyInCsv(table, READINGS_COLUMNS, readingsCsv(data));
     if (rows !== data.rows) throw new Error(`seeding ${table}: COPY loaded ${rows} rows, expected ${data.rows}`);
+    await analyze(tx, table);
     return { rows, replaced: del.rowCount, start: data.start, end: data.end, stations: data.stationIds, table };
   });
 }
