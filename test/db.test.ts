@@ -102,6 +102,17 @@ describeDb('database layer', ({ db, backend }) => {
     for (let i = 0; i < 3000; i++) if (i % 7 !== 0) expected += i / 2;
     expect(sum).toBeCloseTo(expected, 6);
     expect([...decoded.dictionaries[0]!].sort()).toEqual(['S0', 'S1', 'S2']);
+    // a reader that throws fails the COPY with its own error, and the connection goes on
+    const refused = new Error('the reader refused');
+    let calls = 0;
+    await expect(
+      db().copyOutBinary("SELECT g, repeat('z', 50) FROM generate_series(1, 200000) g", () => {
+        calls++;
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
+    expect(calls).toBe(1);
+    expect((await db().query<{ n: number }>('SELECT count(*)::int AS n FROM public.copy_probe')).rows[0].n).toBe(3000);
     expect(backend).toMatch(/pglite|postgres/);
   });
 

@@ -137,20 +137,27 @@ function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSigna
     },
     async copyOutBinary(select, onData) {
       const { conn, done } = await own();
-      let reading = false;
+      let failed: { err: unknown } | null = null;
       try {
         const stream = conn.query(copyStreams.to(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`));
+        // After the reader fails the rest is read and dropped: a connection left in the middle of
+        // a COPY would hang the next statement on it (the transaction's, or the pool's next user's).
         for await (const chunk of stream) {
-          reading = true;
-          await onData(chunk as Uint8Array);
-          reading = false;
+          if (failed) continue;
+          try {
+            await onData(chunk as Uint8Array);
+          } catch (err) {
+            failed = { err };
+          }
         }
       } catch (err) {
-        // the reader's own error as it is; the server's and the connection's as database errors
-        throw reading ? err : databaseError(err);
+        throw databaseError(err);
       } finally {
         done();
       }
+      // the reader's own error as it is
+      const reader = failed as { err: unknown } | null;
+      if (reader) throw reader.err;
     },
   };
 }
