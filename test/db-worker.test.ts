@@ -6,6 +6,7 @@ import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER, decodeBinaryCopy } from '../ac
 import { DatabaseBusyError, isConnectionLost, openDb, type Db } from '../actions/lib/db/index.ts';
 import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
 import { openPgliteWorker } from '../actions/lib/db/pglite-worker.ts';
+import { waitUntil } from './helpers/cli.ts';
 
 /**
  * PGlite on a worker thread (pglite-worker.ts) against PGlite in this thread: the same answers,
@@ -130,6 +131,25 @@ describe('PGlite on a worker thread', () => {
     for (let i = 0; i < 60; i += 20) expect(new Set(rows.slice(i, i + 20).map((r) => r.tx)).size).toBe(1);
   });
 
+  it("LISTENs on the worker's instance: a committed NOTIFY comes back as a message, a rolled-back one never", async () => {
+    const heard: string[] = [];
+    const listener = await db.listen('mlops_probe', (p) => heard.push(p));
+    await db.transaction(async (tx) => {
+      await tx.query("SELECT pg_notify('mlops_probe', 'committed')");
+    });
+    await db
+      .transaction(async (tx) => {
+        await tx.query("SELECT pg_notify('mlops_probe', 'rolled back')");
+        throw new Error('refused');
+      })
+      .catch(() => undefined);
+    await db.query("SELECT pg_notify('mlops_probe', 'marker')");
+    await waitUntil('the marker', () => heard.includes('marker'));
+    expect(heard).toEqual(['committed', 'marker']);
+    await listener.close();
+    expect(listener.lost.aborted).toBe(true);
+  });
+
   it('runs a session on the connection, with a lost signal that stays quiet while the worker lives', async () => {
     const got = await db.session(async (conn, lost) => {
       await conn.query("SELECT set_config('application_name', 'worker-session', false)");
@@ -228,6 +248,7 @@ describe('PGlite on a worker thread, its directory and its end', () => {
     const db = await openPgliteWorker(undefined, { maxHeapMb: 48 });
     try {
       expect((await db.query<{ x: number }>('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
+      const listener = await db.listen('mlops_probe', () => undefined);
       const died = await db.session(async (conn, lost) => {
         // ~200 MB of rows as JavaScript strings, in a heap of 48 MB
         const err = await caught(conn.query("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 200000) g"));
@@ -239,6 +260,9 @@ describe('PGlite on a worker thread, its directory and its end', () => {
       expect(died.reason).toBe(died.err);
       const later = await caught(db.query('SELECT 1'));
       expect(later).toBe(died.err);
+      // a LISTEN on the worker is lost with it, saying why
+      expect(listener.lost.aborted).toBe(true);
+      expect(listener.lost.reason).toBe(died.err);
     } finally {
       await db.close();
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { binaryTimestampSql, decodeBinaryCopy } from '../actions/lib/db/copy-binary.ts';
 import { TextDictionary } from '../actions/lib/db/text-dictionary.ts';
 import { loadMigrations, migrate } from '../actions/lib/db/migrate.ts';
-import { openDb, redactUrl, scrubSecret, type Db } from '../actions/lib/db/index.ts';
+import { openDb, redactUrl, scrubSecret, type Db, type Queryable } from '../actions/lib/db/index.ts';
 import { connectionPassword, connectionUrl } from '../actions/lib/db/connection.ts';
 import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeDb } from './helpers/db.ts';
+import { waitUntil } from './helpers/cli.ts';
 
 describeDb('database layer', ({ db, backend }) => {
   it('applies migrations once and records them', async () => {
@@ -69,6 +70,36 @@ describeDb('database layer', ({ db, backend }) => {
     ).rejects.toThrow(/duplicate key/);
     const { rows } = await db().query<{ n: number }>('SELECT count(*)::int AS n FROM public.tx_probe');
     expect(rows[0].n).toBe(0);
+  });
+
+  it('LISTEN hears a NOTIFY when its transaction commits (the same payload once), never one rolled back, and nothing once closed', async () => {
+    const channel = 'mlops_probe';
+    const notify = (q: Queryable, payload: string) => q.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    const heard: string[] = [];
+    const listener = await db().listen(channel, (p) => heard.push(p));
+    await db().transaction(async (tx) => {
+      await notify(tx, 'committed');
+      await notify(tx, 'committed');
+    });
+    await expect(
+      db().transaction(async (tx) => {
+        await notify(tx, 'rolled back');
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    // Notifications arrive in commit order: once the marker is heard, everything before it has been.
+    await notify(db(), 'marker');
+    await waitUntil('the marker', () => heard.includes('marker'));
+    expect(heard).toEqual(['committed', 'marker']);
+    expect(listener.lost.aborted).toBe(false);
+    await listener.close();
+    expect(listener.lost.aborted).toBe(true);
+    const other: string[] = [];
+    const second = await db().listen(channel, (p) => other.push(p));
+    await notify(db(), 'after close');
+    await waitUntil('the second listener to hear it', () => other.includes('after close'));
+    expect(heard).toEqual(['committed', 'marker']);
+    await second.close();
   });
 
   it('refuses writes in a READ ONLY transaction', async () => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deploy, DeployRefusedError, DeployVerificationError } from '../actions/lib/deploy/deploy.ts';
-import { currentDeployments, deploymentHistory } from '../actions/lib/tracking/deployments.ts';
+import { currentDeployments, DEPLOYMENTS_CHANNEL, deploymentHistory } from '../actions/lib/tracking/deployments.ts';
+import { waitUntil } from './helpers/cli.ts';
 import { verifyRegistry } from '../actions/lib/deploy/verify.ts';
 import { artifactPath, REGISTRY_FILE, serializeRegistry } from '../actions/lib/registry/schema.ts';
 import { describeDb } from './helpers/db.ts';
@@ -54,11 +55,23 @@ describeDb('deploy: what production.json says on main, recorded all or nothing',
     expect((await currentDeployments(db())).map((r) => [r.model, r.version, r.kind])).toEqual([['tank-level-forecast', 1, 'rollback']]);
   });
 
-  it('records only the model that changed when another model is promoted', async () => {
-    repo.promote('pump-efficiency', 1, 3);
-    const res = await deploy(db(), repo.work);
-    expect(res.models.map((m) => `${m.model}:${m.outcome}`)).toEqual(['pump-efficiency:deploy', 'tank-level-forecast:unchanged']);
-    expect(res.recorded.map((r) => r.model)).toEqual(['pump-efficiency']);
+  it('records only the model that changed when another model is promoted, and announces its commit once on commit', async () => {
+    const heard: string[] = [];
+    const listener = await db().listen(DEPLOYMENTS_CHANNEL, (p) => heard.push(p));
+    try {
+      repo.promote('pump-efficiency', 1, 3);
+      const res = await deploy(db(), repo.work);
+      expect(res.models.map((m) => `${m.model}:${m.outcome}`)).toEqual(['pump-efficiency:deploy', 'tank-level-forecast:unchanged']);
+      expect(res.recorded.map((r) => r.model)).toEqual(['pump-efficiency']);
+      // a re-run records nothing and announces nothing
+      expect((await deploy(db(), repo.work)).outcome).toBe('unchanged');
+      // notifications arrive in commit order: once this marker is heard, the deploys' have been
+      await db().query('SELECT pg_notify($1, $2)', [DEPLOYMENTS_CHANNEL, 'marker']);
+      await waitUntil('the marker', () => heard.includes('marker'));
+      expect(heard).toEqual([res.gitSha, 'marker']);
+    } finally {
+      await listener.close();
+    }
   });
 
   it('records nothing for a commit older than one already deployed (a re-run of an old deploy)', async () => {

@@ -1,7 +1,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPglite } from './pglite.ts';
-import type { Queryable } from './types.ts';
+import type { Listener, Queryable } from './types.ts';
 import type { FromThread, ThreadData, ToThread, WireError } from './pglite-worker.ts';
 
 /** How much nicer the thread is than the one that started it: a weight of ~1/10 of the event loop's when both are runnable. */
@@ -87,6 +87,8 @@ const transactions = new Map<number, { end: (commit: boolean) => void; done: Pro
 /** Copy-in chunks asked of the other side, by stream. */
 const pulls = new Map<number, (chunk: { value: Uint8Array | null; error: WireError | null }) => void>();
 let nextHandle = 1;
+/** LISTENs on this instance, by the other side's listener id */
+const listeners = new Map<number, Listener>();
 
 function handle(h: number): Queryable {
   const q = handles.get(h);
@@ -159,6 +161,17 @@ async function run(message: ToThread): Promise<unknown> {
       return copyOut(handle(message.h), message.select, message.stream);
     case 'end':
       return finish(message.h, message.commit);
+    case 'listen': {
+      const { listener } = message;
+      listeners.set(listener, await db.listen(message.channel, (payload) => post({ notify: listener, payload })));
+      return null;
+    }
+    case 'unlisten': {
+      const l = listeners.get(message.listener);
+      listeners.delete(message.listener);
+      await l?.close();
+      return null;
+    }
     case 'close':
       await db.close();
       return null;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Db, Queryable, QueryResult, SqlParam, TransactionOptions } from './types.ts';
+import type { Db, Listener, Queryable, QueryResult, SqlParam, TransactionOptions } from './types.ts';
 import { typescriptExecArgv } from '../util/typescript.mjs';
 
 /**
@@ -42,15 +42,18 @@ export type ToThread =
   | { id: number; op: 'copyOut'; h: number; select: string; stream: number }
   | { id: number; op: 'begin'; kind: 'transaction' | 'readSource'; readOnly: boolean }
   | { id: number; op: 'end'; h: number; commit: boolean }
+  | { id: number; op: 'listen'; channel: string; listener: number }
+  | { id: number; op: 'unlisten'; listener: number }
   | { id: number; op: 'close' }
   | { op: 'chunk'; stream: number; value: Uint8Array | null; error: WireError | null };
 
-/** An answer (`id` 0: the open), the worker asking for the next chunk of a copy-in, or data of a copy-out. */
+/** An answer (`id` 0: the open), the worker asking for the next chunk of a copy-in, data of a copy-out, or a notification to a listener. */
 export type FromThread =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: WireError }
   | { pull: number }
-  | { copyData: number; value: Uint8Array };
+  | { copyData: number; value: Uint8Array }
+  | { notify: number; payload: string };
 
 /** A copy-out's reader on this side, and what it left to throw or await when the COPY ends. */
 interface CopyOutReader {
@@ -116,6 +119,9 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   const sources = new Map<number, AsyncIterator<Uint8Array<ArrayBuffer>>>();
   const readers = new Map<number, CopyOutReader>();
+  /** what each listener on the worker calls, by listener */
+  const listeners = new Map<number, (payload: string) => void>();
+  let nextListener = 1;
   const lost = new AbortController();
   let nextId = 1;
   let nextStream = 1;
@@ -157,6 +163,10 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
       } catch (err) {
         reader.failed = { err };
       }
+      return;
+    }
+    if ('notify' in message) {
+      listeners.get(message.notify)?.(message.payload);
       return;
     }
     const p = pending.get(message.id);
@@ -262,6 +272,35 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   }
   settle();
 
+  /** The instance's LISTEN on the worker: its notifications come back as messages; `lost` when the worker dies. */
+  const listen = async (channel: string, onNotify: (payload: string) => void): Promise<Listener> => {
+    const listener = nextListener++;
+    listeners.set(listener, onNotify);
+    try {
+      await call({ op: 'listen', channel, listener });
+    } catch (err) {
+      listeners.delete(listener);
+      throw err;
+    }
+    const ac = new AbortController();
+    const onLost = (): void => {
+      listeners.delete(listener);
+      if (!ac.signal.aborted) ac.abort(lost.signal.reason);
+    };
+    if (lost.signal.aborted) onLost();
+    else lost.signal.addEventListener('abort', onLost, { once: true });
+    return {
+      lost: ac.signal,
+      async close() {
+        if (ac.signal.aborted) return;
+        lost.signal.removeEventListener('abort', onLost);
+        listeners.delete(listener);
+        ac.abort(new Error('the listener is closed'));
+        if (!gone) await call({ op: 'unlisten', listener }).catch(() => undefined);
+      },
+    };
+  };
+
   const base = queryable(0);
   return {
     backend: 'pglite',
@@ -272,6 +311,7 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
     readSource: <T>(fn: (tx: Queryable) => Promise<T>) => transaction('readSource', fn, true),
     // One connection, as in-thread: session state is the database's. `lost` aborts if the worker dies.
     session: (fn) => fn(base, lost.signal),
+    listen,
     async close() {
       if (gone) {
         await worker.terminate();

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './copy-binary.ts';
-import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
+import { copyInSql, type Db, type Listener, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
 /** CSV bytes per COPY batch on PGlite (chunks are whole lines, so batches split on lines). */
 const COPY_BATCH_BYTES = 16 * 1024 * 1024;
@@ -257,6 +257,27 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
         return fn(queryable(tx, db));
       });
     },
+    listen: (channel, onNotify) => listenOn(db, channel, onNotify),
     close: () => db.close(),
+  };
+}
+
+/**
+ * PGlite's own LISTEN: it hears the NOTIFYs of this instance only (a transaction's, when it
+ * commits), since another process that opened the same directory would be another instance, and
+ * cannot open it meanwhile anyway (dir-lock.ts). Its connection is this process's: never lost.
+ */
+async function listenOn(db: PGlite, channel: string, onNotify: (payload: string) => void): Promise<Listener> {
+  // PGlite puts the name into `LISTEN <name>` as it is: only a plain identifier, which needs no quoting.
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`listen: the channel ${JSON.stringify(channel)} is not a lower-case identifier`);
+  const unlisten = await db.listen(channel, onNotify);
+  const ac = new AbortController();
+  return {
+    lost: ac.signal,
+    async close() {
+      if (ac.signal.aborted) return;
+      ac.abort(new Error('the listener is closed'));
+      if (!db.closed) await unlisten().catch(() => undefined);
+    },
   };
 }

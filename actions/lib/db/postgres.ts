@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { connectionUrl } from './connection.ts';
 import { redactUrl, scrubSecret } from '../util/secrets.ts';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './copy-binary.ts';
-import { copyInSql, type Db, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
+import { copyInSql, quoteIdent, type Db, type Listener, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
 // Same value types as the PGlite backend: int8 and numeric as numbers (counts and metrics fit).
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -162,6 +162,43 @@ function queryable(client: Client, pool: pg.Pool, url: string, lost?: AbortSigna
   };
 }
 
+/**
+ * LISTEN on a client of its own, outside the pool: it stays connected as long as the listener
+ * does, where a pool would hand the connection (and its LISTEN) to other callers or end it when
+ * idle. TCP keep-alive, so that a connection the network dropped without a word is noticed.
+ */
+async function listenOn(url: string, channel: string, onNotify: (payload: string) => void): Promise<Listener> {
+  const client = new pg.Client({ connectionString: url, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 10_000 });
+  const ac = new AbortController();
+  const lose = (err: unknown): void => {
+    if (!ac.signal.aborted) ac.abort(toDatabaseError(err, url));
+  };
+  // An 'error' nobody listens to (the server ends the session between two notifications) would crash the process.
+  client.on('error', lose);
+  client.on('end', () => lose(new Error('Connection terminated unexpectedly')));
+  client.on('notification', (n) => {
+    if (n.channel === channel) onNotify(n.payload ?? '');
+  });
+  let closing = false;
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${quoteIdent(channel)}`);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw toDatabaseError(err, url);
+  }
+  return {
+    lost: ac.signal,
+    async close() {
+      if (closing) return;
+      closing = true;
+      client.removeAllListeners('end');
+      ac.abort(new Error('the listener is closed'));
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
 /** What makes a role more than a reader of the source, or null when it is least-privilege. */
 async function privilegeProblem(pool: pg.Pool): Promise<string | null> {
   const { rows } = await pool.query<{ role: string; superuser: boolean; read_files: boolean; write_files: boolean; programs: boolean; writable: string[] }>(
@@ -203,6 +240,8 @@ export async function openPostgres(connectionString: string, sourceConnectionStr
     throw new DatabaseError(`cannot connect to PostgreSQL at ${location}: ${scrubSecret(scrubSecret(message, url), connectionString)}`);
   }
   const base = queryable(pool, pool, url);
+  /** the LISTEN connections open (each its own client): closed with the database */
+  const listeners = new Set<Listener>();
   // The extraction connection: opened on first use, its role checked once.
   let source: Promise<{ pool: pg.Pool; url: string }> | null = null;
   const sourcePool = (): Promise<{ pool: pg.Pool; url: string }> => {
@@ -264,9 +303,15 @@ export async function openPostgres(connectionString: string, sourceConnectionStr
         c.release();
       }
     },
+    async listen(channel, onNotify) {
+      const l = await listenOn(url, channel, onNotify);
+      listeners.add(l);
+      l.lost.addEventListener('abort', () => listeners.delete(l), { once: true });
+      return l;
+    },
     async close() {
       const s = source ? await source.catch(() => null) : null;
-      await Promise.all([pool.end(), s?.pool.end()]);
+      await Promise.all([pool.end(), s?.pool.end(), ...[...listeners].map((l) => l.close())]);
     },
   };
 }

@@ -39,6 +39,18 @@ export interface TransactionOptions {
 
 export type Backend = 'pglite' | 'postgres';
 
+/** A LISTEN in progress (Db.listen). */
+export interface Listener {
+  /**
+   * Aborts, with the reason, when the listener stops: closed, or its connection lost (PostgreSQL:
+   * the server or the network ended it; PGlite on a worker thread: the thread died). Notifications
+   * stop then; a caller that wants them again listens anew.
+   */
+  readonly lost: AbortSignal;
+  /** UNLISTEN and let the connection go. */
+  close(): Promise<void>;
+}
+
 export interface Db extends Queryable {
   readonly backend: Backend;
   /** true when statements run on this thread (PGlite opened in-thread): a long statement then holds this event loop */
@@ -59,6 +71,13 @@ export interface Db extends Queryable {
    * whose role is first checked to be least-privilege; else this connection.
    */
   readSource<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * LISTENs on `channel` and calls `onNotify` with each notification's payload (a NOTIFY is
+   * delivered when its transaction commits). On PostgreSQL a connection of its own, outside the
+   * pool, held until `close`; on PGlite the instance's own LISTEN, which hears only the NOTIFYs of
+   * that instance (this process: another process cannot open the directory meanwhile).
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<Listener>;
   close(): Promise<void>;
 }
 

@@ -32,6 +32,21 @@ export interface DeploymentRow {
   approval_source: 'github' | 'git' | null;
 }
 
+/**
+ * The channel a new deployment row is announced on (NOTIFY, payload: the deployed commit): the
+ * model server LISTENs there and reloads at once, its poll of the table being the fallback.
+ */
+export const DEPLOYMENTS_CHANNEL = 'mlops_deployments';
+
+/**
+ * Announces deployments at `gitSha` on DEPLOYMENTS_CHANNEL. Inside a transaction it is delivered
+ * when the transaction commits, and never if it rolls back; PostgreSQL folds the same payload sent
+ * several times in one transaction into one notification.
+ */
+export async function notifyDeployments(tx: Queryable, gitSha: string): Promise<void> {
+  await tx.query('SELECT pg_notify($1, $2)', [DEPLOYMENTS_CHANNEL, gitSha]);
+}
+
 /** What the deploy stage records for one model at one commit. */
 export type DeploymentRecord = Omit<DeploymentRow, 'id' | 'deployed_at'>;
 
@@ -39,8 +54,9 @@ const COLUMNS =
   'id, model, version, sha256, git_sha, kind, previous_version, run_id, deployed_at, pull_request, pull_request_url, merged_by, promoted_at, reason, approved_by, review_check, approval_source';
 
 /**
- * Records one deployment; null when the model already has a row at that commit (a re-run of the
- * same deploy), which is then left as it was.
+ * Records one deployment and announces it (notifyDeployments: on commit, when `tx` is a
+ * transaction); null when the model already has a row at that commit (a re-run of the same
+ * deploy), which is then left as it was and not announced.
  */
 export async function recordDeployment(tx: Queryable, r: DeploymentRecord): Promise<DeploymentRow | null> {
   const res = await tx.query<RawRow>(
@@ -67,7 +83,9 @@ export async function recordDeployment(tx: Queryable, r: DeploymentRecord): Prom
       r.approval_source,
     ],
   );
-  return res.rows.length === 1 ? toRow(res.rows[0]) : null;
+  if (res.rows.length !== 1) return null;
+  await notifyDeployments(tx, r.git_sha);
+  return toRow(res.rows[0]);
 }
 
 /** The latest deployment row of every model; retired models only with `includeRetired`. */
