@@ -13,7 +13,8 @@ import { train } from '../actions/lib/train/index.ts';
 import { predictLogistic, type LogisticModel } from '../actions/lib/train/logistic.ts';
 import { pipelineSchema, type PipelineConfig } from '../actions/lib/config/schema.ts';
 import { runSweep } from '../actions/lib/monitoring/sweep.ts';
-import { openDb } from '../actions/lib/db/index.ts';
+import { DatabaseBusyError, openDb } from '../actions/lib/db/index.ts';
+import { DEPLOYMENTS_CHANNEL } from '../actions/lib/tracking/deployments.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
 import type { RegressionEntry } from '../actions/lib/registry/schema.ts';
 import type { FeatureMatrix } from '../actions/lib/features/matrix.ts';
@@ -604,4 +605,156 @@ print(json.dumps({"families": fams, "samples": out}))
     expect(res.body.version).toBe(1);
     expect((await call('GET', '/metrics')).body).toMatch(new RegExp(`mlops_serve_model_load_failures_total\\{model="${PUMP}"\\} [1-9]`));
   });
+});
+
+/** A sample of a server's /metrics (Prometheus text), NaN when it has none. */
+async function sample(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const prefix = `${name}${labels ? `{${labels}}` : ''} `;
+  const line = text.split('\n').find((l) => l.startsWith(prefix));
+  return line ? Number(line.slice(prefix.length)) : Number.NaN;
+}
+
+async function eventually(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The version of the pump model a server answers with (undefined: it serves none). */
+async function pumpVersion(url: string): Promise<number | undefined> {
+  const res = await fetch(`${url}/v1/models/${PUMP}`);
+  return res.status === 200 ? ((await res.json()) as { version: number }).version : undefined;
+}
+
+// With the poll ten minutes away, whatever loads a new version within the test is the NOTIFY (or SIGHUP).
+describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, backend, fresh }) => {
+  let repo: ScratchRepo;
+  let clone: string;
+  const POLL_MS = 600_000;
+
+  beforeAll(async () => {
+    repo = ScratchRepo.create('mlops-serve-notify-');
+    repo.promote(PUMP, 1, 1, pumpEntry(1));
+    await deploy(db(), repo.work);
+    clone = join(repo.root, 'server-clone');
+    execFileSync('git', ['clone', '--quiet', repo.origin, clone]);
+  });
+  afterAll(() => repo?.cleanup());
+
+  it('by NOTIFY when a deploy or a rollback by git revert commits (on PostgreSQL from a connection of its own)', async () => {
+    const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
+    // On PostgreSQL the deploy job's own connection; PGlite has one instance, this process's (see the SIGHUP test).
+    const other = backend === 'postgres' ? await openDb({ url: fresh().url }) : db();
+    try {
+      expect(await pumpVersion(server.url)).toBe(1);
+      expect(await sample(server.url, 'mlops_serve_deploy_listener_up')).toBe(1);
+      const v2Merge = repo.promote(PUMP, 2, 2, pumpEntry(2));
+      await deploy(other, repo.work);
+      const committed = performance.now();
+      await eventually('v2 to serve', async () => (await pumpVersion(server.url)) === 2);
+      // a figure for people (fetch, verify, load included), not a bound: speed is measured by the bench
+      console.info(`[${backend}] deploy committed -> v2 answering (NOTIFY): ${(performance.now() - committed).toFixed(0)} ms`);
+      repo.revertMerge(v2Merge);
+      expect((await deploy(other, repo.work)).recorded).toMatchObject([{ model: PUMP, kind: 'rollback', version: 1 }]);
+      await eventually('v1 to serve again', async () => (await pumpVersion(server.url)) === 1);
+      expect(await sample(server.url, 'mlops_serve_reloads_total', 'trigger="notify"')).toBe(2);
+      expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
+      expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="start"')).toBe(1);
+    } finally {
+      if (other !== db()) await other.close();
+      await server.close();
+    }
+  });
+
+  if (backend === 'postgres') {
+    it('LISTENs again when pg_terminate_backend ends its connection, checks what it missed, and hears the next deploy', async () => {
+      const lines: string[] = [];
+      const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null, log: (l) => lines.push(l) });
+      const other = await openDb({ url: fresh().url });
+      const listening = async (): Promise<number[]> =>
+        (
+          await other.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND query = $1",
+            [`LISTEN "${DEPLOYMENTS_CHANNEL}"`],
+          )
+        ).rows.map((r) => r.pid);
+      try {
+        const [first, ...more] = await listening();
+        expect(more).toEqual([]);
+        await other.query('SELECT pg_terminate_backend($1)', [first]);
+        await eventually('the listener to connect again', async () => {
+          const now = await listening();
+          return now.length === 1 && now[0] !== first;
+        });
+        await eventually(
+          'the check after reconnecting',
+          async () => (await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="reconnect"')) === 1,
+        );
+        expect(await sample(server.url, 'mlops_serve_deploy_listener_up')).toBe(1);
+        expect(lines.join('\n')).toMatch(
+          /the deploy listener lost its connection \(the database connection was lost \(terminating connection due to administrator command\)\)/,
+        );
+        expect(lines.join('\n')).toContain(`listening for deploys (NOTIFY ${DEPLOYMENTS_CHANNEL}) again`);
+        repo.promote(PUMP, 3, 3, pumpEntry(3));
+        await deploy(other, repo.work);
+        await eventually('v3 to serve', async () => (await pumpVersion(server.url)) === 3);
+        expect(await sample(server.url, 'mlops_serve_reloads_total', 'trigger="notify"')).toBe(1);
+        expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
+      } finally {
+        await other.close();
+        await server.close();
+      }
+    });
+  }
+
+  if (backend === 'pglite') {
+    it('mlops serve checks mlops.deployments on SIGHUP: on PGlite, where no other process can open the database to NOTIFY it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mlops-serve-hup-'));
+      try {
+        // The server's clone fetches from a mirror that has not got the deployed commit yet.
+        const mirror = join(dir, 'mirror.git');
+        execFileSync('git', ['clone', '--quiet', '--bare', repo.origin, mirror]);
+        const mirrorClone = join(dir, 'clone');
+        execFileSync('git', ['clone', '--quiet', mirror, mirrorClone]);
+        repo.promote(PUMP, 3, 3, pumpEntry(3));
+        const dataDir = join(dir, 'db');
+        const file = await openDb({ dataDir, ignoreEnv: true });
+        await migrate(file);
+        await deploy(file, repo.work);
+        await file.close();
+
+        const cli = startMlops(['serve', '--port', '0', '--repo', mirrorClone, '--poll-seconds', String(POLL_MS / 1000), '--data-dir', dataDir]);
+        try {
+          await eventually('serve to start', async () => {
+            if (cli.child.exitCode !== null) throw new Error(`serve exited: ${cli.stdout}${cli.stderr}`);
+            return /listening on http:\/\/\S+?[ ;(]/.test(cli.stdout);
+          });
+          const url = /listening on (http:\/\/\S+?)[ ;(]/.exec(cli.stdout)![1];
+          expect(cli.stdout).toContain(`SIGHUP (pid ${cli.child.pid})`);
+          expect(await pumpVersion(url)).toBeUndefined(); // v3's commit is not in its clone
+          expect((await fetch(`${url}/ready`)).status).toBe(503);
+          // No other process can write (or NOTIFY) this database while the server holds it.
+          const busy = await openDb({ dataDir, ignoreEnv: true, waitMs: 0 }).catch((e: Error) => e);
+          expect(busy).toBeInstanceOf(DatabaseBusyError);
+          expect((busy as Error).message).toContain(`pid ${cli.child.pid} `);
+          execFileSync('git', ['-C', repo.work, 'push', '--quiet', mirror, 'main']);
+          cli.child.kill('SIGHUP');
+          await eventually('v3 to serve', async () => (await pumpVersion(url)) === 3);
+          expect((await fetch(`${url}/ready`)).status).toBe(200);
+          expect(await sample(url, 'mlops_serve_reloads_total', 'trigger="signal"')).toBe(1);
+          expect(await sample(url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
+          expect(cli.stderr).toContain('mlops serve: SIGHUP: checking mlops.deployments now');
+        } finally {
+          cli.child.kill('SIGTERM');
+        }
+        const done = await cli.exited;
+        expect(done.code).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

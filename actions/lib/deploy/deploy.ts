@@ -16,7 +16,9 @@ import { currentDeployments, recordDeployment, type DeploymentKind, type Deploym
  * Each row says who approved it (approval.ts): the pull request that landed the version, who
  * merged it and when, and the check that what was merged is what was reviewed, which refuses the
  * whole deploy when it fails. A version that is not new (a revert, a rollback) must be one that
- * ran before (restore.ts), or the deploy is refused too.
+ * ran before (restore.ts), or the deploy is refused too. Recording a row announces it
+ * (NOTIFY mlops_deployments, tracking/deployments.ts) within the same transaction, so the model
+ * server hears of the deploy when it commits and never of one rolled back.
  */
 
 export type DeployOutcome = DeploymentKind | 'unchanged';

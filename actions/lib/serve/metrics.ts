@@ -4,8 +4,8 @@ import type { LoadedModel, ModelProblem } from './models.ts';
 /**
  * The server's Prometheus metrics (prom-client, text format at GET /metrics), one registry per
  * server. Request-path metrics are updated in memory per request; the database-backed gauges (open
- * alerts, drift share) are refreshed by the server's poll loop, never at scrape time, so a scrape
- * never waits on the database.
+ * alerts, drift share) are refreshed by each check of the deployments table (poll, NOTIFY, SIGHUP),
+ * never at scrape time, so a scrape never waits on the database.
  */
 
 /** Request latency buckets, seconds: sub-millisecond single rows to a slow batch. */
@@ -14,6 +14,13 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025
 const PROBABILITY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
 /** A regression model's prediction: any scale, so signed powers of ten and their halves. */
 const VALUE_BUCKETS = [-1000, -100, -10, -1, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 10000];
+
+/**
+ * What made the server read mlops.deployments: its start, the poll timer, a NOTIFY from a deploy,
+ * SIGHUP, or the deploy listener connected again after a loss (what was announced meanwhile).
+ */
+export const RELOAD_TRIGGERS = ['start', 'poll', 'notify', 'signal', 'reconnect'] as const;
+export type ReloadTrigger = (typeof RELOAD_TRIGGERS)[number];
 
 export class ServeMetrics {
   readonly registry = new Registry();
@@ -28,6 +35,9 @@ export class ServeMetrics {
   readonly modelReady: Gauge<'model'>;
   readonly openAlerts: Gauge<'pipeline' | 'severity'>;
   readonly driftShare: Gauge<'pipeline'>;
+  private readonly reloadChecks: Counter<'trigger'>;
+  private readonly reloads: Counter<'trigger'>;
+  readonly deployListener: Gauge;
   readonly logQueue: Gauge;
   readonly logWritten: Counter;
   readonly logDropped: Counter;
@@ -99,6 +109,27 @@ export class ServeMetrics {
       labelNames: ['pipeline'],
       registers,
     });
+    this.reloadChecks = new Counter({
+      name: 'mlops_serve_reload_checks_total',
+      help: 'Reads of mlops.deployments for a new deploy or rollback, by what triggered them: start, poll, notify (LISTEN), signal (SIGHUP), reconnect (the listener back after a loss)',
+      labelNames: ['trigger'],
+      registers,
+    });
+    this.reloads = new Counter({
+      name: 'mlops_serve_reloads_total',
+      help: 'Reload checks that changed what serves (a version loaded or a model unloaded), by what triggered them',
+      labelNames: ['trigger'],
+      registers,
+    });
+    this.deployListener = new Gauge({
+      name: 'mlops_serve_deploy_listener_up',
+      help: '1 while the server LISTENs for deploys (NOTIFY on mlops_deployments), 0 while it is reconnecting (the poll alone then)',
+      registers,
+    });
+    for (const trigger of RELOAD_TRIGGERS) {
+      this.reloadChecks.inc({ trigger }, 0);
+      this.reloads.inc({ trigger }, 0);
+    }
     this.logQueue = new Gauge({ name: 'mlops_prediction_log_queue', help: 'Served predictions waiting to be written to mlops.predictions', registers });
     this.logWritten = new Counter({ name: 'mlops_prediction_log_written_total', help: 'Served predictions written to mlops.predictions', registers });
     this.logDropped = new Counter({
@@ -120,6 +151,12 @@ export class ServeMetrics {
       this.deployedAt.set({ model: m.name }, Date.parse(m.deployedAt) / 1000);
     }
     for (const r of readiness) this.modelReady.set({ model: r.model }, r.serving === r.deployed ? 1 : 0);
+  }
+
+  /** One read of the deployments table; `changed`: it loaded a version or unloaded a model. */
+  reloadChecked(trigger: ReloadTrigger, changed: boolean): void {
+    this.reloadChecks.inc({ trigger });
+    if (changed) this.reloads.inc({ trigger });
   }
 
   loadFailed(problems: readonly ModelProblem[]): void {

@@ -4,7 +4,8 @@ import type { Db } from '../db/index.ts';
 import { predictedLabels, scoreSession } from '../onnx/score.ts';
 import { describeRequestIssues } from '../score/request.ts';
 import { PredictionLog, type ServedRow } from './log.ts';
-import { ServeMetrics } from './metrics.ts';
+import { listenForDeploys, type DeployListener } from './deploy-listener.ts';
+import { ServeMetrics, type ReloadTrigger } from './metrics.ts';
 import { ModelStore, type LoadedModel } from './models.ts';
 
 /**
@@ -18,8 +19,13 @@ import { ModelStore, type LoadedModel } from './models.ts';
  *
  * Bad input is a 400 naming the field (413 for a body over the limit, 404 for an unknown model),
  * never a 500. `X-Request-Id` is honoured (a safe value up to 128 characters) or generated, and
- * echoed on every response. The server learns of deploys by polling mlops.deployments every
- * `pollMs` (deploy and rollback write a row there): see ModelStore.
+ * echoed on every response.
+ *
+ * How it learns of a deploy (deploy and rollback write a row in mlops.deployments, see ModelStore):
+ * at once by LISTEN (recording a row NOTIFYs on commit: deploy-listener.ts), and by polling the
+ * table every `pollMs` whatever happens to the listener; `refresh('signal')` is SIGHUP's (the
+ * CLI's). Checks run one at a time; one asked for while another runs follows it, so a
+ * notification that arrives during a check is never answered by a read older than its commit.
  */
 
 export interface ServeOptions {
@@ -29,8 +35,10 @@ export interface ServeOptions {
   host?: string;
   /** 0: a free port */
   port?: number;
-  /** how often mlops.deployments is polled for a new deploy or rollback (default 2000 ms) */
+  /** how often mlops.deployments is polled for a new deploy or rollback (default 2000 ms), the fallback of LISTEN */
   pollMs?: number;
+  /** LISTEN for deploys (default true); false: the poll (and refresh) alone */
+  listen?: boolean;
   /** the largest request body, bytes (default 1 MiB) */
   bodyLimit?: number;
   /** the prediction log's flush interval (default 250 ms); null: predictions are not logged */
@@ -46,8 +54,12 @@ export interface ModelServer {
   store: ModelStore;
   metrics: ServeMetrics;
   predictionLog: PredictionLog | null;
-  /** polls the deployments table now (what the timer does every pollMs) */
-  refresh(): Promise<void>;
+  /**
+   * Checks the deployments table now (what the timer does every pollMs, a notification at once,
+   * SIGHUP through the CLI), counted under `trigger` (default 'poll'); resolves when a check that
+   * started after this call has finished.
+   */
+  refresh(trigger?: ReloadTrigger): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -243,9 +255,10 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
   let polling: NodeJS.Timeout | null = null;
   let sweeping: NodeJS.Timeout | null = null;
   let lastPollError: string | null = null;
-  const refresh = async (): Promise<void> => {
+  const check = async (trigger: ReloadTrigger): Promise<void> => {
     try {
       const result = await store.refresh(options.db);
+      metrics.reloadChecked(trigger, result.loaded.length + result.unloaded.length > 0);
       metrics.loadFailed(result.failed);
       metrics.setModels(store.list(), store.readiness().models);
       const alerts = await options.db.query<{ pipeline: string; severity: string; n: number }>(
@@ -260,19 +273,58 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
       lastPollError = null;
     } catch (err) {
       const message = (err as Error).message;
-      if (message !== lastPollError) log(`serve: polling mlops.deployments failed (the loaded models keep serving): ${message}`);
+      if (message !== lastPollError) log(`serve: reading mlops.deployments failed (the loaded models keep serving): ${message}`);
       lastPollError = message;
     }
   };
 
-  await refresh();
+  /** the check running, and the one asked for meanwhile (it runs next, once, for all who asked) */
+  let running: Promise<void> | null = null;
+  let queued: { trigger: ReloadTrigger; done: Promise<void> } | null = null;
+  const refresh = (trigger: ReloadTrigger = 'poll'): Promise<void> => {
+    if (!running) {
+      running = check(trigger).finally(() => (running = null));
+      return running;
+    }
+    if (!queued) {
+      const next: { trigger: ReloadTrigger; done: Promise<void> } = {
+        trigger,
+        done: running.then(() => {
+          queued = null;
+          return refresh(next.trigger);
+        }),
+      };
+      queued = next;
+    }
+    return queued.done;
+  };
+
+  let listener: DeployListener | null = null;
+  if (options.listen !== false) {
+    listener = listenForDeploys(options.db, {
+      onNotify: () => void refresh('notify'),
+      onRestored: () => void refresh('reconnect'),
+      onState: (up) => metrics.deployListener.set(up ? 1 : 0),
+      log,
+    });
+    // Listening before the first read: a deploy committed in between is heard, not left to the poll.
+    await listener.started;
+  }
+
+  await refresh('start');
   predictionLog?.start();
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+  } catch (err) {
+    await listener?.close();
+    await predictionLog?.close();
+    throw err;
+  }
   const address = app.server.address();
   const url =
     typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   const schedule = (): void => {
-    polling = setTimeout(() => void refresh().finally(() => polling !== null && schedule()), options.pollMs ?? 2000);
+    polling = setTimeout(() => void refresh('poll').finally(() => polling !== null && schedule()), options.pollMs ?? 2000);
   };
   schedule();
   if (options.sweep) {
@@ -301,6 +353,8 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
       if (sweeping) clearTimeout(sweeping);
       polling = null;
       sweeping = null;
+      await listener?.close();
+      await (queued?.done ?? running); // a check under way ends before the database may be closed
       await app.close(); // stops accepting, waits for requests in flight
       await predictionLog?.close();
     },
