@@ -179,6 +179,179 @@ describe('gbdt kernel', () => {
   });
 });
 
+/** A node's rows for findSplit: per feature a bin (0 = missing, 1..binCount - 1) and a quantised gradient. */
+interface NodeRows {
+  bins: Uint8Array[];
+  q: Int32Array;
+  binCount: number[];
+}
+
+interface SplitQuery {
+  l2: number;
+  msl: number;
+  minGain: number;
+  scale: number;
+}
+
+interface FoundSplit {
+  gain: number;
+  feature: number;
+  bin: number;
+  missingLeft: boolean;
+}
+
+/**
+ * findSplit on a node's histograms built here (plain loops into i64 bins: (q sum << 24) + count),
+ * over features `features` of f0 = 0.
+ */
+function kernelFindSplit(rows: NodeRows, query: SplitQuery, features: number[]): FoundSplit {
+  const nf = rows.bins.length;
+  const histBytes = nf * 2048;
+  const memory = createSharedMemory(Math.ceil((histBytes + 8 * nf + 64) / 65536), 64);
+  const kernel = instantiateKernel(memory);
+  const hist = new BigInt64Array(memory.buffer, 0, nf * 256);
+  const n = rows.q.length;
+  for (let f = 0; f < nf; f++) {
+    for (let r = 0; r < n; r++) hist[f * 256 + rows.bins[f][r]] += (BigInt(rows.q[r]) << 24n) + 1n;
+  }
+  const binCountAt = histBytes;
+  const localAt = binCountAt + 4 * nf;
+  const outAt = Math.ceil((localAt + 4 * nf) / 8) * 8;
+  new Int32Array(memory.buffer, binCountAt, nf).set(rows.binCount);
+  new Int32Array(memory.buffer, localAt, features.length).set(features);
+  let Q = 0;
+  for (let r = 0; r < n; r++) Q += rows.q[r];
+  kernel.findSplit(0, binCountAt, localAt, features.length, 0, Q, n, query.scale, query.l2, query.msl, query.minGain, outAt);
+  const out = new Float64Array(memory.buffer, outAt, 4);
+  return { gain: out[0], feature: out[1], bin: out[2], missingLeft: out[3] === 1 };
+}
+
+/**
+ * The same by brute force over the rows, candidate by candidate in the documented order: features
+ * as listed, boundaries t = 1.. (values in bins <= t left), missing values right then left (left
+ * only when the node has missing values and t is not the last bin); a boundary after an empty bin
+ * (but the last) is skipped; the first candidate with the largest gain > minGain wins.
+ */
+function bruteFindSplit(rows: NodeRows, query: SplitQuery, features: number[]): FoundSplit {
+  const n = rows.q.length;
+  let Q = 0;
+  for (let r = 0; r < n; r++) Q += rows.q[r];
+  const { l2, msl, scale } = query;
+  let best: FoundSplit = { gain: query.minGain, feature: -1, bin: 0, missingLeft: false };
+  for (const f of features) {
+    const bins = rows.bins[f];
+    const nv = rows.binCount[f] - 1;
+    const count = (pred: (b: number) => boolean): number => bins.filter(pred).length;
+    const missing = count((b) => b === 0);
+    for (let t = 1; t <= nv; t++) {
+      if (t < nv && count((b) => b === t) === 0) continue;
+      for (const missingLeft of [false, true]) {
+        if (missingLeft && (missing === 0 || t === nv)) continue;
+        let hL = 0;
+        let qL = 0;
+        for (let r = 0; r < n; r++) {
+          if (bins[r] === 0 ? missingLeft : bins[r] <= t) {
+            hL++;
+            qL += rows.q[r];
+          }
+        }
+        const hR = n - hL;
+        if (hL < msl || hR < msl) continue;
+        const qR = Q - qL;
+        const gain = (0.5 / (scale * scale)) * ((qL * qL) / (hL + l2) + (qR * qR) / (hR + l2) - (Q * Q) / (n + l2));
+        if (gain > best.gain) {
+          const valuesLeft = count((b) => b >= 1 && b <= t);
+          best = { gain, feature: f, bin: t, missingLeft: missing === 0 ? valuesLeft >= n - valuesLeft : missingLeft };
+        }
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Node rows: feature 0 continuous-like (15 value bins, a few empty), 1 with 20% missing, 2
+ * constant (one value bin, no missing), 3 a copy of 0 (ties go to the earlier feature), 4 one
+ * value bin plus missing values, 5 with bin 1 and the bins above 6 empty and missing values.
+ */
+function nodeRows(n: number, seed: number): NodeRows {
+  const rand = createPrng(seed);
+  const nf = 6;
+  const bins = Array.from({ length: nf }, () => new Uint8Array(n));
+  const q = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    const b0 = 1 + Math.floor(rand() * 15);
+    bins[0][r] = b0 === 7 || b0 === 1 ? 8 : b0;
+    bins[1][r] = rand() < 0.2 ? 0 : 1 + Math.floor(rand() * 6);
+    bins[2][r] = 1;
+    bins[3][r] = bins[0][r];
+    bins[4][r] = rand() < 0.3 ? 0 : 1;
+    bins[5][r] = rand() < 0.25 ? 0 : 2 + Math.floor(rand() * 5);
+    const signal = (bins[0][r] > 9 ? 3000 : -2000) + (bins[1][r] === 0 ? 4000 : 0) + (bins[5][r] === 0 ? -2500 : 0);
+    q[r] = Math.max(-QUANT_MAX, Math.min(QUANT_MAX, Math.round(signal + (rand() - 0.5) * 12000)));
+  }
+  return { bins, q, binCount: [16, 7, 2, 16, 2, 12] };
+}
+
+describe('gbdt split search kernel (findSplit)', () => {
+  const base: SplitQuery = { l2: 1, msl: 5, minGain: 0, scale: 0.37 };
+  const all = [0, 1, 2, 3, 4, 5];
+
+  it('finds the best candidate of a brute-force pass over the rows, with its exact gain, for any feature subset', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const rows = nodeRows(40 + seed * 7, seed);
+      for (const features of [all, [1, 2, 5], [2], [4], [0, 3]]) {
+        for (const l2 of [0, 1, 25]) {
+          const query = { ...base, l2 };
+          expect(kernelFindSplit(rows, query, features)).toEqual(bruteFindSplit(rows, query, features));
+        }
+      }
+    }
+  });
+
+  it('a constant feature never splits; one value bin with missing values splits missing from the rest', () => {
+    const rows = nodeRows(300, 5);
+    expect(kernelFindSplit(rows, base, [2])).toEqual({ gain: 0, feature: -1, bin: 0, missingLeft: false });
+    const onlyMissing = kernelFindSplit(rows, base, [4]);
+    // all values left (bin 1), missing values right
+    expect(onlyMissing).toMatchObject({ feature: 4, bin: 1, missingLeft: false });
+    expect(onlyMissing.gain).toBeGreaterThan(0);
+    expect(onlyMissing).toEqual(bruteFindSplit(rows, base, [4]));
+  });
+
+  it('ties keep the earlier feature (a copied column never wins over its original)', () => {
+    const rows = nodeRows(400, 9);
+    const found = kernelFindSplit(rows, base, [0, 3]);
+    expect(found.feature).toBe(0);
+    expect(kernelFindSplit(rows, base, [3]).gain).toBe(found.gain);
+  });
+
+  it('min_samples_leaf bounds both children; none when the node has fewer than twice as many rows', () => {
+    const rows = nodeRows(200, 11);
+    for (const msl of [1, 20, 60, 90, 100]) {
+      const query = { ...base, msl };
+      const found = kernelFindSplit(rows, query, all);
+      expect(found).toEqual(bruteFindSplit(rows, query, all));
+      if (found.feature >= 0) {
+        const bins = rows.bins[found.feature];
+        let hL = 0;
+        for (const b of bins) if (b === 0 ? found.missingLeft : b <= found.bin) hL++;
+        expect(Math.min(hL, 200 - hL)).toBeGreaterThanOrEqual(msl);
+      }
+    }
+    expect(kernelFindSplit(rows, { ...base, msl: 101 }, all).feature).toBe(-1);
+  });
+
+  it('min_gain: a split must beat it strictly', () => {
+    const rows = nodeRows(250, 13);
+    const best = kernelFindSplit(rows, base, all);
+    expect(best.feature).toBeGreaterThanOrEqual(0);
+    const below = kernelFindSplit(rows, { ...base, minGain: best.gain * (1 - 1e-9) }, all);
+    expect(below).toEqual(best);
+    expect(kernelFindSplit(rows, { ...base, minGain: best.gain }, all)).toEqual({ gain: best.gain, feature: -1, bin: 0, missingLeft: false });
+  });
+});
+
 describe("ridge's Gram kernel", () => {
   it("gramUpper adds Z'Z of a column-major block into the upper triangle and diagonal tiles, equal to a plain recomputation", () => {
     const rand = createPrng(11);

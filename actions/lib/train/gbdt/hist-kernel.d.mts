@@ -13,6 +13,10 @@ export interface HistKernel {
   copyCols(src: number, srcStride: number, dst: number, dstStride: number, width: number, n: number): void;
   transposeRows(src: number, nFeatures: number, n: number, dst: number, dstStride: number): void;
   gramUpper(z: number, stride: number, kp: number, g: number): void;
+  findSplit(
+    hist: number, binCount: number, local: number, n: number, f0: number,
+    Q: number, H: number, scale: number, l2: number, minSamplesLeaf: number, minGain: number, out: number,
+  ): void;
 }
 
 /** The parts of a shared WebAssembly.Memory used here (the project's lib has no DOM/wasm types). */

@@ -20,7 +20,7 @@
 // accumulated by exactly one thread, in integers, and the best splits of the groups are merged in
 // feature order, so results do not depend on the thread count or on who did what.
 
-const WASM_BASE64 = 'AGFzbQEAAAABSQdgCH9/f39/f39/AGAJf39/f39/f39/AGADf39/AGAFf39/f38AYAZ/f39/f38AYA9/f39/f39/f39/f39/f38Bf2AEf39/fwACEgEDZW52Bm1lbW9yeQIDAYCABAMKCQABAgMEBQQDBgd6CQ5oaXN0Q29udGlndW91cwAACmhpc3RMaXN0ZWQAAQxoaXN0U3VidHJhY3QAAgliaW5WYWx1ZXMAAwpnYXRoZXJSb3dzAAQJcGFydGl0aW9uAAUIY29weUNvbHMABg10cmFuc3Bvc2VSb3dzAAcJZ3JhbVVwcGVyAAgKxxAJlwEDBH8BfgJ/IAQhCAJAIAggBU4NACAGIAdODQADQCAAIAggAWxqIQ4gAiAIQQJ0aigCAKxCGIZCAYQhDCAOIAZqIQkgDiAHaiEKIAMgBkELdGohCwNAIAsgCS0AAEEDdGohDSANIA0pAwAgDHw3AwAgC0GAEGohCyAJQQFqIQkgCSAKSQ0ACyAIQQFqIQggCCAFSA0ACwsLkQEDA38BfgJ/IAQhCQJAIAkgBU4NACAHIAhODQADQCAAIAkgAWxqIQ4gAiAJQQJ0aigCAKxCGIZCAYQhDCAHIQoDQCAGIApBAnRqKAIAIQsgAyALQQt0aiAOIAtqLQAAQQN0aiENIA0gDSkDACAMfDcDACAKQQFqIQogCiAISA0ACyAJQQFqIQkgCSAFSA0ACwsLQAEBfyAAIAJBA3RqIQMCQCAAIANPDQADQCAAIAApAwAgASkDAH03AwAgAEEIaiEAIAFBCGohASAAIANJDQALCwuoAgMCfwF9An8CQCABQQBMDQADQCAAIAVBAnRqKgIAIQcgByAHXARAIAQgBWpBADoAAAUgAyAGQQp0aiEIQYABQQAgCCoC/AMgB10bIQkgCUHAAEEAIAggCUECdGoqAvwBIAddG2ohCSAJQSBBACAIIAlBAnRqKgJ8IAddG2ohCSAJQRBBACAIIAlBAnRqKgI8IAddG2ohCSAJQQhBACAIIAlBAnRqKgIcIAddG2ohCSAJQQRBACAIIAlBAnRqKgIMIAddG2ohCSAJQQJBACAIIAlBAnRqKgIEIAddG2ohCSAJQQFBACAIIAlBAnRqKgIAIAddG2ohCSAEIAVqIAlBAWo6AAALIAZBAWohBiAGIAJGBEBBACEGCyAFQQFqIQUgBSABSA0ACwsLuwMBBn8gBUEQTgRAIAVBEGshCyADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgC08NAANAIAcgCWogCCAJav0ABAD9CwQAIAlBEGohCSAJIAtJDQALCyAHIAtqIAggC2r9AAQA/QsEACAGQQFqIQYgBiAESA0ACwsPCyAFQQhOBEAgBUEIayELIAMhBgJAIAYgBE4NAANAIAEgBiAFbGohByAAIAIgBkECdGooAgAgBWxqIQhBACEJAkAgCSALTw0AA0AgByAJaiAIIAlqKQMANwMAIAlBCGohCSAJIAtJDQALCyAHIAtqIAggC2opAwA3AwAgBkEBaiEGIAYgBEgNAAsLDwsgBUF4cSEKIAMhBgJAIAYgBE4NAANAIAEgBiAFbGohByAAIAIgBkECdGooAgAgBWxqIQhBACEJAkAgCSAKTw0AA0AgByAJaiAIIAlqKQMANwMAIAlBCGohCSAJIApJDQALCwJAIAkgBU8NAANAIAcgCWogCCAJai0AADoAACAJQQFqIQkgCSAFSQ0ACwsgBkEBaiEGIAYgBEgNAAsLC+MCBQV/AXwBfwF8AX4gAyEPIAMhEAJAIA8gBE4NAANAIAYgD0ECdGooAgAhEiAAIBJqLQAAIRMgByAPQQN0aisDACEUIAggD0ECdGooAgAhFSACIBMgAU0gE0UbBEAgBiAQQQJ0aiASNgIAIAVFBEAgByAQQQN0aiAUOQMAIAggEEECdGogFTYCACAJIBBBAnRqIA82AgALIBYgFKAhFiAXIBWsfCEXIBBBAWohEAUgCiARQQJ0aiASNgIAIAVFBEAgCyARQQN0aiAUOQMAIAwgEUECdGogFTYCACANIBFBAnRqIA82AgALIBFBAWohEQsgD0EBaiEPIA8gBEgNAAsLIAYgEEECdGogCiARQQJ0/AoAACAFRQRAIAcgEEEDdGogCyARQQN0/AoAACAIIBBBAnRqIAwgEUECdPwKAAAgCSAQQQJ0aiANIBFBAnT8CgAACyAOIBY5AwAgDiAXuTkDCCAQC44BAQN/IARBeHEhCAJAIAVBAEwNAANAQQAhBwJAIAcgCE8NAANAIAIgB2ogACAHaikDADcDACAHQQhqIQcgByAISQ0ACwsCQCAHIARPDQADQCACIAdqIAAgB2otAAA6AAAgB0EBaiEHIAcgBEkNAAsLIAAgAWohACACIANqIQIgBkEBaiEGIAYgBUgNAAsLC2ABBH8CQCACQQBMDQAgAUEATA0AA0AgACAFaiEGIAMgBSAEbGohByAHIAJqIQgDQCAHIAYtAAA6AAAgBiABaiEGIAdBAWohByAHIAhJDQALIAVBAWohBSAFIAFIDQALCwuaAwIIfwh7AkAgAkEATA0AIAFBAEwNAANAIAAgBCABbGohBiAGIAFqIQcgBCEFA0AgACAFIAFsaiEIIAggAWohCf0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEPQQAhCgNAIAYgCmr9AAQAIRAgByAKav0ABAAhESAIIApq/QAEACESIAkgCmr9AAQAIRMgDCAQIBL98gH98AEhDCANIBAgE/3yAf3wASENIA4gESAS/fIB/fABIQ4gDyARIBP98gH98AEhDyAKQRBqIQogCiABSQ0ACyADIAQgAmwgBWpBA3RqIQsgCyALKwMAIAz9IQAgDP0hAaCgOQMAIAsgCysDCCAN/SEAIA39IQGgoDkDCCALIAJBA3RqIQsgCyALKwMAIA79IQAgDv0hAaCgOQMAIAsgCysDCCAP/SEAIA/9IQGgoDkDCCAFQQJqIQUgBSACSA0ACyAEQQJqIQQgBCACSA0ACwsL';
+const WASM_BASE64 = 'AGFzbQEAAAABXwlgCH9/f39/f39/AGAJf39/f39/f39/AGADf39/AGAFf39/f38AYAZ/f39/f38AYA9/f39/f39/f39/f39/f38Bf2ADfHx8AXxgDH9/f39/fH98fH98fwBgBH9/f38AAhIBA2VudgZtZW1vcnkCAwGAgAQDDAsAAQIDBAUEAwYHCAeGAQoOaGlzdENvbnRpZ3VvdXMAAApoaXN0TGlzdGVkAAEMaGlzdFN1YnRyYWN0AAIJYmluVmFsdWVzAAMKZ2F0aGVyUm93cwAECXBhcnRpdGlvbgAFCGNvcHlDb2xzAAYNdHJhbnNwb3NlUm93cwAHCWZpbmRTcGxpdAAJCWdyYW1VcHBlcgAKCqAXC5cBAwR/AX4CfyAEIQgCQCAIIAVODQAgBiAHTg0AA0AgACAIIAFsaiEOIAIgCEECdGooAgCsQhiGQgGEIQwgDiAGaiEJIA4gB2ohCiADIAZBC3RqIQsDQCALIAktAABBA3RqIQ0gDSANKQMAIAx8NwMAIAtBgBBqIQsgCUEBaiEJIAkgCkkNAAsgCEEBaiEIIAggBUgNAAsLC5EBAwN/AX4CfyAEIQkCQCAJIAVODQAgByAITg0AA0AgACAJIAFsaiEOIAIgCUECdGooAgCsQhiGQgGEIQwgByEKA0AgBiAKQQJ0aigCACELIAMgC0ELdGogDiALai0AAEEDdGohDSANIA0pAwAgDHw3AwAgCkEBaiEKIAogCEgNAAsgCUEBaiEJIAkgBUgNAAsLC0ABAX8gACACQQN0aiEDAkAgACADTw0AA0AgACAAKQMAIAEpAwB9NwMAIABBCGohACABQQhqIQEgACADSQ0ACwsLqAIDAn8BfQJ/AkAgAUEATA0AA0AgACAFQQJ0aioCACEHIAcgB1wEQCAEIAVqQQA6AAAFIAMgBkEKdGohCEGAAUEAIAgqAvwDIAddGyEJIAlBwABBACAIIAlBAnRqKgL8ASAHXRtqIQkgCUEgQQAgCCAJQQJ0aioCfCAHXRtqIQkgCUEQQQAgCCAJQQJ0aioCPCAHXRtqIQkgCUEIQQAgCCAJQQJ0aioCHCAHXRtqIQkgCUEEQQAgCCAJQQJ0aioCDCAHXRtqIQkgCUECQQAgCCAJQQJ0aioCBCAHXRtqIQkgCUEBQQAgCCAJQQJ0aioCACAHXRtqIQkgBCAFaiAJQQFqOgAACyAGQQFqIQYgBiACRgRAQQAhBgsgBUEBaiEFIAUgAUgNAAsLC7sDAQZ/IAVBEE4EQCAFQRBrIQsgAyEGAkAgBiAETg0AA0AgASAGIAVsaiEHIAAgAiAGQQJ0aigCACAFbGohCEEAIQkCQCAJIAtPDQADQCAHIAlqIAggCWr9AAQA/QsEACAJQRBqIQkgCSALSQ0ACwsgByALaiAIIAtq/QAEAP0LBAAgBkEBaiEGIAYgBEgNAAsLDwsgBUEITgRAIAVBCGshCyADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgC08NAANAIAcgCWogCCAJaikDADcDACAJQQhqIQkgCSALSQ0ACwsgByALaiAIIAtqKQMANwMAIAZBAWohBiAGIARIDQALCw8LIAVBeHEhCiADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgCk8NAANAIAcgCWogCCAJaikDADcDACAJQQhqIQkgCSAKSQ0ACwsCQCAJIAVPDQADQCAHIAlqIAggCWotAAA6AAAgCUEBaiEJIAkgBUkNAAsLIAZBAWohBiAGIARIDQALCwvjAgUFfwF8AX8BfAF+IAMhDyADIRACQCAPIARODQADQCAGIA9BAnRqKAIAIRIgACASai0AACETIAcgD0EDdGorAwAhFCAIIA9BAnRqKAIAIRUgAiATIAFNIBNFGwRAIAYgEEECdGogEjYCACAFRQRAIAcgEEEDdGogFDkDACAIIBBBAnRqIBU2AgAgCSAQQQJ0aiAPNgIACyAWIBSgIRYgFyAVrHwhFyAQQQFqIRAFIAogEUECdGogEjYCACAFRQRAIAsgEUEDdGogFDkDACAMIBFBAnRqIBU2AgAgDSARQQJ0aiAPNgIACyARQQFqIRELIA9BAWohDyAPIARIDQALCyAGIBBBAnRqIAogEUECdPwKAAAgBUUEQCAHIBBBA3RqIAsgEUEDdPwKAAAgCCAQQQJ0aiAMIBFBAnT8CgAAIAkgEEECdGogDSARQQJ0/AoAAAsgDiAWOQMAIA4gF7k5AwggEAuOAQEDfyAEQXhxIQgCQCAFQQBMDQADQEEAIQcCQCAHIAhPDQADQCACIAdqIAAgB2opAwA3AwAgB0EIaiEHIAcgCEkNAAsLAkAgByAETw0AA0AgAiAHaiAAIAdqLQAAOgAAIAdBAWohByAHIARJDQALCyAAIAFqIQAgAiADaiECIAZBAWohBiAGIAVIDQALCwtgAQR/AkAgAkEATA0AIAFBAEwNAANAIAAgBWohBiADIAUgBGxqIQcgByACaiEIA0AgByAGLQAAOgAAIAYgAWohBiAHQQFqIQcgByAISQ0ACyAFQQFqIQUgBSABSA0ACwsLQQEBfCAAIAGjIAKgIQMgAyADmSACoEQAAAAAAACwPaKhIQMgAyADoUQAAAAAAAAAAGEEfCADBUQAAAAAAADw/wsLlQYLBHwIfwF+AX8BfgF/AX4CfwF+AX8FfEQAAAAAAADgPyAHIAeioyEMIAUgBaIgBrcgCKCjIQ0gCiEOIA4gDCANEAghD0F/IRAgBiAJQQF0ayETAkAgA0EATA0AIBNBAEgNAANAIAQgAiAUQQJ0aigCAGohFSAAIBVBC3RqIRYgASAVQQJ0aigCAEEBayEXIBYpAwAhGCAYp0H///8HcSEZIBhCGIchGkEAIR5CACEfQQEhGwJAIBsgF04NAANAIBYgG0EDdGopAwAhHCAcp0H///8HcSEdAkAgHUUNACAeIB1qIR4gHyAcQhiHfCEfIAYgHmshICAeIAlrIBNNBEAgH7khISAFICGhISIgHrcgCKAhIyAgtyAIoCEkICEgIaIgJKIgIiAioiAjoqAgDyAjoiAkomYEQCAMICEgIaIgI6MgIiAioiAko6AgDaGiISUgJSAOZARAICUhDiAOIAwgDRAIIQ8gFSEQIBshESAeIAYgHmtOQQAgGUUbIRILCwsgGUUNACAGIB4gGWprISAgHiAZaiAJayATTQRAIB8gGny5ISEgBSAhoSEiIB4gGWq3IAigISMgILcgCKAhJCAhICGiICSiICIgIqIgI6KgIA8gI6IgJKJmBEAgDCAhICGiICOjICIgIqIgJKOgIA2hoiElICUgDmQEQCAlIQ4gDiAMIA0QCCEPIBUhECAbIRFBASESCwsLCyAbQQFqIRsgGyAXSA0ACwsgF0EBTiAZQQBHcQRAIBchGyAWIBtBA3RqKQMAIRwgHiAcp0H///8HcWohHiAfIBxCGId8IR8gBiAeayEgIB4gCWsgE00EQCAfuSEhIAUgIaEhIiAetyAIoCEjICC3IAigISQgISAhoiAkoiAiICKiICOioCAPICOiICSiZgRAIAwgISAhoiAjoyAiICKiICSjoCANoaIhJSAlIA5kBEAgJSEOIA4gDCANEAghDyAVIRAgGyERQQAhEgsLCwsgFEEBaiEUIBQgA0gNAAsLIAsgDjkDACALIBC3OQMIIAsgEbc5AxAgCyAStzkDGAuaAwIIfwh7AkAgAkEATA0AIAFBAEwNAANAIAAgBCABbGohBiAGIAFqIQcgBCEFA0AgACAFIAFsaiEIIAggAWohCf0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEPQQAhCgNAIAYgCmr9AAQAIRAgByAKav0ABAAhESAIIApq/QAEACESIAkgCmr9AAQAIRMgDCAQIBL98gH98AEhDCANIBAgE/3yAf3wASENIA4gESAS/fIB/fABIQ4gDyARIBP98gH98AEhDyAKQRBqIQogCiABSQ0ACyADIAQgAmwgBWpBA3RqIQsgCyALKwMAIAz9IQAgDP0hAaCgOQMAIAsgCysDCCAN/SEAIA39IQGgoDkDCCALIAJBA3RqIQsgCyALKwMAIA79IQAgDv0hAaCgOQMAIAsgCysDCCAP/SEAIA/9IQGgoDkDCCAFQQJqIQUgBSACSA0ACyAEQQJqIQQgBCACSA0ACwsL';
 
 let compiled;
 function kernelModule() {
@@ -113,7 +113,6 @@ function views(ctx) {
       hist: new Int32Array(buf, at.hist, (buf.byteLength - at.hist) >> 2),
       local: new Int32Array(buf, at.task + lay.local * 4, nFeatures),
       ctl: new Int32Array(buf, at.ctl, CTL_WORDS),
-      binCount: new Int32Array(buf, at.binCount, nFeatures),
       rowIdx: new Int32Array(buf, at.rowIdx, ctx.config.nTrain),
       grad: new Float64Array(buf, at.grad, ctx.config.nTrain),
       gradQ: new Int32Array(buf, at.gradQ, ctx.config.nTrain),
@@ -326,10 +325,18 @@ function runLevel(ctx, v, g) {
     const off = at.hist + f0 * FEATURE_HIST_BYTES;
     kernel.histSubtract(off + task[o] * histStrideBytes, off + task[o + 1] * histStrideBytes, width * 256);
   }
+  // Split search over this group's features (hist-kernel.wat's findSplit); results at split
+  // result (k, g). Ties keep the first candidate, so the groups' results merged in group order
+  // with `>` (histogram.ts) equal a single pass over all features.
   const scale = v.taskF[0];
+  const { l2, minSamplesLeaf, minGain } = config;
   for (let k = 0; k < nSplit; k++) {
     const o = lay.split + 2 * k;
-    findSplit(config, v.binCount, histView, task[o] * (histStrideBytes >> 2), local, lo, nLocal, f0, v.taskF[lay.splitQ + k], task[o + 1], scale, v.taskF, lay.splitRes + 4 * (k * groups + g));
+    kernel.findSplit(
+      at.hist + task[o] * histStrideBytes, at.binCount, at.task + 4 * (lay.local + lo), nLocal, f0,
+      v.taskF[lay.splitQ + k], task[o + 1], scale, l2, minSamplesLeaf, minGain,
+      at.taskF + 8 * (lay.splitRes + 4 * (k * groups + g)),
+    );
   }
 }
 
@@ -338,67 +345,6 @@ function writeSplit(out, o, gain, feature, bin, missingLeft) {
   out[o + 1] = feature;
   out[o + 2] = bin;
   out[o + 3] = missingLeft;
-}
-
-/**
- * Best split of a node over features f0 + local[lo..lo+n) (ascending) from its histogram: for
- * each feature and bin boundary, missing values tried on both sides (kept on the better one);
- * plus "all values left, missing right". Sums are quantised gradients (Q = node total); gains
- * are converted to loss units with scale. Writes (gain, feature, bin, missingLeft) at out[o];
- * feature -1 when nothing beats min_gain. Ties keep the first candidate, so the groups' results
- * merged in group order with `>` equal a single pass over all features.
- */
-function findSplit(config, binCount, hist, base, local, lo, n, f0, Q, H, scale, out, o) {
-  const { l2: lambda, minSamplesLeaf: msl, minGain } = config;
-  // G = Q / scale, so G^2 / (H + l2) = Q^2 / (H + l2) / scale^2.
-  const toLoss = 0.5 / (scale * scale);
-  const parentScore = (Q * Q) / (H + lambda);
-  let bestGain = minGain;
-  let bestFeature = -1;
-  let bestBin = 0;
-  let bestMissingLeft = false;
-  for (let k = 0; k < n; k++) {
-    const f = f0 + local[lo + k];
-    // bin j of feature f: int32 words (lo, hi) at off + 2j; lo's low 24 bits are the count
-    const off = base + f * 512;
-    const nValueBins = binCount[f] - 1;
-    const mLo = hist[off];
-    const hm = mLo & 0xffffff;
-    const qm = hist[off + 1] * 256 + (mLo >>> 24);
-    let ql = 0;
-    let hl = 0;
-    for (let j = 1; j <= nValueBins; j++) {
-      const lw = hist[off + 2 * j];
-      const c = lw & 0xffffff;
-      // An empty bin repeats the previous boundary's split.
-      if (c === 0 && j < nValueBins) continue;
-      hl += c;
-      ql += hist[off + 2 * j + 1] * 256 + (lw >>> 24);
-      if (j === nValueBins && hm === 0) break;
-      // Missing values right (or, for the last bin, "all values left, missing right").
-      let hL = hl;
-      let qL = ql;
-      for (let side = 0; side < 2; side++) {
-        const hR = H - hL;
-        if (hL >= msl && hR >= msl) {
-          const qR = Q - qL;
-          const gain = toLoss * ((qL * qL) / (hL + lambda) + (qR * qR) / (hR + lambda) - parentScore);
-          if (gain > bestGain) {
-            bestGain = gain;
-            bestFeature = f;
-            bestBin = j;
-            // Without missing values in this node, unseen NaNs follow the larger child.
-            bestMissingLeft = hm === 0 ? hl >= H - hl : side === 1;
-          }
-        }
-        if (hm === 0 || j === nValueBins) break;
-        // Missing values left.
-        hL = hl + hm;
-        qL = ql + qm;
-      }
-    }
-  }
-  writeSplit(out, o, bestGain, bestFeature, bestBin, bestMissingLeft ? 1 : 0);
 }
 
 /**

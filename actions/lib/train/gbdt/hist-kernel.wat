@@ -1,6 +1,6 @@
-;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, row reordering
-;; and gradient histograms for the gbdt, and the Gram update of ridge. `npm run build:wasm` assembles it with wabt (threads + bulk memory +
-;; simd) into WASM_BASE64 in hist-kernel.mjs; test/gbdt-kernel.test.ts checks the two agree.
+;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, row reordering,
+;; gradient histograms and the split search for the gbdt, and the Gram update of ridge. `npm run
+;; build:wasm` assembles it with wabt (threads + bulk memory + simd) into WASM_BASE64 in hist-kernel.mjs; test/gbdt-kernel.test.ts checks the two agree.
 ;;
 ;; Row-major bins are kept per feature group (one matrix [rows, group width] each, handled by one
 ;; thread at a time; `nf` below is then the group's width) in partition order (see gatherRows), so a
@@ -276,6 +276,172 @@
           (br_if $rl (i32.lt_u (local.get $d) (local.get $de))))
         (local.set $f (i32.add (local.get $f) (i32.const 1)))
         (br_if $fl (i32.lt_s (local.get $f) (local.get $nf))))))
+
+  ;; findSplit's filter threshold for the best gain so far: T = bestGain / toLoss + parent, lowered
+  ;; by (|T| + parent) 2^-36 (the scale of the roundings in a gain is |T| + parent for candidates
+  ;; near it); -infinity (every candidate computed exactly) when that is not finite (toLoss 0 or
+  ;; subnormal).
+  (func $splitThreshold (param $bestGain f64) (param $toLoss f64) (param $parent f64) (result f64)
+    (local $t f64)
+    (local.set $t (f64.add (f64.div (local.get $bestGain) (local.get $toLoss)) (local.get $parent)))
+    (local.set $t (f64.sub (local.get $t)
+      (f64.mul (f64.add (f64.abs (local.get $t)) (local.get $parent)) (f64.const 0x1p-36))))
+    (if (result f64) (f64.eq (f64.sub (local.get $t) (local.get $t)) (f64.const 0))
+      (then (local.get $t))
+      (else (f64.const -inf))))
+
+  ;; Best split of a node over features f0 + local[k], k < n (i32 at $local, ascending), from its
+  ;; histograms (feature f's 256 bins at $hist + f * 2048; bin 0 holds the missing values, value
+  ;; bins 1..binCount[f] - 1, binCount i32 per feature at $binCount). For each feature and bin
+  ;; boundary j (values in bins <= j go left), missing values are tried right, then left; at the last
+  ;; bin that is "all values left, missing right". A boundary after an empty bin (but the last) is
+  ;; the previous boundary's split again and is skipped. Both children need >= $msl rows ($H = the
+  ;; node's rows); the gain, from the node's quantised sum $Q, in loss units with $scale:
+  ;;   0.5 / scale^2 * (qL^2 / (hL + l2) + qR^2 / (hR + l2) - Q^2 / (H + l2)).
+  ;; The first candidate with the largest gain > $minGain wins (ties: the earlier feature, bin,
+  ;; missing right). Writes f64 (gain, feature, bin, missingLeft) at $out; feature -1 (gain
+  ;; $minGain) when none. Without missing values in the node, missingLeft says the left child is the
+  ;; larger (unseen NaNs follow it). Integer sums are exact; the f64 arithmetic is the same
+  ;; operations in the same order for every candidate, so gains and ties are reproducible.
+  ;;
+  ;; The two divisions per candidate bound the scan, so a candidate is first compared without
+  ;; them: its gain can beat bestGain only if qL^2 / dL + qR^2 / dR >= bestGain / toLoss + parent
+  ;; (dL = hL + l2, dR = hR + l2 > 0), i.e. qL^2 dR + qR^2 dL >= (bestGain / toLoss + parent) dL dR.
+  ;; The threshold is lowered by 2^-36 of its scale (see $splitThreshold), far more than the few
+  ;; roundings (~2^-53 each) on either side, so a candidate the filter drops has a computed gain
+  ;; below bestGain and the exact comparison, which every other candidate gets, picks the same split.
+  (func (export "findSplit")
+    (param $hist i32) (param $binCount i32) (param $local i32) (param $n i32) (param $f0 i32)
+    (param $Q f64) (param $H i32) (param $scale f64) (param $l2 f64) (param $msl i32) (param $minGain f64)
+    (param $out i32)
+    (local $toLoss f64) (local $parent f64) (local $bestGain f64) (local $thr f64) (local $bestF i32) (local $bestBin i32) (local $bestML i32)
+    (local $span i32) (local $k i32) (local $f i32) (local $off i32) (local $nv i32) (local $m i64) (local $hm i32) (local $qm i64)
+    (local $j i32) (local $v i64) (local $c i32) (local $hl i32) (local $ql i64)
+    (local $hR i32) (local $qLf f64) (local $qRf f64) (local $dL f64) (local $dR f64) (local $gain f64)
+    (local.set $toLoss (f64.div (f64.const 0.5) (f64.mul (local.get $scale) (local.get $scale))))
+    (local.set $parent (f64.div (f64.mul (local.get $Q) (local.get $Q)) (f64.add (f64.convert_i32_s (local.get $H)) (local.get $l2))))
+    (local.set $bestGain (local.get $minGain))
+    (local.set $thr (call $splitThreshold (local.get $bestGain) (local.get $toLoss) (local.get $parent)))
+    (local.set $bestF (i32.const -1))
+    ;; both children have >= msl rows: hL - msl in [0, H - 2 msl] (unsigned), and none when H < 2 msl
+    (local.set $span (i32.sub (local.get $H) (i32.shl (local.get $msl) (i32.const 1))))
+    (block $fdone
+      (br_if $fdone (i32.le_s (local.get $n) (i32.const 0)))
+      (br_if $fdone (i32.lt_s (local.get $span) (i32.const 0)))
+      (loop $fl
+        (local.set $f (i32.add (local.get $f0) (i32.load (i32.add (local.get $local) (i32.shl (local.get $k) (i32.const 2))))))
+        (local.set $off (i32.add (local.get $hist) (i32.shl (local.get $f) (i32.const 11))))
+        (local.set $nv (i32.sub (i32.load (i32.add (local.get $binCount) (i32.shl (local.get $f) (i32.const 2)))) (i32.const 1)))
+        (local.set $m (i64.load (local.get $off)))
+        (local.set $hm (i32.and (i32.wrap_i64 (local.get $m)) (i32.const 0xffffff)))
+        (local.set $qm (i64.shr_s (local.get $m) (i64.const 24)))
+        (local.set $hl (i32.const 0))
+        (local.set $ql (i64.const 0))
+        ;; boundaries after value bins 1 .. nv - 1
+        (local.set $j (i32.const 1))
+        (block $bdone
+          (br_if $bdone (i32.ge_s (local.get $j) (local.get $nv)))
+          (loop $bl
+            (local.set $v (i64.load (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 3)))))
+            (local.set $c (i32.and (i32.wrap_i64 (local.get $v)) (i32.const 0xffffff)))
+            (block $next
+              ;; an empty bin repeats the previous boundary's split
+              (br_if $next (i32.eqz (local.get $c)))
+              (local.set $hl (i32.add (local.get $hl) (local.get $c)))
+              (local.set $ql (i64.add (local.get $ql) (i64.shr_s (local.get $v) (i64.const 24))))
+              ;; missing values right (without any: unseen NaNs follow the larger child)
+              (local.set $hR (i32.sub (local.get $H) (local.get $hl)))
+              (if (i32.le_u (i32.sub (local.get $hl) (local.get $msl)) (local.get $span))
+                (then
+                  (local.set $qLf (f64.convert_i64_s (local.get $ql)))
+                  (local.set $qRf (f64.sub (local.get $Q) (local.get $qLf)))
+                  (local.set $dL (f64.add (f64.convert_i32_s (local.get $hl)) (local.get $l2)))
+                  (local.set $dR (f64.add (f64.convert_i32_s (local.get $hR)) (local.get $l2)))
+                  (if (f64.ge
+                        (f64.add (f64.mul (f64.mul (local.get $qLf) (local.get $qLf)) (local.get $dR))
+                                 (f64.mul (f64.mul (local.get $qRf) (local.get $qRf)) (local.get $dL)))
+                        (f64.mul (f64.mul (local.get $thr) (local.get $dL)) (local.get $dR)))
+                    (then
+                      (local.set $gain (f64.mul (local.get $toLoss)
+                        (f64.sub
+                          (f64.add
+                            (f64.div (f64.mul (local.get $qLf) (local.get $qLf)) (local.get $dL))
+                            (f64.div (f64.mul (local.get $qRf) (local.get $qRf)) (local.get $dR)))
+                          (local.get $parent))))
+                      (if (f64.gt (local.get $gain) (local.get $bestGain))
+                        (then
+                          (local.set $bestGain (local.get $gain))
+                          (local.set $thr (call $splitThreshold (local.get $bestGain) (local.get $toLoss) (local.get $parent)))
+                          (local.set $bestF (local.get $f))
+                          (local.set $bestBin (local.get $j))
+                          (local.set $bestML (select (i32.ge_s (local.get $hl) (i32.sub (local.get $H) (local.get $hl))) (i32.const 0) (i32.eqz (local.get $hm))))))))))
+              ;; missing values left, when there are any
+              (br_if $next (i32.eqz (local.get $hm)))
+              (local.set $hR (i32.sub (local.get $H) (i32.add (local.get $hl) (local.get $hm))))
+              (if (i32.le_u (i32.sub (i32.add (local.get $hl) (local.get $hm)) (local.get $msl)) (local.get $span))
+                (then
+                  (local.set $qLf (f64.convert_i64_s (i64.add (local.get $ql) (local.get $qm))))
+                  (local.set $qRf (f64.sub (local.get $Q) (local.get $qLf)))
+                  (local.set $dL (f64.add (f64.convert_i32_s (i32.add (local.get $hl) (local.get $hm))) (local.get $l2)))
+                  (local.set $dR (f64.add (f64.convert_i32_s (local.get $hR)) (local.get $l2)))
+                  (if (f64.ge
+                        (f64.add (f64.mul (f64.mul (local.get $qLf) (local.get $qLf)) (local.get $dR))
+                                 (f64.mul (f64.mul (local.get $qRf) (local.get $qRf)) (local.get $dL)))
+                        (f64.mul (f64.mul (local.get $thr) (local.get $dL)) (local.get $dR)))
+                    (then
+                      (local.set $gain (f64.mul (local.get $toLoss)
+                        (f64.sub
+                          (f64.add
+                            (f64.div (f64.mul (local.get $qLf) (local.get $qLf)) (local.get $dL))
+                            (f64.div (f64.mul (local.get $qRf) (local.get $qRf)) (local.get $dR)))
+                          (local.get $parent))))
+                      (if (f64.gt (local.get $gain) (local.get $bestGain))
+                        (then
+                          (local.set $bestGain (local.get $gain))
+                          (local.set $thr (call $splitThreshold (local.get $bestGain) (local.get $toLoss) (local.get $parent)))
+                          (local.set $bestF (local.get $f))
+                          (local.set $bestBin (local.get $j))
+                          (local.set $bestML (i32.const 1)))))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br_if $bl (i32.lt_s (local.get $j) (local.get $nv)))))
+        ;; the last value bin: all values left, missing values right (when there are any)
+        (if (i32.and (i32.ge_s (local.get $nv) (i32.const 1)) (i32.ne (local.get $hm) (i32.const 0)))
+          (then
+            (local.set $j (local.get $nv))
+            (local.set $v (i64.load (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 3)))))
+            (local.set $hl (i32.add (local.get $hl) (i32.and (i32.wrap_i64 (local.get $v)) (i32.const 0xffffff))))
+            (local.set $ql (i64.add (local.get $ql) (i64.shr_s (local.get $v) (i64.const 24))))
+            (local.set $hR (i32.sub (local.get $H) (local.get $hl)))
+            (if (i32.le_u (i32.sub (local.get $hl) (local.get $msl)) (local.get $span))
+              (then
+                (local.set $qLf (f64.convert_i64_s (local.get $ql)))
+                (local.set $qRf (f64.sub (local.get $Q) (local.get $qLf)))
+                (local.set $dL (f64.add (f64.convert_i32_s (local.get $hl)) (local.get $l2)))
+                (local.set $dR (f64.add (f64.convert_i32_s (local.get $hR)) (local.get $l2)))
+                (if (f64.ge
+                      (f64.add (f64.mul (f64.mul (local.get $qLf) (local.get $qLf)) (local.get $dR))
+                               (f64.mul (f64.mul (local.get $qRf) (local.get $qRf)) (local.get $dL)))
+                      (f64.mul (f64.mul (local.get $thr) (local.get $dL)) (local.get $dR)))
+                  (then
+                    (local.set $gain (f64.mul (local.get $toLoss)
+                      (f64.sub
+                        (f64.add
+                          (f64.div (f64.mul (local.get $qLf) (local.get $qLf)) (local.get $dL))
+                          (f64.div (f64.mul (local.get $qRf) (local.get $qRf)) (local.get $dR)))
+                        (local.get $parent))))
+                    (if (f64.gt (local.get $gain) (local.get $bestGain))
+                      (then
+                        (local.set $bestGain (local.get $gain))
+                        (local.set $thr (call $splitThreshold (local.get $bestGain) (local.get $toLoss) (local.get $parent)))
+                        (local.set $bestF (local.get $f))
+                        (local.set $bestBin (local.get $j))
+                        (local.set $bestML (i32.const 0))))))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $fl (i32.lt_s (local.get $k) (local.get $n)))))
+    (f64.store (local.get $out) (local.get $bestGain))
+    (f64.store offset=8 (local.get $out) (f64.convert_i32_s (local.get $bestF)))
+    (f64.store offset=16 (local.get $out) (f64.convert_i32_s (local.get $bestBin)))
+    (f64.store offset=24 (local.get $out) (f64.convert_i32_s (local.get $bestML))))
 
   ;; Ridge's Gram update (train/ridge.ts): for a block of rows held column-major as f64 (column a
   ;; at $z + a * $stride bytes; $stride a multiple of 16, rows past the block's end zero), adds
