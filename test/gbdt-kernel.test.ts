@@ -106,11 +106,20 @@ describe('gbdt kernel', () => {
     }
   });
 
-  it('histograms: per feature and bin, the row count and the sum of quantised gradients, exactly (even and odd row counts)', async () => {
-    // rows go through the kernel two at a time, the last one alone when the count is odd
-    for (const rowCount of [2000, 1999]) {
-      const { X, y, nf } = matrix(rowCount, 2);
-      const { builder, bins } = await root(X, y, nf, 2);
+  it('histograms: per feature and bin, the row count and the sum of quantised gradients, exactly (narrow and wide rows, even and odd row counts)', async () => {
+    // 4 features on 2 threads: one row at a time; 28 (the 4 columns 7 times) on 1 thread: rows in
+    // pairs, the last one alone when the count is odd
+    for (const [rowCount, copies, threads] of [
+      [2000, 1, 2],
+      [2000, 7, 1],
+      [1999, 7, 1],
+    ]) {
+      const narrow = matrix(rowCount, 2);
+      const nf = narrow.nf * copies;
+      const X = new Float32Array(rowCount * nf);
+      for (let r = 0; r < rowCount; r++) for (let c = 0; c < copies; c++) X.set(narrow.X.subarray(r * narrow.nf, (r + 1) * narrow.nf), r * nf + c * narrow.nf);
+      const y = narrow.y;
+      const { builder, bins } = await root(X, y, nf, threads);
       try {
         const n = y.length;
         for (let f = 0; f < nf; f++) {

@@ -2,6 +2,9 @@
 export interface HistKernel {
   histContiguous(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, f0: number, f1: number): void;
   histListed(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, featureList: number, from: number, to: number): void;
+  /** the same two rows at a time (for wide feature groups: see hist-kernel.wat) */
+  histContiguousPairs(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, f0: number, f1: number): void;
+  histListedPairs(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, featureList: number, from: number, to: number): void;
   gatherRows(src: number, dst: number, perm: number, start: number, end: number, nFeatures: number): void;
   histSubtract(dst: number, src: number, nBins: number): void;
   binValues(values: number, n: number, nFeatures: number, edgeTable: number, out: number): void;
