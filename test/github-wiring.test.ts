@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -236,6 +236,19 @@ describe('the actions from another repository: an early, clear error (#11.13)', 
     const res = await runComposite(join(REPO_ROOT, 'actions/plan'), {}, { env: baseEnv({ GITHUB_WORKSPACE: ws.dir }), cwd: ws.dir });
     expect(res.stdout).not.toContain('cannot run');
     expect(res.stdout + res.stderr).toMatch(/no valid pipeline|planned 0 pipeline/);
+  });
+
+  it('runs when the checkout is reached through a symlink (a runner work directory linked to another disk)', async () => {
+    const linkDir = mkdtempSync(join(tmpdir(), 'mlops-linked-'));
+    const link = join(linkDir, 'checkout');
+    symlinkSync(REPO_ROOT, link);
+    try {
+      const res = await runComposite(join(link, 'actions/plan'), {}, { env: baseEnv({ GITHUB_WORKSPACE: ws.dir }), cwd: ws.dir });
+      expect(res.stdout).not.toContain('cannot run');
+      expect(res.stdout + res.stderr).toMatch(/no valid pipeline|planned 0 pipeline/);
+    } finally {
+      rmSync(linkDir, { recursive: true, force: true });
+    }
   });
 });
 

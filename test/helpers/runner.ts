@@ -142,7 +142,7 @@ export async function runStep(command: string, args: string[], env: Record<strin
   };
 }
 
-/** Runs `actions/<name>/main.ts` as the composite step does (entry.sh: `node actions/lib/util/typescript.mjs main.ts`), inputs as INPUT_* variables. */
+/** Runs `actions/<name>/main.ts` as the composite step does (entry.sh: `node actions/lib/actions-io/run-step.mjs main.ts`), inputs as INPUT_* variables. */
 export function runEntry(
   name: string,
   inputs: Record<string, string>,
@@ -152,7 +152,7 @@ export function runEntry(
   for (const [k, v] of Object.entries(inputs)) env[inputVar(k)] = v;
   return runStep(
     process.execPath,
-    [join(REPO_ROOT, 'actions/lib/util/typescript.mjs'), join(REPO_ROOT, 'actions', name, 'main.ts')],
+    [join(REPO_ROOT, 'actions/lib/actions-io/run-step.mjs'), join(REPO_ROOT, 'actions', name, 'main.ts')],
     env,
     options.cwd ?? REPO_ROOT,
   );

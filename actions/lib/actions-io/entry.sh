@@ -19,4 +19,4 @@ if [ ! -f "$root/node_modules/tsx/package.json" ] || [ ! -f "$workspace/node_mod
   echo "actions/${step} cannot run: ${why}." >&2
   exit 1
 fi
-exec node "$root/actions/lib/util/typescript.mjs" "$action_dir/main.ts"
+exec node "$root/actions/lib/actions-io/run-step.mjs" "$action_dir/main.ts"

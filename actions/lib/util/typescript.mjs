@@ -2,11 +2,9 @@
  * Running the project's TypeScript without a build step: on Node's own type stripping where Node
  * has it (22.18+, 23.6+; the project's TypeScript is erasable syntax only), else through tsx's
  * loader, which costs ~0.5 s of CPU per process. The CLI (scripts/mlops.mjs), every action step
- * (actions-io/entry.sh runs `node typescript.mjs main.ts`) and the PGlite worker thread start their
- * TypeScript through here. Plain JavaScript: it runs before any TypeScript can.
+ * (actions-io/run-step.mjs) and the PGlite worker thread start their TypeScript through here. Plain JavaScript: it runs before any TypeScript can.
  */
 import * as nodeModule from 'node:module';
-import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Whether this Node runs .ts files itself. */
@@ -22,11 +20,4 @@ export async function runTypeScript(url) {
   nodeModule.enableCompileCache?.(); // Node 22.1+
   if (!nodeStripsTypes) (await import('tsx/esm/api')).register();
   await import(url);
-}
-
-// `node typescript.mjs <file.ts>`: run one entry file (an action step's main.ts).
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const entry = process.argv[2];
-  if (!entry) throw new Error('usage: node typescript.mjs <file.ts>');
-  await runTypeScript(pathToFileURL(resolve(entry)).href);
 }
