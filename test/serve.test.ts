@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeDbPgliteWorker, freshDatabase } from './helpers/db.ts';
 import { classifierMetrics, linearModel, ScratchRepo } from './helpers/onnx-models.ts';
-import { startMlops } from './helpers/cli.ts';
+import { startMlops, waitUntil } from './helpers/cli.ts';
 import { deploy } from '../actions/lib/deploy/deploy.ts';
 import { startModelServer, type ModelServer } from '../actions/lib/serve/index.ts';
 import { writePredictions } from '../actions/lib/score/write.ts';
@@ -615,14 +615,6 @@ async function sample(url: string, name: string, labels = ''): Promise<number> {
   return line ? Number(line.slice(prefix.length)) : Number.NaN;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** The version of the pump model a server answers with (undefined: it serves none). */
 async function pumpVersion(url: string): Promise<number | undefined> {
   const res = await fetch(`${url}/v1/models/${PUMP}`);
@@ -654,12 +646,12 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
       const v2Merge = repo.promote(PUMP, 2, 2, pumpEntry(2));
       await deploy(other, repo.work);
       const committed = performance.now();
-      await eventually('v2 to serve', async () => (await pumpVersion(server.url)) === 2);
+      await waitUntil('v2 to serve', async () => (await pumpVersion(server.url)) === 2);
       // a figure for people (fetch, verify, load included), not a bound: speed is measured by the bench
       console.info(`[${backend}] deploy committed -> v2 answering (NOTIFY): ${(performance.now() - committed).toFixed(0)} ms`);
       repo.revertMerge(v2Merge);
       expect((await deploy(other, repo.work)).recorded).toMatchObject([{ model: PUMP, kind: 'rollback', version: 1 }]);
-      await eventually('v1 to serve again', async () => (await pumpVersion(server.url)) === 1);
+      await waitUntil('v1 to serve again', async () => (await pumpVersion(server.url)) === 1);
       expect(await sample(server.url, 'mlops_serve_reloads_total', 'trigger="notify"')).toBe(2);
       expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
       expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="start"')).toBe(1);
@@ -685,14 +677,11 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         const [first, ...more] = await listening();
         expect(more).toEqual([]);
         await other.query('SELECT pg_terminate_backend($1)', [first]);
-        await eventually('the listener to connect again', async () => {
+        await waitUntil('the listener to connect again', async () => {
           const now = await listening();
           return now.length === 1 && now[0] !== first;
         });
-        await eventually(
-          'the check after reconnecting',
-          async () => (await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="reconnect"')) === 1,
-        );
+        await waitUntil('the check after reconnecting', async () => (await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="reconnect"')) === 1);
         expect(await sample(server.url, 'mlops_serve_deploy_listener_up')).toBe(1);
         expect(lines.join('\n')).toMatch(
           /the deploy listener lost its connection \(the database connection was lost \(terminating connection due to administrator command\)\)/,
@@ -700,11 +689,60 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         expect(lines.join('\n')).toContain(`listening for deploys (NOTIFY ${DEPLOYMENTS_CHANNEL}) again`);
         repo.promote(PUMP, 3, 3, pumpEntry(3));
         await deploy(other, repo.work);
-        await eventually('v3 to serve', async () => (await pumpVersion(server.url)) === 3);
+        await waitUntil('v3 to serve', async () => (await pumpVersion(server.url)) === 3);
         expect(await sample(server.url, 'mlops_serve_reloads_total', 'trigger="notify"')).toBe(1);
         expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
       } finally {
         await other.close();
+        await server.close();
+      }
+    });
+
+    it('a deploy announced while a check is under way gets a check of its own after it, never that older read', async () => {
+      const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
+      const locker = await openDb({ url: fresh().url });
+      const deployer = await openDb({ url: fresh().url });
+      const watcher = openDb({ url: fresh().url });
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      // A check reads mlops.deployments, then the open alerts: holding mlops.alerts keeps the check
+      // under way after it has read the deployments as they were.
+      const holding = locker.transaction(async (tx) => {
+        await tx.query('LOCK TABLE mlops.alerts IN ACCESS EXCLUSIVE MODE');
+        locked();
+        await released;
+      });
+      try {
+        const version = 5; // past the versions the other tests of this suite promote
+        expect(await pumpVersion(server.url)).not.toBe(version);
+        await isLocked;
+        const first = server.refresh('signal');
+        await waitUntil('the check to wait on the lock', async () => {
+          const r = await deployer.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
+          );
+          return r.rows[0].n > 0;
+        });
+        repo.promote(PUMP, version, version, pumpEntry(version));
+        // Our own LISTEN hears the commit as the server's does; then the server has had time to ask for its check.
+        const heard = new Promise<void>((r) => void watcher.then((w) => w.listen(DEPLOYMENTS_CHANNEL, () => r())));
+        await deploy(deployer, repo.work); // commits and NOTIFYs while the check holds its older read
+        await heard;
+        await new Promise((r) => setTimeout(r, 300));
+        release();
+        await first;
+        // The check under way read the deployments before the deploy: only a check after it serves v5.
+        await waitUntil(`v${version} to serve`, async () => (await pumpVersion(server.url)) === version, 15_000);
+        expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="notify"')).toBe(1);
+        expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
+      } finally {
+        release();
+        await holding.catch(() => undefined);
+        await locker.close();
+        await deployer.close();
+        await (await watcher).close();
         await server.close();
       }
     });
@@ -728,7 +766,7 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
 
         const cli = startMlops(['serve', '--port', '0', '--repo', mirrorClone, '--poll-seconds', String(POLL_MS / 1000), '--data-dir', dataDir]);
         try {
-          await eventually('serve to start', async () => {
+          await waitUntil('serve to start', async () => {
             if (cli.child.exitCode !== null) throw new Error(`serve exited: ${cli.stdout}${cli.stderr}`);
             return /listening on http:\/\/\S+?[ ;(]/.test(cli.stdout);
           });
@@ -742,7 +780,7 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
           expect((busy as Error).message).toContain(`pid ${cli.child.pid} `);
           execFileSync('git', ['-C', repo.work, 'push', '--quiet', mirror, 'main']);
           cli.child.kill('SIGHUP');
-          await eventually('v3 to serve', async () => (await pumpVersion(url)) === 3);
+          await waitUntil('v3 to serve', async () => (await pumpVersion(url)) === 3);
           expect((await fetch(`${url}/ready`)).status).toBe(200);
           expect(await sample(url, 'mlops_serve_reloads_total', 'trigger="signal"')).toBe(1);
           expect(await sample(url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);

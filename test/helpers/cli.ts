@@ -56,9 +56,9 @@ export async function mlops(args: string[], env: NodeJS.ProcessEnv = {}, cwd = p
 }
 
 /** Waits until `check` holds (polling), or fails after `timeoutMs` saying what it waited for. */
-export async function waitUntil(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -62,7 +62,8 @@ export function listenForDeploys(db: Db, options: DeployListenerOptions): Deploy
         const upSince = Date.now();
         options.onState(true);
         if (wasUp || lastError !== null) options.log(`serve: listening for deploys (NOTIFY ${DEPLOYMENTS_CHANNEL}) again`);
-        if (wasUp) options.onRestored();
+        // Listening again after a loss, or at last after the first attempts failed: what was announced meanwhile went unheard.
+        if (wasUp || lastError !== null) options.onRestored();
         wasUp = true;
         lastError = null;
         firstAttempt();

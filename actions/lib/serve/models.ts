@@ -73,7 +73,6 @@ export class ModelStore {
   private problems = new Map<string, ModelProblem>();
   private deployed = new Map<string, DeploymentRow>();
   private refreshed = false;
-  private running: Promise<RefreshResult> | null = null;
   private readonly git: Git;
   private readonly log: (line: string) => void;
 
@@ -119,14 +118,10 @@ export class ModelStore {
 
   /**
    * Reads the deployments table and loads every model whose latest deployment row is not the one
-   * serving; unloads retired models. One refresh at a time (a caller during one gets its result).
+   * serving; unloads retired models. Not reentrant: the server runs its checks one at a time
+   * (server.ts, `refresh`), which is where a check asked for during another waits for its turn.
    */
-  refresh(db: Queryable): Promise<RefreshResult> {
-    if (!this.running) this.running = this.doRefresh(db).finally(() => (this.running = null));
-    return this.running;
-  }
-
-  private async doRefresh(db: Queryable): Promise<RefreshResult> {
+  async refresh(db: Queryable): Promise<RefreshResult> {
     const rows = await currentDeployments(db);
     const result: RefreshResult = { loaded: [], unloaded: [], failed: [] };
     const live = new Map(rows.map((r) => [r.model, r]));

@@ -281,7 +281,12 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
   /** the check running, and the one asked for meanwhile (it runs next, once, for all who asked) */
   let running: Promise<void> | null = null;
   let queued: { trigger: ReloadTrigger; done: Promise<void> } | null = null;
+  /** set when close() begins: no check starts after it (the database is about to close) */
+  let closing = false;
+  /** the check under way and the one queued behind it, if any: what close() waits for */
+  const pending = (): Promise<void> => queued?.done ?? running ?? Promise.resolve();
   const refresh = (trigger: ReloadTrigger = 'poll'): Promise<void> => {
+    if (closing) return pending();
     if (!running) {
       running = check(trigger).finally(() => (running = null));
       return running;
@@ -316,7 +321,9 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
   } catch (err) {
+    closing = true;
     await listener?.close();
+    await pending(); // a check a notification started ends before the caller closes the database
     await predictionLog?.close();
     throw err;
   }
@@ -349,12 +356,13 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
     predictionLog,
     refresh,
     async close() {
+      closing = true; // a SIGHUP or a notification from now on starts nothing
       if (polling) clearTimeout(polling);
       if (sweeping) clearTimeout(sweeping);
       polling = null;
       sweeping = null;
       await listener?.close();
-      await (queued?.done ?? running); // a check under way ends before the database may be closed
+      await pending(); // a check under way ends before the database may be closed
       await app.close(); // stops accepting, waits for requests in flight
       await predictionLog?.close();
     },
