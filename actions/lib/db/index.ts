@@ -4,7 +4,7 @@ import { lockDataDir } from './dir-lock.ts';
 import type { Db } from './types.ts';
 
 export type { Db, Listener, Queryable, QueryResult, SqlParam, Backend } from './types.ts';
-export { quoteIdent, isConnectionLost } from './types.ts';
+export { analyze, quoteIdent, isConnectionLost } from './types.ts';
 export { redactUrl, scrubSecret } from '../util/secrets.ts';
 export { DatabaseBusyError } from './dir-lock.ts';
 

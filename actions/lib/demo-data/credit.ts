@@ -14,10 +14,9 @@
  * Each day is generated from its own random stream (seed, day number), so seeding a longer period
  * later gives the same applications for the days already seeded.
  */
-import { quoteIdent, type Db, type Queryable } from '../db/index.ts';
+import { analyze, quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import { Rng } from './prng.ts';
 import { DAY_MS, HOUR_MS } from '../util/duration.ts';
-import { analyze } from '../ingest/table-import.ts';
 
 export const CREDIT_REGIONS = ['north', 'south', 'east', 'west', 'central'] as const;
 export const LABEL_DELAY_DAYS = 30;

@@ -1,7 +1,6 @@
-import { quoteIdent, type Db } from '../db/index.ts';
+import { analyze, quoteIdent, type Db } from '../db/index.ts';
 import { generateReadings, type GenerateOptions, type Readings } from './generate.ts';
 import { ensureReadingsTable, READINGS_COLUMNS, READINGS_TABLE, SENSOR_COLUMNS } from './table.ts';
-import { analyze } from '../ingest/table-import.ts';
 
 export const CSV_CHUNK_ROWS = 10_000;
 

@@ -15,7 +15,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { quoteIdent, type Db, type Queryable } from '../db/index.ts';
+import { analyze, quoteIdent, type Db, type Queryable } from '../db/index.ts';
 import { decodeBinaryCopy, type BinaryColumnType } from '../db/copy-binary.ts';
 import { CsvScanner, HAS_CR, NON_ASCII, quoteCsv, recordFields, type CsvRecord } from './csv.ts';
 import { binaryKinds, TupleWriter, type BinaryKind } from './binary-rows.ts';
@@ -756,16 +756,6 @@ export async function importCsvTable(db: Db, file: string, table: string): Promi
     const message = err instanceof Error ? err.message : String(err);
     throw new CsvImportError([`${file}: rows already in ${table} (${message}); nothing was imported`]);
   }
-}
-
-/**
- * Gathers the planner's statistics of a table just loaded. PGlite runs no autovacuum, so without
- * this a table never has any: the planner guesses that a window is a few rows and sorts a year of
- * readings that the primary key holds in the extract's order. (PostgreSQL's autovacuum would
- * analyze it within a minute or so; now it is done before the first extract.)
- */
-export async function analyze(tx: Queryable, table: string): Promise<void> {
-  await tx.exec(`ANALYZE ${quoteIdent(table)}`);
 }
 
 function isDuplicateKey(err: unknown): boolean {
