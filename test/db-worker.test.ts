@@ -87,6 +87,13 @@ describe('PGlite on a worker thread', () => {
     expect(isConnectionLost(dup)).toBe(false);
   });
 
+  it('refuses a parameter that cannot cross to the thread with an error that says so, and answers the next call', async () => {
+    const err = await caught(db.query('SELECT $1::jsonb AS v', [{ f: () => 1 }]));
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^pglite \(worker thread\): query could not be sent to the database thread: /);
+    expect((await db.query<{ n: number }>('SELECT 1::int AS n')).rows).toEqual([{ n: 1 }]);
+  });
+
   it('commits a transaction, rolls one back as a whole when it throws, and refuses writes in a READ ONLY one', async () => {
     await db.transaction(async (tx) => {
       await tx.query('INSERT INTO public.probe (id, note) VALUES ($1, $2)', [10, 'kept']);

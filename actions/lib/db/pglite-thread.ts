@@ -2,7 +2,7 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPglite } from './pglite.ts';
 import type { Listener, Queryable } from './types.ts';
-import type { FromThread, ThreadData, ToThread, WireError } from './pglite-worker.ts';
+import { wireError, type FromThread, type ThreadData, type ToThread, type WireError } from './pglite-worker.ts';
 
 /** How much nicer the thread is than the one that started it: a weight of ~1/10 of the event loop's when both are runnable. */
 const THREAD_NICE = 10;
@@ -33,16 +33,6 @@ if (process.platform === 'linux') {
 const ROLLBACK = Symbol('rollback');
 
 const post = (message: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
-
-/** An error as data: its message, name, stack and every field of a primitive value (PostgreSQL's code, position, detail...). */
-function wireError(err: unknown): WireError {
-  if (!(err instanceof Error)) return { message: String(err), name: 'Error', stack: undefined, fields: {} };
-  const fields: Record<string, string | number | boolean | null> = {};
-  for (const [k, v] of Object.entries(err)) {
-    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[k] = v;
-  }
-  return { message: err.message, name: err.name, stack: err.stack, fields };
-}
 
 /** Bytes per copy-out message. */
 const COPY_OUT_BATCH = 1 << 20;
@@ -190,10 +180,10 @@ port.on('message', (message: ToThread) => {
     begin(message.id, message.kind, message.readOnly);
     return;
   }
-  run(message).then(
-    (value) => post({ id: message.id, ok: true, value }),
-    (err: unknown) => post({ id: message.id, ok: false, error: wireError(err) }),
-  );
+  run(message)
+    // A result that cannot cross (post throws) is answered as an error too, not left unanswered.
+    .then((value) => post({ id: message.id, ok: true, value }))
+    .catch((err: unknown) => post({ id: message.id, ok: false, error: wireError(err) }));
 });
 
 post({ id: 0, ok: true, value: null }); // open

@@ -69,13 +69,19 @@ const COPY_IN_BATCH = 1 << 20;
 
 function fromWire(e: WireError): Error {
   const err = Object.assign(new Error(e.message), e.fields);
+  err.name = e.name;
   if (e.stack) err.stack = e.stack;
   return err;
 }
 
-function toWire(err: unknown): WireError {
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { message: e.message, name: e.name, stack: e.stack, fields: {} };
+/** An error as data: its message, name, stack and every field of a primitive value (PostgreSQL's code, position, detail...). */
+export function wireError(err: unknown): WireError {
+  if (!(err instanceof Error)) return { message: String(err), name: 'Error', stack: undefined, fields: {} };
+  const fields: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(err)) {
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[k] = v;
+  }
+  return { message: err.message, name: err.name, stack: err.stack, fields };
 }
 
 /** Whole chunks joined into buffers of ~COPY_IN_BATCH bytes that this side owns (and may hand over). */
@@ -193,7 +199,7 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
       message = { op: 'chunk', stream, value: r.done ? null : r.value, error: null };
     } catch (err) {
       sources.delete(stream);
-      message = { op: 'chunk', stream, value: null, error: toWire(err) };
+      message = { op: 'chunk', stream, value: null, error: wireError(err) };
     }
     if (!gone) worker.postMessage(message, transfer);
   };
@@ -204,7 +210,14 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (pending.size === 1) worker.ref();
-      worker.postMessage({ ...message, id });
+      try {
+        worker.postMessage({ ...message, id });
+      } catch (err) {
+        // Nothing was sent (a parameter the structured clone refuses, e.g. a function): no answer will come.
+        pending.delete(id);
+        settle();
+        reject(new Error(`pglite (worker thread): ${message.op} could not be sent to the database thread: ${(err as Error).message}`));
+      }
     });
   };
 
