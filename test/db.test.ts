@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describeDb } from './helpers/db.ts';
 import { waitUntil } from './helpers/cli.ts';
 
-describeDb('database layer', ({ db, backend }) => {
+describeDb('database layer', ({ db, backend, fresh }) => {
   it('applies migrations once and records them', async () => {
     const again = await migrate(db());
     expect(again.applied).toEqual([]);
@@ -100,6 +100,17 @@ describeDb('database layer', ({ db, backend }) => {
     await waitUntil('the second listener to hear it', () => other.includes('after close'));
     expect(heard).toEqual(['committed', 'marker']);
     await second.close();
+  });
+
+  it('closing the database stops its listeners: their lost signal aborts (in-thread, on a worker thread, on PostgreSQL)', async () => {
+    const opens = backend === 'pglite' ? [() => openDb({ ignoreEnv: true }), () => openDb({ ignoreEnv: true, worker: true })] : [() => fresh().open()];
+    for (const open of opens) {
+      const other = await open();
+      const listener = await other.listen('mlops_probe', () => undefined);
+      expect(listener.lost.aborted).toBe(false);
+      await other.close();
+      expect(listener.lost.aborted).toBe(true);
+    }
   });
 
   it('refuses writes in a READ ONLY transaction', async () => {

@@ -127,6 +127,8 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   const readers = new Map<number, CopyOutReader>();
   /** what each listener on the worker calls, by listener */
   const listeners = new Map<number, (payload: string) => void>();
+  /** the Listener handles open, closed with the database */
+  const listening = new Set<Listener>();
   let nextListener = 1;
   const lost = new AbortController();
   let nextId = 1;
@@ -302,16 +304,19 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
     };
     if (lost.signal.aborted) onLost();
     else lost.signal.addEventListener('abort', onLost, { once: true });
-    return {
+    const handle: Listener = {
       lost: ac.signal,
       async close() {
         if (ac.signal.aborted) return;
         lost.signal.removeEventListener('abort', onLost);
         listeners.delete(listener);
+        listening.delete(handle);
         ac.abort(new Error('the listener is closed'));
         if (!gone) await call({ op: 'unlisten', listener }).catch(() => undefined);
       },
     };
+    listening.add(handle);
+    return handle;
   };
 
   const base = queryable(0);
@@ -326,6 +331,8 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
     session: (fn) => fn(base, lost.signal),
     listen,
     async close() {
+      // As on PostgreSQL: closing the database stops its listeners, and their `lost` says so.
+      for (const l of [...listening]) await l.close();
       if (gone) {
         await worker.terminate();
         return;

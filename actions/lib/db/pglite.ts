@@ -230,6 +230,7 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
 
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
   const db = await PGlite.create(dataDir, { startParams: START_PARAMS });
+  const listening = new Set<Listener>();
   const base = queryable(db, db);
   return {
     backend: 'pglite',
@@ -257,8 +258,12 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
         return fn(queryable(tx, db));
       });
     },
-    listen: (channel, onNotify) => listenOn(db, channel, onNotify),
-    close: () => db.close(),
+    listen: (channel, onNotify) => listenOn(db, channel, onNotify, listening),
+    async close() {
+      // As on PostgreSQL: closing the database stops its listeners, and their `lost` says so.
+      for (const l of [...listening]) await l.close();
+      await db.close();
+    },
   };
 }
 
@@ -267,17 +272,20 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
  * commits), since another process that opened the same directory would be another instance, and
  * cannot open it meanwhile anyway (dir-lock.ts). Its connection is this process's: never lost.
  */
-async function listenOn(db: PGlite, channel: string, onNotify: (payload: string) => void): Promise<Listener> {
+async function listenOn(db: PGlite, channel: string, onNotify: (payload: string) => void, listening: Set<Listener>): Promise<Listener> {
   // PGlite puts the name into `LISTEN <name>` as it is: only a plain identifier, which needs no quoting.
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`listen: the channel ${JSON.stringify(channel)} is not a lower-case identifier`);
   const unlisten = await db.listen(channel, onNotify);
   const ac = new AbortController();
-  return {
+  const listener: Listener = {
     lost: ac.signal,
     async close() {
       if (ac.signal.aborted) return;
+      listening.delete(listener);
       ac.abort(new Error('the listener is closed'));
       if (!db.closed) await unlisten().catch(() => undefined);
     },
   };
+  listening.add(listener);
+  return listener;
 }
