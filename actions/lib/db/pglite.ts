@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import { createPglite } from './pglite-template.ts';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './copy-binary.ts';
 import { copyInSql, type Db, type Listener, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 
@@ -226,10 +227,14 @@ setFlagsFromString('--wasm-tiering-budget=2000000000');
 /** work_mem of a source read on PGlite (see readSource) */
 const SOURCE_WORK_MEM = '128MB';
 
-const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+export const START_PARAMS: readonly string[] = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
+/**
+ * The embedded database, in this thread (the worker thread's, pglite-thread.ts, is this one too).
+ * A new one starts from the cached initdb template (pglite-template.ts).
+ */
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
-  const db = await PGlite.create(dataDir, { startParams: START_PARAMS });
+  const { pg: db } = await createPglite(dataDir, START_PARAMS);
   const listening = new Set<Listener>();
   const base = queryable(db, db);
   return {

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { START_PARAMS } from '../actions/lib/db/pglite.ts';
+import { cacheDir, createPglite, templateDir } from '../actions/lib/db/pglite-template.ts';
+import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
+import { migrate } from '../actions/lib/db/migrate.ts';
+import { typescriptExecArgv } from '../actions/lib/util/typescript.mjs';
+
+const moduleUrl = (path: string): string => pathToFileURL(join(import.meta.dirname, path)).href;
+
+/** A process that opens a new in-memory database with this cache, as a CLI or a test worker does, and says where it came from. */
+function openInChild(cache: string): Promise<{ code: number | null; out: string; err: string }> {
+  const script = `
+    import { createPglite } from ${JSON.stringify(moduleUrl('../actions/lib/db/pglite-template.ts'))};
+    import { START_PARAMS } from ${JSON.stringify(moduleUrl('../actions/lib/db/pglite.ts'))};
+    const { pg, source } = await createPglite(undefined, START_PARAMS);
+    const { rows } = await pg.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'mlops'");
+    await pg.close();
+    console.log(JSON.stringify({ source, mlopsSchemas: rows[0].n }));
+  `;
+  const child = spawn(process.execPath, [...typescriptExecArgv(), '--input-type=module', '-e', script], {
+    env: { ...process.env, MLOPS_CACHE_DIR: cache },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+}
+
+interface Manifest {
+  build: string;
+  files: Array<[string, number]>;
+}
+const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, 'template.json'), 'utf8')) as Manifest;
+
+describe('the cached initdb template of new PGlite databases', () => {
+  let root: string;
+  /** the cache whose template the two processes built */
+  let cache: string;
+  const env = (dir: string): NodeJS.ProcessEnv => ({ MLOPS_CACHE_DIR: dir });
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'mlops-template-'));
+    cache = join(root, 'cache');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('lives under MLOPS_CACHE_DIR, else $XDG_CACHE_HOME/gitops-mlops, else ~/.cache/gitops-mlops, keyed by PGlite version and start parameters', () => {
+    expect(cacheDir({ MLOPS_CACHE_DIR: '/c', XDG_CACHE_HOME: '/x', HOME: '/h' })).toBe('/c');
+    expect(cacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/gitops-mlops');
+    expect(cacheDir({ XDG_CACHE_HOME: 'relative' })).toMatch(/\.cache\/gitops-mlops$/);
+    const pglite = JSON.parse(readFileSync(join(import.meta.dirname, '../node_modules/@electric-sql/pglite/package.json'), 'utf8')) as { version: string };
+    const dir = templateDir(START_PARAMS, env('/c'));
+    expect(dir).toMatch(new RegExp(`^/c/pglite-template/pglite-${pglite.version.replaceAll('.', '\\.')}-[0-9a-f]{16}$`));
+    expect(templateDir([...START_PARAMS, '-c', 'work_mem=8MB'], env('/c'))).not.toBe(dir);
+    expect(templateDir(START_PARAMS, env('/c'))).toBe(dir);
+  });
+
+  it('two processes that build it at once both open their database, and one template is published', async () => {
+    const [a, b] = await Promise.all([openInChild(cache), openInChild(cache)]);
+    for (const r of [a, b]) {
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      // both ran initdb (the race was real); one's template was published, the other used it
+      expect(JSON.parse(r.out)).toEqual({ source: 'built-template', mlopsSchemas: 0 });
+    }
+    const published = readdirSync(join(cache, 'pglite-template'));
+    expect(published).toEqual([templateDir(START_PARAMS, env(cache)).split('/').at(-1)]);
+    const dir = templateDir(START_PARAMS, env(cache));
+    const manifest = manifestOf(dir);
+    expect(manifest.files.at(-1)).toEqual(['PG_VERSION', 3]);
+    for (const [path, size] of manifest.files) expect(statSync(join(dir, 'data', path)).size).toBe(size);
+  });
+
+  it('a new in-memory database starts from it, empty of the project tables until migrated', async () => {
+    const { pg, source } = await createPglite(undefined, START_PARAMS, env(cache));
+    try {
+      expect(source).toBe('template');
+      const tables = await pg.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+      );
+      expect(tables.rows[0].n).toBe(0);
+    } finally {
+      await pg.close();
+    }
+  });
+
+  it('a new data directory is filled from it; an existing one is opened as it is', async () => {
+    const dataDir = join(root, 'db');
+    const first = await createPglite(dataDir, START_PARAMS, env(cache));
+    expect(first.source).toBe('template');
+    await first.pg.exec('CREATE TABLE readings (id int PRIMARY KEY, value float8); INSERT INTO readings VALUES (1, 0.5)');
+    await first.pg.close();
+    expect(existsSync(join(dataDir, 'mlops-template-fill'))).toBe(false);
+
+    const again = await createPglite(dataDir, START_PARAMS, env(cache));
+    expect(again.source).toBe('existing');
+    expect((await again.pg.query<{ value: number }>('SELECT value FROM readings')).rows).toEqual([{ value: 0.5 }]);
+    await again.pg.close();
+
+    // openDb's lock is in the directory before the database: still a new directory
+    const locked = join(root, 'locked');
+    mkdirSync(locked);
+    writeFileSync(join(locked, LOCK_FILE), '{}');
+    const fromLocked = await createPglite(locked, START_PARAMS, env(cache));
+    expect(fromLocked.source).toBe('template');
+    await fromLocked.pg.close();
+    expect(existsSync(join(locked, LOCK_FILE))).toBe(true);
+
+    // a fill that a killed process left unfinished is cleared and done again
+    const unfinished = join(root, 'unfinished');
+    cpSync(join(templateDir(START_PARAMS, env(cache)), 'data', 'base'), join(unfinished, 'base'), { recursive: true });
+    writeFileSync(join(unfinished, 'mlops-template-fill'), '');
+    writeFileSync(join(unfinished, 'half-copied'), 'x');
+    const refilled = await createPglite(unfinished, START_PARAMS, env(cache));
+    expect(refilled.source).toBe('template');
+    await refilled.pg.close();
+    expect(existsSync(join(unfinished, 'half-copied'))).toBe(false);
+    expect(existsSync(join(unfinished, 'mlops-template-fill'))).toBe(false);
+  });
+
+  it('the project schema migrates onto a database from the template', async () => {
+    const { openPglite } = await import('../actions/lib/db/pglite.ts');
+    const db = await openPglite(undefined);
+    try {
+      const before = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'mlops'");
+      expect(before.rows[0].n).toBe(0);
+      expect((await migrate(db)).applied.length).toBeGreaterThan(0);
+      const after = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'mlops'");
+      expect(after.rows[0].n).toBeGreaterThan(5);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a damaged template is never used: it is rebuilt', async () => {
+    const damaged = join(root, 'damaged');
+    const dir = templateDir(START_PARAMS, env(damaged));
+    cpSync(templateDir(START_PARAMS, env(cache)), dir, { recursive: true });
+    const before = manifestOf(dir);
+    truncateSync(join(dir, 'data', 'global', 'pg_control'), 100);
+
+    const { pg, source } = await createPglite(undefined, START_PARAMS, env(damaged));
+    expect(source).toBe('built-template');
+    expect((await pg.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await pg.close();
+    const after = manifestOf(dir);
+    expect(after.build).not.toBe(before.build);
+    expect(statSync(join(dir, 'data', 'global', 'pg_control')).size).toBe(Object.fromEntries(after.files)['global/pg_control']);
+    expect(readdirSync(join(damaged, 'pglite-template'))).toHaveLength(1);
+
+    // a template without its manifest (written last) is a partial one: a new data directory is not filled from it
+    const partial = join(root, 'partial');
+    const partialDir = templateDir(START_PARAMS, env(partial));
+    cpSync(templateDir(START_PARAMS, env(cache)), partialDir, { recursive: true });
+    rmSync(join(partialDir, 'template.json'));
+    const onDisk = await createPglite(join(root, 'db-partial'), START_PARAMS, env(partial));
+    expect(onDisk.source).toBe('built-template');
+    await onDisk.pg.close();
+    expect(existsSync(join(partialDir, 'template.json'))).toBe(true);
+  });
+
+  it('a cache that cannot be written leaves new databases to initdb, without an error', async () => {
+    // a cache path under a regular file cannot be created, even by root
+    const blocker = join(root, 'not-a-directory');
+    writeFileSync(blocker, '');
+    const { pg, source } = await createPglite(undefined, START_PARAMS, env(join(blocker, 'cache')));
+    expect(source).toBe('initdb');
+    expect((await pg.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await pg.close();
+  });
+});
