@@ -145,12 +145,14 @@ describeDb('extract', ({ db, backend }) => {
     await expect(extractFrame(db(), source({ derive: { n: "nextval('public.extract_probe_seq')" } }), new Date(T0 + 10 * MIN))).rejects.toThrow(/read-only/);
   });
 
-  it('orders rows by entity and key as collation "C" does, whatever order the server sends: NULL beside \'\', numbers as text', async () => {
+  it('orders rows by entity and key as collation "C" does, whatever order the server sends: NULL beside \'\', numbers as text, another collation', async () => {
     // The server sorts by the stored columns (so that an index can supply the order): NULL
-    // entities last, apart from '' ones, and integer ids 2 < 9 < 10. The frame wants them as text.
+    // entities last, apart from '' ones, integer ids 2 < 9 < 10, and in ICU's root collation
+    // 'b' < 'B' < 'é' < 'z'. The frame wants them as text, by code point.
     await db().exec(`
-      CREATE TABLE public.order_probe (ts timestamptz, site text, unit int, app text, grade text, v double precision);
-      CREATE INDEX order_probe_site_ts ON public.order_probe (site, ts);`);
+      CREATE TABLE public.order_probe (ts timestamptz, site text, unit int, app text, grade text, v double precision, place text COLLATE "und-x-icu");
+      CREATE INDEX order_probe_site_ts ON public.order_probe (site, ts);
+      CREATE INDEX order_probe_place_ts ON public.order_probe (place, ts);`);
     const sites = ['', null, 'b', 'B', 'é', '\u{1F600}', '\uFFFD'];
     const lines: string[] = [];
     let n = 0;
@@ -159,12 +161,16 @@ describeDb('extract', ({ db, backend }) => {
         // two rows at each time, keys unique: as text, in the order opposite to the insert's
         for (const app of [`k${m}-${String.fromCharCode(0x7a - (n % 3))}${n}`, `k${m}-${String.fromCharCode(0x41 + (n % 5))}${n}`]) {
           const unit = [2, 10, 9][n % 3];
-          lines.push(`${iso(T0 + (5 - m) * MIN)},${site === null ? '' : `"${site}"`},${unit},${app},${['lo', 'hi', ''][n % 3]},${n}`);
+          const place = ['z', 'b', 'B', 'é', 'e', 'Z', '10', '9'][n % 8];
+          lines.push(`${iso(T0 + (5 - m) * MIN)},${site === null ? '' : `"${site}"`},${unit},${app},${['lo', 'hi', ''][n % 3]},${n},${place}`);
           n++;
         }
       }
     }
-    expect(await db().copyInCsv('public.order_probe', ['ts', 'site', 'unit', 'app', 'grade', 'v'], `${lines.join('\n')}\n`)).toBe(n);
+    expect(await db().copyInCsv('public.order_probe', ['ts', 'site', 'unit', 'app', 'grade', 'v', 'place'], `${lines.join('\n')}\n`)).toBe(n);
+    // the server's order of places is not the frame's
+    const places = (await db().query<{ place: string }>('SELECT DISTINCT place FROM public.order_probe ORDER BY place')).rows.map((r) => r.place);
+    expect(places).toEqual(['10', '9', 'b', 'B', 'e', 'é', 'z', 'Z']);
     const asOf = new Date(T0 + 10 * MIN);
     const spec = (entity: string): SourceSpec =>
       sourceSchema.parse({
@@ -177,7 +183,9 @@ describeDb('extract', ({ db, backend }) => {
         categorical: ['grade'],
       });
     const all = (
-      await db().query<{ ts: Date; site: string | null; unit: number; app: string; grade: string | null; v: number }>('SELECT * FROM public.order_probe')
+      await db().query<{ ts: Date; site: string | null; unit: number; app: string; grade: string | null; v: number; place: string }>(
+        'SELECT * FROM public.order_probe',
+      )
     ).rows;
     const byCodePoint = (a: string, b: string): number => {
       const x = [...a].map((c) => c.codePointAt(0)!);
@@ -188,6 +196,7 @@ describeDb('extract', ({ db, backend }) => {
     for (const [entity, text] of [
       ['site', (r: (typeof all)[number]) => r.site ?? ''],
       ['unit', (r: (typeof all)[number]) => String(r.unit)],
+      ['place', (r: (typeof all)[number]) => r.place],
     ] as const) {
       const f = await extractFrame(db(), spec(entity), asOf);
       const expected = [...all].sort((a, b) => byCodePoint(text(a), text(b)) || a.ts.getTime() - b.ts.getTime() || byCodePoint(a.app, b.app));

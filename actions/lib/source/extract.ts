@@ -161,7 +161,10 @@ export async function extractFrame(db: Db, source: SourceSpec, asOf: Date, opts:
  * by code point), then time, then key (likewise), with entity and categorical codes numbered in
  * order of first appearance. The server sorts by the stored entity and time columns in their own
  * collation, so that their index supplies the order; where that differs from "C" (another
- * collation, NULL next to '', a non-text entity column) the rows are sorted here. One pass checks.
+ * collation, a non-text entity column) only the entities' order differs, and a stable counting
+ * pass by entity puts them in order in O(n). Within an entity the server's order is the frame's
+ * unless two stored values share one text (NULL beside ''): such an entity's rows are sorted. One
+ * pass checks each.
  */
 function inFrameOrder(d: DecodedColumns, keyed: boolean): DecodedColumns {
   const rows = d.rows;
@@ -185,7 +188,21 @@ function inFrameOrder(d: DecodedColumns, keyed: boolean): DecodedColumns {
     if (rank[entities[i]] !== entities[i] || compare(i - 1, i) > 0) ordered = false;
   }
   if (ordered) return d;
-  const order = Int32Array.from({ length: rows }, (_, i) => i).sort((i, j) => compare(i, j) || i - j);
+  // Stable counting sort by entity rank: each entity's rows keep the server's order.
+  const starts = new Int32Array(entityIds.length + 1);
+  for (let i = 0; i < rows; i++) starts[rank[entities[i]] + 1]++;
+  for (let r = 1; r <= entityIds.length; r++) starts[r] += starts[r - 1];
+  const order = new Int32Array(rows);
+  const fill = starts.slice(0, entityIds.length);
+  for (let i = 0; i < rows; i++) order[fill[rank[entities[i]]]++] = i;
+  for (let r = 0; r < entityIds.length; r++) {
+    const entity = order.subarray(starts[r], starts[r + 1]);
+    for (let i = 1; i < entity.length; i++) {
+      if (compare(entity[i - 1], entity[i]) <= 0) continue;
+      entity.sort((a, b) => compare(a, b) || a - b);
+      break;
+    }
+  }
   const columns = d.columns.map((column) => {
     const out = column instanceof Float64Array ? new Float64Array(rows) : new Int32Array(rows);
     for (let i = 0; i < rows; i++) out[i] = column[order[i]];
