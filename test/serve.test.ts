@@ -748,6 +748,58 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
     });
   }
 
+  if (backend === 'postgres') {
+    it('counts every trigger: those folded into the check queued behind a held one are counted as coalesced', async () => {
+      const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
+      const locker = await openDb({ url: fresh().url });
+      const notifier = await openDb({ url: fresh().url });
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      // As above: holding mlops.alerts keeps a check under way.
+      const holding = locker.transaction(async (tx) => {
+        await tx.query('LOCK TABLE mlops.alerts IN ACCESS EXCLUSIVE MODE');
+        locked();
+        await released;
+      });
+      try {
+        await isLocked;
+        const first = server.refresh('signal');
+        await waitUntil('the check to wait on the lock', async () => {
+          const r = await notifier.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
+          );
+          return r.rows[0].n > 0;
+        });
+        // The first NOTIFY queues a check behind the held one; the next two and a poll fold into it.
+        for (let i = 0; i < 3; i++) await notifier.query('SELECT pg_notify($1, $2)', [DEPLOYMENTS_CHANNEL, `probe ${i}`]);
+        await waitUntil(
+          'the NOTIFYs to be folded',
+          async () => (await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="notify"')) === 2,
+        );
+        const poll = server.refresh('poll');
+        expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="poll"')).toBe(1);
+        release();
+        await Promise.all([first, poll]);
+        const checks = Object.fromEntries(
+          await Promise.all(
+            ['start', 'signal', 'notify', 'poll'].map(async (t) => [t, await sample(server.url, 'mlops_serve_reload_checks_total', `trigger="${t}"`)]),
+          ),
+        );
+        expect(checks).toEqual({ start: 1, signal: 1, notify: 1, poll: 0 });
+        expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="notify"')).toBe(2);
+        expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="signal"')).toBe(0);
+      } finally {
+        release();
+        await holding.catch(() => undefined);
+        await locker.close();
+        await notifier.close();
+        await server.close();
+      }
+    });
+  }
+
   if (backend === 'pglite') {
     it('mlops serve checks mlops.deployments on SIGHUP: on PGlite, where no other process can open the database to NOTIFY it', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'mlops-serve-hup-'));

@@ -37,6 +37,7 @@ export class ServeMetrics {
   readonly driftShare: Gauge<'pipeline'>;
   private readonly reloadChecks: Counter<'trigger'>;
   private readonly reloads: Counter<'trigger'>;
+  private readonly reloadChecksCoalesced: Counter<'trigger'>;
   readonly deployListener: Gauge;
   readonly logQueue: Gauge;
   readonly logWritten: Counter;
@@ -121,6 +122,12 @@ export class ServeMetrics {
       labelNames: ['trigger'],
       registers,
     });
+    this.reloadChecksCoalesced = new Counter({
+      name: 'mlops_serve_reload_checks_coalesced_total',
+      help: 'Reload checks asked for while one was already queued, answered by that queued check instead of one of their own, by what triggered them (with mlops_serve_reload_checks_total: every trigger received)',
+      labelNames: ['trigger'],
+      registers,
+    });
     this.deployListener = new Gauge({
       name: 'mlops_serve_deploy_listener_up',
       help: '1 while the server LISTENs for deploys (NOTIFY on mlops_deployments), 0 while it is reconnecting (the poll alone then)',
@@ -129,6 +136,7 @@ export class ServeMetrics {
     for (const trigger of RELOAD_TRIGGERS) {
       this.reloadChecks.inc({ trigger }, 0);
       this.reloads.inc({ trigger }, 0);
+      this.reloadChecksCoalesced.inc({ trigger }, 0);
     }
     this.logQueue = new Gauge({ name: 'mlops_prediction_log_queue', help: 'Served predictions waiting to be written to mlops.predictions', registers });
     this.logWritten = new Counter({ name: 'mlops_prediction_log_written_total', help: 'Served predictions written to mlops.predictions', registers });
@@ -157,6 +165,11 @@ export class ServeMetrics {
   reloadChecked(trigger: ReloadTrigger, changed: boolean): void {
     this.reloadChecks.inc({ trigger });
     if (changed) this.reloads.inc({ trigger });
+  }
+
+  /** A check asked for while one was queued already: that one answers it. */
+  reloadCoalesced(trigger: ReloadTrigger): void {
+    this.reloadChecksCoalesced.inc({ trigger });
   }
 
   loadFailed(problems: readonly ModelProblem[]): void {

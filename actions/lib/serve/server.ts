@@ -26,6 +26,7 @@ import { ModelStore, type LoadedModel } from './models.ts';
  * table every `pollMs` whatever happens to the listener; `refresh('signal')` is SIGHUP's (the
  * CLI's). Checks run one at a time; one asked for while another runs follows it, so a
  * notification that arrives during a check is never answered by a read older than its commit.
+ * Those asked for while one is queued already are answered by it (and counted as coalesced).
  */
 
 export interface ServeOptions {
@@ -291,17 +292,20 @@ export async function startModelServer(options: ServeOptions): Promise<ModelServ
       running = check(trigger).finally(() => (running = null));
       return running;
     }
-    if (!queued) {
-      const next: { trigger: ReloadTrigger; done: Promise<void> } = {
-        trigger,
-        done: running.then(() => {
-          queued = null;
-          return refresh(next.trigger);
-        }),
-      };
-      queued = next;
+    if (queued) {
+      // answered by the check queued already (it starts after this call): counted, not run again
+      metrics.reloadCoalesced(trigger);
+      return queued.done;
     }
-    return queued.done;
+    const next: { trigger: ReloadTrigger; done: Promise<void> } = {
+      trigger,
+      done: running.then(() => {
+        queued = null;
+        return refresh(next.trigger);
+      }),
+    };
+    queued = next;
+    return next.done;
   };
 
   let listener: DeployListener | null = null;
