@@ -181,13 +181,14 @@ describe('PGlite on a worker thread', () => {
       n: 30_002,
       s: 3 + (20_002 * 20_003) / 2 - 3 + 10_000 * 100_000 + (9_999 * 10_000) / 2,
     });
-    // a source that fails mid-way fails the COPY with its own error, and loads nothing
-    const broken = new Error('the source broke');
+    // a source that fails mid-way fails the COPY with its own error (that very object), and loads nothing
+    const broken = Object.assign(new Error('the source broke'), { line: 7 });
     async function* failing() {
       yield '1,a\n';
       throw broken;
     }
-    expect(await caught(db.copyInCsv('public.copied', ['id', 'label'], failing()))).toMatchObject({ message: 'the source broke' });
+    expect(await caught(db.copyInCsv('public.copied', ['id', 'label'], failing()))).toBe(broken);
+    expect(await caught(local.copyInCsv('public.copied', ['id', 'label'], failing()))).toBe(broken);
 
     // binary out, decoded: the same columns as from the in-thread database given the same rows
     await local.exec('CREATE TABLE public.copied (id int, label text)');
@@ -225,6 +226,28 @@ describe('PGlite on a worker thread', () => {
     expect(err).toBe(refused);
     expect(sizes.length).toBe(1);
     expect((await db.query<{ x: number }>('SELECT 2 AS x')).rows).toEqual([{ x: 2 }]);
+  });
+
+  it('copies in a chunk larger than a COPY batch, between small ones, as the in-thread database does', async () => {
+    // small lines, then one text chunk of ~17 MB (alone a batch: handed over as it is), then more small lines
+    const wide = 'w'.repeat(8_500);
+    async function* source() {
+      for (let i = 0; i < 50; i++) yield `${i},small ${i}\n`;
+      let big = '';
+      for (let i = 50; i < 2_050; i++) big += `${i},${wide}${i}\n`;
+      yield big;
+      for (let i = 2_050; i < 2_100; i++) yield `${i},small ${i}\n`;
+    }
+    const summary = 'SELECT count(*)::int AS n, sum(id)::int AS ids, sum(length(label))::int AS chars, min(label) AS first FROM public.wide';
+    const answers = [];
+    for (const d of [db, local]) {
+      await d.exec('CREATE TABLE public.wide (id int, label text)');
+      expect(await d.copyInCsv('public.wide', ['id', 'label'], source())).toBe(2_100);
+      answers.push((await d.query(summary)).rows[0]);
+      await d.exec('DROP TABLE public.wide');
+    }
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0]).toMatchObject({ n: 2_100, ids: (2_099 * 2_100) / 2 });
   });
 });
 

@@ -1,7 +1,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openPglite } from './pglite.ts';
-import type { Listener, Queryable } from './types.ts';
+import { openPglite, type PgliteQueryable } from './pglite.ts';
+import type { Listener } from './types.ts';
 import { wireError, type FromThread, type ThreadData, type ToThread, type WireError } from './pglite-worker.ts';
 
 /** How much nicer the thread is than the one that started it: a weight of ~1/10 of the event loop's when both are runnable. */
@@ -32,35 +32,20 @@ if (process.platform === 'linux') {
 /** Thrown inside a transaction that the other side ended with a rollback. */
 const ROLLBACK = Symbol('rollback');
 
-const post = (message: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+const post = (message: FromThread, transfer: ArrayBuffer[] = []): void => {
+  port.postMessage(message, transfer); // a block: what it returns (true) must not become a copy-out reader's result
+};
 
 /** Bytes per copy-out message. */
 const COPY_OUT_BATCH = 1 << 20;
 
 /**
  * Runs a COPY out and sends its data as `copyData` messages of COPY_OUT_BATCH bytes, before the
- * call's answer (one port: they arrive first). PGlite hands over views of its memory, valid during
- * the call: they are copied into a buffer that is then handed over, not copied again.
+ * call's answer (one port: they arrive first). PGlite writes each chunk out of its memory into a
+ * buffer of its own (CopyOutChunks), which is handed over as it is: one copy in all.
  */
-async function copyOut(q: Queryable, select: string, stream: number): Promise<null> {
-  let batch = new Uint8Array(COPY_OUT_BATCH);
-  let size = 0;
-  const flush = (): void => {
-    if (size === 0) return;
-    post({ copyData: stream, value: batch.subarray(0, size) }, [batch.buffer]);
-    batch = new Uint8Array(COPY_OUT_BATCH);
-    size = 0;
-  };
-  await q.copyOutBinary(select, (chunk) => {
-    for (let at = 0; at < chunk.length; ) {
-      const n = Math.min(COPY_OUT_BATCH - size, chunk.length - at);
-      batch.set(chunk.subarray(at, at + n), size);
-      size += n;
-      at += n;
-      if (size === COPY_OUT_BATCH) flush();
-    }
-  });
-  flush();
+async function copyOut(q: PgliteQueryable, select: string, stream: number): Promise<null> {
+  await q.copyOutBinary(select, (chunk) => post({ copyData: stream, value: chunk }, [chunk.buffer as ArrayBuffer]), { keptChunkBytes: COPY_OUT_BATCH });
   return null;
 }
 
@@ -72,7 +57,7 @@ try {
   process.exit(1);
 }
 
-const handles = new Map<number, Queryable>([[0, db]]);
+const handles = new Map<number, PgliteQueryable>([[0, db]]);
 const transactions = new Map<number, { end: (commit: boolean) => void; done: Promise<unknown> }>();
 /** Copy-in chunks asked of the other side, by stream. */
 const pulls = new Map<number, (chunk: { value: Uint8Array | null; error: WireError | null }) => void>();
@@ -80,7 +65,7 @@ let nextHandle = 1;
 /** LISTENs on this instance, by the other side's listener id */
 const listeners = new Map<number, Listener>();
 
-function handle(h: number): Queryable {
+function handle(h: number): PgliteQueryable {
   const q = handles.get(h);
   if (!q) throw new Error(`the transaction (handle ${h}) has already ended`);
   return q;
@@ -105,7 +90,7 @@ function begin(id: number, kind: 'transaction' | 'readSource', readOnly: boolean
   let end!: (commit: boolean) => void;
   const ended = new Promise<boolean>((resolve) => (end = resolve));
   let started = false;
-  const body = async (tx: Queryable): Promise<void> => {
+  const body = async (tx: PgliteQueryable): Promise<void> => {
     handles.set(h, tx);
     started = true;
     post({ id, ok: true, value: h });

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Db, Listener, Queryable, QueryResult, SqlParam, TransactionOptions } from './types.ts';
+import { PGLITE_COPY_BATCH_BYTES, type Db, type Listener, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 import { typescriptExecArgv } from '../util/typescript.mjs';
 
 /**
@@ -12,9 +12,12 @@ import { typescriptExecArgv } from '../util/typescript.mjs';
  * - a statement is a message and its answer one back (rows as structured clones);
  * - a transaction holds a handle on the worker (PGlite's transaction lock, its BEGIN) until `fn`
  *   settles here, then commits or rolls back there: its statements run in order, nothing between;
- * - COPY data crosses in batches of whole chunks (~1 MB) whose buffers are handed over, not copied;
- *   copy-in is pulled (the source is read only when the worker asks); copy-out is pushed, as the
- *   COPY runs (one call of the engine there), in messages that arrive before the call's answer;
+ * - COPY data crosses in batches of whole chunks whose buffers are handed over, not copied:
+ *   copy-in is pulled (the source is read only when the worker asks) in batches of one COPY
+ *   statement's input there (~16 MB); copy-out is pushed, as the COPY runs (one call of the engine
+ *   there), in chunks of ~1 MB written once out of PGlite's memory, in messages that arrive before
+ *   the call's answer;
+ * - a copy-in whose source throws fails with that very error;
  * - errors keep their message and fields (SQLSTATE `code`, `position`, `detail`...);
  * - a worker that dies fails every call in flight and every later one with an error that says so
  *   (`connectionLost`, as a lost PostgreSQL connection does), and aborts sessions' `lost` signal.
@@ -64,9 +67,6 @@ interface CopyOutReader {
 
 type Call = ToThread extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
 
-/** Bytes per copy-in message: small chunks (a CSV line each) are joined, a large one goes alone. */
-const COPY_IN_BATCH = 1 << 20;
-
 function fromWire(e: WireError): Error {
   const err = Object.assign(new Error(e.message), e.fields);
   err.name = e.name;
@@ -84,12 +84,24 @@ export function wireError(err: unknown): WireError {
   return { message: err.message, name: err.name, stack: err.stack, fields };
 }
 
-/** Whole chunks joined into buffers of ~COPY_IN_BATCH bytes that this side owns (and may hand over). */
+/**
+ * Whole chunks joined into buffers of ~PGLITE_COPY_BATCH_BYTES that this side owns and hands over:
+ * each is one COPY statement's input there as it is (copied only into PGlite's memory). A batch of
+ * one chunk encoded here from text is that chunk, not a copy of it; the caller's bytes are copied
+ * (they stay the caller's).
+ */
 async function* batches(source: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];
   let size = 0;
+  /** the one part of the batch so far, when it was encoded here */
+  let encoded: Uint8Array<ArrayBuffer> | null = null;
   const join = (): Uint8Array<ArrayBuffer> => {
+    if (encoded && parts.length === 1) {
+      parts = [];
+      size = 0;
+      return encoded;
+    }
     const out = new Uint8Array(size);
     let at = 0;
     for (const p of parts) {
@@ -102,9 +114,10 @@ async function* batches(source: Iterable<string | Uint8Array> | AsyncIterable<st
   };
   for await (const chunk of source) {
     const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
+    encoded = parts.length === 0 && typeof chunk === 'string' ? (bytes as Uint8Array<ArrayBuffer>) : null;
     parts.push(bytes);
     size += bytes.length;
-    if (size >= COPY_IN_BATCH) yield join();
+    if (size >= PGLITE_COPY_BATCH_BYTES) yield join();
   }
   if (size > 0) yield join();
 }
@@ -124,6 +137,8 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   const sources = new Map<number, AsyncIterator<Uint8Array<ArrayBuffer>>>();
+  /** what a copy-in's source threw, by stream: the caller gets that error back, not the worker's copy of it */
+  const sourceErrors = new Map<number, unknown>();
   const readers = new Map<number, CopyOutReader>();
   /** what each listener on the worker calls, by listener */
   const listeners = new Map<number, (payload: string) => void>();
@@ -201,6 +216,7 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
       message = { op: 'chunk', stream, value: r.done ? null : r.value, error: null };
     } catch (err) {
       sources.delete(stream);
+      sourceErrors.set(stream, err);
       message = { op: 'chunk', stream, value: null, error: wireError(err) };
     }
     if (!gone) worker.postMessage(message, transfer);
@@ -259,8 +275,12 @@ export async function openPgliteWorker(dataDir: string | undefined, options: Pgl
     sources.set(stream, chunks);
     try {
       return await call<number>({ op: 'copyIn', h, table, columns: [...columns], format, stream });
+    } catch (err) {
+      // the COPY failed because the source threw: the source's own error, as in-thread
+      throw sourceErrors.has(stream) ? sourceErrors.get(stream) : err;
     } finally {
       sources.delete(stream);
+      sourceErrors.delete(stream);
       await chunks.return(undefined);
     }
   };

@@ -2,10 +2,16 @@ import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { createPglite } from './pglite-template.ts';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './copy-binary.ts';
-import { copyInSql, type Db, type Listener, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
-
-/** CSV bytes per COPY batch on PGlite (chunks are whole lines, so batches split on lines). */
-const COPY_BATCH_BYTES = 16 * 1024 * 1024;
+import {
+  copyInSql,
+  PGLITE_COPY_BATCH_BYTES,
+  type Db,
+  type Listener,
+  type Queryable,
+  type QueryResult,
+  type SqlParam,
+  type TransactionOptions,
+} from './types.ts';
 
 /**
  * COPY input for PGlite: it reads a blob only through `arrayBuffer()` (into its /dev/blob device),
@@ -18,6 +24,26 @@ function bytesBlob(bytes: Uint8Array<ArrayBuffer>): Blob {
 }
 
 type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
+
+/** How PGlite's copy-out hands its chunks over (copyOutBinary's third argument; the worker thread's). */
+export interface CopyOutChunks {
+  /**
+   * Bytes per chunk, each a buffer of its own that the reader keeps (and may hand to another
+   * thread), instead of one buffer of COPY_OUT_CHUNK bytes reused after each call.
+   */
+  keptChunkBytes: number;
+}
+
+/** A Queryable of PGlite's: its copy-out can hand over chunks the reader keeps (CopyOutChunks). */
+export interface PgliteQueryable extends Queryable {
+  copyOutBinary(select: string, onData: (chunk: Uint8Array) => void | Promise<void>, chunks?: CopyOutChunks): Promise<void>;
+}
+
+export interface PgliteDb extends Db {
+  copyOutBinary: PgliteQueryable['copyOutBinary'];
+  transaction<T>(fn: (tx: PgliteQueryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  readSource<T>(fn: (tx: PgliteQueryable) => Promise<T>): Promise<T>;
+}
 
 /** A simple-query protocol message ('Q'). */
 function queryMessage(sql: string): Uint8Array {
@@ -56,8 +82,15 @@ const COPY_OUT_CHUNK = 64 * 1024;
  * The reader runs inside the server's call: an error it throws is kept and thrown after the
  * query (never through the server's frames), and what it returns is awaited after the query.
  */
-async function copyOutViaProtocol(pg: PGlite, select: string, onData: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
-  const out = Buffer.allocUnsafe(COPY_OUT_CHUNK);
+async function copyOutViaProtocol(
+  pg: PGlite,
+  select: string,
+  onData: (chunk: Uint8Array) => void | Promise<void>,
+  chunks: CopyOutChunks | undefined,
+): Promise<void> {
+  const chunkBytes = chunks?.keptChunkBytes ?? COPY_OUT_CHUNK;
+  // kept chunks: a new buffer for each (allocated when the first byte of it comes)
+  let out: Buffer | null = chunks ? null : Buffer.allocUnsafe(chunkBytes);
   let size = 0;
   /** the message being read: its header (type byte, int32 length) and the body bytes still to come */
   const header = Buffer.alloc(5);
@@ -68,7 +101,7 @@ async function copyOutViaProtocol(pg: PGlite, select: string, onData: (chunk: Ui
   let readerError: { err: unknown } | null = null;
   const pending: Promise<void>[] = [];
   const deliver = (): void => {
-    if (size === 0) return;
+    if (size === 0 || !out) return;
     if (!readerError) {
       try {
         const r = onData(out.subarray(0, size));
@@ -78,6 +111,7 @@ async function copyOutViaProtocol(pg: PGlite, select: string, onData: (chunk: Ui
       }
     }
     size = 0;
+    if (chunks) out = null;
   };
   await pg.execProtocolRawStream(queryMessage(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`), {
     onRawData: (bytes) => {
@@ -103,11 +137,12 @@ async function copyOutViaProtocol(pg: PGlite, select: string, onData: (chunk: Ui
           // CopyData: into the reader's chunk, handed over when full
           let from = p;
           while (from < p + take) {
-            const n = Math.min(COPY_OUT_CHUNK - size, p + take - from);
+            out ??= Buffer.allocUnsafeSlow(chunkBytes);
+            const n = Math.min(chunkBytes - size, p + take - from);
             src.copy(out, size, from, from + n);
             size += n;
             from += n;
-            if (size === COPY_OUT_CHUNK) deliver();
+            if (size === chunkBytes) deliver();
           }
         } else if (header[0] === 0x45 && error) {
           error.set(bytes.subarray(p, p + take), errorLen);
@@ -140,10 +175,17 @@ const serializers = { [types.BYTEA]: (v: Uint8Array) => v as unknown as string }
 
 const EMPTY = new Uint8Array(0);
 
+/** `bytes` is the whole of an ArrayBuffer (what bytesBlob hands over). */
+function ownsItsBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
+
 /**
- * PGlite takes COPY input as one blob: the chunks go in batches of whole chunks, each one COPY
- * statement with its own `head` and `tail` (a binary stream's header and trailer), so memory stays
- * bounded. Callers that need all-or-nothing run this inside a transaction, as seeding and import do.
+ * PGlite takes COPY input as one blob: the chunks go in batches of whole chunks (CSV chunks are
+ * whole lines, so batches split on lines), each one COPY statement with its own `head` and `tail`
+ * (a binary stream's header and trailer), so memory stays bounded. A batch of one chunk that is a
+ * whole buffer (what the worker thread is handed) goes as it is: PGlite only reads it. Callers that
+ * need all-or-nothing run this inside a transaction, as seeding and import do.
  */
 async function copyInBatches(
   conn: PgliteLike,
@@ -157,14 +199,17 @@ async function copyInBatches(
   let size = 0;
   const flush = async (): Promise<void> => {
     if (size === 0) return;
-    const batch = new Uint8Array(head.length + size + tail.length);
-    batch.set(head);
-    let at = head.length;
-    for (const p of parts) {
-      batch.set(p, at);
-      at += p.length;
+    const only = parts.length === 1 && head.length === 0 && tail.length === 0 ? parts[0] : null;
+    const batch = only && ownsItsBuffer(only) ? only : new Uint8Array(head.length + size + tail.length);
+    if (batch !== only) {
+      batch.set(head);
+      let at = head.length;
+      for (const p of parts) {
+        batch.set(p, at);
+        at += p.length;
+      }
+      batch.set(tail, at);
     }
-    batch.set(tail, at);
     parts = [];
     size = 0;
     const r = await conn.query(sql, [], { blob: bytesBlob(batch) });
@@ -174,13 +219,13 @@ async function copyInBatches(
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     parts.push(bytes);
     size += bytes.length;
-    if (size >= COPY_BATCH_BYTES) await flush();
+    if (size >= PGLITE_COPY_BATCH_BYTES) await flush();
   }
   await flush();
   return rows;
 }
 
-function queryable(conn: PgliteLike, pg: PGlite): Queryable {
+function queryable(conn: PgliteLike, pg: PGlite): PgliteQueryable {
   return {
     async query<R>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<R>> {
       const r = await conn.query<R>(sql, params as unknown[], { parsers, serializers });
@@ -196,10 +241,10 @@ function queryable(conn: PgliteLike, pg: PGlite): Queryable {
     copyInBinary(table, columns, tuples) {
       return copyInBatches(conn, copyInSql(table, columns, "'/dev/blob'", 'binary'), tuples, BINARY_COPY_HEADER, BINARY_COPY_TRAILER);
     },
-    copyOutBinary(select, onData) {
+    copyOutBinary(select, onData, chunks) {
       // The raw protocol takes none of PGlite's locks: take the ones its query() would (outside a
       // transaction, the transaction lock too, so that it cannot run inside another caller's).
-      const run = (): Promise<void> => pg.runExclusive(() => copyOutViaProtocol(pg, select, onData));
+      const run = (): Promise<void> => pg.runExclusive(() => copyOutViaProtocol(pg, select, onData, chunks));
       return conn === pg ? pg._runExclusiveTransaction(run) : run();
     },
   };
@@ -233,7 +278,7 @@ export const START_PARAMS: readonly string[] = [...PGlite.defaultStartParams, '-
  * The embedded database, in this thread (the worker thread's, pglite-thread.ts, is this one too).
  * A new one starts from the cached initdb template (pglite-template.ts).
  */
-export async function openPglite(dataDir: string | undefined): Promise<Db> {
+export async function openPglite(dataDir: string | undefined): Promise<PgliteDb> {
   const { pg: db } = await createPglite(dataDir, START_PARAMS);
   const listening = new Set<Listener>();
   const base = queryable(db, db);
@@ -242,7 +287,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
     onThisThread: true,
     location: dataDir ?? 'memory',
     ...base,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    async transaction<T>(fn: (tx: PgliteQueryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
       return db.transaction(async (tx) => {
         if (options.readOnly) await tx.query('SET TRANSACTION READ ONLY');
         return fn(queryable(tx, db));
@@ -256,7 +301,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
     // An extract sorts its window (a year of applications: ~50 MB): in memory, not through
     // temporary files, ~0.3 s less at 365 days. (PostgreSQL keeps its setting: there, parallel
     // workers' external sorts beat one in-memory sort.)
-    async readSource<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async readSource<T>(fn: (tx: PgliteQueryable) => Promise<T>): Promise<T> {
       return db.transaction(async (tx) => {
         await tx.query('SET TRANSACTION READ ONLY');
         await tx.query(`SET LOCAL work_mem = '${SOURCE_WORK_MEM}'`);

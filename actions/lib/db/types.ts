@@ -102,6 +102,12 @@ export async function analyze(tx: Queryable, table: string): Promise<void> {
   await tx.exec(`ANALYZE ${quoteIdent(table)}`);
 }
 
+/**
+ * Bytes per COPY statement on PGlite, which takes COPY input as one blob (pglite.ts); on a worker
+ * thread, copy-in crosses in batches of this size, so that each is that blob as it is.
+ */
+export const PGLITE_COPY_BATCH_BYTES = 16 * 1024 * 1024;
+
 export function copyInSql(table: string, columns: readonly string[], source: 'STDIN' | "'/dev/blob'", format: 'csv' | 'binary' = 'csv'): string {
   return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source} WITH (FORMAT ${format})`;
 }
