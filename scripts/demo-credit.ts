@@ -17,7 +17,7 @@ import { creditOutcomesCsv, generateCredit, LABEL_DELAY_DAYS, seedCredit, type C
 import { importLabels, type LabelsImportResult } from '../actions/lib/labels/import.ts';
 import type { LivePerformance } from '../actions/lib/labels/live.ts';
 import { runDailyMonitoring } from '../actions/lib/monitoring/index.ts';
-import { fmtMetric } from '../actions/lib/report/markdown.ts';
+import { fmtMetric } from '../actions/lib/report/format.ts';
 import { labelsImportLine } from './commands/labels.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
 import { labelsLine } from '../actions/lib/report/markdown.ts';

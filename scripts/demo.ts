@@ -26,7 +26,8 @@ import { formatIssue, validatePipelines } from '../actions/lib/config/validate.t
 import { checkSource } from '../actions/lib/source/check.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
-import { gateTable, metricTable, fmtMetric } from '../actions/lib/report/markdown.ts';
+import { gateTable, metricTable } from '../actions/lib/report/markdown.ts';
+import { fmtMetric } from '../actions/lib/report/format.ts';
 import { bodyPreview } from '../actions/lib/report/pr-body.ts';
 import { metricValue } from '../actions/lib/evaluate/metrics.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';

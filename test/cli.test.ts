@@ -86,9 +86,12 @@ describe('the mlops command line', () => {
     const doc = JSON.parse(r.stdout.trim().split('\n')[0]);
     expect(doc).toMatchObject({ pipeline: 'tank-level-forecast', decision: 'promote', status: 'succeeded' });
 
-    const list = await mlops(['runs', 'list', '--data-dir', data]);
+    // runs list prints runs: it loads the database driver and no other npm package (no schema library)
+    const record = { NODE_OPTIONS: `--import=${pathToFileURL(resolve('test/fixtures/record-packages.mjs')).href}` };
+    const list = await mlops(['runs', 'list', '--data-dir', data], record);
     expect(list.stdout).toContain(doc.run_id);
     expect(list.stdout).toMatch(/succeeded\s+promote/);
+    expect(JSON.parse(/^packages: (.*)$/m.exec(list.stderr)?.[1] ?? 'null')).toEqual(['@electric-sql/pglite']);
     const show = await mlops(['runs', 'show', doc.run_id, '--data-dir', data]);
     expect(show.stdout).toContain(`## tank-level-forecast: retrain ${doc.run_id}`);
   });

@@ -18,7 +18,7 @@ import { writeRegistryEdit } from '../actions/lib/registry/apply.ts';
 import { REGISTRY_FILE } from '../actions/lib/registry/schema.ts';
 import { seedCredit } from '../actions/lib/demo-data/index.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
-import { fmtTime } from '../actions/lib/report/markdown.ts';
+import { fmtTime } from '../actions/lib/report/format.ts';
 import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 /**

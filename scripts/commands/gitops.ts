@@ -16,7 +16,7 @@ import { closeAlertsOfDeployment } from '../../actions/lib/monitoring/index.ts';
 import { readRegistry } from '../../actions/lib/registry/champion.ts';
 import { headlineMetrics } from '../../actions/lib/registry/schema.ts';
 import { DEFAULT_RUNS_DIR, runDirFor } from '../../actions/lib/retrain/run-dir.ts';
-import { fmtMetric } from '../../actions/lib/report/markdown.ts';
+import { fmtMetric } from '../../actions/lib/report/format.ts';
 import { command, type Command, num, UsageError } from '../cli.ts';
 import { githubOf, githubOptions } from './github-options.ts';
 

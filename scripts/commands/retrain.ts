@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
 import { retrain } from '../../actions/lib/retrain/retrain.ts';
 import { DEFAULT_RUNS_DIR } from '../../actions/lib/retrain/run-dir.ts';
-import { fmtMetric } from '../../actions/lib/report/markdown.ts';
+import { fmtMetric } from '../../actions/lib/report/format.ts';
 import { metricValue } from '../../actions/lib/evaluate/metrics.ts';
 import { join } from 'node:path';
 import { command, type Command, date, num, UsageError } from '../cli.ts';

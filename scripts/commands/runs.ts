@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getEvaluation, getRun, listRuns } from '../../actions/lib/tracking/runs.ts';
-import { fmtMetric } from '../../actions/lib/report/markdown.ts';
+import { fmtMetric } from '../../actions/lib/report/format.ts';
 import { command, type Command, num, UsageError } from '../cli.ts';
 
 /** The experiment history: a module of its own, so that reading it does not load the retrain's library. */

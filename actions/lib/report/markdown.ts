@@ -3,24 +3,9 @@ import type { QualityReport } from '../quality/checks.ts';
 import { isClassificationMetrics, metricValue, type MetricName } from '../evaluate/metrics.ts';
 import type { ModelScore, RetrainResult } from '../retrain/result.ts';
 import type { LabelStats } from '../retrain/run-dir.ts';
+import { fmtInt, fmtMetric, fmtTime } from './format.ts';
 
 /** Markdown building blocks shared by the run report, the job summary and the promotion PR body. */
-
-export function fmtMetric(x: number | null | undefined): string {
-  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
-  const a = Math.abs(x);
-  if (a !== 0 && (a < 0.001 || a >= 1e6)) return x.toExponential(3);
-  return a >= 100 ? x.toFixed(1) : x.toPrecision(4).replace(/(\.\d*?[1-9])0+$|\.0+$/, '$1');
-}
-
-export function fmtInt(x: number): string {
-  return x.toLocaleString('en-US');
-}
-
-export function fmtTime(iso: string | Date): string {
-  const d = typeof iso === 'string' ? new Date(iso) : iso;
-  return d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
-}
 
 export function escapeCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');

@@ -1,7 +1,8 @@
 import type { RetrainResult } from '../retrain/result.ts';
 import { higherIsBetter, metricValue } from '../evaluate/metrics.ts';
 import { performanceValue, type PerformancePoint } from '../tracking/runs.ts';
-import { dataGateRows, fmtInt, fmtMetric, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, referenceSection } from './markdown.ts';
+import { fmtInt, fmtMetric, fmtTime } from './format.ts';
+import { dataGateRows, gateTable, labelsLine, metricTable, qualitySummary, referenceSection } from './markdown.ts';
 
 /** GitHub refuses pull request bodies over 65,536 characters; stay well under it. */
 export const PR_BODY_LIMIT = 65_536;

@@ -1,5 +1,6 @@
 import type { RetrainResult } from '../retrain/result.ts';
-import { fmtInt, fmtTime, gateTable, labelsLine, metricTable, qualitySummary, qualityTable, referenceSection } from './markdown.ts';
+import { fmtInt, fmtTime } from './format.ts';
+import { gateTable, labelsLine, metricTable, qualitySummary, qualityTable, referenceSection } from './markdown.ts';
 import type { Decision } from '../gates/gates.ts';
 
 const DECISION_LINE: Record<Decision, string> = {
