@@ -18,7 +18,8 @@
  *   requests/s at a constant arrival rate (bench/open-loop.ts) with the prediction log on: p50/p99 latency and throughput, per
  *   backend (target: p99 under 5 ms on 2 cores; on PGlite the server runs the database on a worker
  *   thread), with the server's event-loop lag, its CPU per request (event loop, PGlite's thread,
- *   whole process: comparable on a loaded machine, where latencies are not) and the load average.
+ *   whole process: comparable on a loaded machine, where latencies are not), the load average and
+ *   the machine's CPU shares during the run (busy, idle, steal; bench/machine.ts).
  *
  * - cli: the whole CLI process (bench/cli.ts): `--help`, a no-op command on an existing database,
  *   and the retrain at 30 and 365 days (wall time, CPU seconds, time after start-up, peak memory),
@@ -52,6 +53,7 @@ import { benchSeedRead } from './seed-read.ts';
 import { helpFigure, importFigures, retrainFigures, timeCli, timeProcess } from './cli.ts';
 import { benchServe } from './serve.ts';
 import { benchRidge } from './ridge.ts';
+import { cpuShares, machineCpu } from './machine.ts';
 import { DAY_MS } from '../actions/lib/util/duration.ts';
 
 const START = new Date('2025-01-01T00:00:00Z');
@@ -103,6 +105,7 @@ async function childE2e(target: string, days: number, task: 'regression' | 'clas
     // On a shared machine the wall times say little alone: the load when the case began, and the
     // CPU this process used (PGlite's server included; PostgreSQL's is its own processes').
     const load1m = loadavg()[0];
+    const machine0 = machineCpu();
     const cpu0 = process.cpuUsage();
     let t0 = performance.now();
     const frame = await extractFrame(db, p.source, asOf, { labels: p.task === 'classification' ? p.labels : undefined });
@@ -139,6 +142,7 @@ async function childE2e(target: string, days: number, task: 'regression' | 'clas
       end_to_end_s: round(total),
       process_cpu_s: round((cpu.user + cpu.system) / 1e6),
       load_1m_at_start: round(load1m, 2),
+      machine_cpu_share: cpuShares(machine0, machineCpu()),
       peak_rss_mib: peakMiB(),
       ...mem,
       ...(quality ? { labelled_rows: set.train.rows + set.holdout.rows + set.split.gapRows, roc_auc: round(quality.roc_auc), f1: round(quality.f1) } : {}),

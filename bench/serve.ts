@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { cpuShares, machineCpu } from './machine.ts';
 import { join, resolve } from 'node:path';
 import { openDb, type Db } from '../actions/lib/db/index.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
@@ -24,7 +25,8 @@ import { DAY_MS } from '../actions/lib/util/duration.ts';
  * mlops.predictions), and driven at a constant arrival rate of single-row predicts (open-loop.ts).
  * Reports the latency percentiles, the throughput, how many predictions reached the table, the
  * server's event-loop lag and its CPU per request by thread (on PGlite the database runs on a
- * worker thread of the server: see actions/lib/db/pglite-worker.ts).
+ * worker thread of the server: see actions/lib/db/pglite-worker.ts), and how the machine's CPU time
+ * went during the run (busy, idle, and steal: time the hypervisor gave the VM's vCPUs to others).
  */
 
 const START = new Date('2025-01-01T00:00:00Z');
@@ -137,7 +139,9 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
     await fetch(`${url}/metrics`); // a scrape resets prom-client's event loop lag histogram: the lag below is the run's
     const load1m = loadavg()[0];
     const cpu0 = threadCpuMs(cli.pid!);
+    const machine0 = machineCpu();
     const result = await run(seconds);
+    const machine1 = machineCpu();
     const cpu1 = threadCpuMs(cli.pid!);
     // The server's own view: how long its event loop was held up (prom-client's default metrics).
     const exposition = await (await fetch(`${url}/metrics`)).text();
@@ -169,6 +173,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
       server_event_loop_lag_ms: eventLoopLag,
       server_cpu_ms_per_request: { event_loop: perRequest(['event_loop']), pglite_thread: perRequest(['pglite']), process: perRequest(null) },
       load_average_1m: Math.round(load1m * 100) / 100,
+      machine_cpu_share: cpuShares(machine0, machine1),
       predictions_logged: logged.rows[0].n,
       server_exit: code,
     };
