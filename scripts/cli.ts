@@ -189,6 +189,7 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
             dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR,
             onWait: (message) => console.error(`mlops ${name}: ${message}`),
             worker: command.databaseThread,
+            migrated: true,
           });
           await migrate(db);
         }

@@ -174,10 +174,12 @@ async function main(): Promise<void> {
   );
 
   step('1. database, data, pipelines');
-  const db = await openDb({ dataDir: join(ROOT, 'db') });
+  const db = await openDb({ dataDir: join(ROOT, 'db'), migrated: true });
   try {
     const m = await migrate(db);
-    say(`   database: ${db.location} (${db.backend}); migrations applied: ${m.applied.join(', ') || 'none (up to date)'}`);
+    say(
+      `   database: ${db.location} (${db.backend}); ${m.applied.length > 0 ? `migrations applied: ${m.applied.join(', ')}` : `all ${m.alreadyApplied.length} migrations in place`}`,
+    );
     if (TASKS.includes('regression')) {
       const seeded = await seedReadings(db, { days: 45, stations: 1, seed: 42, start: START });
       say(

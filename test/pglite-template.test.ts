@@ -7,7 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { START_PARAMS } from '../actions/lib/db/pglite.ts';
 import { cacheDir, createPglite, templateDir } from '../actions/lib/db/pglite-template.ts';
 import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { loadMigrations, migrate, migrationsKey } from '../actions/lib/db/migrate.ts';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Db } from '../actions/lib/db/index.ts';
 import { typescriptExecArgv } from '../actions/lib/util/typescript.mjs';
 
 const moduleUrl = (path: string): string => pathToFileURL(join(import.meta.dirname, path)).href;
@@ -137,6 +139,62 @@ describe('the cached initdb template of new PGlite databases', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('a prepared template holds what its preparation did, under a name of its own per key; a failed preparation falls back to initdb’s template', async () => {
+    const prepared = (key: string) => ({ key, run: (pg: PGlite) => pg.exec(`CREATE TABLE prepared_${key} (x int)`).then(() => undefined) });
+    const tablesOf = async (pg: PGlite): Promise<string[]> =>
+      (await pg.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map((r) => r.t);
+    const first = await createPglite(undefined, START_PARAMS, env(cache), prepared('a'));
+    expect(first.source).toBe('built-template');
+    expect(await tablesOf(first.pg)).toEqual(['prepared_a']);
+    await first.pg.close();
+    const second = await createPglite(join(root, 'db-prepared'), START_PARAMS, env(cache), prepared('a'));
+    expect(second.source).toBe('template');
+    expect(await tablesOf(second.pg)).toEqual(['prepared_a']);
+    await second.pg.close();
+    // another key (the migrations changed) is another template; initdb's own is untouched
+    const other = await createPglite(undefined, START_PARAMS, env(cache), prepared('b'));
+    expect(await tablesOf(other.pg)).toEqual(['prepared_b']);
+    await other.pg.close();
+    expect(templateDir(START_PARAMS, env(cache), 'a')).not.toBe(templateDir(START_PARAMS, env(cache), 'b'));
+    const plain = await createPglite(undefined, START_PARAMS, env(cache));
+    expect(await tablesOf(plain.pg)).toEqual([]);
+    await plain.pg.close();
+
+    const failing = { key: 'failing', run: (pg: PGlite) => pg.exec('CREATE TABLE broken (x no_such_type)').then(() => undefined) };
+    const fallback = await createPglite(undefined, START_PARAMS, env(cache), failing);
+    expect(fallback.source).toBe('template');
+    expect(await tablesOf(fallback.pg)).toEqual([]);
+    await fallback.pg.close();
+    expect(existsSync(templateDir(START_PARAMS, env(cache), 'failing'))).toBe(false);
+  });
+
+  it('a database opened as migrated has the schema that migrate() builds, and migrate() finds nothing to do', async () => {
+    const { openPglite } = await import('../actions/lib/db/pglite.ts');
+    const columns = (db: Db) =>
+      db.query<{ t: string; c: string; type: string; nullable: string }>(
+        `SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS nullable FROM information_schema.columns
+          WHERE table_schema = 'mlops' ORDER BY table_name, ordinal_position`,
+      );
+    const scratch = await openPglite(undefined);
+    const fromTemplate = await openPglite(undefined, { migrated: true });
+    try {
+      expect((await migrate(scratch)).applied.length).toBeGreaterThan(0);
+      const result = await migrate(fromTemplate);
+      expect(result.applied).toEqual([]);
+      expect(result.alreadyApplied).toEqual(loadMigrations().map((m) => `${m.version}_${m.name}`));
+      expect((await columns(fromTemplate)).rows).toEqual((await columns(scratch)).rows);
+      expect((await columns(fromTemplate)).rows.length).toBeGreaterThan(50);
+    } finally {
+      await scratch.close();
+      await fromTemplate.close();
+    }
+    // the template's name follows the migrations' contents
+    const migrations = loadMigrations();
+    const edited = migrations.map((m, i) => (i === migrations.length - 1 ? { ...m, checksum: `${m.checksum}x` } : m));
+    expect(migrationsKey(edited)).not.toBe(migrationsKey(migrations));
+    expect(migrationsKey(migrations.slice(0, -1))).not.toBe(migrationsKey(migrations));
   });
 
   it('a damaged template is never used: it is rebuilt', async () => {

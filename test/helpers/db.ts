@@ -21,9 +21,14 @@ export interface FreshDatabase {
  * A database of its own for one suite: an in-memory PGlite, or a new database on the server.
  * `worker`: PGlite on a worker thread, as the model server runs it (ignored on PostgreSQL).
  */
-export async function freshDatabase(backend: Backend, options: { worker?: boolean } = {}): Promise<FreshDatabase> {
+export async function freshDatabase(backend: Backend, options: { worker?: boolean; migrated?: boolean } = {}): Promise<FreshDatabase> {
   if (backend === 'pglite') {
-    return { backend, url: undefined, open: () => openDb({ ignoreEnv: true, worker: options.worker }), drop: async () => undefined };
+    return {
+      backend,
+      url: undefined,
+      open: () => openDb({ ignoreEnv: true, worker: options.worker, migrated: options.migrated }),
+      drop: async () => undefined,
+    };
   }
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) throw new Error('DATABASE_URL is not set');
@@ -88,7 +93,7 @@ export function describeDb(title: string, fn: (suite: DbSuite) => void, options:
       let fresh: FreshDatabase;
       let db: Db;
       beforeAll(async () => {
-        fresh = await freshDatabase(backend, { worker: options.pgliteWorker });
+        fresh = await freshDatabase(backend, { worker: options.pgliteWorker, migrated: options.migrate !== false });
         db = await fresh.open();
         if (options.migrate !== false) await migrate(db);
       });

@@ -39,7 +39,7 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
   }
   let db: Db;
   try {
-    db = await openDb({ url, dataDir, ignoreEnv: true });
+    db = await openDb({ url, dataDir, ignoreEnv: true, migrated: !settings.readOnly });
   } catch (err) {
     throw new Error(scrub(`cannot open the database: ${(err as Error).message}`));
   }

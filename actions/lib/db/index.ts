@@ -29,6 +29,11 @@ export interface OpenDbOptions {
    * process whose event loop must stay free while the database works (the model server).
    */
   worker?: boolean;
+  /**
+   * The caller runs migrate() at once: a new PGlite database then starts with the migrations in
+   * place (a cached template, pglite.ts), and migrate() finds nothing to do. No effect on PostgreSQL.
+   */
+  migrated?: boolean;
 }
 
 /** The default embedded database of the CLI and the demo. */
@@ -49,7 +54,8 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
       'MLOPS_SOURCE_DATABASE_URL (a separate extraction role) needs PostgreSQL: the embedded database (PGlite) has one role; unset it or set DATABASE_URL',
     );
   }
-  const openPglite = options.worker ? (await import('./pglite-worker.ts')).openPgliteWorker : (await import('./pglite.ts')).openPglite;
+  const open = options.worker ? (await import('./pglite-worker.ts')).openPgliteWorker : (await import('./pglite.ts')).openPglite;
+  const openPglite = (dir: string | undefined): Promise<Db> => open(dir, { migrated: options.migrated });
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });

@@ -30,6 +30,11 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     });
 }
 
+/** One name for a list of migrations: changes when any file is added, removed, renamed or edited. */
+export function migrationsKey(migrations: Migration[]): string {
+  return sha256Hex(migrations.map((m) => `${m.version}_${m.name}:${m.checksum}`).join('\n')).slice(0, 16);
+}
+
 /**
  * Applies the migrations not yet recorded, all in one transaction: either the schema moves to the
  * newest version or it stays where it was. A recorded migration whose file changed is an error,

@@ -54,6 +54,8 @@ interface Manifest {
   format: number;
   pglite: string;
   startParams: string[];
+  /** the preparation's key (TemplatePreparation), or null for initdb's output alone */
+  prepared?: string | null;
   /** unique per build: a template read in full is one build's */
   build: string;
   dirs: string[];
@@ -87,11 +89,21 @@ function pgliteVersion(): string {
   }
 }
 
-/** The template of this PGlite and these start parameters, under the cache. */
-export function templateDir(startParams: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * What a template holds beyond initdb's output: run on the new database before it is shut down
+ * (the project's migrations, for callers that migrate a new database at once anyway), named by
+ * `key`, which must change whenever what `run` does changes.
+ */
+export interface TemplatePreparation {
+  key: string;
+  run(pg: PGlite): Promise<void>;
+}
+
+/** The template of this PGlite, these start parameters and this preparation (none: initdb's output alone), under the cache. */
+export function templateDir(startParams: readonly string[], env: NodeJS.ProcessEnv = process.env, prepared: string | null = null): string {
   const version = pgliteVersion();
   const key = createHash('sha256')
-    .update(JSON.stringify({ format: TEMPLATE_FORMAT, pglite: version, startParams }))
+    .update(JSON.stringify({ format: TEMPLATE_FORMAT, pglite: version, startParams, ...(prepared ? { prepared } : {}) }))
     .digest('hex')
     .slice(0, 16);
   return join(cacheDir(env), 'pglite-template', `pglite-${version}-${key}`);
@@ -99,8 +111,14 @@ export function templateDir(startParams: readonly string[], env: NodeJS.ProcessE
 
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
-/** The template's manifest, if it is one of this PGlite and these start parameters. */
-function readManifest(dir: string, startParams: readonly string[]): Manifest | null {
+/** A template's identity: the start parameters and the preparation's key. */
+interface TemplateSpec {
+  startParams: readonly string[];
+  prepared: string | null;
+}
+
+/** The template's manifest, if it is one of this PGlite, these start parameters and this preparation. */
+function readManifest(dir: string, spec: TemplateSpec): Manifest | null {
   let m: Manifest;
   try {
     m = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest;
@@ -110,7 +128,8 @@ function readManifest(dir: string, startParams: readonly string[]): Manifest | n
   const ok =
     m.format === TEMPLATE_FORMAT &&
     m.pglite === pgliteVersion() &&
-    JSON.stringify(m.startParams) === JSON.stringify(startParams) &&
+    JSON.stringify(m.startParams) === JSON.stringify(spec.startParams) &&
+    (m.prepared ?? null) === spec.prepared &&
     typeof m.build === 'string' &&
     Array.isArray(m.dirs) &&
     Array.isArray(m.files) &&
@@ -182,7 +201,14 @@ function removeAbandoned(dir: string): void {
  * False when the cache cannot be written (a read-only home, a full disk): the caller runs initdb
  * itself, as PGlite would.
  */
-async function buildTemplate(dir: string, startParams: readonly string[], damaged: string | null): Promise<boolean> {
+async function buildTemplate(
+  dir: string,
+  spec: TemplateSpec,
+  damaged: string | null,
+  env: NodeJS.ProcessEnv,
+  preparation?: TemplatePreparation,
+): Promise<boolean> {
+  const { startParams } = spec;
   const temp = `${dir}.build-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     mkdirSync(temp, { recursive: true });
@@ -191,8 +217,18 @@ async function buildTemplate(dir: string, startParams: readonly string[], damage
   }
   try {
     removeAbandoned(dir);
-    const pg = await PGlite.create(join(temp, 'data'), { startParams: [...startParams] });
-    await pg.close();
+    if (preparation) {
+      // initdb's output from its own template, then the preparation
+      const { pg } = await createPglite(join(temp, 'data'), startParams, env);
+      try {
+        await preparation.run(pg);
+      } finally {
+        await pg.close();
+      }
+    } else {
+      const pg = await PGlite.create(join(temp, 'data'), { startParams: [...startParams] });
+      await pg.close();
+    }
     const { dirs, files } = walk(join(temp, 'data'));
     // Durable before it is published: a template with a file's size but not its bytes would pass the size checks.
     for (const [path] of files) fsyncPath(join(temp, 'data', path));
@@ -200,6 +236,7 @@ async function buildTemplate(dir: string, startParams: readonly string[], damage
       format: TEMPLATE_FORMAT,
       pglite: pgliteVersion(),
       startParams: [...startParams],
+      prepared: spec.prepared,
       build: randomBytes(8).toString('hex'),
       dirs,
       files,
@@ -216,7 +253,7 @@ async function buildTemplate(dir: string, startParams: readonly string[], damage
         if (errno(err) !== 'ENOTEMPTY' && errno(err) !== 'EEXIST') throw err;
       }
       // Another process published first: its template serves, unless it is the damaged one.
-      const theirs = readManifest(dir, startParams);
+      const theirs = readManifest(dir, spec);
       if (theirs && theirs.build !== damaged) {
         rmSync(temp, { recursive: true, force: true });
         return true;
@@ -242,8 +279,8 @@ async function buildTemplate(dir: string, startParams: readonly string[], damage
 }
 
 /** The template's files read in full, or null if any is missing, of another size, or the template was replaced meanwhile. */
-function readTemplate(dir: string, startParams: readonly string[]): { manifest: Manifest; files: Array<[string, Buffer]> } | null {
-  const manifest = readManifest(dir, startParams);
+function readTemplate(dir: string, spec: TemplateSpec): { manifest: Manifest; files: Array<[string, Buffer]> } | null {
+  const manifest = readManifest(dir, spec);
   if (!manifest) return null;
   const files: Array<[string, Buffer]> = [];
   try {
@@ -255,7 +292,7 @@ function readTemplate(dir: string, startParams: readonly string[]): { manifest: 
   } catch {
     return null;
   }
-  return readManifest(dir, startParams)?.build === manifest.build ? { manifest, files } : null;
+  return readManifest(dir, spec)?.build === manifest.build ? { manifest, files } : null;
 }
 
 /** What openPglite needs of Emscripten's file system. */
@@ -311,8 +348,8 @@ function clearFill(dataDir: string, names: readonly string[]): void {
 }
 
 /** Copies the template into a new data directory; PG_VERSION, which makes it a cluster, last. False (and the directory cleared) if the template is unusable. */
-function fillFromTemplate(dir: string, startParams: readonly string[], dataDir: string): boolean {
-  const manifest = readManifest(dir, startParams);
+function fillFromTemplate(dir: string, spec: TemplateSpec, dataDir: string): boolean {
+  const manifest = readManifest(dir, spec);
   if (!manifest) return false;
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(join(dataDir, FILL_MARKER), '');
@@ -324,7 +361,7 @@ function fillFromTemplate(dir: string, startParams: readonly string[], dataDir: 
     }
     for (const [path, size] of manifest.files) {
       // One build's files only: checked before PG_VERSION turns them into a cluster.
-      if (path === 'PG_VERSION' && readManifest(dir, startParams)?.build !== manifest.build) throw new Error('the template was replaced');
+      if (path === 'PG_VERSION' && readManifest(dir, spec)?.build !== manifest.build) throw new Error('the template was replaced');
       if (!path.includes('/')) copied.push(path);
       copyFileSync(join(dir, 'data', path), join(dataDir, path));
       if (statSync(join(dataDir, path)).size !== size) throw new Error(`${path}: not the template's size`);
@@ -341,11 +378,14 @@ function fillFromTemplate(dir: string, startParams: readonly string[], dataDir: 
  * A PGlite instance on `dataDir` (undefined: in memory). A new database starts from the template
  * (built first if there is none, or if it is damaged); an existing data directory is opened as it
  * is. Without a usable template and a cache to build one in, PGlite runs initdb as it always did.
+ * With a `preparation`, a new database starts from a template that also holds what it did (built
+ * from initdb's template); when that one cannot be built, from initdb's template alone.
  */
 export async function createPglite(
   dataDir: string | undefined,
   startParams: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  preparation?: TemplatePreparation,
 ): Promise<{ pg: PGlite; source: PgliteSource }> {
   const plain = (source: PgliteSource) => PGlite.create(dataDir, { startParams: [...startParams] }).then((pg) => ({ pg, source }));
   let leftovers: string[] = [];
@@ -355,11 +395,12 @@ export async function createPglite(
     if (s.state === 'other') return plain('initdb');
     leftovers = s.leftovers;
   }
-  const dir = templateDir(startParams, env);
+  const spec: TemplateSpec = { startParams, prepared: preparation?.key ?? null };
+  const dir = templateDir(startParams, env, spec.prepared);
   let built = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     if (dataDir === undefined) {
-      const template = readTemplate(dir, startParams);
+      const template = readTemplate(dir, spec);
       if (template) {
         const fs = new TemplateMemoryFS(template.manifest.dirs, template.files);
         const pg = await PGlite.create({ fs, startParams: [...startParams] });
@@ -368,10 +409,11 @@ export async function createPglite(
     } else {
       if (leftovers.length > 0) clearFill(dataDir, leftovers);
       leftovers = [];
-      if (fillFromTemplate(dir, startParams, dataDir)) return plain(built ? 'built-template' : 'template');
+      if (fillFromTemplate(dir, spec, dataDir)) return plain(built ? 'built-template' : 'template');
     }
-    if (attempt === 1 || !(await buildTemplate(dir, startParams, readManifest(dir, startParams)?.build ?? null))) break;
+    if (attempt === 1 || !(await buildTemplate(dir, spec, readManifest(dir, spec)?.build ?? null, env, preparation))) break;
     built = true;
   }
+  if (preparation) return createPglite(dataDir, startParams, env);
   return plain('initdb');
 }

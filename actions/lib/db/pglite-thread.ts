@@ -16,7 +16,7 @@ const THREAD_NICE = 10;
 
 const port = parentPort;
 if (!port) throw new Error('pglite-thread.ts runs as a worker thread (pglite-worker.ts starts it)');
-const { dataDir } = workerData as ThreadData;
+const { dataDir, migrated } = workerData as ThreadData;
 
 // Below the event loop it serves: when both want the one free core, requests go first and the
 // database's writes wait. On Linux a priority is a thread's own (setpriority of the calling thread);
@@ -51,7 +51,7 @@ async function copyOut(q: PgliteQueryable, select: string, stream: number): Prom
 
 let db: Awaited<ReturnType<typeof openPglite>>;
 try {
-  db = await openPglite(dataDir);
+  db = await openPglite(dataDir, { migrated });
 } catch (err) {
   post({ id: 0, ok: false, error: wireError(err) });
   process.exit(1);

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { PGLITE_COPY_BATCH_BYTES, type Db, type Listener, type Queryable, type QueryResult, type SqlParam, type TransactionOptions } from './types.ts';
 import { typescriptExecArgv } from '../util/typescript.mjs';
+import type { OpenPgliteOptions } from './pglite.ts';
 
 /**
  * The embedded database (PGlite) on a thread of its own: PGlite runs PostgreSQL in the thread that
@@ -28,6 +29,8 @@ import { typescriptExecArgv } from '../util/typescript.mjs';
 
 export interface ThreadData {
   dataDir: string | undefined;
+  /** see OpenPgliteOptions */
+  migrated: boolean;
 }
 
 export interface WireError {
@@ -122,7 +125,7 @@ async function* batches(source: Iterable<string | Uint8Array> | AsyncIterable<st
   if (size > 0) yield join();
 }
 
-export interface PgliteWorkerOptions {
+export interface PgliteWorkerOptions extends OpenPgliteOptions {
   /** the worker's JavaScript heap limit, MB (default: Node's); a worker past it dies, and its calls fail */
   maxHeapMb?: number;
 }
@@ -131,7 +134,7 @@ export interface PgliteWorkerOptions {
 export async function openPgliteWorker(dataDir: string | undefined, options: PgliteWorkerOptions = {}): Promise<Db> {
   const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), {
     name: 'pglite',
-    workerData: { dataDir } satisfies ThreadData,
+    workerData: { dataDir, migrated: options.migrated === true } satisfies ThreadData,
     execArgv: typescriptExecArgv(),
     ...(options.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb } } : {}),
   });
