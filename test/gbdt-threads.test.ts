@@ -2,15 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { syntheticMatrix } from '../actions/lib/train/bench.ts';
 import { predictNative, train, type OnnxMetadata } from '../actions/lib/train/index.ts';
 import type { GbdtModel } from '../actions/lib/train/gbdt/model.ts';
+import { featureGroups } from '../actions/lib/train/gbdt/histogram.ts';
 
 const meta: OnnxMetadata = { model_name: 'm', training_window: { start: '2024-01-01T00:00:00Z', end: '2024-01-02T00:00:00Z' }, data_fingerprint: 'f' };
 
 // The trainer splits each level's work over feature groups claimed by the threads (groups of 16+
-// features take the vector reorder path, narrower ones the scalar one): the result must not
-// depend on the thread count.
+// features take the vector reorder path, narrower ones the scalar one; groups of 24+ build
+// histograms from rows in pairs): the result must not depend on the thread count.
 describe('gbdt trainer threads', () => {
   it('gives identical models for 1, 2 and 3 threads with wide groups, sampling and early stopping', async () => {
     const m = syntheticMatrix(5000, 70, { seed: 21, nanShare: 0.03 });
+    // 70 features: one group (1 thread), two of 35 (2 threads) and nine of 7-8 (3 threads): all three kernels' paths
+    expect([1, 2, 3].map((t) => featureGroups(70, t))).toEqual([1, 2, 9]);
     const params = { trees: 12, max_depth: 5, subsample: 0.9, colsample: 0.8, early_stopping_rounds: 3, validation_fraction: 0.2, seed: 5 };
     const runs = [];
     for (const threads of [1, 2, 3]) runs.push(await train({ algorithm: 'gbdt', params: { ...params, threads } }, m, meta));

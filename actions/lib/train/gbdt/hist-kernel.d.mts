@@ -116,6 +116,8 @@ export declare const PHASE_BIN: number;
 export declare const PHASE_GRAD: number;
 export declare const PHASE_QUANT: number;
 export declare const PHASE_UPDATE: number;
+/** Features of a group from which histograms take rows in pairs. */
+export declare const PAIR_MIN_FEATURES: number;
 export declare const QUANT_MAX: number;
 export declare const CTL_WORDS: number;
 export declare const CTL_GEN: number;

@@ -45,7 +45,7 @@ export const FEATURE_HIST_BYTES = 2048;
  * Features of a group from which histograms take rows in pairs (histContiguousPairs, see
  * hist-kernel.wat): measured faster from 32 features up, no gain at 8 or 16.
  */
-const PAIR_MIN_FEATURES = 24;
+export const PAIR_MIN_FEATURES = 24;
 
 /** Row counts live in the low 24 bits of a bin. */
 export const COUNT_BITS = 24;

@@ -13,6 +13,7 @@ import {
   PHASE_QUANT,
   PHASE_UPDATE,
   PHASE_LEVEL,
+  PAIR_MIN_FEATURES,
   PHASE_PARTITION,
   runPhase,
   taskLayout,
@@ -34,6 +35,18 @@ const MAX_PAGES = 65536;
  * the benchmark, 2 to 4 measured the same on a quiet machine).
  */
 const GROUPS_PER_THREAD = 3;
+
+/**
+ * Feature groups of a fit: one per thread when each then holds PAIR_MIN_FEATURES or more, so the
+ * histograms take rows in pairs (the demo's 49 features on 2 threads: 2 groups of 24-25, not 6 of
+ * 8; measured on its 30- and 365-day matrices: 12-14% less training CPU, same or better wall time,
+ * the same trees); else GROUPS_PER_THREAD per thread, for balance.
+ */
+export function featureGroups(nFeatures: number, threads: number): number {
+  if (threads === 1) return 1;
+  if (nFeatures >= PAIR_MIN_FEATURES * threads) return threads;
+  return Math.min(nFeatures, GROUPS_PER_THREAD * threads);
+}
 /** A phase that has not finished after this long means a worker is gone. */
 const PHASE_TIMEOUT_MS = 10 * 60_000;
 
@@ -124,7 +137,7 @@ export class HistogramBuilder {
   constructor(nAll: number, nFeatures: number, nTrain: number, threads: number, initialSlots: number, maxSlots: number, split: SplitSettings) {
     this.maxSlots = maxSlots;
     this.threads = Math.max(1, Math.min(threads, nFeatures));
-    const groups = this.threads === 1 ? 1 : Math.min(nFeatures, GROUPS_PER_THREAD * this.threads);
+    const groups = featureGroups(nFeatures, this.threads);
     const w = maxSlots;
     const lay = taskLayout(w, nFeatures, groups);
     let top = 0;
