@@ -40,7 +40,8 @@ describe('gbdt trainer', () => {
   });
 
   it('gives identical trees and predictions for threads=1 and threads=2', async () => {
-    const m = syntheticMatrix(6000, 12, { seed: 9, nanShare: 0.05 });
+    // 2 threads need 48 features (fitThreads: groups of 24 or more)
+    const m = syntheticMatrix(6000, 50, { seed: 9, nanShare: 0.05 });
     const params = { trees: 15, max_depth: 5, subsample: 0.8, colsample: 0.7, early_stopping_rounds: null, seed: 3 };
     const one = await train({ algorithm: 'gbdt', params: { ...params, threads: 1 } }, m, meta);
     const two = await train({ algorithm: 'gbdt', params: { ...params, threads: 2 } }, m, meta);
@@ -49,7 +50,7 @@ describe('gbdt trainer', () => {
   });
 
   it('grows deep trees past the initial histogram memory, identically on 1 and 2 threads', async () => {
-    const m = syntheticMatrix(6000, 6, { seed: 13, nanShare: 0.05 });
+    const m = syntheticMatrix(6000, 48, { seed: 13, nanShare: 0.05 });
     const params = { trees: 3, max_depth: 12, min_samples_leaf: 2, early_stopping_rounds: null };
     const one = await train({ algorithm: 'gbdt', params: { ...params, threads: 1 } }, m, meta);
     const two = await train({ algorithm: 'gbdt', params: { ...params, threads: 2 } }, m, meta);
@@ -57,7 +58,7 @@ describe('gbdt trainer', () => {
     expect(Math.max(...trees.map((t) => t.feature.length))).toBeGreaterThan(500);
     expect((two.model as GbdtModel).trees).toEqual(trees);
     const native = predictNative(one.model!, m.values, m.rows);
-    const onnx = await scoreOnnx(one.onnx, m.values, m.rows, 6);
+    const onnx = await scoreOnnx(one.onnx, m.values, m.rows, m.names.length);
     let off = 0;
     for (let r = 0; r < m.rows; r++) if (Math.abs(onnx[r] - native[r]) > 1e-5 * Math.max(1, Math.abs(native[r]))) off++;
     expect(off).toBe(0);

@@ -53,7 +53,10 @@ export const gbdtParamsSchema = z
     /** Newest share of the training part held back for early stopping. */
     validation_fraction: z.number().gt(0).lt(0.5).default(0.1),
     seed: z.number().int().min(0).default(42),
-    /** Worker threads for histogram building; 0 = one per core. */
+    /**
+     * Threads for histogram building; 0 = one per core. Each builds one feature group of at least
+     * 24 features (narrower ones cost more than they save), so a fit uses at most features / 24.
+     */
     threads: z.number().int().min(0).max(64).default(0),
     /** classification only */
     class_weight: classWeightSchema.default('none'),

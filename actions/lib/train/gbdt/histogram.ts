@@ -30,23 +30,18 @@ const BIN_BLOCKS_PER_THREAD = 2;
 /** Upper bound of the shared memory (wasm32 addresses); only what is used is committed. */
 const MAX_PAGES = 65536;
 /**
- * Feature groups per thread when there are workers: threads claim groups as they go, so more
- * groups even out a slow, late-woken or descheduled thread, at some loop overhead per group (on
- * the benchmark, 2 to 4 measured the same on a quiet machine).
+ * Threads of a fit, each building the histograms of one feature group (threads claim the groups of
+ * a level as they go). A group is never narrower than PAIR_MIN_FEATURES: a row's gradient and
+ * index are read once per group, so narrow groups multiply that per-row cost, and on 2 cores
+ * measured slower than one thread (100,000 x 20: 2.7-3.5 s and 3.1-3.4 s of CPU on 2 threads of
+ * 6 groups, 1.7-1.8 s on one; 323,198 x 11: 5.7 s vs 4.1 s, twice the CPU), while wide groups
+ * gain (100,000 x 49: 1.5-2.0 s vs 1.8-2.0 s; 200,000 x 94: 3.0-3.4 s vs 4.0-4.5 s) and build
+ * in row pairs. So: one group per thread, and at most nFeatures / PAIR_MIN_FEATURES threads.
  */
-const GROUPS_PER_THREAD = 3;
-
-/**
- * Feature groups of a fit: one per thread when each then holds PAIR_MIN_FEATURES or more, so the
- * histograms take rows in pairs (the demo's 49 features on 2 threads: 2 groups of 24-25, not 6 of
- * 8; measured on its 30- and 365-day matrices: 12-14% less training CPU, same or better wall time,
- * the same trees); else GROUPS_PER_THREAD per thread, for balance.
- */
-export function featureGroups(nFeatures: number, threads: number): number {
-  if (threads === 1) return 1;
-  if (nFeatures >= PAIR_MIN_FEATURES * threads) return threads;
-  return Math.min(nFeatures, GROUPS_PER_THREAD * threads);
+export function fitThreads(nFeatures: number, threads: number): number {
+  return Math.max(1, Math.min(threads, Math.floor(nFeatures / PAIR_MIN_FEATURES)));
 }
+
 /** A phase that has not finished after this long means a worker is gone. */
 const PHASE_TIMEOUT_MS = 10 * 60_000;
 
@@ -136,8 +131,8 @@ export class HistogramBuilder {
 
   constructor(nAll: number, nFeatures: number, nTrain: number, threads: number, initialSlots: number, maxSlots: number, split: SplitSettings) {
     this.maxSlots = maxSlots;
-    this.threads = Math.max(1, Math.min(threads, nFeatures));
-    const groups = featureGroups(nFeatures, this.threads);
+    this.threads = fitThreads(nFeatures, threads);
+    const groups = this.threads;
     const w = maxSlots;
     const lay = taskLayout(w, nFeatures, groups);
     let top = 0;
