@@ -13,7 +13,7 @@ import { train } from '../actions/lib/train/index.ts';
 import { predictLogistic, type LogisticModel } from '../actions/lib/train/logistic.ts';
 import { pipelineSchema, type PipelineConfig } from '../actions/lib/config/schema.ts';
 import { runSweep } from '../actions/lib/monitoring/sweep.ts';
-import { DatabaseBusyError, openDb } from '../actions/lib/db/index.ts';
+import { DatabaseBusyError, openDb, type Db } from '../actions/lib/db/index.ts';
 import { DEPLOYMENTS_CHANNEL } from '../actions/lib/tracking/deployments.ts';
 import { migrate } from '../actions/lib/db/migrate.ts';
 import type { RegressionEntry } from '../actions/lib/registry/schema.ts';
@@ -621,6 +621,31 @@ async function pumpVersion(url: string): Promise<number | undefined> {
   return res.status === 200 ? ((await res.json()) as { version: number }).version : undefined;
 }
 
+/**
+ * A reload check held under way: `locker` holds mlops.alerts (a check reads mlops.deployments,
+ * then the open alerts), a signal check starts and is seen waiting on that lock through `observer`.
+ */
+async function heldCheck(server: ModelServer, locker: Db, observer: Db): Promise<{ first: Promise<unknown>; holding: Promise<unknown>; release: () => void }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((r) => (locked = r));
+  const holding = locker.transaction(async (tx) => {
+    await tx.query('LOCK TABLE mlops.alerts IN ACCESS EXCLUSIVE MODE');
+    locked();
+    await released;
+  });
+  await isLocked;
+  const first = server.refresh('signal');
+  await waitUntil('the check to wait on the lock', async () => {
+    const r = await observer.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
+    );
+    return r.rows[0].n > 0;
+  });
+  return { first, holding, release };
+}
+
 // With the poll ten minutes away, whatever loads a new version within the test is the NOTIFY (or SIGHUP).
 describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, backend, fresh }) => {
   let repo: ScratchRepo;
@@ -703,43 +728,26 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
       const locker = await openDb({ url: fresh().url });
       const deployer = await openDb({ url: fresh().url });
       const watcher = openDb({ url: fresh().url });
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((r) => (locked = r));
-      // A check reads mlops.deployments, then the open alerts: holding mlops.alerts keeps the check
-      // under way after it has read the deployments as they were.
-      const holding = locker.transaction(async (tx) => {
-        await tx.query('LOCK TABLE mlops.alerts IN ACCESS EXCLUSIVE MODE');
-        locked();
-        await released;
-      });
+      let held: Awaited<ReturnType<typeof heldCheck>> | undefined;
       try {
         const version = 5; // past the versions the other tests of this suite promote
         expect(await pumpVersion(server.url)).not.toBe(version);
-        await isLocked;
-        const first = server.refresh('signal');
-        await waitUntil('the check to wait on the lock', async () => {
-          const r = await deployer.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
-          );
-          return r.rows[0].n > 0;
-        });
+        held = await heldCheck(server, locker, deployer);
         repo.promote(PUMP, version, version, pumpEntry(version));
         // Our own LISTEN hears the commit as the server's does; then the server has had time to ask for its check.
         const heard = new Promise<void>((r) => void watcher.then((w) => w.listen(DEPLOYMENTS_CHANNEL, () => r())));
         await deploy(deployer, repo.work); // commits and NOTIFYs while the check holds its older read
         await heard;
         await new Promise((r) => setTimeout(r, 300));
-        release();
-        await first;
+        held.release();
+        await held.first;
         // The check under way read the deployments before the deploy: only a check after it serves v5.
         await waitUntil(`v${version} to serve`, async () => (await pumpVersion(server.url)) === version, 15_000);
         expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="notify"')).toBe(1);
         expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
       } finally {
-        release();
-        await holding.catch(() => undefined);
+        held?.release();
+        await held?.holding.catch(() => undefined);
         await locker.close();
         await deployer.close();
         await (await watcher).close();
@@ -753,25 +761,9 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
       const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
       const locker = await openDb({ url: fresh().url });
       const notifier = await openDb({ url: fresh().url });
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((r) => (locked = r));
-      // As above: holding mlops.alerts keeps a check under way.
-      const holding = locker.transaction(async (tx) => {
-        await tx.query('LOCK TABLE mlops.alerts IN ACCESS EXCLUSIVE MODE');
-        locked();
-        await released;
-      });
+      let held: Awaited<ReturnType<typeof heldCheck>> | undefined;
       try {
-        await isLocked;
-        const first = server.refresh('signal');
-        await waitUntil('the check to wait on the lock', async () => {
-          const r = await notifier.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
-          );
-          return r.rows[0].n > 0;
-        });
+        held = await heldCheck(server, locker, notifier);
         // The first NOTIFY queues a check behind the held one; the next two and a poll fold into it.
         for (let i = 0; i < 3; i++) await notifier.query('SELECT pg_notify($1, $2)', [DEPLOYMENTS_CHANNEL, `probe ${i}`]);
         await waitUntil(
@@ -780,8 +772,8 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         );
         const poll = server.refresh('poll');
         expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="poll"')).toBe(1);
-        release();
-        await Promise.all([first, poll]);
+        held.release();
+        await Promise.all([held.first, poll]);
         const checks = Object.fromEntries(
           await Promise.all(
             ['start', 'signal', 'notify', 'poll'].map(async (t) => [t, await sample(server.url, 'mlops_serve_reload_checks_total', `trigger="${t}"`)]),
@@ -791,8 +783,8 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="notify"')).toBe(2);
         expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="signal"')).toBe(0);
       } finally {
-        release();
-        await holding.catch(() => undefined);
+        held?.release();
+        await held?.holding.catch(() => undefined);
         await locker.close();
         await notifier.close();
         await server.close();
