@@ -58,7 +58,6 @@ async function root(X: Float32Array, y: Float64Array, nf: number, threads: numbe
   const quantSum = builder.quantise(n, scale);
   builder.startTree(true);
   const [split] = builder.level({
-    segments: [],
     builds: [0, 0, n],
     subtractions: [],
     splitSlots: [0],
@@ -73,6 +72,55 @@ async function root(X: Float32Array, y: Float64Array, nf: number, threads: numbe
 describe('gbdt kernel', () => {
   it('the binary in hist-kernel.mjs is hist-kernel.wat assembled by wabt (npm run build:wasm)', async () => {
     expect(Buffer.from(committedKernel()).equals(Buffer.from(await assembleKernel()))).toBe(true);
+  });
+
+  it('the four histogram kernels read rows through row ids, or by position, as a plain recount does', () => {
+    const n = 3001;
+    const nf = 30;
+    const rand = createPrng(17);
+    const memory = createSharedMemory(64, 64);
+    const kernel = instantiateKernel(memory);
+    const binsAt = 0;
+    const gqAt = 128 * 1024;
+    const idxAt = gqAt + 4 * n;
+    const featsAt = idxAt + 4 * n;
+    const histAt = 256 * 1024;
+    const bins = new Uint8Array(memory.buffer, binsAt, n * nf);
+    // low-cardinality features (2 or 3 values: runs of rows in one bin) beside wide ones
+    for (let r = 0; r < n; r++) for (let f = 0; f < nf; f++) bins[r * nf + f] = f % 3 === 0 ? 1 + Math.floor(rand() * 2) : 1 + Math.floor(rand() * 200);
+    const gq = new Int32Array(memory.buffer, gqAt, n);
+    for (let i = 0; i < n; i++) gq[i] = Math.round((rand() * 2 - 1) * QUANT_MAX);
+    // a node's row ids: an ascending subset, as a stable partition leaves them
+    const ids: number[] = [];
+    for (let r = 0; r < n; r++) if (rand() < 0.4) ids.push(r);
+    new Int32Array(memory.buffer, idxAt, ids.length).set(ids);
+    const listed = [1, 2, 5, 9, 10, 11, 20, 29];
+    new Int32Array(memory.buffer, featsAt, listed.length).set(listed);
+    const hist = new BigInt64Array(memory.buffer, histAt, nf * 256);
+    // [start, end) of positions, odd length (a pair kernel's last row alone)
+    const start = 3;
+    const end = ids.length - 2 - ((ids.length - 5) % 2 === 0 ? 1 : 0);
+    const recount = (rowOf: (i: number) => number, features: number[]): BigInt64Array => {
+      const want = new BigInt64Array(nf * 256);
+      for (let i = start; i < end; i++) for (const f of features) want[f * 256 + bins[rowOf(i) * nf + f]] += (BigInt(gq[i]) << 24n) + 1n;
+      return want;
+    };
+    const contiguous = Array.from({ length: 22 }, (_, k) => k + 4);
+    for (const [rowIds, rowOf] of [
+      [idxAt, (i: number) => ids[i]],
+      [0, (i: number) => i],
+    ] as const) {
+      for (const run of [kernel.histContiguous, kernel.histContiguousPairs]) {
+        hist.fill(0n);
+        run(binsAt, nf, gqAt, histAt, start, end, 4, 26, rowIds);
+        expect(hist).toEqual(recount(rowOf, contiguous));
+      }
+      for (const run of [kernel.histListed, kernel.histListedPairs]) {
+        hist.fill(0n);
+        run(binsAt, nf, gqAt, histAt, start, end, featsAt, 0, listed.length, rowIds);
+        expect(hist).toEqual(recount(rowOf, listed));
+      }
+    }
   });
 
   it('bins: one bin per value when there are few, quantile edges taken from the data otherwise, NaN in bin 0', async () => {

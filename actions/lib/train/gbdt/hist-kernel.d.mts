@@ -1,17 +1,17 @@
 /** See hist-kernel.mjs / hist-kernel.wat. */
 export interface HistKernel {
-  histContiguous(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, f0: number, f1: number): void;
-  histListed(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, featureList: number, from: number, to: number): void;
+  /** `rowIds`: i32 row id per position (0: the position is the row id) */
+  histContiguous(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, f0: number, f1: number, rowIds: number): void;
+  histListed(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, featureList: number, from: number, to: number, rowIds: number): void;
   /** the same two rows at a time (for wide feature groups: see hist-kernel.wat) */
-  histContiguousPairs(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, f0: number, f1: number): void;
-  histListedPairs(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, featureList: number, from: number, to: number): void;
-  gatherRows(src: number, dst: number, perm: number, start: number, end: number, nFeatures: number): void;
+  histContiguousPairs(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, f0: number, f1: number, rowIds: number): void;
+  histListedPairs(bins: number, nFeatures: number, gradQ: number, hist: number, start: number, end: number, featureList: number, from: number, to: number, rowIds: number): void;
   histSubtract(dst: number, src: number, nBins: number): void;
   binValues(values: number, n: number, nFeatures: number, edgeTable: number, out: number): void;
   partition(
     col: number, bin: number, missLeft: number, start: number, end: number, rowsOnly: number,
-    rowIdx: number, grad: number, gradQ: number, perm: number,
-    tmpIdx: number, tmpGrad: number, tmpQ: number, tmpPerm: number, out: number,
+    rowIdx: number, grad: number, gradQ: number,
+    tmpIdx: number, tmpGrad: number, tmpQ: number, out: number,
   ): number;
   copyCols(src: number, srcStride: number, dst: number, dstStride: number, width: number, n: number): void;
   transposeRows(src: number, nFeatures: number, n: number, dst: number, dstStride: number): void;
@@ -30,10 +30,8 @@ export interface SharedMemory {
 
 /** Byte addresses of the training buffers inside the shared memory. */
 export interface KernelAddresses {
+  /** the training rows' bins, row-major per feature group, by row id */
   orig: number;
-  binsA: number;
-  binsB: number;
-  perm: number;
   rowIdx: number;
   columns: number;
   grad: number;
@@ -41,7 +39,6 @@ export interface KernelAddresses {
   tmpIdx: number;
   tmpGrad: number;
   tmpQ: number;
-  tmpPerm: number;
   hist: number;
   task: number;
   taskF: number;

@@ -20,7 +20,7 @@
 // accumulated by exactly one thread, in integers, and the best splits of the groups are merged in
 // feature order, so results do not depend on the thread count or on who did what.
 
-const WASM_BASE64 = 'AGFzbQEAAAABXwlgCH9/f39/f39/AGAJf39/f39/f39/AGADf39/AGAFf39/f38AYAZ/f39/f38AYA9/f39/f39/f39/f39/f38Bf2ADfHx8AXxgDH9/f39/fH98fH98fwBgBH9/f38AAhIBA2VudgZtZW1vcnkCAwGAgAQDDg0AAQABAgMEBQQDBgcIB64BDA5oaXN0Q29udGlndW91cwAACmhpc3RMaXN0ZWQAARNoaXN0Q29udGlndW91c1BhaXJzAAIPaGlzdExpc3RlZFBhaXJzAAMMaGlzdFN1YnRyYWN0AAQJYmluVmFsdWVzAAUKZ2F0aGVyUm93cwAGCXBhcnRpdGlvbgAHCGNvcHlDb2xzAAgNdHJhbnNwb3NlUm93cwAJCWZpbmRTcGxpdAALCWdyYW1VcHBlcgAMCv8cDZcBAwR/AX4CfyAEIQgCQCAIIAVODQAgBiAHTg0AA0AgACAIIAFsaiEOIAIgCEECdGooAgCsQhiGQgGEIQwgDiAGaiEJIA4gB2ohCiADIAZBC3RqIQsDQCALIAktAABBA3RqIQ0gDSANKQMAIAx8NwMAIAtBgBBqIQsgCUEBaiEJIAkgCkkNAAsgCEEBaiEIIAggBUgNAAsLC5EBAwN/AX4CfyAEIQkCQCAJIAVODQAgByAITg0AA0AgACAJIAFsaiEOIAIgCUECdGooAgCsQhiGQgGEIQwgByEKA0AgBiAKQQJ0aigCACELIAMgC0ELdGogDiALai0AAEEDdGohDSANIA0pAwAgDHw3AwAgCkEBaiEKIAogCEgNAAsgCUEBaiEJIAkgBUgNAAsLC+8CBgR/AX4CfwF+AX8CfiAEIQgCQCAIIAVODQAgBiAHTg0AAkAgCEEBaiAFTg0AA0AgACAIIAFsaiEOIAIgCEECdGooAgCsQhiGQgGEIQwgAiAIQQJ0aigCBKxCGIZCAYQhDyAOIAZqIQkgDiAHaiEKIAMgBkELdGohCwNAIAsgCS0AAEEDdGohDSALIAkgAWotAABBA3RqIRAgDSkDACAMfCERIBApAwAhEiANIBE3AwAgECARIBIgDSAQRhsgD3w3AwAgC0GAEGohCyAJQQFqIQkgCSAKSQ0ACyAIQQJqIQggCEEBaiAFSA0ACwsgCCAFTg0AA0AgACAIIAFsaiEOIAIgCEECdGooAgCsQhiGQgGEIQwgDiAGaiEJIA4gB2ohCiADIAZBC3RqIQsDQCALIAktAABBA3RqIQ0gDSANKQMAIAx8NwMAIAtBgBBqIQsgCUEBaiEJIAkgCkkNAAsgCEEBaiEIIAggBUgNAAsLC+wCBwN/AX4CfwF+AX8CfgF/IAQhCQJAIAkgBU4NACAHIAhODQACQCAJQQFqIAVODQADQCAAIAkgAWxqIQ4gAiAJQQJ0aigCAKxCGIZCAYQhDCACIAlBAnRqKAIErEIYhkIBhCEPIAchCgNAIAYgCkECdGooAgAhCyADIAtBC3RqIRMgEyAOIAtqLQAAQQN0aiENIBMgDiABaiALai0AAEEDdGohECANKQMAIAx8IREgECkDACESIA0gETcDACAQIBEgEiANIBBGGyAPfDcDACAKQQFqIQogCiAISA0ACyAJQQJqIQkgCUEBaiAFSA0ACwsgCSAFTg0AA0AgACAJIAFsaiEOIAIgCUECdGooAgCsQhiGQgGEIQwgByEKA0AgBiAKQQJ0aigCACELIAMgC0ELdGogDiALai0AAEEDdGohDSANIA0pAwAgDHw3AwAgCkEBaiEKIAogCEgNAAsgCUEBaiEJIAkgBUgNAAsLC0ABAX8gACACQQN0aiEDAkAgACADTw0AA0AgACAAKQMAIAEpAwB9NwMAIABBCGohACABQQhqIQEgACADSQ0ACwsLqAIDAn8BfQJ/AkAgAUEATA0AA0AgACAFQQJ0aioCACEHIAcgB1wEQCAEIAVqQQA6AAAFIAMgBkEKdGohCEGAAUEAIAgqAvwDIAddGyEJIAlBwABBACAIIAlBAnRqKgL8ASAHXRtqIQkgCUEgQQAgCCAJQQJ0aioCfCAHXRtqIQkgCUEQQQAgCCAJQQJ0aioCPCAHXRtqIQkgCUEIQQAgCCAJQQJ0aioCHCAHXRtqIQkgCUEEQQAgCCAJQQJ0aioCDCAHXRtqIQkgCUECQQAgCCAJQQJ0aioCBCAHXRtqIQkgCUEBQQAgCCAJQQJ0aioCACAHXRtqIQkgBCAFaiAJQQFqOgAACyAGQQFqIQYgBiACRgRAQQAhBgsgBUEBaiEFIAUgAUgNAAsLC7sDAQZ/IAVBEE4EQCAFQRBrIQsgAyEGAkAgBiAETg0AA0AgASAGIAVsaiEHIAAgAiAGQQJ0aigCACAFbGohCEEAIQkCQCAJIAtPDQADQCAHIAlqIAggCWr9AAQA/QsEACAJQRBqIQkgCSALSQ0ACwsgByALaiAIIAtq/QAEAP0LBAAgBkEBaiEGIAYgBEgNAAsLDwsgBUEITgRAIAVBCGshCyADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgC08NAANAIAcgCWogCCAJaikDADcDACAJQQhqIQkgCSALSQ0ACwsgByALaiAIIAtqKQMANwMAIAZBAWohBiAGIARIDQALCw8LIAVBeHEhCiADIQYCQCAGIARODQADQCABIAYgBWxqIQcgACACIAZBAnRqKAIAIAVsaiEIQQAhCQJAIAkgCk8NAANAIAcgCWogCCAJaikDADcDACAJQQhqIQkgCSAKSQ0ACwsCQCAJIAVPDQADQCAHIAlqIAggCWotAAA6AAAgCUEBaiEJIAkgBUkNAAsLIAZBAWohBiAGIARIDQALCwvjAgUFfwF8AX8BfAF+IAMhDyADIRACQCAPIARODQADQCAGIA9BAnRqKAIAIRIgACASai0AACETIAcgD0EDdGorAwAhFCAIIA9BAnRqKAIAIRUgAiATIAFNIBNFGwRAIAYgEEECdGogEjYCACAFRQRAIAcgEEEDdGogFDkDACAIIBBBAnRqIBU2AgAgCSAQQQJ0aiAPNgIACyAWIBSgIRYgFyAVrHwhFyAQQQFqIRAFIAogEUECdGogEjYCACAFRQRAIAsgEUEDdGogFDkDACAMIBFBAnRqIBU2AgAgDSARQQJ0aiAPNgIACyARQQFqIRELIA9BAWohDyAPIARIDQALCyAGIBBBAnRqIAogEUECdPwKAAAgBUUEQCAHIBBBA3RqIAsgEUEDdPwKAAAgCCAQQQJ0aiAMIBFBAnT8CgAAIAkgEEECdGogDSARQQJ0/AoAAAsgDiAWOQMAIA4gF7k5AwggEAuOAQEDfyAEQXhxIQgCQCAFQQBMDQADQEEAIQcCQCAHIAhPDQADQCACIAdqIAAgB2opAwA3AwAgB0EIaiEHIAcgCEkNAAsLAkAgByAETw0AA0AgAiAHaiAAIAdqLQAAOgAAIAdBAWohByAHIARJDQALCyAAIAFqIQAgAiADaiECIAZBAWohBiAGIAVIDQALCwtgAQR/AkAgAkEATA0AIAFBAEwNAANAIAAgBWohBiADIAUgBGxqIQcgByACaiEIA0AgByAGLQAAOgAAIAYgAWohBiAHQQFqIQcgByAISQ0ACyAFQQFqIQUgBSABSA0ACwsLQQEBfCAAIAGjIAKgIQMgAyADmSACoEQAAAAAAACwPaKhIQMgAyADoUQAAAAAAAAAAGEEfCADBUQAAAAAAADw/wsLlQYLBHwIfwF+AX8BfgF/AX4CfwF+AX8FfEQAAAAAAADgPyAHIAeioyEMIAUgBaIgBrcgCKCjIQ0gCiEOIA4gDCANEAohD0F/IRAgBiAJQQF0ayETAkAgA0EATA0AIBNBAEgNAANAIAQgAiAUQQJ0aigCAGohFSAAIBVBC3RqIRYgASAVQQJ0aigCAEEBayEXIBYpAwAhGCAYp0H///8HcSEZIBhCGIchGkEAIR5CACEfQQEhGwJAIBsgF04NAANAIBYgG0EDdGopAwAhHCAcp0H///8HcSEdAkAgHUUNACAeIB1qIR4gHyAcQhiHfCEfIAYgHmshICAeIAlrIBNNBEAgH7khISAFICGhISIgHrcgCKAhIyAgtyAIoCEkICEgIaIgJKIgIiAioiAjoqAgDyAjoiAkomYEQCAMICEgIaIgI6MgIiAioiAko6AgDaGiISUgJSAOZARAICUhDiAOIAwgDRAKIQ8gFSEQIBshESAeIAYgHmtOQQAgGUUbIRILCwsgGUUNACAGIB4gGWprISAgHiAZaiAJayATTQRAIB8gGny5ISEgBSAhoSEiIB4gGWq3IAigISMgILcgCKAhJCAhICGiICSiICIgIqIgI6KgIA8gI6IgJKJmBEAgDCAhICGiICOjICIgIqIgJKOgIA2hoiElICUgDmQEQCAlIQ4gDiAMIA0QCiEPIBUhECAbIRFBASESCwsLCyAbQQFqIRsgGyAXSA0ACwsgF0EBTiAZQQBHcQRAIBchGyAWIBtBA3RqKQMAIRwgHiAcp0H///8HcWohHiAfIBxCGId8IR8gBiAeayEgIB4gCWsgE00EQCAfuSEhIAUgIaEhIiAetyAIoCEjICC3IAigISQgISAhoiAkoiAiICKiICOioCAPICOiICSiZgRAIAwgISAhoiAjoyAiICKiICSjoCANoaIhJSAlIA5kBEAgJSEOIA4gDCANEAohDyAVIRAgGyERQQAhEgsLCwsgFEEBaiEUIBQgA0gNAAsLIAsgDjkDACALIBC3OQMIIAsgEbc5AxAgCyAStzkDGAuaAwIIfwh7AkAgAkEATA0AIAFBAEwNAANAIAAgBCABbGohBiAGIAFqIQcgBCEFA0AgACAFIAFsaiEIIAggAWohCf0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEPQQAhCgNAIAYgCmr9AAQAIRAgByAKav0ABAAhESAIIApq/QAEACESIAkgCmr9AAQAIRMgDCAQIBL98gH98AEhDCANIBAgE/3yAf3wASENIA4gESAS/fIB/fABIQ4gDyARIBP98gH98AEhDyAKQRBqIQogCiABSQ0ACyADIAQgAmwgBWpBA3RqIQsgCyALKwMAIAz9IQAgDP0hAaCgOQMAIAsgCysDCCAN/SEAIA39IQGgoDkDCCALIAJBA3RqIQsgCyALKwMAIA79IQAgDv0hAaCgOQMAIAsgCysDCCAP/SEAIA/9IQGgoDkDCCAFQQJqIQUgBSACSA0ACyAEQQJqIQQgBCACSA0ACwsL';
+const WASM_BASE64 = 'AGFzbQEAAAABXwlgCX9/f39/f39/fwBgCn9/f39/f39/f38AYAN/f38AYAV/f39/fwBgDX9/f39/f39/f39/f38Bf2AGf39/f39/AGADfHx8AXxgDH9/f39/fH98fH98fwBgBH9/f38AAhIBA2VudgZtZW1vcnkCAwGAgAQDDQwAAQABAgMEBQMGBwgHoQELDmhpc3RDb250aWd1b3VzAAAKaGlzdExpc3RlZAABE2hpc3RDb250aWd1b3VzUGFpcnMAAg9oaXN0TGlzdGVkUGFpcnMAAwxoaXN0U3VidHJhY3QABAliaW5WYWx1ZXMABQlwYXJ0aXRpb24ABghjb3B5Q29scwAHDXRyYW5zcG9zZVJvd3MACAlmaW5kU3BsaXQACglncmFtVXBwZXIACwq/GgyoAQMEfwF+An8gBCEJAkAgCSAFTg0AIAYgB04NAANAIAAgCAR/IAggCUECdGooAgAFIAkLIAFsaiEPIAIgCUECdGooAgCsQhiGQgGEIQ0gDyAGaiEKIA8gB2ohCyADIAZBC3RqIQwDQCAMIAotAABBA3RqIQ4gDiAOKQMAIA18NwMAIAxBgBBqIQwgCkEBaiEKIAogC0kNAAsgCUEBaiEJIAkgBUgNAAsLC6IBAwN/AX4CfyAEIQoCQCAKIAVODQAgByAITg0AA0AgACAJBH8gCSAKQQJ0aigCAAUgCgsgAWxqIQ8gAiAKQQJ0aigCAKxCGIZCAYQhDSAHIQsDQCAGIAtBAnRqKAIAIQwgAyAMQQt0aiAPIAxqLQAAQQN0aiEOIA4gDikDACANfDcDACALQQFqIQsgCyAISA0ACyAKQQFqIQogCiAFSA0ACwsLtAMHBH8BfgJ/AX4BfwJ+AX8gBCEJAkAgCSAFTg0AIAYgB04NAAJAIAlBAWogBU4NAANAIAAgCAR/IAggCUECdGooAgAFIAkLIAFsaiEPIAIgCUECdGooAgCsQhiGQgGEIQ0gACAIBH8gCCAJQQJ0aigCBAUgCUEBagsgAWxqIA9rIRQgAiAJQQJ0aigCBKxCGIZCAYQhECAPIAZqIQogDyAHaiELIAMgBkELdGohDANAIAwgCi0AAEEDdGohDiAMIAogFGotAABBA3RqIREgDikDACANfCESIBEpAwAhEyAOIBI3AwAgESASIBMgDiARRhsgEHw3AwAgDEGAEGohDCAKQQFqIQogCiALSQ0ACyAJQQJqIQkgCUEBaiAFSA0ACwsgCSAFTg0AA0AgACAIBH8gCCAJQQJ0aigCAAUgCQsgAWxqIQ8gAiAJQQJ0aigCAKxCGIZCAYQhDSAPIAZqIQogDyAHaiELIAMgBkELdGohDANAIAwgCi0AAEEDdGohDiAOIA4pAwAgDXw3AwAgDEGAEGohDCAKQQFqIQogCiALSQ0ACyAJQQFqIQkgCSAFSA0ACwsLrwMHA38BfgJ/AX4BfwJ+An8gBCEKAkAgCiAFTg0AIAcgCE4NAAJAIApBAWogBU4NAANAIAAgCQR/IAkgCkECdGooAgAFIAoLIAFsaiEPIAIgCkECdGooAgCsQhiGQgGEIQ0gACAJBH8gCSAKQQJ0aigCBAUgCkEBagsgAWxqIA9rIRQgAiAKQQJ0aigCBKxCGIZCAYQhECAHIQsDQCAGIAtBAnRqKAIAIQwgAyAMQQt0aiEVIBUgDyAMai0AAEEDdGohDiAVIA8gFGogDGotAABBA3RqIREgDikDACANfCESIBEpAwAhEyAOIBI3AwAgESASIBMgDiARRhsgEHw3AwAgC0EBaiELIAsgCEgNAAsgCkECaiEKIApBAWogBUgNAAsLIAogBU4NAANAIAAgCQR/IAkgCkECdGooAgAFIAoLIAFsaiEPIAIgCkECdGooAgCsQhiGQgGEIQ0gByELA0AgBiALQQJ0aigCACEMIAMgDEELdGogDyAMai0AAEEDdGohDiAOIA4pAwAgDXw3AwAgC0EBaiELIAsgCEgNAAsgCkEBaiEKIAogBUgNAAsLC0ABAX8gACACQQN0aiEDAkAgACADTw0AA0AgACAAKQMAIAEpAwB9NwMAIABBCGohACABQQhqIQEgACADSQ0ACwsLqAIDAn8BfQJ/AkAgAUEATA0AA0AgACAFQQJ0aioCACEHIAcgB1wEQCAEIAVqQQA6AAAFIAMgBkEKdGohCEGAAUEAIAgqAvwDIAddGyEJIAlBwABBACAIIAlBAnRqKgL8ASAHXRtqIQkgCUEgQQAgCCAJQQJ0aioCfCAHXRtqIQkgCUEQQQAgCCAJQQJ0aioCPCAHXRtqIQkgCUEIQQAgCCAJQQJ0aioCHCAHXRtqIQkgCUEEQQAgCCAJQQJ0aioCDCAHXRtqIQkgCUECQQAgCCAJQQJ0aioCBCAHXRtqIQkgCUEBQQAgCCAJQQJ0aioCACAHXRtqIQkgBCAFaiAJQQFqOgAACyAGQQFqIQYgBiACRgRAQQAhBgsgBUEBaiEFIAUgAUgNAAsLC7YCBQV/AXwBfwF8AX4gAyENIAMhDgJAIA0gBE4NAANAIAYgDUECdGooAgAhECAAIBBqLQAAIREgByANQQN0aisDACESIAggDUECdGooAgAhEyACIBEgAU0gEUUbBEAgBiAOQQJ0aiAQNgIAIAVFBEAgByAOQQN0aiASOQMAIAggDkECdGogEzYCAAsgFCASoCEUIBUgE6x8IRUgDkEBaiEOBSAJIA9BAnRqIBA2AgAgBUUEQCAKIA9BA3RqIBI5AwAgCyAPQQJ0aiATNgIACyAPQQFqIQ8LIA1BAWohDSANIARIDQALCyAGIA5BAnRqIAkgD0ECdPwKAAAgBUUEQCAHIA5BA3RqIAogD0EDdPwKAAAgCCAOQQJ0aiALIA9BAnT8CgAACyAMIBQ5AwAgDCAVuTkDCCAOC44BAQN/IARBeHEhCAJAIAVBAEwNAANAQQAhBwJAIAcgCE8NAANAIAIgB2ogACAHaikDADcDACAHQQhqIQcgByAISQ0ACwsCQCAHIARPDQADQCACIAdqIAAgB2otAAA6AAAgB0EBaiEHIAcgBEkNAAsLIAAgAWohACACIANqIQIgBkEBaiEGIAYgBUgNAAsLC2ABBH8CQCACQQBMDQAgAUEATA0AA0AgACAFaiEGIAMgBSAEbGohByAHIAJqIQgDQCAHIAYtAAA6AAAgBiABaiEGIAdBAWohByAHIAhJDQALIAVBAWohBSAFIAFIDQALCwtBAQF8IAAgAaMgAqAhAyADIAOZIAKgRAAAAAAAALA9oqEhAyADIAOhRAAAAAAAAAAAYQR8IAMFRAAAAAAAAPD/CwuVBgsEfAh/AX4BfwF+AX8BfgJ/AX4BfwV8RAAAAAAAAOA/IAcgB6KjIQwgBSAFoiAGtyAIoKMhDSAKIQ4gDiAMIA0QCSEPQX8hECAGIAlBAXRrIRMCQCADQQBMDQAgE0EASA0AA0AgBCACIBRBAnRqKAIAaiEVIAAgFUELdGohFiABIBVBAnRqKAIAQQFrIRcgFikDACEYIBinQf///wdxIRkgGEIYhyEaQQAhHkIAIR9BASEbAkAgGyAXTg0AA0AgFiAbQQN0aikDACEcIBynQf///wdxIR0CQCAdRQ0AIB4gHWohHiAfIBxCGId8IR8gBiAeayEgIB4gCWsgE00EQCAfuSEhIAUgIaEhIiAetyAIoCEjICC3IAigISQgISAhoiAkoiAiICKiICOioCAPICOiICSiZgRAIAwgISAhoiAjoyAiICKiICSjoCANoaIhJSAlIA5kBEAgJSEOIA4gDCANEAkhDyAVIRAgGyERIB4gBiAea05BACAZRRshEgsLCyAZRQ0AIAYgHiAZamshICAeIBlqIAlrIBNNBEAgHyAafLkhISAFICGhISIgHiAZarcgCKAhIyAgtyAIoCEkICEgIaIgJKIgIiAioiAjoqAgDyAjoiAkomYEQCAMICEgIaIgI6MgIiAioiAko6AgDaGiISUgJSAOZARAICUhDiAOIAwgDRAJIQ8gFSEQIBshEUEBIRILCwsLIBtBAWohGyAbIBdIDQALCyAXQQFOIBlBAEdxBEAgFyEbIBYgG0EDdGopAwAhHCAeIBynQf///wdxaiEeIB8gHEIYh3whHyAGIB5rISAgHiAJayATTQRAIB+5ISEgBSAhoSEiIB63IAigISMgILcgCKAhJCAhICGiICSiICIgIqIgI6KgIA8gI6IgJKJmBEAgDCAhICGiICOjICIgIqIgJKOgIA2hoiElICUgDmQEQCAlIQ4gDiAMIA0QCSEPIBUhECAbIRFBACESCwsLCyAUQQFqIRQgFCADSA0ACwsgCyAOOQMAIAsgELc5AwggCyARtzkDECALIBK3OQMYC5oDAgh/CHsCQCACQQBMDQAgAUEATA0AA0AgACAEIAFsaiEGIAYgAWohByAEIQUDQCAAIAUgAWxqIQggCCABaiEJ/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ9BACEKA0AgBiAKav0ABAAhECAHIApq/QAEACERIAggCmr9AAQAIRIgCSAKav0ABAAhEyAMIBAgEv3yAf3wASEMIA0gECAT/fIB/fABIQ0gDiARIBL98gH98AEhDiAPIBEgE/3yAf3wASEPIApBEGohCiAKIAFJDQALIAMgBCACbCAFakEDdGohCyALIAsrAwAgDP0hACAM/SEBoKA5AwAgCyALKwMIIA39IQAgDf0hAaCgOQMIIAsgAkEDdGohCyALIAsrAwAgDv0hACAO/SEBoKA5AwAgCyALKwMIIA/9IQAgD/0hAaCgOQMIIAVBAmohBSAFIAJIDQALIARBAmohBCAEIAJIDQALCws=';
 
 let compiled;
 function kernelModule() {
@@ -73,17 +73,16 @@ export const ERROR_BYTES = 4096;
 /**
  * Word offsets of the task area for at most `w` nodes per level: `i32` into the Int32 task area,
  * `f64` into the Float64 one.
- * i32: head [phase, nPart, src, dst, gatherKind, nSegs, nBuild, nSub, nSplit, nFeat, buildFrom],
+ * i32: head [phase, nPart, -, -, rowIds (0: positions are row ids, 1: rowIdx), -, nBuild, nSub, nSplit, nFeat],
  *   part (s, e, feature, bin, missingLeft, rowsOnly, next in claim order, -) x w,
- *   segs (s, e) x 2w, build (slot, s, e) x 2w, sub (dst, src) x 2w, split (slot, rows) x 2w,
+ *   build (slot, s, e) x 2w, sub (dst, src) x 2w, split (slot, rows) x 2w,
  *   feat x nFeatures, local feature lists (group g's at groupStart[g]) x nFeatures.
  * f64: [scale], part results (leftGrad, leftQ, mid) x w, split Q x 2w,
  *   split results (gain, feature, bin, missingLeft) x 2w x groups.
  */
 export function taskLayout(w, nFeatures, groups) {
   const part = 16;
-  const segs = part + 8 * w;
-  const build = segs + 4 * w;
+  const build = part + 8 * w;
   const sub = build + 6 * w;
   const split = sub + 4 * w;
   const feat = split + 4 * w;
@@ -93,14 +92,14 @@ export function taskLayout(w, nFeatures, groups) {
   const splitQ = partRes + 3 * w;
   const splitRes = splitQ + 2 * w;
   const f64Words = splitRes + 8 * w * groups;
-  return { part, segs, build, sub, split, feat, local, i32Words, partRes, splitQ, splitRes, f64Words };
+  return { part, build, sub, split, feat, local, i32Words, partRes, splitQ, splitRes, f64Words };
 }
 
 /**
  * Per-thread state over the shared memory. config: nFeatures, nTrain, nAll, threads, groups,
  * groupStart (groups + 1 feature boundaries), w (nodes per level), histStrideBytes, l2,
- * minSamplesLeaf, minGain, at (byte addresses: orig, binsA, binsB, perm, rowIdx, columns, grad,
- * gradQ, tmpIdx, tmpGrad, tmpQ, tmpPerm, hist, task, taskF, ctl, binCount (i32 per feature), ...).
+ * minSamplesLeaf, minGain, at (byte addresses: orig, rowIdx, columns, grad, gradQ, tmpIdx, tmpGrad,
+ * tmpQ, hist, task, taskF, ctl, binCount (i32 per feature), ...).
  */
 export function createContext(memory, config) {
   return { memory, config, kernel: instantiateKernel(memory), lay: taskLayout(config.w, config.nFeatures, config.groups), views: null };
@@ -160,8 +159,8 @@ function runPartition(ctx, v) {
     // Right-hand rows go through the tmp arrays at the node's own positions (nodes are disjoint).
     const mid = kernel.partition(
       at.columns + task[o + 2] * nAll, task[o + 3], task[o + 4], s, task[o + 1], task[o + 5],
-      at.rowIdx, at.grad, at.gradQ, at.perm,
-      at.tmpIdx + 4 * s, at.tmpGrad + 8 * s, at.tmpQ + 4 * s, at.tmpPerm + 4 * s,
+      at.rowIdx, at.grad, at.gradQ,
+      at.tmpIdx + 4 * s, at.tmpGrad + 8 * s, at.tmpQ + 4 * s,
       at.taskF + 8 * (lay.partRes + 3 * k),
     );
     v.taskF[lay.partRes + 3 * k + 2] = mid;
@@ -269,11 +268,9 @@ function runUpdate(ctx, v) {
   }
 }
 
-/** Byte address of feature group g in layout `which` (0 original, 1 A, 2 B). */
-function groupBase(config, which, g) {
-  const { at, nTrain, groupStart } = config;
-  const base = which === 0 ? at.orig : which === 1 ? at.binsA : at.binsB;
-  return base + nTrain * groupStart[g];
+/** Byte address of feature group g's bins ([nTrain, width], by row id). */
+function groupBase(config, g) {
+  return config.at.orig + config.nTrain * config.groupStart[g];
 }
 
 function runLevel(ctx, v, g) {
@@ -287,14 +284,9 @@ function runLevel(ctx, v, g) {
     for (let k = 0; k < nSplit; k++) writeSplit(v.taskF, lay.splitRes + 4 * (k * groups + g), -Infinity, -1, 0, 0);
     return;
   }
-  // Reorder this group's rows into partition order (dst row i = src row idx[i]).
-  const nSegs = task[5];
-  if (nSegs > 0) {
-    const src = groupBase(config, task[2], g);
-    const dst = groupBase(config, task[3], g);
-    const idx = task[4] === 0 ? at.perm : at.rowIdx;
-    for (let k = 0; k < nSegs; k++) kernel.gatherRows(src, dst, idx, task[lay.segs + 2 * k], task[lay.segs + 2 * k + 1], width);
-  }
+  // Rows are read where they are, through the partition's row ids (ascending within a node):
+  // task[4] = 1, or in order (the root of all rows): task[4] = 0.
+  const rowIds = task[4] === 1 ? at.rowIdx : 0;
   // This group's features (the feature list is ascending).
   const nFeat = task[9];
   const local = v.local;
@@ -307,7 +299,7 @@ function runLevel(ctx, v, g) {
   const histView = v.hist;
   const nBuild = task[6];
   if (nLocal > 0 && nBuild > 0) {
-    const bins = groupBase(config, task[10], g);
+    const bins = groupBase(config, g);
     const contiguous = local[lo + nLocal - 1] - local[lo] === nLocal - 1;
     for (let q = 0; q < nBuild; q++) {
       const o = lay.build + 3 * q;
@@ -320,9 +312,9 @@ function runLevel(ctx, v, g) {
       // Rows in pairs over many features (faster there on low-cardinality features), else one at a time.
       const pairs = nLocal >= PAIR_MIN_FEATURES;
       if (contiguous) {
-        (pairs ? kernel.histContiguousPairs : kernel.histContiguous)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal);
+        (pairs ? kernel.histContiguousPairs : kernel.histContiguous)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal, rowIds);
       } else {
-        (pairs ? kernel.histListedPairs : kernel.histListed)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], at.task + 4 * (lay.local + lo), 0, nLocal);
+        (pairs ? kernel.histListedPairs : kernel.histListed)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], at.task + 4 * (lay.local + lo), 0, nLocal, rowIds);
       }
     }
   }

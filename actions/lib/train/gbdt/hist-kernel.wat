@@ -1,28 +1,31 @@
-;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, row reordering,
-;; gradient histograms and the split search for the gbdt, and the Gram update of ridge. `npm run
+;; Training kernels (wasm32, shared memory): quantile binning, node partitioning, gradient
+;; histograms and the split search for the gbdt, and the Gram update of ridge. `npm run
 ;; build:wasm` assembles it with wabt (threads + bulk memory + simd) into WASM_BASE64 in hist-kernel.mjs; test/gbdt-kernel.test.ts checks the two agree.
 ;;
-;; Row-major bins are kept per feature group (one matrix [rows, group width] each, handled by one
-;; thread at a time; `nf` below is then the group's width) in partition order (see gatherRows), so a
-;; node's rows [start, end) are contiguous and the histogram loops stream them.
+;; Row-major bins are kept per feature group (one matrix [rows, group width] each, by row id, handled
+;; by one thread at a time; `nf` below is then the group's width). The histogram loops read a node's
+;; rows where they are, through the partition's row ids ($idx; 0: positions are row ids, the root of
+;; all rows): a stable partition keeps each node's row ids ascending, so the reads move forward. (Rows
+;; were once gathered into partition order per level: ~16% more training CPU at 365 days, since every
+;; row of a split node was copied while only the smaller child's rows are read.)
 ;;
 ;; A histogram bin is one i64: (sum of quantised gradients << 24) + row count. One integer add per
 ;; (row, feature) updates both, sums are exact (independent of order), and a node's histogram is
 ;; 8 bytes x 256 bins per feature. Feature f's bins start at hist + f * 2048.
 (module
   (import "env" "memory" (memory 1 65536 shared))
-  ;; Rows [start, end) of the partition-ordered row-major bins [rows, nf] over features f0..f1;
-  ;; gq = i32 quantised gradients in the same order.
+  ;; Partition positions [start, end) over features f0..f1 of the row-major bins [rows, nf]: row
+  ;; i32 $idx[i] ($idx 0: row i); gq = i32 quantised gradients by position.
   (func (export "histContiguous")
     (param $bins i32) (param $nf i32) (param $gq i32) (param $hist i32)
-    (param $start i32) (param $end i32) (param $f0 i32) (param $f1 i32)
+    (param $start i32) (param $end i32) (param $f0 i32) (param $f1 i32) (param $idx i32)
     (local $i i32) (local $j i32) (local $je i32) (local $hb i32) (local $v i64) (local $b i32) (local $o i32)
     (local.set $i (local.get $start))
     (block $done
       (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
       (br_if $done (i32.ge_s (local.get $f0) (local.get $f1)))
       (loop $rows
-        (local.set $o (i32.add (local.get $bins) (i32.mul (local.get $i) (local.get $nf))))
+        (local.set $o (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (local.get $i))) (local.get $nf))))
         (local.set $v (i64.or
           (i64.shl (i64.extend_i32_s (i32.load (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
           (i64.const 1)))
@@ -40,14 +43,14 @@
   ;; Same over an explicit feature list: i32 features at $feats, indices from..to.
   (func (export "histListed")
     (param $bins i32) (param $nf i32) (param $gq i32) (param $hist i32)
-    (param $start i32) (param $end i32) (param $feats i32) (param $from i32) (param $to i32)
+    (param $start i32) (param $end i32) (param $feats i32) (param $from i32) (param $to i32) (param $idx i32)
     (local $i i32) (local $k i32) (local $f i32) (local $v i64) (local $b i32) (local $o i32)
     (local.set $i (local.get $start))
     (block $done
       (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
       (br_if $done (i32.ge_s (local.get $from) (local.get $to)))
       (loop $rows
-        (local.set $o (i32.add (local.get $bins) (i32.mul (local.get $i) (local.get $nf))))
+        (local.set $o (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (local.get $i))) (local.get $nf))))
         (local.set $v (i64.or
           (i64.shl (i64.extend_i32_s (i32.load (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
           (i64.const 1)))
@@ -70,9 +73,9 @@
   ;; bins load measured no faster.)
   (func (export "histContiguousPairs")
     (param $bins i32) (param $nf i32) (param $gq i32) (param $hist i32)
-    (param $start i32) (param $end i32) (param $f0 i32) (param $f1 i32)
+    (param $start i32) (param $end i32) (param $f0 i32) (param $f1 i32) (param $idx i32)
     (local $i i32) (local $j i32) (local $je i32) (local $hb i32) (local $v i64) (local $b i32) (local $o i32)
-    (local $v1 i64) (local $b1 i32) (local $y i64) (local $x1 i64)
+    (local $v1 i64) (local $b1 i32) (local $y i64) (local $x1 i64) (local $d1 i32)
     (local.set $i (local.get $start))
     (block $done
       (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
@@ -82,10 +85,11 @@
       (block $pairs
         (br_if $pairs (i32.ge_s (i32.add (local.get $i) (i32.const 1)) (local.get $end)))
         (loop $rows2
-          (local.set $o (i32.add (local.get $bins) (i32.mul (local.get $i) (local.get $nf))))
+          (local.set $o (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (local.get $i))) (local.get $nf))))
           (local.set $v (i64.or
             (i64.shl (i64.extend_i32_s (i32.load (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
             (i64.const 1)))
+          (local.set $d1 (i32.sub (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load offset=4 (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (i32.add (local.get $i) (i32.const 1)))) (local.get $nf))) (local.get $o)))
           (local.set $v1 (i64.or
             (i64.shl (i64.extend_i32_s (i32.load offset=4 (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
             (i64.const 1)))
@@ -94,7 +98,7 @@
           (local.set $hb (i32.add (local.get $hist) (i32.shl (local.get $f0) (i32.const 11))))
           (loop $feats2
             (local.set $b (i32.add (local.get $hb) (i32.shl (i32.load8_u (local.get $j)) (i32.const 3))))
-            (local.set $b1 (i32.add (local.get $hb) (i32.shl (i32.load8_u (i32.add (local.get $j) (local.get $nf))) (i32.const 3))))
+            (local.set $b1 (i32.add (local.get $hb) (i32.shl (i32.load8_u (i32.add (local.get $j) (local.get $d1))) (i32.const 3))))
             (local.set $y (i64.add (i64.load (local.get $b)) (local.get $v)))
             (local.set $x1 (i64.load (local.get $b1)))
             (i64.store (local.get $b) (local.get $y))
@@ -110,7 +114,7 @@
       ;; the last row when the count is odd
       (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
       (loop $rows
-        (local.set $o (i32.add (local.get $bins) (i32.mul (local.get $i) (local.get $nf))))
+        (local.set $o (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (local.get $i))) (local.get $nf))))
         (local.set $v (i64.or
           (i64.shl (i64.extend_i32_s (i32.load (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
           (i64.const 1)))
@@ -128,9 +132,9 @@
   ;; histListed with rows in pairs, as above.
   (func (export "histListedPairs")
     (param $bins i32) (param $nf i32) (param $gq i32) (param $hist i32)
-    (param $start i32) (param $end i32) (param $feats i32) (param $from i32) (param $to i32)
+    (param $start i32) (param $end i32) (param $feats i32) (param $from i32) (param $to i32) (param $idx i32)
     (local $i i32) (local $k i32) (local $f i32) (local $v i64) (local $b i32) (local $o i32)
-    (local $v1 i64) (local $b1 i32) (local $y i64) (local $x1 i64) (local $hb i32)
+    (local $v1 i64) (local $b1 i32) (local $y i64) (local $x1 i64) (local $d1 i32) (local $hb i32)
     (local.set $i (local.get $start))
     (block $done
       (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
@@ -138,10 +142,11 @@
       (block $pairs
         (br_if $pairs (i32.ge_s (i32.add (local.get $i) (i32.const 1)) (local.get $end)))
         (loop $rows2
-          (local.set $o (i32.add (local.get $bins) (i32.mul (local.get $i) (local.get $nf))))
+          (local.set $o (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (local.get $i))) (local.get $nf))))
           (local.set $v (i64.or
             (i64.shl (i64.extend_i32_s (i32.load (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
             (i64.const 1)))
+          (local.set $d1 (i32.sub (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load offset=4 (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (i32.add (local.get $i) (i32.const 1)))) (local.get $nf))) (local.get $o)))
           (local.set $v1 (i64.or
             (i64.shl (i64.extend_i32_s (i32.load offset=4 (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
             (i64.const 1)))
@@ -151,7 +156,7 @@
             (local.set $hb (i32.add (local.get $hist) (i32.shl (local.get $f) (i32.const 11))))
             (local.set $b (i32.add (local.get $hb) (i32.shl (i32.load8_u (i32.add (local.get $o) (local.get $f))) (i32.const 3))))
             (local.set $b1 (i32.add (local.get $hb)
-              (i32.shl (i32.load8_u (i32.add (i32.add (local.get $o) (local.get $nf)) (local.get $f))) (i32.const 3))))
+              (i32.shl (i32.load8_u (i32.add (i32.add (local.get $o) (local.get $d1)) (local.get $f))) (i32.const 3))))
             (local.set $y (i64.add (i64.load (local.get $b)) (local.get $v)))
             (local.set $x1 (i64.load (local.get $b1)))
             (i64.store (local.get $b) (local.get $y))
@@ -164,7 +169,7 @@
           (br_if $rows2 (i32.lt_s (i32.add (local.get $i) (i32.const 1)) (local.get $end)))))
       (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
       (loop $rows
-        (local.set $o (i32.add (local.get $bins) (i32.mul (local.get $i) (local.get $nf))))
+        (local.set $o (i32.add (local.get $bins) (i32.mul (if (result i32) (local.get $idx) (then (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))) (else (local.get $i))) (local.get $nf))))
         (local.set $v (i64.or
           (i64.shl (i64.extend_i32_s (i32.load (i32.add (local.get $gq) (i32.shl (local.get $i) (i32.const 2))))) (i64.const 24))
           (i64.const 1)))
@@ -226,88 +231,16 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $l (i32.lt_s (local.get $i) (local.get $n))))))
 
-  ;; dst row i = src row perm[i] for i in [start, end), rows of nf bytes: reorders the row-major
-  ;; bins after a level's partition (perm[i] = the row's previous position; increasing within each
-  ;; child, so the source is read as two forward streams).
-  (func (export "gatherRows") (param $src i32) (param $dst i32) (param $perm i32) (param $start i32) (param $end i32) (param $nf i32)
-    (local $i i32) (local $d i32) (local $s i32) (local $k i32) (local $k8 i32) (local $last i32)
-    (if (i32.ge_s (local.get $nf) (i32.const 16))
-      (then
-        ;; 16-byte vectors, the last one ending at the row's end (overlapping the previous one):
-        ;; ~1.5x faster than 8-byte words
-        (local.set $last (i32.sub (local.get $nf) (i32.const 16)))
-        (local.set $i (local.get $start))
-        (block $done
-          (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
-          (loop $l
-            (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $nf))))
-            (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $perm) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nf))))
-            (local.set $k (i32.const 0))
-            (block $vdone
-              (br_if $vdone (i32.ge_u (local.get $k) (local.get $last)))
-              (loop $v
-                (v128.store (i32.add (local.get $d) (local.get $k)) (v128.load (i32.add (local.get $s) (local.get $k))))
-                (local.set $k (i32.add (local.get $k) (i32.const 16)))
-                (br_if $v (i32.lt_u (local.get $k) (local.get $last)))))
-            (v128.store (i32.add (local.get $d) (local.get $last)) (v128.load (i32.add (local.get $s) (local.get $last))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br_if $l (i32.lt_s (local.get $i) (local.get $end)))))
-        (return)))
-    (if (i32.ge_s (local.get $nf) (i32.const 8))
-      (then
-        ;; the same with 8-byte words
-        (local.set $last (i32.sub (local.get $nf) (i32.const 8)))
-        (local.set $i (local.get $start))
-        (block $done
-          (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
-          (loop $l
-            (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $nf))))
-            (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $perm) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nf))))
-            (local.set $k (i32.const 0))
-            (block $wdone
-              (br_if $wdone (i32.ge_u (local.get $k) (local.get $last)))
-              (loop $w
-                (i64.store (i32.add (local.get $d) (local.get $k)) (i64.load (i32.add (local.get $s) (local.get $k))))
-                (local.set $k (i32.add (local.get $k) (i32.const 8)))
-                (br_if $w (i32.lt_u (local.get $k) (local.get $last)))))
-            (i64.store (i32.add (local.get $d) (local.get $last)) (i64.load (i32.add (local.get $s) (local.get $last))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br_if $l (i32.lt_s (local.get $i) (local.get $end)))))
-        (return)))
-    ;; narrower rows: whole 8-byte words, then the tail bytes (memory.copy is a runtime call: slow for ~100 bytes)
-    (local.set $k8 (i32.and (local.get $nf) (i32.const -8)))
-    (local.set $i (local.get $start))
-    (block $done
-      (br_if $done (i32.ge_s (local.get $i) (local.get $end)))
-      (loop $l
-        (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $nf))))
-        (local.set $s (i32.add (local.get $src) (i32.mul (i32.load (i32.add (local.get $perm) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nf))))
-        (local.set $k (i32.const 0))
-        (block $wdone
-          (br_if $wdone (i32.ge_u (local.get $k) (local.get $k8)))
-          (loop $w
-            (i64.store (i32.add (local.get $d) (local.get $k)) (i64.load (i32.add (local.get $s) (local.get $k))))
-            (local.set $k (i32.add (local.get $k) (i32.const 8)))
-            (br_if $w (i32.lt_u (local.get $k) (local.get $k8)))))
-        (block $bdone
-          (br_if $bdone (i32.ge_u (local.get $k) (local.get $nf)))
-          (loop $b
-            (i32.store8 (i32.add (local.get $d) (local.get $k)) (i32.load8_u (i32.add (local.get $s) (local.get $k))))
-            (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br_if $b (i32.lt_u (local.get $k) (local.get $nf)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br_if $l (i32.lt_s (local.get $i) (local.get $end))))))
-
   ;; Stable partition of positions [s, e) by one split, on column-major bins ($col = the split
   ;; feature's column, indexed by row id): left = bin 0 (missing) ? missLeft : bin <= $bin.
-  ;; Moves row ids, f64 gradients, quantised gradients and records perm (previous position); with
+  ;; Moves row ids, f64 gradients and quantised gradients; with
   ;; $rowsOnly (children are leaves) only row ids move. Right-hand rows go through the tmp arrays.
   ;; Writes the left part's f64 gradient sum at $out and its quantised sum (as f64) at $out+8;
   ;; returns the first position of the right part.
   (func (export "partition")
     (param $col i32) (param $bin i32) (param $missLeft i32) (param $s i32) (param $e i32) (param $rowsOnly i32)
-    (param $rowIdx i32) (param $grad i32) (param $gq i32) (param $perm i32)
-    (param $tIdx i32) (param $tGrad i32) (param $tQ i32) (param $tPerm i32) (param $out i32)
+    (param $rowIdx i32) (param $grad i32) (param $gq i32)
+    (param $tIdx i32) (param $tGrad i32) (param $tQ i32) (param $out i32)
     (result i32)
     (local $i i32) (local $w i32) (local $t i32) (local $r i32) (local $b i32) (local $g f64) (local $q i32)
     (local $gl f64) (local $ql i64)
@@ -326,8 +259,7 @@
             (if (i32.eqz (local.get $rowsOnly))
               (then
                 (f64.store (i32.add (local.get $grad) (i32.shl (local.get $w) (i32.const 3))) (local.get $g))
-                (i32.store (i32.add (local.get $gq) (i32.shl (local.get $w) (i32.const 2))) (local.get $q))
-                (i32.store (i32.add (local.get $perm) (i32.shl (local.get $w) (i32.const 2))) (local.get $i))))
+                (i32.store (i32.add (local.get $gq) (i32.shl (local.get $w) (i32.const 2))) (local.get $q))))
             (local.set $gl (f64.add (local.get $gl) (local.get $g)))
             (local.set $ql (i64.add (local.get $ql) (i64.extend_i32_s (local.get $q))))
             (local.set $w (i32.add (local.get $w) (i32.const 1))))
@@ -336,8 +268,7 @@
             (if (i32.eqz (local.get $rowsOnly))
               (then
                 (f64.store (i32.add (local.get $tGrad) (i32.shl (local.get $t) (i32.const 3))) (local.get $g))
-                (i32.store (i32.add (local.get $tQ) (i32.shl (local.get $t) (i32.const 2))) (local.get $q))
-                (i32.store (i32.add (local.get $tPerm) (i32.shl (local.get $t) (i32.const 2))) (local.get $i))))
+                (i32.store (i32.add (local.get $tQ) (i32.shl (local.get $t) (i32.const 2))) (local.get $q))))
             (local.set $t (i32.add (local.get $t) (i32.const 1)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $l (i32.lt_s (local.get $i) (local.get $e)))))
@@ -345,8 +276,7 @@
     (if (i32.eqz (local.get $rowsOnly))
       (then
         (memory.copy (i32.add (local.get $grad) (i32.shl (local.get $w) (i32.const 3))) (local.get $tGrad) (i32.shl (local.get $t) (i32.const 3)))
-        (memory.copy (i32.add (local.get $gq) (i32.shl (local.get $w) (i32.const 2))) (local.get $tQ) (i32.shl (local.get $t) (i32.const 2)))
-        (memory.copy (i32.add (local.get $perm) (i32.shl (local.get $w) (i32.const 2))) (local.get $tPerm) (i32.shl (local.get $t) (i32.const 2)))))
+        (memory.copy (i32.add (local.get $gq) (i32.shl (local.get $w) (i32.const 2))) (local.get $tQ) (i32.shl (local.get $t) (i32.const 2)))))
     (f64.store (local.get $out) (local.get $gl))
     (f64.store offset=8 (local.get $out) (f64.convert_i64_s (local.get $ql)))
     (local.get $w))

@@ -66,8 +66,6 @@ export interface Split {
 
 /** One tree level's work after its partition (see level()). */
 export interface LevelWork {
-  /** partition position ranges (start, end pairs) whose rows are needed in the new order */
-  segments: number[];
   /** histograms built from rows: (slot, start, end) triples */
   builds: number[];
   /** slot dst -= slot src pairs, after the builds */
@@ -85,8 +83,8 @@ export interface LevelWork {
  * (hist-kernel.wat) on the main thread and `threads - 1` workers (see hist-kernel.mjs), which
  * claim the work of each phase from a shared counter: binning (row blocks), gradients,
  * quantisation and prediction updates (row chunks / leaves), partitioning the nodes of a level
- * (whole nodes), and per level and feature group: reordering the group's row-major bins into
- * partition order, building and subtracting node histograms, and searching splits. Each feature
+ * (whole nodes), and per level and feature group: building node histograms from the group's
+ * row-major bins (read through the partition's row ids), subtracting them, and searching splits. Each feature
  * is always handled whole by one thread, in integers, so results are identical for any thread
  * count. Phases are started and joined with Atomics.notify / Atomics.wait on the shared memory
  * (no message round trips). Histogram slots sit at the end of the memory and grow on demand
@@ -116,10 +114,8 @@ export class HistogramBuilder {
   private readonly ctl: Int32Array;
   private task: Int32Array;
   private taskF: Float64Array;
-  /** which bins layout holds the rows in the current partition order: 0 original, 1 A, 2 B */
-  private current = 0;
-  /** the next level() is a root: 'inOrder' (the original bins) or 'gather' (rows gathered first) */
-  private root: 'inOrder' | 'gather' | null = null;
+  /** the next level() is a tree's root of all training rows in order (positions are row ids) */
+  private rootInOrder = false;
   private gen = 0;
   private readonly threads: number;
   private readonly edgeTable: Float32Array;
@@ -142,19 +138,14 @@ export class HistogramBuilder {
       return at;
     };
     // Training rows' bins, row-major per feature group (group g: [nTrain, width g] at
-    // nTrain * groupStart[g]): the original order, and two copies in partition order (swapped level
-    // by level).
+    // nTrain * groupStart[g]), by row id.
     const orig = take(nTrain * nFeatures);
-    const binsA = take(nTrain * nFeatures);
-    const binsB = take(nTrain * nFeatures);
-    const perm = take(nTrain * 4);
     const rowIdx = take(nTrain * 4);
     const columns = take(nAll * nFeatures);
     const grad = take(nTrain * 8);
     const tmpIdx = take(nTrain * 4);
     const tmpGrad = take(nTrain * 8);
     const tmpQ = take(nTrain * 4);
-    const tmpPerm = take(nTrain * 4);
     const gradQ = take(nTrain * 4);
     const edgeTable = take(nFeatures * 256 * 4);
     const binCount = take(nFeatures * 4);
@@ -192,9 +183,6 @@ export class HistogramBuilder {
       classWeights: split.classWeights ?? [1, 1],
       at: {
         orig,
-        binsA,
-        binsB,
-        perm,
         rowIdx,
         columns,
         grad,
@@ -202,7 +190,6 @@ export class HistogramBuilder {
         tmpIdx,
         tmpGrad,
         tmpQ,
-        tmpPerm,
         hist,
         task,
         taskF,
@@ -284,12 +271,11 @@ export class HistogramBuilder {
   }
 
   /**
-   * Starts a tree on the root rows rowIdx[0..n): the original bins when they are all rows in
-   * order, else the next level() first gathers them.
+   * Starts a tree on the root rows rowIdx[0..n): when they are all training rows in order, the
+   * root's histograms read the bins by position (no row id to load).
    */
   startTree(allRowsInOrder: boolean): void {
-    this.current = 0;
-    this.root = allRowsInOrder ? 'inOrder' : 'gather';
+    this.rootInOrder = allRowsInOrder;
   }
 
   /**
@@ -327,34 +313,17 @@ export class HistogramBuilder {
   }
 
   /**
-   * One level after its partition (or the root after startTree): the segments' rows are
-   * reordered into partition order, then the builds, subtractions and split searches run, per
-   * feature group. Returns the best split of each splitSlots node (null: none).
+   * One level after its partition (or the root after startTree): the builds, subtractions and
+   * split searches run, per feature group. Returns the best split of each splitSlots node (null: none).
    */
   level(work: LevelWork): (Split | null)[] {
     const { task, taskF, lay } = this;
-    const { segments, builds, subtractions, splitSlots, features } = work;
+    const { builds, subtractions, splitSlots, features } = work;
     for (let q = 0; q < builds.length; q += 3) this.rowsBuilt += builds[q + 2] - builds[q + 1];
     task[0] = PHASE_LEVEL;
-    let nSegs = segments.length / 2;
-    if (this.root === 'inOrder') {
-      // the root's rows are the original bins as they are
-      nSegs = 0;
-    } else if (this.root === 'gather') {
-      // the root's rows (row ids) gathered from the original bins
-      task[2] = 0;
-      task[3] = 1;
-      task[4] = 1;
-      this.current = 1;
-    } else if (nSegs > 0) {
-      task[2] = this.current;
-      task[3] = this.current === 1 ? 2 : 1;
-      task[4] = 0;
-      this.current = task[3];
-    }
-    this.root = null;
-    task[5] = nSegs;
-    task.set(segments, lay.segs);
+    // The root of all rows in order reads them by position; every other node through rowIdx.
+    task[4] = this.rootInOrder ? 0 : 1;
+    this.rootInOrder = false;
     task[6] = builds.length / 3;
     task.set(builds, lay.build);
     task[7] = subtractions.length / 2;
@@ -368,7 +337,6 @@ export class HistogramBuilder {
     }
     task[9] = features.length;
     task.set(features, lay.feat);
-    task[10] = this.current;
     taskF[0] = work.scale;
     this.run(false);
     const out: (Split | null)[] = [];

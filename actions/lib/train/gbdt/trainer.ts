@@ -44,10 +44,11 @@ export function minRowsForValidation(validationFraction: number): number {
  * - Per level, only the smaller child of each split gets its histogram built from rows; its
  *   sibling is parent - child. A level is two parallel batches (see histogram.ts): the nodes'
  *   partitions (whole nodes per thread), then, per feature group (claimed by the threads), the
- *   reorder of the group's bins, the histograms and the split search. Gradients, quantisation
- *   and prediction updates run on all threads too.
+ *   histograms and the split search. Gradients, quantisation and prediction updates run on all
+ *   threads too.
  * - Rows live in one Int32Array partition where every node owns a contiguous segment in
- *   ascending row order; gradients are permuted alongside so the kernel reads them in order.
+ *   ascending row order; gradients are permuted alongside, and the histograms read each row's bins
+ *   through its id (forward, since the ids ascend).
  * - Bins are kept twice: row-major per feature group for the histogram kernel (one row's bins
  *   are contiguous) and column-major for partitioning and bin-space tree walks.
  * Deterministic for a seed and independent of `threads`.
@@ -387,7 +388,6 @@ class TreeGrower {
       this.builder.startTree(allRowsInOrder);
       slot[root] = this.takeSlot();
       [best[root]] = this.builder.level({
-        segments: [0, nRows],
         builds: [slot[root], 0, nRows],
         subtractions: [],
         splitSlots: [slot[root]],
@@ -412,10 +412,6 @@ class TreeGrower {
       const builds: number[] = [];
       const subtractions: number[] = [];
       const releaseAfter: number[] = [];
-      const segments: number[] = [];
-      // Rows of a child are reordered when its histogram is built now, or when it will be split
-      // and its own children may be built at the next level.
-      const reorderNext = depth + 2 < maxDepth;
       let k = 0;
       for (const node of frontier) {
         const split = best[node];
@@ -451,19 +447,16 @@ class TreeGrower {
           slot[small] = this.takeSlot();
           subtractions.push(slot[large], slot[small]);
           next.push(large);
-          if (reorderNext) segments.push(start[large], end[large]);
           if (smallSplits) next.push(small);
           else releaseAfter.push(small);
         } else {
           slot[small] = slot[node];
           next.push(small);
         }
-        segments.push(start[small], end[small]);
         builds.push(slot[small], start[small], end[small]);
       }
       if (builds.length > 0) {
         const found = this.builder.level({
-          segments,
           builds,
           subtractions,
           splitSlots: next.map((node) => slot[node]),
