@@ -97,6 +97,45 @@ describe('feature spec', () => {
 });
 
 describe('buildFeatures', () => {
+  it('puts every feature in its column of the row-major matrix, however many features there are', () => {
+    // 3 columns x (raw, 3 lags, 2 windows x 2 stats) + 4 calendar = 28 features (more than one
+    // block of columns written together); each column alone builds 12. A column's features depend
+    // on it alone, so the wide matrix must hold each narrow one's values under the same names.
+    const minutes = Array.from({ length: 400 }, (_, i) => i + (i > 200 ? 3 : 0));
+    const wave = (k: number) => minutes.map((m, i) => (i % 97 === 5 ? NaN_ : Math.sin(m / (7 + k)) * (10 + k) + k));
+    const frame = makeFrame([
+      { entity: 'S1', minutes, cols: { a: wave(0), b: wave(1), c: wave(2) } },
+      { entity: 'S2', minutes: minutes.slice(0, 300), cols: { a: wave(3).slice(0, 300), b: wave(4).slice(0, 300), c: wave(5).slice(0, 300) } },
+    ]);
+    const shape = { lags: [1, 5, 60], rolling: { windows: [15, 60], stats: ['mean', 'std'] as const }, calendar: ['hour_of_day', 'day_of_week'] as const };
+    const wide = buildFeatures(
+      frame,
+      spec({
+        ...shape,
+        rolling: { ...shape.rolling, stats: [...shape.rolling.stats] },
+        calendar: [...shape.calendar],
+        columns: ['a', 'b', 'c'],
+        target: { column: 'a', horizon_minutes: 10 },
+      }),
+    ).matrix;
+    expect(wide.names).toHaveLength(28);
+    for (const column of ['a', 'b', 'c']) {
+      const narrow = buildFeatures(
+        frame,
+        spec({
+          ...shape,
+          rolling: { ...shape.rolling, stats: [...shape.rolling.stats] },
+          calendar: [...shape.calendar],
+          columns: [column],
+          target: { column: 'a', horizon_minutes: 10 },
+        }),
+      ).matrix;
+      expect(narrow.names).toHaveLength(12);
+      expect(narrow.rows).toBe(wide.rows);
+      for (const name of narrow.names) expect(feature(wide, name)).toEqual(feature(narrow, name));
+    }
+  });
+
   it('takes lags by exact time: a lag across a gap is NaN, never the previous row', () => {
     const { matrix } = buildFeatures(gappy(), spec({ lags: [1, 2] }));
     expect(matrix.names).toEqual(['a', 'a_lag_1m', 'a_lag_2m']);

@@ -26,6 +26,9 @@ export interface BuildResult {
 }
 
 const TWO_PI = 2 * Math.PI;
+/** Feature columns written into the row-major matrix together (see buildFeatures). */
+const PUT_BLOCK = 16;
+const TILE_ROWS = 64;
 
 /**
  * Builds the feature matrix of a frame, entity by entity (no feature ever mixes stations):
@@ -73,17 +76,39 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
   }
 
   const anyValid = new Uint8Array(nf);
-  // Writes one feature column (frame-row aligned) into the row-major matrix, kept rows only.
+  // Feature columns (frame-row aligned) go into the row-major matrix PUT_BLOCK at a time: each is
+  // first compacted to the kept rows in a column of its own, then a block's columns are written row
+  // by row, so that a pass over the matrix writes a run of PUT_BLOCK floats per row rather than one
+  // (one column at a time took a cache miss per row and feature: ~0.8 s of 2.4 s at 365 days).
+  const block = Array.from({ length: Math.min(PUT_BLOCK, nf) }, () => new Float32Array(kept));
+  let blockStart = 0;
+  let blockCols = 0;
+  const flush = (): void => {
+    const width = blockCols;
+    // in tiles of TILE_ROWS rows, whose part of the matrix stays in the cache while each column fills it
+    for (let o0 = 0; o0 < kept; o0 += TILE_ROWS) {
+      const o1 = Math.min(kept, o0 + TILE_ROWS);
+      for (let c = 0; c < width; c++) {
+        const column = block[c];
+        for (let o = o0, at = o0 * nf + blockStart + c; o < o1; o++, at += nf) values[at] = column[o];
+      }
+    }
+    blockStart += width;
+    blockCols = 0;
+  };
   const put = (f: number, v: Float64Array): void => {
+    if (f !== blockStart + blockCols) throw new Error(`feature ${f} written out of order`);
+    const column = block[blockCols];
     let any = 0;
     for (let i = 0; i < rows; i++) {
       const o = outRow[i];
       if (o < 0) continue;
       const x = v[i];
-      values[o * nf + f] = x;
+      column[o] = x;
       if (x === x) any = 1;
     }
     anyValid[f] = any;
+    if (++blockCols === block.length) flush();
   };
 
   const lagIndex = spec.lags.map((l) => shiftedIndex(times, ranges, -l * MINUTE_MS));
@@ -121,6 +146,7 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     for (const oneHot of oneHotColumns(col(enc.column, 'categorical column'), dictionary, enc.categories ?? [])) put(f++, oneHot);
   }
 
+  flush();
   const matrix: FeatureMatrix = {
     rows: kept,
     names,
