@@ -107,29 +107,21 @@ describe('buildFeatures', () => {
       { entity: 'S1', minutes, cols: { a: wave(0), b: wave(1), c: wave(2) } },
       { entity: 'S2', minutes: minutes.slice(0, 300), cols: { a: wave(3).slice(0, 300), b: wave(4).slice(0, 300), c: wave(5).slice(0, 300) } },
     ]);
-    const shape = { lags: [1, 5, 60], rolling: { windows: [15, 60], stats: ['mean', 'std'] as const }, calendar: ['hour_of_day', 'day_of_week'] as const };
-    const wide = buildFeatures(
-      frame,
-      spec({
-        ...shape,
-        rolling: { ...shape.rolling, stats: [...shape.rolling.stats] },
-        calendar: [...shape.calendar],
-        columns: ['a', 'b', 'c'],
-        target: { column: 'a', horizon_minutes: 10 },
-      }),
-    ).matrix;
-    expect(wide.names).toHaveLength(28);
-    for (const column of ['a', 'b', 'c']) {
-      const narrow = buildFeatures(
+    const build = (columns: string[]): FeatureMatrix =>
+      buildFeatures(
         frame,
         spec({
-          ...shape,
-          rolling: { ...shape.rolling, stats: [...shape.rolling.stats] },
-          calendar: [...shape.calendar],
-          columns: [column],
+          lags: [1, 5, 60],
+          rolling: { windows: [15, 60], stats: ['mean', 'std'] },
+          calendar: ['hour_of_day', 'day_of_week'],
+          columns,
           target: { column: 'a', horizon_minutes: 10 },
         }),
       ).matrix;
+    const wide = build(['a', 'b', 'c']);
+    expect(wide.names).toHaveLength(28);
+    for (const column of ['a', 'b', 'c']) {
+      const narrow = build([column]);
       expect(narrow.names).toHaveLength(12);
       expect(narrow.rows).toBe(wide.rows);
       for (const name of narrow.names) expect(feature(wide, name)).toEqual(feature(narrow, name));
