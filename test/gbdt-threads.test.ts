@@ -3,6 +3,7 @@ import { syntheticMatrix } from '../actions/lib/train/bench.ts';
 import { predictNative, train, type OnnxMetadata } from '../actions/lib/train/index.ts';
 import type { GbdtModel } from '../actions/lib/train/gbdt/model.ts';
 import { fitThreads } from '../actions/lib/train/gbdt/histogram.ts';
+import { autoThreads } from '../actions/lib/train/gbdt/trainer.ts';
 
 const meta: OnnxMetadata = { model_name: 'm', training_window: { start: '2024-01-01T00:00:00Z', end: '2024-01-02T00:00:00Z' }, data_fingerprint: 'f' };
 
@@ -15,6 +16,8 @@ describe('gbdt trainer threads', () => {
     // 70 features: one group on 1 thread, two of 35 on 2 and on 3 (groups stay 24 features or wider)
     expect([1, 2, 3].map((t) => fitThreads(70, t))).toEqual([1, 2, 2]);
     expect([fitThreads(11, 2), fitThreads(47, 2), fitThreads(48, 2), fitThreads(94, 8)]).toEqual([1, 1, 2, 3]);
+    // threads: 0 (auto) takes one per 50,000 training rows, at most one per core
+    expect([autoThreads(34_282, 2), autoThreads(100_000, 2), autoThreads(417_448, 2), autoThreads(417_448, 16)]).toEqual([1, 2, 2, 8]);
     const params = { trees: 12, max_depth: 5, subsample: 0.9, colsample: 0.8, early_stopping_rounds: 3, validation_fraction: 0.2, seed: 5 };
     const runs = [];
     for (const threads of [1, 2, 3]) runs.push(await train({ algorithm: 'gbdt', params: { ...params, threads } }, m, meta));

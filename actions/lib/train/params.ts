@@ -54,8 +54,9 @@ export const gbdtParamsSchema = z
     validation_fraction: z.number().gt(0).lt(0.5).default(0.1),
     seed: z.number().int().min(0).default(42),
     /**
-     * Threads for histogram building; 0 = one per core. Each builds one feature group of at least
-     * 24 features (narrower ones cost more than they save), so a fit uses at most features / 24.
+     * Threads for histogram building; 0 = auto: one per core and per 50,000 training rows. Each
+     * builds one feature group of at least 24 features (narrower ones cost more than they save),
+     * so a fit uses at most features / 24.
      */
     threads: z.number().int().min(0).max(64).default(0),
     /** classification only */
