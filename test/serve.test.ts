@@ -622,10 +622,12 @@ async function pumpVersion(url: string): Promise<number | undefined> {
 }
 
 /**
- * A reload check held under way: `locker` holds mlops.alerts (a check reads mlops.deployments,
- * then the open alerts), a signal check starts and is seen waiting on that lock through `observer`.
+ * A reload check held under way: a connection of its own (to `url`) holds mlops.alerts (a check
+ * reads mlops.deployments, then the open alerts), and a signal check starts and is seen waiting on
+ * that lock through `observer`. `end()` lets it go and closes that connection.
  */
-async function heldCheck(server: ModelServer, locker: Db, observer: Db): Promise<{ first: Promise<unknown>; holding: Promise<unknown>; release: () => void }> {
+async function heldCheck(server: ModelServer, url: string, observer: Db): Promise<{ first: Promise<unknown>; release: () => void; end: () => Promise<void> }> {
+  const locker = await openDb({ url });
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let locked!: () => void;
@@ -635,15 +637,25 @@ async function heldCheck(server: ModelServer, locker: Db, observer: Db): Promise
     locked();
     await released;
   });
-  await isLocked;
-  const first = server.refresh('signal');
-  await waitUntil('the check to wait on the lock', async () => {
-    const r = await observer.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
-    );
-    return r.rows[0].n > 0;
-  });
-  return { first, holding, release };
+  const end = async (): Promise<void> => {
+    release();
+    await holding.catch(() => undefined);
+    await locker.close();
+  };
+  try {
+    await isLocked;
+    const first = server.refresh('signal');
+    await waitUntil('the check to wait on the lock', async () => {
+      const r = await observer.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%mlops.alerts%'",
+      );
+      return r.rows[0].n > 0;
+    });
+    return { first, release, end };
+  } catch (err) {
+    await end();
+    throw err;
+  }
 }
 
 // With the poll ten minutes away, whatever loads a new version within the test is the NOTIFY (or SIGHUP).
@@ -725,14 +737,13 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
 
     it('a deploy announced while a check is under way gets a check of its own after it, never that older read', async () => {
       const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
-      const locker = await openDb({ url: fresh().url });
       const deployer = await openDb({ url: fresh().url });
       const watcher = openDb({ url: fresh().url });
       let held: Awaited<ReturnType<typeof heldCheck>> | undefined;
       try {
         const version = 5; // past the versions the other tests of this suite promote
         expect(await pumpVersion(server.url)).not.toBe(version);
-        held = await heldCheck(server, locker, deployer);
+        held = await heldCheck(server, fresh().url!, deployer);
         repo.promote(PUMP, version, version, pumpEntry(version));
         // Our own LISTEN hears the commit as the server's does; then the server has had time to ask for its check.
         const heard = new Promise<void>((r) => void watcher.then((w) => w.listen(DEPLOYMENTS_CHANNEL, () => r())));
@@ -746,24 +757,19 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="notify"')).toBe(1);
         expect(await sample(server.url, 'mlops_serve_reload_checks_total', 'trigger="poll"')).toBe(0);
       } finally {
-        held?.release();
-        await held?.holding.catch(() => undefined);
-        await locker.close();
+        await held?.end();
         await deployer.close();
         await (await watcher).close();
         await server.close();
       }
     });
-  }
 
-  if (backend === 'postgres') {
     it('counts every trigger: those folded into the check queued behind a held one are counted as coalesced', async () => {
       const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
-      const locker = await openDb({ url: fresh().url });
       const notifier = await openDb({ url: fresh().url });
       let held: Awaited<ReturnType<typeof heldCheck>> | undefined;
       try {
-        held = await heldCheck(server, locker, notifier);
+        held = await heldCheck(server, fresh().url!, notifier);
         // The first NOTIFY queues a check behind the held one; the next two and a poll fold into it.
         for (let i = 0; i < 3; i++) await notifier.query('SELECT pg_notify($1, $2)', [DEPLOYMENTS_CHANNEL, `probe ${i}`]);
         await waitUntil(
@@ -783,9 +789,7 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="notify"')).toBe(2);
         expect(await sample(server.url, 'mlops_serve_reload_checks_coalesced_total', 'trigger="signal"')).toBe(0);
       } finally {
-        held?.release();
-        await held?.holding.catch(() => undefined);
-        await locker.close();
+        await held?.end();
         await notifier.close();
         await server.close();
       }
