@@ -8,7 +8,7 @@ import { assembleKernel, committedKernel } from '../scripts/build-wasm.ts';
 /**
  * The gbdt kernel piece by piece: the committed binary is its source's, and binning, histogram
  * building and split finding agree with plain, independent recomputations (not the kernel's loops)
- * on 1 and 2 threads.
+ * on 1 and 2 threads (2 threads need 48 features: fitThreads).
  */
 
 const SPLIT = { l2: 1, minSamplesLeaf: 5, minGain: 0 };
@@ -27,6 +27,15 @@ function matrix(rows: number, seed: number): { X: Float32Array; y: Float64Array;
     y[r] = (a === 2 ? 3 : 0) + (b > 10 ? 1.5 : -0.5) + (c !== c ? 2 : c) + rand() * 0.2;
   }
   return { X, y, nf };
+}
+
+/** The matrix's columns side by side `copies` times (wide rows, or feature groups on 2 threads: fitThreads needs 24 features a thread). */
+function widen(m: { X: Float32Array; y: Float64Array; nf: number }, copies: number): { X: Float32Array; y: Float64Array; nf: number } {
+  const rows = m.y.length;
+  const nf = m.nf * copies;
+  const X = new Float32Array(rows * nf);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < copies; c++) X.set(m.X.subarray(r * m.nf, (r + 1) * m.nf), r * nf + c * m.nf);
+  return { X, y: m.y, nf };
 }
 
 /** The value bin of v by the definition in binning.ts: the first j with v <= upperEdges[j-1]; 0 for NaN. */
@@ -155,18 +164,15 @@ describe('gbdt kernel', () => {
   });
 
   it('histograms: per feature and bin, the row count and the sum of quantised gradients, exactly (narrow and wide rows, even and odd row counts)', async () => {
-    // 4 features on 2 threads: one row at a time; 28 (the 4 columns 7 times) on 1 thread: rows in
-    // pairs, the last one alone when the count is odd
+    // 4 features: one row at a time; 28 (the 4 columns 7 times): rows in pairs, the last one alone
+    // when the count is odd; 48 on 2 threads: two groups of 24, each at its own offset
     for (const [rowCount, copies, threads] of [
-      [2000, 1, 2],
+      [2000, 1, 1],
       [2000, 7, 1],
       [1999, 7, 1],
+      [2000, 12, 2],
     ]) {
-      const narrow = matrix(rowCount, 2);
-      const nf = narrow.nf * copies;
-      const X = new Float32Array(rowCount * nf);
-      for (let r = 0; r < rowCount; r++) for (let c = 0; c < copies; c++) X.set(narrow.X.subarray(r * narrow.nf, (r + 1) * narrow.nf), r * nf + c * narrow.nf);
-      const y = narrow.y;
+      const { X, y, nf } = widen(matrix(rowCount, 2), copies);
       const { builder, bins } = await root(X, y, nf, threads);
       try {
         const n = y.length;
@@ -192,7 +198,9 @@ describe('gbdt kernel', () => {
   });
 
   it('split finding: the best gain over every boundary and both sides for missing values, the same on 1 and 2 threads', async () => {
-    const { X, y, nf } = matrix(2500, 3);
+    // the 4 columns 12 times: 2 threads take two groups of 24, whose equal gains the first group wins
+    const narrow = matrix(2500, 3);
+    const { X, y, nf } = widen(narrow, 12);
     const one = await root(X, y, nf, 1);
     const two = await root(X, y, nf, 2);
     try {
@@ -230,6 +238,7 @@ describe('gbdt kernel', () => {
       expect(split.gain).toBeCloseTo(best, 6);
       // the split it names has that gain (missing values on the side it says, when the feature has any)
       expect(gainOf(split.feature, split.bin, split.missingLeft)).toBeCloseTo(split.gain, 6);
+      expect(one.split!.feature).toBeLessThan(narrow.nf);
       expect(two.split).toEqual(one.split);
       expect(Array.from(two.builder.hist.subarray(0, nf * 512))).toEqual(Array.from(one.builder.hist.subarray(0, nf * 512)));
     } finally {

@@ -85,7 +85,6 @@ export interface KernelConfig {
 
 export interface TaskLayout {
   part: number;
-  segs: number;
   build: number;
   sub: number;
   split: number;

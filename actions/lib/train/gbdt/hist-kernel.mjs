@@ -11,12 +11,12 @@
 // memory and started / joined with Atomics (no message round trips). Per tree level:
 // - PHASE_PARTITION: whole nodes are partitioned, each by one thread.
 // - PHASE_LEVEL: per feature group (a contiguous feature range whose row-major bins are kept in
-//   their own matrices), one thread reorders the group's rows, then builds, subtracts and
-//   searches the splits of its features for every node of the level.
+//   their own matrices), one thread builds (reading each row's bins through the partition's row
+//   ids), subtracts and searches the splits of its features for every node of the level.
 // Per tree, over row chunks or leaves: PHASE_GRAD (gradients), PHASE_QUANT (quantisation),
 // PHASE_UPDATE (predictions); once per run, PHASE_BIN (binning row blocks).
-// Threads claim nodes / groups from a shared counter (a few groups per thread, so a thread that
-// is descheduled or slower does not hold the others up). Every feature's histogram is
+// Threads claim nodes / groups from a shared counter (one feature group per thread: see
+// fitThreads in histogram.ts). Every feature's histogram is
 // accumulated by exactly one thread, in integers, and the best splits of the groups are merged in
 // feature order, so results do not depend on the thread count or on who did what.
 
@@ -301,6 +301,8 @@ function runLevel(ctx, v, g) {
   if (nLocal > 0 && nBuild > 0) {
     const bins = groupBase(config, g);
     const contiguous = local[lo + nLocal - 1] - local[lo] === nLocal - 1;
+    // Rows in pairs over many features (faster there on low-cardinality features), else one at a time.
+    const pairs = nLocal >= PAIR_MIN_FEATURES;
     for (let q = 0; q < nBuild; q++) {
       const o = lay.build + 3 * q;
       const histAt = at.hist + task[o] * histStrideBytes + f0 * FEATURE_HIST_BYTES;
@@ -309,8 +311,6 @@ function runLevel(ctx, v, g) {
         const base = w0 + local[lo + k] * (FEATURE_HIST_BYTES >> 2);
         histView.fill(0, base, base + (FEATURE_HIST_BYTES >> 2));
       }
-      // Rows in pairs over many features (faster there on low-cardinality features), else one at a time.
-      const pairs = nLocal >= PAIR_MIN_FEATURES;
       if (contiguous) {
         (pairs ? kernel.histContiguousPairs : kernel.histContiguous)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal, rowIds);
       } else {

@@ -68,8 +68,8 @@
   ;; are read before either is written (the second adds to the first's new sum when they hit the
   ;; same bin), so rows in one bin of a low-cardinality feature wait on half as many stores.
   ;; Measured on 49 features: ~45% faster on a mix of 2, 7, 24 and 255-value features, 0-5% slower
-  ;; on continuous ones; on 8 or 16 features (the groups of 2 threads) no gain on either, so
-  ;; hist-kernel.mjs uses it for wide groups only. (Unrolling four features per row with one 4-byte
+  ;; on continuous ones; on 8 or 16 features no gain on either, so hist-kernel.mjs uses it from
+  ;; PAIR_MIN_FEATURES features built at a time. (Unrolling four features per row with one 4-byte
   ;; bins load measured no faster.)
   (func (export "histContiguousPairs")
     (param $bins i32) (param $nf i32) (param $gq i32) (param $hist i32)
