@@ -50,7 +50,7 @@ export async function benchGbdt(
     features,
     trees: result.trees_used,
     wall_ms: Math.round(performance.now() - t0),
-    threads: params.threads,
+    threads: result.threads,
     histogram_rows: result.histogram_rows,
   };
 }

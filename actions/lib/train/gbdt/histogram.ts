@@ -117,7 +117,8 @@ export class HistogramBuilder {
   /** the next level() is a tree's root of all training rows in order (positions are row ids) */
   private rootInOrder = false;
   private gen = 0;
-  private readonly threads: number;
+  /** threads the fit runs on (fitThreads of the count asked for) */
+  readonly threads: number;
   private readonly edgeTable: Float32Array;
   private readonly scratch: Float32Array;
   private readonly binBlocks: number;

@@ -23,6 +23,8 @@ export interface GbdtTrainResult {
   validation_rmse: number[] | null;
   /** rows that went through the histogram kernel (work measure for benchmarks) */
   histogram_rows: number;
+  /** threads the fit ran on (see autoThreads and fitThreads) */
+  threads: number;
   /**
    * The kept model's sum on every input row (training rows, then the validation slice), from the
    * boosting's running predictions: what the training metrics need, without walking every tree again.
@@ -229,6 +231,7 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
       trees_used: kept.length,
       validation_rmse: earlyStopping ? validationRmse : null,
       histogram_rows: builder.rowsBuilt,
+      threads: builder.threads,
       train_scores: trainScores,
     };
   } finally {
