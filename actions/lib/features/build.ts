@@ -96,8 +96,9 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
     blockStart += width;
     blockCols = 0;
   };
-  const put = (f: number, v: Float64Array): void => {
-    if (f !== blockStart + blockCols) throw new Error(`feature ${f} written out of order`);
+  // The next feature column, in featureNames order.
+  const put = (v: Float64Array): void => {
+    const f = blockStart + blockCols;
     const column = block[blockCols];
     let any = 0;
     for (let i = 0; i < rows; i++) {
@@ -117,16 +118,15 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
   const longest = ranges.reduce((m, r) => Math.max(m, r.end - r.start), 1);
   const minDeque = new Int32Array(longest);
   const maxDeque = new Int32Array(longest);
-  let f = 0;
   for (const x of sources) {
-    if (spec.raw) put(f++, x);
+    if (spec.raw) put(x);
     for (const idx of lagIndex) {
       for (let i = 0; i < rows; i++) scratch[i] = idx[i] >= 0 ? x[idx[i]] : Number.NaN;
-      put(f++, scratch);
+      put(scratch);
     }
     for (const w of spec.rolling.windows) {
       for (const r of ranges) rolling(x, times, r.start, r.end, w, spec.interval_minutes, spec.rolling.stats, rollOut, minDeque, maxDeque);
-      for (const out of rollOut) put(f++, out);
+      for (const out of rollOut) put(out);
     }
   }
   for (const k of spec.calendar) {
@@ -137,16 +137,17 @@ export function buildFeatures(frame: Frame, spec: FeatureSpec, stats?: ZScoreSta
       sin[i] = Math.sin(TWO_PI * phase);
       cos[i] = Math.cos(TWO_PI * phase);
     }
-    put(f++, sin);
-    put(f++, cos);
+    put(sin);
+    put(cos);
   }
   for (const enc of spec.categorical ?? []) {
     const dictionary = frame.categories?.[enc.column];
     if (!dictionary) throw new Error(`categorical column "${enc.column}" has no categories in the frame (is it in source.categorical?)`);
-    for (const oneHot of oneHotColumns(col(enc.column, 'categorical column'), dictionary, enc.categories ?? [])) put(f++, oneHot);
+    for (const oneHot of oneHotColumns(col(enc.column, 'categorical column'), dictionary, enc.categories ?? [])) put(oneHot);
   }
 
   flush();
+  if (blockStart !== nf) throw new Error(`built ${blockStart} feature columns for ${nf} feature names`);
   const matrix: FeatureMatrix = {
     rows: kept,
     names,
