@@ -738,7 +738,7 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
     it('a deploy announced while a check is under way gets a check of its own after it, never that older read', async () => {
       const server = await startModelServer({ db: db(), repoDir: clone, port: 0, pollMs: POLL_MS, logFlushMs: null });
       const deployer = await openDb({ url: fresh().url });
-      const watcher = openDb({ url: fresh().url });
+      const watcher = await openDb({ url: fresh().url });
       let held: Awaited<ReturnType<typeof heldCheck>> | undefined;
       try {
         const version = 5; // past the versions the other tests of this suite promote
@@ -746,7 +746,9 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         held = await heldCheck(server, fresh().url!, deployer);
         repo.promote(PUMP, version, version, pumpEntry(version));
         // Our own LISTEN hears the commit as the server's does; then the server has had time to ask for its check.
-        const heard = new Promise<void>((r) => void watcher.then((w) => w.listen(DEPLOYMENTS_CHANNEL, () => r())));
+        let hear!: () => void;
+        const heard = new Promise<void>((r) => (hear = r));
+        await watcher.listen(DEPLOYMENTS_CHANNEL, () => hear()); // listening before the deploy commits
         await deploy(deployer, repo.work); // commits and NOTIFYs while the check holds its older read
         await heard;
         await new Promise((r) => setTimeout(r, 300));
@@ -759,7 +761,7 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
       } finally {
         await held?.end();
         await deployer.close();
-        await (await watcher).close();
+        await watcher.close();
         await server.close();
       }
     });
