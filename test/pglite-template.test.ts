@@ -35,6 +35,9 @@ function openInChild(cache: string): Promise<{ code: number | null; out: string;
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
 }
 
+const SYSTEM_ID = 'SELECT system_identifier::text AS id FROM pg_control_system()';
+const systemId = async (pg: PGlite): Promise<string> => (await pg.query<{ id: string }>(SYSTEM_ID)).rows[0].id;
+
 interface Manifest {
   build: string;
   files: Array<[string, number]>;
@@ -82,14 +85,19 @@ describe('the cached initdb template of new PGlite databases', () => {
 
   it('a new in-memory database starts from it, empty of the project tables until migrated', async () => {
     const { pg, source } = await createPglite(undefined, START_PARAMS, env(cache));
+    const other = await createPglite(undefined, START_PARAMS, env(cache));
     try {
       expect(source).toBe('template');
       const tables = await pg.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
       );
       expect(tables.rows[0].n).toBe(0);
+      // initdb gives every cluster a system identifier of its own: two databases that share one
+      // came from the same files (were PGlite to ignore the template's, each would run initdb)
+      expect(await systemId(pg)).toBe(await systemId(other.pg));
     } finally {
       await pg.close();
+      await other.pg.close();
     }
   });
 
@@ -130,7 +138,11 @@ describe('the cached initdb template of new PGlite databases', () => {
   it('the project schema migrates onto a database from the template', async () => {
     const { openPglite } = await import('../actions/lib/db/pglite.ts');
     const db = await openPglite(undefined);
+    const other = await openPglite(undefined);
     try {
+      // from the template, as createPglite's are (see above)
+      expect((await db.query<{ id: string }>(SYSTEM_ID)).rows[0].id).toBe((await other.query<{ id: string }>(SYSTEM_ID)).rows[0].id);
+      await other.close();
       const before = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'mlops'");
       expect(before.rows[0].n).toBe(0);
       expect((await migrate(db)).applied.length).toBeGreaterThan(0);
@@ -186,6 +198,22 @@ describe('the cached initdb template of new PGlite databases', () => {
       expect(result.alreadyApplied).toEqual(loadMigrations().map((m) => `${m.version}_${m.name}`));
       expect((await columns(fromTemplate)).rows).toEqual((await columns(scratch)).rows);
       expect((await columns(fromTemplate)).rows.length).toBeGreaterThan(50);
+      // The migrations came with the files, not from a migrate() at open: a database opened later
+      // holds the very rows, applied before it was opened.
+      const applied = (db: Db) =>
+        db.query<{ version: string; at: string }>('SELECT version, applied_at::text AS at FROM mlops.schema_migrations ORDER BY version');
+      const openedAt = (await fromTemplate.query<{ now: string }>('SELECT clock_timestamp()::text AS now')).rows[0].now;
+      const later = await openPglite(undefined, { migrated: true });
+      try {
+        const rows = (await applied(later)).rows;
+        expect(rows).toEqual((await applied(fromTemplate)).rows);
+        const fresh = await later.query<{ n: number }>('SELECT count(*)::int AS n FROM mlops.schema_migrations WHERE applied_at >= $1::timestamptz', [
+          openedAt,
+        ]);
+        expect(fresh.rows[0].n).toBe(0);
+      } finally {
+        await later.close();
+      }
     } finally {
       await scratch.close();
       await fromTemplate.close();
