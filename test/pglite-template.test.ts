@@ -252,6 +252,22 @@ describe('the cached initdb template of new PGlite databases', () => {
     expect(existsSync(join(partialDir, 'template.json'))).toBe(true);
   });
 
+  it('a data directory the template cannot be copied into gets an error naming it, and the template is kept', async () => {
+    // A real error of the destination alone: a directory whose path leaves room under PATH_MAX
+    // (4096) for the fill's marker but not for the template's longest names (32 characters), so
+    // copying those fails with ENAMETOOLONG.
+    let deep = join(root, 'deep');
+    while (deep.length < 4070) deep = join(deep, 'd'.repeat(Math.min(200, 4070 - deep.length - 1)));
+    const dir = templateDir(START_PARAMS, env(cache));
+    const before = manifestOf(dir).build;
+    await expect(createPglite(deep, START_PARAMS, env(cache))).rejects.toThrow(
+      new RegExp(`^cannot create the database in ${deep.replaceAll('/', '\\/')} \\(copying the cached initdb template from .*ENAMETOOLONG`),
+    );
+    expect(manifestOf(dir).build).toBe(before);
+    // what the fill had copied is cleared
+    expect(readdirSync(deep).filter((n) => n !== 'mlops-template-fill')).toEqual([]);
+  });
+
   it('a cache that cannot be written leaves new databases to initdb, without an error', async () => {
     // a cache path under a regular file cannot be created, even by root
     const blocker = join(root, 'not-a-directory');

@@ -347,7 +347,15 @@ function clearFill(dataDir: string, names: readonly string[]): void {
   rmSync(join(dataDir, FILL_MARKER), { force: true });
 }
 
-/** Copies the template into a new data directory; PG_VERSION, which makes it a cluster, last. False (and the directory cleared) if the template is unusable. */
+/** The template cannot serve (replaced during the fill, a file missing or of another size): rebuild it. */
+class TemplateUnusable extends Error {}
+
+/**
+ * Copies the template into a new data directory; PG_VERSION, which makes it a cluster, last. False
+ * (and the directory cleared) if the template is unusable; an error of the data directory's own (a
+ * full disk, no permission) is thrown as it is, naming the directory: rebuilding the template would
+ * not help.
+ */
 function fillFromTemplate(dir: string, spec: TemplateSpec, dataDir: string): boolean {
   const manifest = readManifest(dir, spec);
   if (!manifest) return false;
@@ -361,14 +369,16 @@ function fillFromTemplate(dir: string, spec: TemplateSpec, dataDir: string): boo
     }
     for (const [path, size] of manifest.files) {
       // One build's files only: checked before PG_VERSION turns them into a cluster.
-      if (path === 'PG_VERSION' && readManifest(dir, spec)?.build !== manifest.build) throw new Error('the template was replaced');
+      if (path === 'PG_VERSION' && readManifest(dir, spec)?.build !== manifest.build) throw new TemplateUnusable('the template was replaced');
       if (!path.includes('/')) copied.push(path);
       copyFileSync(join(dir, 'data', path), join(dataDir, path));
-      if (statSync(join(dataDir, path)).size !== size) throw new Error(`${path}: not the template's size`);
+      if (statSync(join(dataDir, path)).size !== size) throw new TemplateUnusable(`${path}: not the template's size`);
     }
-  } catch {
+  } catch (err) {
     clearFill(dataDir, copied);
-    return false;
+    const templateFile = errno(err) === 'ENOENT' && (err as NodeJS.ErrnoException).path?.startsWith(join(dir, 'data'));
+    if (err instanceof TemplateUnusable || templateFile) return false;
+    throw new Error(`cannot create the database in ${dataDir} (copying the cached initdb template from ${dir}): ${(err as Error).message}`, { cause: err });
   }
   unlinkSync(join(dataDir, FILL_MARKER));
   return true;
