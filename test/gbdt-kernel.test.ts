@@ -163,6 +163,31 @@ describe('gbdt kernel', () => {
     }
   });
 
+  it('bin edges come from the values in value order: negatives, zeros of both signs, subnormals, infinities and missing values', () => {
+    const special = [-Infinity, -3e38, -2, -1e-40, -0, 0, 1e-45, 1e-40, 0.5, 3.4e38, Infinity, Number.NaN];
+    const rand = createPrng(7);
+    const rows = 5000;
+    // column 0: the specials shuffled with copies of themselves (few distinct: each its own bin);
+    // column 1: continuous values of both signs and every magnitude (quantile edges)
+    const X = new Float32Array(rows * 2);
+    for (let r = 0; r < rows; r++) {
+      X[r * 2] = special[Math.floor(rand() * special.length)];
+      X[r * 2 + 1] = (rand() - 0.5) * 10 ** Math.floor(rand() * 60 - 30);
+    }
+    const bins = computeBins(X, rows, 2, 32);
+    // as Math's order has it (-0 and 0 are one value, -0 first as the smaller bit pattern's float), NaN left out
+    const distinct = [-Infinity, -3e38, -2, -1e-40, -0, 1e-45, 1e-40, 0.5, 3.4e38].map(Math.fround);
+    expect(Array.from(bins.upperEdges[0])).toEqual([...distinct, Infinity]);
+    const column = Array.from({ length: rows }, (_, r) => X[r * 2 + 1]).sort((a, b) => a - b);
+    const expected: number[] = [];
+    for (let j = 1; j <= 32; j++) {
+      const v = column[Math.min(rows - 1, Math.ceil((j * rows) / 32) - 1)];
+      if (expected.length === 0 || v > expected[expected.length - 1]) expected.push(v);
+    }
+    expected[expected.length - 1] = Infinity;
+    expect(Array.from(bins.upperEdges[1])).toEqual(expected);
+  });
+
   it('histograms: per feature and bin, the row count and the sum of quantised gradients, exactly (narrow and wide rows, even and odd row counts)', async () => {
     // 4 features: one row at a time; 28 (the 4 columns 7 times): rows in pairs, the last one alone
     // when the count is odd; 48 on 2 threads: two groups of 24, each at its own offset

