@@ -365,6 +365,10 @@
     (local $span i32) (local $k i32) (local $f i32) (local $off i32) (local $nv i32) (local $m i64) (local $hm i32) (local $qm i64)
     (local $j i32) (local $v i64) (local $c i32) (local $hl i32) (local $ql i64)
     (local $hR i32) (local $qLf f64) (local $qRf f64) (local $dL f64) (local $dR f64) (local $gain f64)
+    (local $v1 i64) (local $hl0 i32) (local $hl1 i32) (local $ql0 i64) (local $ql1 i64)
+    (local $hv v128) (local $hmv v128) (local $mslv v128) (local $spanv v128) (local $range v128) (local $pass v128)
+    (local $hlf v128) (local $qlf v128) (local $thrv v128) (local $dLv v128) (local $dRv v128) (local $qRv v128)
+    (local $l2v v128) (local $Hf v128) (local $Qv v128) (local $hmf v128) (local $qmf v128)
     (local.set $toLoss (f64.div (f64.const 0.5) (f64.mul (local.get $scale) (local.get $scale))))
     (local.set $parent (f64.div (f64.mul (local.get $Q) (local.get $Q)) (f64.add (f64.convert_i32_s (local.get $H)) (local.get $l2))))
     (local.set $bestGain (local.get $minGain))
@@ -372,6 +376,11 @@
     (local.set $bestF (i32.const -1))
     ;; both children have >= msl rows: hL - msl in [0, H - 2 msl] (unsigned), and none when H < 2 msl
     (local.set $span (i32.sub (local.get $H) (i32.shl (local.get $msl) (i32.const 1))))
+    (local.set $mslv (i32x4.splat (local.get $msl)))
+    (local.set $spanv (i32x4.splat (local.get $span)))
+    (local.set $l2v (f64x2.splat (local.get $l2)))
+    (local.set $Hf (f64x2.splat (f64.convert_i32_s (local.get $H))))
+    (local.set $Qv (f64x2.splat (local.get $Q)))
     (block $fdone
       (br_if $fdone (i32.le_s (local.get $n) (i32.const 0)))
       (br_if $fdone (i32.lt_s (local.get $span) (i32.const 0)))
@@ -382,6 +391,9 @@
         (local.set $m (i64.load (local.get $off)))
         (local.set $hm (i32.and (i32.wrap_i64 (local.get $m)) (i32.const 0xffffff)))
         (local.set $qm (i64.shr_s (local.get $m) (i64.const 24)))
+        (local.set $hmv (i32x4.replace_lane 3 (i32x4.replace_lane 2 (v128.const i32x4 0 0 0 0) (local.get $hm)) (local.get $hm)))
+        (local.set $hmf (f64x2.splat (f64.convert_i32_s (local.get $hm))))
+        (local.set $qmf (f64x2.splat (f64.convert_i64_s (local.get $qm))))
         (local.set $hl (i32.const 0))
         (local.set $ql (i64.const 0))
         ;; boundaries after value bins 1 .. nv - 1
@@ -389,9 +401,59 @@
         (block $bdone
           (br_if $bdone (i32.ge_s (local.get $j) (local.get $nv)))
           (loop $bl
+            (block $next
+              ;; Two boundaries at once, j and j + 1 (both before the last value bin): their up to four
+              ;; candidates go through the filter below in f64x2 lanes, with the same operations in the
+              ;; same order as the scalar filter (so the same results; integer sums are exact as f64),
+              ;; and each lane masked by its min_samples_leaf range. When no candidate passes, neither
+              ;; bin can change the best split and both are consumed; else bin j takes the scalar path.
+              (block $slow
+                (br_if $slow (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $nv)))
+                (local.set $v (i64.load (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 3)))))
+                (local.set $v1 (i64.load offset=8 (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 3)))))
+                (local.set $hl0 (i32.add (local.get $hl) (i32.and (i32.wrap_i64 (local.get $v)) (i32.const 0xffffff))))
+                (local.set $hl1 (i32.add (local.get $hl0) (i32.and (i32.wrap_i64 (local.get $v1)) (i32.const 0xffffff))))
+                (local.set $ql0 (i64.add (local.get $ql) (i64.shr_s (local.get $v) (i64.const 24))))
+                (local.set $ql1 (i64.add (local.get $ql0) (i64.shr_s (local.get $v1) (i64.const 24))))
+                ;; left counts [hl0, hl1, hl0 + hm, hl1 + hm]; in range: left - msl <= span (unsigned)
+                (local.set $hv (i32x4.add
+                  (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (i32x4.splat (local.get $hl0)) (local.get $hl1)) (local.get $hl0)) (local.get $hl1))
+                  (local.get $hmv)))
+                (local.set $range (i32x4.le_u (i32x4.sub (local.get $hv) (local.get $mslv)) (local.get $spanv)))
+                (local.set $hlf (f64x2.convert_low_i32x4_s (local.get $hv)))
+                (local.set $qlf (f64x2.replace_lane 1 (f64x2.splat (f64.convert_i64_s (local.get $ql0))) (f64.convert_i64_s (local.get $ql1))))
+                (local.set $thrv (f64x2.splat (local.get $thr)))
+                ;; missing values right
+                (local.set $dLv (f64x2.add (local.get $hlf) (local.get $l2v)))
+                (local.set $dRv (f64x2.add (f64x2.sub (local.get $Hf) (local.get $hlf)) (local.get $l2v)))
+                (local.set $qRv (f64x2.sub (local.get $Qv) (local.get $qlf)))
+                (local.set $pass (v128.and
+                  (f64x2.ge
+                    (f64x2.add (f64x2.mul (f64x2.mul (local.get $qlf) (local.get $qlf)) (local.get $dRv))
+                               (f64x2.mul (f64x2.mul (local.get $qRv) (local.get $qRv)) (local.get $dLv)))
+                    (f64x2.mul (f64x2.mul (local.get $thrv) (local.get $dLv)) (local.get $dRv)))
+                  (i64x2.extend_low_i32x4_s (local.get $range))))
+                ;; missing values left, when there are any
+                (if (local.get $hm)
+                  (then
+                    (local.set $hlf (f64x2.add (local.get $hlf) (local.get $hmf)))
+                    (local.set $qlf (f64x2.add (local.get $qlf) (local.get $qmf)))
+                    (local.set $dLv (f64x2.add (local.get $hlf) (local.get $l2v)))
+                    (local.set $dRv (f64x2.add (f64x2.sub (local.get $Hf) (local.get $hlf)) (local.get $l2v)))
+                    (local.set $qRv (f64x2.sub (local.get $Qv) (local.get $qlf)))
+                    (local.set $pass (v128.or (local.get $pass) (v128.and
+                      (f64x2.ge
+                        (f64x2.add (f64x2.mul (f64x2.mul (local.get $qlf) (local.get $qlf)) (local.get $dRv))
+                                   (f64x2.mul (f64x2.mul (local.get $qRv) (local.get $qRv)) (local.get $dLv)))
+                        (f64x2.mul (f64x2.mul (local.get $thrv) (local.get $dLv)) (local.get $dRv)))
+                      (i64x2.extend_high_i32x4_s (local.get $range)))))))
+                (br_if $slow (v128.any_true (local.get $pass)))
+                (local.set $hl (local.get $hl1))
+                (local.set $ql (local.get $ql1))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $next))
             (local.set $v (i64.load (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 3)))))
             (local.set $c (i32.and (i32.wrap_i64 (local.get $v)) (i32.const 0xffffff)))
-            (block $next
               ;; an empty bin repeats the previous boundary's split
               (br_if $next (i32.eqz (local.get $c)))
               (local.set $hl (i32.add (local.get $hl) (local.get $c)))
