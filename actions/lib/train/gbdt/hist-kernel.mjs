@@ -307,9 +307,15 @@ function runLevel(ctx, v, g) {
       const o = lay.build + 3 * q;
       const histAt = at.hist + task[o] * histStrideBytes + f0 * FEATURE_HIST_BYTES;
       const w0 = (histAt - at.hist) >> 2;
-      for (let k = 0; k < nLocal; k++) {
-        const base = w0 + local[lo + k] * (FEATURE_HIST_BYTES >> 2);
-        histView.fill(0, base, base + (FEATURE_HIST_BYTES >> 2));
+      if (contiguous) {
+        // one fill over the features' adjacent histograms (a fill per feature cost ~5% of a fit in calls)
+        const base = w0 + local[lo] * (FEATURE_HIST_BYTES >> 2);
+        histView.fill(0, base, base + nLocal * (FEATURE_HIST_BYTES >> 2));
+      } else {
+        for (let k = 0; k < nLocal; k++) {
+          const base = w0 + local[lo + k] * (FEATURE_HIST_BYTES >> 2);
+          histView.fill(0, base, base + (FEATURE_HIST_BYTES >> 2));
+        }
       }
       if (contiguous) {
         (pairs ? kernel.histContiguousPairs : kernel.histContiguous)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal, rowIds);
