@@ -17,7 +17,8 @@
  * - serve: `mlops serve` with the demo's pump-efficiency gbdt, single-row predicts at 1,000
  *   requests/s at a constant arrival rate (bench/open-loop.ts) with the prediction log on: p50/p99 latency and throughput, per
  *   backend (target: p99 under 5 ms on 2 cores; on PGlite the server runs the database on a worker
- *   thread), with the server's event-loop lag, its CPU per request (event loop, PGlite's thread,
+ *   thread), with the latency the server itself measured (the share within 5 ms, the bucket of its
+ *   p99), the server's event-loop lag, its CPU per request (event loop, PGlite's thread,
  *   whole process: comparable on a loaded machine, where latencies are not), the load average and
  *   the machine's CPU shares during the run (busy, idle, steal; bench/machine.ts).
  *
