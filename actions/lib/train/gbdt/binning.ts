@@ -72,9 +72,10 @@ function quantileUpperEdges(sorted: Float32Array, maxBins: number): Float32Array
 
 /**
  * Sorts float32 values, viewed as their uint32 bits, ascending by value: LSD radix sort (3 passes of
- * 11 bits) on order-preserving keys. On the ~34,000-50,000 sampled values of a column it is ~5x
- * faster than Int32Array.prototype.sort, and a fit sorts one column per feature. NaN must be
- * filtered out first; -0 sorts before +0, as in the comparison sort it replaced.
+ * 11 bits) on order-preserving keys, one column per feature of a fit: with it, computeBins on the
+ * 30-day tank-level matrix (34,284 x 49) took 29-97 ms against 166-205 ms with
+ * Int32Array.prototype.sort. NaN must be filtered out first; -0 sorts before +0, as in the
+ * comparison sort it replaced.
  */
 class KeySorter {
   private readonly tmp: Uint32Array;
