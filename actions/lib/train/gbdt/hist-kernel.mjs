@@ -308,7 +308,7 @@ function runLevel(ctx, v, g) {
       const histAt = at.hist + task[o] * histStrideBytes + f0 * FEATURE_HIST_BYTES;
       const w0 = (histAt - at.hist) >> 2;
       if (contiguous) {
-        // one fill over the features' adjacent histograms (a fill per feature cost ~5% of a fit in calls)
+        // one fill over the features' adjacent histograms: a fill call per feature took ~2% of a 30-day fit
         const base = w0 + local[lo] * (FEATURE_HIST_BYTES >> 2);
         histView.fill(0, base, base + nLocal * (FEATURE_HIST_BYTES >> 2));
       } else {
