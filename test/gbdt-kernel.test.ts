@@ -403,6 +403,57 @@ describe('gbdt split search kernel (findSplit)', () => {
     }
   });
 
+  it('agrees with the brute-force pass on random nodes: up to 255 bins, any share missing, min_samples_leaf at a boundary', () => {
+    // findSplit takes boundaries two at a time through a vector filter and only some through the
+    // scalar path: random bin counts, missing shares and gradients put winners at either bin of a
+    // pair and on either side for missing values, and min_samples_leaf set to a candidate's own
+    // smaller child puts that candidate exactly at the limit.
+    const rand = createPrng(2024);
+    let limitWins = 0;
+    for (let node = 0; node < 160; node++) {
+      const n = 30 + Math.floor(rand() * 300);
+      const nf = 3;
+      const binCount: number[] = [];
+      const bins: Uint8Array[] = [];
+      for (let f = 0; f < nf; f++) {
+        const nv = 1 + Math.floor(rand() * (rand() < 0.3 ? 255 : 24));
+        const missingShare = [0, 0, 0.05, 0.3, 0.45][Math.floor(rand() * 5)];
+        binCount.push(nv + 1);
+        bins.push(Uint8Array.from({ length: n }, () => (rand() < missingShare ? 0 : 1 + Math.floor(rand() * nv))));
+      }
+      // gradients: a step at a random bin of a random feature, a shift for missing values, noise
+      const sf = Math.floor(rand() * nf);
+      const at = 1 + Math.floor(rand() * (binCount[sf] - 1));
+      const missingShift = (rand() - 0.5) * 16000;
+      const q = Int32Array.from({ length: n }, (_, r) => {
+        const b = bins[sf][r];
+        const signal = b === 0 ? missingShift : b <= at ? -3000 : 3000;
+        return Math.max(-QUANT_MAX, Math.min(QUANT_MAX, Math.round(signal + (rand() - 0.5) * 9000)));
+      });
+      const rows: NodeRows = { bins, q, binCount };
+      // min_samples_leaf: small, large, and the smaller child of a random candidate (that candidate at the limit)
+      const f = Math.floor(rand() * nf);
+      const t = 1 + Math.floor(rand() * (binCount[f] - 1));
+      const missingLeft = rand() < 0.5;
+      let hL = 0;
+      for (const b of bins[f]) if (b === 0 ? missingLeft : b <= t) hL++;
+      for (const msl of [1, 3, Math.floor(n / 4), Math.floor(n / 2), Math.max(1, Math.min(hL, n - hL))]) {
+        for (const l2 of [0, 1]) {
+          const query = { ...base, l2, msl };
+          const expected = bruteFindSplit(rows, query, [0, 1, 2]);
+          expect(kernelFindSplit(rows, query, [0, 1, 2])).toEqual(expected);
+          if (expected.feature >= 0) {
+            let left = 0;
+            for (const b of bins[expected.feature]) if (b === 0 ? expected.missingLeft : b <= expected.bin) left++;
+            if (Math.min(left, n - left) === msl) limitWins++;
+          }
+        }
+      }
+    }
+    // the sweep did put winners exactly at min_samples_leaf
+    expect(limitWins).toBeGreaterThan(20);
+  });
+
   it('a constant feature never splits; one value bin with missing values splits missing from the rest', () => {
     const rows = nodeRows(300, 5);
     expect(kernelFindSplit(rows, base, [2])).toEqual({ gain: 0, feature: -1, bin: 0, missingLeft: false });
