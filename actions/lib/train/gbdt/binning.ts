@@ -52,14 +52,10 @@ export function computeBins(values: Float32Array, rows: number, nFeatures: numbe
 function quantileUpperEdges(sorted: Float32Array, maxBins: number): Float32Array {
   const m = sorted.length;
   if (m === 0) return Float32Array.of(Infinity);
-  // Distinct values first (counted up to one past maxBins): when there are few, every value gets its own bin.
-  let nDistinct = 1;
-  for (let i = 1; i < m && nDistinct <= maxBins; i++) if (sorted[i] !== sorted[i - 1]) nDistinct++;
-  let edges: number[];
-  if (nDistinct <= maxBins) {
-    edges = [sorted[0]];
-    for (let i = 1; i < m; i++) if (sorted[i] !== sorted[i - 1]) edges.push(sorted[i]);
-  } else {
+  // Distinct values first (collected up to one past maxBins): when there are few, every value gets its own bin.
+  let edges = [sorted[0]];
+  for (let i = 1; i < m && edges.length <= maxBins; i++) if (sorted[i] !== sorted[i - 1]) edges.push(sorted[i]);
+  if (edges.length > maxBins) {
     edges = [];
     for (let j = 1; j <= maxBins; j++) {
       const v = sorted[Math.min(m - 1, Math.ceil((j * m) / maxBins) - 1)];

@@ -311,15 +311,12 @@ function runLevel(ctx, v, g) {
         // one fill over the features' adjacent histograms: a fill call per feature took ~2% of a 30-day fit
         const base = w0 + local[lo] * (FEATURE_HIST_BYTES >> 2);
         histView.fill(0, base, base + nLocal * (FEATURE_HIST_BYTES >> 2));
+        (pairs ? kernel.histContiguousPairs : kernel.histContiguous)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal, rowIds);
       } else {
         for (let k = 0; k < nLocal; k++) {
           const base = w0 + local[lo + k] * (FEATURE_HIST_BYTES >> 2);
           histView.fill(0, base, base + (FEATURE_HIST_BYTES >> 2));
         }
-      }
-      if (contiguous) {
-        (pairs ? kernel.histContiguousPairs : kernel.histContiguous)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], local[lo], local[lo] + nLocal, rowIds);
-      } else {
         (pairs ? kernel.histListedPairs : kernel.histListed)(bins, width, at.gradQ, histAt, task[o + 1], task[o + 2], at.task + 4 * (lay.local + lo), 0, nLocal, rowIds);
       }
     }
