@@ -55,8 +55,8 @@ export const gbdtParamsSchema = z
     seed: z.number().int().min(0).default(42),
     /**
      * Threads for histogram building; 0 = auto: one per core and per 50,000 training rows. Each
-     * builds one feature group of at least 24 features (narrower ones cost more than they save),
-     * so a fit uses at most features / 24.
+     * builds one feature group of at least 24 of the features a tree samples (narrower ones cost
+     * more than they save), so a fit uses at most colsample x features / 24.
      */
     threads: z.number().int().min(0).max(64).default(0),
     /** classification only */

@@ -3,7 +3,7 @@ import type { GbdtParams } from '../params.ts';
 import { createPrng } from '../prng.ts';
 import { computeBins, type FeatureBins } from './binning.ts';
 import { COUNT_BITS, QUANT_MAX } from './hist-kernel.mjs';
-import { HistogramBuilder, type Split } from './histogram.ts';
+import { fitThreads, HistogramBuilder, type Split } from './histogram.ts';
 import type { GbdtModel, GbdtTree } from './model.ts';
 import { classWeights } from '../logistic.ts';
 
@@ -92,7 +92,9 @@ export async function trainGbdt(input: GbdtTrainInput, params: GbdtParams, loss:
   }
   const nTrain = rows - nVal;
   if (nTrain >= 2 ** COUNT_BITS) throw new Error(`gbdt: at most ${2 ** COUNT_BITS - 1} training rows are supported, got ${nTrain}`);
-  const threads = params.threads === 0 ? autoThreads(nTrain) : params.threads;
+  // The group rule (fitThreads) counts the features a tree samples: with colsample < 1 each group
+  // builds only its share of them, and narrow groups cost more than one thread.
+  const threads = fitThreads(Math.max(1, Math.round(params.colsample * nFeatures)), params.threads === 0 ? autoThreads(nTrain) : params.threads);
   const logistic = loss === 'logistic';
   const weights: [number, number] = logistic ? classWeights(target, nTrain, params.class_weight) : [1, 1];
 
