@@ -38,8 +38,8 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { openDb, type Db } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { openDb, openMigratedDb, type Db } from '../actions/lib/db/index.ts';
+import { targetOptions } from './target.ts';
 import { seedCredit, seedReadings } from '../actions/lib/demo-data/index.ts';
 import { loadPipelineFile } from '../actions/lib/config/load.ts';
 import { pipelineSchema } from '../actions/lib/config/schema.ts';
@@ -69,14 +69,17 @@ function peakMiB(): number {
 }
 
 async function openTarget(target: string): Promise<Db> {
-  return target.startsWith('postgres') ? openDb({ url: target }) : openDb({ dataDir: target, ignoreEnv: true });
+  return openDb(targetOptions(target));
+}
+
+async function openMigratedTarget(target: string): Promise<Db> {
+  return (await openMigratedDb(targetOptions(target))).db;
 }
 
 /** Child: seed N days into a target (a PGlite directory or a PostgreSQL URL). */
 async function childSeed(target: string, days: number): Promise<object> {
-  const db = await openTarget(target);
+  const db = await openMigratedTarget(target);
   try {
-    await migrate(db);
     const t0 = performance.now();
     const r = await seedReadings(db, { days, stations: 1, seed: 42, start: START });
     return { rows: r.rows, seed_s: round((performance.now() - t0) / 1000) };
@@ -157,9 +160,8 @@ const CREDIT_PER_DAY = 1370;
 
 /** Child: seed N days of credit applications (~1,370 a day) and their outcomes. */
 async function childSeedCredit(target: string, days: number): Promise<object> {
-  const db = await openTarget(target);
+  const db = await openMigratedTarget(target);
   try {
-    await migrate(db);
     const t0 = performance.now();
     const r = await seedCredit(db, { days, perDay: CREDIT_PER_DAY, seed: 42, start: START });
     return { applications: r.applications, outcomes: r.outcomes, seed_s: round((performance.now() - t0) / 1000) };
@@ -169,9 +171,8 @@ async function childSeedCredit(target: string, days: number): Promise<object> {
 }
 
 async function childSeedRead(target: string): Promise<object> {
-  const db = await openTarget(target);
+  const db = await openMigratedTarget(target);
   try {
-    await migrate(db);
     return { ...(await benchSeedRead(db, { days: 365, stations: 1 })), peak_rss_mib: peakMiB() };
   } finally {
     await db.close();

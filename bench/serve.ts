@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { cpuShares, machineCpu } from './machine.ts';
 import { join, resolve } from 'node:path';
-import { openDb, type Db } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { openDb, openMigratedDb, type Db } from '../actions/lib/db/index.ts';
+import { targetOptions } from './target.ts';
 import { seedReadings } from '../actions/lib/demo-data/index.ts';
 import { loadPipelineFile } from '../actions/lib/config/load.ts';
 import { pipelineSchema } from '../actions/lib/config/schema.ts';
@@ -95,7 +95,7 @@ function serverLatency(
 }
 
 async function open(target: string): Promise<Db> {
-  return target.startsWith('postgres') ? openDb({ url: target }) : openDb({ dataDir: target, ignoreEnv: true });
+  return openDb(targetOptions(target));
 }
 
 export async function benchServe(options: ServeBenchOptions): Promise<object> {
@@ -104,9 +104,8 @@ export async function benchServe(options: ServeBenchOptions): Promise<object> {
   const connections = options.connections ?? 16;
   const repo = ScratchRepo.create('mlops-bench-serve-');
   const scratch = mkdtempSync(join(tmpdir(), 'mlops-bench-serve-'));
-  let db = await open(options.target);
+  let db = (await openMigratedDb(targetOptions(options.target))).db;
   try {
-    await migrate(db);
     const base = loadPipelineFile('pipelines/pump-efficiency.yaml');
     const p = pipelineSchema.parse({ ...base, source: { ...base.source, window_days: 7 } });
     await seedReadings(db, { days: 8, stations: 1, seed: 42, start: START });

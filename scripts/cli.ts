@@ -1,6 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_DATA_DIR, openDb, scrubSecret, type Db } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { DEFAULT_DATA_DIR, openMigratedDb, scrubSecret, type Db } from '../actions/lib/db/index.ts';
 import { failRunsOnSignal } from '../actions/lib/retrain/interrupt.ts';
 
 /** The command-line adapter's plumbing: options, database, output. No pipeline logic lives here. */
@@ -184,14 +183,12 @@ export async function runCli(commands: Record<string, CommandEntry>, argv: strin
       positionals,
       async db() {
         if (!db) {
-          db = await openDb({
+          ({ db } = await openMigratedDb({
             url: str(values as Values, 'database-url'),
             dataDir: str(values as Values, 'data-dir') ?? DEFAULT_DATA_DIR,
             onWait: (message) => console.error(`mlops ${name}: ${message}`),
             worker: command.databaseThread,
-            migrated: true,
-          });
-          await migrate(db);
+          }));
         }
         return db;
       },

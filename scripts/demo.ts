@@ -19,8 +19,7 @@
  */
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { openDb, type Db } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { openMigratedDb, type Db } from '../actions/lib/db/index.ts';
 import { ensureCreditTables, ensureReadingsTable, seedReadings } from '../actions/lib/demo-data/index.ts';
 import { formatIssue, validatePipelines } from '../actions/lib/config/validate.ts';
 import { checkSource } from '../actions/lib/source/check.ts';
@@ -174,9 +173,8 @@ async function main(): Promise<void> {
   );
 
   step('1. database, data, pipelines');
-  const db = await openDb({ dataDir: join(ROOT, 'db'), migrated: true });
+  const { db, migrations: m } = await openMigratedDb({ dataDir: join(ROOT, 'db') });
   try {
-    const m = await migrate(db);
     say(
       `   database: ${db.location} (${db.backend}); ${m.applied.length > 0 ? `migrations applied: ${m.applied.join(', ')}` : `all ${m.alreadyApplied.length} migrations in place`}`,
     );

@@ -9,8 +9,7 @@ import { ensureCreditTables } from '../actions/lib/demo-data/index.ts';
 import { CsvImportError } from '../actions/lib/ingest/table-import.ts';
 import { importLabels } from '../actions/lib/labels/import.ts';
 import { mlops } from './helpers/cli.ts';
-import { openDb } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { openMigratedDb } from '../actions/lib/db/index.ts';
 
 const base = loadPipelineFile('pipelines/credit-default.yaml') as ClassificationPipeline;
 const pipeline = (labels: Partial<ClassificationPipeline['labels']> = {}): ClassificationPipeline =>
@@ -178,8 +177,7 @@ it('mlops labels import: the command and its usage errors', async () => {
     const file = csvFile(['application_id,defaulted,known_at', 'A1,1,2026-02-01T00:00:00Z']);
     const common = ['--data-dir', join(data, 'db'), '--csv', file];
     // The source table, written in this process (one CLI process less to start); A1 is none of its keys.
-    const seeded = await openDb({ dataDir: join(data, 'db'), ignoreEnv: true });
-    await migrate(seeded);
+    const { db: seeded } = await openMigratedDb({ dataDir: join(data, 'db'), ignoreEnv: true });
     await ensureCreditTables(seeded);
     await seeded.close();
     // The usage errors come before the database is opened: the three run side by side.

@@ -7,8 +7,7 @@ import { GitHubIssuesStandIn } from './helpers/github-issues-standin.ts';
 import { promotionEntry } from './helpers/git.ts';
 import { planRegistryEdit } from '../actions/lib/registry/edit.ts';
 import { emptyRegistry } from '../actions/lib/registry/schema.ts';
-import { openDb } from '../actions/lib/db/index.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
+import { openMigratedDb } from '../actions/lib/db/index.ts';
 
 const TOKEN = 'ghs_actionsT0kenForTheStandIn0123456789';
 
@@ -29,8 +28,7 @@ describe('check-health and check-drift actions', () => {
     // the champion merged when its entry says it was promoted: 18 days before the as-of below
     ws = await makeWorkspace(files, { commitDate: '2026-11-22T02:30:00Z' });
     dataDir = mkdtempSync(join(tmpdir(), 'mlops-actions-db-'));
-    const db = await openDb({ dataDir, ignoreEnv: true });
-    await migrate(db);
+    const { db } = await openMigratedDb({ dataDir, ignoreEnv: true });
     await db.close();
     gh = await GitHubIssuesStandIn.start({ token: TOKEN });
   });

@@ -225,6 +225,21 @@ describe('the cached initdb template of new PGlite databases', () => {
     expect(migrationsKey(migrations.slice(0, -1))).not.toBe(migrationsKey(migrations));
   });
 
+  it('openMigratedDb (the CLI, the actions, the suites) starts a new database from the migrated template, in this thread, on the worker and in a directory', async () => {
+    const { openMigratedDb } = await import('../actions/lib/db/index.ts');
+    const dir = join(root, 'opened-migrated');
+    for (const options of [{}, { worker: true }, { dataDir: dir }]) {
+      const { db, migrations } = await openMigratedDb({ ignoreEnv: true, ...options });
+      try {
+        // migrate() ran at the open and had nothing to apply: the migrations came with the template
+        expect(migrations.applied, JSON.stringify(options)).toEqual([]);
+        expect(migrations.alreadyApplied).toEqual(loadMigrations().map((m) => `${m.version}_${m.name}`));
+      } finally {
+        await db.close();
+      }
+    }
+  });
+
   it('a damaged template is never used: it is rebuilt', async () => {
     const damaged = join(root, 'damaged');
     const dir = templateDir(START_PARAMS, env(damaged));

@@ -13,9 +13,8 @@ import { train } from '../actions/lib/train/index.ts';
 import { predictLogistic, type LogisticModel } from '../actions/lib/train/logistic.ts';
 import { pipelineSchema, type PipelineConfig } from '../actions/lib/config/schema.ts';
 import { runSweep } from '../actions/lib/monitoring/sweep.ts';
-import { DatabaseBusyError, openDb, type Db } from '../actions/lib/db/index.ts';
+import { DatabaseBusyError, openDb, openMigratedDb, type Db } from '../actions/lib/db/index.ts';
 import { DEPLOYMENTS_CHANNEL } from '../actions/lib/tracking/deployments.ts';
-import { migrate } from '../actions/lib/db/migrate.ts';
 import type { RegressionEntry } from '../actions/lib/registry/schema.ts';
 import type { FeatureMatrix } from '../actions/lib/features/matrix.ts';
 
@@ -520,8 +519,7 @@ print(json.dumps({"families": fams, "samples": out}))
   it('is not ready while no model is deployed, and says what to do', async () => {
     // an empty database of this suite's backend (on PostgreSQL, no PGlite booted in the process)
     const emptyDb = await freshDatabase(backend, { worker: true });
-    const empty = await emptyDb.open();
-    await migrate(empty);
+    const empty = await emptyDb.openMigrated();
     const idle = await startModelServer({ db: empty, repoDir: serverClone, port: 0, pollMs: 100, logFlushMs: 50 });
     try {
       const res = await fetch(`${idle.url}/ready`);
@@ -546,8 +544,7 @@ print(json.dumps({"families": fams, "samples": out}))
       let target: string[];
       if (backend === 'postgres') target = ['--database-url', fresh().url!];
       else {
-        const pg = await openDb({ dataDir: join(dir, 'db'), ignoreEnv: true });
-        await migrate(pg);
+        const { db: pg } = await openMigratedDb({ dataDir: join(dir, 'db'), ignoreEnv: true });
         await deploy(pg, repo.work);
         await pg.close();
         target = ['--data-dir', join(dir, 'db')];
@@ -809,8 +806,7 @@ describeDbPgliteWorker('the model server hears of a deploy at once', ({ db, back
         execFileSync('git', ['clone', '--quiet', mirror, mirrorClone]);
         repo.promote(PUMP, 3, 3, pumpEntry(3));
         const dataDir = join(dir, 'db');
-        const file = await openDb({ dataDir, ignoreEnv: true });
-        await migrate(file);
+        const { db: file } = await openMigratedDb({ dataDir, ignoreEnv: true });
         await deploy(file, repo.work);
         await file.close();
 

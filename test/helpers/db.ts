@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openDb, redactUrl, type Backend, type Db } from '../../actions/lib/db/index.ts';
-import { migrate } from '../../actions/lib/db/migrate.ts';
+import { openDb, openMigratedDb, redactUrl, type Backend, type Db } from '../../actions/lib/db/index.ts';
 
 /** PGlite always; PostgreSQL too when DATABASE_URL is set (as in .ci/run). */
 export function testBackends(): Backend[] {
@@ -14,6 +13,8 @@ export interface FreshDatabase {
   /** the connection string of the scratch database (postgres only) */
   url: string | undefined;
   open(): Promise<Db>;
+  /** opened and migrated (openMigratedDb: a new PGlite database starts from the migrated template) */
+  openMigrated(): Promise<Db>;
   drop(): Promise<void>;
 }
 
@@ -21,12 +22,14 @@ export interface FreshDatabase {
  * A database of its own for one suite: an in-memory PGlite, or a new database on the server.
  * `worker`: PGlite on a worker thread, as the model server runs it (ignored on PostgreSQL).
  */
-export async function freshDatabase(backend: Backend, options: { worker?: boolean; migrated?: boolean } = {}): Promise<FreshDatabase> {
+export async function freshDatabase(backend: Backend, options: { worker?: boolean } = {}): Promise<FreshDatabase> {
   if (backend === 'pglite') {
+    const settings = { ignoreEnv: true, worker: options.worker };
     return {
       backend,
       url: undefined,
-      open: () => openDb({ ignoreEnv: true, worker: options.worker, migrated: options.migrated }),
+      open: () => openDb(settings),
+      openMigrated: async () => (await openMigratedDb(settings)).db,
       drop: async () => undefined,
     };
   }
@@ -48,6 +51,7 @@ export async function freshDatabase(backend: Backend, options: { worker?: boolea
     backend,
     url,
     open: () => openDb({ url }),
+    openMigrated: async () => (await openMigratedDb({ url })).db,
     async drop() {
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
@@ -93,9 +97,8 @@ export function describeDb(title: string, fn: (suite: DbSuite) => void, options:
       let fresh: FreshDatabase;
       let db: Db;
       beforeAll(async () => {
-        fresh = await freshDatabase(backend, { worker: options.pgliteWorker, migrated: options.migrate !== false });
-        db = await fresh.open();
-        if (options.migrate !== false) await migrate(db);
+        fresh = await freshDatabase(backend, { worker: options.pgliteWorker });
+        db = options.migrate !== false ? await fresh.openMigrated() : await fresh.open();
       });
       afterAll(async () => {
         await db?.close();

@@ -5,8 +5,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parse as parseYaml, parseDocument } from 'yaml';
-import { openDb, type Backend } from '../../actions/lib/db/index.ts';
-import { migrate } from '../../actions/lib/db/migrate.ts';
+import { openMigratedDb, type Backend } from '../../actions/lib/db/index.ts';
 import { seedReadings } from '../../actions/lib/demo-data/index.ts';
 import { freshDatabase, type FreshDatabase } from './db.ts';
 import { data, Evaluator, Lexer, Parser } from '@actions/expressions';
@@ -354,8 +353,7 @@ export async function seededDatabase(
 ): Promise<{ inputs: Record<string, string>; secret: string | null; asOf: string; fresh: FreshDatabase | null; cleanup(): Promise<void> }> {
   if (backend === 'pglite') {
     const dataDir = mkdtempSync(join(tmpdir(), 'mlops-pglite-'));
-    const db = await openDb({ dataDir, ignoreEnv: true });
-    await migrate(db);
+    const { db } = await openMigratedDb({ dataDir, ignoreEnv: true });
     const seeded = await seedReadings(db, seed);
     await db.close();
     return {
@@ -367,8 +365,7 @@ export async function seededDatabase(
     };
   }
   const fresh = await freshDatabase('postgres');
-  const db = await fresh.open();
-  await migrate(db);
+  const db = await fresh.openMigrated();
   const seeded = await seedReadings(db, seed);
   // A real role with a password: the actions connect with it, and it must never show up anywhere.
   const role = `mlops_pw_${randomBytes(4).toString('hex')}`;

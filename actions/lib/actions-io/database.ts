@@ -1,6 +1,5 @@
 import * as core from '@actions/core';
-import { openDb, type Db } from '../db/index.ts';
-import { migrate } from '../db/migrate.ts';
+import { openDb, openMigratedDb, type Db } from '../db/index.ts';
 import { optionalText } from './inputs.ts';
 import { maskUrl, scrub } from './secrets.ts';
 
@@ -39,13 +38,13 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
   }
   let db: Db;
   try {
-    db = await openDb({ url, dataDir, ignoreEnv: true, migrated: !settings.readOnly });
+    const options = { url, dataDir, ignoreEnv: true };
+    db = settings.readOnly ? await openDb(options) : (await openMigratedDb(options)).db;
   } catch (err) {
     throw new Error(scrub(`cannot open the database: ${(err as Error).message}`));
   }
   try {
     core.info(`database: ${db.backend} at ${scrub(db.location)}`);
-    if (!settings.readOnly) await migrate(db);
     return await fn(db);
   } finally {
     await db.close();

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir } from './dir-lock.ts';
 import type { Db } from './types.ts';
+import type { MigrateResult } from './migrate.ts';
 
 export type { Db, Listener, Queryable, QueryResult, SqlParam, Backend } from './types.ts';
 export { analyze, quoteIdent, isConnectionLost } from './types.ts';
@@ -29,11 +30,6 @@ export interface OpenDbOptions {
    * process whose event loop must stay free while the database works (the model server).
    */
   worker?: boolean;
-  /**
-   * The caller runs migrate() at once: a new PGlite database then starts with the migrations in
-   * place (a cached template, pglite.ts), and migrate() finds nothing to do. No effect on PostgreSQL.
-   */
-  migrated?: boolean;
 }
 
 /** The default embedded database of the CLI and the demo. */
@@ -45,6 +41,28 @@ export const DEFAULT_DATA_DIR = '.mlops/db';
  * (see dir-lock.ts): the lock is taken before and released after the database itself.
  */
 export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
+  return openDatabase(options, false);
+}
+
+/**
+ * openDb, then migrate(): what every command, action and suite that writes needs. A new PGlite
+ * database starts from a cached template that already holds the migrations (pglite.ts), so
+ * migrate() finds nothing to do; on PostgreSQL it applies what is missing. The database is closed
+ * when migrating fails. (`mlops db migrate` opens with openDb and migrates itself, so that it
+ * reports what it applied.)
+ */
+export async function openMigratedDb(options: OpenDbOptions = {}): Promise<{ db: Db; migrations: MigrateResult }> {
+  const db = await openDatabase(options, true);
+  try {
+    const { migrate } = await import('./migrate.ts');
+    return { db, migrations: await migrate(db) };
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function openDatabase(options: OpenDbOptions, migrated: boolean): Promise<Db> {
   const url = options.url ?? (options.ignoreEnv ? undefined : process.env.DATABASE_URL || undefined);
   const sourceUrl = options.sourceUrl ?? (process.env.MLOPS_SOURCE_DATABASE_URL || undefined);
   // Each driver is loaded only when used: PGlite's WASM and node-postgres are both heavy to import.
@@ -55,7 +73,7 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
     );
   }
   const open = options.worker ? (await import('./pglite-worker.ts')).openPgliteWorker : (await import('./pglite.ts')).openPglite;
-  const openPglite = (dir: string | undefined): Promise<Db> => open(dir, { migrated: options.migrated });
+  const openPglite = (dir: string | undefined): Promise<Db> => open(dir, { migrated });
   if (!options.dataDir || options.dataDir === 'memory') return openPglite(undefined);
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });
