@@ -32,8 +32,14 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 /** One name for a list of migrations: changes when any file is added, removed, renamed or edited. */
 export function migrationsKey(migrations: Migration[]): string {
-  return sha256Hex(migrations.map((m) => `${m.version}_${m.name}:${m.checksum}`).join('\n')).slice(0, 16);
+  // migrate()'s own bookkeeping table is in the template too: a change to it is a new template
+  return sha256Hex([BOOKKEEPING_DDL, ...migrations.map((m) => `${m.version}_${m.name}:${m.checksum}`)].join('\n')).slice(0, 16);
 }
+
+/** The table where migrate() records what it applied (created before the first migration). */
+const BOOKKEEPING_DDL = `CREATE TABLE IF NOT EXISTS mlops.schema_migrations (
+      version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`;
 
 /**
  * Applies the migrations not yet recorded, all in one transaction: either the schema moves to the
@@ -47,9 +53,7 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
     // Two processes migrating at once (two workflow jobs) queue here instead of failing.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['mlops.migrate']);
     await tx.query('CREATE SCHEMA IF NOT EXISTS mlops');
-    await tx.query(`CREATE TABLE IF NOT EXISTS mlops.schema_migrations (
-      version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now())`);
+    await tx.query(BOOKKEEPING_DDL);
     const { rows } = await tx.query<{ version: string; checksum: string; name: string }>(
       'SELECT version, name, checksum FROM mlops.schema_migrations ORDER BY version',
     );

@@ -12,12 +12,13 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { LOCK_FILE } from './dir-lock.ts';
+import { sha256Hex } from '../util/sha256.ts';
 
 /**
  * A new PGlite database runs initdb: ~4 s of CPU and ~1.1 GB of memory in the process that opens
@@ -102,10 +103,7 @@ export interface TemplatePreparation {
 /** The template of this PGlite, these start parameters and this preparation (none: initdb's output alone), under the cache. */
 export function templateDir(startParams: readonly string[], env: NodeJS.ProcessEnv = process.env, prepared: string | null = null): string {
   const version = pgliteVersion();
-  const key = createHash('sha256')
-    .update(JSON.stringify({ format: TEMPLATE_FORMAT, pglite: version, startParams, ...(prepared ? { prepared } : {}) }))
-    .digest('hex')
-    .slice(0, 16);
+  const key = sha256Hex(JSON.stringify({ format: TEMPLATE_FORMAT, pglite: version, startParams, ...(prepared ? { prepared } : {}) })).slice(0, 16);
   return join(cacheDir(env), 'pglite-template', `pglite-${version}-${key}`);
 }
 
