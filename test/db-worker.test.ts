@@ -228,26 +228,31 @@ describe('PGlite on a worker thread', () => {
     expect((await db.query<{ x: number }>('SELECT 2 AS x')).rows).toEqual([{ x: 2 }]);
   });
 
-  it('copies in a chunk larger than a COPY batch, between small ones, as the in-thread database does', async () => {
-    // small lines, then one text chunk of ~17 MB (alone a batch: handed over as it is), then more small lines
+  it('copies in chunks larger than a COPY batch, alone and after small ones, as the in-thread database does', async () => {
+    // a text chunk of ~17 MB first (alone a batch: the worker hands its encoding over as it is),
+    // small lines, a second big chunk (joined with them into one batch), more small lines
     const wide = 'w'.repeat(8_500);
-    async function* source() {
-      for (let i = 0; i < 50; i++) yield `${i},small ${i}\n`;
+    const bigChunk = (from: number): string => {
       let big = '';
-      for (let i = 50; i < 2_050; i++) big += `${i},${wide}${i}\n`;
-      yield big;
-      for (let i = 2_050; i < 2_100; i++) yield `${i},small ${i}\n`;
+      for (let i = from; i < from + 2_000; i++) big += `${i},${wide}${i}\n`;
+      return big;
+    };
+    async function* source() {
+      yield bigChunk(0);
+      for (let i = 2_000; i < 2_050; i++) yield `${i},small ${i}\n`;
+      yield bigChunk(2_050);
+      for (let i = 4_050; i < 4_100; i++) yield `${i},small ${i}\n`;
     }
     const summary = 'SELECT count(*)::int AS n, sum(id)::int AS ids, sum(length(label))::int AS chars, min(label) AS first FROM public.wide';
     const answers = [];
     for (const d of [db, local]) {
       await d.exec('CREATE TABLE public.wide (id int, label text)');
-      expect(await d.copyInCsv('public.wide', ['id', 'label'], source())).toBe(2_100);
+      expect(await d.copyInCsv('public.wide', ['id', 'label'], source())).toBe(4_100);
       answers.push((await d.query(summary)).rows[0]);
       await d.exec('DROP TABLE public.wide');
     }
     expect(answers[0]).toEqual(answers[1]);
-    expect(answers[0]).toMatchObject({ n: 2_100, ids: (2_099 * 2_100) / 2 });
+    expect(answers[0]).toMatchObject({ n: 4_100, ids: (4_099 * 4_100) / 2 });
   });
 });
 
