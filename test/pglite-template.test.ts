@@ -14,11 +14,21 @@ import { typescriptExecArgv } from '../actions/lib/util/typescript.mjs';
 
 const moduleUrl = (path: string): string => pathToFileURL(join(import.meta.dirname, path)).href;
 
-/** A process that opens a new in-memory database with this cache, as a CLI or a test worker does, and says where it came from. */
-function openInChild(cache: string): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * A process that opens a new in-memory database with this cache, as a CLI or a test worker does, and
+ * says where it came from. With `barrier` (a directory, and how many processes meet there), it opens
+ * only once that many have loaded their modules, so that processes really open at the same time.
+ */
+function openInChild(cache: string, barrier?: { dir: string; parties: number }): Promise<{ code: number | null; out: string; err: string }> {
   const script = `
     import { createPglite } from ${JSON.stringify(moduleUrl('../actions/lib/db/pglite-template.ts'))};
     import { START_PARAMS } from ${JSON.stringify(moduleUrl('../actions/lib/db/pglite.ts'))};
+    import { readdirSync, writeFileSync } from 'node:fs';
+    const barrier = ${JSON.stringify(barrier ?? null)};
+    if (barrier) {
+      writeFileSync(barrier.dir + '/' + process.pid, '');
+      while (readdirSync(barrier.dir).length < barrier.parties) await new Promise((r) => setTimeout(r, 5));
+    }
     const { pg, source } = await createPglite(undefined, START_PARAMS);
     const { rows } = await pg.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'mlops'");
     await pg.close();
@@ -68,7 +78,10 @@ describe('the cached initdb template of new PGlite databases', () => {
   });
 
   it('two processes that build it at once both open their database, and one template is published', async () => {
-    const [a, b] = await Promise.all([openInChild(cache), openInChild(cache)]);
+    // both open once both are loaded: initdb takes seconds, so neither finds the other's template
+    const barrier = { dir: join(root, 'barrier'), parties: 2 };
+    mkdirSync(barrier.dir);
+    const [a, b] = await Promise.all([openInChild(cache, barrier), openInChild(cache, barrier)]);
     for (const r of [a, b]) {
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
