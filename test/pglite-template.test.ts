@@ -296,13 +296,27 @@ describe('the cached initdb template of new PGlite databases', () => {
     expect(readdirSync(deep).filter((n) => n !== 'mlops-template-fill')).toEqual([]);
   });
 
-  it('a cache that cannot be written leaves new databases to initdb, without an error', async () => {
+  it('a cache that cannot be written leaves new databases to initdb, without an error but with one warning that says what to do', async () => {
     // a cache path under a regular file cannot be created, even by root
     const blocker = join(root, 'not-a-directory');
     writeFileSync(blocker, '');
-    const { pg, source } = await createPglite(undefined, START_PARAMS, env(join(blocker, 'cache')));
-    expect(source).toBe('initdb');
-    expect((await pg.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-    await pg.close();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): number => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { pg, source } = await createPglite(undefined, START_PARAMS, env(join(blocker, 'cache')));
+        expect(source).toBe('initdb');
+        expect((await pg.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        await pg.close();
+      }
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const ours = warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'MLOPS_PGLITE_TEMPLATE');
+    expect(ours).toHaveLength(1);
+    expect(ours[0].message).toContain(join(blocker, 'cache', 'pglite-template'));
+    expect(ours[0].message).toContain('point MLOPS_CACHE_DIR at a writable directory');
   });
 });

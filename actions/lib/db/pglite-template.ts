@@ -210,16 +210,20 @@ async function buildTemplate(
   const temp = `${dir}.build-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     mkdirSync(temp, { recursive: true });
-  } catch {
+  } catch (err) {
+    warnUnwritable(dir, err);
     return false;
   }
+  let preparing = false;
   try {
     removeAbandoned(dir);
     if (preparation) {
       // initdb's output from its own template, then the preparation
       const { pg } = await createPglite(join(temp, 'data'), startParams, env);
       try {
+        preparing = true;
         await preparation.run(pg);
+        preparing = false;
       } finally {
         await pg.close();
       }
@@ -265,8 +269,10 @@ async function buildTemplate(
       }
     }
     throw new Error('the template kept being replaced');
-  } catch {
-    // Cannot be written (or kept being replaced): this process runs initdb itself.
+  } catch (err) {
+    // Cannot be written (or kept being replaced): this process runs initdb itself. (A preparation
+    // that fails, a broken migration, is reported by the caller's own run of it, not here.)
+    if (!preparing) warnUnwritable(dir, err);
     try {
       rmSync(temp, { recursive: true, force: true });
     } catch {
@@ -274,6 +280,18 @@ async function buildTemplate(
     }
     return false;
   }
+}
+
+const warnedDirs = new Set<string>();
+
+/** Once per process and template: the cache is not usable, so every new database pays for initdb. */
+function warnUnwritable(dir: string, err: unknown): void {
+  if (warnedDirs.has(dir)) return;
+  warnedDirs.add(dir);
+  process.emitWarning(
+    `cannot keep the embedded database's template in ${dirname(dir)} (${(err as Error).message}): every new PGlite database runs initdb instead (~4 s); point MLOPS_CACHE_DIR at a writable directory`,
+    { code: 'MLOPS_PGLITE_TEMPLATE' },
+  );
 }
 
 /** The template's files read in full, or null if any is missing, of another size, or the template was replaced meanwhile. */
