@@ -9,6 +9,7 @@
  */
 import { ESCAPED, QUOTED, type CsvRecord } from './csv.ts';
 import { parseTime, type TableColumn } from './table-import.ts';
+import { BinaryTupleWriter } from '../db/copy-binary.ts';
 
 export type BinaryKind = 'timestamptz' | 'float8' | 'int2' | 'int4' | 'int8' | 'bool' | 'text';
 
@@ -43,9 +44,6 @@ const K_BOOL = 5;
 const K_TEXT = 6;
 const CODES: Record<BinaryKind, number> = { timestamptz: K_TIME, float8: K_FLOAT, int2: K_INT2, int4: K_INT4, int8: K_INT8, bool: K_BOOL, text: K_TEXT };
 
-/** 2000-01-01T00:00:00Z, PostgreSQL's epoch, in ms */
-const PG_EPOCH_MS = 946_684_800_000;
-const TWO32 = 4294967296;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const TRUE = /^(?:t|true|y|yes|on|1)$/i;
 
@@ -66,97 +64,20 @@ function digits(b: Uint8Array, s: number, e: number): number {
 }
 
 const latin1 = new TextDecoder('latin1');
-const utf8 = new TextEncoder();
 
-/** Writes tuples into a growing buffer; `take` hands over what was written. */
-export class TupleWriter {
-  private buf = new Uint8Array(1 << 20);
-  private view = new DataView(this.buf.buffer);
-  private pos = 0;
+/** Binary COPY tuples of checked CSV rows, in the columns' kinds (db/copy-binary.ts writes the fields). */
+export class TupleWriter extends BinaryTupleWriter {
   private readonly kinds: Uint8Array;
 
   constructor(kinds: readonly BinaryKind[]) {
+    super(1 << 20);
     this.kinds = Uint8Array.from(kinds, (k) => CODES[k]);
   }
 
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  /** What was written since the last take (null when nothing). */
-  take(): Uint8Array | null {
-    if (this.pos === 0) return null;
-    const out = this.buf.slice(0, this.pos);
-    this.pos = 0;
-    return out;
-  }
-
-  private int64(v: number): void {
-    // v is an integer; exact halves while |v| <= 2^53
-    const hi = Math.floor(v / TWO32);
-    this.view.setInt32(this.pos, hi);
-    this.view.setUint32(this.pos + 4, v - hi * TWO32);
-    this.pos += 8;
-  }
-
-  private time(ms: number): void {
-    this.view.setInt32(this.pos, 8);
-    this.pos += 4;
-    const us = (ms - PG_EPOCH_MS) * 1000;
-    if (Math.abs(us) <= Number.MAX_SAFE_INTEGER) this.int64(us);
-    else {
-      this.view.setBigInt64(this.pos, BigInt(ms - PG_EPOCH_MS) * 1000n);
-      this.pos += 8;
-    }
-  }
-
-  private float(v: number): void {
-    this.view.setInt32(this.pos, 8);
-    this.view.setFloat64(this.pos + 4, v);
-    this.pos += 12;
-  }
-
   private int(kind: number, v: number | bigint): void {
-    const view = this.view;
-    if (kind === K_INT2) {
-      view.setInt32(this.pos, 2);
-      view.setInt16(this.pos + 4, Number(v));
-      this.pos += 6;
-    } else if (kind === K_INT4) {
-      view.setInt32(this.pos, 4);
-      view.setInt32(this.pos + 4, Number(v));
-      this.pos += 8;
-    } else {
-      view.setInt32(this.pos, 8);
-      this.pos += 4;
-      if (typeof v === 'bigint') {
-        view.setBigInt64(this.pos, v);
-        this.pos += 8;
-      } else this.int64(v);
-    }
-  }
-
-  private bytes(src: Uint8Array, s: number, e: number, escaped: boolean): void {
-    this.ensure(4 + (e - s));
-    const at = this.pos;
-    let p = at + 4;
-    if (!escaped) {
-      this.buf.set(src.subarray(s, e), p);
-      p += e - s;
-    } else {
-      for (let i = s; i < e; i++) {
-        this.buf[p++] = src[i];
-        if (src[i] === 34) i++; // "" is one quote
-      }
-    }
-    this.view.setInt32(at, p - at - 4);
-    this.pos = p;
+    if (kind === K_INT2) this.int2Field(Number(v));
+    else if (kind === K_INT4) this.int4Field(Number(v));
+    else this.int8Field(v);
   }
 
   /** A row that `fastRow` passed: its fields read from the bytes in place. */
@@ -177,7 +98,7 @@ export class TupleWriter {
       }
       const kind = this.kinds[f];
       if (kind === K_TEXT) {
-        this.bytes(b, s, e, (rec.flags[f] & ESCAPED) !== 0);
+        this.bytesField(b, s, e, (rec.flags[f] & ESCAPED) !== 0);
         continue;
       }
       this.ensure(12);
@@ -201,7 +122,7 @@ export class TupleWriter {
           let v = m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : Number(latin1.decode(b.subarray(s, e)));
           if (neg && v > 0) v = -v;
           else if (neg && v === 0) v = -0;
-          this.float(v);
+          this.float8Field(v);
           break;
         }
         case K_TIME: {
@@ -221,7 +142,7 @@ export class TupleWriter {
             offset = digits(b, p + 1, p + 3) * 60 + (e - p === 6 ? digits(b, p + 4, p + 6) : 0);
             if (b[p] === 45) offset = -offset;
           }
-          this.time(daysFromCivil(year, month, day) * 86_400_000 + (minutes - offset) * 60_000 + ms);
+          this.timestampField(daysFromCivil(year, month, day) * 86_400_000 + (minutes - offset) * 60_000 + ms);
           break;
         }
         case K_BOOL: {
@@ -260,16 +181,14 @@ export class TupleWriter {
         continue;
       }
       switch (kind) {
-        case K_TEXT: {
-          const bytes = utf8.encode(value);
-          this.bytes(bytes, 0, bytes.length, false);
+        case K_TEXT:
+          this.textField(value);
           break;
-        }
         case K_FLOAT:
-          this.float(Number(value));
+          this.float8Field(Number(value));
           break;
         case K_TIME:
-          this.time(parseTime(value)!);
+          this.timestampField(parseTime(value)!);
           break;
         case K_BOOL:
           this.view.setInt32(this.pos, 1);

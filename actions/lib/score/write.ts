@@ -1,4 +1,5 @@
-import type { Db } from '../db/index.ts';
+import type { Db, Queryable } from '../db/index.ts';
+import { BinaryTupleWriter } from '../db/copy-binary.ts';
 
 /** Rows per INSERT statement (each statement carries 3 array parameters, whatever the batch size). */
 export const PREDICTION_BATCH = 5000;
@@ -79,36 +80,71 @@ export interface OnlinePrediction {
   servedAt: number;
 }
 
+/** mlops.predictions' columns an online prediction fills, in the order OnlinePredictionTuples writes them. */
+const ONLINE_COLUMNS = [
+  'pipeline',
+  'model_version',
+  'sha256',
+  'entity',
+  'ts',
+  'prediction',
+  'row_key',
+  'scored_at',
+  'origin',
+  'request_id',
+  'latency_ms',
+  'inputs_hash',
+  'predicted_label',
+] as const;
+
 /**
- * Appends the model server's predictions (origin 'online') in one statement per `batch` rows:
- * a log, never an upsert, so requests never collide with each other or with the batch rows.
+ * Online predictions as binary COPY tuples of mlops.predictions (ONLINE_COLUMNS). The database
+ * takes each field as it is, where an INSERT from twelve text-array parameters parsed every element
+ * (times and floats from text): on PGlite's thread the log's CPU fell from ~11-13 to ~7-8 ms per
+ * 250 rows (measured over 300 flushes). Encoding costs the server's own thread ~1 µs a row, about
+ * what building the arrays did.
  */
-export async function writeOnlinePredictions(db: Db, rows: readonly OnlinePrediction[], batch = PREDICTION_BATCH): Promise<number> {
-  let written = 0;
-  for (let start = 0; start < rows.length; start += batch) {
-    const part = rows.slice(start, start + batch);
-    const col = <T>(f: (r: OnlinePrediction) => T): T[] => part.map(f);
-    const res = await db.query(
-      `INSERT INTO mlops.predictions (pipeline, model_version, sha256, entity, ts, prediction, row_key, scored_at, origin, request_id, latency_ms, inputs_hash, predicted_label)
-       SELECT u.pipeline, u.model_version, u.sha256, u.entity, u.ts, u.prediction, u.row_key, u.scored_at, 'online', u.request_id, u.latency_ms, u.inputs_hash, u.label
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::text[], $8::timestamptz[], $9::text[], $10::float8[], $11::text[], $12::smallint[])
-         AS u(pipeline, model_version, sha256, entity, ts, prediction, row_key, scored_at, request_id, latency_ms, inputs_hash, label)`,
-      [
-        col((r) => r.pipeline),
-        col((r) => r.modelVersion),
-        col((r) => r.sha256),
-        col((r) => r.entity),
-        col((r) => new Date(r.ts).toISOString()),
-        col((r) => (Number.isFinite(r.prediction) ? r.prediction : null)),
-        col((r) => r.rowKey),
-        col((r) => new Date(r.servedAt).toISOString()),
-        col((r) => r.requestId),
-        col((r) => r.latencyMs),
-        col((r) => r.inputsHash),
-        col((r) => r.label),
-      ],
-    );
-    written += res.rowCount;
+export class OnlinePredictionTuples extends BinaryTupleWriter {
+  add(r: Omit<OnlinePrediction, 'inputsHash'>, inputsHash: string): void {
+    this.row(ONLINE_COLUMNS.length);
+    this.textField(r.pipeline);
+    this.int4Field(r.modelVersion);
+    this.textField(r.sha256);
+    this.textField(r.entity);
+    this.timestampField(r.ts);
+    if (Number.isFinite(r.prediction)) this.float8Field(r.prediction);
+    else this.nullField();
+    if (r.rowKey === null) this.nullField();
+    else this.textField(r.rowKey);
+    this.timestampField(r.servedAt);
+    this.textField('online');
+    this.textField(r.requestId);
+    this.float8Field(r.latencyMs);
+    this.textField(inputsHash);
+    if (r.label === null) this.nullField();
+    else this.int2Field(r.label);
   }
-  return written;
+}
+
+/**
+ * Appends the model server's predictions (origin 'online') by one binary COPY of `tuples`
+ * (OnlinePredictionTuples' output): a log, never an upsert, so requests never collide with each
+ * other or with the batch rows. Returns the number of rows written.
+ */
+export function copyOnlinePredictions(db: Queryable, tuples: Uint8Array): Promise<number> {
+  return db.copyInBinary(
+    'mlops.predictions',
+    ONLINE_COLUMNS,
+    (async function* () {
+      yield tuples;
+    })(),
+  );
+}
+
+/** copyOnlinePredictions of rows at hand, in one COPY. */
+export async function writeOnlinePredictions(db: Queryable, rows: readonly OnlinePrediction[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const tuples = new OnlinePredictionTuples();
+  for (const r of rows) tuples.add(r, r.inputsHash);
+  return copyOnlinePredictions(db, tuples.take()!);
 }

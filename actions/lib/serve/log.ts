@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.ts';
-import { writeOnlinePredictions, type OnlinePrediction } from '../score/write.ts';
+import { copyOnlinePredictions, OnlinePredictionTuples, type OnlinePrediction } from '../score/write.ts';
 import type { ServeMetrics } from './metrics.ts';
 import { sha256Hex } from '../util/sha256.ts';
 
@@ -31,7 +31,7 @@ interface MinuteCounts {
 export interface PredictionLogOptions {
   /** how often the queue is written (default 250 ms) */
   flushMs?: number;
-  /** rows per INSERT (default 200; 50 on a PGlite on the server's own thread, where a statement holds the event loop while it runs) */
+  /** rows per COPY (default 200; 50 on a PGlite on the server's own thread, where a statement holds the event loop while it runs) */
   batch?: number;
   /** rows kept while the database is unreachable (default 200,000) */
   maxQueue?: number;
@@ -59,6 +59,8 @@ export class PredictionLog {
   private readonly maxQueue: number;
   private readonly log: (line: string) => void;
 
+  /** reused by every flush: its buffer grows once to a batch's size */
+  private readonly encoder = new OnlinePredictionTuples();
   private readonly db: Db;
   private readonly metrics: ServeMetrics;
 
@@ -119,19 +121,13 @@ export class PredictionLog {
     const counts = [...this.counts.values()];
     this.queue = [];
     this.counts = new Map();
+    let written = 0;
     try {
-      // Hashing and encoding a flush's rows is work on the server's one thread: done in slices with a
-      // yield between them, so requests that arrive meanwhile wait for a slice (~0.1 ms), not the flush.
-      const out: OnlinePrediction[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        if (i > 0 && i % YIELD_EVERY === 0) await yieldToRequests();
-        const { inputs, ...r } = rows[i];
-        out[i] = { ...r, inputsHash: inputsHash(inputs) };
-      }
-      for (let i = 0; i < out.length; i += this.batch) {
-        if (i > 0) await yieldToRequests();
-        const n = await writeOnlinePredictions(this.db, out.slice(i, i + this.batch));
-        rows.splice(0, out.slice(i, i + this.batch).length);
+      // One COPY per `batch` rows; `written` counts the rows committed, so a failure puts back only the rest.
+      while (written < rows.length) {
+        const end = Math.min(rows.length, written + this.batch);
+        const n = await copyOnlinePredictions(this.db, await this.encode(rows, written, end));
+        written = end;
         this.metrics.logWritten.inc(n);
       }
       if (counts.length) await this.writeCounts(counts);
@@ -143,7 +139,7 @@ export class PredictionLog {
       if (message !== this.lastError) this.log(`serve: writing the prediction log failed (kept for the next try): ${message}`);
       this.lastError = message;
       // what was not written goes back in front of what arrived meanwhile
-      this.queue = rows.concat(this.queue);
+      this.queue = rows.slice(written).concat(this.queue);
       for (const c of counts) {
         const key = `${c.pipeline}\u0000${c.modelVersion}\u0000${c.minute}`;
         const now = this.counts.get(key);
@@ -160,6 +156,19 @@ export class PredictionLog {
     } finally {
       this.metrics.logQueue.set(this.queue.length);
     }
+  }
+
+  /**
+   * rows[from, to) as binary COPY tuples, hashed and encoded a slice at a time with a yield to the
+   * event loop between slices: the work is on the server's one thread, so a request that arrives
+   * meanwhile waits for a slice (~0.1 ms), not for the flush.
+   */
+  private async encode(rows: readonly ServedRow[], from: number, to: number): Promise<Uint8Array> {
+    for (let i = from; i < to; i++) {
+      if (i > from && (i - from) % YIELD_EVERY === 0) await yieldToRequests();
+      this.encoder.add(rows[i], inputsHash(rows[i].inputs));
+    }
+    return this.encoder.take()!;
   }
 
   private async writeCounts(counts: readonly MinuteCounts[]): Promise<void> {
