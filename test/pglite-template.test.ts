@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { START_PARAMS } from '../actions/lib/db/pglite.ts';
-import { cacheDir, createPglite, templateDir } from '../actions/lib/db/pglite-template.ts';
+import { cacheDir, createPglite, STALE_TEMPLATE_MS, templateDir } from '../actions/lib/db/pglite-template.ts';
 import { LOCK_FILE } from '../actions/lib/db/dir-lock.ts';
 import { loadMigrations, migrate, migrationsKey } from '../actions/lib/db/migrate.ts';
 import type { PGlite } from '@electric-sql/pglite';
@@ -193,6 +193,45 @@ describe('the cached initdb template of new PGlite databases', () => {
     expect(await tablesOf(fallback.pg)).toEqual([]);
     await fallback.pg.close();
     expect(existsSync(templateDir(START_PARAMS, env(cache), 'failing'))).toBe(false);
+  });
+
+  it('publishing a template removes those no database started from for two weeks, and keeps every one in use', async () => {
+    const prepared = (key: string) => ({ key, run: (pg: PGlite) => pg.exec(`CREATE TABLE prepared_${key} (x int)`).then(() => undefined) });
+    const templates = join(cache, 'pglite-template');
+    const day = 24 * 60 * 60 * 1000;
+    const age = (dir: string, ms: number): void => {
+      const t = new Date(Date.now() - ms);
+      utimesSync(join(dir, 'template.json'), t, t);
+    };
+    const a = templateDir(START_PARAMS, env(cache), 'a');
+    const b = templateDir(START_PARAMS, env(cache), 'b');
+    // an older build's template (another PGlite or older migrations), and what an interrupted removal left
+    const old = join(templates, 'pglite-0.0.1-0123456789abcdef');
+    cpSync(a, old, { recursive: true });
+    age(old, STALE_TEMPLATE_MS + day);
+    const leftover = join(templates, 'pglite-0.0.1-fedcba9876543210.stale-1-0badc0de');
+    mkdirSync(leftover);
+    const foreign = join(templates, 'notes');
+    mkdirSync(foreign);
+    // 'a' was last used a month ago and is used now; 'b' was last used thirteen days ago
+    age(a, 30 * day);
+    const used = await createPglite(undefined, START_PARAMS, env(cache), prepared('a'));
+    expect(used.source).toBe('template');
+    await used.pg.close();
+    expect(Date.now() - statSync(join(a, 'template.json')).mtimeMs).toBeLessThan(day);
+    age(b, 13 * day);
+
+    const published = await createPglite(undefined, START_PARAMS, env(cache), prepared('c'));
+    expect(published.source).toBe('built-template');
+    await published.pg.close();
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(leftover)).toBe(false);
+    for (const kept of [a, b, templateDir(START_PARAMS, env(cache)), templateDir(START_PARAMS, env(cache), 'c'), foreign])
+      expect(existsSync(kept), kept).toBe(true);
+    // what is kept still serves
+    const again = await createPglite(undefined, START_PARAMS, env(cache), prepared('b'));
+    expect(again.source).toBe('template');
+    await again.pg.close();
   });
 
   it('a database opened as migrated has the schema that migrate() builds, and migrate() finds nothing to do', async () => {

@@ -10,12 +10,13 @@ import {
   rmSync,
   statSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { LOCK_FILE } from './dir-lock.ts';
 import { sha256Hex } from '../util/sha256.ts';
@@ -36,6 +37,10 @@ import { sha256Hex } from '../util/sha256.ts';
  * manifest still names the same build once the files are read (a rebuild that replaced a damaged
  * template meanwhile is never mixed with it); else it is rebuilt. Existing data directories are
  * opened as they are.
+ *
+ * Each use marks its template (the manifest's mtime, at most once a day). Publishing a template
+ * removes the others no process has used for STALE_TEMPLATE_MS: those of an older PGlite or older
+ * migrations, ~40 MB each, would otherwise pile up in the cache with every upgrade.
  */
 
 /** PGlite's data directory inside its WASM file system (its initdb.ts, not exported). */
@@ -47,6 +52,13 @@ const MANIFEST = 'template.json';
 const FILL_MARKER = 'mlops-template-fill';
 /** A builder's temporary template older than this died building (a build takes seconds). */
 const ABANDONED_BUILD_MS = 60 * 60 * 1000;
+
+/** A template unused for this long is removed when another is published. */
+export const STALE_TEMPLATE_MS = 14 * 24 * 60 * 60 * 1000;
+/** How often a template's use is written down: not a write per new database. */
+const USE_MARK_MS = 24 * 60 * 60 * 1000;
+/** A published template's name (a builder's temporary or set-aside copy has a suffix after a dot). */
+const TEMPLATE_NAME = /^pglite-\d[0-9A-Za-z.+-]*-[0-9a-f]{16}$/;
 
 /** Where new databases come from: a template (published by another process, or by this one first), initdb, or a data directory that already held one. */
 export type PgliteSource = 'template' | 'built-template' | 'initdb' | 'existing';
@@ -193,6 +205,56 @@ function removeAbandoned(dir: string): void {
   }
 }
 
+/** Records that the template serves (the manifest's mtime), so that a later publish keeps it. */
+function markUsed(dir: string): void {
+  try {
+    const manifest = join(dir, MANIFEST);
+    if (Date.now() - statSync(manifest).mtimeMs < USE_MARK_MS) return;
+    const now = new Date();
+    utimesSync(manifest, now, now);
+  } catch {
+    /* no template yet, or a read-only cache (whose templates nobody here removes) */
+  }
+}
+
+/**
+ * The cache's other templates unused for STALE_TEMPLATE_MS, and what an interrupted removal left:
+ * each is renamed aside first, so a process that starts reading it meanwhile finds files missing
+ * and builds its own (as for a damaged template), never a half-removed one.
+ */
+function removeStale(dir: string, now = Date.now()): void {
+  const parent = dirname(dir);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name === basename(dir)) continue;
+    const path = join(parent, name);
+    try {
+      if (/^pglite-.*\.stale-\d+-[0-9a-f]+$/.test(name)) {
+        rmSync(path, { recursive: true, force: true });
+        continue;
+      }
+      if (!TEMPLATE_NAME.test(name)) continue;
+      let used: number;
+      try {
+        used = statSync(join(path, MANIFEST)).mtimeMs;
+      } catch {
+        used = statSync(path).mtimeMs; // no manifest: a damaged template, aged by its directory
+      }
+      if (now - used < STALE_TEMPLATE_MS) continue;
+      const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+      renameSync(path, aside);
+      rmSync(aside, { recursive: true, force: true });
+    } catch {
+      /* another process removed or replaced it first */
+    }
+  }
+}
+
 /**
  * Runs initdb once, in a PGlite on a temporary directory beside the template, and publishes it by
  * rename. `damaged`: the build of a template found unusable, moved aside if it is still there.
@@ -250,6 +312,7 @@ async function buildTemplate(
       try {
         renameSync(temp, dir);
         fsyncDir(dirname(dir));
+        removeStale(dir);
         return true;
       } catch (err) {
         if (errno(err) !== 'ENOTEMPTY' && errno(err) !== 'EEXIST') throw err;
@@ -423,6 +486,7 @@ export async function createPglite(
   }
   const spec: TemplateSpec = { startParams, prepared: preparation?.key ?? null };
   const dir = templateDir(startParams, env, spec.prepared);
+  markUsed(dir); // before it is read: a publish meanwhile keeps it
   let built = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     if (dataDir === undefined) {
