@@ -17,7 +17,7 @@ import { creditOutcomesCsv, generateCredit, LABEL_DELAY_DAYS, seedCredit, type C
 import { importLabels, type LabelsImportResult } from '../actions/lib/labels/import.ts';
 import type { LivePerformance } from '../actions/lib/labels/live.ts';
 import { runDailyMonitoring } from '../actions/lib/monitoring/index.ts';
-import { fmtMetric } from '../actions/lib/report/format.ts';
+import { fmtMetric, fmtInt } from '../actions/lib/report/format.ts';
 import { labelsImportLine } from './commands/labels.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
 import { labelsLine } from '../actions/lib/report/markdown.ts';
@@ -60,8 +60,8 @@ export function creditDemoOptions(week1: Date): CreditOptions {
 export async function seedCreditDemo(db: Db, week1: Date): Promise<string> {
   const s = await seedCredit(db, { ...creditDemoOptions(week1), labelsUntil: new Date(week1.getTime() + SEEDED_DAYS * DAY_MS) });
   return (
-    `seeded ${s.applications.toLocaleString('en-US')} credit applications into loan_applications (${s.start.toISOString().slice(0, 10)} -> ` +
-    `${s.end.toISOString().slice(0, 10)}, the population drifting from ${week1.toISOString().slice(0, 10)}) and the ${s.outcomes.toLocaleString('en-US')} outcomes ` +
+    `seeded ${fmtInt(s.applications)} credit applications into loan_applications (${s.start.toISOString().slice(0, 10)} -> ` +
+    `${s.end.toISOString().slice(0, 10)}, the population drifting from ${week1.toISOString().slice(0, 10)}) and the ${fmtInt(s.outcomes)} outcomes ` +
     `known by ${s.labelsUntil.toISOString().slice(0, 10)} into loan_outcomes, each known ${LABEL_DELAY_DAYS} days after the application ` +
     `(${((s.defaults / s.outcomes) * 100).toFixed(1)}% defaulted); the later ones arrive by CSV (C5)`
   );
@@ -121,7 +121,7 @@ export async function lateLabelsStory(c: LateLabelsContext): Promise<LateLabelsS
   mkdirSync(c.dir, { recursive: true });
   const file = join(c.dir, `outcomes-${day(c.asOf)}.csv`);
   writeFileSync(file, csv);
-  say(`\n   the outcomes known by ${day(c.asOf)} arrive as a CSV of ${rows.toLocaleString('en-US')} rows: ${c.rel(file)}`);
+  say(`\n   the outcomes known by ${day(c.asOf)} arrive as a CSV of ${fmtInt(rows)} rows: ${c.rel(file)}`);
   say(`   npm run mlops -- labels import --csv ${c.rel(file)} --pipeline ${config.name}`);
   const imported = await importLabels(db, file, config);
   say(`   ${labelsImportLine({ ...imported, file: c.rel(imported.file) })}`);
@@ -133,11 +133,11 @@ export async function lateLabelsStory(c: LateLabelsContext): Promise<LateLabelsS
     const m = ch.metrics;
     const h = ch.holdout;
     say(
-      `   label coverage ${(after.label_coverage * 100).toFixed(1)}%: ${after.labelled.toLocaleString('en-US')} of the ${after.predictions.toLocaleString('en-US')} applications ` +
+      `   label coverage ${(after.label_coverage * 100).toFixed(1)}%: ${fmtInt(after.labelled)} of the ${fmtInt(after.predictions)} applications ` +
         `predicted in ${day(new Date(after.window.start))} -> ${day(new Date(after.window.end))} have their outcome`,
     );
     say(
-      `   v${ch.version}'s live accuracy on its ${ch.labelled.toLocaleString('en-US')} labelled predictions: F1 ${fmtMetric(m?.f1)}, ROC AUC ${fmtMetric(m?.roc_auc)}, ` +
+      `   v${ch.version}'s live accuracy on its ${fmtInt(ch.labelled)} labelled predictions: F1 ${fmtMetric(m?.f1)}, ROC AUC ${fmtMetric(m?.roc_auc)}, ` +
         `Brier ${fmtMetric(m?.brier)} (on its holdout at promotion: F1 ${fmtMetric(h?.f1)}, ROC AUC ${fmtMetric(h?.roc_auc)}, Brier ${fmtMetric(h?.brier)})`,
     );
   }

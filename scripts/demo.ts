@@ -26,7 +26,7 @@ import { checkSource } from '../actions/lib/source/check.ts';
 import { retrain } from '../actions/lib/retrain/retrain.ts';
 import type { RetrainResult } from '../actions/lib/retrain/result.ts';
 import { gateTable, metricTable } from '../actions/lib/report/markdown.ts';
-import { fmtMetric } from '../actions/lib/report/format.ts';
+import { fmtMetric, fmtInt } from '../actions/lib/report/format.ts';
 import { bodyPreview } from '../actions/lib/report/pr-body.ts';
 import { metricValue } from '../actions/lib/evaluate/metrics.ts';
 import { openPromotion, type OpenPromotionResult } from '../actions/lib/promotion/open.ts';
@@ -107,7 +107,7 @@ function printDecision(r: RetrainResult): void {
   const c = r.scores.challenger?.metrics;
   const mark = r.decision === 'promote' ? '✅ promote' : r.decision === 'reject' ? '❌ reject' : '⏭️  skip';
   say(
-    `\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(metricValue(c, r.primary_metric))} on ${r.holdout?.rows.toLocaleString('en-US')} holdout rows)` : ''}`,
+    `\n-- ${r.pipeline}: ${mark}${c ? `  (${r.primary_metric} ${fmtMetric(metricValue(c, r.primary_metric))} on ${fmtInt(r.holdout?.rows ?? 0)} holdout rows)` : ''}`,
   );
   for (const reason of r.reasons) say(`   ${reason}`);
   if (r.scores.challenger) say(indent(metricTable(r.scores, r.primary_metric, r.holdout?.rows ?? null)));
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     if (TASKS.includes('regression')) {
       const seeded = await seedReadings(db, { days: 45, stations: 1, seed: 42, start: START });
       say(
-        `   seeded ${seeded.rows.toLocaleString('en-US')} 1-minute readings of ${seeded.stations.join(', ')} into ${seeded.table}, ${seeded.start.toISOString().slice(0, 10)} -> ${seeded.end.toISOString().slice(0, 10)}`,
+        `   seeded ${fmtInt(seeded.rows)} 1-minute readings of ${seeded.stations.join(', ')} into ${seeded.table}, ${seeded.start.toISOString().slice(0, 10)} -> ${seeded.end.toISOString().slice(0, 10)}`,
       );
     }
     // Every demo table exists whatever the task shown, so every pipeline file validates.
@@ -257,20 +257,20 @@ async function pumpStory(db: Db, pipelines: LoadedPipeline[]): Promise<OpenPromo
 
   step('3. a week of drift arrives (impeller wear lowers pump efficiency; demand shifts)');
   const week2Data = await seedReadings(db, { days: 52, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
-  say(`   readings now run to ${week2Data.end.toISOString().slice(0, 10)} (${week2Data.rows.toLocaleString('en-US')} rows; the first 45 days unchanged)`);
+  say(`   readings now run to ${week2Data.end.toISOString().slice(0, 10)} (${fmtInt(week2Data.rows)} rows; the first 45 days unchanged)`);
   say(`   week 2: the weekly retrain as of ${WEEK2.toISOString().slice(0, 16)}Z against the champions on main`);
   await retrainAll(db, WEEK2, pipelines);
 
   step('4. another week of drift; the daily monitoring catches it');
   const drifted = await seedReadings(db, { days: 59, stations: 1, seed: 42, start: START, driftFrom: WEEK1 });
-  say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${drifted.rows.toLocaleString('en-US')} rows)`);
+  say(`   readings now run to ${drifted.end.toISOString().slice(0, 10)} (${fmtInt(drifted.rows)} rows)`);
   const scored = await scorePipelines(
     db,
     pipelines.map((p) => p.config),
     { repoDir: CHECKOUT, asOf: WEEK3, sinceMs: 2 * 3_600_000 },
   );
   say(
-    `   the hourly scoring of the deployed champions: ${scored.map((r) => `${r.pipeline} v${r.model_version ?? '-'} ${r.scored.toLocaleString('en-US')} predictions`).join(', ')} in mlops.predictions`,
+    `   the hourly scoring of the deployed champions: ${scored.map((r) => `${r.pipeline} v${r.model_version ?? '-'} ${fmtInt(r.scored)} predictions`).join(', ')} in mlops.predictions`,
   );
   say(`   daily monitoring as of ${WEEK3.toISOString().slice(0, 16)}Z (no token: alerts go to the terminal and mlops.alerts)`);
   const watch = await runDailyMonitoring(db, { pipelines, repoDir: CHECKOUT, asOf: WEEK3, checks: ['drift', 'health'] });

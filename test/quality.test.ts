@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { fmtInt } from '../actions/lib/report/format.ts';
 import { eventQualitySchema, qualitySchema } from '../actions/lib/config/schema.ts';
 import { checkQuality, qualityReasons } from '../actions/lib/quality/checks.ts';
 import type { Frame } from '../actions/lib/source/frame.ts';
@@ -72,5 +74,22 @@ describe('data quality checks', () => {
     expect(r.checks.map((c) => c.name)).toEqual(['rows', 'days_covered', 'null_share', 'gaps', 'duplicate_keys', 'staleness']);
     expect(r.failed.map((c) => [c.name, c.value])).toEqual([['duplicate_keys', 1]]);
     expect(qualityReasons(r)).toEqual(['data quality: 1 row repeats the key of an earlier row (e.g. "app-3")']);
+  });
+});
+
+describe('counts in messages (fmtInt)', () => {
+  it('groups thousands exactly as en-US does, without loading ICU', () => {
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (x) => {
+        expect(fmtInt(x)).toBe(x.toLocaleString('en-US'));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const x of [0, 7, -7, 999, 1000, -1000, 999_999, 1_000_000, -12_345_678, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+      expect(fmtInt(x)).toBe(x.toLocaleString('en-US'));
+    }
+    // beyond what it groups itself: as en-US prints it
+    expect(fmtInt(1e21)).toBe((1e21).toLocaleString('en-US'));
+    expect(fmtInt(2.5)).toBe('2.5');
   });
 });

@@ -1,5 +1,6 @@
 import { importCsv, seedCredit, seedReadings } from '../../actions/lib/demo-data/index.ts';
 import { command, type Command, date, num, UsageError } from '../cli.ts';
+import { fmtInt } from '../../actions/lib/report/format.ts';
 
 export const dataCommands: Record<string, Command> = {
   'data seed': command({
@@ -29,7 +30,7 @@ export const dataCommands: Record<string, Command> = {
         const seconds = (performance.now() - t0) / 1000;
         if (ctx.values.json) return void ctx.json({ ...r, seconds });
         return void ctx.out(
-          `seeded ${r.applications.toLocaleString('en-US')} applications into public.loan_applications and the ${r.outcomes.toLocaleString('en-US')} ` +
+          `seeded ${fmtInt(r.applications)} applications into public.loan_applications and the ${fmtInt(r.outcomes)} ` +
             `outcomes known by ${r.labelsUntil.toISOString()} into public.loan_outcomes (${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s`,
         );
       }
@@ -50,7 +51,7 @@ export const dataCommands: Record<string, Command> = {
       if (ctx.values.json) ctx.json({ ...r, seconds });
       else
         ctx.out(
-          `seeded ${r.rows.toLocaleString('en-US')} rows into ${r.table} (${r.stations.join(', ')}, ${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s${r.replaced ? `; replaced ${r.replaced.toLocaleString('en-US')} earlier rows` : ''}`,
+          `seeded ${fmtInt(r.rows)} rows into ${r.table} (${r.stations.join(', ')}, ${r.start.toISOString()} -> ${r.end.toISOString()}) in ${seconds.toFixed(1)} s${r.replaced ? `; replaced ${fmtInt(r.replaced)} earlier rows` : ''}`,
         );
     },
   }),
@@ -62,7 +63,7 @@ export const dataCommands: Record<string, Command> = {
       if (!file) throw new UsageError('--csv FILE is required');
       const r = await importCsv(await ctx.db(), file, { table: ctx.values.table });
       if (ctx.values.json) ctx.json(r);
-      else ctx.out(`imported ${r.rows.toLocaleString('en-US')} rows from ${r.file} into ${r.table} (${r.columns.join(', ')})`);
+      else ctx.out(`imported ${fmtInt(r.rows)} rows from ${r.file} into ${r.table} (${r.columns.join(', ')})`);
     },
   }),
 };

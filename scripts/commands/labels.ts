@@ -1,6 +1,7 @@
 import { loadPipelines, selectPipelines } from '../../actions/lib/config/load.ts';
 import { importLabels, UNKNOWN_KEY_POLICIES, type LabelsImportResult, type UnknownKeyPolicy } from '../../actions/lib/labels/import.ts';
 import { command, type Command, UsageError } from '../cli.ts';
+import { fmtInt } from '../../actions/lib/report/format.ts';
 
 /** `mlops labels import`: outcomes (a CSV) into a classification pipeline's labels table, all or nothing. */
 export const labelsCommands: Record<string, Command> = {
@@ -27,9 +28,8 @@ export const labelsCommands: Record<string, Command> = {
 
 /** What an import did, in one line (the command's output; the demo prints it too). */
 export function labelsImportLine(r: LabelsImportResult): string {
-  const n = (x: number): string => x.toLocaleString('en-US');
   return (
-    `${n(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${n(r.rows)} in the file: ${n(r.unchanged)} already there` +
-    `${r.skipped ? `, ${n(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${n(r.unknown_keys)} with keys not in the source yet` : ''}; ${n(r.positives)} positive)`
+    `${fmtInt(r.inserted)} new label(s) from ${r.file} into ${r.table} for ${r.pipeline} (${fmtInt(r.rows)} in the file: ${fmtInt(r.unchanged)} already there` +
+    `${r.skipped ? `, ${fmtInt(r.skipped)} left out for keys not in the source` : ''}${r.unknown_keys ? `, ${fmtInt(r.unknown_keys)} with keys not in the source yet` : ''}; ${fmtInt(r.positives)} positive)`
   );
 }

@@ -4,6 +4,7 @@ import { DAY_MS } from '../../actions/lib/util/duration.ts';
 import { githubOf, githubOptions } from './github-options.ts';
 import { runDailyMonitoring, runSweep, sweepMarkdown, type DailyMonitoringResult, type MonitoringCheck } from '../../actions/lib/monitoring/index.ts';
 import { command, type Command, type Context, date, duration, num, type Options } from '../cli.ts';
+import { fmtInt } from '../../actions/lib/report/format.ts';
 
 /**
  * `mlops quality`, `mlops drift`, `mlops health`: the daily monitoring, one check at a time (the
@@ -51,7 +52,7 @@ function print(ctx: Context<typeof shared>, check: MonitoringCheck, r: DailyMoni
   if (check === 'quality') {
     for (const q of r.quality) {
       ctx.out(
-        `${q.pipeline}: data quality ${q.report.passed ? 'passed' : 'FAILED'} (${q.report.rows.toLocaleString('en-US')} rows, ${q.report.window.start} -> ${q.report.window.end})`,
+        `${q.pipeline}: data quality ${q.report.passed ? 'passed' : 'FAILED'} (${fmtInt(q.report.rows)} rows, ${q.report.window.start} -> ${q.report.window.end})`,
       );
       for (const c of q.report.checks) ctx.out(`  ${c.passed ? 'ok  ' : 'FAIL'} ${c.name}${c.column ? ` ${c.column}` : ''}: ${c.message}`);
     }

@@ -14,6 +14,7 @@ import {
   type GateResult,
   type ReferenceOutcome,
 } from './gates.ts';
+import { fmtInt } from '../report/format.ts';
 
 /** What the labels of a run offer: the share of the window's rows with a label known at as-of, and the labelled holdout rows. */
 export interface LabelFacts {
@@ -50,7 +51,7 @@ export function labelledHoldoutGate(rows: number, min: number, expected = false)
     name: 'labelled_holdout',
     label: 'labelled holdout rows',
     threshold: `>= ${min}`,
-    value: rows.toLocaleString('en-US'),
+    value: fmtInt(rows),
     raw: rows,
     passed,
     hard: true,

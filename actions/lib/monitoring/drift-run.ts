@@ -34,6 +34,7 @@ import type { Frame } from '../source/frame.ts';
 import { splitRecordedSpec } from '../features/spec.ts';
 import { servingMatrix } from '../score/features.ts';
 import { DAY_MS } from '../util/duration.ts';
+import { fmtInt } from '../report/format.ts';
 
 export interface DriftRunOptions {
   /** the checkout holding registry/production.json */
@@ -378,8 +379,7 @@ export function renderDriftMarkdown(
   severe: boolean,
   labels: LabelDrift | null = null,
 ): string {
-  const window = (w: Window): string =>
-    `${w.start.slice(0, 16).replace('T', ' ')} → ${w.end.slice(0, 16).replace('T', ' ')} UTC (${w.rows.toLocaleString('en-US')} rows)`;
+  const window = (w: Window): string => `${w.start.slice(0, 16).replace('T', ' ')} → ${w.end.slice(0, 16).replace('T', ' ')} UTC (${fmtInt(w.rows)} rows)`;
   const lines = [
     driftReportMarkdown(result, {
       title: `Data drift — ${config.name}`,
@@ -400,14 +400,14 @@ export function renderDriftMarkdown(
       `| ${p.test ?? '—'} (threshold ${fmt(p.threshold)}) | ${fmt(p.statistic)} | ${pv} | ${fmt(p.effectSize)} | ${fmt(p.psi)} | ` +
         `${fmt(p.reference.mean)} → ${fmt(p.current.mean)} | ${p.drifted ? '⚠️' : '✅'} |`,
       '',
-      `_The champion's ONNX scored on ${prediction.referenceRows.toLocaleString('en-US')} reference and ` +
-        `${prediction.currentRows.toLocaleString('en-US')} current rows (${config.task === 'classification' ? 'every row with an input: its positive-class probability' : 'rows with a target'}, features rebuilt with its recorded spec)._`,
+      `_The champion's ONNX scored on ${fmtInt(prediction.referenceRows)} reference and ` +
+        `${fmtInt(prediction.currentRows)} current rows (${config.task === 'classification' ? 'every row with an input: its positive-class probability' : 'rows with a target'}, features rebuilt with its recorded spec)._`,
     );
   }
   if (labels) {
     lines.push('', '#### Labels: share of positives', '');
     const share = (s: LabelDrift['reference']): string =>
-      `${Number.isFinite(s.positive_rate) ? `${(s.positive_rate * 100).toFixed(1)}%` : '—'} of ${s.labelled.toLocaleString('en-US')} (${s.start.slice(0, 10)} → ${s.end.slice(0, 10)})`;
+      `${Number.isFinite(s.positive_rate) ? `${(s.positive_rate * 100).toFixed(1)}%` : '—'} of ${fmtInt(s.labelled)} (${s.start.slice(0, 10)} → ${s.end.slice(0, 10)})`;
     if (labels.status === 'skipped' || !labels.drift) lines.push(`Not compared: ${labels.reason}. Training labels: ${share(labels.reference)}.`);
     else {
       const d = labels.drift;

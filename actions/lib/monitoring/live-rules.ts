@@ -15,10 +15,10 @@ import type { Db } from '../db/index.ts';
 import { higherIsBetter, metricValue } from '../evaluate/metrics.ts';
 import { livePerformance, recordLivePerformance, type LivePerformance } from '../labels/live.ts';
 import type { RuleResult } from './alerts.ts';
+import { fmtInt } from '../report/format.ts';
 
 const num = (x: number): string => (Number.isFinite(x) ? String(Number(x.toPrecision(4))) : '—');
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-const count = (n: number): string => n.toLocaleString('en-US');
 
 export interface LiveRules {
   /** null when it could not be computed (the rules say why) */
@@ -63,7 +63,7 @@ export function coverageRule(config: ClassificationPipeline, live: LivePerforman
   if (live.predictions === 0) {
     return { ...base, status: 'unknown', details, message: `${config.name}: no keyed predictions in ${days}, so no label coverage to measure` };
   }
-  const line = `${pct(live.label_coverage)} of the ${count(live.predictions)} predictions of ${days} have a label in ${config.labels.table} (${count(live.labelled)})`;
+  const line = `${pct(live.label_coverage)} of the ${fmtInt(live.predictions)} predictions of ${days} have a label in ${config.labels.table} (${fmtInt(live.labelled)})`;
   const firing = live.label_coverage < h.min_label_coverage;
   return {
     ...base,
@@ -74,7 +74,7 @@ export function coverageRule(config: ClassificationPipeline, live: LivePerforman
       ? {
           evidence:
             `| window (UTC) | predictions | labelled | coverage | alert below |\n|---|---:|---:|---:|---:|\n` +
-            `| ${live.window.start} → ${live.window.end} | ${count(live.predictions)} | ${count(live.labelled)} | ${pct(live.label_coverage)} | ${pct(h.min_label_coverage)} |`,
+            `| ${live.window.start} → ${live.window.end} | ${fmtInt(live.predictions)} | ${fmtInt(live.labelled)} | ${pct(live.label_coverage)} | ${pct(h.min_label_coverage)} |`,
         }
       : {}),
   };
@@ -103,7 +103,7 @@ export function metricDropRule(config: ClassificationPipeline, live: LivePerform
       ...base,
       status: 'unknown',
       details,
-      message: `${config.name}: ${count(c.labelled)} of v${c.version}'s ${count(c.predictions)} predictions of ${days} have a label (the live metrics need ${h.min_live_labelled})`,
+      message: `${config.name}: ${fmtInt(c.labelled)} of v${c.version}'s ${fmtInt(c.predictions)} predictions of ${days} have a label (the live metrics need ${h.min_live_labelled})`,
     };
   }
   const liveValue = metricValue(c.metrics, metric);
@@ -121,7 +121,7 @@ export function metricDropRule(config: ClassificationPipeline, live: LivePerform
   details.worse_pct = worsePct;
   const firing = worsePct > h.max_live_metric_drop_pct;
   const line =
-    `v${c.version}'s live ${metric} ${num(liveValue)} on ${count(c.labelled)} labelled predictions of ${days}, ` +
+    `v${c.version}'s live ${metric} ${num(liveValue)} on ${fmtInt(c.labelled)} labelled predictions of ${days}, ` +
     `${num(holdoutValue)} on its holdout at promotion (${worsePct >= 0 ? `${worsePct.toFixed(1)}% worse` : `${(-worsePct).toFixed(1)}% better`})`;
   const row = (name: 'f1' | 'roc_auc' | 'brier'): string => `| ${name} | ${num(metricValue(c.holdout!, name))} | ${num(metricValue(c.metrics!, name))} |`;
   return {

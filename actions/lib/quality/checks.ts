@@ -3,6 +3,7 @@ import type { QualityConfig } from '../config/schema.ts';
 import { entityRanges, type Frame } from '../source/frame.ts';
 import { jsonNumber } from '../util/json-number.ts';
 import { DAY_MS } from '../util/duration.ts';
+import { fmtInt } from '../report/format.ts';
 
 /** One data-quality check: what was measured, against what, and whether it passed. */
 export const qualityCheckSchema = z.object({
@@ -60,7 +61,7 @@ export interface QualityOptions {
 }
 
 const MINUTE = 60_000;
-const fmt = (x: number, digits = 2): string => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(digits));
+const fmt = (x: number, digits = 2): string => (Number.isInteger(x) ? fmtInt(x) : x.toFixed(digits));
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
 function check(c: Omit<QualityCheck, 'passed'>): QualityCheck {
